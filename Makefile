@@ -1,0 +1,36 @@
+# Two commands on a fresh Debian machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-fast demo bench clean system-deps
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+# Port and address come from Streamlit's own settings (STREAMLIT_SERVER_PORT, STREAMLIT_SERVER_ADDRESS).
+run: $(STAMP)
+	$(PY) -m streamlit run dashboard.py
+
+# The browser tests need Chromium and CJK fonts; install them when missing (root on Debian).
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+		echo "安装 chromium 与 fonts-noto-cjk …"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium fonts-noto-cjk fontconfig >/dev/null; \
+	fi
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not browser"
+
+demo: $(STAMP)
+	$(PY) -m minsheng demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache

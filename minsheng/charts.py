@@ -1,0 +1,85 @@
+"""Plotly figures and the one chart theme (restrained, colour-blind-safe, Chinese-first)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from minsheng import fmt
+
+# Okabe–Ito order, readable in print and by colour-blind viewers; the focus region is drawn first.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+           "#999999", "#8C564B"]
+STATUS_COLORS = {"已完成": "#009E73", "超序时": "#0072B2", "滞后": "#E69F00", "严重滞后": "#D55E00"}
+FONT = "Noto Sans CJK SC, Noto Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
+
+
+def _theme(fig: go.Figure, title: str, subtitle: str, height: int = 420) -> go.Figure:
+    fig.update_layout(
+        template="plotly_white", height=height, font=dict(family=FONT, size=14),
+        title=dict(text=f"{title}<br><sup>{subtitle}</sup>", x=0, xanchor="left"),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+        margin=dict(l=10, r=10, t=90, b=40), hovermode="x unified",
+        separators=".,",
+    )
+    fig.update_yaxes(tickformat=",", rangemode="tozero", gridcolor="#e5e5e5")
+    return fig
+
+
+VIEW_LABEL = {"value": "数值", "yoy": "同比", "mom": "环比"}
+
+
+def trend(df: pd.DataFrame, ind: dict, names: dict[str, str], focus: str, view: str, subtitle: str) -> go.Figure:
+    """Lines of one indicator over time, one per region; gaps stay gaps (no line across them)."""
+    fig = go.Figure()
+    unit = ind["unit"]
+    if view == "value":
+        y_title = unit
+    elif ind["kind"] == "rate":
+        y_title = "个百分点"
+    else:
+        y_title = "%"
+    periods = pd.DatetimeIndex(sorted(df["period"].unique()))
+    codes = [focus] + sorted(c for c in df["region_code"].unique() if c != focus)
+    for i, code in enumerate(codes):
+        d = df[df["region_code"] == code].set_index("period").reindex(periods)
+        y = d["value" if view == "value" else view]
+        label = names.get(code, code)
+        fig.add_trace(go.Scatter(
+            x=periods, y=y, name=label, mode="lines+markers", connectgaps=False,
+            line=dict(width=3.5 if code == focus else 1.8, color=PALETTE[i % len(PALETTE)]),
+            marker=dict(size=6 if code == focus else 4),
+            hovertemplate=f"{label}：%{{y:,.2f}} {y_title}<extra></extra>",
+        ))
+    title = ind["name_zh"] + ("" if view == "value" else f"（{VIEW_LABEL[view]}）")
+    _theme(fig, title, subtitle)
+    fig.update_yaxes(title_text=y_title, rangemode="normal" if view != "value" else "tozero")
+    if view != "value":
+        fig.add_hline(y=0, line_color="#666", line_width=1)
+    fig.update_xaxes(tickformat="%Y年%m月" if ind["frequency"] == "month" else "%Y年")
+    return fig
+
+
+def goals(df: pd.DataFrame, subtitle: str) -> go.Figure:
+    """完成率 per task as bars, with each task's 序时进度 as a marker to compare against."""
+    d = df.dropna(subset=["completion"]).iloc[::-1]
+    labels = [f"{t}（{dep}）" for t, dep in zip(d["task"], d["department"])]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(
+        y=labels, x=100 * d["completion"], orientation="h", name="完成率",
+        marker_color=[STATUS_COLORS.get(s, "#999") for s in d["status"]],
+        text=[f"{100 * c:.1f}%" for c in d["completion"]], textposition="outside",
+        hovertemplate="%{y}<br>完成率 %{x:.1f}%<extra></extra>",
+    ))
+    el = d.dropna(subset=["elapsed"])
+    fig.add_trace(go.Scatter(
+        y=[f"{t}（{dep}）" for t, dep in zip(el["task"], el["department"])], x=100 * el["elapsed"],
+        mode="markers", name="序时进度", marker=dict(symbol="line-ns-open", size=22, color="#000",
+                                                    line=dict(width=3)),
+        hovertemplate="序时进度 %{x:.1f}%<extra></extra>",
+    ))
+    _theme(fig, "重点民生实事完成率与序时进度", subtitle, height=max(360, 38 * len(d) + 140))
+    fig.update_layout(hovermode="closest", bargap=0.35)
+    fig.update_xaxes(title_text="%", range=[0, max(110, float(100 * d["completion"].max()) + 12) if len(d) else 110],
+                     ticksuffix="%")
+    return fig

@@ -1,0 +1,217 @@
+"""The arithmetic by indicator kind: roll-up, 同比/环比, 完成率 against 序时进度, pace needed.
+
+Pure functions over plain numbers and DataFrames, so tests check them against hand-computed
+values and the SQL roll-up (queries/series.sql) can be checked against `rollup` here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+KINDS = ("count", "amount", "rate", "standard")
+STATUSES = ("严重滞后", "滞后", "超序时", "已完成")  # worst first: the order the goal page sorts by
+SEVERE_GAP = 0.15  # 严重滞后: 完成率 more than 15 percentage points behind 序时进度
+
+
+def _num(x) -> float | None:
+    if x is None:
+        return None
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def rollup(kind: str, rows: list[dict]) -> dict:
+    """Combine child rows into the parent's value the way the indicator's kind demands.
+
+    count/amount: the sum. rate: Σnumerator/Σdenominator in percent (an average of rates would
+    weigh a village like a city). standard: never summed; only the children's min and max.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"未知指标类型：{kind}")
+    vals = [_num(r.get("value")) for r in rows]
+    vals = [v for v in vals if v is not None]
+    if kind in ("count", "amount"):
+        return {"value": sum(vals) if vals else None}
+    if kind == "rate":
+        num = sum(_num(r.get("numerator")) or 0 for r in rows)
+        den = sum(_num(r.get("denominator")) or 0 for r in rows)
+        return {"value": 100 * num / den if den else None, "numerator": num, "denominator": den}
+    return {"value": None, "min": min(vals) if vals else None, "max": max(vals) if vals else None}
+
+
+@dataclass(frozen=True)
+class Change:
+    value: float
+    unit: str  # "%" for relative change, "个百分点" for a difference of rates
+
+    def label(self, prefix: str = "同比") -> str:
+        sign = "+" if self.value > 0 else ""
+        digits = 1 if self.unit == "%" else 2
+        return f"{prefix} {sign}{self.value:.{digits}f}{self.unit if self.unit == '%' else ' ' + self.unit}"
+
+
+def change(kind: str, current, previous) -> Change | None:
+    """同比 or 环比: relative change in % for counts, amounts and standards; for rates the
+    difference in percentage points. None when either side is missing (a gap, not a zero)."""
+    cur, prev = _num(current), _num(previous)
+    if cur is None or prev is None:
+        return None
+    if kind == "rate":
+        return Change(cur - prev, "个百分点")
+    if prev == 0:
+        return None
+    return Change(100 * (cur - prev) / abs(prev), "%")
+
+
+def month_end(year: int, month: int) -> dt.date:
+    return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def elapsed_share(as_of: dt.date, start: dt.date, deadline: dt.date) -> float:
+    """序时进度: the share of the task's months that have passed at the end of `as_of`'s month."""
+    total = (deadline.year - start.year) * 12 + deadline.month - start.month + 1
+    done = (as_of.year - start.year) * 12 + as_of.month - start.month + 1
+    return min(1.0, max(0.0, done / total))
+
+
+def completion(actual, target) -> float | None:
+    a, t = _num(actual), _num(target)
+    if a is None or not t:
+        return None
+    return a / t
+
+
+def status(done: float | None, elapsed: float, severe_gap: float = SEVERE_GAP) -> str | None:
+    """已完成 (≥ 100%), 超序时 (≥ 序时进度), 滞后, 严重滞后 (behind by more than `severe_gap`)."""
+    if done is None:
+        return None
+    if done >= 1:
+        return "已完成"
+    if done >= elapsed - 1e-12:
+        return "超序时"
+    return "严重滞后" if elapsed - done > severe_gap else "滞后"
+
+
+def pace_needed(target, actual, months_left: int) -> float | None:
+    """What must be added each remaining month to reach the target on time."""
+    t, a = _num(target), _num(actual)
+    if t is None or a is None:
+        return None
+    if a >= t:
+        return 0.0
+    if months_left <= 0:
+        return None  # past the deadline: no pace can make it
+    return (t - a) / months_left
+
+
+def latest_in_year(df: pd.DataFrame, year: int, month: int = 12) -> pd.DataFrame:
+    """For each indicator and region, the row of the last period in `year` up to `month`."""
+    d = df[(df["period"].dt.year == year) & (df["period"].dt.month <= month)]
+    if d.empty:
+        return d
+    return d.sort_values("period").groupby(["indicator_id", "region_code"], as_index=False).tail(1)
+
+
+def year_ago(df: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
+    """For each row in `rows`, the value of the same indicator, region and period a year before.
+
+    For cumulative monthly indicators the rows are year-to-date, so this is YTD against YTD.
+    """
+    prev = df.assign(period=df["period"] + pd.DateOffset(years=1))
+    keyed = prev.set_index(["indicator_id", "region_code", "period"])["value"]
+    idx = pd.MultiIndex.from_frame(rows[["indicator_id", "region_code", "period"]])
+    return pd.Series(keyed.reindex(idx).to_numpy(), index=rows.index)
+
+
+def with_changes(df: pd.DataFrame, kinds: dict[str, str], frequency: dict[str, str]) -> pd.DataFrame:
+    """Add 同比 and 环比 columns to a long series (one row per indicator, region, period).
+
+    环比 compares with the previous period of the indicator's frequency; a missing previous
+    period leaves the change empty rather than comparing with an older one.
+    """
+    out = df.sort_values(["indicator_id", "region_code", "period"]).copy()
+    out["yoy_base"] = year_ago(out, out)
+    step = out["indicator_id"].map(lambda i: {"month": 1, "quarter": 3}.get(frequency.get(i), 12))
+    prev_period = [p - pd.DateOffset(months=int(s)) for p, s in zip(out["period"], step)]
+    keyed = out.set_index(["indicator_id", "region_code", "period"])["value"]
+    idx = pd.MultiIndex.from_arrays([out["indicator_id"], out["region_code"], prev_period])
+    out["mom_base"] = keyed.reindex(idx).to_numpy()
+    out["yoy"] = [None if (c := change(kinds[i], v, b)) is None else c.value
+                  for i, v, b in zip(out["indicator_id"], out["value"], out["yoy_base"])]
+    out["mom"] = [None if (c := change(kinds[i], v, b)) is None else c.value
+                  for i, v, b in zip(out["indicator_id"], out["value"], out["mom_base"])]
+    return out
+
+
+def goal_table(targets: pd.DataFrame, actuals: pd.DataFrame, kinds: dict[str, str], year: int, month: int,
+               severe_gap: float = SEVERE_GAP) -> pd.DataFrame:
+    """Each task with target, actual, 完成率, 序时进度, status and pace; the most lagging first."""
+    rows = []
+    as_of = month_end(year, month)
+    latest = latest_in_year(actuals, year, month).set_index("indicator_id") if not actuals.empty else None
+    for t in targets.itertuples():
+        deadline = pd.Timestamp(t.deadline).date() if pd.notna(t.deadline) else dt.date(year, 12, 31)
+        start = dt.date(year, 1, 1)
+        elapsed = elapsed_share(as_of, start, deadline)
+        actual = None
+        actual_period = None
+        if latest is not None and t.indicator_id in latest.index:
+            actual = float(latest.loc[t.indicator_id, "value"])
+            actual_period = latest.loc[t.indicator_id, "period"]
+        kind = kinds.get(t.indicator_id, "count")
+        done = completion(actual, t.target)
+        if kind == "rate":
+            # a rate target is a level to reach, not a quantity to accumulate: no 序时进度
+            st = None if done is None else ("已完成" if done >= 1 else "滞后")
+            months_left, pace = None, None
+        else:
+            st = status(done, elapsed, severe_gap)
+            months_left = max(0, (deadline.year - as_of.year) * 12 + deadline.month - as_of.month)
+            pace = pace_needed(t.target, actual, months_left)
+        rows.append(dict(indicator_id=t.indicator_id, department=t.department, task=t.task,
+                         target=float(t.target), actual=actual, actual_period=actual_period,
+                         completion=done, elapsed=None if kind == "rate" else elapsed,
+                         gap=None if done is None or kind == "rate" else done - elapsed,
+                         status=st, months_left=months_left, pace=pace, deadline=deadline))
+    df = pd.DataFrame(rows, columns=["indicator_id", "department", "task", "target", "actual", "actual_period",
+                                     "completion", "elapsed", "gap", "status", "months_left", "pace",
+                                     "deadline"])
+    order = {s: i for i, s in enumerate(STATUSES)}
+    df["_o"] = df["status"].map(order).fillna(len(order))
+    return df.sort_values(["_o", "gap"], na_position="last").drop(columns="_o").reset_index(drop=True)
+
+
+def kpis(series: pd.DataFrame, indicators: pd.DataFrame, year: int) -> pd.DataFrame:
+    """One row per indicator: the latest value in `year`, its 同比, and the period it refers to.
+
+    An annual figure that is not out yet for `year` falls back to the year before, flagged
+    `stale`, so the card shows the latest known value and says which year it is.
+    """
+    ind = indicators.set_index("id")
+    rows = []
+    for ind_id in indicators["id"]:
+        s = series[series["indicator_id"] == ind_id]
+        cur = latest_in_year(s, year)
+        stale = False
+        if cur.empty:
+            cur = latest_in_year(s, year - 1)
+            stale = not cur.empty
+        if cur.empty:
+            rows.append(dict(indicator_id=ind_id, value=None, period=None, stale=False, yoy=None))
+            continue
+        r = cur.iloc[0]
+        prev = year_ago(s, cur).iloc[0]
+        kind = ind.loc[ind_id, "kind"]
+        rows.append(dict(indicator_id=ind_id, value=r["value"], min_value=r.get("min_value"),
+                         max_value=r.get("max_value"), period=r["period"], stale=stale,
+                         yoy=None if stale else change(kind, r["value"], prev), obs_source=r["source"],
+                         derived=bool(r["derived"]), n_reported=r["n_reported"], n_expected=r["n_expected"]))
+    out = pd.DataFrame(rows)
+    return out.merge(indicators, left_on="indicator_id", right_on="id", how="left")

@@ -1,0 +1,58 @@
+"""Typed calls over `queries/*.sql`: the only place the app runs SQL. Values are always bound."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from minsheng import db, store
+
+QUERIES = store.ROOT / "queries"
+
+
+@lru_cache(maxsize=None)
+def load_sql(name: str) -> str:
+    path = QUERIES / f"{name}.sql"
+    if path.parent != QUERIES or not path.exists():
+        raise ValueError(f"未知查询：{name}")
+    return path.read_text(encoding="utf-8")
+
+
+def run(name: str, params: dict | None = None, directory: Path | None = None) -> pd.DataFrame:
+    cur = db.cursor(directory)
+    try:
+        return cur.execute(load_sql(name), params or {}).df()
+    finally:
+        cur.close()
+
+
+def regions(directory: Path | None = None) -> pd.DataFrame:
+    return run("regions", directory=directory)
+
+
+def indicators(directory: Path | None = None) -> pd.DataFrame:
+    return run("indicators", directory=directory)
+
+
+def periods(directory: Path | None = None) -> pd.DataFrame:
+    return run("periods", directory=directory)
+
+
+def series(indicator_ids: list[str] | tuple[str, ...], region_codes: list[str] | tuple[str, ...],
+           date_from: dt.date, date_to: dt.date, directory: Path | None = None) -> pd.DataFrame:
+    """Indicator values for regions and periods, rolled up from the reporting level by kind."""
+    df = run("series", {"indicators": list(indicator_ids), "regions": list(region_codes),
+                        "date_from": date_from, "date_to": date_to}, directory)
+    df["period"] = pd.to_datetime(df["period"])
+    return df
+
+
+def targets(region_code: str, year: int, directory: Path | None = None) -> pd.DataFrame:
+    return run("targets", {"region": region_code, "year": int(year)}, directory)
+
+
+def meta(directory: Path | None = None) -> dict:
+    return store.read_meta(directory or store.data_dir())

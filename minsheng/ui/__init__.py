@@ -1,0 +1,1 @@
+"""Streamlit-facing helpers: URL-bound filters, the page frame, cached data access."""

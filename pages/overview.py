@@ -1,0 +1,85 @@
+"""总览: headline KPIs for the chosen region and year, with 同比 and attainment badges."""
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from minsheng import fmt, metrics
+from minsheng.ui import data, frame, state
+
+STATUS_BADGE = {"已完成": "green", "超序时": "blue", "滞后": "orange", "严重滞后": "red"}
+
+
+def inputs(indicators: pd.DataFrame) -> list[str]:
+    domains = fmt.domain_order(indicators["domain"])
+    return state.choice(st.pills, "领域", domains, key="domains", default=domains, multi=True,
+                        selection_mode="multi") or []
+
+
+def load(sc: frame.Scope, indicators: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    s = data.series(indicators["id"], [sc.region], dt.date(sc.year - 2, 1, 1), dt.date(sc.year, 12, 31))
+    cards = metrics.kpis(s, indicators, sc.year)
+    kinds = dict(zip(indicators["id"], indicators["kind"]))
+    t = data.targets(sc.region, sc.year)
+    month = 12
+    if sc.data_date and pd.Timestamp(sc.data_date).year == sc.year:
+        month = pd.Timestamp(sc.data_date).month
+    goal = metrics.goal_table(t, s[s["indicator_id"].isin(t["indicator_id"])], kinds, sc.year, month)
+    return cards, goal
+
+
+def card(c, goal_row) -> None:
+    if pd.isna(c["value"]) and pd.notna(c.get("min_value")):
+        value = f"{fmt.number(c['min_value'])}–{fmt.number(c['max_value'])} {c['unit']}"
+    else:
+        value = fmt.value_with_unit(c["value"], c["unit"], c["kind"])
+    delta, color = None, "off"
+    if c["yoy"] is not None:
+        delta = c["yoy"].label()
+        hib = c["higher_is_better"]
+        color = "off" if hib is None or pd.isna(hib) else ("normal" if hib else "inverse")
+    when = "暂无数据" if c["period"] is None or pd.isna(c["period"]) else fmt.period_label(c["period"], c["frequency"])
+    if c["stale"]:
+        when += "（本年尚未发布）"
+    help_text = f"{c['domain']}｜{fmt.KIND_ZH.get(c['kind'], c['kind'])}｜来源：{c.get('obs_source') or c.get('source') or '—'}"
+    if c.get("derived") and c["kind"] != "standard":
+        help_text += f"｜由 {int(c['n_reported'])}/{int(c['n_expected'])} 个下级单位汇总"
+    with st.container(border=True):
+        st.metric(c["name_zh"], value, delta=delta, delta_color=color, help=help_text)
+        line = when
+        if goal_row is not None and goal_row["status"]:
+            badge = STATUS_BADGE.get(goal_row["status"], "gray")
+            line += f"　:{badge}-badge[{goal_row['status']} · 完成率 {fmt.percent(goal_row['completion'])}]"
+        st.caption(line)
+
+
+def render(sc: frame.Scope, cards: pd.DataFrame, goal: pd.DataFrame, domains: list[str]) -> None:
+    if goal["status"].notna().any():
+        counts = goal["status"].value_counts()
+        cols = st.columns(4)
+        for col, s in zip(cols, reversed(metrics.STATUSES)):
+            col.metric(f"目标任务 · {s}", f"{int(counts.get(s, 0))} 项")
+    shown = cards[cards["domain"].isin(domains)]
+    if shown.empty or shown["value"].isna().all() and shown["min_value"].isna().all():
+        st.info(f"{sc.region_name} 在 {sc.year} 年所选领域暂无数据。请换一个区域、年度或领域。")
+        return
+    goals_by_ind = {r["indicator_id"]: r for _, r in goal.iterrows()}
+    for domain in domains:
+        d = shown[(shown["domain"] == domain) & (shown["value"].notna() | shown["min_value"].notna())]
+        if d.empty:
+            continue
+        st.subheader(domain)
+        cols = st.columns(4)
+        for i, (_, c) in enumerate(d.iterrows()):
+            with cols[i % 4]:
+                card(c, goals_by_ind.get(c["indicator_id"]))
+
+
+sc = frame.scope()
+indicators = data.indicators()
+frame.header("总览", sc)
+domains = inputs(indicators)
+cards, goal = load(sc, indicators)
+render(sc, cards, goal, domains)
+frame.footer(sc, cards.loc[cards["domain"].isin(domains), "obs_source"].dropna().tolist())
