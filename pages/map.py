@@ -1,2 +1,153 @@
+"""地图: an offline choropleth of the chosen region's subdivisions, a ranking beside it, drill-down."""
+
+import datetime as dt
+
+import pandas as pd
 import streamlit as st
-st.write("todo")
+
+from minsheng import fmt, maps, metrics
+from minsheng.ui import data, frame, state
+
+DEFAULT = "yb_resident_insured_rate"
+
+
+def inputs(sc: frame.Scope, indicators: pd.DataFrame) -> dict:
+    ids = list(indicators["id"])
+    c1, c2, c3 = st.columns([3, 2, 2])
+    with c1:
+        ind_id = state.choice(st.selectbox, "指标", ids, key="ind", default=DEFAULT,
+                              format_func=frame.indicator_label(indicators))
+    ind = indicators.set_index("id").loc[ind_id]
+    with c2:
+        if ind["frequency"] == "month":
+            last = data.periods().set_index("indicator_id").loc[ind_id, "last_period"]
+            last = pd.Timestamp(last)
+            months = list(range(1, (last.month if last.year == sc.year else 12) + 1)) if last.year >= sc.year else list(range(1, 13))
+            month = state.choice(st.selectbox, "月份", months[::-1], key="month", default=months[-1], parse=int,
+                                 format_func=lambda m: f"{sc.year}年{m}月")
+        else:
+            month = 1
+            st.text_input("时期", f"{sc.year}年（年度数据）", disabled=True)
+    with c3:
+        if sc.level == "city":
+            level = state.choice(st.segmented_control, "显示层级", ["county", "township"], key="maplevel",
+                                 default="county", format_func={"county": "区县", "township": "乡镇（街道）"}.get)
+        else:
+            level = "township"
+            st.text_input("显示层级", "乡镇（街道）", disabled=True)
+    return dict(ind_id=ind_id, month=month, level=level or "county")
+
+
+def map_regions(sc: frame.Scope, level: str) -> tuple[pd.DataFrame, str | None]:
+    regions = data.regions()
+    if sc.level == "city" and level == "county":
+        return regions[regions["parent_code"] == sc.region], None
+    if sc.level == "city":
+        counties = regions.loc[regions["parent_code"] == sc.region, "code"]
+        return regions[regions["parent_code"].isin(counties)], None
+    if sc.level == "county":
+        return regions[regions["parent_code"] == sc.region], None
+    parent = regions.loc[regions["code"] == sc.region, "parent_code"].iloc[0]
+    return regions[regions["parent_code"] == parent], sc.region
+
+
+def load(sc: frame.Scope, f: dict, shown: pd.DataFrame, ind: pd.Series, year: int) -> pd.DataFrame:
+    period = dt.date(year, f["month"], 1)
+    prev = dt.date(year - 1, f["month"], 1)
+    s = data.series([f["ind_id"]], shown["code"], prev, period)
+    cur = s[s["period"] == pd.Timestamp(period)].set_index("region_code")
+    last = s[s["period"] == pd.Timestamp(prev)].set_index("region_code")
+    out = shown[["code", "name", "level", "lon", "lat"]].copy()
+    out["value"] = out["code"].map(cur["value"]) if not cur.empty else None
+    out["prev"] = out["code"].map(last["value"]) if not last.empty else None
+    out["yoy"] = [None if (c := metrics.change(ind["kind"], v, p)) is None else c.value
+                  for v, p in zip(out["value"], out["prev"])]
+    out["source"] = out["code"].map(cur["source"]) if not cur.empty else None
+    return out
+
+
+def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highlight: str | None,
+           year: int) -> None:
+    period_text = fmt.period_label(dt.date(year, f["month"], 1), ind["frequency"])
+    if year != sc.year:
+        st.caption(f":orange-badge[{sc.year}年年度数据尚未发布] 显示最近一年（{year}年）。")
+    level_text = "区县" if f["level"] == "county" else "乡镇（街道）"
+    if table["value"].isna().all():
+        st.info(f"{ind['name_zh']}：{sc.region_name} 各{level_text}在 {period_text} 暂无数据"
+                f"（该指标报送到{fmt.LEVEL_ZH.get(ind['report_level'], ind['report_level'])}）。")
+        return
+    rows = [dict(code=r.code, name=r.name, value=None if pd.isna(r.value) else float(r.value),
+                 label=fmt.value_with_unit(r.value, ind["unit"], ind["kind"]),
+                 lon=None if pd.isna(r.lon) else r.lon, lat=None if pd.isna(r.lat) else r.lat)
+            for r in table.itertuples()]
+    coll = maps.boundaries(f["level"])
+    synthetic = bool(coll) and any(ft["properties"].get("synthetic") for ft in coll["features"])
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown(f"**{ind['name_zh']}（{ind['unit']}） · {sc.region_name} · 按{level_text} · {period_text}**")
+        deck = maps.choropleth(coll, rows, highlight)
+        if deck is None:
+            st.info("没有这些区划的边界或坐标，无法绘制地图；右侧排名仍可查看。")
+        else:
+            event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="map_chart",
+                                    height=520)
+            picked = (event.selection.objects.get("regions") or []) if event and event.selection else []
+            if picked:
+                code = picked[0].get("code") or picked[0].get("properties", {}).get("code")
+                if code and code != sc.region and not frame.children_of(code).empty:
+                    state.set_value("region", code)
+                    st.rerun()
+        legend = maps.legend(rows, lambda v: fmt.number(v, fmt.decimals_for(ind["unit"], ind["kind"])))
+        chips = " ".join(f"<span style='display:inline-block;width:14px;height:14px;background:{c};"
+                         f"border:1px solid #999;vertical-align:middle'></span> {t}" for c, t in legend)
+        st.markdown(f"<div style='font-size:0.85rem'>图例（{ind['unit']}）：{chips}</div>", unsafe_allow_html=True)
+        notes = ["无底图，离线绘制"]
+        if synthetic and f["level"] == "township":
+            notes.append("乡镇边界为示意边界，非实际行政界线")
+        st.caption("；".join(notes) + "。点击区县可下钻到其乡镇。")
+    with right:
+        ranked = table.sort_values("value", ascending=not bool(ind["higher_is_better"] is not False), na_position="last")
+        ranked = ranked.assign(排名=range(1, len(ranked) + 1))
+        yoy_label = "同比（个百分点）" if ind["kind"] == "rate" else "同比（%）"
+        show = ranked[["排名", "name", "value", "yoy"]].rename(
+            columns={"name": "区域", "value": f"{ind['name_zh']}（{ind['unit']}）", "yoy": yoy_label})
+        vmax = float(table["value"].max()) if table["value"].notna().any() else 1.0
+        st.dataframe(show, hide_index=True, width="stretch", height=min(560, 38 * len(show) + 40),
+                     column_config={
+                         show.columns[2]: st.column_config.ProgressColumn(
+                             format="%.1f" if fmt.decimals_for(ind["unit"], ind["kind"]) else "%d",
+                             min_value=0.0, max_value=max(vmax, 1e-9)),
+                         yoy_label: st.column_config.NumberColumn(format="%+.1f"),
+                     })
+        drill = table[table["code"].map(lambda c: not frame.children_of(c).empty)]
+        if not drill.empty:
+            target = st.selectbox("下钻到", [None] + drill["code"].tolist(), key="map_drill",
+                                  format_func=lambda c: "—" if c is None else dict(zip(table["code"], table["name"]))[c])
+            if target:
+                state.set_value("region", target)
+                st.session_state["map_drill"] = None
+                st.rerun()
+        regions = data.regions()
+        parent = regions.loc[regions["code"] == sc.region, "parent_code"].iloc[0]
+        if pd.notna(parent) and st.button("返回上级", icon=":material/arrow_upward:"):
+            state.set_value("region", parent)
+            st.rerun()
+
+
+sc = frame.scope()
+indicators = data.indicators()
+frame.header("地图", sc)
+f = inputs(sc, indicators)
+ind = indicators.set_index("id").loc[f["ind_id"]]
+shown, highlight = map_regions(sc, f["level"])
+if shown.empty:
+    st.info(f"{sc.region_name} 没有下级区划可显示。")
+    table = pd.DataFrame()
+else:
+    year = sc.year
+    table = load(sc, f, shown, ind, year)
+    if table["value"].isna().all() and ind["frequency"] == "year":
+        year = sc.year - 1  # this year's annual figures are not out yet: show the latest year
+        table = load(sc, f, shown, ind, year)
+    render(sc, f, table, ind, highlight, year)
+frame.footer(sc, table["source"].dropna().unique().tolist() if not table.empty else [])

@@ -1,0 +1,129 @@
+"""Offline choropleths with pydeck: boundaries from data/boundaries, no base map, no tile server."""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import pydeck as pdk
+
+from minsheng import store
+
+# Sequential blues (ColorBrewer-like), light to dark; grey for regions without data.
+RAMP = [(222, 235, 247), (158, 202, 225), (107, 174, 214), (49, 130, 189), (8, 81, 156)]
+NO_DATA = (220, 220, 220)
+LEVELS = ("city", "county", "township", "village")
+
+
+@lru_cache(maxsize=16)
+def _read(path: str, mtime_ns: int) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def boundaries(level: str, directory: Path | None = None) -> dict | None:
+    """The FeatureCollection for a level, or None when the deployment has no polygons for it."""
+    if level not in LEVELS:
+        raise ValueError(f"未知级别：{level}")
+    path = (directory or store.data_dir()) / "boundaries" / f"{level}.geojson"
+    if not path.exists():
+        return None
+    return _read(str(path), path.stat().st_mtime_ns)
+
+
+def breaks(values: list[float], n: int = len(RAMP)) -> list[float]:
+    """Class limits by quantile, so each colour holds about as many regions."""
+    v = sorted(x for x in values if x is not None and not math.isnan(x))
+    if not v:
+        return []
+    qs = [v[min(len(v) - 1, round(i * (len(v) - 1) / n))] for i in range(n + 1)]
+    return sorted(set(qs))
+
+
+def color_for(value, limits: list[float]) -> tuple[int, int, int]:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or not limits:
+        return NO_DATA
+    if len(limits) == 1:
+        return RAMP[-1]
+    for i in range(1, len(limits)):
+        if value <= limits[i]:
+            return RAMP[min(len(RAMP) - 1, round((i - 1) * (len(RAMP) - 1) / max(1, len(limits) - 2)))]
+    return RAMP[-1]
+
+
+def _bbox(features: list[dict]) -> tuple[float, float, float, float]:
+    xs, ys = [], []
+
+    def walk(c):
+        if isinstance(c[0], (int, float)):
+            xs.append(c[0]), ys.append(c[1])
+        else:
+            for x in c:
+                walk(x)
+    for f in features:
+        walk(f["geometry"]["coordinates"])
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def view_for(features: list[dict], points: list[tuple[float, float]] | None = None) -> pdk.ViewState:
+    if features:
+        x0, y0, x1, y1 = _bbox(features)
+    else:
+        x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
+        y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
+    span = max(x1 - x0, (y1 - y0) * 1.3, 0.02)
+    zoom = max(3.0, min(13.0, math.log2(360 / span) - 0.9))
+    return pdk.ViewState(longitude=(x0 + x1) / 2, latitude=(y0 + y1) / 2, zoom=zoom, pitch=0, bearing=0)
+
+
+def choropleth(collection: dict | None, rows: list[dict], highlight: str | None = None) -> pdk.Deck:
+    """A deck of the regions in `rows` (code, name, value, label): polygons where the collection has
+    them, points at the centroids otherwise. `map_provider=None` keeps it free of any base map."""
+    limits = breaks([r["value"] for r in rows])
+    by_code = {r["code"]: r for r in rows}
+    features = []
+    if collection:
+        for f in collection["features"]:
+            r = by_code.get(f["properties"]["code"])
+            if r is None:
+                continue
+            color = color_for(r["value"], limits)
+            features.append({"type": "Feature", "geometry": f["geometry"], "properties": {
+                "code": r["code"], "name": r["name"], "label": r["label"],
+                "fill": [*color, 235], "line": [20, 20, 20, 255] if r["code"] == highlight else [255, 255, 255, 255],
+                "width": 3 if r["code"] == highlight else 1}})
+    layers = []
+    tooltip = {"html": "<b>{name}</b><br/>{label}", "style": {"fontFamily": "Noto Sans CJK SC, sans-serif"}}
+    if features:
+        layers.append(pdk.Layer(
+            "GeoJsonLayer", {"type": "FeatureCollection", "features": features}, id="regions",
+            pickable=True, stroked=True, filled=True, get_fill_color="properties.fill",
+            get_line_color="properties.line", get_line_width="properties.width", line_width_units="pixels",
+            auto_highlight=True, highlight_color=[255, 200, 0, 160]))
+        view = view_for(features)
+    else:
+        pts = [dict(r, fill=[*color_for(r["value"], limits), 230]) for r in rows
+               if r.get("lon") is not None and r.get("lat") is not None]
+        if not pts:
+            return None
+        layers.append(pdk.Layer(
+            "ScatterplotLayer", pts, id="regions", pickable=True, get_position=["lon", "lat"],
+            get_fill_color="fill", get_radius=1500, radius_min_pixels=8, radius_max_pixels=30,
+            stroked=True, get_line_color=[255, 255, 255], line_width_min_pixels=1))
+        view = view_for([], [(p["lon"], p["lat"]) for p in pts])
+    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=None, tooltip=tooltip)
+
+
+def legend(rows: list[dict], fmt_value) -> list[tuple[str, str]]:
+    """(css colour, label) pairs for the classes in use."""
+    limits = breaks([r["value"] for r in rows])
+    out = []
+    for i in range(1, len(limits)):
+        c = color_for(limits[i], limits)
+        out.append((f"rgb{c}", f"{fmt_value(limits[i - 1])} – {fmt_value(limits[i])}"))
+    if len(limits) == 1:
+        out.append((f"rgb{RAMP[-1]}", fmt_value(limits[0])))
+    if any(r["value"] is None or (isinstance(r["value"], float) and math.isnan(r["value"])) for r in rows):
+        out.append((f"rgb{NO_DATA}", "无数据"))
+    return out
