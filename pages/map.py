@@ -121,12 +121,14 @@ def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highli
                      })
         drill = table[table["code"].map(lambda c: not frame.children_of(c).empty)]
         if not drill.empty:
-            target = st.selectbox("下钻到", [None] + drill["code"].tolist(), key="map_drill",
-                                  format_func=lambda c: "—" if c is None else dict(zip(table["code"], table["name"]))[c])
-            if target:
-                state.set_value("region", target)
-                st.session_state["map_drill"] = None
-                st.rerun()
+            def drill_down():
+                if st.session_state.get("map_drill"):
+                    state.set_value("region", st.session_state["map_drill"])
+                    st.session_state["map_drill"] = None
+
+            names = dict(zip(table["code"], table["name"]))
+            st.selectbox("下钻到", [None] + drill["code"].tolist(), key="map_drill", on_change=drill_down,
+                         format_func=lambda c: "—" if c is None else names[c])
         regions = data.regions()
         parent = regions.loc[regions["code"] == sc.region, "parent_code"].iloc[0]
         if pd.notna(parent) and st.button("返回上级", icon=":material/arrow_upward:"):
@@ -134,7 +136,7 @@ def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highli
             st.rerun()
 
 
-sc = frame.scope()
+sc = frame.sidebar()
 indicators = data.indicators()
 frame.header("地图", sc)
 f = inputs(sc, indicators)

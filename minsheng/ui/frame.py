@@ -54,12 +54,20 @@ def available_years() -> list[int]:
     return list(range(last, first - 1, -1))
 
 
-def sidebar() -> Scope | None:
-    """Draw the shared filters; the router calls this once per run, before the page."""
+def data_problem() -> str | None:
+    """A message for the user when the data directory cannot be read, else None."""
+    try:
+        if data.regions().empty:
+            return "数据目录中没有区划数据。可运行 python -m minsheng demo 生成演示数据。"
+    except FileNotFoundError as e:
+        return f"无法读取数据：{e}"
+    return None
+
+
+def sidebar() -> Scope:
+    """Draw the shared filters (region, year) and return the chosen scope; every page starts with it."""
     regions = data.regions()
     meta = data.meta()
-    if regions.empty:
-        return None
     order = region_order(regions)
     with st.sidebar:
         st.markdown("### 民生指标看板")

@@ -1,0 +1,82 @@
+"""Shared fixtures: a tiny hand-made dataset (separate from the demo) and paths."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from minsheng import store
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+CITY, JIA, YI = "990100000000", "990101000000", "990102000000"
+JIA1, JIA2, YI1 = "990101001000", "990101002000", "990102001000"
+
+
+def _obs(ind, region, period, value, num=None, den=None, status="final"):
+    return dict(indicator_id=ind, region_code=region, period=pd.Timestamp(period).date(), value=float(value),
+                numerator=num, denominator=den, status=status, source=f"测试来源{ind}", batch_id="t")
+
+
+def fixture_tables() -> dict[str, pd.DataFrame]:
+    """Small enough to compute every expectation by hand (see test_queries.py)."""
+    regions = pd.DataFrame([
+        dict(code=CITY, name="测试市", level="city", parent_code=None, lon=113.0, lat=27.0),
+        dict(code=JIA, name="甲县", level="county", parent_code=CITY, lon=113.1, lat=27.1),
+        dict(code=YI, name="乙县", level="county", parent_code=CITY, lon=113.2, lat=26.9),
+        dict(code=JIA1, name="甲一镇", level="township", parent_code=JIA, lon=113.11, lat=27.11),
+        dict(code=JIA2, name="甲二镇", level="township", parent_code=JIA, lon=113.12, lat=27.12),
+        dict(code=YI1, name="乙一镇", level="township", parent_code=YI, lon=113.21, lat=26.91),
+    ])
+    ind = [
+        ("cnt", "累计计数", "人", "count", "month", True, "township"),
+        ("stock", "月末人数", "人", "count", "month", False, "township"),
+        ("rate", "参保率", "%", "rate", "year", False, "township"),
+        ("std", "低保标准", "元/月", "standard", "year", False, "county"),
+        ("amt", "资金", "万元", "amount", "year", False, "county"),
+    ]
+    indicators = pd.DataFrame([dict(id=i, name_zh=n, name_en=i, unit=u, domain="民政", kind=k, frequency=f,
+                                    cumulative=c, report_level=lv, higher_is_better=True, description="",
+                                    source="测试", seq=s) for s, (i, n, u, k, f, c, lv) in enumerate(ind)])
+    o = []
+    for region, vals23, vals22 in ((JIA1, [1, 3, 6], [1, 2, 3]), (JIA2, [2, 2, 5], [1, 3, 4]),
+                                   (YI1, [10, 20, 30], [5, 10, 20])):
+        for m, v in enumerate(vals23, 1):
+            o.append(_obs("cnt", region, f"2023-{m:02d}-01", v, status="provisional" if m == 3 else "final"))
+        for m, v in enumerate(vals22, 1):
+            o.append(_obs("cnt", region, f"2022-{m:02d}-01", v))
+    # stock: 乙一镇 did not report February 2023 — a gap, not a zero
+    for region, vals in ((JIA1, [100, 110, 120]), (JIA2, [50, 50, 60]), (YI1, [200, None, 220])):
+        for m, v in enumerate(vals, 1):
+            if v is not None:
+                o.append(_obs("stock", region, f"2023-{m:02d}-01", v))
+    for year, pairs in ((2023, {JIA1: (90, 100), JIA2: (10, 100), YI1: (270, 300)}),
+                        (2022, {JIA1: (80, 100), JIA2: (20, 100), YI1: (240, 300)})):
+        for region, (n, d) in pairs.items():
+            o.append(_obs("rate", region, f"{year}-01-01", 100 * n / d, float(n), float(d)))
+    o += [_obs("std", CITY, "2023-01-01", 600), _obs("std", JIA, "2023-01-01", 580), _obs("std", YI, "2023-01-01", 620),
+          _obs("std", JIA, "2022-01-01", 550), _obs("std", YI, "2022-01-01", 560)]
+    o += [_obs("amt", JIA, "2023-01-01", 12.5), _obs("amt", YI, "2023-01-01", 7.5)]
+    targets = pd.DataFrame([
+        dict(indicator_id="cnt", region_code=CITY, year=2023, target=80.0, department="民政局", task="累计任务",
+             deadline=dt.date(2023, 12, 31)),
+        dict(indicator_id="rate", region_code=CITY, year=2023, target=80.0, department="医保局", task="参保率任务",
+             deadline=dt.date(2023, 12, 31)),
+    ])
+    return dict(regions=regions, indicators=indicators, observations=pd.DataFrame(o), targets=targets)
+
+
+@pytest.fixture(scope="session")
+def fixture_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("fixture_data")
+    store.write_tables(d, fixture_tables(), {"title": "测试数据", "demo": False, "data_date": "2023-03-31"})
+    return d
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    return ROOT / "data"

@@ -1,0 +1,171 @@
+"""One AppTest per page on the demo data: change a filter, check that what is shown changed."""
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+CITY, SHIFENG, HETANG = "430200000000", "430204000000", "430202000000"
+
+
+def app(page: str | None = None, **params) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    if page:
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics_of(at) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def deck(at) -> dict:
+    return json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+
+
+def plotly(at, i=0) -> dict:
+    return json.loads(at.get("plotly_chart")[i].proto.spec)
+
+
+def test_overview_follows_the_region():
+    at = app(year="2023")
+    city = metrics_of(at)
+    at.selectbox(key="_w_region").set_value(SHIFENG).run()
+    shifeng = metrics_of(at)
+    assert shifeng["城乡居民医保参保人数"] == "192,847 人"       # the seed's figure
+    assert shifeng["城乡居民医保参保率"] == "100.0%"
+    assert city["城乡居民医保参保人数"] != shifeng["城乡居民医保参保人数"]
+    assert at.query_params["region"] == SHIFENG
+
+
+def test_overview_standards_and_domain_filter():
+    at = app(year="2022")
+    m = metrics_of(at)
+    assert m["城市低保标准"] == "625 元/月" and m["农村低保标准"] == "6,208 元/年"
+    assert m["困难老年人家庭适老化改造"] == "1,030 户" and m["新增护理型床位"] == "600 张"
+    at.pills(key="_w_domains").set_value(["医保"]).run()
+    m2 = metrics_of(at)
+    assert "城市低保标准" not in m2 and "城乡居民医保参保人数" in m2
+
+
+def test_overview_badges_show_attainment():
+    at = app()
+    text = " ".join(c.value for c in at.caption)
+    assert "完成率" in text and ("超序时" in text or "滞后" in text)
+
+
+def test_trend_view_switch_changes_the_chart():
+    at = app("trend")
+    before = plotly(at)
+    assert before["data"] and "困难老年人家庭适老化改造" in before["layout"]["title"]["text"]
+    assert len(before["data"]) == 10                      # the city and its nine counties
+    at.segmented_control(key="_w_view").set_value("yoy").run()
+    after = plotly(at)
+    assert "同比" in after["layout"]["title"]["text"]
+    assert after["data"][0]["y"] != before["data"][0]["y"]
+
+
+def test_trend_rates_change_in_percentage_points():
+    at = app("trend", inds="yb_resident_insured_rate", view="yoy")
+    spec = plotly(at)
+    assert spec["layout"]["yaxis"]["title"]["text"] == "个百分点"
+
+
+def test_trend_without_children_draws_one_line():
+    at = app("trend")
+    at.toggle(key="_w_kids").set_value(False).run()
+    assert len(plotly(at)["data"]) == 1
+
+
+def test_map_level_switch_and_drill_down():
+    at = app("map")
+    counties = deck(at)["layers"][0]["data"]["features"]
+    assert len(counties) == 9
+    at.segmented_control(key="_w_maplevel").set_value("township").run()
+    towns = deck(at)["layers"][0]["data"]["features"]
+    assert len(towns) == 63
+    assert any("示意边界" in c.value for c in at.caption)
+    at.segmented_control(key="_w_maplevel").set_value("county").run()
+    at.selectbox(key="map_drill").set_value(SHIFENG).run()
+    assert at.selectbox(key="_w_region").value == SHIFENG
+    assert len(deck(at)["layers"][0]["data"]["features"]) == 8
+    spec = deck(at)
+    assert spec.get("mapProvider") in (None, "") and not spec.get("mapStyle")
+
+
+def test_map_values_change_with_the_indicator():
+    at = app("map")
+    first = [f["properties"]["label"] for f in deck(at)["layers"][0]["data"]["features"]]
+    at.selectbox(key="_w_ind").set_value("mz_dibao_rural_persons").run()
+    second = [f["properties"]["label"] for f in deck(at)["layers"][0]["data"]["features"]]
+    assert first != second and all(s.endswith(" 人") for s in second)
+
+
+def test_goals_reproduce_the_seed_report():
+    at = app("goals", year="2023", gmonth="7")
+    table = at.dataframe[0].value
+    row = table.set_index("任务").loc["开展就业技能培训"]
+    assert round(row["完成率"], 1) == 53.0 and round(row["序时进度"], 1) == 58.3
+    assert row["状态"].endswith("滞后")
+    assert metrics_of(at)["序时进度"] == "58.3%"
+    at.selectbox(key="_w_gmonth").set_value(12).run()
+    assert metrics_of(at)["序时进度"] == "100.0%"
+
+
+def test_goals_department_filter_and_lagging_first():
+    at = app("goals")
+    full = at.dataframe[0].value
+    order = {"🔴 严重滞后": 0, "🟠 滞后": 1, "🔵 超序时": 2, "🟢 已完成": 3}
+    ranks = [order[s] for s in full["状态"]]
+    assert ranks == sorted(ranks)
+    at.multiselect(key="_w_dept").set_value(["残联"]).run()
+    assert set(at.dataframe[0].value["部门"]) == {"残联"}
+    assert len(at.dataframe[0].value) < len(full)
+
+
+def test_goals_empty_region_has_a_message():
+    at = app("goals", region="430204901000")
+    assert any("没有设定目标任务" in i.value for i in at.info)
+
+
+def test_explore_level_changes_rows():
+    at = app("explore")
+    own = len(at.dataframe[0].value)
+    at.segmented_control(key="_w_xlevel").set_value("township").run()
+    towns = at.dataframe[0].value
+    assert len(towns) == 63 * own
+    assert set(towns["级别"]) == {"乡镇（街道）"}
+
+
+def test_explore_empty_result_says_so():
+    at = app("explore", xinds="mz_onetime_subsidy_persons", **{"from": "2018", "to": "2019"})
+    assert any("没有数据" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("params", [
+    {"region": "999999999999", "year": "1800"},
+    {"region": "' or 1=1 --", "year": "abc", "inds": "nope", "span": "x-y", "view": "<script>"},
+    {"ind": "../../etc/passwd", "month": "13", "maplevel": "village"},
+    {"gmonth": "-1", "gap": "1e9", "dept": "不存在"},
+])
+@pytest.mark.parametrize("page", [None, "trend", "map", "goals", "explore"])
+def test_bad_url_parameters_fall_back_without_a_traceback(page, params):
+    at = app(page, **params)
+    assert not at.exception
+    assert at.selectbox(key="_w_region").value == CITY
+
+
+def test_url_state_survives_page_switches():
+    at = app(region=HETANG, year="2024")
+    for page in ("trend", "map", "goals", "explore", "overview"):
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception
+        assert at.selectbox(key="_w_region").value == HETANG
+        assert at.query_params["region"] == HETANG and at.query_params["year"] == "2024"
