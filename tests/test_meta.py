@@ -15,12 +15,12 @@ def test_every_query_file_is_used():
 
 def test_every_page_is_in_the_router():
     router = (ROOT / "dashboard.py").read_text(encoding="utf-8")
-    for page in (ROOT / "pages").glob("*.py"):
-        assert f'"pages/{page.name}"' in router, f"{page.name} is not navigable"
+    for page in (ROOT / "views").glob("*.py"):
+        assert f'"views/{page.name}"' in router, f"{page.name} is not navigable"
 
 
 def test_every_page_reads_inputs_then_data_then_renders():
-    for page in (ROOT / "pages").glob("*.py"):
+    for page in (ROOT / "views").glob("*.py"):
         tree = ast.parse(page.read_text(encoding="utf-8"))
         assert ast.get_docstring(tree), f"{page.name} has no docstring"
         names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}

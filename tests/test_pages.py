@@ -16,7 +16,7 @@ def app(page: str | None = None, **params) -> AppTest:
         at.query_params[k] = v
     at.run()
     if page:
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"views/{page}.py")
         at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -165,7 +165,7 @@ def test_bad_url_parameters_fall_back_without_a_traceback(page, params):
 def test_url_state_survives_page_switches():
     at = app(region=HETANG, year="2024")
     for page in ("trend", "map", "goals", "explore", "overview"):
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
         assert not at.exception
         assert at.selectbox(key="_w_region").value == HETANG
         assert at.query_params["region"] == HETANG and at.query_params["year"] == "2024"

@@ -65,7 +65,7 @@ def data_problem() -> str | None:
 
 
 def sidebar() -> Scope:
-    """Draw the shared filters (region, year) and return the chosen scope; every page starts with it."""
+    """Draw the shared filters (region, year) and return the chosen scope; the router calls it once per run."""
     regions = data.regions()
     meta = data.meta()
     order = region_order(regions)

@@ -86,7 +86,7 @@ def render(sc: frame.Scope, s: pd.DataFrame, f: dict, indicators: pd.DataFrame) 
     return sources
 
 
-sc = frame.sidebar()
+sc = frame.scope()
 indicators = data.indicators()
 frame.header("趋势", sc)
 f = inputs(indicators, sorted(frame.available_years()))

@@ -136,7 +136,7 @@ def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highli
             st.rerun()
 
 
-sc = frame.sidebar()
+sc = frame.scope()
 indicators = data.indicators()
 frame.header("地图", sc)
 f = inputs(sc, indicators)

@@ -76,7 +76,7 @@ def render(sc: frame.Scope, cards: pd.DataFrame, goal: pd.DataFrame, domains: li
                 card(c, goals_by_ind.get(c["indicator_id"]))
 
 
-sc = frame.sidebar()
+sc = frame.scope()
 indicators = data.indicators()
 frame.header("总览", sc)
 domains = inputs(indicators)

@@ -73,7 +73,7 @@ def render(sc: frame.Scope, f: dict, g: pd.DataFrame) -> None:
                "比率类任务以达到目标值为完成，不计序时进度。按滞后程度排序，最需要关注的在前。")
 
 
-sc = frame.sidebar()
+sc = frame.scope()
 indicators = data.indicators()
 frame.header("目标", sc)
 targets = data.targets(sc.region, sc.year)

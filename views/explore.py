@@ -43,7 +43,7 @@ def inputs(sc: frame.Scope, indicators: pd.DataFrame, years: list[int]) -> dict:
                 date_to=dt.date(y1, 12, 1))
 
 
-sc = frame.sidebar()
+sc = frame.scope()
 indicators = data.indicators()
 frame.header("数据", sc)
 f = inputs(sc, indicators, sorted(frame.available_years()))
