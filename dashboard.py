@@ -5,11 +5,15 @@ Streamlit 1.67 runs in its v1 multipage mode, and a deep link opened first after
 the page script without this router (no navigation, no page config, no shared filters).
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from minsheng.ui import frame
 
-st.set_page_config(page_title="民生指标看板", page_icon=":material/monitoring:", layout="wide")
+ASSETS = Path(__file__).parent / "assets"
+# A local icon: a material-symbol page icon makes the browser fetch the favicon from a font CDN.
+st.set_page_config(page_title="民生指标看板", page_icon=str(ASSETS / "icon.png"), layout="wide")
 
 pages = [
     st.Page("views/overview.py", title="总览", icon=":material/dashboard:", default=True, url_path="overview"),

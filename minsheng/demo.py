@@ -237,7 +237,8 @@ class _Demo:
             pairs = {}
             for region, den in leaves.items():
                 county = region[:6] + "000000"
-                r = 1.0 if county in anchored else min(1.0, city_rate + self.rng.uniform(-0.025, 0.025))
+                # spread below the city rate more than above it, so few places sit at exactly 100 %
+                r = 1.0 if county in anchored else min(0.999, city_rate + self.rng.uniform(-0.03, 0.012))
                 if insured is not None and (region, year) in insured:
                     num = insured[(region, year)]
                     den = num if r >= 1.0 else round(num / r)

@@ -66,14 +66,18 @@ def _bbox(features: list[dict]) -> tuple[float, float, float, float]:
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def view_for(features: list[dict], points: list[tuple[float, float]] | None = None) -> pdk.ViewState:
+def view_for(features: list[dict], points: list[tuple[float, float]] | None = None,
+             width_px: int = 700, height_px: int = 500) -> pdk.ViewState:
     if features:
         x0, y0, x1, y1 = _bbox(features)
     else:
         x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
         y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
-    span = max(x1 - x0, (y1 - y0) * 1.3, 0.02)
-    zoom = max(3.0, min(13.0, math.log2(360 / span) - 0.9))
+    # web-mercator: the world is 512·2^zoom pixels wide; latitude spans stretch by 1/cos(lat)
+    stretch = 1 / math.cos(math.radians((y0 + y1) / 2))
+    fit_x = width_px * 360 / (512 * max(x1 - x0, 0.01))
+    fit_y = height_px * 360 / (512 * max((y1 - y0) * stretch, 0.01))
+    zoom = max(3.0, min(13.0, math.log2(min(fit_x, fit_y)) - 0.15))
     return pdk.ViewState(longitude=(x0 + x1) / 2, latitude=(y0 + y1) / 2, zoom=zoom, pitch=0, bearing=0)
 
 
@@ -92,14 +96,16 @@ def choropleth(collection: dict | None, rows: list[dict], highlight: str | None 
             features.append({"type": "Feature", "geometry": f["geometry"], "properties": {
                 "code": r["code"], "name": r["name"], "label": r["label"],
                 "fill": [*color, 235], "line": [20, 20, 20, 255] if r["code"] == highlight else [255, 255, 255, 255],
-                "width": 3 if r["code"] == highlight else 1}})
+                "width": 400 if r["code"] == highlight else 60}})
     layers = []
     tooltip = {"html": "<b>{name}</b><br/>{label}", "style": {"fontFamily": "Noto Sans CJK SC, sans-serif"}}
     if features:
         layers.append(pdk.Layer(
             "GeoJsonLayer", {"type": "FeatureCollection", "features": features}, id="regions",
             pickable=True, stroked=True, filled=True, get_fill_color="properties.fill",
-            get_line_color="properties.line", get_line_width="properties.width", line_width_units="pixels",
+            # widths in metres with a floor in pixels: pydeck turns every string argument into a JS
+            # expression, so line_width_units="pixels" would become an undefined variable
+            get_line_color="properties.line", get_line_width="properties.width", line_width_min_pixels=1,
             auto_highlight=True, highlight_color=[255, 200, 0, 160]))
         view = view_for(features)
     else:
@@ -112,7 +118,9 @@ def choropleth(collection: dict | None, rows: list[dict], highlight: str | None 
             get_fill_color="fill", get_radius=1500, radius_min_pixels=8, radius_max_pixels=30,
             stroked=True, get_line_color=[255, 255, 255], line_width_min_pixels=1))
         view = view_for([], [(p["lon"], p["lat"]) for p in pts])
-    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=None, tooltip=tooltip)
+    # map_provider=None and no map_style: Streamlit then draws no base map. Passing map_style=None
+    # would instead ask Streamlit for its theme's Carto base map, fetched from the internet.
+    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=tooltip)
 
 
 def legend(rows: list[dict], fmt_value) -> list[tuple[str, str]]:

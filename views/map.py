@@ -112,13 +112,14 @@ def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highli
         show = ranked[["排名", "name", "value", "yoy"]].rename(
             columns={"name": "区域", "value": f"{ind['name_zh']}（{ind['unit']}）", "yoy": yoy_label})
         vmax = float(table["value"].max()) if table["value"].notna().any() else 1.0
-        st.dataframe(show, hide_index=True, width="stretch", height=min(560, 38 * len(show) + 40),
-                     column_config={
-                         show.columns[2]: st.column_config.ProgressColumn(
-                             format="%.1f" if fmt.decimals_for(ind["unit"], ind["kind"]) else "%d",
-                             min_value=0.0, max_value=max(vmax, 1e-9)),
-                         yoy_label: st.column_config.NumberColumn(format="%+.1f"),
-                     })
+        number_format = "%.1f" if fmt.decimals_for(ind["unit"], ind["kind"]) else "%d"
+        # bars for quantities; a rate's differences of a point or two would vanish in a 0–100 bar
+        value_column = (st.column_config.NumberColumn(format=number_format) if ind["kind"] in ("rate", "standard")
+                        else st.column_config.ProgressColumn(format=number_format, min_value=0.0,
+                                                             max_value=max(vmax, 1e-9)))
+        st.dataframe(show, hide_index=True, width="stretch", height=min(560, 35 * (len(show) + 1) + 3),
+                     column_config={show.columns[2]: value_column,
+                                    yoy_label: st.column_config.NumberColumn(format="%+.1f")})
         drill = table[table["code"].map(lambda c: not frame.children_of(c).empty)]
         if not drill.empty:
             def drill_down():

@@ -1,0 +1,340 @@
+"""The dashboard in headless Chromium: every page renders, Chinese text has real glyphs, charts and
+the map are drawn, nothing is fetched from outside 127.0.0.1, the CSV download, URL state across
+page switches, and load timings against a blank Streamlit app (artifacts/browser_timings.json,
+screenshots in artifacts/screens/).
+
+One dashboard server and one Chromium for the session (tests/browser_support.py); each test
+opens its own browser context.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from browser_support import (  # noqa: E402,F401  (fixtures are used by name)
+    ARTIFACTS,
+    app_server,
+    blank_server,
+    browser,
+    chromium_path,
+    new_page,
+    png_colours,
+    wait_idle,
+)
+
+pytestmark = pytest.mark.browser
+
+# page name -> URL path. The 总览 page is the default page; `/overview` is its declared url_path.
+PAGES = {"overview": "/", "trend": "/trend", "map": "/map", "goals": "/goals", "data": "/data"}
+LOAD_PATHS = dict(PAGES, overview_url_path="/overview")
+TITLES = {"overview": "总览", "trend": "趋势", "map": "地图", "goals": "目标", "data": "数据"}
+
+SHIFENG = "430204000000"  # 石峰区 in the demo data
+
+PLOT_TRACES_JS = """() => {
+  const plots = [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')];
+  return plots.map(p => p.querySelectorAll('.scatterlayer .trace, .barlayer .trace').length);
+}"""
+
+DECK_CANVAS = '[data-testid="stDeckGlJsonChart"] canvas#deckgl-overlay'
+
+# What "drawn" means for each page, used when timing a load (after the app is idle).
+DRAWN_JS = {
+    "blank": """() => !!document.querySelector('[data-testid="stMarkdown"]')""",
+    "overview": """() => document.querySelectorAll('[data-testid="stMetric"]').length > 0""",
+    "trend": f"""() => {{ const t = ({PLOT_TRACES_JS})(); return t.length > 0 && t.every(n => n > 0); }}""",
+    "goals": f"""() => {{ const t = ({PLOT_TRACES_JS})(); return t.length > 0 && t.every(n => n > 0); }}""",
+    "map": f"""() => {{ const c = document.querySelector('{DECK_CANVAS}');
+                       return !!c && c.width > 0 && c.height > 0; }}""",
+    "data": """() => !!document.querySelector('[data-testid="stDataFrame"] canvas')
+                      && !!document.querySelector('[data-testid="stDownloadButton"]')""",
+}
+
+# Draws one character at a time in a canvas with the given CSS font and compares its pixels with
+# the .notdef box (tofu) drawn for a private-use code point no font covers.
+GLYPHS_JS = """([text, font]) => {
+  const c = document.createElement('canvas'); c.width = 96; c.height = 96;
+  const g = c.getContext('2d', {willReadFrequently: true});
+  const draw = (ch) => {
+    g.clearRect(0, 0, 96, 96); g.font = font; g.fillStyle = '#000'; g.textBaseline = 'top';
+    g.fillText(ch, 4, 4);
+    const d = g.getImageData(0, 0, 96, 96).data; let bits = '', ink = 0;
+    for (let i = 3; i < d.length; i += 4) { const on = d[i] > 127; bits += on ? '1' : '0'; ink += on; }
+    return {bits, ink};
+  };
+  const tofu = draw('\\uE000');
+  return [...text].map(ch => { const r = draw(ch); return {ch, ink: r.ink, bits: r.bits, tofu: r.bits === tofu.bits}; });
+}"""
+
+
+@dataclass
+class Loaded:
+    page: object
+    context: object
+    requests: object
+    elapsed_s: float
+
+
+@pytest.fixture(scope="module")
+def loaded(browser, app_server):
+    """Each page path loaded once (lazily) in its own context and kept open for read-only checks."""
+    cache: dict[str, Loaded] = {}
+
+    def get(path: str) -> Loaded:
+        if path not in cache:
+            ctx, page, reqs = new_page(browser)
+            t0 = time.monotonic()
+            page.goto(app_server.url + path)
+            wait_idle(page)
+            cache[path] = Loaded(page, ctx, reqs, time.monotonic() - t0)
+        return cache[path]
+
+    yield get
+    for item in cache.values():
+        item.context.close()
+
+
+def problems_on(page) -> list[str]:
+    """Streamlit exceptions, error alerts and error dialogs ("Page not found") shown on the page."""
+    out = []
+    for el in page.locator('[data-testid="stException"]').all():
+        out.append("exception: " + el.inner_text()[:800])
+    for el in page.locator('[data-testid="stAlertContentError"]').all():
+        out.append("error alert: " + el.inner_text()[:400])
+    for el in page.locator('[role="dialog"]').all():
+        if el.is_visible():
+            out.append("dialog: " + el.inner_text()[:400])
+    return out
+
+
+# 1 -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(LOAD_PATHS))
+def test_page_renders_without_errors(loaded, name):
+    item = loaded(LOAD_PATHS[name])
+    page = item.page
+    assert item.elapsed_s < 60, f"{name} took {item.elapsed_s:.1f} s to become idle"
+    assert page.locator('[data-testid="stSidebarNav"]').is_visible()
+    title = TITLES.get(name, TITLES["overview"])
+    assert page.locator("h1").first.inner_text().strip() == title
+    problems = problems_on(page)
+    assert not problems, f"{LOAD_PATHS[name]} shows:\n" + "\n".join(problems)
+
+
+# 4b: the offline guarantee, on every page -----------------------------------------------------
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_fetches_nothing_outside_localhost(loaded, name):
+    item = loaded(PAGES[name])
+    item.page.wait_for_timeout(300)  # late requests (favicon, map layers)
+    external = item.requests.external()
+    assert not external, f"{PAGES[name]} requested non-local URLs: {external}"
+
+
+# 2 -------------------------------------------------------------------------------------------
+
+def _platform_fonts(page, selector: str) -> list[str]:
+    """Font families Chromium actually used for the text of the first element matching selector."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        assert node, f"no element {selector}"
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        return [f["familyName"] for f in fonts]
+    finally:
+        cdp.detach()
+
+
+def test_overview_chinese_text_uses_a_cjk_font(loaded):
+    page = loaded("/").page
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert "总览" in main
+    assert "城市低保标准" in main
+    # Tag the element whose own text is the indicator name, so CDP can find it.
+    found = page.evaluate("""() => {
+      const el = [...document.querySelectorAll('[data-testid="stMetricLabel"] *')]
+        .find(e => [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim() === '城市低保标准'));
+      if (el) el.setAttribute('data-font-probe', '1');
+      return !!el;
+    }""")
+    assert found, "metric label 城市低保标准 not found"
+
+    # (a) Which font does Chromium really use? (document.fonts.check() is no help: it returns
+    # true for any system font name, installed or not.)
+    for selector in ("h1", "[data-font-probe]"):
+        families = _platform_fonts(page, selector)
+        assert any("CJK" in f for f in families), f"{selector} is rendered with {families}, not a CJK font"
+
+    # (b) Are the glyphs real? Each Han character, drawn with the page's own font stack, must
+    # differ from the tofu box and from the other characters (tofu boxes are all the same).
+    for selector, text in (("h1", "总览"), ("[data-font-probe]", "城市低保标准")):
+        font = page.evaluate("""(sel) => { const s = getComputedStyle(document.querySelector(sel));
+                                           return s.fontWeight + ' ' + s.fontSize + ' ' + s.fontFamily; }""",
+                             selector)
+        glyphs = page.evaluate(GLYPHS_JS, [text, font])
+        tofu = [g["ch"] for g in glyphs if g["tofu"] or g["ink"] == 0]
+        assert not tofu, f"{text!r} in {font!r}: {tofu} render as empty boxes"
+        assert len({g["bits"] for g in glyphs}) == len(set(text)), f"{text!r}: characters render identically"
+
+
+# 3 -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["trend", "goals"])
+def test_plotly_charts_have_traces(loaded, name):
+    page = loaded(PAGES[name]).page
+    page.wait_for_function(DRAWN_JS[name], timeout=30_000)
+    traces = page.evaluate(PLOT_TRACES_JS)
+    assert traces and all(n > 0 for n in traces), f"{name}: traces per chart {traces}"
+    paths = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(p =>
+        [...p.querySelectorAll('.scatterlayer .trace path, .barlayer .trace path')]
+          .filter(e => (e.getAttribute('d') || '').length > 2).length)""")
+    assert all(n > 0 for n in paths), f"{name}: drawn SVG paths per chart {paths}"
+
+
+# 4 -------------------------------------------------------------------------------------------
+
+def test_map_canvas_is_drawn_offline(loaded):
+    item = loaded(PAGES["map"])
+    page = item.page
+    page.wait_for_function(DRAWN_JS["map"], timeout=30_000)
+    canvas = page.locator(DECK_CANVAS)
+    box = canvas.bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 100, f"deck canvas box {box}"
+    colours: dict = {}
+    for _ in range(20):  # deck.gl paints on animation frames after the canvas is created
+        colours = png_colours(canvas.screenshot())
+        if len(colours) >= 3:
+            break
+        page.wait_for_timeout(250)
+    total = sum(colours.values())
+    top = max(colours.values()) if colours else 0
+    assert len(colours) >= 3, f"deck canvas has {len(colours)} colour(s): nothing drawn"
+    assert top / total < 0.98, f"deck canvas is {100 * top / total:.1f}% one colour"
+    # No base map, no tiles: the only non-local request allowed here is the favicon, which
+    # test_page_fetches_nothing_outside_localhost reports on its own.
+    external = [u for u in item.requests.external() if "/materialsymbolsrounded/" not in u]
+    assert not external, f"the map page requested non-local URLs: {external}"
+
+
+# 5 -------------------------------------------------------------------------------------------
+
+def test_data_page_csv_download(loaded, tmp_path):
+    page = loaded(PAGES["data"]).page
+    caption = page.get_by_text(re.compile(r"共 [\d,]+ 行")).first.inner_text()
+    stated = int(re.search(r"共 ([\d,]+) 行", caption).group(1).replace(",", ""))
+    with page.expect_download(timeout=30_000) as info:
+        page.get_by_role("button", name="下载 CSV").click()
+    download = info.value
+    assert download.suggested_filename.endswith(".csv")
+    target = tmp_path / download.suggested_filename
+    download.save_as(target)
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), f"no UTF-8 BOM: {raw[:12]!r}"
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert rows, "empty CSV"
+    header, data = rows[0], [r for r in rows[1:] if r]
+    assert ",".join(header).startswith("指标编码,指标名称,区划代码"), header
+    assert len(data) > 0
+    assert all(len(r) == len(header) for r in data), "ragged rows"
+    assert len(data) == stated, f"CSV has {len(data)} data rows, the page says 共 {stated} 行"
+    assert not problems_on(page), problems_on(page)
+
+
+# 6 -------------------------------------------------------------------------------------------
+
+def _sidebar_value(page, label: str) -> str:
+    return page.locator(f'[data-testid="stSidebar"] input[aria-label="{label}"]').input_value().strip()
+
+
+def test_url_state_survives_page_switches(browser, app_server):
+    ctx, page, _ = new_page(browser)
+    try:
+        page.goto(f"{app_server.url}/trend?region={SHIFENG}&year=2023")
+        wait_idle(page)
+        assert _sidebar_value(page, "区域") == "石峰区"
+        assert _sidebar_value(page, "年度") == "2023年"
+        assert "石峰区 · 2023年" in page.locator('[data-testid="stMain"]').inner_text()
+        for target, path in (("地图", "/map"), ("总览", "/")):
+            page.locator('[data-testid="stSidebarNavLink"]', has_text=target).click()
+            page.wait_for_url(lambda u: u.split("?")[0].rstrip("/") == (app_server.url + path).rstrip("/"))
+            wait_idle(page)
+            assert page.locator("h1").first.inner_text().strip() == target
+            assert f"region={SHIFENG}" in page.url, f"after switching to {target}: {page.url}"
+            assert "year=2023" in page.url, f"after switching to {target}: {page.url}"
+            assert _sidebar_value(page, "区域") == "石峰区"
+            assert _sidebar_value(page, "年度") == "2023年"
+            assert "石峰区 · 2023年" in page.locator('[data-testid="stMain"]').inner_text()
+            assert not problems_on(page), problems_on(page)
+    finally:
+        ctx.close()
+
+
+# 7 -------------------------------------------------------------------------------------------
+
+def _timed_load(browser, base_url: str, path: str, drawn_js: str) -> tuple[float, object, object]:
+    ctx, page, _ = new_page(browser)
+    t0 = time.monotonic()
+    page.goto(base_url + path)
+    wait_idle(page, settle_ms=0)
+    page.wait_for_function(drawn_js, timeout=60_000, polling=50)
+    elapsed = time.monotonic() - t0
+    return elapsed, ctx, page
+
+
+def _full_screenshot(page, target: Path) -> None:
+    height = page.evaluate("""() => { const m = document.querySelector('[data-testid="stMain"]');
+                                      return m ? m.scrollHeight : document.body.scrollHeight; }""")
+    page.set_viewport_size({"width": 1600, "height": max(1000, min(int(height), 16000))})
+    page.wait_for_timeout(600)  # charts and the map re-layout to the new size
+    wait_idle(page, settle_ms=200)
+    page.screenshot(path=str(target))
+
+
+def test_timings_and_screenshots(browser, app_server, blank_server):
+    rounds = 2
+    samples: dict[str, list[float]] = {name: [] for name in ["blank", *PAGES]}
+    screens = ARTIFACTS / "screens"
+    screens.mkdir(parents=True, exist_ok=True)
+    for r in range(rounds):
+        elapsed, ctx, _ = _timed_load(browser, blank_server.url, "/", DRAWN_JS["blank"])
+        samples["blank"].append(elapsed)
+        ctx.close()
+        for name, path in PAGES.items():
+            elapsed, ctx, page = _timed_load(browser, app_server.url, path, DRAWN_JS[name])
+            samples[name].append(elapsed)
+            if r == rounds - 1:
+                _full_screenshot(page, screens / f"{name}.png")
+            ctx.close()
+    report = {
+        "measured_at": dt.datetime.now().isoformat(timespec="seconds"),
+        "what": "ms from page.goto to the app idle (script finished) with its charts/map/table drawn; "
+                "fresh browser context per load; warm server",
+        "chromium": browser.version,
+        "viewport": "1600x1000",
+        "rounds": rounds,
+        "pages": {name: {"path": "/" if name == "blank" else PAGES[name],
+                         "ms": [round(1000 * s) for s in v], "min_ms": round(1000 * min(v))}
+                  for name, v in samples.items()},
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "browser_timings.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n",
+                                                    encoding="utf-8")
+    slow = {name: max(v) for name, v in samples.items() if max(v) >= 60}
+    assert not slow, f"pages over 60 s: {slow}"
+    for name in PAGES:
+        assert (screens / f"{name}.png").stat().st_size > 10_000
