@@ -14,22 +14,29 @@ STATUS_COLORS = {"已完成": "#009E73", "超序时": "#0072B2", "滞后": "#E69
 FONT = "Noto Sans CJK SC, Noto Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
 
 
-def _theme(fig: go.Figure, title: str, subtitle: str, height: int = 420) -> go.Figure:
+def _theme(fig: go.Figure, title: str, subtitle: str, height: int = 440, unit: str | None = None) -> go.Figure:
+    """Title and subtitle (region, period, source, data date) on the chart itself, the unit written
+    horizontally above the axis (a rotated Chinese axis title reads sideways), legend below."""
     fig.update_layout(
-        template="plotly_white", height=height, font=dict(family=FONT, size=14),
-        title=dict(text=f"{title}<br><sup>{subtitle}</sup>", x=0, xanchor="left"),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
-        margin=dict(l=10, r=10, t=90, b=40), hovermode="x unified",
+        template="plotly_white", height=height, font=dict(family=FONT, size=14, color="#222"),
+        title=dict(text=f"<b>{title}</b><br><span style='font-size:12px;color:#555'>{subtitle}</span>",
+                   x=0, xanchor="left", y=0.97, yanchor="top"),
+        legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0, font=dict(size=12)),
+        margin=dict(l=10, r=10, t=80, b=10), hovermode="x unified",
         separators=".,",
     )
-    fig.update_yaxes(tickformat=",", rangemode="tozero", gridcolor="#e5e5e5")
+    fig.update_yaxes(tickformat=",", rangemode="tozero", gridcolor="#e5e5e5", title_text=None)
+    if unit:
+        fig.add_annotation(text=f"单位：{unit}", xref="paper", yref="paper", x=0, y=1.0, xanchor="left",
+                           yanchor="bottom", showarrow=False, font=dict(size=12, color="#555"))
     return fig
 
 
 VIEW_LABEL = {"value": "数值", "yoy": "同比", "mom": "环比"}
 
 
-def trend(df: pd.DataFrame, ind: dict, names: dict[str, str], focus: str, view: str, subtitle: str) -> go.Figure:
+def trend(df: pd.DataFrame, ind: dict, names: dict[str, str], focus: str, view: str, subtitle: str,
+          grain: str = "month") -> go.Figure:
     """Lines of one indicator over time, one per region; gaps stay gaps (no line across them)."""
     fig = go.Figure()
     unit = ind["unit"]
@@ -52,11 +59,13 @@ def trend(df: pd.DataFrame, ind: dict, names: dict[str, str], focus: str, view: 
             hovertemplate=f"{label}：%{{y:,.2f}} {y_title}<extra></extra>",
         ))
     title = ind["name_zh"] + ("" if view == "value" else f"（{VIEW_LABEL[view]}）")
-    _theme(fig, title, subtitle)
-    fig.update_yaxes(title_text=y_title, rangemode="normal" if view != "value" else "tozero")
+    _theme(fig, title, subtitle, unit=y_title)
+    # rates and standards move within a narrow band: an axis from zero would flatten them
+    fig.update_yaxes(rangemode="tozero" if view == "value" and ind["kind"] in ("count", "amount") else "normal")
     if view != "value":
         fig.add_hline(y=0, line_color="#666", line_width=1)
-    fig.update_xaxes(tickformat="%Y年%m月" if ind["frequency"] == "month" else "%Y年")
+    monthly = ind["frequency"] == "month" and grain == "month"
+    fig.update_xaxes(tickformat="%Y年%m月" if monthly else "%Y年", dtick=None if monthly else "M12")
     return fig
 
 
@@ -68,7 +77,8 @@ def goals(df: pd.DataFrame, subtitle: str) -> go.Figure:
     fig.add_trace(go.Bar(
         y=labels, x=100 * d["completion"], orientation="h", name="完成率",
         marker_color=[STATUS_COLORS.get(s, "#999") for s in d["status"]],
-        text=[f"{100 * c:.1f}%" for c in d["completion"]], textposition="outside",
+        text=[f"{100 * c:.1f}%" for c in d["completion"]], textposition="inside", insidetextanchor="end",
+        textfont=dict(color="white"),
         hovertemplate="%{y}<br>完成率 %{x:.1f}%<extra></extra>",
     ))
     el = d.dropna(subset=["elapsed"])
@@ -78,8 +88,8 @@ def goals(df: pd.DataFrame, subtitle: str) -> go.Figure:
                                                     line=dict(width=3)),
         hovertemplate="序时进度 %{x:.1f}%<extra></extra>",
     ))
-    _theme(fig, "重点民生实事完成率与序时进度", subtitle, height=max(360, 38 * len(d) + 140))
+    _theme(fig, "重点民生实事完成率与序时进度", subtitle, height=max(360, 38 * len(d) + 160), unit="%")
     fig.update_layout(hovermode="closest", bargap=0.35)
-    fig.update_xaxes(title_text="%", range=[0, max(110, float(100 * d["completion"].max()) + 12) if len(d) else 110],
+    fig.update_xaxes(range=[0, max(110, float(100 * d["completion"].max()) + 12) if len(d) else 110],
                      ticksuffix="%")
     return fig

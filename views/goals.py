@@ -8,7 +8,8 @@ import streamlit as st
 from minsheng import charts, fmt, metrics
 from minsheng.ui import data, frame, state
 
-STATUS_ICON = {"已完成": "🟢 已完成", "超序时": "🔵 超序时", "滞后": "🟠 滞后", "严重滞后": "🔴 严重滞后"}
+# cell colours for the status column (no emoji: many office machines have no colour-emoji font)
+STATUS_STYLE = {s: f"background-color: {c}; color: white; font-weight: 600" for s, c in charts.STATUS_COLORS.items()}
 
 
 def inputs(sc: frame.Scope, targets: pd.DataFrame) -> dict:
@@ -52,7 +53,7 @@ def render(sc: frame.Scope, f: dict, g: pd.DataFrame) -> None:
     st.plotly_chart(charts.goals(g, sub), key="goals_chart", config={"displaylogo": False})
     dec = {i: fmt.decimals_for(u, k) for i, u, k in zip(g["indicator_id"], g["unit"], g["kind"])}
     table = pd.DataFrame({
-        "状态": g["status"].map(STATUS_ICON).fillna("无数据"),
+        "状态": g["status"].fillna("无数据"),
         "部门": g["department"],
         "任务": g["task"],
         "目标": [f"{fmt.number(v, dec[i])} {u}" for v, u, i in zip(g["target"], g["unit"], g["indicator_id"])],
@@ -63,7 +64,8 @@ def render(sc: frame.Scope, f: dict, g: pd.DataFrame) -> None:
         "每月还需": ["—" if p is None or pd.isna(p) else ("已完成" if p == 0 else f"{fmt.number(p, max(1, dec[i]) if dec[i] else 0)} {u}")
                  for p, u, i in zip(g["pace"], g["unit"], g["indicator_id"])],
     })
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
+    styled = table.style.map(lambda v: STATUS_STYLE.get(v, ""), subset=["状态"])
+    st.dataframe(styled, hide_index=True, width="stretch", column_config={
         "完成率": st.column_config.ProgressColumn(format="%.1f%%", min_value=0.0, max_value=100.0),
         "序时进度": st.column_config.NumberColumn(format="%.1f%%"),
         "差距（个百分点）": st.column_config.NumberColumn(format="%+.1f"),

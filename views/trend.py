@@ -72,7 +72,7 @@ def render(sc: frame.Scope, s: pd.DataFrame, f: dict, indicators: pd.DataFrame) 
                f"{'（' + note + '）' if note else ''} · 来源：{d['source'].dropna().iloc[0] if d['source'].notna().any() else '—'}"
                f" · 数据截至 {fmt.date_label(sc.data_date)}")
         sources += d["source"].dropna().unique().tolist()
-        fig = charts.trend(d, row, names, sc.region, f["view"], sub)
+        fig = charts.trend(d, row, names, sc.region, f["view"], sub, f["grain"])
         st.plotly_chart(fig, key=f"trend_{ind_id}", config={"displaylogo": False})
         if row["kind"] == "standard" and f["view"] == "value":
             st.caption("标准类指标不加总：上级区划显示其本级标准。")
