@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 .PHONY: run test test-fast demo bench clean system-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
+	@# Debian's python3 ships without venv/ensurepip until python3-venv is installed
+	@$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv python3-pip >/dev/null; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)

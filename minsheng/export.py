@@ -117,6 +117,8 @@ def table(q: Query, directory: Path | None = None) -> pd.DataFrame:
         status_zh=s["status"].map(fmt.STATUS_ZH),
         period=s["period"].dt.date,
         value=s["value"].round(6),
+        **{c: pd.to_numeric(s[c], errors="coerce").astype("float64").round(6)
+           for c in ("numerator", "denominator", "min_value", "max_value")},
     )
     return s[list(COLUMNS)].rename(columns=COLUMNS).reset_index(drop=True)
 

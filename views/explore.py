@@ -58,7 +58,8 @@ else:
     else:
         st.caption(" · ".join(f"{k}：{v}" for k, v in q.description) + f" · 共 {len(df):,} 行")
         st.dataframe(df, hide_index=True, width="stretch", height=min(600, 36 * len(df) + 40),
-                     column_config={"数值": st.column_config.NumberColumn(format="%,.2f")})
+                     column_config={c: st.column_config.NumberColumn(format="localized")
+                                    for c in ("数值", "分子", "分母", "下级最小值", "下级最大值")})
         stem = f"民生指标_{sc.region_name}_{f['date_from']:%Y}-{f['date_to']:%Y}"
         c1, c2, c3 = st.columns([1, 1, 3])
         c1.download_button("下载 CSV", export.to_csv(df), file_name=f"{stem}.csv", mime="text/csv",
