@@ -16,7 +16,7 @@ ASSETS = Path(__file__).parent / "assets"
 st.set_page_config(page_title="民生指标看板", page_icon=str(ASSETS / "icon.png"), layout="wide")
 
 pages = [
-    st.Page("views/overview.py", title="总览", icon=":material/dashboard:", default=True, url_path="overview"),
+    st.Page("views/overview.py", title="总览", icon=":material/dashboard:", default=True),  # served at /
     st.Page("views/trend.py", title="趋势", icon=":material/show_chart:", url_path="trend"),
     st.Page("views/map.py", title="地图", icon=":material/map:", url_path="map"),
     st.Page("views/goals.py", title="目标", icon=":material/flag:", url_path="goals"),

@@ -75,12 +75,14 @@ def goals(df: pd.DataFrame, subtitle: str) -> go.Figure:
     labels = [f"{t}（{dep}）" for t, dep in zip(d["task"], d["department"])]
     fig = go.Figure()
     fig.add_trace(go.Bar(
-        y=labels, x=100 * d["completion"], orientation="h", name="完成率",
+        y=labels, x=100 * d["completion"], orientation="h", name="完成率", showlegend=False,
         marker_color=[STATUS_COLORS.get(s, "#999") for s in d["status"]],
         text=[f"{100 * c:.1f}%" for c in d["completion"]], textposition="inside", insidetextanchor="end",
         textfont=dict(color="white"),
         hovertemplate="%{y}<br>完成率 %{x:.1f}%<extra></extra>",
     ))
+    for status, color in STATUS_COLORS.items():  # legend entries for the status colours
+        fig.add_trace(go.Bar(y=[None], x=[None], orientation="h", name=status, marker_color=color))
     el = d.dropna(subset=["elapsed"])
     fig.add_trace(go.Scatter(
         y=[f"{t}（{dep}）" for t, dep in zip(el["task"], el["department"])], x=100 * el["elapsed"],

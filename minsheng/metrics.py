@@ -51,10 +51,13 @@ class Change:
     value: float
     unit: str  # "%" for relative change, "个百分点" for a difference of rates
 
-    def label(self, prefix: str = "同比") -> str:
-        sign = "+" if self.value > 0 else ""
+    def signed(self) -> str:
+        """'+4.0%' or '-0.52 个百分点': the sign first, as st.metric reads it for the arrow."""
         digits = 1 if self.unit == "%" else 2
-        return f"{prefix} {sign}{self.value:.{digits}f}{self.unit if self.unit == '%' else ' ' + self.unit}"
+        return f"{self.value:+.{digits}f}{self.unit if self.unit == '%' else ' ' + self.unit}"
+
+    def label(self, prefix: str = "同比") -> str:
+        return f"{prefix} {self.signed()}"
 
 
 def change(kind: str, current, previous) -> Change | None:

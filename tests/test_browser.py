@@ -29,6 +29,7 @@ from browser_support import (  # noqa: E402,F401  (fixtures are used by name)
     blank_server,
     browser,
     chromium_path,
+    is_local,
     new_page,
     png_colours,
     wait_idle,
@@ -36,9 +37,9 @@ from browser_support import (  # noqa: E402,F401  (fixtures are used by name)
 
 pytestmark = pytest.mark.browser
 
-# page name -> URL path. The 总览 page is the default page; `/overview` is its declared url_path.
+# page name -> URL path. The 总览 page is the default page, served at `/`.
 PAGES = {"overview": "/", "trend": "/trend", "map": "/map", "goals": "/goals", "data": "/data"}
-LOAD_PATHS = dict(PAGES, overview_url_path="/overview")
+LOAD_PATHS = dict(PAGES)
 TITLES = {"overview": "总览", "trend": "趋势", "map": "地图", "goals": "目标", "data": "数据"}
 
 SHIFENG = "430204000000"  # 石峰区 in the demo data
@@ -135,12 +136,25 @@ def test_page_renders_without_errors(loaded, name):
 
 # 4b: the offline guarantee, on every page -----------------------------------------------------
 
+# Resource URLs the document refers to or fetched: catches a reference (favicon, stylesheet, image)
+# even when Chromium happened not to request it before the check.
+REFERENCED_URLS_JS = """() => {
+  const urls = [...document.querySelectorAll('link[href], script[src], img[src], iframe[src], source[src], video[src], audio[src], embed[src], object[data]')]
+    .map(e => e.href || e.src || e.data);
+  const svg = [...document.querySelectorAll('image')].map(e => e.href && e.href.baseVal).filter(Boolean);
+  const perf = performance.getEntriesByType('resource').map(e => e.name);
+  return [...urls, ...svg, ...perf];
+}"""
+
+
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_fetches_nothing_outside_localhost(loaded, name):
     item = loaded(PAGES[name])
     item.page.wait_for_timeout(300)  # late requests (favicon, map layers)
     external = item.requests.external()
     assert not external, f"{PAGES[name]} requested non-local URLs: {external}"
+    referenced = sorted({u for u in item.page.evaluate(REFERENCED_URLS_JS) if not is_local(u)})
+    assert not referenced, f"{PAGES[name]} refers to non-local URLs: {referenced}"
 
 
 # 2 -------------------------------------------------------------------------------------------
@@ -192,6 +206,28 @@ def test_overview_chinese_text_uses_a_cjk_font(loaded):
         assert len({g["bits"] for g in glyphs}) == len(set(text)), f"{text!r}: characters render identically"
 
 
+def test_overview_change_arrows_follow_the_sign(loaded):
+    """A 同比 of "-3.9%" must point down. st.metric decides the arrow from the delta text: a
+    string that does not start with "-" counts as a rise."""
+    page = loaded("/").page
+    deltas = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMetricDelta"]')].map(d => {
+        const icon = d.querySelector('[data-testid^="stMetricDeltaIcon-"]');
+        const label = d.closest('[data-testid="stMetric"]').querySelector('[data-testid="stMetricLabel"]');
+        return {label: label ? label.innerText.trim() : '', text: d.innerText.trim(),
+                icon: icon ? icon.getAttribute('data-testid').replace('stMetricDeltaIcon-', '') : null};
+    })""")
+    assert deltas, "no 同比 deltas on 总览"
+    wrong = []
+    for d in deltas:
+        m = re.search(r"([+\-−])\s*\d", d["text"])
+        if not m:
+            continue
+        expected = "Down" if m.group(1) in "-−" else "Up"
+        if d["icon"] != expected:
+            wrong.append(f"{d['label']}: {d['text']!r} shown with arrow {d['icon']}")
+    assert not wrong, f"{len(wrong)} of {len(deltas)} changes point the wrong way:\n" + "\n".join(wrong)
+
+
 # 3 -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["trend", "goals"])
@@ -225,9 +261,8 @@ def test_map_canvas_is_drawn_offline(loaded):
     top = max(colours.values()) if colours else 0
     assert len(colours) >= 3, f"deck canvas has {len(colours)} colour(s): nothing drawn"
     assert top / total < 0.98, f"deck canvas is {100 * top / total:.1f}% one colour"
-    # No base map, no tiles: the only non-local request allowed here is the favicon, which
-    # test_page_fetches_nothing_outside_localhost reports on its own.
-    external = [u for u in item.requests.external() if "/materialsymbolsrounded/" not in u]
+    # No base map, no tiles, no fonts from a CDN (all pages: test_page_fetches_nothing_outside_localhost).
+    external = item.requests.external()
     assert not external, f"the map page requested non-local URLs: {external}"
 
 
@@ -306,27 +341,30 @@ def _full_screenshot(page, target: Path) -> None:
 
 
 def test_timings_and_screenshots(browser, app_server, blank_server):
-    rounds = 2
-    samples: dict[str, list[float]] = {name: [] for name in ["blank", *PAGES]}
+    """Each page once (fresh context, warm server), the blank app before and after; screenshots."""
     screens = ARTIFACTS / "screens"
     screens.mkdir(parents=True, exist_ok=True)
-    for r in range(rounds):
-        elapsed, ctx, _ = _timed_load(browser, blank_server.url, "/", DRAWN_JS["blank"])
-        samples["blank"].append(elapsed)
+    _, ctx, _ = _timed_load(browser, blank_server.url, "/", DRAWN_JS["blank"])  # warm-up, not counted
+    ctx.close()
+    samples: dict[str, list[float]] = {"blank": []}
+    elapsed, ctx, _ = _timed_load(browser, blank_server.url, "/", DRAWN_JS["blank"])
+    samples["blank"].append(elapsed)
+    ctx.close()
+    for name, path in PAGES.items():
+        elapsed, ctx, page = _timed_load(browser, app_server.url, path, DRAWN_JS[name])
+        samples[name] = [elapsed]
+        _full_screenshot(page, screens / f"{name}.png")
         ctx.close()
-        for name, path in PAGES.items():
-            elapsed, ctx, page = _timed_load(browser, app_server.url, path, DRAWN_JS[name])
-            samples[name].append(elapsed)
-            if r == rounds - 1:
-                _full_screenshot(page, screens / f"{name}.png")
-            ctx.close()
+    elapsed, ctx, _ = _timed_load(browser, blank_server.url, "/", DRAWN_JS["blank"])
+    samples["blank"].append(elapsed)
+    ctx.close()
     report = {
         "measured_at": dt.datetime.now().isoformat(timespec="seconds"),
-        "what": "ms from page.goto to the app idle (script finished) with its charts/map/table drawn; "
-                "fresh browser context per load; warm server",
+        "what": "ms from page.goto to the app idle (script run finished) with its charts/map/table drawn; "
+                "a fresh browser context per load; servers warm; blank = a one-line Streamlit app, "
+                "measured before and after the pages",
         "chromium": browser.version,
         "viewport": "1600x1000",
-        "rounds": rounds,
         "pages": {name: {"path": "/" if name == "blank" else PAGES[name],
                          "ms": [round(1000 * s) for s in v], "min_ms": round(1000 * min(v))}
                   for name, v in samples.items()},

@@ -65,7 +65,7 @@ def render(sc: frame.Scope, f: dict, g: pd.DataFrame) -> None:
                  for p, u, i in zip(g["pace"], g["unit"], g["indicator_id"])],
     })
     styled = table.style.map(lambda v: STATUS_STYLE.get(v, ""), subset=["状态"])
-    st.dataframe(styled, hide_index=True, width="stretch", column_config={
+    st.dataframe(styled, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3, column_config={
         "完成率": st.column_config.ProgressColumn(format="%.1f%%", min_value=0.0, max_value=100.0),
         "序时进度": st.column_config.NumberColumn(format="%.1f%%"),
         "差距（个百分点）": st.column_config.NumberColumn(format="%+.1f"),

@@ -27,7 +27,9 @@ def inputs(sc: frame.Scope, indicators: pd.DataFrame) -> dict:
                                  format_func=lambda m: f"{sc.year}年{m}月")
         else:
             month = 1
-            st.text_input("时期", f"{sc.year}年（年度数据）", disabled=True)
+            last = pd.Timestamp(data.periods().set_index("indicator_id").loc[ind_id, "last_period"]).year
+            year = min(sc.year, last)  # this year's annual figures may not be out yet
+            st.text_input("时期", f"{year}年（年度数据）", disabled=True)
     with c3:
         if sc.level == "city":
             level = state.choice(st.segmented_control, "显示层级", ["county", "township"], key="maplevel",
@@ -35,7 +37,8 @@ def inputs(sc: frame.Scope, indicators: pd.DataFrame) -> dict:
         else:
             level = "township"
             st.text_input("显示层级", "乡镇（街道）", disabled=True)
-    return dict(ind_id=ind_id, month=month, level=level or "county")
+    return dict(ind_id=ind_id, month=month, level=level or "county",
+                year=year if ind["frequency"] == "year" else sc.year)
 
 
 def map_regions(sc: frame.Scope, level: str) -> tuple[pd.DataFrame, str | None]:
@@ -147,10 +150,6 @@ if shown.empty:
     st.info(f"{sc.region_name} 没有下级区划可显示。")
     table = pd.DataFrame()
 else:
-    year = sc.year
-    table = load(sc, f, shown, ind, year)
-    if table["value"].isna().all() and ind["frequency"] == "year":
-        year = sc.year - 1  # this year's annual figures are not out yet: show the latest year
-        table = load(sc, f, shown, ind, year)
-    render(sc, f, table, ind, highlight, year)
+    table = load(sc, f, shown, ind, f["year"])
+    render(sc, f, table, ind, highlight, f["year"])
 frame.footer(sc, table["source"].dropna().unique().tolist() if not table.empty else [])

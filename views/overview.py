@@ -36,7 +36,7 @@ def card(c, goal_row) -> None:
         value = fmt.value_with_unit(c["value"], c["unit"], c["kind"])
     delta, color = None, "off"
     if c["yoy"] is not None:
-        delta = c["yoy"].label()
+        delta = c["yoy"].signed()
         hib = c["higher_is_better"]
         color = "off" if hib is None or pd.isna(hib) else ("normal" if hib else "inverse")
     when = "暂无数据" if c["period"] is None or pd.isna(c["period"]) else fmt.period_label(c["period"], c["frequency"])
@@ -46,7 +46,8 @@ def card(c, goal_row) -> None:
     if c.get("derived") and c["kind"] != "standard":
         help_text += f"｜由 {int(c['n_reported'])}/{int(c['n_expected'])} 个下级单位汇总"
     with st.container(border=True):
-        st.metric(c["name_zh"], value, delta=delta, delta_color=color, help=help_text)
+        st.metric(c["name_zh"], value, delta=delta, delta_color=color, help=help_text,
+                  delta_description="同比" if delta else None)
         line = when
         if goal_row is not None and goal_row["status"]:
             badge = STATUS_BADGE.get(goal_row["status"], "gray")
@@ -65,11 +66,13 @@ def render(sc: frame.Scope, cards: pd.DataFrame, goal: pd.DataFrame, domains: li
         st.info(f"{sc.region_name} 在 {sc.year} 年所选领域暂无数据。请换一个区域、年度或领域。")
         return
     goals_by_ind = {r["indicator_id"]: r for _, r in goal.iterrows()}
-    for domain in domains:
-        d = shown[(shown["domain"] == domain) & (shown["value"].notna() | shown["min_value"].notna())]
+    # the five bureaus get a section each; the other departments on the 民生实事 list share one
+    section = shown["domain"].where(shown["domain"].isin(fmt.DOMAINS), "其他部门")
+    for name in list(dict.fromkeys(section[shown["domain"].isin(domains)])):
+        d = shown[(section == name) & shown["domain"].isin(domains) & (shown["value"].notna() | shown["min_value"].notna())]
         if d.empty:
             continue
-        st.subheader(domain)
+        st.subheader(name)
         cols = st.columns(4)
         for i, (_, c) in enumerate(d.iterrows()):
             with cols[i % 4]:
