@@ -24,6 +24,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from browser_support import (  # noqa: E402,F401  (fixtures are used by name)
+    ROOT,
     ARTIFACTS,
     app_server,
     blank_server,
@@ -376,3 +377,39 @@ def test_timings_and_screenshots(browser, app_server, blank_server):
     assert not slow, f"pages over 60 s: {slow}"
     for name in PAGES:
         assert (screens / f"{name}.png").stat().st_size > 10_000
+
+
+# 8 -------------------------------------------------------------------------------------------
+
+def test_map_click_drills_down(browser, app_server):
+    """Clicking a county on the map makes it the region and shows its townships."""
+    import math
+
+    from minsheng import maps
+
+    counties = maps.boundaries("county", ROOT / "data")["features"]
+    view = maps.view_for(counties)
+    target = next(f for f in counties if f["properties"]["name"] == "攸县")
+    lon, lat = target["properties"]["lon"], target["properties"]["lat"]
+    ctx, page, _ = new_page(browser)
+    try:
+        page.goto(f"{app_server.url}/map")
+        wait_idle(page)
+        page.wait_for_function(DRAWN_JS["map"], timeout=30_000)
+        page.wait_for_timeout(800)
+        box = page.locator(DECK_CANVAS).bounding_box()
+        # web-mercator projection of the county's inner point into the canvas
+        scale = 512 * 2 ** view.zoom / (2 * math.pi)
+        merc_y = lambda d: math.log(math.tan(math.pi / 4 + math.radians(d) / 2))  # noqa: E731
+        x = box["width"] / 2 + math.radians(lon - view.longitude) * scale
+        y = box["height"] / 2 - (merc_y(lat) - merc_y(view.latitude)) * scale
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stSidebar"] input')]
+                                      .some(e => e.getAttribute('aria-label') === '区域' && e.value.trim() === '攸县')""",
+                               timeout=30_000)
+        wait_idle(page)
+        assert "region=430223000000" in page.url
+        assert "按乡镇（街道）" in page.locator('[data-testid="stMain"]').inner_text()
+        assert not problems_on(page), problems_on(page)
+    finally:
+        ctx.close()
