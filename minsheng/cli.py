@@ -1,4 +1,4 @@
-"""Command line: `python -m minsheng demo|export …`."""
+"""Command line: `python -m minsheng demo|export|history|rollback|prune …`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ def _demo(args) -> int:
     from minsheng import demo
 
     y, m = (int(x) for x in args.as_of.split("-"))
-    counts = demo.build(Path(args.out) if args.out else store.data_dir(), (y, m))
+    out = Path(args.out) if args.out else store.data_dir()
+    if (out / ".versions").exists() and store.current(out) != store.BASE:
+        print(f"注意：{out} 已有导入版本（当前 {store.current(out)}）。演示数据只重写基础版本，"
+              f"页面仍显示当前版本；如需使用演示数据，请执行 python -m minsheng rollback base", file=sys.stderr)
+    counts = demo.build(out, (y, m))
     print("演示数据已生成：" + "，".join(f"{k} {v} 行" for k, v in counts.items()))
     return 0
 
@@ -34,6 +38,54 @@ def _export(args) -> int:
     return 0
 
 
+_ACTIONS = {"base": "初始数据", "import": "导入", "rollback": "回滚"}
+_SHORT = {"regions": "区划", "indicators": "指标", "observations": "观测", "targets": "目标"}
+
+
+def _width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _history(args) -> int:
+    try:
+        recs = store.history(store.data_dir())
+    except store.StoreError as e:
+        print(f"读取版本记录失败：{e}", file=sys.stderr)
+        return 2
+    rows = [("版本", "时间", "操作", "文件", "SHA-256", "行数", "当前")]
+    for r in recs:
+        action = _ACTIONS.get(r["action"], r["action"]) + (f" {r['source']}" if r.get("source") else "")
+        rows.append((r["id"], (r["created"] or "")[:19].replace("T", " "), action, r["file_name"] or "",
+                     (r["file_sha256"] or "")[:12], " ".join(f"{_SHORT[k]}{v}" for k, v in r["rows"].items()),
+                     "●" if r["current"] else ""))
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:  # pad by display width: CJK characters take two columns
+        print("  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _rollback(args) -> int:
+    try:
+        vid = store.rollback(store.data_dir(), args.version, user=args.user, lock_timeout=args.timeout)
+    except store.StoreError as e:
+        print(f"回滚失败：{e}", file=sys.stderr)
+        return 2
+    print(f"已回滚到 {args.version}，新版本 {vid}")
+    return 0
+
+
+def _prune(args) -> int:
+    try:
+        gone = store.prune(store.data_dir(), args.keep, lock_timeout=args.timeout)
+    except store.StoreError as e:
+        print(f"清理失败：{e}", file=sys.stderr)
+        return 2
+    print(f"已删除 {len(gone)} 个旧版本" + (f"：{'、'.join(gone)}" if gone else ""))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minsheng", description="民生指标看板命令行工具")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +103,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="CSV 编码（默认带 BOM 的 UTF-8）")
     p.add_argument("--out", required=True, help="输出文件 .csv 或 .xlsx")
     p.set_defaults(func=_export)
+    p = sub.add_parser("history", help="列出数据版本（最新在前）")
+    p.set_defaults(func=_history)
+    p = sub.add_parser("rollback", help="回滚到某个版本（生成一个新版本，可再次撤销）")
+    p.add_argument("version", help="版本号（见 history），或 base 表示初始数据")
+    p.add_argument("--user", help="操作人（记入历史）")
+    p.add_argument("--timeout", type=float, default=30, help="等待其他提交完成的秒数（默认 30）")
+    p.set_defaults(func=_rollback)
+    p = sub.add_parser("prune", help="删除旧版本，只保留最新 N 个（当前版本及其上一版本始终保留）")
+    p.add_argument("--keep", type=int, required=True, help="保留的版本数")
+    p.add_argument("--timeout", type=float, default=30, help="等待其他提交完成的秒数（默认 30）")
+    p.set_defaults(func=_prune)
+    from minsheng.ingest.commands import add_parsers
+
+    add_parsers(sub)  # import, template
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -20,8 +20,9 @@ def _sql_literal(text: str) -> str:
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, directory: Path) -> None:
+    folder = store.resolve(directory)  # the current version's folder; versions are immutable
     for name in store.TABLES:
-        path = store.table_path(directory, name)
+        path = store.table_path(folder, name)
         if not path.exists():
             raise FileNotFoundError(f"数据目录 {directory} 中缺少 {path.name}（可运行 python -m minsheng demo 生成演示数据）")
         ddl = "create or replace view " + name + " as select * from read_parquet(" + _sql_literal(str(path)) + ")"
@@ -35,6 +36,8 @@ def cursor(directory: Path | None = None) -> duckdb.DuckDBPyConnection:
     each Streamlit session is a thread.
     """
     directory = (directory or store.data_dir()).resolve()
+    # Fingerprint before resolving the folder: if a commit lands in between, the views are newer
+    # than the fingerprint and the next call merely rebuilds them once more.
     ver = store.version(directory)
     with _lock:
         con, bound = _cons.get(directory, (None, None))

@@ -1,16 +1,66 @@
-"""Where the Parquet tables live on disk, how they are written, and the data version."""
+"""Where the Parquet tables live on disk, how versions are committed atomically, and the data version."""
+
+# On-disk layout (everything under the data directory, `data_dir()`):
+#
+#   regions.parquet … targets.parquet, meta.json   the "base" version: bundled data, written by
+#                                                  `write_tables` (the demo generator); never pruned
+#   boundaries/*.geojson (+ SOURCE.md)             the base version's polygons
+#   .versions/CURRENT                              id of the current version; absent → "base"
+#   .versions/v000003-20261123T132501/             one immutable folder per version: all four tables,
+#                                                  boundaries/, meta.json and version.json (its history
+#                                                  record); unchanged files are hard links to the
+#                                                  parent's (a copy where linking fails)
+#   .versions/lock                                 flock()ed by whoever commits, rolls back or prunes
+#   .versions/.tmp-*                               a commit in progress, or left by a crash; ignored
+#
+# A commit builds the complete new folder under a .tmp- name, fsyncs it, renames it to its id,
+# then switches CURRENT (write temp, fsync, os.replace, fsync the folder). Until that replace the
+# old version is current; after it the new one is, complete. CURRENT only ever names the highest
+# version (a rollback is a new version), so a version folder above CURRENT was orphaned by a crash
+# between rename and switch: readers ignore it and the next commit deletes it.
+#
+# Crash test hook: MINSHENG_CRASH_AT=<step> SIGKILLs the committing process at that step (see
+# CRASH_STEPS); tests/test_store.py also kills commits at random moments.
 
 from __future__ import annotations
 
+import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
+import re
+import shutil
+import signal
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("regions", "indicators", "observations", "targets")
+BOUNDARY_LEVELS = ("city", "county", "township", "village")
+BASE = "base"
+VERSIONS = ".versions"
+CRASH_STEPS = ("start", "table-written", "tables-linked", "before-rename", "renamed", "current-written", "switched")
+_ID = re.compile(r"v(\d{6})-\d{8}T\d{6}")
+_DEFAULT_META = {"demo": False, "data_date": None, "title": "民生指标"}
+_held = threading.local()  # directories whose lock this thread holds, so lock() nests
+
+
+class StoreError(Exception):
+    """A commit, rollback or prune that cannot be done; the message is for the user (Chinese)."""
+
+
+class StoreBusy(StoreError):
+    """Another process or thread holds the commit lock past the timeout."""
+
+
+class StoreConflict(StoreError):
+    """The caller derived its data from a version that is no longer current."""
 
 
 def data_dir() -> Path:
@@ -19,35 +69,118 @@ def data_dir() -> Path:
 
 
 def table_path(directory: Path, name: str) -> Path:
+    """The file of a table inside a given folder (use `resolve` for the current version's folder)."""
     if name not in TABLES:
         raise ValueError(f"未知数据表：{name}")
-    return directory / f"{name}.parquet"
+    return Path(directory) / f"{name}.parquet"
 
 
-def read_meta(directory: Path) -> dict:
-    path = directory / "meta.json"
+# --- reading -----------------------------------------------------------------------------
+
+def _vroot(directory: Path) -> Path:
+    return Path(directory) / VERSIONS
+
+
+def _num(version_id: str) -> int:
+    return 0 if version_id == BASE else int(version_id[1:7])
+
+
+def current(directory: Path) -> str:
+    """The current version id, "base" before the first commit."""
+    try:
+        vid = (_vroot(directory) / "CURRENT").read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return BASE
+    if not _ID.fullmatch(vid):
+        raise StoreError(f"版本记录 {_vroot(directory) / 'CURRENT'} 已损坏：{vid!r}")
+    return vid
+
+
+def _folder(directory: Path, version_id: str) -> Path:
+    folder = Path(directory) if version_id == BASE else _vroot(directory) / version_id
+    if version_id != BASE and not (folder / "version.json").exists():
+        raise StoreError(f"版本 {version_id} 的目录不存在或不完整：{folder}")
+    return folder
+
+
+def resolve(directory: Path) -> Path:
+    """The folder holding the current version's tables and meta.json."""
+    return _folder(directory, current(directory))
+
+
+def _meta_in(folder: Path) -> dict:
+    path = folder / "meta.json"
     if not path.exists():
-        return {"demo": False, "data_date": None, "title": "民生指标"}
+        return dict(_DEFAULT_META)
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def read_meta(directory: Path) -> dict:
+    return _meta_in(resolve(directory))
+
+
 def version(directory: Path) -> str:
-    """A short fingerprint of the tables; it changes whenever any table is rewritten."""
-    h = hashlib.sha256()
+    """A short fingerprint of the current data; it changes on every commit, rollback or table rewrite."""
+    vid = current(directory)
+    folder = _folder(directory, vid)
+    h = hashlib.sha256(vid.encode())
     for name in (*TABLES, "meta"):
-        p = directory / (f"{name}.parquet" if name != "meta" else "meta.json")
+        p = folder / (f"{name}.parquet" if name != "meta" else "meta.json")
         if p.exists():
             st = p.stat()
             h.update(f"{name}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()[:16]
 
 
+def _versions(directory: Path) -> list[str]:
+    """Committed version ids, newest first (orphans above CURRENT and .tmp- folders left out)."""
+    root, top = _vroot(directory), _num(current(directory))
+    if not root.is_dir():
+        return []
+    ids = [p.name for p in root.iterdir() if _ID.fullmatch(p.name) and _num(p.name) <= top]
+    return sorted(ids, key=_num, reverse=True)
+
+
+def _rows(folder: Path) -> dict[str, int]:
+    return {n: pq.read_metadata(table_path(folder, n)).num_rows for n in TABLES if table_path(folder, n).exists()}
+
+
+def history(directory: Path) -> list[dict]:
+    """Every version's record, newest first, ending with "base" (the flat files); `current` marks one."""
+    cur = current(directory)
+    out = [json.loads((_vroot(directory) / v / "version.json").read_text(encoding="utf-8"))
+           for v in _versions(directory)]
+    mtimes = [table_path(directory, n).stat().st_mtime for n in TABLES if table_path(directory, n).exists()]
+    out.append(dict(id=BASE, parent=None, action=BASE, user=None, file_name=None, file_sha256=None, kind=None,
+                    created=dt.datetime.fromtimestamp(max(mtimes)).astimezone().isoformat(timespec="seconds")
+                    if mtimes else None,
+                    rows=_rows(Path(directory)), changed=[], note="初始数据", source=None))
+    for rec in out:
+        rec["current"] = rec["id"] == cur
+    return out
+
+
+# --- writing -----------------------------------------------------------------------------
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)  # works for files and, on Linux, for directories
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _crash(step: str) -> None:
+    # Test hook only: simulate `kill -9` at a named step of a commit.
+    if os.environ.get("MINSHENG_CRASH_AT") == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _atomic_write_bytes(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
+        _fsync_path(tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -55,10 +188,247 @@ def _atomic_write_bytes(path: Path, write) -> None:
 
 
 def write_tables(directory: Path, tables: dict[str, pd.DataFrame], meta: dict) -> None:
-    """Write each table next to its final name and rename it into place, so a reader never sees half a file."""
+    """Write base tables in place (demo, tests), each renamed into place; versioned data goes through `commit`."""
     directory.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
         _atomic_write_bytes(table_path(directory, name),
                             lambda p, df=df: df.to_parquet(p, index=False, compression="zstd"))
     text = json.dumps(meta, ensure_ascii=False, indent=2) + "\n"
     _atomic_write_bytes(directory / "meta.json", lambda p: p.write_text(text, encoding="utf-8"))
+
+
+@contextmanager
+def lock(directory: Path, timeout: float = 30):
+    """Hold the data directory's commit lock; wait up to `timeout` seconds, then raise StoreBusy.
+
+    flock() is per open file, so it serialises threads (Streamlit sessions) as well as processes,
+    and the kernel drops it when a holder dies. Nested use in one thread is allowed (an import
+    can hold the lock across read–merge–commit).
+    """
+    root = _vroot(directory)
+    key = str(root.resolve())
+    held = _held.__dict__.setdefault("dirs", set())
+    if key in held:
+        yield
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(f"另一个导入正在提交，请稍后再试（等待 {timeout:g} 秒后放弃）") from None
+                time.sleep(0.05)
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def _remove(path: Path) -> None:
+    # Rename out of sight first, so a crash mid-delete never leaves half a version under its id.
+    gone = path.with_name(f".tmp-del-{path.name}-{os.getpid()}")
+    os.rename(path, gone)
+    shutil.rmtree(gone)
+
+
+def _cleanup(directory: Path) -> None:
+    """Delete what crashed commits left: .tmp-* entries and version folders above CURRENT. Needs the lock."""
+    root, top = _vroot(directory), _num(current(directory))
+    for p in root.iterdir():
+        if p.name.startswith(".tmp-") and p.is_dir():
+            shutil.rmtree(p)
+        elif p.name.startswith(".tmp-"):
+            p.unlink()
+        elif _ID.fullmatch(p.name) and _num(p.name) > top:
+            _remove(p)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or links not supported
+        shutil.copy2(src, dst)
+        _fsync_path(dst)
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _fsync_path(path)
+
+
+def _boundaries_in(directory: Path, folder: Path) -> Path:
+    own = folder / "boundaries"
+    return own if own.is_dir() else Path(directory) / "boundaries"
+
+
+def boundaries_dir(directory: Path) -> Path:
+    """The current version's boundaries/ folder (the base one if the version carries none)."""
+    return _boundaries_in(directory, resolve(directory))
+
+
+def _snapshot(directory: Path, folder: Path) -> dict[str, bytes | None]:
+    """Every table's and boundary file's bytes, to tell what a rollback changes."""
+    b = _boundaries_in(directory, folder)
+    files = {n: table_path(folder, n) for n in TABLES}
+    files |= {f"boundaries/{p.stem}": p for p in sorted(b.glob("*.geojson"))} if b.is_dir() else {}
+    return {k: p.read_bytes() if p.exists() else None for k, p in files.items()}
+
+
+def _new_version(directory: Path, source: Path, meta: dict, record: dict,
+                 tables: dict[str, pd.DataFrame] | None = None, geo: dict[str, str] | None = None) -> str:
+    """Build a complete version folder (given tables and boundary files written, the rest linked
+    from `source`) and make it current. Call with the lock held."""
+    tables, geo = tables or {}, geo or {}
+    root, parent = _vroot(directory), current(directory)
+    _cleanup(directory)
+    now = dt.datetime.now().astimezone()
+    vid = f"v{_num(parent) + 1:06d}-{now:%Y%m%dT%H%M%S}"
+    tmp = root / f".tmp-{vid}-{os.getpid()}"
+    tmp.mkdir()
+    _crash("start")
+    for name, df in tables.items():
+        df.to_parquet(table_path(tmp, name), index=False, compression="zstd")
+        _fsync_path(table_path(tmp, name))
+        _crash("table-written")
+    for name in TABLES:
+        if name not in tables and table_path(source, name).exists():  # a fresh directory may lack some
+            _link_or_copy(table_path(source, name), table_path(tmp, name))
+    # Every version carries its own boundaries/ (links, mostly), so a rollback restores the map too.
+    src_b, dst_b = _boundaries_in(directory, source), tmp / "boundaries"
+    if src_b.is_dir() or geo:
+        dst_b.mkdir()
+        for level, text in geo.items():
+            (dst_b / f"{level}.geojson").write_text(text, encoding="utf-8")
+            _fsync_path(dst_b / f"{level}.geojson")
+        for f in sorted(src_b.iterdir()) if src_b.is_dir() else ():
+            if f.is_file() and not (dst_b / f.name).exists():
+                _link_or_copy(f, dst_b / f.name)
+        _fsync_path(dst_b)
+    _crash("tables-linked")
+    _write_json(tmp / "meta.json", meta)
+    _write_json(tmp / "version.json", dict(id=vid, parent=parent, created=now.isoformat(timespec="seconds"),
+                                           **record, rows=_rows(tmp)))
+    _fsync_path(tmp)
+    _crash("before-rename")
+    os.rename(tmp, root / vid)
+    _fsync_path(root)
+    _crash("renamed")
+    cur_tmp = root / f".tmp-CURRENT-{os.getpid()}"
+    cur_tmp.write_text(vid + "\n", encoding="utf-8")
+    _fsync_path(cur_tmp)
+    _crash("current-written")
+    os.replace(cur_tmp, root / "CURRENT")  # the commit point
+    _fsync_path(root)
+    _crash("switched")
+    return vid
+
+
+def _parent(directory: Path, expected_parent: str | None) -> str:
+    # Refuse if another commit got in since the caller read the data it merged: otherwise the
+    # later of two concurrent imports would silently drop the earlier one's rows.
+    parent = current(directory)
+    if expected_parent is not None and expected_parent != parent:
+        raise StoreConflict(f"数据已被另一次提交更新（当前版本 {parent}），请重新导入")
+    return parent
+
+
+def _record(action: str, *, user=None, file_name=None, file_sha256=None, kind=None, changed=(), note=None,
+            source=None) -> dict:
+    return dict(action=action, user=user, file_name=file_name, file_sha256=file_sha256, kind=kind,
+                changed=list(changed), note=note, source=source)
+
+
+def commit(directory: Path, tables: dict[str, pd.DataFrame], *, action: str = "import",
+           file_name: str | None = None, file_sha256: str | None = None, kind: str | None = None,
+           user: str | None = None, note: str | None = None, meta_update: dict | None = None,
+           lock_timeout: float = 30, expected_parent: str | None = None) -> str:
+    """Make a new current version: the given tables replaced, the others linked from the current one.
+
+    `expected_parent`: the version the caller's tables were derived from; StoreConflict if it is no
+    longer current.
+    """
+    unknown = sorted(set(tables) - set(TABLES))
+    if unknown:
+        raise StoreError(f"未知数据表：{'、'.join(unknown)}")
+    if not tables and not meta_update:
+        raise StoreError("没有要提交的数据")
+    with lock(directory, lock_timeout):
+        source = _folder(directory, _parent(directory, expected_parent))
+        record = _record(action, user=user, file_name=file_name, file_sha256=file_sha256, kind=kind,
+                         changed=[n for n in TABLES if n in tables], note=note)
+        return _new_version(directory, source, {**_meta_in(source), **(meta_update or {})}, record, tables=tables)
+
+
+def _geojson(features: list[dict]) -> str:
+    # One feature per line, like data/boundaries: diffable and still compact.
+    lines = ",\n".join(json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features)
+    return '{"type":"FeatureCollection","features":[\n' + lines + "\n]}\n"
+
+
+def commit_boundaries(directory: Path, levels: dict[str, dict], *, merge: bool = True,
+                      file_name: str | None = None, file_sha256: str | None = None, user: str | None = None,
+                      note: str | None = None, lock_timeout: float = 30, expected_parent: str | None = None) -> str:
+    """Make a new current version with new polygons: {level: FeatureCollection}.
+
+    With `merge` (the default) a feature replaces the current one with the same properties.code
+    and every other current polygon is kept, so a file with one county's outline loses nothing;
+    without it the level's file is replaced whole.
+    """
+    unknown = sorted(set(levels) - set(BOUNDARY_LEVELS))
+    if unknown or not levels:
+        raise StoreError(f"未知边界级别：{'、'.join(unknown)}" if unknown else "没有要提交的边界")
+    with lock(directory, lock_timeout):
+        source = _folder(directory, _parent(directory, expected_parent))
+        texts = {}
+        for level, fc in levels.items():
+            features, old = list(fc["features"]), _boundaries_in(directory, source) / f"{level}.geojson"
+            if merge and old.exists():
+                new = {f["properties"]["code"]: f for f in features}
+                kept = json.loads(old.read_text(encoding="utf-8"))["features"]
+                features = [new.pop(f["properties"].get("code"), f) for f in kept] + list(new.values())
+            texts[level] = _geojson(features)
+        record = _record("import", user=user, file_name=file_name, file_sha256=file_sha256, kind="boundaries",
+                         changed=[f"boundaries/{lv}" for lv in levels], note=note)
+        return _new_version(directory, source, _meta_in(source), record, geo=texts)
+
+
+def rollback(directory: Path, version_id: str, *, user: str | None = None, lock_timeout: float = 30) -> str:
+    """Make a new current version with the tables, boundaries and meta of `version_id` (so a rollback can itself be undone)."""
+    with lock(directory, lock_timeout):
+        cur = current(directory)
+        if version_id != BASE and version_id not in _versions(directory):
+            raise StoreError(f"没有版本 {version_id}（可用 python -m minsheng history 查看）")
+        if version_id == cur:
+            raise StoreError(f"{version_id} 已是当前版本")
+        source = _folder(directory, version_id)
+        was, now = _snapshot(directory, _folder(directory, cur)), _snapshot(directory, source)
+        record = _record("rollback", user=user, changed=[k for k in {**was, **now} if was.get(k) != now.get(k)],
+                         note=f"回滚到 {version_id}", source=version_id)
+        return _new_version(directory, source, _meta_in(source), record)
+
+
+def prune(directory: Path, keep: int, *, lock_timeout: float = 30) -> list[str]:
+    """Delete all but the newest `keep` versions, never the current one or its parent; returns the deleted ids."""
+    if keep < 0:
+        raise StoreError("保留的版本数不能为负")
+    if not _vroot(directory).is_dir():
+        return []
+    with lock(directory, lock_timeout):
+        _cleanup(directory)
+        ids, cur = _versions(directory), current(directory)
+        protect = set(ids[:keep]) | {cur}
+        if cur != BASE:
+            protect.add(json.loads((_vroot(directory) / cur / "version.json").read_text(encoding="utf-8"))["parent"])
+        gone = [v for v in ids if v not in protect]
+        for v in gone:
+            _remove(_vroot(directory) / v)
+        _fsync_path(_vroot(directory))
+        return gone

@@ -1,0 +1,1 @@
+"""Monthly returns in: read Excel/CSV/Parquet/GeoJSON, validate, preview, commit as a new version."""

@@ -1,0 +1,102 @@
+"""`python -m minsheng import FILE …` and `python -m minsheng template KIND`: the import for scripts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from minsheng import store
+from minsheng.ingest import validate
+from minsheng.ingest.problems import ERROR
+
+
+def _import(args) -> int:
+    from minsheng.ingest import pipeline
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"导入失败：找不到文件 {path}", file=sys.stderr)
+        return 2
+    directory = store.data_dir()
+    if args.kind == "boundaries" or path.suffix.lower() in (".geojson", ".json"):
+        return _import_boundaries(args, path, directory)
+    plan = pipeline.prepare(path.read_bytes(), path.name, directory, kind=args.kind, indicator=args.indicator,
+                            within=args.within, factor=args.factor)
+    for p in plan.problems:
+        print(str(p), file=sys.stderr)
+    if plan.errors:
+        print(f"导入失败：{len(plan.errors)} 个错误，数据未改变。", file=sys.stderr)
+        return 2
+    c = plan.counts
+    print(f"{plan.file}（{validate.KIND_ZH[plan.kind]}）：新增 {c['新增']} 行，修改 {c['修改']} 行，未变 {c['未变']} 行")
+    if plan.changes is not None and not plan.changes.empty:
+        print(plan.changes.head(20).to_string(index=False))
+        if len(plan.changes) > 20:
+            print(f"……共 {len(plan.changes)} 行修改")
+    if args.dry_run:
+        print("试运行（--dry-run）：未写入任何数据。")
+        return 0
+    if plan.warnings and not args.yes:
+        print(f"有 {len(plan.warnings)} 个警告。核实后加 --yes 确认导入；数据未改变。", file=sys.stderr)
+        return 3
+    if not (c["新增"] or c["修改"]):
+        print("文件中的数据与现有数据完全相同，无需导入。")
+        return 0
+    try:
+        version = pipeline.commit(plan, directory, accept_warnings=args.yes)
+    except store.StoreError as e:
+        print(f"导入失败：{e}；数据未改变。", file=sys.stderr)
+        return 2
+    print(f"已导入，新数据版本 {version}（可用 python -m minsheng rollback 撤销）")
+    return 0
+
+
+def _import_boundaries(args, path: Path, directory: Path) -> int:
+    from minsheng import repo
+    from minsheng.ingest import geo
+
+    levels, problems = geo.read_boundaries(path, repo.regions(directory), crs=args.crs, code=args.code)
+    for p in problems:
+        print(str(p), file=sys.stderr)
+    if any(p.level == ERROR for p in problems) or not levels:
+        print("导入失败：数据未改变。", file=sys.stderr)
+        return 2
+    summary = "，".join(f"{lv} {len(fc['features'])} 个" for lv, fc in levels.items())
+    print(f"{path.name}：{summary}")
+    if args.dry_run:
+        print("试运行（--dry-run）：未写入任何数据。")
+        return 0
+    if any(p.level != ERROR for p in problems) and not args.yes:
+        print("有警告。核实后加 --yes 确认导入；数据未改变。", file=sys.stderr)
+        return 3
+    version = store.commit_boundaries(directory, levels, file_name=path.name)
+    print(f"已导入边界，新数据版本 {version}")
+    return 0
+
+
+def _template(args) -> int:
+    from minsheng import repo
+    from minsheng.ingest import template
+
+    out = Path(args.out or f"{validate.KIND_ZH[args.kind]}导入模板.xlsx")
+    template.write_template(args.kind, out, repo.indicators(), repo.regions())
+    print(f"已生成模板 {out}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("import", help="导入 Excel/CSV/Parquet/GeoJSON：逐行校验、预览，确认后写入新版本")
+    p.add_argument("file", help="要导入的文件")
+    p.add_argument("--kind", choices=[*validate.KINDS, "boundaries"], help="数据类型（默认按列名自动识别）")
+    p.add_argument("--indicator", help="宽表（一列一个时期）对应的指标编码")
+    p.add_argument("--within", help="按名称匹配区划时的上级区划代码，避免重名")
+    p.add_argument("--crs", choices=["gcj02", "wgs84"], help="边界坐标系（GCJ-02 会转换为 WGS84）")
+    p.add_argument("--code", help="裸几何边界文件对应的区划代码")
+    p.add_argument("--factor", type=float, default=3.0, help="与上年同期相比变化超过该倍数时警告（默认 3）")
+    p.add_argument("--dry-run", action="store_true", help="只校验和预览，不写入")
+    p.add_argument("--yes", action="store_true", help="确认存在警告时仍然导入")
+    p.set_defaults(func=_import)
+    p = sub.add_parser("template", help="生成填报模板（含说明、列名批注和下拉选项）")
+    p.add_argument("kind", choices=list(validate.KINDS))
+    p.add_argument("--out", help="输出 .xlsx 文件（默认：<类型>导入模板.xlsx）")
+    p.set_defaults(func=_template)

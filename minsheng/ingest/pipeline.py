@@ -1,0 +1,186 @@
+"""One import from start to end: read → validate → preview against current data → commit a new version."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from minsheng import store
+from minsheng.ingest import readers, validate
+from minsheng.ingest.problems import ERROR, WARNING, ImportRejected, Problem, error
+
+KEYS = {"observations": ["indicator_id", "region_code", "period"], "targets": ["indicator_id", "region_code", "year"],
+        "regions": ["code"], "indicators": ["id"]}
+COMPARED = {"observations": ["value", "numerator", "denominator", "status"], "targets": ["target", "department", "task", "deadline"],
+            "regions": ["name", "level", "parent_code", "lon", "lat"],
+            "indicators": ["name_zh", "unit", "kind", "frequency", "cumulative", "report_level"]}
+
+
+@dataclass
+class Plan:
+    """What an import would do, computed without writing anything."""
+    file: str
+    sha256: str
+    kind: str
+    rows: pd.DataFrame
+    problems: list[Problem]
+    merged: pd.DataFrame | None = None          # the whole table as it would be after the commit
+    counts: dict = field(default_factory=dict)  # 新增 / 修改 / 未变
+    changes: pd.DataFrame | None = None         # old → new for changed rows
+    parent: str | None = None                   # the data version the preview was computed against
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == WARNING]
+
+
+def _current(directory: Path, name: str) -> pd.DataFrame:
+    return pd.read_parquet(store.table_path(store.resolve(directory), name))
+
+
+def catalog(directory: Path) -> validate.Catalog:
+    return validate.Catalog(_current(directory, "regions"), _current(directory, "indicators"),
+                            _current(directory, "observations"))
+
+
+def _align(df: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """New rows with the existing table's columns and dtypes, so the Parquet schema never drifts."""
+    out = pd.DataFrame({c: df[c] if c in df else pd.Series([None] * len(df), dtype=like[c].dtype) for c in like.columns})
+    for c in like.columns:
+        if c == "period" or c == "deadline":
+            out[c] = pd.to_datetime(out[c]).dt.date if len(out) else out[c]
+        else:
+            try:
+                out[c] = out[c].astype(like[c].dtype)
+            except (TypeError, ValueError):
+                pass
+    return out
+
+
+def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Merge the file's rows into the current table; count new, changed and unchanged rows."""
+    key = KEYS[kind]
+    new = _align(rows, current)
+    cur = current.copy()
+    for c in ("period", "deadline"):
+        if c in cur:
+            cur[c] = pd.to_datetime(cur[c]).dt.date
+    joined = new.merge(cur, on=key, how="left", suffixes=("", "_old"), indicator=True)
+    exists = joined["_merge"] == "both"
+
+    def differs(c):
+        a, b = joined[c], joined[f"{c}_old"]
+        both_na = a.isna() & b.isna()
+        if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+            return ~both_na & ~((a - b).abs() <= 1e-9)
+        return ~both_na & (a.astype(str) != b.astype(str))
+
+    changed_mask = pd.Series(False, index=joined.index)
+    for c in COMPARED[kind]:
+        if c in joined and f"{c}_old" in joined:
+            changed_mask |= differs(c)
+    changed_mask &= exists
+    counts = {"新增": int((~exists).sum()), "修改": int(changed_mask.sum()), "未变": int((exists & ~changed_mask).sum())}
+    shown = [c for c in COMPARED[kind] if c in joined]
+    changes = joined.loc[changed_mask, key + [x for c in shown for x in (f"{c}_old", c)]]
+    merged = pd.concat([cur.merge(new[key], on=key, how="left", indicator=True).query("_merge == 'left_only'")
+                        .drop(columns="_merge"), new], ignore_index=True)
+    merged = merged.sort_values(key).reset_index(drop=True)
+    return merged, counts, changes.rename(columns=lambda c: c.replace("_old", "（原）"))
+
+
+def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str | None = None,
+            indicator: str | None = None, within: str | None = None, factor: float = 3.0,
+            max_bytes: int = readers.MAX_BYTES, progress=None) -> Plan:
+    """Read, validate and preview a file; nothing is written. `progress(fraction, text)` hears the stages."""
+    directory = directory or store.data_dir()
+    progress = progress or (lambda fraction, text: None)
+    file = Path(file).name  # only ever a name for messages: user input never becomes a path
+    sha = hashlib.sha256(data).hexdigest()
+    if kind is not None and kind not in validate.KINDS:
+        return Plan(file, sha, kind, pd.DataFrame(), [error(file, f"未知导入类型“{kind}”")])
+    progress(0.05, "读取文件…")
+    sheets = readers.read(data, file, max_bytes)
+    progress(0.3, "逐行检查…")
+    cat = catalog(directory)
+    problems: list[Problem] = []
+    frames = []
+    chosen = kind
+    for sheet in sheets:
+        if not sheet.header and sheet.problems:
+            problems += sheet.problems
+            continue
+        k = kind or validate.guess_kind(sheet.header)
+        chosen = chosen or k
+        if k != chosen:
+            problems.append(error(file, f"工作表“{sheet.name}”像是{validate.KIND_ZH[k]}，与其他工作表"
+                                  f"（{validate.KIND_ZH[chosen]}）不同；请分开导入", sheet=sheet.name))
+            continue
+        parsed = validate.parse_sheet(sheet, chosen, cat, indicator=indicator, within=within, factor=factor)
+        problems += parsed.problems
+        frames.append(parsed.rows)
+    chosen = chosen or "observations"
+    rows = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(not f.empty for f in frames) \
+        else pd.DataFrame()
+    if len(frames) > 1 and not rows.empty:
+        problems += _cross_sheet_duplicates(rows, chosen, file)
+    plan = Plan(file, sha, chosen, rows, problems, parent=store.current(directory))
+    if rows.empty and not plan.errors:
+        plan.problems.append(error(file, "文件中没有可导入的数据行"))
+    if not plan.errors:
+        progress(0.8, "与现有数据比对…")
+        plan.merged, plan.counts, plan.changes = preview(chosen, rows, _current(directory, chosen))
+    progress(1.0, "完成")
+    return plan
+
+
+def _cross_sheet_duplicates(rows: pd.DataFrame, kind: str, file: str) -> list[Problem]:
+    dup = rows[rows.duplicated(KEYS[kind], keep="first")]
+    return [error(file, "与其他工作表中的一行重复", sheet=r._sheet, row=r._row) for r in dup.itertuples()]
+
+
+def commit(plan: Plan, directory: Path | None = None, *, accept_warnings: bool = False, user: str | None = None,
+           lock_timeout: float = 30) -> str:
+    """Write the plan as a new data version; refuses while there are errors or unconfirmed warnings."""
+    directory = directory or store.data_dir()
+    if plan.errors:
+        raise ImportRejected(plan.errors)
+    if plan.warnings and not accept_warnings:
+        raise ImportRejected(plan.warnings)
+    for attempt in range(5):
+        try:
+            return _write(plan, directory, user, lock_timeout)
+        except store.StoreConflict:
+            if attempt == 4:
+                raise
+            # another import landed since the preview: merge into the newer data and try again
+            plan.parent = store.current(directory)
+            plan.merged, plan.counts, plan.changes = preview(plan.kind, plan.rows, _current(directory, plan.kind))
+    raise AssertionError("unreachable")
+
+
+def _write(plan: Plan, directory: Path, user: str | None, lock_timeout: float) -> str:
+    table = plan.merged.drop(columns=[c for c in plan.merged.columns if c.startswith("_")])
+    if plan.kind == "observations":
+        table["batch_id"] = table["batch_id"].where(table["batch_id"].notna(), plan.sha256[:12]) \
+            if "batch_id" in table else plan.sha256[:12]
+    meta_update = {}
+    if plan.kind == "observations" and not plan.rows.empty:
+        last = max(plan.rows["period"])
+        meta = store.read_meta(directory)
+        month_end = (pd.Timestamp(last) + pd.offsets.MonthEnd(0)).date()
+        if not meta.get("data_date") or month_end.isoformat() > meta["data_date"]:
+            meta_update["data_date"] = month_end.isoformat()
+    meta_update["last_import"] = dt.datetime.now().isoformat(timespec="seconds")
+    return store.commit(directory, {plan.kind: table}, action="import", file_name=plan.file, file_sha256=plan.sha256,
+                        kind=plan.kind, user=user, meta_update=meta_update, lock_timeout=lock_timeout,
+                        expected_parent=plan.parent,
+                        note=f"新增 {plan.counts.get('新增', 0)}，修改 {plan.counts.get('修改', 0)}，未变 {plan.counts.get('未变', 0)}")
