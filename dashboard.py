@@ -21,6 +21,7 @@ pages = [
     st.Page("views/map.py", title="地图", icon=":material/map:", url_path="map"),
     st.Page("views/goals.py", title="目标", icon=":material/flag:", url_path="goals"),
     st.Page("views/explore.py", title="数据", icon=":material/table:", url_path="data"),
+    st.Page("views/import_page.py", title="导入", icon=":material/upload_file:", url_path="import"),
 ]
 page = st.navigation(pages)
 problem = frame.data_problem()

@@ -39,9 +39,9 @@ from browser_support import (  # noqa: E402,F401  (fixtures are used by name)
 pytestmark = pytest.mark.browser
 
 # page name -> URL path. The 总览 page is the default page, served at `/`.
-PAGES = {"overview": "/", "trend": "/trend", "map": "/map", "goals": "/goals", "data": "/data"}
+PAGES = {"overview": "/", "trend": "/trend", "map": "/map", "goals": "/goals", "data": "/data", "import": "/import"}
 LOAD_PATHS = dict(PAGES)
-TITLES = {"overview": "总览", "trend": "趋势", "map": "地图", "goals": "目标", "data": "数据"}
+TITLES = {"overview": "总览", "trend": "趋势", "map": "地图", "goals": "目标", "data": "数据", "import": "导入"}
 
 SHIFENG = "430204000000"  # 石峰区 in the demo data
 
@@ -62,6 +62,8 @@ DRAWN_JS = {
                        return !!c && c.width > 0 && c.height > 0; }}""",
     "data": """() => !!document.querySelector('[data-testid="stDataFrame"] canvas')
                       && !!document.querySelector('[data-testid="stDownloadButton"]')""",
+    "import": """() => !!document.querySelector('[data-testid="stFileUploader"]')
+                        && !!document.querySelector('[data-testid="stDataFrame"]')""",
 }
 
 # Draws one character at a time in a canvas with the given CSS font and compares its pixels with

@@ -53,15 +53,23 @@ def catalog(directory: Path) -> validate.Catalog:
 
 def _align(df: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
     """New rows with the existing table's columns and dtypes, so the Parquet schema never drifts."""
-    out = pd.DataFrame({c: df[c] if c in df else pd.Series([None] * len(df), dtype=like[c].dtype) for c in like.columns})
+    out = pd.DataFrame({c: df[c] if c in df else pd.Series([None] * len(df), dtype=object, index=df.index)
+                        for c in like.columns})
+    if "seq" in like.columns and "seq" not in df:  # new indicators go to the end of the catalogue
+        start = int(like["seq"].max()) + 1 if len(like) else 1
+        out["seq"] = range(start, start + len(out))
     for c in like.columns:
-        if c == "period" or c == "deadline":
+        if c in ("period", "deadline"):
             out[c] = pd.to_datetime(out[c]).dt.date if len(out) else out[c]
-        else:
+            continue
+        for dtype in (like[c].dtype, "Int64" if pd.api.types.is_integer_dtype(like[c].dtype) else None):
+            if dtype is None:
+                break
             try:
-                out[c] = out[c].astype(like[c].dtype)
+                out[c] = out[c].astype(dtype)
+                break
             except (TypeError, ValueError):
-                pass
+                continue
     return out
 
 
@@ -144,7 +152,7 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
 
 def _cross_sheet_duplicates(rows: pd.DataFrame, kind: str, file: str) -> list[Problem]:
     dup = rows[rows.duplicated(KEYS[kind], keep="first")]
-    return [error(file, "与其他工作表中的一行重复", sheet=r._sheet, row=r._row) for r in dup.itertuples()]
+    return [error(file, "与其他工作表中的一行重复", sheet=r["_sheet"], row=r["_row"]) for r in dup.to_dict("records")]
 
 
 def commit(plan: Plan, directory: Path | None = None, *, accept_warnings: bool = False, user: str | None = None,

@@ -452,14 +452,14 @@ def _year_on_year(df: pd.DataFrame, cat: Catalog, file: str, factor: float) -> l
         prev = pd.concat([old, prev])
     last = {(i, r, p): v for i, r, p, v in prev.itertuples(index=False)}
     out = []
-    for row in df.itertuples():
-        if cat.ind[row.indicator_id].kind == "rate":
+    for row in df.to_dict("records"):  # not itertuples: it renames the _sheet/_row columns
+        if cat.ind[row["indicator_id"]].kind == "rate":
             continue
-        p = row.period
-        before = last.get((row.indicator_id, row.region_code, p.replace(year=p.year - 1)))
-        if before and row.value and (row.value / before > factor or before / row.value > factor):
-            out.append(warning(file, f"与上年同期相比变化超过 {factor:g} 倍（上年 {before:g}，本次 {row.value:g}），请核实",
-                               sheet=row._sheet, row=row._row))
+        p, value = row["period"], row["value"]
+        before = last.get((row["indicator_id"], row["region_code"], p.replace(year=p.year - 1)))
+        if before and value and (value / before > factor or before / value > factor):
+            out.append(warning(file, f"与上年同期相比变化超过 {factor:g} 倍（上年 {before:g}，本次 {value:g}），请核实",
+                               sheet=row["_sheet"], row=row["_row"]))
     return out
 
 
@@ -578,12 +578,12 @@ def _regions(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
                         _sheet=sname, _row=rowno))
     df = pd.DataFrame(out)
     known = set(cat.by_code) | set(df["code"] if not df.empty else [])
-    for row in df.itertuples() if not df.empty else []:
-        if row.parent_code and row.parent_code not in known and row.level not in ("province",):
+    for row in df.to_dict("records") if not df.empty else []:
+        if row["parent_code"] and row["parent_code"] not in known and row["level"] != "province":
             # a top-level region of the deployment may have a parent we do not hold (the province)
-            if level_of_code(row.code) != "city" or any(level_of_code(c) == "city" for c in known - {row.code}):
-                problems.append(error(file, f"上级代码 {row.parent_code} 不在区划表或本文件中", sheet=row._sheet,
-                                      row=row._row, column=sheet.header[cols["parent_code"]] if "parent_code" in cols else None))
+            if level_of_code(row["code"]) != "city" or any(level_of_code(c) == "city" for c in known - {row["code"]}):
+                problems.append(error(file, f"上级代码 {row['parent_code']} 不在区划表或本文件中", sheet=row["_sheet"],
+                                      row=row["_row"], column=sheet.header[cols["parent_code"]] if "parent_code" in cols else None))
     return df, problems
 
 

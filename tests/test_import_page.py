@@ -1,0 +1,81 @@
+"""AppTest of the 导入 page: a good file previewed and committed, a bad one refused, a rollback."""
+
+import datetime as dt
+import hashlib
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from minsheng import repo, store
+
+GOOD = ("指标编码,区划代码,时期,数值\n"
+        "mz_dibao_urban_persons,430204901000,2026-11,120\n"
+        "mz_dibao_urban_persons,430204902000,2026-11,98\n").encode("utf-8-sig")
+BAD = ("指标编码,区划代码,时期,数值\n"
+       "mz_dibao_urban_persons,430204901000,2026-11,暂无\n").encode("gbk")
+
+
+@pytest.fixture
+def data_copy(tmp_path, monkeypatch):
+    d = tmp_path / "data"
+    shutil.copytree(ROOT / "data", d)
+    monkeypatch.setenv("MINSHENG_DATA", str(d))
+    return d
+
+
+def fingerprint(directory):
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    at.run()
+    at.switch_page("views/import_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_good_file_is_previewed_then_committed(data_copy):
+    at = page()
+    at.file_uploader(key="imp_file").set_value(("石峰区11月.csv", GOOD, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    counts = {m.label: m.value for m in at.metric}
+    assert counts["新增行"] == "2" and counts["修改行"] == "0"
+    assert store.current(data_copy) == store.BASE            # preview writes nothing
+    at.button(key="imp_commit").click().run()
+    assert any("已导入" in s.value for s in at.success)
+    assert store.current(data_copy) != store.BASE
+    s = repo.series(["mz_dibao_urban_persons"], ["430204901000"], dt.date(2026, 11, 1),
+                    dt.date(2026, 11, 1), data_copy)
+    assert s["value"].tolist() == [120.0]
+    assert store.history(data_copy)[0]["file_name"] == "石峰区11月.csv"
+
+
+def test_bad_file_lists_problems_and_changes_nothing(data_copy):
+    before = fingerprint(data_copy)
+    at = page()
+    at.file_uploader(key="imp_file").set_value(("bad.csv", BAD, "text/csv")).run()
+    assert any("1 个错误" in e.value for e in at.error)
+    table = at.dataframe[0].value
+    assert table.iloc[0]["问题"].startswith("“暂无”不是数字") and table.iloc[0]["行"] == 2
+    assert not [b for b in at.button if b.key == "imp_commit"]
+    assert fingerprint(data_copy) == before
+
+
+def test_rollback_from_the_page(data_copy):
+    at = page()
+    at.file_uploader(key="imp_file").set_value(("good.csv", GOOD, "text/csv")).run()
+    at.button(key="imp_commit").click().run()
+    imported = store.current(data_copy)
+    at = page()
+    at.selectbox(key="imp_rollback_to").set_value(store.BASE).run()
+    at.checkbox(key="imp_rollback_sure").check().run()
+    at.button(key="imp_rollback").click().run()
+    assert not at.exception
+    hist = store.history(data_copy)
+    assert hist[0]["action"] == "rollback" and hist[1]["id"] == imported
+    assert len(repo.series(["mz_dibao_urban_persons"], ["430204901000"], dt.date(2026, 11, 1),
+                           dt.date(2026, 11, 1), data_copy)) == 0

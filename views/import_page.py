@@ -1,0 +1,135 @@
+"""导入: templates, upload, validation with every problem listed, preview, atomic commit, history and rollback."""
+
+import pandas as pd
+import streamlit as st
+
+from minsheng import export, store
+from minsheng.ingest import pipeline, readers, validate
+from minsheng.ingest.problems import as_frame
+from minsheng.ui import data, frame
+
+KIND_LABEL = {None: "自动识别", **validate.KIND_ZH}
+
+
+def inputs(sc: frame.Scope, indicators: pd.DataFrame) -> dict:
+    upload = st.file_uploader("选择要导入的文件", type=["xlsx", "xls", "csv", "parquet"], key="imp_file",
+                              help=f"单个文件不超过 {readers.MAX_BYTES // 1024 // 1024} MB；CSV 可为 UTF-8 或 GBK 编码")
+    c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
+    kind = c1.selectbox("数据类型", list(KIND_LABEL), format_func=KIND_LABEL.get, key="imp_kind")
+    ids = [None] + list(indicators["id"])
+    label = frame.indicator_label(indicators)
+    indicator = c2.selectbox("宽表对应的指标", ids, key="imp_ind", format_func=lambda i: "（长表不需选择）" if i is None else label(i),
+                             help="一行一个区划、一列一个年份或月份的表格，需指定是哪个指标")
+    within = c3.selectbox("按名称匹配区划的范围", [sc.region, None], key="imp_within",
+                          format_func=lambda c: "全部区划" if c is None else sc.region_name,
+                          help="文件只写区划名称时，在此范围内查找，避免重名")
+    factor = c4.number_input("同比变化提醒倍数", min_value=1.5, max_value=100.0, value=3.0, step=0.5, key="imp_factor",
+                             help="数值与上年同期相比变化超过该倍数时给出警告")
+    return dict(upload=upload, kind=kind, indicator=indicator, within=within, factor=factor)
+
+
+def load(f: dict) -> pipeline.Plan | None:
+    """Validate and preview the uploaded file once per file and settings (kept for the commit click)."""
+    up = f["upload"]
+    if up is None:
+        return None
+    payload = up.getvalue()
+    key = (up.name, len(payload), f["kind"], f["indicator"], f["within"], f["factor"], data.version())
+    cached = st.session_state.get("_imp_plan")
+    if cached and cached[0] == key:
+        return cached[1]
+    bar = st.progress(0.0, text="读取文件…")
+    plan = pipeline.prepare(payload, up.name, kind=f["kind"], indicator=f["indicator"], within=f["within"],
+                            factor=f["factor"], progress=lambda x, text: bar.progress(x, text=text))
+    bar.empty()
+    st.session_state["_imp_plan"] = (key, plan)
+    return plan
+
+
+def render_templates(indicators: pd.DataFrame) -> None:
+    from minsheng.ingest import template
+
+    with st.expander("下载填报模板", icon=":material/description:"):
+        st.caption("模板含“说明”工作表、列名批注，以及指标编码、区划代码的下拉选项。")
+        cols = st.columns(len(validate.KINDS))
+        regions = data.regions()
+        for col, kind in zip(cols, validate.KINDS):
+            col.download_button(f"{validate.KIND_ZH[kind]}模板", template.template_bytes(kind, indicators, regions),
+                                file_name=f"{validate.KIND_ZH[kind]}导入模板.xlsx", key=f"tpl_{kind}", on_click="ignore",
+                                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def render_plan(plan: pipeline.Plan) -> None:
+    errors, warnings = plan.errors, plan.warnings
+    st.markdown(f"**{plan.file}** · {validate.KIND_ZH.get(plan.kind, plan.kind)} · SHA-256 `{plan.sha256[:12]}…`")
+    if plan.problems:
+        table = as_frame(sorted(plan.problems, key=lambda p: (p.level != "错误", p.sheet or "", p.row or 0)))
+        (st.error if errors else st.warning)(
+            f"发现 {len(errors)} 个错误、{len(warnings)} 个警告。" + ("有错误时不能导入，请修改文件后重新上传。" if errors else ""))
+        st.dataframe(table, hide_index=True, width="stretch", height=min(420, 35 * (len(table) + 1) + 3))
+        st.download_button("下载问题清单（CSV）", export.to_csv(table), file_name=f"{plan.file}_问题清单.csv",
+                           mime="text/csv", key="imp_problems", on_click="ignore")
+    if errors:
+        return
+    c = plan.counts
+    m1, m2, m3 = st.columns(3)
+    m1.metric("新增行", f"{c.get('新增', 0):,}")
+    m2.metric("修改行", f"{c.get('修改', 0):,}")
+    m3.metric("未变行", f"{c.get('未变', 0):,}")
+    if plan.changes is not None and not plan.changes.empty:
+        st.markdown("**将被修改的数值（原 → 新）**")
+        st.dataframe(plan.changes.head(500), hide_index=True, width="stretch")
+    confirmed = True
+    if warnings:
+        confirmed = st.checkbox(f"我已核实上述 {len(warnings)} 个警告，仍要导入", key="imp_confirm")
+    if st.button("提交导入", type="primary", disabled=not confirmed or not (c.get("新增") or c.get("修改")),
+                 key="imp_commit", icon=":material/cloud_upload:"):
+        try:
+            version = pipeline.commit(plan, accept_warnings=confirmed)
+        except store.StoreError as e:
+            st.error(f"提交失败，数据未改变：{e}")
+            return
+        st.session_state.pop("_imp_plan", None)
+        st.success(f"已导入，生成数据版本 {version}。各页面已使用新数据；如需撤销，可在下方“历史版本”中回退。")
+
+
+def render_history() -> None:
+    directory = store.data_dir()
+    hist = store.history(directory)
+    st.subheader("历史版本")
+    rows = pd.DataFrame([{
+        "版本": h["id"], "时间": (h.get("created") or "")[:19].replace("T", " "),
+        "操作": {"import": "导入", "rollback": "回退", "base": "初始"}.get(h.get("action"), h.get("action")),
+        "文件": h.get("file_name") or "", "SHA-256": (h.get("file_sha256") or "")[:12],
+        "说明": h.get("note") or "", "观测行数": (h.get("rows") or {}).get("observations"),
+        "当前": "✓" if h.get("current") else ""} for h in hist])
+    st.dataframe(rows, hide_index=True, width="stretch")
+    older = [h["id"] for h in hist if not h.get("current")]
+    if not older:
+        return
+    c1, c2 = st.columns([3, 1])
+    target = c1.selectbox("回退到", older, key="imp_rollback_to",
+                          help="回退会生成一个新版本，内容与所选版本相同；回退本身也可以再撤销")
+    sure = c1.checkbox("确认回退（当前数据不会删除，仍保留在历史中）", key="imp_rollback_sure")
+    if c2.button("回退", disabled=not sure, key="imp_rollback"):
+        try:
+            version = store.rollback(directory, target)
+        except store.StoreError as e:
+            st.error(f"回退失败：{e}")
+            return
+        st.success(f"已回退到 {target} 的内容（新版本 {version}）。")
+        st.rerun()
+
+
+sc = frame.scope()
+indicators = data.indicators()
+frame.header("导入", sc, period="数据导入与版本")
+render_templates(indicators)
+f = inputs(sc, indicators)
+plan = load(f)
+if plan is None:
+    st.info("上传乡镇、部门报来的 Excel 或 CSV。系统会先逐行检查并预览新增和修改，确认后才写入；每次写入都生成新版本，可随时回退。")
+else:
+    render_plan(plan)
+st.divider()
+render_history()
