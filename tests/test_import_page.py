@@ -79,3 +79,14 @@ def test_rollback_from_the_page(data_copy):
     assert hist[0]["action"] == "rollback" and hist[1]["id"] == imported
     assert len(repo.series(["mz_dibao_urban_persons"], ["430204901000"], dt.date(2026, 11, 1),
                            dt.date(2026, 11, 1), data_copy)) == 0
+
+
+def test_boundary_upload_is_checked_and_committed(data_copy):
+    county = (ROOT / "data" / "boundaries" / "county.geojson").read_bytes()
+    at = page()
+    at.file_uploader(key="imp_file").set_value(("县界.geojson", county, "application/geo+json")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("县（市、区） 9 个" in m.value for m in at.markdown)
+    at.button(key="imp_geo_commit").click().run()
+    assert any("已导入边界" in s.value for s in at.success)
+    assert store.history(data_copy)[0]["file_name"] == "县界.geojson"

@@ -12,7 +12,7 @@ KIND_LABEL = {None: "自动识别", **validate.KIND_ZH}
 
 
 def inputs(sc: frame.Scope, indicators: pd.DataFrame) -> dict:
-    upload = st.file_uploader("选择要导入的文件", type=["xlsx", "xls", "csv", "parquet"], key="imp_file",
+    upload = st.file_uploader("选择要导入的文件", type=["xlsx", "xls", "csv", "parquet", "geojson", "json"], key="imp_file",
                               help=f"单个文件不超过 {readers.MAX_BYTES // 1024 // 1024} MB；CSV 可为 UTF-8 或 GBK 编码")
     c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
     kind = c1.selectbox("数据类型", list(KIND_LABEL), format_func=KIND_LABEL.get, key="imp_kind")
@@ -25,7 +25,49 @@ def inputs(sc: frame.Scope, indicators: pd.DataFrame) -> dict:
                           help="文件只写区划名称时，在此范围内查找，避免重名")
     factor = c4.number_input("同比变化提醒倍数", min_value=1.5, max_value=100.0, value=3.0, step=0.5, key="imp_factor",
                              help="数值与上年同期相比变化超过该倍数时给出警告")
-    return dict(upload=upload, kind=kind, indicator=indicator, within=within, factor=factor)
+    crs = None
+    if upload is not None and upload.name.lower().endswith((".geojson", ".json")):
+        crs = st.radio("边界坐标系", ["wgs84", "gcj02"], horizontal=True, key="imp_crs",
+                       format_func={"wgs84": "WGS84 / CGCS2000（天地图、官方数据）",
+                                    "gcj02": "GCJ-02（高德、DataV，导入时转换为 WGS84）"}.get)
+    return dict(upload=upload, kind=kind, indicator=indicator, within=within, factor=factor, crs=crs)
+
+
+def boundaries(f: dict) -> None:
+    """Polygons for the map: checked, converted to WGS84 if needed, committed as a new version."""
+    import tempfile
+    from pathlib import Path
+
+    from minsheng.ingest import geo
+
+    up = f["upload"]
+    payload = up.getvalue()
+    # the upload goes to a temporary file of our own naming; the user's file name is only a label
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload.geojson"
+        path.write_bytes(payload)
+        levels, problems = geo.read_boundaries(path, data.regions(), crs=f["crs"], display_name=Path(up.name).name)
+    errors = [p for p in problems if p.level == "错误"]
+    if problems:
+        (st.error if errors else st.warning)(f"发现 {len(errors)} 个错误、{len(problems) - len(errors)} 个警告。")
+        st.dataframe(as_frame(problems), hide_index=True, width="stretch")
+    if errors or not levels:
+        return
+    st.markdown("**将导入的边界：** " + "，".join(f"{frame_level(lv)} {len(fc['features'])} 个"
+                                                  for lv, fc in levels.items()))
+    confirmed = not problems or st.checkbox("我已核实上述警告，仍要导入", key="imp_geo_confirm")
+    if st.button("提交边界", type="primary", disabled=not confirmed, key="imp_geo_commit"):
+        import hashlib
+
+        version = store.commit_boundaries(store.data_dir(), levels, file_name=Path(up.name).name,
+                                          file_sha256=hashlib.sha256(payload).hexdigest())
+        st.success(f"已导入边界，生成数据版本 {version}。")
+
+
+def frame_level(level: str) -> str:
+    from minsheng import fmt
+
+    return fmt.LEVEL_ZH.get(level, level)
 
 
 def load(f: dict) -> pipeline.Plan | None:
@@ -126,8 +168,10 @@ indicators = data.indicators()
 frame.header("导入", sc, period="数据导入与版本")
 render_templates(indicators)
 f = inputs(sc, indicators)
-plan = load(f)
-if plan is None:
+plan = None if f["crs"] else load(f)
+if f["crs"]:
+    boundaries(f)
+elif plan is None:
     st.info("上传乡镇、部门报来的 Excel 或 CSV。系统会先逐行检查并预览新增和修改，确认后才写入；每次写入都生成新版本，可随时回退。")
 else:
     render_plan(plan)
