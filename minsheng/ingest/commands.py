@@ -20,8 +20,13 @@ def _import(args) -> int:
     directory = store.data_dir()
     if args.kind == "boundaries" or path.suffix.lower() in (".geojson", ".json"):
         return _import_boundaries(args, path, directory)
-    plan = pipeline.prepare(path.read_bytes(), path.name, directory, kind=args.kind, indicator=args.indicator,
-                            within=args.within, factor=args.factor)
+    try:
+        plan = pipeline.prepare(path.read_bytes(), path.name, directory, kind=args.kind, indicator=args.indicator,
+                                within=args.within, factor=args.factor)
+    except FileNotFoundError as e:
+        print(f"导入失败：数据目录 {directory} 中缺少数据表（{Path(str(e)).name}）。"
+              "可先运行 python -m minsheng demo，或用 MINSHENG_DATA 指向已有的数据目录", file=sys.stderr)
+        return 2
     for p in plan.problems:
         print(str(p), file=sys.stderr)
     if plan.errors:
