@@ -1,7 +1,6 @@
 """The bundled demo data tells the seed reports' stories, and the generator is deterministic."""
 
 import datetime as dt
-import hashlib
 
 import pandas as pd
 import pytest

@@ -32,7 +32,7 @@ def inputs(sc: frame.Scope, indicators: pd.DataFrame, years: list[int]) -> dict:
             names = dict(zip(data.regions()["code"], data.regions()["name"]))
             picked = state.choice(st.multiselect, "限定区划（不选即全部）", in_level, key="xregs", default=[],
                                   multi=True, format_func=lambda c: names.get(c, c), placeholder="全部")
-    lo, hi = min(years), max(years)
+    lo = min(years)
     with c4:
         y0 = state.choice(st.selectbox, "起始年", years, key="from", default=sc.year - 2 if sc.year - 2 >= lo else lo,
                           parse=int)

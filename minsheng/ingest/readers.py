@@ -127,7 +127,9 @@ def _read_xlsx(data: bytes, file: str) -> list[Sheet]:
         problems = _merged_header_problem(
             file, ws.title, [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1) for m in ws.merged_cells.ranges])
         fws = formulas[ws.title]
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+        # a cell formatted as a percentage shows 98.4% but holds 0.984: read it as the clerk sees it
+        rows = [[f"{c.value * 100:.10g}%" if isinstance(c.value, (int, float)) and not isinstance(c.value, bool)
+                 and "%" in (c.number_format or "") else c.value for c in r] for r in ws.iter_rows()]
         if not rows or all(cell_text(c) is None for r in rows for c in r):
             continue
         # a formula whose result Excel never saved (file written by a script, not opened in Excel)
@@ -174,6 +176,10 @@ def _read_parquet(data: bytes, file: str) -> list[Sheet]:
     return [Sheet(file, None, [str(c) for c in df.columns], [[cell_text(v) for v in r] for r in df.itertuples(index=False)])]
 
 
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB" if n >= 1024 else f"{n} 字节"
+
+
 READERS = {".csv": _read_csv, ".txt": _read_csv, ".xlsx": _read_xlsx, ".xls": _read_xls, ".parquet": _read_parquet}
 
 
@@ -189,7 +195,7 @@ def read(data: bytes, file: str, max_bytes: int = MAX_BYTES) -> list[Sheet]:
         return [Sheet(file, None, [], [], problems=[error(file, "文件为空（0 字节）")])]
     if len(data) > max_bytes:
         return [Sheet(file, None, [], [], problems=[error(
-            file, f"文件过大（{len(data) / 1024 / 1024:.1f} MB，上限 {max_bytes / 1024 / 1024:.0f} MB）。请按月份或区县拆分后导入")])]
+            file, f"文件过大（{_size(len(data))}，上限 {_size(max_bytes)}）。请按月份或区县拆分后导入")])]
     if suffix == ".xlsx" and b"vbaProject.bin" in data[:2_000_000] and zipfile.is_zipfile(io.BytesIO(data)):
         names = zipfile.ZipFile(io.BytesIO(data)).namelist()
         if any(n.endswith("vbaProject.bin") for n in names):

@@ -140,6 +140,10 @@ FREQ_ZH = {"year": "年度", "quarter": "季度", "month": "月度"}
 
 
 def parse_period(text: str, frequency: str) -> tuple[dt.date | None, str | None]:
+    if re.fullmatch(r"\d{4}\.\d", text.strip()):
+        # a number cell typed 2026.10 is stored as 2026.1: October and January look the same
+        return None, (f"时期“{text}”有歧义（数字单元格会把 2026.10 存成 2026.1），"
+                      "请把该列设为文本，写作 2026-01 或 2026-10")
     shape = period_shape(text)
     if shape is None:
         return None, f"无法识别的时期“{text}”（月度写 2026-10 或 2026年10月，年度写 2026）"
@@ -243,6 +247,9 @@ class Catalog:
                 return None, msg
             if code not in self.by_code:
                 return None, f"区划代码“{code_text}”不在区划表中"
+            if name_text and name_text.strip() != self.by_code[code].name:
+                return None, (f"区划代码 {code_text} 是“{self.by_code[code].name}”，与区划名称“{name_text.strip()}”不符；"
+                              "请核对是哪一个")
             return code, None
         if not name_text:
             return None, "缺少区划代码或区划名称"
@@ -277,7 +284,8 @@ def _suggest_indicator(cat: Catalog, text: str) -> str:
 
 
 def _wide_columns(header: list[str]) -> list[tuple[int, str]]:
-    return [(i, h) for i, h in enumerate(header) if h and period_shape(h) and period_shape(h)[0] != "date"]
+    # a header typed 2026-09 often arrives as a date cell (2026-09-01): still a period column
+    return [(i, h) for i, h in enumerate(header) if h and period_shape(h)]
 
 
 def parse_sheet(sheet: Sheet, kind: str, cat: Catalog, *, indicator: str | None = None, within: str | None = None,
@@ -553,6 +561,9 @@ def _regions(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
         if level is None:
             problems.append(error(file, f"级别“{level_text}”应为 市/县/乡镇/村（city/county/township/village）",
                                   column=colname("level"), **at))
+        elif level != level_of_code(code):
+            problems.append(error(file, f"级别“{level_text}”与区划代码 {code} 不符：按统计用区划代码的结构它是"
+                                  f"{level_zh(level_of_code(code))}", column=colname("level"), **at))
         parent = None
         if get("parent_code"):
             parent, msg = normalise_code(get("parent_code"))
