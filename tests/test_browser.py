@@ -415,3 +415,33 @@ def test_map_click_drills_down(browser, app_server):
         assert not problems_on(page), problems_on(page)
     finally:
         ctx.close()
+
+
+# 9 -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_presentation_mode_is_a_clean_slide(browser, app_server, name):
+    """?present=1: no sidebar, no Streamlit toolbar or header, a title line and a footer with
+    source, data date and 演示数据; the screenshot is kept as an artifact."""
+    ctx, page, _ = new_page(browser, width=1920, height=1080)
+    try:
+        sep = "&" if "?" in PAGES[name] else "?"
+        page.goto(f"{app_server.url}{PAGES[name]}{sep}present=1")
+        wait_idle(page)
+        if name in DRAWN_JS:
+            page.wait_for_function(DRAWN_JS[name], timeout=30_000)
+        for hidden in ('[data-testid="stSidebar"]', '[data-testid="stToolbar"]', '[data-testid="stHeader"]'):
+            loc = page.locator(hidden)
+            assert loc.count() == 0 or not loc.first.is_visible(), f"{name}: {hidden} is visible"
+        title = page.locator(".ms-slide-title")
+        assert title.is_visible() and TITLES[name] in title.inner_text() and "株洲市" in title.inner_text()
+        foot = page.locator(".ms-slide-footer")
+        assert foot.is_visible()
+        text = foot.inner_text()
+        assert "来源" in text and "数据日期" in text and "演示数据" in text
+        assert not problems_on(page), problems_on(page)
+        target = ARTIFACTS / "present" / f"{name}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(target))
+    finally:
+        ctx.close()

@@ -46,7 +46,8 @@ def inputs(sc: frame.Scope, indicators: pd.DataFrame, years: list[int]) -> dict:
 sc = frame.scope()
 indicators = data.indicators()
 frame.header("数据", sc)
-f = inputs(sc, indicators, sorted(frame.available_years()))
+with frame.controls():
+    f = inputs(sc, indicators, sorted(frame.available_years()))
 df = pd.DataFrame()
 if not f["ids"]:
     st.info("请至少选择一个指标。")

@@ -84,7 +84,8 @@ if targets.empty:
             "和本年度的任务，各区县设有本年度的任务。")
     g = pd.DataFrame()
 else:
-    f = inputs(sc, targets)
+    with frame.controls():
+        f = inputs(sc, targets)
     g = load(sc, f, targets, indicators)
     render(sc, f, g)
 frame.footer(sc, indicators.loc[indicators["id"].isin(targets["indicator_id"]), "source"].tolist())

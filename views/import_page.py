@@ -177,3 +177,4 @@ else:
     render_plan(plan)
 st.divider()
 render_history()
+frame.footer(sc, [])

@@ -143,7 +143,8 @@ def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highli
 sc = frame.scope()
 indicators = data.indicators()
 frame.header("地图", sc)
-f = inputs(sc, indicators)
+with frame.controls():
+    f = inputs(sc, indicators)
 ind = indicators.set_index("id").loc[f["ind_id"]]
 shown, highlight = map_regions(sc, f["level"])
 if shown.empty:

@@ -82,7 +82,8 @@ def render(sc: frame.Scope, cards: pd.DataFrame, goal: pd.DataFrame, domains: li
 sc = frame.scope()
 indicators = data.indicators()
 frame.header("总览", sc)
-domains = inputs(indicators)
+with frame.controls():
+    domains = inputs(indicators)
 cards, goal = load(sc, indicators)
 render(sc, cards, goal, domains)
 frame.footer(sc, cards.loc[cards["domain"].isin(domains), "obs_source"].dropna().tolist())

@@ -89,7 +89,8 @@ def render(sc: frame.Scope, s: pd.DataFrame, f: dict, indicators: pd.DataFrame) 
 sc = frame.scope()
 indicators = data.indicators()
 frame.header("趋势", sc)
-f = inputs(indicators, sorted(frame.available_years()))
+with frame.controls():
+    f = inputs(indicators, sorted(frame.available_years()))
 if not f["ids"]:
     st.info("请至少选择一个指标。")
     sources = []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -19,6 +21,7 @@ class Scope:
     year: int
     data_date: str | None
     demo: bool
+    present: bool = False
 
 
 def region_order(regions: pd.DataFrame) -> list[str]:
@@ -80,7 +83,13 @@ def sidebar() -> Scope:
         state.choice(st.selectbox, "年度", years, key="year", default=default_year, parse=int,
                      format_func=lambda y: f"{y}年")
         st.caption(f"数据截至 {fmt.date_label(meta.get('data_date'))}")
-    return scope()
+        state.value(st.toggle, "演示模式", key="present", default=False, parse=lambda s: s == "1",
+                    valid=lambda v: isinstance(v, bool), serialize=lambda v: "1" if v else "0",
+                    help="隐藏侧栏和工具栏，16:9 版式、大字号，截图即可作为汇报幻灯片（网址加 ?present=1 亦可）")
+    sc = scope()
+    if sc.present:
+        st.html(f"<style>{PRESENT_CSS}</style>")
+    return sc
 
 
 def scope() -> Scope:
@@ -89,20 +98,59 @@ def scope() -> Scope:
     code = state.get("region")
     row = regions[regions["code"] == code].iloc[0]
     return Scope(region=code, region_name=row["name"], level=row["level"], year=int(state.get("year")),
-                 data_date=meta.get("data_date"), demo=bool(meta.get("demo")))
+                 data_date=meta.get("data_date"), demo=bool(meta.get("demo")), present=bool(state.get("present", False)))
+
+
+# Presentation mode: no sidebar or Streamlit chrome, a 16:9 white page with large type, the
+# page's filters hidden (they still apply), a title line and a footer — a screenshot is a slide.
+PRESENT_CSS = """
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
+[data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"], footer,
+.st-key-ms_controls, [data-testid="stExpander"], [data-testid="stDownloadButton"], [data-testid="stBaseButton-secondary"]
+  { display: none !important; }
+.stApp, [data-testid="stMain"] { background: #ffffff !important; }
+[data-testid="stMain"] .block-container {
+  max-width: min(100vw, calc(100vh * 16 / 9)); padding: 2.2rem 3.2rem 4.5rem 3.2rem; margin: 0 auto; }
+html { font-size: 19px; }
+[data-testid="stMetricValue"] { font-size: 2.3rem !important; }
+[data-testid="stMetricLabel"] p { font-size: 1.05rem !important; }
+h1 { display: none; }
+.ms-slide-title { font-size: 2.1rem; font-weight: 700; color: #1a1a1a; margin: 0 0 .6rem 0;
+  border-bottom: 3px solid #0072B2; padding-bottom: .4rem; }
+.ms-slide-title span { font-weight: 400; color: #555; font-size: 1.4rem; margin-left: .8rem; }
+.ms-slide-footer { position: fixed; left: 0; right: 0; bottom: 0; padding: .45rem 3.2rem; background: #f4f6f8;
+  border-top: 1px solid #dde3e8; font-size: .8rem; color: #444; display: flex; justify-content: space-between; z-index: 999; }
+.ms-slide-footer a { color: #888; text-decoration: none; white-space: nowrap; margin-left: 1.5rem; }
+"""
 
 
 def header(title: str, sc: Scope, period: str | None = None) -> None:
     st.title(title)
+    if sc.present:
+        st.html(f"<div class='ms-slide-title'>{escape(title)}<span>{escape(sc.region_name)} · "
+                f"{escape(period or f'{sc.year}年')}</span></div>")
+        return
     bits = [sc.region_name, period or f"{sc.year}年", f"数据截至 {fmt.date_label(sc.data_date)}"]
     st.caption(" · ".join(bits) + ("　:orange-badge[演示数据]" if sc.demo else ""))
 
 
+def controls():
+    """The container for a page's filters; presentation mode hides it (the filters still apply)."""
+    return st.container(key="ms_controls")
+
+
 def footer(sc: Scope, sources: list[str] | None = None) -> None:
     src = "；".join(sorted({s for s in (sources or []) if s})) or "—"
+    text = (f"区域：{sc.region_name}（{sc.region}）　来源：{src}　数据日期：{fmt.date_label(sc.data_date)}"
+            + ("　演示数据，非官方统计" if sc.demo else ""))
+    if sc.present:
+        params = {k: v for k, v in st.query_params.to_dict().items() if k != "present"}
+        exit_href = "?" + urlencode({**params, "present": "0"})
+        st.html(f"<div class='ms-slide-footer'><div>{escape(text)}</div>"
+                f"<a href='{escape(exit_href)}' target='_self'>退出演示模式</a></div>")
+        return
     st.divider()
-    st.caption(f"区域：{sc.region_name}（{sc.region}）　来源：{src}　数据日期：{fmt.date_label(sc.data_date)}"
-               + ("　演示数据，非官方统计" if sc.demo else ""))
+    st.caption(text)
 
 
 def children_of(code: str) -> pd.DataFrame:
