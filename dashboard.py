@@ -15,13 +15,14 @@ ASSETS = Path(__file__).parent / "assets"
 # A local icon: a material-symbol page icon makes the browser fetch the favicon from a font CDN.
 st.set_page_config(page_title="民生指标看板", page_icon=str(ASSETS / "icon.png"), layout="wide")
 
+T = frame.T  # page titles follow the UI language (minsheng/i18n.py)
 pages = [
-    st.Page("views/overview.py", title="总览", icon=":material/dashboard:", default=True),  # served at /
-    st.Page("views/trend.py", title="趋势", icon=":material/show_chart:", url_path="trend"),
-    st.Page("views/map.py", title="地图", icon=":material/map:", url_path="map"),
-    st.Page("views/goals.py", title="目标", icon=":material/flag:", url_path="goals"),
-    st.Page("views/explore.py", title="数据", icon=":material/table:", url_path="data"),
-    st.Page("views/import_page.py", title="导入", icon=":material/upload_file:", url_path="import"),
+    st.Page("views/overview.py", title=T("总览"), icon=":material/dashboard:", default=True),  # served at /
+    st.Page("views/trend.py", title=T("趋势"), icon=":material/show_chart:", url_path="trend"),
+    st.Page("views/map.py", title=T("地图"), icon=":material/map:", url_path="map"),
+    st.Page("views/goals.py", title=T("目标"), icon=":material/flag:", url_path="goals"),
+    st.Page("views/explore.py", title=T("数据"), icon=":material/table:", url_path="data"),
+    st.Page("views/import_page.py", title=T("导入"), icon=":material/upload_file:", url_path="import"),
 ]
 page = st.navigation(pages)
 problem = frame.data_problem()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from minsheng.i18n import t as tr
+
 
 # Okabe–Ito order, readable in print and by colour-blind viewers; the focus region is drawn first.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
@@ -13,7 +15,8 @@ STATUS_COLORS = {"已完成": "#009E73", "超序时": "#0072B2", "滞后": "#E69
 FONT = "Noto Sans CJK SC, Noto Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
 
 
-def _theme(fig: go.Figure, title: str, subtitle: str, height: int = 440, unit: str | None = None) -> go.Figure:
+def _theme(fig: go.Figure, title: str, subtitle: str, height: int = 440, unit: str | None = None,
+           lang: str = "zh") -> go.Figure:
     """Title and subtitle (region, period, source, data date) on the chart itself, the unit written
     horizontally above the axis (a rotated Chinese axis title reads sideways), legend below."""
     fig.update_layout(
@@ -26,7 +29,7 @@ def _theme(fig: go.Figure, title: str, subtitle: str, height: int = 440, unit: s
     )
     fig.update_yaxes(tickformat=",", rangemode="tozero", gridcolor="#e5e5e5", title_text=None)
     if unit:
-        fig.add_annotation(text=f"单位：{unit}", xref="paper", yref="paper", x=0, y=1.0, xanchor="left",
+        fig.add_annotation(text=tr("单位：{unit}", lang, unit=unit), xref="paper", yref="paper", x=0, y=1.0, xanchor="left",
                            yanchor="bottom", showarrow=False, font=dict(size=12, color="#555"))
     return fig
 
@@ -35,14 +38,13 @@ VIEW_LABEL = {"value": "数值", "yoy": "同比", "mom": "环比"}
 
 
 def trend(df: pd.DataFrame, ind: dict, names: dict[str, str], focus: str, view: str, subtitle: str,
-          grain: str = "month") -> go.Figure:
+          grain: str = "month", lang: str = "zh") -> go.Figure:
     """Lines of one indicator over time, one per region; gaps stay gaps (no line across them)."""
     fig = go.Figure()
-    unit = ind["unit"]
     if view == "value":
-        y_title = unit
+        y_title = tr(ind["unit"], lang)
     elif ind["kind"] == "rate":
-        y_title = "个百分点"
+        y_title = tr("个百分点", lang)
     else:
         y_title = "%"
     periods = pd.DatetimeIndex(sorted(df["period"].unique()))
@@ -57,39 +59,44 @@ def trend(df: pd.DataFrame, ind: dict, names: dict[str, str], focus: str, view: 
             marker=dict(size=6 if code == focus else 4),
             hovertemplate=f"{label}：%{{y:,.2f}} {y_title}<extra></extra>",
         ))
-    title = ind["name_zh"] + ("" if view == "value" else f"（{VIEW_LABEL[view]}）")
-    _theme(fig, title, subtitle, unit=y_title)
+    title = ind["name_zh"] + ("" if view == "value" else f"（{tr(VIEW_LABEL[view], lang)}）")
+    _theme(fig, title, subtitle, unit=y_title, lang=lang)
     # rates and standards move within a narrow band: an axis from zero would flatten them
     fig.update_yaxes(rangemode="tozero" if view == "value" and ind["kind"] in ("count", "amount") else "normal")
     if view != "value":
         fig.add_hline(y=0, line_color="#666", line_width=1)
     monthly = ind["frequency"] == "month" and grain == "month"
-    fig.update_xaxes(tickformat="%Y年%m月" if monthly else "%Y年", dtick=None if monthly else "M12")
+    if lang == "en":
+        fig.update_xaxes(tickformat="%b %Y" if monthly else "%Y", dtick=None if monthly else "M12")
+    else:
+        fig.update_xaxes(tickformat="%Y年%m月" if monthly else "%Y年", dtick=None if monthly else "M12")
     return fig
 
 
-def goals(df: pd.DataFrame, subtitle: str) -> go.Figure:
+def goals(df: pd.DataFrame, subtitle: str, lang: str = "zh") -> go.Figure:
     """完成率 per task as bars, with each task's 序时进度 as a marker to compare against."""
     d = df.dropna(subset=["completion"]).iloc[::-1]
     labels = [f"{t}（{dep}）" for t, dep in zip(d["task"], d["department"])]
+    done, elapsed_name = tr("完成率", lang), tr("序时进度", lang)
     fig = go.Figure()
     fig.add_trace(go.Bar(
-        y=labels, x=100 * d["completion"], orientation="h", name="完成率", showlegend=False,
+        y=labels, x=100 * d["completion"], orientation="h", name=done, showlegend=False,
         marker_color=[STATUS_COLORS.get(s, "#999") for s in d["status"]],
         text=[f"{100 * c:.1f}%" for c in d["completion"]], textposition="inside", insidetextanchor="end",
         textfont=dict(color="white"),
-        hovertemplate="%{y}<br>完成率 %{x:.1f}%<extra></extra>",
+        hovertemplate="%{y}<br>" + done + " %{x:.1f}%<extra></extra>",
     ))
     for status, color in STATUS_COLORS.items():  # legend entries for the status colours
-        fig.add_trace(go.Bar(y=[None], x=[None], orientation="h", name=status, marker_color=color))
+        fig.add_trace(go.Bar(y=[None], x=[None], orientation="h", name=tr(status, lang), marker_color=color))
     el = d.dropna(subset=["elapsed"])
     fig.add_trace(go.Scatter(
         y=[f"{t}（{dep}）" for t, dep in zip(el["task"], el["department"])], x=100 * el["elapsed"],
-        mode="markers", name="序时进度", marker=dict(symbol="line-ns-open", size=22, color="#000",
+        mode="markers", name=elapsed_name, marker=dict(symbol="line-ns-open", size=22, color="#000",
                                                     line=dict(width=3)),
-        hovertemplate="序时进度 %{x:.1f}%<extra></extra>",
+        hovertemplate=elapsed_name + " %{x:.1f}%<extra></extra>",
     ))
-    _theme(fig, "重点民生实事完成率与序时进度", subtitle, height=max(360, 38 * len(d) + 160), unit="%")
+    _theme(fig, tr("重点民生实事完成率与序时进度", lang), subtitle, height=max(360, 38 * len(d) + 160), unit="%",
+           lang=lang)
     fig.update_layout(hovermode="closest", bargap=0.35)
     fig.update_xaxes(range=[0, max(110, float(100 * d["completion"].max()) + 12) if len(d) else 110],
                      ticksuffix="%")

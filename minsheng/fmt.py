@@ -7,6 +7,8 @@ import math
 
 import pandas as pd
 
+from minsheng import i18n
+
 LEVEL_ZH = {"province": "省", "city": "市", "county": "县（市、区）", "township": "乡镇（街道）", "village": "村（社区）"}
 KIND_ZH = {"count": "计数", "amount": "金额/数量", "rate": "比率", "standard": "标准"}
 FREQ_ZH = {"year": "年度", "quarter": "季度", "month": "月度"}
@@ -36,15 +38,20 @@ def number(value, decimals: int = 0) -> str:
     return f"{value:,.{decimals}f}"
 
 
-def value_with_unit(value, unit: str, kind: str) -> str:
+def value_with_unit(value, unit: str, kind: str, lang: str = "zh") -> str:
     text = number(value, decimals_for(unit, kind))
     if text == "—":
         return text
-    return f"{text}%" if unit == "%" else f"{text} {unit}"
+    shown = i18n.unit(unit, lang)
+    return f"{text}%" if unit == "%" else f"{text} {shown}".rstrip()
 
 
-def period_label(period, frequency: str) -> str:
+def period_label(period, frequency: str, lang: str = "zh") -> str:
     p = pd.Timestamp(period)
+    if lang == "en":
+        if frequency == "month":
+            return f"{i18n.MONTHS_EN[p.month - 1]} {p.year}"
+        return f"Q{(p.month - 1) // 3 + 1} {p.year}" if frequency == "quarter" else str(p.year)
     if frequency == "month":
         return f"{p.year}年{p.month}月"
     if frequency == "quarter":
@@ -52,11 +59,11 @@ def period_label(period, frequency: str) -> str:
     return f"{p.year}年"
 
 
-def date_label(d: str | dt.date | None) -> str:
+def date_label(d: str | dt.date | None, lang: str = "zh") -> str:
     if not d:
-        return "未知"
+        return "未知" if lang == "zh" else "unknown"
     d = pd.Timestamp(d)
-    return f"{d.year}年{d.month}月{d.day}日"
+    return f"{d.year}-{d.month:02d}-{d.day:02d}" if lang == "en" else f"{d.year}年{d.month}月{d.day}日"
 
 
 def percent(x, digits: int = 1) -> str:

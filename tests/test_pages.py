@@ -172,3 +172,41 @@ def test_url_state_survives_page_switches():
         assert not at.exception
         assert at.selectbox(key="_w_region").value == HETANG
         assert at.query_params["region"] == HETANG and at.query_params["year"] == "2024"
+
+
+def _number(text: str) -> str:
+    """The figure a metric shows, without its unit (an English unit may contain digits: 10k persons)."""
+    import re
+
+    m = re.match(r"[-+]?[\d,]+(?:\.\d+)?(?:–[\d,]+(?:\.\d+)?)?", text)
+    return m.group(0) if m else text
+
+
+def test_english_translates_words_not_numbers():
+    # the language comes from the URL here: AppTest cannot follow a selectbox whose option labels
+    # change language between runs (the browser test switches it by clicking)
+    zh = app(region=SHIFENG, year="2023")
+    en = app(region=SHIFENG, year="2023", lang="en")
+    assert zh.title[0].value == "总览" and en.title[0].value == "Overview"
+    zh_m, en_m = metrics_of(zh), metrics_of(en)
+    assert en_m["Residents enrolled in basic medical insurance"] == "192,847 persons"
+    assert zh_m["城乡居民医保参保人数"] == "192,847 人"
+    assert sorted(map(_number, zh_m.values())) == sorted(map(_number, en_m.values()))
+    assert en.query_params["lang"] == "en"
+
+
+def test_english_trend_axis_and_title():
+    zh = app("trend", inds="yb_resident_insured_rate", lang="zh")
+    en = app("trend", inds="yb_resident_insured_rate", lang="en")
+    a, b = plotly(zh), plotly(en)
+    assert b["layout"]["annotations"][0]["text"] == "Unit: %" and a["layout"]["annotations"][0]["text"] == "单位：%"
+    assert b["layout"]["title"]["text"].startswith("<b>Resident medical insurance enrolment rate")
+    assert [t["y"] for t in a["data"]] == [t["y"] for t in b["data"]]
+    assert en.title[0].value == "Trends"
+
+
+@pytest.mark.parametrize("page", ["map", "goals", "explore"])
+def test_english_pages_render(page):
+    at = app(page, lang="en")
+    assert not at.exception
+    assert at.title[0].value in {"Map", "Targets", "Data"}

@@ -15,13 +15,13 @@ def inputs(sc: frame.Scope, indicators: pd.DataFrame, years: list[int]) -> dict:
     ids = list(indicators["id"])
     c1, c2 = st.columns([3, 2])
     with c1:
-        chosen = state.choice(st.multiselect, "指标", ids, key="xinds", default=DEFAULT, multi=True,
+        chosen = state.choice(st.multiselect, T("指标"), ids, key="xinds", default=DEFAULT, multi=True,
                               format_func=frame.indicator_label(indicators))
     with c2:
         levels = [None] + [lv for lv in ("county", "township") if lv != sc.level and
                            (sc.level == "city" or lv == "township") and sc.level != "township"]
-        level = state.choice(st.segmented_control, "级别", ["self"] + [lv for lv in levels if lv], key="xlevel",
-                             default="self", format_func=lambda v: "本级" if v == "self" else fmt.LEVEL_ZH[v])
+        level = state.choice(st.segmented_control, T("级别"), ["self"] + [lv for lv in levels if lv], key="xlevel",
+                             default="self", format_func=lambda v: T("本级") if v == "self" else T(fmt.LEVEL_ZH[v]))
         level = None if level in (None, "self") else level
     c3, c4, c5 = st.columns([3, 1, 1])
     with c3:
@@ -30,43 +30,44 @@ def inputs(sc: frame.Scope, indicators: pd.DataFrame, years: list[int]) -> dict:
             q0 = export.Query([], sc.region, level, dt.date(1900, 1, 1), dt.date(2999, 1, 1))
             in_level = export.regions_in_scope(q0)
             names = dict(zip(data.regions()["code"], data.regions()["name"]))
-            picked = state.choice(st.multiselect, "限定区划（不选即全部）", in_level, key="xregs", default=[],
-                                  multi=True, format_func=lambda c: names.get(c, c), placeholder="全部")
+            picked = state.choice(st.multiselect, T("限定区划（不选即全部）"), in_level, key="xregs", default=[],
+                                  multi=True, format_func=lambda c: names.get(c, c), placeholder=T("全部"))
     lo = min(years)
     with c4:
-        y0 = state.choice(st.selectbox, "起始年", years, key="from", default=sc.year - 2 if sc.year - 2 >= lo else lo,
+        y0 = state.choice(st.selectbox, T("起始年"), years, key="from", default=sc.year - 2 if sc.year - 2 >= lo else lo,
                           parse=int)
     with c5:
-        y1 = state.choice(st.selectbox, "结束年", [y for y in years if y >= y0], key="to", default=max(sc.year, y0),
+        y1 = state.choice(st.selectbox, T("结束年"), [y for y in years if y >= y0], key="to", default=max(sc.year, y0),
                           parse=int)
     return dict(ids=chosen, level=level, regions=picked or None, date_from=dt.date(y0, 1, 1),
                 date_to=dt.date(y1, 12, 1))
 
 
 sc = frame.scope()
+T = frame.translator(sc.lang)
 indicators = data.indicators()
 frame.header("数据", sc)
 with frame.controls():
     f = inputs(sc, indicators, sorted(frame.available_years()))
 df = pd.DataFrame()
 if not f["ids"]:
-    st.info("请至少选择一个指标。")
+    st.info(T("请至少选择一个指标。"))
 else:
     q = export.check(f["ids"], sc.region, f["level"], f["date_from"], f["date_to"], f["regions"])
     df = export.table(q)
     if df.empty:
-        st.info("所选条件下没有数据。可以放宽时期、改选级别或指标。")
+        st.info(T("所选条件下没有数据。可以放宽时期、改选级别或指标。"))
     else:
-        st.caption(" · ".join(f"{k}：{v}" for k, v in q.description) + f" · 共 {len(df):,} 行")
+        st.caption(" · ".join(f"{k}：{v}" for k, v in q.description) + " · " + T("共 {n} 行", n=f"{len(df):,}"))
         st.dataframe(df, hide_index=True, width="stretch", height=min(600, 36 * len(df) + 40),
                      column_config={c: st.column_config.NumberColumn(format="localized")
                                     for c in ("数值", "分子", "分母", "下级最小值", "下级最大值")})
         stem = f"民生指标_{sc.region_name}_{f['date_from']:%Y}-{f['date_to']:%Y}"
         c1, c2, c3 = st.columns([1, 1, 3])
-        c1.download_button("下载 CSV", export.to_csv(df), file_name=f"{stem}.csv", mime="text/csv",
+        c1.download_button(T("下载 CSV"), export.to_csv(df), file_name=f"{stem}.csv", mime="text/csv",
                            icon=":material/download:", key="dl_csv", on_click="ignore")
-        c2.download_button("下载 XLSX", export.to_xlsx(df, export.metadata(q, df)), file_name=f"{stem}.xlsx",
+        c2.download_button(T("下载 XLSX"), export.to_xlsx(df, export.metadata(q, df)), file_name=f"{stem}.xlsx",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                            icon=":material/download:", key="dl_xlsx", on_click="ignore")
-        c3.caption("CSV 为带 BOM 的 UTF-8，Excel/WPS 直接打开不乱码；XLSX 另含“说明”工作表（筛选条件、单位、来源、数据日期）。")
+        c3.caption(T("CSV 为带 BOM 的 UTF-8，Excel/WPS 直接打开不乱码；XLSX 另含“说明”工作表（筛选条件、单位、来源、数据日期）。"))
 frame.footer(sc, df["来源"].dropna().unique().tolist() if "来源" in df else [])

@@ -15,7 +15,7 @@ def inputs(sc: frame.Scope, indicators: pd.DataFrame) -> dict:
     ids = list(indicators["id"])
     c1, c2, c3 = st.columns([3, 2, 2])
     with c1:
-        ind_id = state.choice(st.selectbox, "指标", ids, key="ind", default=DEFAULT,
+        ind_id = state.choice(st.selectbox, T("指标"), ids, key="ind", default=DEFAULT,
                               format_func=frame.indicator_label(indicators))
     ind = indicators.set_index("id").loc[ind_id]
     with c2:
@@ -23,20 +23,20 @@ def inputs(sc: frame.Scope, indicators: pd.DataFrame) -> dict:
             last = data.periods().set_index("indicator_id").loc[ind_id, "last_period"]
             last = pd.Timestamp(last)
             months = list(range(1, (last.month if last.year == sc.year else 12) + 1)) if last.year >= sc.year else list(range(1, 13))
-            month = state.choice(st.selectbox, "月份", months[::-1], key="month", default=months[-1], parse=int,
-                                 format_func=lambda m: f"{sc.year}年{m}月")
+            month = state.choice(st.selectbox, T("月份"), months[::-1], key="month", default=months[-1], parse=int,
+                                 format_func=lambda m: fmt.period_label(dt.date(sc.year, m, 1), "month", sc.lang))
         else:
             month = 1
             last = pd.Timestamp(data.periods().set_index("indicator_id").loc[ind_id, "last_period"]).year
             year = min(sc.year, last)  # this year's annual figures may not be out yet
-            st.text_input("时期", f"{year}年（年度数据）", disabled=True)
+            st.text_input(T("时期"), T("{year}年（年度数据）", year=year), disabled=True)
     with c3:
         if sc.level == "city":
-            level = state.choice(st.segmented_control, "显示层级", ["county", "township"], key="maplevel",
-                                 default="county", format_func={"county": "区县", "township": "乡镇（街道）"}.get)
+            level = state.choice(st.segmented_control, T("显示层级"), ["county", "township"], key="maplevel",
+                                 default="county", format_func=lambda v: T("区县" if v == "county" else "乡镇（街道）"))
         else:
             level = "township"
-            st.text_input("显示层级", "乡镇（街道）", disabled=True)
+            st.text_input(T("显示层级"), T("乡镇（街道）"), disabled=True)
     return dict(ind_id=ind_id, month=month, level=level or "county",
                 year=year if ind["frequency"] == "year" else sc.year)
 
@@ -71,26 +71,28 @@ def load(sc: frame.Scope, f: dict, shown: pd.DataFrame, ind: pd.Series, year: in
 
 def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highlight: str | None,
            year: int) -> None:
-    period_text = fmt.period_label(dt.date(year, f["month"], 1), ind["frequency"])
+    period_text = fmt.period_label(dt.date(year, f["month"], 1), ind["frequency"], sc.lang)
+    ind_name, unit = frame.name(ind), frame.unit(ind["unit"])
     if year != sc.year:
-        st.caption(f":orange-badge[{sc.year}年年度数据尚未发布] 显示最近一年（{year}年）。")
-    level_text = "区县" if f["level"] == "county" else "乡镇（街道）"
+        st.caption(f":orange-badge[{T('{year}年年度数据尚未发布', year=sc.year)}] {T('显示最近一年（{year}年）。', year=year)}")
+    level_text = T("区县" if f["level"] == "county" else "乡镇（街道）")
     if table["value"].isna().all():
-        st.info(f"{ind['name_zh']}：{sc.region_name} 各{level_text}在 {period_text} 暂无数据"
-                f"（该指标报送到{fmt.LEVEL_ZH.get(ind['report_level'], ind['report_level'])}）。")
+        st.info(T("{name}：{region} 各{level}在 {period} 暂无数据（该指标报送到{report}）。", name=ind_name,
+                  region=sc.region_name, level=level_text, period=period_text,
+                  report=T(fmt.LEVEL_ZH.get(ind["report_level"], ind["report_level"]))))
         return
     rows = [dict(code=r.code, name=r.name, value=None if pd.isna(r.value) else float(r.value),
-                 label=fmt.value_with_unit(r.value, ind["unit"], ind["kind"]),
+                 label=fmt.value_with_unit(r.value, ind["unit"], ind["kind"], sc.lang),
                  lon=None if pd.isna(r.lon) else r.lon, lat=None if pd.isna(r.lat) else r.lat)
             for r in table.itertuples()]
     coll = maps.boundaries(f["level"])
     synthetic = bool(coll) and any(ft["properties"].get("synthetic") for ft in coll["features"])
     left, right = st.columns([3, 2])
     with left:
-        st.markdown(f"**{ind['name_zh']}（{ind['unit']}） · {sc.region_name} · 按{level_text} · {period_text}**")
+        st.markdown(f"**{ind_name}（{unit}） · {sc.region_name} · {T('按{level}', level=level_text)} · {period_text}**")
         deck = maps.choropleth(coll, rows, highlight)
         if deck is None:
-            st.info("没有这些区划的边界或坐标，无法绘制地图；右侧排名仍可查看。")
+            st.info(T("没有这些区划的边界或坐标，无法绘制地图；右侧排名仍可查看。"))
         else:
             event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="map_chart",
                                     height=520)
@@ -103,17 +105,18 @@ def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highli
         legend = maps.legend(rows, lambda v: fmt.number(v, fmt.decimals_for(ind["unit"], ind["kind"])))
         chips = " ".join(f"<span style='display:inline-block;width:14px;height:14px;background:{c};"
                          f"border:1px solid #999;vertical-align:middle'></span> {t}" for c, t in legend)
-        st.markdown(f"<div style='font-size:0.85rem'>图例（{ind['unit']}）：{chips}</div>", unsafe_allow_html=True)
-        notes = ["无底图，离线绘制"]
+        chips = chips.replace("无数据", T("无数据"))
+        st.markdown(f"<div style='font-size:0.85rem'>{T('图例（{unit}）：', unit=unit)}{chips}</div>", unsafe_allow_html=True)
+        notes = [T("无底图，离线绘制")]
         if synthetic and f["level"] == "township":
-            notes.append("乡镇边界为示意边界，非实际行政界线")
-        st.caption("；".join(notes) + "。点击区县可下钻到其乡镇。")
+            notes.append(T("乡镇边界为示意边界，非实际行政界线"))
+        st.caption("；".join(notes) + "。" + T("点击区县可下钻到其乡镇。"))
     with right:
         ranked = table.sort_values("value", ascending=not bool(ind["higher_is_better"] is not False), na_position="last")
-        ranked = ranked.assign(排名=range(1, len(ranked) + 1))
-        yoy_label = "同比（个百分点）" if ind["kind"] == "rate" else "同比（%）"
-        show = ranked[["排名", "name", "value", "yoy"]].rename(
-            columns={"name": "区域", "value": f"{ind['name_zh']}（{ind['unit']}）", "yoy": yoy_label})
+        ranked = ranked.assign(rank=range(1, len(ranked) + 1))
+        yoy_label = T("同比（个百分点）") if ind["kind"] == "rate" else T("同比（%）")
+        show = ranked[["rank", "name", "value", "yoy"]].rename(
+            columns={"rank": T("排名"), "name": T("区域"), "value": f"{ind_name}（{unit}）", "yoy": yoy_label})
         vmax = float(table["value"].max()) if table["value"].notna().any() else 1.0
         number_format = "%.1f" if fmt.decimals_for(ind["unit"], ind["kind"]) else "%d"
         # bars for quantities; a rate's differences of a point or two would vanish in a 0–100 bar
@@ -131,16 +134,17 @@ def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highli
                     st.session_state["map_drill"] = None
 
             names = dict(zip(table["code"], table["name"]))
-            st.selectbox("下钻到", [None] + drill["code"].tolist(), key="map_drill", on_change=drill_down,
+            st.selectbox(T("下钻到"), [None] + drill["code"].tolist(), key="map_drill", on_change=drill_down,
                          format_func=lambda c: "—" if c is None else names[c])
         regions = data.regions()
         parent = regions.loc[regions["code"] == sc.region, "parent_code"].iloc[0]
-        if pd.notna(parent) and st.button("返回上级", icon=":material/arrow_upward:"):
+        if pd.notna(parent) and st.button(T("返回上级"), icon=":material/arrow_upward:"):
             state.set_value("region", parent)
             st.rerun()
 
 
 sc = frame.scope()
+T = frame.translator(sc.lang)
 indicators = data.indicators()
 frame.header("地图", sc)
 with frame.controls():
@@ -148,7 +152,7 @@ with frame.controls():
 ind = indicators.set_index("id").loc[f["ind_id"]]
 shown, highlight = map_regions(sc, f["level"])
 if shown.empty:
-    st.info(f"{sc.region_name} 没有下级区划可显示。")
+    st.info(T("{region} 没有下级区划可显示。", region=sc.region_name))
     table = pd.DataFrame()
 else:
     table = load(sc, f, shown, ind, f["year"])

@@ -13,8 +13,8 @@ STATUS_BADGE = {"已完成": "green", "超序时": "blue", "滞后": "orange", "
 
 def inputs(indicators: pd.DataFrame) -> list[str]:
     domains = fmt.domain_order(indicators["domain"])
-    return state.choice(st.pills, "领域", domains, key="domains", default=domains, multi=True,
-                        selection_mode="multi") or []
+    return state.choice(st.pills, T("领域"), domains, key="domains", default=domains, multi=True,
+                        selection_mode="multi", format_func=T) or []
 
 
 def load(sc: frame.Scope, indicators: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -29,29 +29,31 @@ def load(sc: frame.Scope, indicators: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     return cards, goal
 
 
-def card(c, goal_row) -> None:
+def card(c, goal_row, lang: str) -> None:
     if pd.isna(c["value"]) and pd.notna(c.get("min_value")):
-        value = f"{fmt.number(c['min_value'])}–{fmt.number(c['max_value'])} {c['unit']}"
+        value = f"{fmt.number(c['min_value'])}–{fmt.number(c['max_value'])} {frame.unit(c['unit'])}"
     else:
-        value = fmt.value_with_unit(c["value"], c["unit"], c["kind"])
+        value = fmt.value_with_unit(c["value"], c["unit"], c["kind"], lang)
     delta, color = None, "off"
     if c["yoy"] is not None:
         delta = c["yoy"].signed()
         hib = c["higher_is_better"]
         color = "off" if hib is None or pd.isna(hib) else ("normal" if hib else "inverse")
-    when = "暂无数据" if c["period"] is None or pd.isna(c["period"]) else fmt.period_label(c["period"], c["frequency"])
+    no_period = c["period"] is None or pd.isna(c["period"])
+    when = T("暂无数据") if no_period else fmt.period_label(c["period"], c["frequency"], lang)
     if c["stale"]:
-        when += "（本年尚未发布）"
-    help_text = f"{c['domain']}｜{fmt.KIND_ZH.get(c['kind'], c['kind'])}｜来源：{c.get('obs_source') or c.get('source') or '—'}"
+        when += T("（本年尚未发布）")
+    help_text = (f"{T(c['domain'])}｜{fmt.KIND_ZH.get(c['kind'], c['kind'])}｜"
+                 + T("来源：{source}", source=c.get("obs_source") or c.get("source") or "—"))
     if c.get("derived") and c["kind"] != "standard":
-        help_text += f"｜由 {int(c['n_reported'])}/{int(c['n_expected'])} 个下级单位汇总"
+        help_text += "｜" + T("由 {n}/{m} 个下级单位汇总", n=int(c["n_reported"]), m=int(c["n_expected"]))
     with st.container(border=True):
-        st.metric(c["name_zh"], value, delta=delta, delta_color=color, help=help_text,
-                  delta_description="同比" if delta else None)
+        st.metric(frame.name(c), value, delta=delta, delta_color=color, help=help_text,
+                  delta_description=T("同比") if delta else None)
         line = when
         if goal_row is not None and goal_row["status"]:
             badge = STATUS_BADGE.get(goal_row["status"], "gray")
-            line += f"　:{badge}-badge[{goal_row['status']} · 完成率 {fmt.percent(goal_row['completion'])}]"
+            line += f"　:{badge}-badge[{T(goal_row['status'])} · {T('完成率')} {fmt.percent(goal_row['completion'])}]"
         st.caption(line)
 
 
@@ -60,10 +62,10 @@ def render(sc: frame.Scope, cards: pd.DataFrame, goal: pd.DataFrame, domains: li
         counts = goal["status"].value_counts()
         cols = st.columns(4)
         for col, s in zip(cols, reversed(metrics.STATUSES)):
-            col.metric(f"目标任务 · {s}", f"{int(counts.get(s, 0))} 项")
+            col.metric(T("目标任务 · {status}", status=T(s)), T("{n} 项", n=int(counts.get(s, 0))))
     shown = cards[cards["domain"].isin(domains)]
     if shown.empty or shown["value"].isna().all() and shown["min_value"].isna().all():
-        st.info(f"{sc.region_name} 在 {sc.year} 年所选领域暂无数据。请换一个区域、年度或领域。")
+        st.info(T("{region} 在 {year} 年所选领域暂无数据。请换一个区域、年度或领域。", region=sc.region_name, year=sc.year))
         return
     goals_by_ind = {r["indicator_id"]: r for _, r in goal.iterrows()}
     # the five bureaus get a section each; the other departments on the 民生实事 list share one
@@ -72,14 +74,15 @@ def render(sc: frame.Scope, cards: pd.DataFrame, goal: pd.DataFrame, domains: li
         d = shown[(section == name) & shown["domain"].isin(domains) & (shown["value"].notna() | shown["min_value"].notna())]
         if d.empty:
             continue
-        st.subheader(name)
+        st.subheader(T(name))
         cols = st.columns(4)
         for i, (_, c) in enumerate(d.iterrows()):
             with cols[i % 4]:
-                card(c, goals_by_ind.get(c["indicator_id"]))
+                card(c, goals_by_ind.get(c["indicator_id"]), sc.lang)
 
 
 sc = frame.scope()
+T = frame.translator(sc.lang)
 indicators = data.indicators()
 frame.header("总览", sc)
 with frame.controls():

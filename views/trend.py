@@ -15,24 +15,24 @@ def inputs(indicators: pd.DataFrame, years: list[int]) -> dict:
     ids = list(indicators["id"])
     c1, c2 = st.columns([3, 2])
     with c1:
-        chosen = state.choice(st.multiselect, "指标（可多选）", ids, key="inds", default=DEFAULT, multi=True,
+        chosen = state.choice(st.multiselect, T("指标（可多选）"), ids, key="inds", default=DEFAULT, multi=True,
                               format_func=frame.indicator_label(indicators), max_selections=6)
     with c2:
         lo, hi = min(years), max(years)
-        span = state.value(st.slider, "年份范围", key="span", default=(lo, hi), min_value=lo, max_value=hi,
+        span = state.value(st.slider, T("年份范围"), key="span", default=(lo, hi), min_value=lo, max_value=hi,
                            parse=lambda s: tuple(int(x) for x in s.split("-")),
                            valid=lambda v: isinstance(v, tuple) and len(v) == 2 and lo <= v[0] <= v[1] <= hi,
                            serialize=lambda v: f"{v[0]}-{v[1]}")
     c3, c4, c5 = st.columns([2, 2, 2])
     with c3:
-        grain = state.choice(st.segmented_control, "时间粒度", ["year", "month"], key="grain", default="year",
-                             format_func={"year": "年度", "month": "月度"}.get)
+        grain = state.choice(st.segmented_control, T("时间粒度"), ["year", "month"], key="grain", default="year",
+                             format_func=lambda g: T("年度（粒度）" if g == "year" else "月度（粒度）").replace("（粒度）", ""))
     with c4:
         views = ["value", "yoy"] + (["mom"] if grain == "month" else [])
-        view = state.choice(st.segmented_control, "显示", views, key="view", default="value",
-                            format_func=charts.VIEW_LABEL.get)
+        view = state.choice(st.segmented_control, T("显示"), views, key="view", default="value",
+                            format_func=lambda v: T(charts.VIEW_LABEL[v]))
     with c5:
-        kids = state.value(st.toggle, "同时显示下级区划", key="kids", default=True, parse=lambda s: s == "1",
+        kids = state.value(st.toggle, T("同时显示下级区划"), key="kids", default=True, parse=lambda s: s == "1",
                            valid=lambda v: isinstance(v, bool), serialize=lambda v: "1" if v else "0")
     return dict(ids=chosen, span=span, grain=grain or "year", view=view or "value", kids=kids)
 
@@ -60,43 +60,47 @@ def render(sc: frame.Scope, s: pd.DataFrame, f: dict, indicators: pd.DataFrame) 
         d = s[s["indicator_id"] == ind_id]
         row = ind.loc[ind_id].to_dict() | {"id": ind_id}
         if d.empty:
-            st.info(f"{row['name_zh']}：{sc.region_name} 在 {f['span'][0]}–{f['span'][1]} 年暂无数据。")
+            st.info(T("{name}：{region} 在 {y0}–{y1} 年暂无数据。", name=frame.name(row), region=sc.region_name,
+                      y0=f["span"][0], y1=f["span"][1]))
             continue
         if f["grain"] == "year" and row["frequency"] == "month":
             partial = d[(d["region_code"] == sc.region) & (d["month"] < 12)]
-            note = "；".join(f"{int(p.year)}年截至{int(m)}月" for p, m in zip(partial["period"], partial["month"]))
+            note = "；".join(T("{y}年截至{m}月", y=int(p.year), m=int(m)) for p, m in zip(partial["period"], partial["month"]))
         else:
             note = ""
-        sub = (f"{sc.region_name}{'及下级区划' if f['kids'] else ''} · {f['span'][0]}–{f['span'][1]}年"
-               f" · {'累计值' if row['cumulative'] else ''}{'年末/最新值' if f['grain'] == 'year' else '月度值'}"
-               f"{'（' + note + '）' if note else ''} · 来源：{d['source'].dropna().iloc[0] if d['source'].notna().any() else '—'}"
-               f" · 数据截至 {fmt.date_label(sc.data_date)}")
+        source = d["source"].dropna().iloc[0] if d["source"].notna().any() else "—"
+        sub = (f"{sc.region_name}{T('及下级区划') if f['kids'] else ''} · {f['span'][0]}–{f['span'][1]}"
+               f" · {T('累计值') if row['cumulative'] else ''}{T('年末/最新值') if f['grain'] == 'year' else T('月度值')}"
+               f"{'（' + note + '）' if note else ''} · {T('来源：')}{source}"
+               f" · {T('数据截至 {date}', date=fmt.date_label(sc.data_date, sc.lang))}")
         sources += d["source"].dropna().unique().tolist()
-        fig = charts.trend(d, row, names, sc.region, f["view"], sub, f["grain"])
+        fig = charts.trend(d, row | {"name_zh": frame.name(row)}, names, sc.region, f["view"], sub, f["grain"], sc.lang)
         st.plotly_chart(fig, key=f"trend_{ind_id}", config={"displaylogo": False})
         if row["kind"] == "standard" and f["view"] == "value":
-            st.caption("标准类指标不加总：上级区划显示其本级标准。")
-        with st.expander(f"{row['name_zh']} · 数据表"):
-            t = d.assign(区域=d["region_code"].map(names), 时期=[fmt.period_label(p, f["grain"]) for p in d["period"]])
-            cols = {"区域": "区域", "时期": "时期", "value": f"数值（{row['unit']}）",
-                    "yoy": "同比（个百分点）" if row["kind"] == "rate" else "同比（%）",
-                    "mom": "环比（个百分点）" if row["kind"] == "rate" else "环比（%）"}
+            st.caption(T("标准类指标不加总：上级区划显示其本级标准。"))
+        with st.expander(T("{name} · 数据表", name=frame.name(row))):
+            t = d.assign(区域=d["region_code"].map(names),
+                         时期=[fmt.period_label(p, f["grain"], sc.lang) for p in d["period"]])
+            cols = {"区域": T("区域"), "时期": T("时期"), "value": f"{T('数值')}（{frame.unit(row['unit'])}）",
+                    "yoy": T("同比（个百分点）") if row["kind"] == "rate" else T("同比（%）"),
+                    "mom": T("环比（个百分点）") if row["kind"] == "rate" else T("环比（%）")}
             t = t[[c for c in cols if c in t.columns]].rename(columns=cols)
             st.dataframe(t, hide_index=True, width="stretch")
     return sources
 
 
 sc = frame.scope()
+T = frame.translator(sc.lang)
 indicators = data.indicators()
 frame.header("趋势", sc)
 with frame.controls():
     f = inputs(indicators, sorted(frame.available_years()))
 if not f["ids"]:
-    st.info("请至少选择一个指标。")
+    st.info(T("请至少选择一个指标。"))
     sources = []
 else:
     s = load(sc, f, indicators)
     sources = render(sc, s, f, indicators) if not s.empty else []
     if s.empty:
-        st.info(f"{sc.region_name} 在所选年份暂无这些指标的数据。")
+        st.info(T("{region} 在所选年份暂无这些指标的数据。", region=sc.region_name))
 frame.footer(sc, sources)

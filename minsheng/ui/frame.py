@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from minsheng import fmt
+from minsheng import fmt, i18n
 from minsheng.ui import data, state
 
 
@@ -22,6 +22,7 @@ class Scope:
     data_date: str | None
     demo: bool
     present: bool = False
+    lang: str = "zh"
 
 
 def region_order(regions: pd.DataFrame) -> list[str]:
@@ -67,25 +68,55 @@ def data_problem() -> str | None:
     return None
 
 
+def lang() -> str:
+    """The UI language: the session's choice, else the URL's (the router needs it before the sidebar)."""
+    chosen = state.get("lang") or st.query_params.get("lang")
+    return chosen if chosen in i18n.LANGS else "zh"
+
+
+def T(text: str, **values) -> str:
+    """A UI string in the session's language (see minsheng/i18n.py)."""
+    return i18n.t(text, lang(), **values)
+
+
+def translator(language: str):
+    """T with the language fixed now: widget format functions may be called later, outside the
+    session's script run (AppTest does), where the session's choice cannot be read."""
+    return lambda text, **values: i18n.t(text, language, **values)
+
+
+def name(row) -> str:
+    """An indicator's name in the UI language (the Chinese name where no English one is given)."""
+    en = row.get("name_en") if hasattr(row, "get") else None
+    return en if lang() == "en" and isinstance(en, str) and en else row["name_zh"]
+
+
+def unit(u: str) -> str:
+    return i18n.unit(u, lang())
+
+
 def sidebar() -> Scope:
     """Draw the shared filters (region, year) and return the chosen scope; the router calls it once per run."""
     regions = data.regions()
     meta = data.meta()
     order = region_order(regions)
+    T = translator(lang())  # noqa: N806 (the same name as the module-level helper, bound to this run's language)
     with st.sidebar:
-        st.markdown("### 民生指标看板")
+        st.markdown(f"### {T('民生指标看板')}")
         if meta.get("demo"):
-            st.caption(":orange-badge[演示数据] 围绕公开报道数字生成，非官方统计")
-        state.choice(st.selectbox, "区域", order, key="region", default=order[0],
-                     format_func=region_label(regions), help="可输入名称搜索；选择后各页面同步")
+            st.caption(f":orange-badge[{T('演示数据')}] {T('围绕公开报道数字生成，非官方统计')}")
+        state.choice(st.selectbox, T("区域"), order, key="region", default=order[0],
+                     format_func=region_label(regions), help=T("可输入名称搜索；选择后各页面同步"))
         years = available_years()
         default_year = pd.Timestamp(meta["data_date"]).year if meta.get("data_date") else years[0]
-        state.choice(st.selectbox, "年度", years, key="year", default=default_year, parse=int,
-                     format_func=lambda y: f"{y}年")
-        st.caption(f"数据截至 {fmt.date_label(meta.get('data_date'))}")
-        state.value(st.toggle, "演示模式", key="present", default=False, parse=lambda s: s == "1",
+        state.choice(st.selectbox, T("年度"), years, key="year", default=default_year, parse=int,
+                     format_func=lambda y: T("{year}年", year=y))
+        st.caption(T("数据截至 {date}", date=fmt.date_label(meta.get("data_date"), lang())))
+        state.value(st.toggle, T("演示模式"), key="present", default=False, parse=lambda s: s == "1",
                     valid=lambda v: isinstance(v, bool), serialize=lambda v: "1" if v else "0",
-                    help="隐藏侧栏和工具栏，16:9 版式、大字号，截图即可作为汇报幻灯片（网址加 ?present=1 亦可）")
+                    help=T("隐藏侧栏和工具栏，16:9 版式、大字号，截图即可作为汇报幻灯片（网址加 ?present=1 亦可）"))
+        state.choice(st.segmented_control, T("语言"), list(i18n.LANGS), key="lang", default="zh",
+                     format_func=i18n.LANGS.get)
     sc = scope()
     if sc.present:
         st.html(f"<style>{PRESENT_CSS}</style>")
@@ -98,7 +129,8 @@ def scope() -> Scope:
     code = state.get("region")
     row = regions[regions["code"] == code].iloc[0]
     return Scope(region=code, region_name=row["name"], level=row["level"], year=int(state.get("year")),
-                 data_date=meta.get("data_date"), demo=bool(meta.get("demo")), present=bool(state.get("present", False)))
+                 data_date=meta.get("data_date"), demo=bool(meta.get("demo")), present=bool(state.get("present", False)),
+                 lang=lang())
 
 
 # Presentation mode: no sidebar or Streamlit chrome, a 16:9 white page with large type, the
@@ -125,13 +157,15 @@ h1 { display: none; }
 
 
 def header(title: str, sc: Scope, period: str | None = None) -> None:
+    title = T(title)
+    period = period or T("{year}年", year=sc.year)
     st.title(title)
     if sc.present:
         st.html(f"<div class='ms-slide-title'>{escape(title)}<span>{escape(sc.region_name)} · "
-                f"{escape(period or f'{sc.year}年')}</span></div>")
+                f"{escape(period)}</span></div>")
         return
-    bits = [sc.region_name, period or f"{sc.year}年", f"数据截至 {fmt.date_label(sc.data_date)}"]
-    st.caption(" · ".join(bits) + ("　:orange-badge[演示数据]" if sc.demo else ""))
+    bits = [sc.region_name, period, T("数据截至 {date}", date=fmt.date_label(sc.data_date, sc.lang))]
+    st.caption(" · ".join(bits) + (f"　:orange-badge[{T('演示数据')}]" if sc.demo else ""))
 
 
 def controls():
@@ -141,13 +175,13 @@ def controls():
 
 def footer(sc: Scope, sources: list[str] | None = None) -> None:
     src = "；".join(sorted({s for s in (sources or []) if s})) or "—"
-    text = (f"区域：{sc.region_name}（{sc.region}）　来源：{src}　数据日期：{fmt.date_label(sc.data_date)}"
-            + ("　演示数据，非官方统计" if sc.demo else ""))
+    text = (T("区域：{region}（{code}）　来源：{sources}　数据日期：{date}", region=sc.region_name, code=sc.region,
+              sources=src, date=fmt.date_label(sc.data_date, sc.lang)) + (T("　演示数据，非官方统计") if sc.demo else ""))
     if sc.present:
         params = {k: v for k, v in st.query_params.to_dict().items() if k != "present"}
         exit_href = "?" + urlencode({**params, "present": "0"})
         st.html(f"<div class='ms-slide-footer'><div>{escape(text)}</div>"
-                f"<a href='{escape(exit_href)}' target='_self'>退出演示模式</a></div>")
+                f"<a href='{escape(exit_href)}' target='_self'>{escape(T('退出演示模式'))}</a></div>")
         return
     st.divider()
     st.caption(text)
@@ -159,7 +193,7 @@ def children_of(code: str) -> pd.DataFrame:
 
 
 def indicator_label(ind: pd.DataFrame):
-    names = dict(zip(ind["id"], ind["name_zh"]))
-    units = dict(zip(ind["id"], ind["unit"]))
-    domains = dict(zip(ind["id"], ind["domain"]))
+    names = {r["id"]: name(r) for r in ind.to_dict("records")}
+    units = {i: unit(u) for i, u in zip(ind["id"], ind["unit"])}
+    domains = {i: T(d) for i, d in zip(ind["id"], ind["domain"])}
     return lambda i: f"{domains.get(i, '')}｜{names.get(i, i)}（{units.get(i, '')}）"

@@ -1,0 +1,105 @@
+"""Every UI string in one catalogue: Chinese (the default and the key) and English for visiting delegations.
+
+A string is looked up by its Chinese text, so the code reads as the Chinese UI does and a missing
+translation falls back to Chinese rather than to a key nobody can read. `{name}` placeholders are
+filled after translation.
+"""
+
+from __future__ import annotations
+
+LANGS = {"zh": "中文", "en": "English"}
+
+EN = {
+    # navigation and frame
+    "总览": "Overview", "趋势": "Trends", "地图": "Map", "目标": "Targets", "数据": "Data", "导入": "Import",
+    "民生指标看板": "Livelihood Indicators", "区域": "Region", "年度": "Year", "语言": "Language",
+    "演示数据": "Demo data", "围绕公开报道数字生成，非官方统计": "generated around published figures; not official statistics",
+    "可输入名称搜索；选择后各页面同步": "Type to search; applies to every page",
+    "数据截至 {date}": "Data as of {date}", "演示模式": "Presentation mode",
+    "隐藏侧栏和工具栏，16:9 版式、大字号，截图即可作为汇报幻灯片（网址加 ?present=1 亦可）":
+        "Hides the sidebar and toolbar; 16:9 layout with large type, so a screenshot is a slide (or add ?present=1 to the URL)",
+    "区域：{region}（{code}）　来源：{sources}　数据日期：{date}": "Region: {region} ({code})   Source: {sources}   Data date: {date}",
+    "　演示数据，非官方统计": "   Demo data, not official statistics",
+    "退出演示模式": "Leave presentation mode", "{year}年": "{year}",
+    # overview
+    "领域": "Domain", "目标任务 · {status}": "Tasks · {status}", "{n} 项": "{n}", "同比": "YoY",
+    "{region} 在 {year} 年所选领域暂无数据。请换一个区域、年度或领域。":
+        "No data for {region} in {year} in the chosen domains. Try another region, year or domain.",
+    "其他部门": "Other departments", "暂无数据": "No data", "（本年尚未发布）": " (this year not yet published)",
+    "来源：{source}": "Source: {source}", "由 {n}/{m} 个下级单位汇总": "summed from {n}/{m} subdivisions",
+    "完成率": "Completion",
+    # trend
+    "指标（可多选）": "Indicators (several allowed)", "年份范围": "Years", "时间粒度": "Granularity",
+    "年度（粒度）": "Yearly", "月度（粒度）": "Monthly", "显示": "Show", "同时显示下级区划": "Include subdivisions",
+    "数值": "Value", "环比": "MoM", "请至少选择一个指标。": "Choose at least one indicator.",
+    "{region} 在所选年份暂无这些指标的数据。": "No data for {region} in the chosen years.",
+    "{name}：{region} 在 {y0}–{y1} 年暂无数据。": "{name}: no data for {region} in {y0}–{y1}.",
+    "及下级区划": " and subdivisions", "累计值": "year-to-date ", "年末/最新值": "year-end or latest value",
+    "月度值": "monthly values", "{y}年截至{m}月": "{y} to month {m}", "来源：": "Source: ",
+    "标准类指标不加总：上级区划显示其本级标准。": "Standards are never summed: a region shows its own standard.",
+    "{name} · 数据表": "{name} · table", "时期": "Period",
+    "同比（个百分点）": "YoY (pp)", "同比（%）": "YoY (%)", "环比（个百分点）": "MoM (pp)", "环比（%）": "MoM (%)",
+    "单位：{unit}": "Unit: {unit}", "个百分点": "pp",
+    # map
+    "指标": "Indicator", "月份": "Month", "显示层级": "Level", "区县": "Counties", "乡镇（街道）": "Townships",
+    "{year}年（年度数据）": "{year} (annual data)", "{year}年年度数据尚未发布": "{year} annual data not yet published",
+    "显示最近一年（{year}年）。": "Showing the latest year ({year}).", "按{level}": "by {level}",
+    "无底图，离线绘制": "No base map, drawn offline", "乡镇边界为示意边界，非实际行政界线":
+        "township outlines are schematic, not legal boundaries", "点击区县可下钻到其乡镇。": "Click a county to drill down.",
+    "图例（{unit}）：": "Legend ({unit}): ", "无数据": "no data", "排名": "Rank", "下钻到": "Drill down to",
+    "返回上级": "Up one level", "{region} 没有下级区划可显示。": "{region} has no subdivisions to show.",
+    "没有这些区划的边界或坐标，无法绘制地图；右侧排名仍可查看。":
+        "No boundaries or coordinates for these regions; the ranking is still shown.",
+    "{name}：{region} 各{level}在 {period} 暂无数据（该指标报送到{report}）。":
+        "{name}: no data for the {level} of {region} in {period} (reported at {report} level).",
+    # goals
+    "截至月份": "As of month", "部门": "Department", "全部部门": "All departments",
+    "严重滞后阈值（个百分点）": "Far-behind threshold (pp)", "完成率落后序时进度超过该值即为严重滞后":
+        "A task this many points behind the time elapsed is far behind",
+    "序时进度": "Time elapsed", "已完成": "Completed", "超序时": "Ahead", "滞后": "Behind", "严重滞后": "Far behind",
+    "截至{year}年{month}月底，全年已过 {month}/12": "At the end of month {month} of {year}, {month}/12 of the year has passed",
+    "状态": "Status", "任务": "Task", "目标值": "Target", "完成": "Actual", "差距（个百分点）": "Gap (pp)", "每月还需": "Needed per month",
+    "重点民生实事完成率与序时进度": "Livelihood tasks: completion against time elapsed",
+    "{region} · {year}年 · 截至{month}月 · 数据截至 {date}": "{region} · {year} · to month {month} · data as of {date}",
+    "{region} 在 {year} 年没有设定目标任务。演示数据中，株洲市设有 2023 年（与种子报告一致）和本年度的任务，各区县设有本年度的任务。":
+        "{region} has no targets for {year}. In the demo data, 株洲市 has targets for 2023 (as in the seed report) "
+        "and the current year, and each county for the current year.",
+    "完成率 = 完成 ÷ 目标；序时进度 = 截至所选月份已过时间占任务期限的比例。状态：已完成（≥100%）、超序时（≥序时进度）、滞后、严重滞后（落后序时进度超过阈值）。比率类任务以达到目标值为完成，不计序时进度。按滞后程度排序，最需要关注的在前。":
+        "Completion = actual ÷ target; time elapsed = share of the task period passed by the chosen month. "
+        "Status: completed (≥ 100%), ahead (≥ time elapsed), behind, far behind (more than the threshold behind). "
+        "Rate tasks are complete when the target level is reached. The most lagging tasks come first.",
+    "已完成（每月）": "done", "无数据（状态）": "no data",
+    # data
+    "级别": "Level", "本级": "Region itself", "限定区划（不选即全部）": "Limit to regions (none = all)", "全部": "All",
+    "起始年": "From", "结束年": "To", "所选条件下没有数据。可以放宽时期、改选级别或指标。":
+        "No data for this selection. Widen the period or change the level or indicator.",
+    "共 {n} 行": "{n} rows", "下载 CSV": "Download CSV", "下载 XLSX": "Download XLSX",
+    "CSV 为带 BOM 的 UTF-8，Excel/WPS 直接打开不乱码；XLSX 另含“说明”工作表（筛选条件、单位、来源、数据日期）。":
+        "CSV is UTF-8 with BOM (opens in Excel/WPS without garbled Chinese); XLSX adds a sheet with the filter, units, sources and data date.",
+    # exports
+    "下载 PNG": "PNG", "下载 SVG": "SVG", "导出汇报材料": "Export slides (PPTX)",
+    "生成 PPTX…": "Building PPTX…",
+}
+
+# indicator domains, statuses, units and levels shown as data
+EN.update({
+    "民政": "Civil affairs", "医保": "Medical insurance", "卫健": "Health", "人社": "Human resources & social security",
+    "残联": "Disabled persons", "农业农村": "Agriculture", "工信": "Industry & IT", "政务服务": "Government services",
+    "人": "persons", "户": "households", "张": "beds", "个": "", "次": "times", "人次": "person-times", "亩": "mu",
+    "座": "stations", "万人": "10k persons", "万元": "10k yuan", "万小时": "10k hours", "元/月": "yuan/month",
+    "元/年": "yuan/year", "元/人·年": "yuan/person/year", "%": "%",
+    "市": "City", "县（市、区）": "Counties", "村（社区）": "Villages",
+    "县级": "county", "乡镇级": "township", "市级": "city", "村级": "village",
+})
+
+MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def t(text: str, lang: str = "zh", **values) -> str:
+    """`text` in `lang`, with `{placeholders}` filled; Chinese when there is no translation."""
+    out = EN.get(text, text) if lang == "en" else text
+    return out.format(**values) if values else out
+
+
+def unit(u: str, lang: str = "zh") -> str:
+    return EN.get(u, u) if lang == "en" else u
