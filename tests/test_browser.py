@@ -445,3 +445,29 @@ def test_presentation_mode_is_a_clean_slide(browser, app_server, name):
         page.screenshot(path=str(target))
     finally:
         ctx.close()
+
+
+# 10 ------------------------------------------------------------------------------------------
+
+def test_switching_to_english_translates_titles_and_axes(browser, app_server):
+    """Clicking English in the sidebar: page title, navigation and chart unit label change; the
+    numbers on the chart stay the same."""
+    ctx, page, _ = new_page(browser)
+    try:
+        page.goto(f"{app_server.url}/trend?inds=yb_resident_insured_rate&kids=0")
+        wait_idle(page)
+        page.wait_for_function(DRAWN_JS["trend"], timeout=30_000)
+        zh_ticks = page.locator(".js-plotly-plot .ytick text").all_inner_texts()
+        assert "单位：%" in page.locator(".js-plotly-plot").first.inner_text()
+        page.locator('[data-testid="stSidebar"] button', has_text="English").click()
+        page.wait_for_function("() => document.querySelector('h1') && document.querySelector('h1').innerText.trim() === 'Trends'",
+                               timeout=30_000)
+        wait_idle(page)
+        page.wait_for_function(DRAWN_JS["trend"], timeout=30_000)
+        assert "lang=en" in page.url
+        assert "Unit: %" in page.locator(".js-plotly-plot").first.inner_text()
+        assert page.locator('[data-testid="stSidebarNavLink"]', has_text="Overview").count() == 1
+        assert page.locator(".js-plotly-plot .ytick text").all_inner_texts() == zh_ticks
+        assert not problems_on(page), problems_on(page)
+    finally:
+        ctx.close()
