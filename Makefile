@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 # Port and address come from Streamlit's own settings (STREAMLIT_SERVER_PORT, STREAMLIT_SERVER_ADDRESS).
-run: $(STAMP)
+run: $(STAMP) system-deps
 	$(PY) -m streamlit run dashboard.py
 
 # The browser tests need Chromium and CJK fonts; install them when missing (root on Debian).

@@ -471,3 +471,84 @@ def test_switching_to_english_translates_titles_and_axes(browser, app_server):
         assert not problems_on(page), problems_on(page)
     finally:
         ctx.close()
+
+
+# 11 ------------------------------------------------------------------------------------------
+
+def _download(page, button: str, timeout: float = 60_000) -> bytes:
+    with page.expect_download(timeout=timeout) as info:
+        page.get_by_role("button", name=button).first.click()
+    path = info.value.path()
+    return Path(path).read_bytes()
+
+
+def test_chart_png_and_svg_downloads_carry_their_provenance(browser, app_server):
+    """趋势: the first chart's PNG is 3840×2160 and not blank; its SVG twin has the title, the
+    region, the source, the data date and 演示数据."""
+    import struct
+
+    ctx, page, _ = new_page(browser)
+    try:
+        page.goto(f"{app_server.url}/trend?inds=yb_resident_insured_rate&region={SHIFENG}")
+        wait_idle(page)
+        page.wait_for_function(DRAWN_JS["trend"], timeout=30_000)
+        png = _download(page, "下载 PNG")
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert struct.unpack(">II", png[16:24]) == (3840, 2160)
+        assert len(png_colours(png)) > 50, "the PNG is (nearly) blank"
+        svg = _download(page, "下载 SVG").decode("utf-8")
+        for text in ("城乡居民医保参保率", "石峰区", "来源", "数据日期", "演示数据"):
+            assert text in svg, f"{text} missing from the SVG"
+        (ARTIFACTS / "exports").mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "exports" / "trend.png").write_bytes(png)
+    finally:
+        ctx.close()
+
+
+def test_map_exports_a_static_choropleth(browser, app_server):
+    import struct
+
+    ctx, page, _ = new_page(browser)
+    try:
+        page.goto(f"{app_server.url}/map")
+        wait_idle(page)
+        page.wait_for_function(DRAWN_JS["map"], timeout=30_000)
+        png = _download(page, "下载 PNG")
+        assert struct.unpack(">II", png[16:24]) == (3840, 2160)
+        assert len(png_colours(png)) > 50
+        (ARTIFACTS / "exports").mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "exports" / "map.png").write_bytes(png)
+    finally:
+        ctx.close()
+
+
+def test_goals_deck_has_native_titles_and_the_task_table(browser, app_server):
+    """目标: 导出汇报材料 gives a 16:9 PPTX whose slide titles are the page's Chinese titles, with the
+    task table as a native table (lagging tasks first) and a closing sources slide."""
+    import io
+
+    from pptx import Presentation
+
+    from minsheng import slides
+
+    ctx, page, _ = new_page(browser)
+    try:
+        page.goto(f"{app_server.url}/goals")
+        wait_idle(page)
+        page.wait_for_function(DRAWN_JS["goals"], timeout=30_000)
+        chart_title = page.locator(".js-plotly-plot .gtitle").first.text_content()
+        data = _download(page, "导出汇报材料")
+        (ARTIFACTS / "exports").mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "exports" / "goals.pptx").write_bytes(data)
+        prs = Presentation(io.BytesIO(data))
+        assert round(prs.slide_width / prs.slide_height, 3) == round(16 / 9, 3)
+        titles = slides.slide_titles(data)
+        assert titles[0] == "目标 · 株洲市"
+        assert "重点民生实事完成率与序时进度" in chart_title and titles[2] == "重点民生实事完成率与序时进度"
+        assert titles[3] == "任务 · 状态" and titles[-1] == "数据来源与数据日期"
+        assert len(prs.slides) == 5      # title, status counts, chart, 13-task table, sources
+        table = next(s.table for s in prs.slides[3].shapes if s.has_table)
+        assert table.cell(0, 0).text == "状态" and table.cell(1, 0).text == "严重滞后"
+        assert any(s.shape_type == 13 for s in prs.slides[2].shapes)  # the chart is a picture
+    finally:
+        ctx.close()

@@ -5,8 +5,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import charts, fmt, metrics
-from minsheng.ui import data, frame, state
+from minsheng import charts, fmt, images, metrics, slides
+from minsheng.ui import data, exports, frame, state
 
 # cell colours for the status column (no emoji: many office machines have no colour-emoji font)
 STATUS_STYLE = {s: f"background-color: {c}; color: white; font-weight: 600" for s, c in charts.STATUS_COLORS.items()}
@@ -52,7 +52,15 @@ def render(sc: frame.Scope, f: dict, g: pd.DataFrame) -> None:
         col.metric(T(s), T("{n} 项", n=int(counts.get(s, 0))))
     sub = T("{region} · {year}年 · 截至{month}月 · 数据截至 {date}", region=sc.region_name, year=sc.year,
             month=f["month"], date=fmt.date_label(sc.data_date, sc.lang))
-    st.plotly_chart(charts.goals(g, sub, sc.lang), key="goals_chart", config={"displaylogo": False})
+    fig = charts.goals(g, sub, sc.lang)
+    st.plotly_chart(fig, key="goals_chart", config={"displaylogo": False})
+    catalogue = data.indicators().set_index("id")
+    source = "；".join(sorted(set(catalogue.loc[g["indicator_id"].unique(), "source"].dropna())))
+    prov = exports.provenance(sc, T("重点民生实事完成率与序时进度"),
+                              T("{region} · {year}年 · 截至{month}月 · 数据截至 {date}", region=sc.region_name,
+                                year=sc.year, month=f["month"], date=fmt.date_label(sc.data_date, sc.lang)),
+                              "%", source)
+    exports.chart_buttons(fig, prov, key="goals_chart")
     table = goal_rows(g, sc.lang)
     style = {T(k): v for k, v in STATUS_STYLE.items()}
     styled = table.style.map(lambda v: style.get(v, ""), subset=[T("状态")])
@@ -64,6 +72,23 @@ def render(sc: frame.Scope, f: dict, g: pd.DataFrame) -> None:
     st.caption(T("完成率 = 完成 ÷ 目标；序时进度 = 截至所选月份已过时间占任务期限的比例。"
                  "状态：已完成（≥100%）、超序时（≥序时进度）、滞后、严重滞后（落后序时进度超过阈值）。"
                  "比率类任务以达到目标值为完成，不计序时进度。按滞后程度排序，最需要关注的在前。"))
+    exports.deck_button(sc, "目标", lambda: deck_parts(g, table, elapsed, fig, prov), [prov.source])
+
+
+def deck_parts(g: pd.DataFrame, table: pd.DataFrame, elapsed: float, fig, prov) -> list:
+    """Slides for the 目标 page: the status counts, the chart, and the task table as a native table
+    (lagging tasks first, rows filled in their status colour)."""
+    counts = g["status"].value_counts()
+    kpi = slides.KpiGroup(T("重点民生实事完成率与序时进度"), [(T("序时进度"), fmt.percent(elapsed), "")] + [
+        (T(s), T("{n} 项", n=int(counts.get(s, 0))), "") for s in reversed(metrics.STATUSES)])
+    shown = table.copy()
+    for c in (T("完成率"), T("序时进度")):
+        shown[c] = [fmt.percent(v / 100) if pd.notna(v) else "—" for v in shown[c]]
+    shown[T("差距（个百分点）")] = [f"{v:+.1f}" if pd.notna(v) else "—" for v in shown[T("差距（个百分点）")]]
+    fills = {i: charts.STATUS_COLORS[s] for i, s in enumerate(g["status"]) if s in ("滞后", "严重滞后")}
+    rows = [[str(v) for v in r] for r in shown.itertuples(index=False)]
+    return [kpi, slides.Chart(prov.title, images.png(fig, prov)),
+            slides.Table(T("任务") + " · " + T("状态"), list(shown.columns), rows, fills)]
 
 
 def goal_rows(g: pd.DataFrame, lang: str) -> pd.DataFrame:

@@ -5,8 +5,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import fmt, maps, metrics
-from minsheng.ui import data, frame, state
+from minsheng import fmt, images, maps, metrics, slides
+from minsheng.ui import data, exports, frame, state
 
 DEFAULT = "yb_resident_insured_rate"
 
@@ -111,6 +111,14 @@ def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highli
         if synthetic and f["level"] == "township":
             notes.append(T("乡镇边界为示意边界，非实际行政界线"))
         st.caption("；".join(notes) + "。" + T("点击区县可下钻到其乡镇。"))
+        title = f"{ind_name}（{unit}）"
+        subtitle = f"{sc.region_name} · {T('按{level}', level=level_text)} · {period_text}"
+        source = "；".join(sorted(set(table["source"].dropna()))) if table["source"].notna().any() else ""
+        prov = exports.provenance(sc, title, subtitle, unit, source)
+        dec = fmt.decimals_for(ind["unit"], ind["kind"])
+        static = lambda: images.map_figure(coll, rows, highlight=highlight,  # noqa: E731
+                                          fmt_value=lambda v: fmt.number(v, dec))
+        exports.chart_buttons(static, prov, key="map_static")
     with right:
         ranked = table.sort_values("value", ascending=not bool(ind["higher_is_better"] is not False), na_position="last")
         ranked = ranked.assign(rank=range(1, len(ranked) + 1))
@@ -136,6 +144,11 @@ def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highli
             names = dict(zip(table["code"], table["name"]))
             st.selectbox(T("下钻到"), [None] + drill["code"].tolist(), key="map_drill", on_change=drill_down,
                          format_func=lambda c: "—" if c is None else names[c])
+        exports.deck_button(sc, "地图", lambda: [
+            slides.Chart(prov.title, images.png(static(), prov)),
+            slides.Table(f"{prov.title} · {T('排名')}", [str(c) for c in show.columns],
+                         [[fmt.number(v, dec) if isinstance(v, float) else str(v) for v in r]
+                          for r in show.itertuples(index=False)])], [source])
         regions = data.regions()
         parent = regions.loc[regions["code"] == sc.region, "parent_code"].iloc[0]
         if pd.notna(parent) and st.button(T("返回上级"), icon=":material/arrow_upward:"):

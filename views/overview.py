@@ -5,8 +5,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import fmt, metrics
-from minsheng.ui import data, frame, state
+from minsheng import fmt, metrics, slides
+from minsheng.ui import data, exports, frame, state
 
 STATUS_BADGE = {"已完成": "green", "超序时": "blue", "滞后": "orange", "严重滞后": "red"}
 
@@ -81,6 +81,24 @@ def render(sc: frame.Scope, cards: pd.DataFrame, goal: pd.DataFrame, domains: li
                 card(c, goals_by_ind.get(c["indicator_id"]), sc.lang)
 
 
+def deck_parts(cards: pd.DataFrame, domains: list[str]) -> list:
+    """One KPI slide per department section, eight cards a slide, values in 万/亿 where they are large."""
+    shown = cards[cards["domain"].isin(domains) & (cards["value"].notna() | cards["min_value"].notna())]
+    section = shown["domain"].where(shown["domain"].isin(fmt.DOMAINS), "其他部门")
+    parts = []
+    for name in dict.fromkeys(section):
+        items = []
+        for _, c in shown[section == name].iterrows():
+            if pd.isna(c["value"]):
+                value = f"{fmt.number(c['min_value'])}–{fmt.number(c['max_value'])} {frame.unit(c['unit'])}"
+            else:
+                value = slides.kpi_value(c["value"], frame.unit(c["unit"]))
+            items.append((frame.name(c), value, c["yoy"].label(T("同比")) if c["yoy"] is not None else ""))
+        for k in range(0, len(items), 8):
+            parts.append(slides.KpiGroup(T(name) + ("" if k == 0 else "（续）"), items[k:k + 8]))
+    return parts
+
+
 sc = frame.scope()
 T = frame.translator(sc.lang)
 indicators = data.indicators()
@@ -89,4 +107,5 @@ with frame.controls():
     domains = inputs(indicators)
 cards, goal = load(sc, indicators)
 render(sc, cards, goal, domains)
+exports.deck_button(sc, "总览", lambda: deck_parts(cards, domains), cards["obs_source"].dropna().tolist())
 frame.footer(sc, cards.loc[cards["domain"].isin(domains), "obs_source"].dropna().tolist())

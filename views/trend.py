@@ -5,8 +5,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import charts, fmt, metrics
-from minsheng.ui import data, frame, state
+from minsheng import charts, fmt, images, metrics, slides
+from minsheng.ui import data, exports, frame, state
 
 DEFAULT = ["mz_home_aging_mod", "yb_resident_insured_rate"]
 
@@ -52,10 +52,11 @@ def load(sc: frame.Scope, f: dict, indicators: pd.DataFrame) -> pd.DataFrame:
     return s[s["period"].dt.year >= f["span"][0]]
 
 
-def render(sc: frame.Scope, s: pd.DataFrame, f: dict, indicators: pd.DataFrame) -> list[str]:
+def render(sc: frame.Scope, s: pd.DataFrame, f: dict, indicators: pd.DataFrame) -> tuple[list[str], list]:
+    """Draw each indicator's chart; returns the sources and the (figure, provenance) pairs for the deck."""
     names = dict(zip(data.regions()["code"], data.regions()["name"]))
     ind = indicators.set_index("id")
-    sources = []
+    sources, figures = [], []
     for ind_id in f["ids"]:
         d = s[s["indicator_id"] == ind_id]
         row = ind.loc[ind_id].to_dict() | {"id": ind_id}
@@ -76,6 +77,12 @@ def render(sc: frame.Scope, s: pd.DataFrame, f: dict, indicators: pd.DataFrame) 
         sources += d["source"].dropna().unique().tolist()
         fig = charts.trend(d, row | {"name_zh": frame.name(row)}, names, sc.region, f["view"], sub, f["grain"], sc.lang)
         st.plotly_chart(fig, key=f"trend_{ind_id}", config={"displaylogo": False})
+        title = frame.name(row) + ("" if f["view"] == "value" else f"（{T(charts.VIEW_LABEL[f['view']])}）")
+        unit = frame.unit(row["unit"]) if f["view"] == "value" else (T("个百分点") if row["kind"] == "rate" else "%")
+        short = f"{sc.region_name}{T('及下级区划') if f['kids'] else ''} · {f['span'][0]}–{f['span'][1]}"
+        prov = exports.provenance(sc, title, short, unit, source)
+        exports.chart_buttons(fig, prov, key=f"trend_{ind_id}")
+        figures.append((fig, prov))
         if row["kind"] == "standard" and f["view"] == "value":
             st.caption(T("标准类指标不加总：上级区划显示其本级标准。"))
         with st.expander(T("{name} · 数据表", name=frame.name(row))):
@@ -86,7 +93,7 @@ def render(sc: frame.Scope, s: pd.DataFrame, f: dict, indicators: pd.DataFrame) 
                     "mom": T("环比（个百分点）") if row["kind"] == "rate" else T("环比（%）")}
             t = t[[c for c in cols if c in t.columns]].rename(columns=cols)
             st.dataframe(t, hide_index=True, width="stretch")
-    return sources
+    return sources, figures
 
 
 sc = frame.scope()
@@ -100,7 +107,9 @@ if not f["ids"]:
     sources = []
 else:
     s = load(sc, f, indicators)
-    sources = render(sc, s, f, indicators) if not s.empty else []
+    sources, figures = render(sc, s, f, indicators) if not s.empty else ([], [])
+    if figures:
+        exports.deck_button(sc, "趋势", lambda: [slides.Chart(p.title, images.png(fig, p)) for fig, p in figures], sources)
     if s.empty:
         st.info(T("{region} 在所选年份暂无这些指标的数据。", region=sc.region_name))
 frame.footer(sc, sources)
