@@ -552,3 +552,22 @@ def test_goals_deck_has_native_titles_and_the_task_table(browser, app_server):
         assert any(s.shape_type == 13 for s in prs.slides[2].shapes)  # the chart is a picture
     finally:
         ctx.close()
+
+
+def test_every_page_but_import_exports_a_deck(browser, app_server):
+    """导出汇报材料 exists on 总览, 趋势, 地图, 目标 and 数据, and each deck opens with its page title first."""
+    from minsheng import slides
+
+    for name in ("overview", "trend", "map", "data"):
+        ctx, page, _ = new_page(browser)
+        try:
+            page.goto(f"{app_server.url}{PAGES[name]}")
+            wait_idle(page)
+            page.wait_for_function(DRAWN_JS[name], timeout=30_000)
+            titles = slides.slide_titles(_download(page, "导出汇报材料"))
+            assert titles[0] == f"{TITLES[name]} · 株洲市", (name, titles)
+            assert titles[-1] == "数据来源与数据日期" and len(titles) >= 3, (name, titles)
+            if name == "overview":
+                assert titles[1] == "民政"
+        finally:
+            ctx.close()

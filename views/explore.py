@@ -5,8 +5,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import export, fmt
-from minsheng.ui import data, frame, state
+from minsheng import export, fmt, slides
+from minsheng.ui import data, exports, frame, state
 
 DEFAULT = ["mz_dibao_urban_persons"]
 
@@ -70,4 +70,14 @@ else:
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                            icon=":material/download:", key="dl_xlsx", on_click="ignore")
         c3.caption(T("CSV 为带 BOM 的 UTF-8，Excel/WPS 直接打开不乱码；XLSX 另含“说明”工作表（筛选条件、单位、来源、数据日期）。"))
+        exports.deck_button(sc, "数据", lambda: deck_parts(df), df["来源"].dropna().unique().tolist())
+
+
+def deck_parts(df: pd.DataFrame, limit: int = 60) -> list:
+    """The table as native PPTX tables (the first `limit` rows: a deck is for reading, the XLSX for data)."""
+    cols = ["指标名称", "区划名称", "时期", "数值", "单位"]
+    rows = [[str(r[0]), str(r[1]), str(r[2]), fmt.number(r[3], 2 if r[3] % 1 else 0), str(r[4])]
+            for r in df[cols].head(limit).itertuples(index=False)]
+    title = "、".join(dict.fromkeys(df["指标名称"])) + (f"（前 {limit} 行，共 {len(df)} 行）" if len(df) > limit else "")
+    return [slides.Table(title, cols, rows)]
 frame.footer(sc, df["来源"].dropna().unique().tolist() if "来源" in df else [])
