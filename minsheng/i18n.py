@@ -86,8 +86,8 @@ EN.update({
     "民政": "Civil affairs", "医保": "Medical insurance", "卫健": "Health", "人社": "Human resources & social security",
     "残联": "Disabled persons", "农业农村": "Agriculture", "工信": "Industry & IT", "政务服务": "Government services",
     "人": "persons", "户": "households", "张": "beds", "个": "", "次": "times", "人次": "person-times", "亩": "mu",
-    "座": "stations", "万人": "10k persons", "万元": "10k yuan", "万小时": "10k hours", "元/月": "yuan/month",
-    "元/年": "yuan/year", "元/人·年": "yuan/person/year", "%": "%",
+    "座": "stations", "万人": "10k persons", "万元": "10k yuan", "万小时": "10k hours", "元/月": "yuan/mo",
+    "元/年": "yuan/yr", "元/人·年": "yuan/person·yr", "%": "%",
     "市": "City", "县（市、区）": "Counties", "村（社区）": "Villages",
     "县级": "county", "乡镇级": "township", "市级": "city", "村级": "village",
 })

@@ -471,6 +471,17 @@ def _year_on_year(df: pd.DataFrame, cat: Catalog, file: str, factor: float) -> l
     return out
 
 
+def _rows(sheet: Sheet, cols: dict[str, int]):
+    """Each non-empty row as (Excel row number, its location, a cell getter, a header-name getter)."""
+    colname = lambda c: sheet.header[cols[c]] if c in cols else None  # noqa: E731
+    for k, r in enumerate(sheet.rows):
+        if all(c is None for c in r):
+            continue
+        rowno = sheet.first_row + k
+        get = lambda c, r=r: r[cols[c]] if c in cols and cols[c] < len(r) else None  # noqa: E731
+        yield rowno, dict(sheet=sheet.name, row=rowno), get, colname
+
+
 def _text(get, c, colname, file, at, problems, required=True):
     v = get(c)
     if v is None and required:
@@ -487,13 +498,7 @@ def _targets(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
     if miss:
         return pd.DataFrame(), miss
     problems, out, seen = [], [], {}
-    for k, r in enumerate(sheet.rows):
-        if all(c is None for c in r):
-            continue
-        rowno = sheet.first_row + k
-        at = dict(sheet=sname, row=rowno)
-        get = lambda c: r[cols[c]] if c in cols and cols[c] < len(r) else None  # noqa: E731
-        colname = lambda c: sheet.header[cols[c]] if c in cols else None  # noqa: E731
+    for rowno, at, get, colname in _rows(sheet, cols):
         n0 = len(problems)
         ind_id = _text(get, "indicator_id", colname, file, at, problems)
         ind = cat.ind.get(ind_id) if ind_id else None
@@ -543,13 +548,7 @@ def _regions(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
     if miss:
         return pd.DataFrame(), miss
     problems, out, seen = [], [], {}
-    for k, r in enumerate(sheet.rows):
-        if all(c is None for c in r):
-            continue
-        rowno = sheet.first_row + k
-        at = dict(sheet=sname, row=rowno)
-        get = lambda c: r[cols[c]] if c in cols and cols[c] < len(r) else None  # noqa: E731
-        colname = lambda c: sheet.header[cols[c]] if c in cols else None  # noqa: E731
+    for rowno, at, get, colname in _rows(sheet, cols):
         n0 = len(problems)
         code, msg = normalise_code(get("code") or "")
         if msg:
@@ -612,13 +611,7 @@ def _indicators(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
     if miss:
         return pd.DataFrame(), miss
     problems, out, seen = [], [], {}
-    for k, r in enumerate(sheet.rows):
-        if all(c is None for c in r):
-            continue
-        rowno = sheet.first_row + k
-        at = dict(sheet=sname, row=rowno)
-        get = lambda c: r[cols[c]] if c in cols and cols[c] < len(r) else None  # noqa: E731
-        colname = lambda c: sheet.header[cols[c]] if c in cols else None  # noqa: E731
+    for rowno, at, get, colname in _rows(sheet, cols):
         n0 = len(problems)
         iid = _text(get, "id", colname, file, at, problems)
         if iid and not re.fullmatch(r"[a-z][a-z0-9_]{1,63}", iid):
