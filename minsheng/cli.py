@@ -114,9 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=int, required=True, help="保留的版本数")
     p.add_argument("--timeout", type=float, default=30, help="等待其他提交完成的秒数（默认 30）")
     p.set_defaults(func=_prune)
+    from minsheng import bench, synth
     from minsheng.ingest.commands import add_parsers
 
     add_parsers(sub)  # import, template
+    synth.add_parsers(sub)
+    bench.add_parsers(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

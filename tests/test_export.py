@@ -100,3 +100,11 @@ def test_cli_xlsx_and_errors(fixture_dir, tmp_path):
     assert not (tmp_path / "x.csv").exists()
     bad = run_cli("export", "--indicator", "cnt", "--out", str(tmp_path / "x.txt"), data_dir=fixture_dir)
     assert bad.returncode == 2 and ".csv 或 .xlsx" in bad.stderr
+
+
+def test_period_labels_match_the_single_value_formatter():
+    from minsheng import fmt
+
+    periods = pd.Series(pd.to_datetime(["2023-06-01", "2023-01-01", "2023-04-01", "2024-12-01"]))
+    freq = pd.Series(["month", "year", "quarter", "month"])
+    assert export.period_labels(periods, freq).tolist() == [fmt.period_label(p, f) for p, f in zip(periods, freq)]

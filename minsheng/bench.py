@@ -1,0 +1,511 @@
+"""The pages' queries timed through minsheng.repo against a pandas baseline (`python -m minsheng bench`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from minsheng import store
+
+KEYS = ["indicator_id", "region_code", "period"]
+OBS_COLS = ["indicator_id", "region_code", "period", "value", "numerator", "denominator", "status", "source"]
+EXPORT_ROWS = 1_000_000
+PEAK_FACTOR = 2.2  # the baseline's peak RSS over its loaded frames' size (≈2.0 measured at 10M rows, with margin)
+RAM_SHARE = 0.6  # run the baseline only if its estimated peak fits in this share of available memory
+_date = dt.date.fromisoformat
+
+
+# --- what to ask -------------------------------------------------------------------------
+
+def _coverage(directory: Path) -> pd.DataFrame:
+    """Rows per indicator and county (a code's first 6 digits), to pick queries whose answers are not empty.
+    Planning only, never timed; the timed queries all go through repo."""
+    from minsheng import db
+
+    cur = db.cursor(directory)
+    try:
+        return cur.execute("select indicator_id, left(region_code, 6) as county, count(*) as n, max(period) as last "
+                           "from observations group by all").df()
+    finally:
+        cur.close()
+
+
+def plan(directory: Path, export_rows: int = EXPORT_ROWS) -> dict:
+    """Queries as the pages issue them, with regions and indicators that have data."""
+    from minsheng import export, repo
+
+    reg, ind, per, meta = repo.regions(directory), repo.indicators(directory), repo.periods(directory), repo.meta(directory)
+    year = pd.Timestamp(meta.get("data_date") or per["last_period"].max()).year
+    first = pd.Timestamp(per["first_period"].min()).year
+    kids: dict = {}
+    for c, p in zip(reg["code"], reg["parent_code"]):
+        kids.setdefault(p if pd.notna(p) else None, []).append(c)
+    root = sorted(kids[None])[0]
+    city = reg.loc[reg["level"] == "city", "code"].min()
+    counties = [c for c in sorted(kids.get(city, [])) if kids.get(c)]
+    cov = _coverage(directory).merge(ind[["id", "kind", "frequency", "report_level"]], left_on="indicator_id", right_on="id")
+    below = cov[cov["report_level"].isin(["township", "village"]) & cov["county"].isin([c[:6] for c in counties])]
+    county = (counties[0] if below.empty else
+              next(c for c in counties if c[:6] == below.groupby("county")["n"].sum().idxmax()))
+    towns = sorted(kids[county])
+    here = below[below["county"] == county[:6]].sort_values(["n", "indicator_id"], ascending=[False, True])
+
+    def best(mask) -> str | None:  # the indicator with the most rows in the county
+        d = here[mask]
+        return d["indicator_id"].iloc[0] if len(d) else None
+
+    trend = [i for i in (best((here["kind"] == "count") & (here["frequency"] == "month")), best(here["kind"] == "rate")) if i]
+    map_ind = best((here["report_level"] == "township") & here["kind"].isin(["count", "amount"])) or best(here["report_level"] == "township")
+    map_period = pd.Timestamp(here.loc[here["indicator_id"] == map_ind, "last"].max() if map_ind else dt.date(year, 12, 1)).date()
+    # the export: the level with the most rows, its biggest indicators until about `export_rows` rows
+    n = cov.groupby("indicator_id")["n"].sum()
+    ind = ind.assign(n=ind["id"].map(n).fillna(0))
+    leaf = ind.groupby("report_level")["n"].sum().idxmax()
+    pool = ind[ind["report_level"] == leaf].sort_values(["n", "id"], ascending=[False, True])
+    take = int(np.searchsorted(pool["n"].cumsum().to_numpy(), export_rows)) + 1
+    ex_ids, ex_from, ex_to = pool["id"].iloc[:take].tolist(), dt.date(first, 1, 1), dt.date(year, 12, 1)
+    level, scope, stack = dict(zip(reg["code"], reg["level"])), [], [root]
+    while stack:  # export.regions_in_scope: the root's descendants at that level
+        c = stack.pop()
+        scope += [c] if level[c] == leaf else []
+        stack += kids.get(c, [])
+    scope.sort()
+    iso = dt.date.isoformat
+    queries = [
+        dict(name="overview", kind="series", indicators=ind["id"].tolist(), regions=[city],
+             date_from=iso(dt.date(year - 2, 1, 1)), date_to=iso(dt.date(year, 12, 31))),
+        # the trend page's span: a year more than shown, so the first year has its 同比
+        dict(name="trend", kind="series", indicators=trend, regions=[county, *towns],
+             date_from=iso(dt.date(first - 1, 1, 1)), date_to=iso(dt.date(year, 12, 31))),
+        dict(name="map", kind="series", indicators=[map_ind] if map_ind else [], regions=towns,
+             date_from=iso(map_period), date_to=iso(map_period)),
+        dict(name="goal", kind="goal", region=city, year=year),
+        dict(name="export", kind="export", indicators=ex_ids, region=root, level=leaf,
+             date_from=iso(ex_from), date_to=iso(ex_to)),
+        # the export's query alone, without export.table's formatting
+        dict(name="export_series", kind="series", indicators=ex_ids, regions=scope,
+             date_from=iso(ex_from), date_to=iso(ex_to)),
+    ]
+    return dict(data=str(Path(directory).resolve()), queries=queries, columns=export.COLUMNS,
+                pages=dict(city=city, county=county, year=year, trend=trend))
+
+
+# --- our side: the real query layer ------------------------------------------------------
+
+def ours(q: dict, directory: Path) -> dict[str, pd.DataFrame]:
+    from minsheng import export, repo
+
+    if q["kind"] == "series":
+        return {"series": repo.series(q["indicators"], q["regions"], _date(q["date_from"]), _date(q["date_to"]), directory)}
+    if q["kind"] == "goal":  # the 目标 page: the region's tasks, then their indicators over the year
+        t = repo.targets(q["region"], q["year"], directory)
+        s = repo.series(sorted(t["indicator_id"].unique()), [q["region"]], dt.date(q["year"], 1, 1),
+                        dt.date(q["year"], 12, 1), directory)
+        return {"targets": t, "series": s}
+    ex = export.check(q["indicators"], q["region"], q["level"], _date(q["date_from"]), _date(q["date_to"]),
+                      directory=directory)
+    return {"table": export.table(ex, directory)}
+
+
+def _fresh_connection(directory: Path) -> None:
+    """Drop the process's DuckDB connection for `directory`, so the next query opens a new one (cold)."""
+    from minsheng import db
+
+    with db._lock:
+        con, _ = db._cons.pop(Path(directory).resolve(), (None, None))
+    if con is not None:
+        con.close()
+
+
+# --- the baseline: pandas over whole tables ----------------------------------------------
+
+class Pandas:
+    """The same answers from tables loaded whole with pandas.read_parquet, filtered and rolled up in Python."""
+
+    def __init__(self, directory: Path):
+        folder = store.resolve(Path(directory))
+        self.obs = pd.read_parquet(store.table_path(folder, "observations"), columns=OBS_COLS,
+                                   to_pandas_kwargs={"date_as_object": False})
+        self.reg = pd.read_parquet(store.table_path(folder, "regions"))
+        self.ind = pd.read_parquet(store.table_path(folder, "indicators"))
+        self.tgt = pd.read_parquet(store.table_path(folder, "targets"))
+        self.children: dict[str, list[str]] = {}
+        for c, p in zip(self.reg["code"], self.reg["parent_code"]):
+            if pd.notna(p):
+                self.children.setdefault(p, []).append(c)
+        self.level = dict(zip(self.reg["code"], self.reg["level"]))
+
+    def tree(self, roots) -> pd.DataFrame:
+        """(root, node, depth, level) for every region under each root, the root itself at depth 0."""
+        r, n, d = [], [], []
+        for root in dict.fromkeys(roots):
+            frontier, depth = ([root] if root in self.level else []), 0
+            while frontier:
+                r += [root] * len(frontier)
+                n += frontier
+                d += [depth] * len(frontier)
+                frontier = [c for x in frontier for c in self.children.get(x, ())]
+                depth += 1
+        return pd.DataFrame({"root": r, "node": n, "depth": d, "level": [self.level[x] for x in n]})
+
+    def series(self, ids, roots, d0: dt.date, d1: dt.date) -> pd.DataFrame:
+        """queries/series.sql in pandas: own value first, else Σ at the report level (Σnum/Σden for
+        rates), standards min–max over direct children; n_reported of n_expected."""
+        keys = ["root", "indicator_id", "period"]
+        wanted = self.ind.loc[self.ind["id"].isin(list(ids)), ["id", "kind", "report_level"]]
+        wanted = wanted.rename(columns={"id": "indicator_id"})
+        tree = self.tree(roots)
+        o = self.obs[self.obs["indicator_id"].isin(wanted["indicator_id"])]  # most selective first
+        o = o[(o["period"] >= pd.Timestamp(d0)) & (o["period"] <= pd.Timestamp(d1))]
+        o = o[o["region_code"].isin(tree["node"].unique())]
+        obs = o.merge(tree, left_on="region_code", right_on="node").merge(wanted, on="indicator_id")
+        own = obs.loc[obs["depth"] == 0, keys + ["value", "numerator", "denominator", "status", "source"]]
+        b = obs[(obs["depth"] > 0) & np.where(obs["kind"] == "standard", obs["depth"] == 1,
+                                              obs["level"] == obs["report_level"])]
+        g = b.groupby(keys)
+        below = pd.DataFrame({
+            "kind": g["kind"].first(), "sum_value": g["value"].sum(min_count=1).round(6),
+            "sum_num": g["numerator"].sum(min_count=1), "sum_den": g["denominator"].sum(min_count=1),
+            "min_value": g["value"].min(), "max_value": g["value"].max(), "n_reported": g.size(),
+            "b_status": b.assign(p=b["status"].eq("provisional")).groupby(keys)["p"].any()
+                         .map({True: "provisional", False: "final"}),
+            "b_source": b[keys + ["source"]].dropna().drop_duplicates().sort_values("source")
+                         .groupby(keys)["source"].agg("；".join),
+        }).reset_index()
+        t = tree[tree["depth"] > 0]
+        by_level = t.groupby(["root", "level"]).size().rename("n_expected").reset_index()
+        kids = t[t["depth"] == 1].groupby("root").size().rename("n_expected").reset_index()
+        expected = pd.concat([
+            wanted[wanted["kind"] != "standard"].merge(by_level, left_on="report_level", right_on="level"),
+            wanted[wanted["kind"] == "standard"].merge(kids, how="cross")])[["root", "indicator_id", "n_expected"]]
+        out = own.assign(_own=True).merge(below, on=keys, how="outer").merge(expected, on=["root", "indicator_id"], how="left")
+        is_own = out["_own"].eq(True)
+        kind = out["kind"]
+        rate = 100.0 * out["sum_num"] / out["sum_den"].where(out["sum_den"] != 0)
+        std = kind.eq("standard")
+        res = pd.DataFrame({
+            "indicator_id": out["indicator_id"], "region_code": out["root"], "period": out["period"],
+            "value": np.where(is_own, out["value"], np.where(kind.isin(["count", "amount"]), out["sum_value"],
+                                                             np.where(kind.eq("rate"), rate, np.nan))),
+            "numerator": out["numerator"].combine_first(out["sum_num"]),
+            "denominator": out["denominator"].combine_first(out["sum_den"]),
+            "min_value": out["min_value"].where(std), "max_value": out["max_value"].where(std),
+            "derived": ~is_own, "n_reported": out["n_reported"].fillna(0).astype("int64"),
+            "n_expected": out["n_expected"].fillna(0).astype("int64"),
+            "status": out["status"].combine_first(out["b_status"]), "source": out["source"].combine_first(out["b_source"]),
+        })
+        return res.sort_values(KEYS).reset_index(drop=True)
+
+    def scope(self, region: str, level: str | None) -> list[str]:
+        """export.regions_in_scope: the region itself, or its descendants at `level`."""
+        if level is None:
+            return [region]
+        t = self.tree([region])
+        return sorted(t.loc[t["level"] == level, "node"])
+
+    def table(self, s: pd.DataFrame, columns: dict) -> pd.DataFrame:
+        """The export's columns, decorated like export.table, column-wise."""
+        from minsheng import fmt
+
+        cat, reg = self.ind.set_index("id"), self.reg.set_index("code")
+        freq = s["indicator_id"].map(cat["frequency"])
+        year, month = s["period"].dt.year.astype(str) + "年", s["period"].dt.month
+        label = year.where(freq != "month", year + month.astype(str) + "月")  # fmt.period_label, vectorised
+        s = s.assign(
+            name_zh=s["indicator_id"].map(cat["name_zh"]), unit=s["indicator_id"].map(cat["unit"]),
+            region_name=s["region_code"].map(reg["name"]), level_zh=s["region_code"].map(reg["level"]).map(fmt.LEVEL_ZH),
+            period_label=label.where(freq != "quarter", year + "第" + ((month - 1) // 3 + 1).astype(str) + "季度"),
+            basis=np.where(s["derived"], "下级汇总", "本级报送"), status_zh=s["status"].map(fmt.STATUS_ZH),
+            period=s["period"].dt.date, value=s["value"].round(6),
+            **{c: s[c].astype("float64").round(6) for c in ("numerator", "denominator", "min_value", "max_value")})
+        return s[list(columns)].rename(columns=columns).reset_index(drop=True)
+
+    def run(self, q: dict, columns: dict) -> dict[str, pd.DataFrame]:
+        if q["kind"] == "series":
+            return {"series": self.series(q["indicators"], q["regions"], _date(q["date_from"]), _date(q["date_to"]))}
+        if q["kind"] == "goal":
+            t = self.tgt[(self.tgt["region_code"] == q["region"]) & (self.tgt["year"] == q["year"])]
+            t = t.sort_values(["department", "task"]).reset_index(drop=True)
+            s = self.series(sorted(t["indicator_id"].unique()), [q["region"]], dt.date(q["year"], 1, 1),
+                            dt.date(q["year"], 12, 1))
+            return {"targets": t, "series": s}
+        codes = self.scope(q["region"], q["level"])
+        s = self.series(q["indicators"], codes, _date(q["date_from"]), _date(q["date_to"]))
+        return {"table": self.table(s, columns)}
+
+
+def baseline_estimate(directory: Path) -> tuple[int, int]:
+    """(bytes the baseline would peak at, bytes available): from a sample row group, before loading anything."""
+    pf = pq.ParquetFile(store.table_path(store.resolve(Path(directory)), "observations"))
+    rows = pf.metadata.num_rows
+    need = 400 * 2**20  # the interpreter, pandas, the other tables
+    if rows and pf.metadata.num_row_groups:
+        sample = pf.read_row_group(0, columns=OBS_COLS).slice(0, 100_000).to_pandas(date_as_object=False)
+        need += int(sample.memory_usage(deep=True).sum() / max(1, len(sample)) * rows * PEAK_FACTOR)
+    return need, _available()
+
+
+def _available() -> int:
+    with open("/proc/meminfo", encoding="ascii") as f:
+        info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f}
+    return info.get("MemAvailable", info.get("MemFree", 0))
+
+
+# --- workers: separate processes, so each side's peak RSS is its own ---------------------
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _baseline_worker(plan_path: str, out: str) -> int:
+    p = json.loads(Path(plan_path).read_text(encoding="utf-8"))
+    t0 = time.perf_counter()
+    pdb = Pandas(Path(p["data"]))
+    res = {"load_ms": 1000 * (time.perf_counter() - t0), "queries": {}}
+    for q in p["queries"]:
+        t = time.perf_counter()
+        ans = pdb.run(q, p["columns"])
+        first = 1000 * (time.perf_counter() - t)
+        warm = []
+        for _ in range(p["repeat"]):
+            t = time.perf_counter()
+            pdb.run(q, p["columns"])
+            warm.append(1000 * (time.perf_counter() - t))
+        res["queries"][q["name"]] = {"first_ms": first, "warm_ms": warm}
+        for part, df in ans.items():
+            df.to_parquet(Path(out) / f"{q['name']}.{part}.parquet", index=False)
+    res["peak_rss_mb"] = _rss_mb()
+    (Path(out) / "baseline.json").write_text(json.dumps(res), encoding="utf-8")
+    return 0
+
+
+def _pages_worker(plan_path: str, out: str) -> int:
+    """Time whole page runs with AppTest on the data in MINSHENG_DATA (set by the caller)."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from minsheng.ui import state
+
+    pg = json.loads(Path(plan_path).read_text(encoding="utf-8"))["pages"]
+    at = AppTest.from_file(str(store.ROOT / "dashboard.py"), default_timeout=900)
+    at.query_params["region"] = pg["city"]
+    at.query_params["year"] = str(pg["year"])
+    res, errors = {}, []
+
+    def timed(name: str) -> None:
+        t = time.perf_counter()
+        at.run()
+        res[name] = 1000 * (time.perf_counter() - t)
+        errors.extend(f"{name}: {e.value}" for e in at.exception)
+
+    timed("overview_first")  # imports, connection, every cache empty
+    if not at.metric:
+        errors.append("overview: 没有 KPI 卡片")
+    st.cache_data.clear()
+    timed("overview")  # the queries again, in a warm process
+    timed("overview_rerun")  # a rerun that hits st.cache_data
+    at.session_state[state._canon("region")] = pg["county"]
+    at.query_params["inds"] = pg["trend"]
+    at.switch_page("views/trend.py")
+    timed("trend")
+    if not at.get("plotly_chart"):
+        errors.append("trend: 没有画出图表")
+    timed("trend_rerun")
+    (Path(out) / "pages.json").write_text(json.dumps({"page_run_ms": res, "errors": errors, "peak_rss_mb": _rss_mb()}),
+                                          encoding="utf-8")
+    return 0
+
+
+def _spawn(kind: str, plan_path: Path, out: Path, env: dict | None = None, mem_limit: int | None = None) -> str | None:
+    """Run a worker; None when it succeeded, else the tail of its error output."""
+    def limit():  # an address-space cap: a baseline that outgrows the estimate fails, not the machine
+        if mem_limit:
+            resource.setrlimit(resource.RLIMIT_AS, (mem_limit, mem_limit))
+
+    r = subprocess.run([sys.executable, "-m", "minsheng.bench", kind, str(plan_path), str(out)], cwd=store.ROOT,
+                       env={**os.environ, **(env or {})}, capture_output=True, text=True, preexec_fn=limit)
+    return None if r.returncode == 0 else (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1]
+
+
+# --- comparing ---------------------------------------------------------------------------
+
+def _same(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> str | None:
+    """None when the two answers agree (numbers to 1e-9 relative), else the first difference."""
+    if list(a.columns) != list(b.columns):
+        return f"列不同：{list(a.columns)} / {list(b.columns)}"
+    if len(a) != len(b):
+        return f"行数不同：{len(a)} / {len(b)}"
+    norm = {}
+    for side, df in (("a", a), ("b", b)):
+        df = df.copy()
+        for k in keys:  # dates come back as dates, datetimes or strings depending on the path
+            if "period" in k or "时期起始日" in k:
+                df[k] = pd.to_datetime(df[k]).astype("datetime64[ns]")
+        norm[side] = df.sort_values(keys).reset_index(drop=True)
+    a, b = norm["a"], norm["b"]
+    for c in a.columns:
+        x, y = a[c], b[c]
+        if pd.api.types.is_numeric_dtype(x) and pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(x):
+            xs, ys = x.astype("float64").to_numpy(), y.astype("float64").to_numpy()
+            bad = ~np.isclose(xs, ys, rtol=1e-9, atol=1e-6, equal_nan=True)
+        else:
+            bad = (x.astype(str).where(x.notna(), "") != y.astype(str).where(y.notna(), "")).to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            return f"{c} 不同，第 {i} 行：{x.iloc[i]!r} / {y.iloc[i]!r}（{dict(a.loc[i, keys])}）"
+    return None
+
+
+def _keys(part: str, columns: dict) -> list[str]:
+    return {"series": KEYS, "targets": ["indicator_id", "region_code", "year"],
+            "table": [columns[k] for k in KEYS]}[part]
+
+
+# --- the run -----------------------------------------------------------------------------
+
+def _ms(xs: list[float], pct: float) -> float:
+    return float(np.percentile(xs, pct)) if xs else float("nan")
+
+
+def run(directory: Path, repeat: int = 5, pages: bool = True, export_rows: int = EXPORT_ROWS) -> dict:
+    """Time every query on both sides and the page runs; the report as `--json` writes it."""
+    directory = Path(directory).resolve()
+    p = plan(directory, export_rows) | {"repeat": repeat}
+    rows = pq.ParquetFile(store.table_path(store.resolve(directory), "observations")).metadata.num_rows
+    results, answers = [], {}
+    for q in p["queries"]:
+        _fresh_connection(directory)  # cold: a new connection, views and Parquet footers read again
+        t = time.perf_counter()
+        answers[q["name"]] = ours(q, directory)
+        cold = 1000 * (time.perf_counter() - t)
+        warm = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            answers[q["name"]] = ours(q, directory)
+            warm.append(1000 * (time.perf_counter() - t))
+        results.append(dict(name=q["name"], rows_out=int(sum(len(df) for df in answers[q["name"]].values())),
+                            cold_ms=cold, p50_ms=_ms(warm, 50), p95_ms=_ms(warm, 95)))
+    report = dict(rows=rows, data=str(directory), repeat=repeat, peak_rss_mb=_rss_mb(),
+                  params={q["name"]: {k: (v if not isinstance(v, list) or len(v) <= 6 else f"{len(v)} 项")
+                                      for k, v in q.items() if k not in ("name", "kind")} for q in p["queries"]})
+    need, avail = baseline_estimate(directory)
+    report |= dict(baseline_estimate_mb=need / 2**20, available_mb=avail / 2**20)
+    with tempfile.TemporaryDirectory(prefix="minsheng-bench-") as tmp:
+        plan_path = Path(tmp) / "plan.json"
+        plan_path.write_text(json.dumps(p, ensure_ascii=False), encoding="utf-8")
+        if need > RAM_SHARE * avail:
+            base, note = None, (f"未运行：pandas 需约 {need / 2**30:.1f} GB，可用内存 {avail / 2**30:.1f} GB"
+                                f"（上限为其 {RAM_SHARE:.0%}）")
+        else:
+            err = _spawn("baseline", plan_path, Path(tmp), mem_limit=int(0.85 * avail))
+            base = None if err else json.loads((Path(tmp) / "baseline.json").read_text(encoding="utf-8"))
+            note = f"运行失败：{err}" if err else None
+        report |= dict(baseline_runnable=base is not None, baseline_note=note,
+                       baseline_peak_rss_mb=base["peak_rss_mb"] if base else None,
+                       baseline_load_ms=base["load_ms"] if base else None)
+        for r in results:
+            b = base["queries"][r["name"]] if base else None
+            r |= dict(baseline_cold_ms=b["first_ms"] + base["load_ms"] if b else None,
+                      baseline_first_ms=b["first_ms"] if b else None,
+                      baseline_p50_ms=_ms(b["warm_ms"], 50) if b else None,
+                      baseline_p95_ms=_ms(b["warm_ms"], 95) if b else None)
+            r["ratio"] = r["baseline_p50_ms"] / r["p50_ms"] if b and r["p50_ms"] > 0 else None
+            if b:
+                diffs = [f"{part}: {d}" for part, df in answers[r["name"]].items()
+                         if (d := _same(df, pd.read_parquet(Path(tmp) / f"{r['name']}.{part}.parquet"),
+                                        _keys(part, p["columns"])))]
+                r["agree"], r["difference"] = not diffs, "；".join(diffs) or None
+            else:
+                r["agree"], r["difference"] = None, None
+        answers.clear()
+        report["queries"] = results
+        if pages:
+            err = _spawn("pages", plan_path, Path(tmp), env={"MINSHENG_DATA": str(directory)})
+            got = {} if err else json.loads((Path(tmp) / "pages.json").read_text(encoding="utf-8"))
+            report |= dict(page_run_ms=got.get("page_run_ms", {}), pages_peak_rss_mb=got.get("peak_rss_mb"),
+                           page_errors=got.get("errors", []) + ([err] if err else []))
+        else:
+            report |= dict(page_run_ms={}, pages_peak_rss_mb=None, page_errors=[])
+    return report
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def render(report: dict) -> str:
+    """The report as a plain-text table."""
+    def f(x, digits=0):
+        return "—" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:,.{digits}f}"
+
+    head = ("查询", "输出行", "本实现冷", "p50", "p95", "pandas冷", "p50", "p95", "倍数", "一致")
+    rows = [head] + [(r["name"], f(r["rows_out"]), f(r["cold_ms"]), f(r["p50_ms"]), f(r["p95_ms"]),
+                      f(r["baseline_cold_ms"]), f(r["baseline_p50_ms"]), f(r["baseline_p95_ms"]),
+                      f(r["ratio"], 1), {True: "是", False: "否", None: "—"}[r["agree"]]) for r in report["queries"]]
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(head))]
+    lines = [f"观测 {report['rows']:,} 行 · {report['data']} · 重复 {report['repeat']} 次 · 时间单位 ms（倍数 = pandas p50 / 本实现 p50）"]
+    lines += ["  ".join(" " * (w - _width(c)) + c if i else c + " " * (w - _width(c))
+                        for i, (c, w) in enumerate(zip(row, widths))) for row in rows]
+    lines.append(f"峰值内存：本实现 {f(report['peak_rss_mb'])} MB；pandas {f(report['baseline_peak_rss_mb'])} MB"
+                 f"（估计 {f(report['baseline_estimate_mb'])} MB，载入 {f(report['baseline_load_ms'])} ms）"
+                 + (f"；页面进程 {f(report['pages_peak_rss_mb'])} MB" if report.get("pages_peak_rss_mb") else ""))
+    if report["baseline_note"]:
+        lines.append(f"pandas 基线{report['baseline_note']}")
+    for r in report["queries"]:
+        if r["agree"] is False:
+            lines.append(f"不一致 {r['name']}：{r['difference']}")
+    if report["page_run_ms"]:
+        lines.append("页面运行（AppTest）：" + "，".join(f"{k} {v:,.0f} ms" for k, v in report["page_run_ms"].items()))
+    lines += [f"页面错误：{e}" for e in report["page_errors"]]
+    return "\n".join(lines)
+
+
+def _bench(args) -> int:
+    tmp = None
+    if args.data:
+        directory = Path(args.data)
+    elif args.smoke:  # a tiny dataset of its own
+        from minsheng import synth
+
+        tmp = tempfile.TemporaryDirectory(prefix="minsheng-smoke-")
+        directory = Path(tmp.name)
+        synth.build(directory, 20_000, scale="small")
+    else:
+        print("请用 --data 指定数据目录（或 --smoke）", file=sys.stderr)
+        return 2
+    try:
+        report = run(directory, repeat=2 if args.smoke else args.repeat, pages=not args.no_pages,
+                     export_rows=20_000 if args.smoke else EXPORT_ROWS)
+    finally:
+        if tmp:
+            tmp.cleanup()
+    print(render(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    return 1 if any(r["agree"] is False for r in report["queries"]) or report["page_errors"] else 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("bench", help="按页面查询计时，并与 pandas 基线对比")
+    p.add_argument("--data", help="数据目录（如 synth 生成的目录）")
+    p.add_argument("--json", help="把结果写入 JSON 文件")
+    p.add_argument("--repeat", type=int, default=5, help="热查询重复次数（默认 5）")
+    p.add_argument("--smoke", action="store_true", help="快速冒烟：重复 2 次；无 --data 时自建小数据集")
+    p.add_argument("--no-pages", action="store_true", help="不运行 AppTest 页面计时")
+    p.set_defaults(func=_bench)
+
+
+if __name__ == "__main__":  # the workers: python -m minsheng.bench baseline|pages PLAN OUT
+    sys.exit({"baseline": _baseline_worker, "pages": _pages_worker}[sys.argv[1]](*sys.argv[2:4]))
