@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import enum
-import fcntl
 import getpass
 import json
 import math
@@ -26,7 +25,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from minsheng import audit
+from minsheng import audit, locks
 
 MAX_FAILURES = 5            # failed sign-ins within FAILURE_WINDOW that lock the account
 FAILURE_WINDOW = 15 * 60    # seconds
@@ -199,15 +198,7 @@ def _edit():
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise AuthError("用户文件正被另一个操作修改，请稍后再试") from None
-                time.sleep(0.02)
+        locks.acquire(fd, LOCK_TIMEOUT, AuthError("用户文件正被另一个操作修改，请稍后再试"), poll=0.02)
         data = _load(path)
         yield data
         _save(path, data)

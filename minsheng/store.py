@@ -25,7 +25,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
@@ -33,12 +32,13 @@ import re
 import shutil
 import signal
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+
+from minsheng import locks
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("regions", "indicators", "observations", "targets")
@@ -214,15 +214,7 @@ def lock(directory: Path, timeout: float = 30):
     root.mkdir(parents=True, exist_ok=True)
     fd = os.open(root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise StoreBusy(f"另一个导入正在提交，请稍后再试（等待 {timeout:g} 秒后放弃）") from None
-                time.sleep(0.05)
+        locks.acquire(fd, timeout, StoreBusy(f"另一个导入正在提交，请稍后再试（等待 {timeout:g} 秒后放弃）"))
         held.add(key)
         try:
             yield
