@@ -482,42 +482,40 @@ def _download(page, button: str, timeout: float = 60_000) -> bytes:
     return Path(path).read_bytes()
 
 
+def _check_slide_png(png: bytes, name: str) -> None:
+    """A downloaded chart image: a PNG of 3840×2160 that is not blank; kept as an artifact."""
+    import struct
+
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == (3840, 2160)
+    assert len(png_colours(png)) > 50, f"{name} is (nearly) blank"
+    (ARTIFACTS / "exports").mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "exports" / name).write_bytes(png)
+
+
 def test_chart_png_and_svg_downloads_carry_their_provenance(browser, app_server):
     """趋势: the first chart's PNG is 3840×2160 and not blank; its SVG twin has the title, the
     region, the source, the data date and 演示数据."""
-    import struct
-
     ctx, page, _ = new_page(browser)
     try:
         page.goto(f"{app_server.url}/trend?inds=yb_resident_insured_rate&region={SHIFENG}")
         wait_idle(page)
         page.wait_for_function(DRAWN_JS["trend"], timeout=30_000)
-        png = _download(page, "下载 PNG")
-        assert png[:8] == b"\x89PNG\r\n\x1a\n"
-        assert struct.unpack(">II", png[16:24]) == (3840, 2160)
-        assert len(png_colours(png)) > 50, "the PNG is (nearly) blank"
+        _check_slide_png(_download(page, "下载 PNG"), "trend.png")
         svg = _download(page, "下载 SVG").decode("utf-8")
         for text in ("城乡居民医保参保率", "石峰区", "来源", "数据日期", "演示数据"):
             assert text in svg, f"{text} missing from the SVG"
-        (ARTIFACTS / "exports").mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "exports" / "trend.png").write_bytes(png)
     finally:
         ctx.close()
 
 
 def test_map_exports_a_static_choropleth(browser, app_server):
-    import struct
-
     ctx, page, _ = new_page(browser)
     try:
         page.goto(f"{app_server.url}/map")
         wait_idle(page)
         page.wait_for_function(DRAWN_JS["map"], timeout=30_000)
-        png = _download(page, "下载 PNG")
-        assert struct.unpack(">II", png[16:24]) == (3840, 2160)
-        assert len(png_colours(png)) > 50
-        (ARTIFACTS / "exports").mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "exports" / "map.png").write_bytes(png)
+        _check_slide_png(_download(page, "下载 PNG"), "map.png")
     finally:
         ctx.close()
 
