@@ -191,30 +191,42 @@ def goal_table(targets: pd.DataFrame, actuals: pd.DataFrame, kinds: dict[str, st
     return df.sort_values(["_o", "gap"], na_position="last").drop(columns="_o").reset_index(drop=True)
 
 
+KPI_COLUMNS = ["indicator_id", "value", "min_value", "max_value", "period", "stale", "yoy", "obs_source",
+               "derived", "n_reported", "n_expected"]
+
+
+def _latest_per_indicator(d: pd.DataFrame) -> pd.DataFrame:
+    """The row `latest_in_year` would put first for each indicator: each region's last period,
+    then, across regions, the earliest of those (one region per indicator on the pages)."""
+    last = d.sort_values("period", kind="stable").groupby(["indicator_id", "region_code"], sort=False).tail(1)
+    return last.drop_duplicates("indicator_id", keep="first")
+
+
 def kpis(series: pd.DataFrame, indicators: pd.DataFrame, year: int) -> pd.DataFrame:
     """One row per indicator: the latest value in `year`, its 同比, and the period it refers to.
 
     An annual figure that is not out yet for `year` falls back to the year before, flagged
     `stale`, so the card shows the latest known value and says which year it is.
+
+    Column-wise over the whole series (no filter per indicator); the same answer as taking, for
+    each indicator, `latest_in_year` in `year` (else in `year - 1`) and its `year_ago` value.
     """
-    ind = indicators.set_index("id")
-    rows = []
-    for ind_id in indicators["id"]:
-        s = series[series["indicator_id"] == ind_id]
-        cur = latest_in_year(s, year)
-        stale = False
-        if cur.empty:
-            cur = latest_in_year(s, year - 1)
-            stale = not cur.empty
-        if cur.empty:
-            rows.append(dict(indicator_id=ind_id, value=None, period=None, stale=False, yoy=None))
-            continue
-        r = cur.iloc[0]
-        prev = year_ago(s, cur).iloc[0]
-        kind = ind.loc[ind_id, "kind"]
-        rows.append(dict(indicator_id=ind_id, value=r["value"], min_value=r.get("min_value"),
-                         max_value=r.get("max_value"), period=r["period"], stale=stale,
-                         yoy=None if stale else change(kind, r["value"], prev), obs_source=r["source"],
-                         derived=bool(r["derived"]), n_reported=r["n_reported"], n_expected=r["n_expected"]))
-    out = pd.DataFrame(rows)
+    s = series.reindex(columns=[*series.columns, *(c for c in ("min_value", "max_value") if c not in series)])
+    s = s[s["indicator_id"].isin(indicators["id"])]
+    y = s["period"].dt.year
+    cur = _latest_per_indicator(s[y == year])
+    prev = _latest_per_indicator(s[(y == year - 1) & ~s["indicator_id"].isin(cur["indicator_id"])])
+    pick = pd.concat([cur.assign(stale=False), prev.assign(stale=True)], ignore_index=True)
+    # year_ago: the same indicator, region and period a year before (periods shifted forward, as there)
+    ago = s[s["indicator_id"].isin(pick["indicator_id"]) & y.between(year - 2, year - 1)]
+    ago = ago[["indicator_id", "region_code", "period", "value"]].assign(period=ago["period"] + pd.DateOffset(years=1))
+    pick = pick.merge(ago.rename(columns={"value": "_base"}), on=["indicator_id", "region_code", "period"], how="left")
+    kinds = dict(zip(indicators["id"], indicators["kind"]))
+    pick["yoy"] = [None if st else change(kinds[i], v, b)
+                   for i, v, b, st in zip(pick["indicator_id"], pick["value"], pick["_base"], pick["stale"])]
+    pick["derived"] = pick["derived"].astype(bool)
+    pick = pick.rename(columns={"source": "obs_source"})[KPI_COLUMNS]
+    out = pd.DataFrame({"indicator_id": indicators["id"].to_numpy()}).merge(pick, on="indicator_id", how="left")
+    out["stale"] = out["stale"].fillna(False).astype(bool)
+    out["yoy"] = out["yoy"].astype(object).where(out["yoy"].notna(), None)
     return out.merge(indicators, left_on="indicator_id", right_on="id", how="left")

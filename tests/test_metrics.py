@@ -128,3 +128,93 @@ def test_goal_table_orders_the_most_lagging_first():
     assert row["completion"] == pytest.approx(453 / 855)
     assert row["elapsed"] == pytest.approx(7 / 12)
     assert row["pace"] == pytest.approx((855 - 453) / 5)
+
+
+def _kpis_one_by_one(series: pd.DataFrame, indicators: pd.DataFrame, year: int) -> pd.DataFrame:
+    """The KPI cards the plain way: filter each indicator, take its latest row in the year (else
+    the year before, stale), look up the same period a year earlier."""
+    rows = []
+    for ind_id, kind in zip(indicators["id"], indicators["kind"]):
+        s = series[series["indicator_id"] == ind_id]
+        cur, stale = metrics.latest_in_year(s, year), False
+        if cur.empty:
+            cur = metrics.latest_in_year(s, year - 1)
+            stale = not cur.empty
+        if cur.empty:
+            rows.append(dict(indicator_id=ind_id, stale=False, yoy=None))
+            continue
+        r = cur.iloc[0]
+        prev = metrics.year_ago(s, cur).iloc[0]
+        rows.append(dict(indicator_id=ind_id, value=r["value"], min_value=r["min_value"], max_value=r["max_value"],
+                         period=r["period"], stale=stale,
+                         yoy=None if stale else metrics.change(kind, r["value"], prev), obs_source=r["source"],
+                         derived=bool(r["derived"]), n_reported=r["n_reported"], n_expected=r["n_expected"]))
+    out = pd.DataFrame(rows, columns=metrics.KPI_COLUMNS)
+    out["stale"] = out["stale"].fillna(False).astype(bool)
+    return out.merge(indicators, left_on="indicator_id", right_on="id", how="left")
+
+
+def _kpi_frame() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every kind and frequency; indicators complete, a year behind, two years behind, never
+    reported, with a gap a year ago, a zero a year ago; a standard reported as min–max only."""
+    spec = [  # id, kind, frequency, years with data, months left out
+        ("c_full", "count", "month", (2021, 2022, 2023), ()),
+        ("c_ytd_gap", "count", "month", (2022, 2023), (9, 10, 11, 12)),   # 2023 stops in August
+        ("c_stale", "count", "month", (2021, 2022), ()),
+        ("c_old", "count", "month", (2020, 2021), ()),                  # nothing in 2022 or 2023
+        ("c_none", "count", "month", (), ()),
+        ("a_quarter", "amount", "quarter", (2022, 2023), ()),
+        ("a_zero", "amount", "year", (2022, 2023), ()),                  # a year ago is 0: no 同比
+        ("r_year", "rate", "year", (2021, 2022, 2023), ()),
+        ("r_stale", "rate", "year", (2021, 2022), ()),
+        ("r_no_base", "rate", "year", (2023,), ()),                       # no 2022 to compare with
+        ("s_std", "standard", "year", (2022, 2023), ()),
+    ]
+    indicators = pd.DataFrame([dict(id=i, kind=k, frequency=f, name_zh=i, unit="个", domain="民政",
+                                    higher_is_better=True, source="目录") for i, k, f, _, _ in spec])
+    months = {"month": range(1, 13), "quarter": (1, 4, 7, 10), "year": (1,)}
+    rows, n = [], 0
+    for i, kind, freq, years, skip in spec:
+        for y in years:
+            for m in months[freq]:
+                if y == 2023 and m in skip:
+                    continue
+                n += 1
+                v = 0.0 if i == "a_zero" and y == 2022 else float(10 + 7 * n % 23 + y - 2020)
+                std = kind == "standard"
+                rows.append(dict(indicator_id=i, region_code="r1", period=pd.Timestamp(y, m, 1),
+                                 value=float("nan") if std else v, min_value=v if std else float("nan"),
+                                 max_value=v + 5 if std else float("nan"), source=f"来源{i}", derived=n % 2 == 0,
+                                 n_reported=n % 5, n_expected=5))
+    rows.append(dict(indicator_id="not_listed", region_code="r1", period=pd.Timestamp(2023, 1, 1), value=1.0,
+                     source="x", derived=False, n_reported=0, n_expected=0))
+    series = pd.DataFrame(rows).sample(frac=1, random_state=1).reset_index(drop=True)  # order must not matter
+    return series, indicators
+
+
+def _yoy(df):
+    return [None if c is None else (c.unit, round(c.value, 9)) for c in df["yoy"]]
+
+
+def test_kpis_match_a_per_indicator_computation():
+    series, indicators = _kpi_frame()
+    for year in (2022, 2023, 2024):
+        got, want = metrics.kpis(series, indicators, year), _kpis_one_by_one(series, indicators, year)
+        assert _yoy(got) == _yoy(want), year
+        pd.testing.assert_frame_equal(got.drop(columns="yoy"), want.drop(columns="yoy"))
+    k = metrics.kpis(series, indicators, 2023).set_index("indicator_id")
+    assert k.loc["c_ytd_gap", "period"] == pd.Timestamp(2023, 8, 1) and not k.loc["c_ytd_gap", "stale"]
+    assert k.loc["c_stale", "stale"] and k.loc["c_stale", "period"] == pd.Timestamp(2022, 12, 1)
+    assert k.loc["c_stale", "yoy"] is None and k.loc["r_stale", "stale"]
+    assert pd.isna(k.loc["c_old", "period"]) and not k.loc["c_old", "stale"] and pd.isna(k.loc["c_none", "value"])
+    assert k.loc["a_zero", "yoy"] is None and k.loc["r_no_base", "yoy"] is None
+    assert k.loc["r_year", "yoy"].unit == "个百分点" and k.loc["c_full", "yoy"].unit == "%"
+    assert pd.isna(k.loc["s_std", "value"]) and k.loc["s_std", "max_value"] == k.loc["s_std", "min_value"] + 5
+    assert list(k.index) == indicators["id"].tolist()
+
+
+def test_kpis_of_an_empty_series():
+    series, indicators = _kpi_frame()
+    k = metrics.kpis(series.iloc[:0], indicators, 2023)
+    assert len(k) == len(indicators) and k["value"].isna().all() and not k["stale"].any()
+    assert k["yoy"].map(lambda c: c is None).all()
