@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import enum
 import getpass
@@ -513,14 +512,3 @@ def add_parsers(sub) -> None:
         us.add_parser(cmd, help=text).add_argument("name")
     us.add_parser("list", help="列出用户（不显示密码）")
 
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m minsheng.auth users …`, until the command is registered in minsheng/cli.py."""
-    parser = argparse.ArgumentParser(prog="python -m minsheng", description="民生指标看板命令行工具")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

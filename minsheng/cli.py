@@ -1,4 +1,4 @@
-"""Command line: `python -m minsheng demo|export|history|rollback|prune …`."""
+"""Command line: `python -m minsheng demo|export|import|history|rollback|prune|users …`."""
 
 from __future__ import annotations
 
@@ -114,12 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=int, required=True, help="保留的版本数")
     p.add_argument("--timeout", type=float, default=30, help="等待其他提交完成的秒数（默认 30）")
     p.set_defaults(func=_prune)
-    from minsheng import bench, synth
+    from minsheng import auth, bench, synth
     from minsheng.ingest.commands import add_parsers
 
     add_parsers(sub)  # import, template
     synth.add_parsers(sub)
     bench.add_parsers(sub)
+    auth.add_parsers(sub)  # users add|set-role|set-area|passwd|disable|enable|list
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -223,7 +223,7 @@ def test_user_from_claims():
 def cli(args, stdin="", env_extra=None, tmp=None):
     env = dict(os.environ, MINSHENG_USERS=str(tmp / "users.json"), MINSHENG_AUDIT=str(tmp / "audit.log"),
                **(env_extra or {}))
-    return subprocess.run([sys.executable, "-m", "minsheng.auth", "users", *args], input=stdin, text=True,
+    return subprocess.run([sys.executable, "-m", "minsheng", "users", *args], input=stdin, text=True,
                           capture_output=True, cwd=ROOT, env=env, timeout=60)
 
 
