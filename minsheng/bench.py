@@ -441,12 +441,219 @@ def run(directory: Path, repeat: int = 5, pages: bool = True, export_rows: int =
     return report
 
 
+# --- concurrent sessions against a real server --------------------------------------------
+# `streamlit run dashboard.py` on 127.0.0.1, and each session a websocket client speaking the
+# browser's protocol (BackMsg rerun_script out, ForwardMsg deltas back) without rendering
+# anything: sessions run in the server's threads on its one DuckDB connection, as with browsers,
+# while twenty clients cost the two cores little (a headless Chromium page each would not).
+
+PAGES = {"": "总览", "trend": "趋势", "map": "地图", "goals": "目标", "data": "数据"}  # url path → page
+SESSION_DURATION, SMOKE_DURATION = 180.0, 15.0
+RUN_TIMEOUT = 300.0  # a page run slower than this counts as failed
+CONTENT = {"metric", "plotly_chart", "deck_gl_json_chart", "dataframe"}  # a page that drew one of these drew data
+
+
+class Server:
+    """One `streamlit run dashboard.py` on a free port of 127.0.0.1, serving `directory`."""
+
+    def __init__(self, directory: Path):
+        self.directory, self.proc, self.port = Path(directory).resolve(), None, 0
+        self.log = tempfile.NamedTemporaryFile(prefix="minsheng-bench-server-", suffix=".log", delete=False)
+
+    def start(self, timeout: float = 90.0) -> "Server":
+        import socket
+        import urllib.request
+
+        for _ in range(3):  # the port can be taken between choosing it and binding it
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.port = s.getsockname()[1]
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", str(store.ROOT / "dashboard.py"),
+                 "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(self.port),
+                 "--browser.gatherUsageStats", "false", "--server.runOnSave", "false",
+                 "--server.fileWatcherType", "none"],
+                cwd=store.ROOT, env={**os.environ, "MINSHENG_DATA": str(self.directory), "PYTHONUNBUFFERED": "1"},
+                stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    with opener.open(f"http://127.0.0.1:{self.port}/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            return self
+                except OSError:
+                    time.sleep(0.2)
+            tail = self.tail()
+            self.stop()
+            if "already in use" not in tail:
+                break
+        raise RuntimeError(f"streamlit 服务未能启动：{tail}")
+
+    def tail(self, n: int = 15) -> str:
+        return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-n:])
+
+    def peak_rss_mb(self) -> float | None:
+        """The server process's high-water resident set (VmHWM), while it still runs."""
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return None
+        return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), None)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
+
+
+def session_scopes(directory: Path) -> dict:
+    """What the sessions pick from: regions of every level (the province, cities, counties,
+    townships), the data's last three years, and the indicators with the most rows (the pages'
+    default indicators are the demo's, so a session chooses some, as a user would); for the map
+    those reported by township or village."""
+    from minsheng import repo
+
+    reg, per, meta, ind = repo.regions(directory), repo.periods(directory), repo.meta(directory), repo.indicators(directory)
+    year = pd.Timestamp(meta.get("data_date") or per["last_period"].max()).year
+    codes = []
+    for level in ("province", "city", "county", "township"):
+        c = sorted(reg.loc[reg["level"] == level, "code"])
+        codes += c[:: max(1, len(c) // 12)][:12]  # at most a dozen a level, spread over the list
+    n = _coverage(directory).groupby("indicator_id")["n"].sum()
+    ind = ind.assign(n=ind["id"].map(n).fillna(0)).sort_values(["n", "id"], ascending=[False, True])
+    ind = ind[ind["n"] > 0]
+    low = ind[ind["report_level"].isin(["township", "village"])]
+    return dict(regions=codes, years=[year - 2, year - 1, year], indicators=ind["id"].head(30).tolist(),
+                map_indicators=(low if len(low) else ind)["id"].head(10).tolist())
+
+
+def _query(scopes: dict, rng) -> str:
+    """A URL query a user might arrive with: region, year and a choice of indicators per page."""
+    from urllib.parse import urlencode
+
+    def some(xs, k):
+        return [xs[j] for j in rng.choice(len(xs), size=min(k, len(xs)), replace=False)] if xs else []
+
+    pairs = [("region", scopes["regions"][rng.integers(len(scopes["regions"]))]),
+             ("year", scopes["years"][rng.integers(len(scopes["years"]))])]
+    pairs += [("inds", i) for i in some(scopes["indicators"], 3)] + [("xinds", i) for i in some(scopes["indicators"], 2)]
+    pairs += [("ind", i) for i in some(scopes["map_indicators"], 1)]
+    return urlencode(pairs)
+
+
+def _problems(msg, page: str) -> list[str]:
+    """What in one ForwardMsg makes the page run count as failed."""
+    kind = msg.WhichOneof("type")
+    if kind == "page_not_found":
+        return [f"{page}: 页面不存在"]
+    if kind == "script_finished" and msg.script_finished == msg.FINISHED_WITH_COMPILE_ERROR:
+        return [f"{page}: 脚本编译错误"]
+    if kind != "delta" or msg.delta.WhichOneof("type") != "new_element":
+        return []
+    el = msg.delta.new_element
+    what = el.WhichOneof("type")
+    if what == "exception":
+        return [f"{page}: {el.exception.type}: {el.exception.message}"[:300]]
+    if what == "alert" and el.alert.format == el.alert.ERROR:
+        return [f"{page}: st.error {el.alert.body}"[:300]]
+    text = el.markdown.body if what == "markdown" else el.alert.body if what == "alert" else ""
+    return [f"{page}: {text}"[:300]] if "Traceback (most recent call last)" in text else []
+
+
+async def _session(i: int, port: int, until: float, scopes, record) -> None:
+    """One user: connect, go through the five pages for a region and year, reconnect as a new
+    user with another region and year, until `until` (a run under way is finished)."""
+    import asyncio
+
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    rng = np.random.default_rng(1000 + i)
+    order = list(PAGES)
+    while time.monotonic() < until:
+        query = _query(scopes, rng)
+        start = int(rng.integers(len(order)))
+        try:
+            async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
+                                          max_size=None, open_timeout=60, ping_interval=None) as ws:
+                for k in range(len(order)):
+                    if time.monotonic() >= until:
+                        return
+                    page = order[(start + k) % len(order)]
+                    back = BackMsg()
+                    back.rerun_script.query_string = query
+                    back.rerun_script.page_name = page
+                    problems, drawn, t = [], False, time.perf_counter()
+                    await ws.send(back.SerializeToString())
+                    while True:  # a run the app restarts itself (st.rerun) ends with the next one
+                        msg = ForwardMsg()
+                        msg.ParseFromString(await asyncio.wait_for(ws.recv(), RUN_TIMEOUT))
+                        problems += _problems(msg, f"{PAGES[page]}?{query}")
+                        drawn = drawn or (msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element"
+                                          and msg.delta.new_element.WhichOneof("type") in CONTENT)
+                        if (msg.WhichOneof("type") == "script_finished"
+                                and msg.script_finished != msg.FINISHED_EARLY_FOR_RERUN):
+                            break
+                    record(PAGES[page], 1000 * (time.perf_counter() - t), problems, drawn)
+        except Exception as e:  # a dropped connection or a run past RUN_TIMEOUT: a failed run
+            record(None, None, [f"会话 {i}: {type(e).__name__}: {e}"[:300]], False)
+            await asyncio.sleep(1)
+
+
+def sessions(directory: Path, n: int = 20, duration: float = SESSION_DURATION) -> dict:
+    """`n` users at once for `duration` seconds on a real server; the `sessions` part of the report."""
+    import asyncio
+
+    directory = Path(directory).resolve()
+    scopes = session_scopes(directory)
+    times: dict[str, list[float]] = {p: [] for p in PAGES.values()}
+    drew = dict.fromkeys(PAGES.values(), 0)
+    errors: list[str] = []
+
+    def record(page, ms, problems, drawn):
+        if page is not None:
+            times[page].append(ms)
+            drew[page] += drawn
+        errors.extend(problems)
+
+    server = Server(directory).start()
+    try:
+        async def drive():
+            until = time.monotonic() + duration
+            await asyncio.gather(*(_session(i, server.port, until, scopes, record) for i in range(n)))
+
+        t0 = time.monotonic()
+        asyncio.run(drive())
+        wall = time.monotonic() - t0
+        rss = server.peak_rss_mb()
+        if server.proc.poll() is not None:
+            errors.append(f"服务进程已退出：{server.tail(5)}")
+    finally:
+        server.stop()
+    allt = [x for v in times.values() for x in v]
+    return dict(n=n, duration_s=duration, wall_s=wall, runs=len(allt), errors=len(errors), p50_ms=_ms(allt, 50),
+                p95_ms=_ms(allt, 95), peak_rss_mb=rss, driver="websocket（浏览器协议，不渲染）",
+                regions=len(scopes["regions"]), years=scopes["years"], indicators=len(scopes["indicators"]),
+                pages={p: dict(runs=len(v), drawn=drew[p], p50_ms=_ms(v, 50), p95_ms=_ms(v, 95)) for p, v in times.items()},
+                error_samples=list(dict.fromkeys(errors))[:10])
+
+
 def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def render(report: dict) -> str:
     """The report as a plain-text table."""
+    if "queries" not in report:  # --only-sessions
+        return "\n".join(render_sessions(report["sessions"]))
     def f(x, digits=0):
         return "—" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:,.{digits}f}"
 
@@ -469,7 +676,22 @@ def render(report: dict) -> str:
     if report["page_run_ms"]:
         lines.append("页面运行（AppTest）：" + "，".join(f"{k} {v:,.0f} ms" for k, v in report["page_run_ms"].items()))
     lines += [f"页面错误：{e}" for e in report["page_errors"]]
+    if report.get("sessions"):
+        lines += render_sessions(report["sessions"])
     return "\n".join(lines)
+
+
+def render_sessions(s: dict) -> list[str]:
+    def f(x):
+        return "—" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:,.0f}"
+
+    lines = [f"并发会话（真实服务，{s['driver']}）：{s['n']} 个会话 × {s['duration_s']:,.0f} s，"
+             f"页面运行 {s['runs']:,} 次，错误 {s['errors']}，p50 {f(s['p50_ms'])} ms，p95 {f(s['p95_ms'])} ms，"
+             f"服务峰值内存 {f(s['peak_rss_mb'])} MB",
+             "  按页面（运行次数，其中画出数据的次数）：" + "，".join(
+                 f"{k} {v['runs']}（{v['drawn']}）次 p50 {f(v['p50_ms'])} / p95 {f(v['p95_ms'])} ms"
+                                  for k, v in s["pages"].items())]
+    return lines + [f"  会话错误：{e}" for e in s["error_samples"]]
 
 
 def _bench(args) -> int:
@@ -486,15 +708,22 @@ def _bench(args) -> int:
         print("请用 --data 指定数据目录（或 --smoke）", file=sys.stderr)
         return 2
     try:
-        report = run(directory, repeat=2 if args.smoke else args.repeat, pages=not args.no_pages,
-                     export_rows=20_000 if args.smoke else EXPORT_ROWS)
+        if args.only_sessions:
+            report = {"data": str(directory.resolve())}
+        else:
+            report = run(directory, repeat=2 if args.smoke else args.repeat, pages=not args.no_pages,
+                         export_rows=20_000 if args.smoke else EXPORT_ROWS)
+        if args.sessions or args.only_sessions:
+            duration = args.duration or (SMOKE_DURATION if args.smoke else SESSION_DURATION)
+            report["sessions"] = sessions(directory, args.sessions or 20, duration)
     finally:
         if tmp:
             tmp.cleanup()
     print(render(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    return 1 if any(r["agree"] is False for r in report["queries"]) or report["page_errors"] else 0
+    failed = any(r["agree"] is False for r in report.get("queries", [])) or report.get("page_errors")
+    return 1 if failed or report.get("sessions", {}).get("errors") else 0
 
 
 def add_parsers(sub) -> None:
@@ -504,6 +733,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--repeat", type=int, default=5, help="热查询重复次数（默认 5）")
     p.add_argument("--smoke", action="store_true", help="快速冒烟：重复 2 次；无 --data 时自建小数据集")
     p.add_argument("--no-pages", action="store_true", help="不运行 AppTest 页面计时")
+    p.add_argument("--sessions", type=int, default=0, metavar="N",
+                   help="另起真实 streamlit 服务，N 个会话同时轮流访问各页面（如 20）")
+    p.add_argument("--duration", type=float, help=f"并发会话持续秒数（默认 {SESSION_DURATION:.0f}；--smoke 时 {SMOKE_DURATION:.0f}）")
+    p.add_argument("--only-sessions", action="store_true", help="只跑并发会话，不做查询与 pandas 对比")
     p.set_defaults(func=_bench)
 
 

@@ -123,3 +123,47 @@ def test_bench_smoke(small, tmp_path):
         assert q["agree"] is True and q["rows_out"] > 0, q
         assert q["ratio"] > 0
     assert {"overview", "trend"} <= set(r["page_run_ms"]) and not r["page_errors"]
+
+
+def test_sessions_smoke(small, tmp_path):
+    """Three users at once on a real server for 15 s: pages run, draw data, and nothing fails."""
+    out = tmp_path / "sessions.json"
+    assert cli("bench", "--data", str(small), "--sessions", "3", "--duration", "15", "--only-sessions",
+               "--json", str(out)) == 0
+    s = json.loads(out.read_text(encoding="utf-8"))["sessions"]
+    assert {"n", "duration_s", "runs", "errors", "p50_ms", "p95_ms", "peak_rss_mb"} <= set(s)
+    assert s["n"] == 3 and s["duration_s"] == 15 and s["errors"] == 0, s["error_samples"]
+    assert s["runs"] >= 10 and 0 < s["p50_ms"] <= s["p95_ms"] and s["peak_rss_mb"] > 50
+    assert set(s["pages"]) == set(bench.PAGES.values())
+    for name in ("总览", "趋势", "地图", "数据"):  # every session chose indicators that have data
+        assert s["pages"][name]["runs"] and s["pages"][name]["drawn"], (name, s["pages"])
+
+
+def test_session_errors_are_recognised():
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    def element(**fields):
+        m = ForwardMsg()
+        for path, value in fields.items():
+            *parents, leaf = path.split(".")
+            target = m.delta.new_element
+            for p in parents:
+                target = getattr(target, p)
+            setattr(target, leaf, value)
+        return m
+
+    assert bench._problems(element(**{"exception.type": "KeyError", "exception.message": "x"}), "总览") == ["总览: KeyError: x"]
+    err = element(**{"alert.body": "数据目录不可用", "alert.format": 1})
+    assert bench._problems(err, "趋势") == ["趋势: st.error 数据目录不可用"]
+    assert bench._problems(element(**{"alert.body": "请至少选择一个指标。", "alert.format": 3}), "趋势") == []
+    trace = element(**{"markdown.body": "Traceback (most recent call last):\n  File ..."})
+    assert bench._problems(trace, "数据")
+    assert bench._problems(element(**{"markdown.body": "正文"}), "数据") == []
+    lost = ForwardMsg()
+    lost.page_not_found.page_name = "nosuch"
+    assert bench._problems(lost, "nosuch") == ["nosuch: 页面不存在"]
+    done = ForwardMsg()
+    done.script_finished = ForwardMsg.FINISHED_WITH_COMPILE_ERROR
+    assert bench._problems(done, "地图")
+    done.script_finished = ForwardMsg.FINISHED_SUCCESSFULLY
+    assert bench._problems(done, "地图") == []
