@@ -80,3 +80,16 @@ def fixture_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_dir() -> Path:
     return ROOT / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_users_and_audit(tmp_path_factory):
+    """No test reads or writes the repository's users file or audit log: both live in a temp dir
+    (empty users file = single-user mode). Tests that need users point MINSHENG_USERS elsewhere."""
+    d = tmp_path_factory.mktemp("auth")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MINSHENG_USERS", str(d / "users.json"))
+    mp.setenv("MINSHENG_AUDIT", str(d / "audit.log"))
+    mp.delenv("MINSHENG_ALLOW_NO_LOGIN", raising=False)
+    yield d
+    mp.undo()

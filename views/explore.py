@@ -63,14 +63,21 @@ else:
                      column_config={c: st.column_config.NumberColumn(format="localized")
                                     for c in ("数值", "分子", "分母", "下级最小值", "下级最大值")})
         stem = f"民生指标_{sc.region_name}_{f['date_from']:%Y}-{f['date_to']:%Y}"
-        c1, c2, c3 = st.columns([1, 1, 3])
-        c1.download_button(T("下载 CSV"), export.to_csv(df), file_name=f"{stem}.csv", mime="text/csv",
-                           icon=":material/download:", key="dl_csv", on_click="ignore")
-        c2.download_button(T("下载 XLSX"), export.to_xlsx(df, export.metadata(q, df)), file_name=f"{stem}.xlsx",
-                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                           icon=":material/download:", key="dl_xlsx", on_click="ignore")
-        c3.caption(T("CSV 为带 BOM 的 UTF-8，Excel/WPS 直接打开不乱码；XLSX 另含“说明”工作表（筛选条件、单位、来源、数据日期）。"))
-        exports.deck_button(sc, "数据", lambda: deck_parts(df), df["来源"].dropna().unique().tolist())
+        if exports.allowed():
+            what = dict(page="数据", region=sc.region, level=f["level"], regions=f["regions"], indicators=f["ids"],
+                        period=f"{f['date_from']:%Y}-{f['date_to']:%Y}", rows=len(df))
+            c1, c2, c3 = st.columns([1, 1, 3])
+            c1.download_button(T("下载 CSV"), exports.audited(lambda: export.to_csv(df), format="csv", **what),
+                               file_name=f"{stem}.csv", mime="text/csv", icon=":material/download:", key="dl_csv",
+                               on_click="ignore")
+            c2.download_button(T("下载 XLSX"), exports.audited(lambda: export.to_xlsx(df, export.metadata(q, df)),
+                                                               format="xlsx", **what),
+                               file_name=f"{stem}.xlsx",
+                               mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                               icon=":material/download:", key="dl_xlsx", on_click="ignore")
+            c3.caption(T("CSV 为带 BOM 的 UTF-8，Excel/WPS 直接打开不乱码；XLSX 另含“说明”工作表（筛选条件、单位、来源、数据日期）。"))
+            exports.deck_button(sc, "数据", lambda: deck_parts(df), df["来源"].dropna().unique().tolist(),
+                                detail=dict(indicators=f["ids"], level=f["level"], rows=len(df)))
 
 
 def deck_parts(df: pd.DataFrame, limit: int = 60) -> list:

@@ -60,7 +60,8 @@ def render(sc: frame.Scope, f: dict, g: pd.DataFrame) -> None:
                               T("{region} · {year}年 · 截至{month}月 · 数据截至 {date}", region=sc.region_name,
                                 year=sc.year, month=f["month"], date=fmt.date_label(sc.data_date, sc.lang)),
                               "%", source)
-    exports.chart_buttons(fig, prov, key="goals_chart")
+    exports.chart_buttons(fig, prov, key="goals_chart", detail=dict(page="目标", region=sc.region, year=sc.year,
+                                                                     rows=len(g)))
     table = goal_rows(g, sc.lang)
     style = {T(k): v for k, v in STATUS_STYLE.items()}
     styled = table.style.map(lambda v: style.get(v, ""), subset=[T("状态")])
@@ -72,7 +73,8 @@ def render(sc: frame.Scope, f: dict, g: pd.DataFrame) -> None:
     st.caption(T("完成率 = 完成 ÷ 目标；序时进度 = 截至所选月份已过时间占任务期限的比例。"
                  "状态：已完成（≥100%）、超序时（≥序时进度）、滞后、严重滞后（落后序时进度超过阈值）。"
                  "比率类任务以达到目标值为完成，不计序时进度。按滞后程度排序，最需要关注的在前。"))
-    exports.deck_button(sc, "目标", lambda: deck_parts(g, table, elapsed, fig, prov), [prov.source])
+    exports.deck_button(sc, "目标", lambda: deck_parts(g, table, elapsed, fig, prov), [prov.source],
+                        detail=dict(rows=len(table)))
 
 
 def deck_parts(g: pd.DataFrame, table: pd.DataFrame, elapsed: float, fig, prov) -> list:

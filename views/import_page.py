@@ -1,12 +1,12 @@
-"""导入: templates, upload, validation with every problem listed, preview, atomic commit, history and rollback."""
+"""导入: templates, upload, validation with every problem listed, preview, atomic commit, history and rollback (admins only)."""
 
 import pandas as pd
 import streamlit as st
 
-from minsheng import export, store
+from minsheng import audit, export, store
 from minsheng.ingest import pipeline, readers, validate
 from minsheng.ingest.problems import as_frame
-from minsheng.ui import data, frame
+from minsheng.ui import data, frame, session
 
 KIND_LABEL = {None: "自动识别", **validate.KIND_ZH}
 
@@ -59,8 +59,17 @@ def boundaries(f: dict) -> None:
     if st.button("提交边界", type="primary", disabled=not confirmed, key="imp_geo_commit"):
         import hashlib
 
-        version = store.commit_boundaries(store.data_dir(), levels, file_name=Path(up.name).name,
-                                          file_sha256=hashlib.sha256(payload).hexdigest())
+        name, src = session.actor()
+        what = dict(kind="boundaries", file=Path(up.name).name, sha256=hashlib.sha256(payload).hexdigest(),
+                    bytes=len(payload), features={lv: len(fc["features"]) for lv, fc in levels.items()})
+        try:
+            version = store.commit_boundaries(store.data_dir(), levels, file_name=what["file"],
+                                              file_sha256=what["sha256"], user=name)
+        except store.StoreError as e:
+            audit.record("import", name, {**what, "ok": False, "error": str(e)}, src)
+            st.error(f"提交失败，数据未改变：{e}")
+            return
+        audit.record("import", name, {**what, "ok": True, "version": version}, src)
         st.success(f"已导入边界，生成数据版本 {version}。")
 
 
@@ -126,11 +135,16 @@ def render_plan(plan: pipeline.Plan) -> None:
         confirmed = st.checkbox(f"我已核实上述 {len(warnings)} 个警告，仍要导入", key="imp_confirm")
     if st.button("提交导入", type="primary", disabled=not confirmed or not (c.get("新增") or c.get("修改")),
                  key="imp_commit", icon=":material/cloud_upload:"):
+        name, src = session.actor()
+        what = dict(kind=plan.kind, file=plan.file, sha256=plan.sha256, warnings=len(warnings))
         try:
-            version = pipeline.commit(plan, accept_warnings=confirmed)
+            version = pipeline.commit(plan, accept_warnings=confirmed, user=name)
         except store.StoreError as e:
+            audit.record("import", name, {**what, "ok": False, "error": str(e)}, src)
             st.error(f"提交失败，数据未改变：{e}")
             return
+        audit.record("import", name, {**what, "rows": {k: int(v) for k, v in plan.counts.items()}, "ok": True,
+                                      "version": version}, src)
         st.session_state.pop("_imp_plan", None)
         st.success(f"已导入，生成数据版本 {version}。各页面已使用新数据；如需撤销，可在下方“历史版本”中回退。")
 
@@ -147,18 +161,22 @@ def render_history() -> None:
         "当前": "✓" if h.get("current") else ""} for h in hist])
     st.dataframe(rows, hide_index=True, width="stretch")
     older = [h["id"] for h in hist if not h.get("current")]
-    if not older:
+    if not older or not session.can("rollback"):
         return
     c1, c2 = st.columns([3, 1])
     target = c1.selectbox("回退到", older, key="imp_rollback_to",
                           help="回退会生成一个新版本，内容与所选版本相同；回退本身也可以再撤销")
     sure = c1.checkbox("确认回退（当前数据不会删除，仍保留在历史中）", key="imp_rollback_sure")
     if c2.button("回退", disabled=not sure, key="imp_rollback"):
+        name, src = session.actor()
+        was = next((h["id"] for h in hist if h.get("current")), None)
         try:
-            version = store.rollback(directory, target)
+            version = store.rollback(directory, target, user=name)
         except store.StoreError as e:
+            audit.record("rollback", name, {"to": target, "from": was, "ok": False, "error": str(e)}, src)
             st.error(f"回退失败：{e}")
             return
+        audit.record("rollback", name, {"to": target, "from": was, "ok": True, "version": version}, src)
         st.success(f"已回退到 {target} 的内容（新版本 {version}）。")
         st.rerun()
 
@@ -166,6 +184,9 @@ def render_history() -> None:
 sc = frame.scope()
 indicators = data.indicators()
 frame.header("导入", sc, period="数据导入与版本")
+if not session.can("import"):
+    st.error("无权限：导入数据、回退版本仅限管理员。如需导入，请联系管理员。", icon=":material/block:")
+    st.stop()
 render_templates(indicators)
 f = inputs(sc, indicators)
 plan = None if f["crs"] else load(f)

@@ -118,7 +118,8 @@ def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highli
         dec = fmt.decimals_for(ind["unit"], ind["kind"])
         static = lambda: images.map_figure(coll, rows, highlight=highlight,  # noqa: E731
                                           fmt_value=lambda v: fmt.number(v, dec))
-        exports.chart_buttons(static, prov, key="map_static")
+        exports.chart_buttons(static, prov, key="map_static",
+                              detail=dict(page="地图", region=sc.region, indicators=[f["ind_id"]], level=f["level"]))
     with right:
         ranked = table.sort_values("value", ascending=not bool(ind["higher_is_better"] is not False), na_position="last")
         ranked = ranked.assign(rank=range(1, len(ranked) + 1))
@@ -148,7 +149,8 @@ def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highli
             slides.Chart(prov.title, images.png(static(), prov)),
             slides.Table(f"{prov.title} · {T('排名')}", [str(c) for c in show.columns],
                          [[fmt.number(v, dec) if isinstance(v, float) else str(v) for v in r]
-                          for r in show.itertuples(index=False)])], [source])
+                          for r in show.itertuples(index=False)])], [source],
+            detail=dict(indicators=[f["ind_id"]], level=f["level"], rows=len(show)))
         regions = data.regions()
         parent = regions.loc[regions["code"] == sc.region, "parent_code"].iloc[0]
         if pd.notna(parent) and st.button(T("返回上级"), icon=":material/arrow_upward:"):

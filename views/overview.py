@@ -107,5 +107,6 @@ with frame.controls():
     domains = inputs(indicators)
 cards, goal = load(sc, indicators)
 render(sc, cards, goal, domains)
-exports.deck_button(sc, "总览", lambda: deck_parts(cards, domains), cards["obs_source"].dropna().tolist())
+exports.deck_button(sc, "总览", lambda: deck_parts(cards, domains), cards["obs_source"].dropna().tolist(),
+                    detail=dict(domains=domains))
 frame.footer(sc, cards.loc[cards["domain"].isin(domains), "obs_source"].dropna().tolist())

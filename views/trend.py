@@ -81,7 +81,8 @@ def render(sc: frame.Scope, s: pd.DataFrame, f: dict, indicators: pd.DataFrame) 
         unit = frame.unit(row["unit"]) if f["view"] == "value" else (T("个百分点") if row["kind"] == "rate" else "%")
         short = f"{sc.region_name}{T('及下级区划') if f['kids'] else ''} · {f['span'][0]}–{f['span'][1]}"
         prov = exports.provenance(sc, title, short, unit, source)
-        exports.chart_buttons(fig, prov, key=f"trend_{ind_id}")
+        exports.chart_buttons(fig, prov, key=f"trend_{ind_id}",
+                              detail=dict(page="趋势", region=sc.region, indicators=[ind_id], view=f["view"]))
         figures.append((fig, prov))
         if row["kind"] == "standard" and f["view"] == "value":
             st.caption(T("标准类指标不加总：上级区划显示其本级标准。"))
@@ -109,7 +110,8 @@ else:
     s = load(sc, f, indicators)
     sources, figures = render(sc, s, f, indicators) if not s.empty else ([], [])
     if figures:
-        exports.deck_button(sc, "趋势", lambda: [slides.Chart(p.title, images.png(fig, p)) for fig, p in figures], sources)
+        exports.deck_button(sc, "趋势", lambda: [slides.Chart(p.title, images.png(fig, p)) for fig, p in figures], sources,
+                            detail=dict(indicators=f["ids"]))
     if s.empty:
         st.info(T("{region} 在所选年份暂无这些指标的数据。", region=sc.region_name))
 frame.footer(sc, sources)

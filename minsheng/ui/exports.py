@@ -1,7 +1,7 @@
 """Download buttons for slide-ready output: each chart as PNG/SVG, each page as a PPTX deck.
 
 The files are made only when a button is clicked (deferred data), so drawing a page never waits
-for the image renderer.
+for the image renderer. Exports need the analyst role; each file built is written to the audit log.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Callable
 import plotly.graph_objects as go
 import streamlit as st
 
-from minsheng import images
+from minsheng import audit, images
+from minsheng.ui import session
 from minsheng.ui.frame import Scope, T
 
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
@@ -22,6 +23,29 @@ def _safe(name: str) -> str:
     return re.sub(r"[\\/:*?\"<>|\s]+", "_", name).strip("_")[:80] or "chart"
 
 
+def audited(build: Callable[[], bytes], **detail) -> Callable[[], bytes]:
+    """`build` wrapped to write an export record when the file is actually made.
+
+    Download callables run on another thread without the session, so who and from where are
+    taken now, when the button is drawn."""
+    name, src = session.actor()
+
+    def make() -> bytes:
+        payload = build()
+        audit.record("export", name, {**detail, "bytes": len(payload)}, src)
+        return payload
+
+    return make
+
+
+def allowed() -> bool:
+    """Whether this user may export; if not, a short caption stands where the buttons would be."""
+    if session.can("export"):
+        return True
+    st.caption(T("下载和导出需要“分析”或“管理员”角色。"))
+    return False
+
+
 def provenance(sc: Scope, title: str, subtitle: str, unit: str | None, source: str) -> images.Provenance:
     from minsheng import fmt
 
@@ -29,28 +53,41 @@ def provenance(sc: Scope, title: str, subtitle: str, unit: str | None, source: s
                              data_date=fmt.date_label(sc.data_date, sc.lang), demo=sc.demo)
 
 
-def chart_buttons(fig: go.Figure | Callable[[], go.Figure], prov: images.Provenance, key: str) -> None:
+def chart_buttons(fig: go.Figure | Callable[[], go.Figure], prov: images.Provenance, key: str,
+                  detail: dict | None = None) -> None:
     """PNG (3840×2160) and SVG of the chart with title, subtitle, unit, source and data date baked in.
-    `fig` may be a function that builds the figure, for exports that differ from what is on screen."""
+    `fig` may be a function that builds the figure, for exports that differ from what is on screen.
+    `detail` (page, region, indicators) goes into the audit record with the format and title."""
+    if not allowed():
+        return
+
     def figure() -> go.Figure:
         return fig() if callable(fig) else fig
 
     c1, c2, _ = st.columns([1, 1, 6])
     name = _safe(prov.title)
-    c1.download_button(T("下载 PNG"), data=lambda: images.png(figure(), prov), file_name=f"{name}.png",
-                       mime="image/png", key=f"{key}_png", on_click="ignore", icon=":material/image:")
-    c2.download_button(T("下载 SVG"), data=lambda: images.svg(figure(), prov), file_name=f"{name}.svg",
-                       mime="image/svg+xml", key=f"{key}_svg", on_click="ignore", icon=":material/draw:")
+    what = dict(detail or {}, title=prov.title, subtitle=prov.subtitle)
+    c1.download_button(T("下载 PNG"), data=audited(lambda: images.png(figure(), prov), format="png", **what),
+                       file_name=f"{name}.png", mime="image/png", key=f"{key}_png", on_click="ignore",
+                       icon=":material/image:")
+    c2.download_button(T("下载 SVG"), data=audited(lambda: images.svg(figure(), prov), format="svg", **what),
+                       file_name=f"{name}.svg", mime="image/svg+xml", key=f"{key}_svg", on_click="ignore",
+                       icon=":material/draw:")
 
 
-def deck_button(sc: Scope, page_title: str, build: Callable[[], list], sources: list[str], key: str = "deck") -> None:
+def deck_button(sc: Scope, page_title: str, build: Callable[[], list], sources: list[str], key: str = "deck",
+                detail: dict | None = None) -> None:
     """导出汇报材料: one PPTX for the page, built from the parts `build` returns when clicked."""
     from minsheng import fmt, slides
+
+    if not allowed():
+        return
 
     def make() -> bytes:
         subtitle = f"{sc.region_name} · {T('{year}年', year=sc.year)}"
         src = [(s, fmt.date_label(sc.data_date, sc.lang)) for s in sorted({s for s in sources if s})]
         return slides.deck(f"{T(page_title)} · {sc.region_name}", subtitle, build(), src, sc.demo)
 
-    st.download_button(T("导出汇报材料"), data=make, file_name=f"{_safe(T(page_title) + '_' + sc.region_name)}.pptx",
+    what = dict(detail or {}, page=page_title, format="pptx", region=sc.region, year=sc.year)
+    st.download_button(T("导出汇报材料"), data=audited(make, **what), file_name=f"{_safe(T(page_title) + '_' + sc.region_name)}.pptx",
                        mime=PPTX_MIME, key=key, on_click="ignore", icon=":material/slideshow:", type="primary")

@@ -1,0 +1,260 @@
+"""Sign-in and roles in the app (AppTest): the users-file sign-in form, lockout, what each role sees,
+single-user mode and its address check, and the audit records of sign-ins, exports and imports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from argon2 import PasswordHasher
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.util import patch_config_options
+
+from conftest import ROOT
+from minsheng import audit, auth
+from minsheng.ui import session
+
+CITY = "430200000000"       # 株洲市 in the demo data
+SHIFENG = "430204000000"
+PW = "Kennwort-2026"
+SUBMIT = "FormSubmitter:ms_signin-登录"
+PAGES = ("overview", "trend", "map", "goals", "explore")
+
+
+@pytest.fixture
+def users(tmp_path, monkeypatch):
+    """A users file with one user per role (a cheap hasher: tests only)."""
+    monkeypatch.setenv("MINSHENG_USERS", str(tmp_path / "users.json"))
+    monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
+    monkeypatch.setattr(auth, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    for name, role in (("viewer01", "viewer"), ("analyst01", "analyst"), ("admin01", "admin")):
+        auth.add_user(name, role, CITY, PW)
+    return tmp_path
+
+
+@pytest.fixture
+def deferred(monkeypatch):
+    """Download callables by file id, as the server would keep them until a click."""
+    kept = {}
+    original = MediaFileManager.add_deferred
+
+    def add(self, data_callable, *args, **kwargs):
+        file_id = original(self, data_callable, *args, **kwargs)
+        kept[file_id] = data_callable
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add)
+    return kept
+
+
+def start(**params) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def sign_in(at: AppTest, name: str, password: str = PW) -> AppTest:
+    at.text_input(key="ms_signin_name").input(name)
+    at.text_input(key="ms_signin_password").input(password)
+    at.button(key=SUBMIT).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def as_user(name: str, page: str | None = None, **params) -> AppTest:
+    at = sign_in(start(**params), name)
+    if page:
+        at.switch_page(f"views/{page}.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def downloads(at: AppTest) -> list[str]:
+    return [b.proto.label for b in at.get("download_button")]
+
+
+def events(action: str | None = None) -> list[dict]:
+    return [e for e in audit.read(None) if action is None or e["action"] == action]
+
+
+def texts(elements) -> str:
+    return " ".join(e.value for e in elements)
+
+
+# --- signing in ----------------------------------------------------------------------------------
+
+def test_users_file_requires_sign_in_then_shows_the_app(users):
+    at = start(region=SHIFENG)
+    assert not at.metric and not at.get("plotly_chart")          # nothing of the data before sign-in
+    assert [t.key for t in at.text_input] == ["ms_signin_name", "ms_signin_password"]
+    assert "未启用登录" not in texts(at.warning)
+    sign_in(at, "analyst01")
+    assert at.title[0].value == "总览" and at.metric
+    assert at.selectbox(key="_w_region").value == SHIFENG        # the deep link survived the sign-in
+    assert "analyst01" in texts(at.sidebar.caption) and "分析" in texts(at.sidebar.caption)
+    [e] = events("sign-in")
+    assert (e["user"], e["detail"]["method"], e["source"]) == ("analyst01", "password", "localhost")
+    at.button(key="ms_signout").click().run()
+    assert not at.metric and at.text_input(key="ms_signin_name")
+    assert [e["user"] for e in events("sign-out")] == ["analyst01"]
+
+
+def test_wrong_password_five_times_locks_the_account(users):
+    at = start()
+    for _ in range(auth.MAX_FAILURES - 1):
+        sign_in(at, "viewer01", "not-the-password")
+        assert texts(at.error) == "用户名或密码错误"
+    sign_in(at, "viewer01", "not-the-password")
+    assert "账户已锁定，请 15 分钟后再试" in texts(at.error)
+    sign_in(at, "viewer01")                                      # the right password does not help now
+    assert "账户已锁定" in texts(at.error) and not at.metric
+    failed = events("sign-in-failed")
+    assert len(failed) == auth.MAX_FAILURES + 1 and not events("sign-in")
+    assert [e["detail"]["reason"] for e in failed[-2:]] == ["locked-now", "locked"]
+    for f in ("users.json", "audit.log"):
+        text = (users / f).read_text(encoding="utf-8")
+        assert PW not in text and "not-the-password" not in text
+
+
+def test_unknown_user_and_empty_fields(users):
+    at = sign_in(start(), "nobody")
+    assert texts(at.error) == "用户名或密码错误"
+    at = sign_in(start(), "", "")
+    assert "请输入用户名和密码" in texts(at.error)
+
+
+def test_role_change_and_disable_apply_at_once(users):
+    at = as_user("admin01", "explore")
+    assert "下载 CSV" in downloads(at)
+    auth.set_role("admin01", "viewer")
+    at.run()
+    assert not downloads(at)
+    auth.disable("admin01")
+    at.run()
+    assert "账户已停用" in texts(at.error) and at.text_input(key="ms_signin_name")
+
+
+# --- roles ---------------------------------------------------------------------------------------
+
+def test_viewer_sees_no_downloads_and_no_import_page(users):
+    at = as_user("viewer01")
+    for page in PAGES:
+        at.switch_page(f"views/{page}.py").run()
+        assert not at.exception and not downloads(at), page
+        assert "下载和导出需要“分析”或“管理员”角色" in texts(at.caption), page
+    with pytest.raises(ValueError, match="import_page"):         # not in the navigation at all
+        at.switch_page("views/import_page.py")
+
+
+def test_analyst_exports_but_cannot_import(users):
+    at = as_user("analyst01", "explore")
+    assert downloads(at) == ["下载 CSV", "下载 XLSX", "导出汇报材料"]
+    at.switch_page("views/trend.py").run()
+    assert {"下载 PNG", "下载 SVG", "导出汇报材料"} <= set(downloads(at))
+    with pytest.raises(ValueError, match="import_page"):
+        at.switch_page("views/import_page.py")
+
+
+def test_admin_sees_exports_and_the_import_page(users):
+    at = as_user("admin01", "explore")
+    assert "下载 XLSX" in downloads(at)
+    at.switch_page("views/import_page.py").run()
+    assert not at.exception and at.file_uploader(key="imp_file") is not None
+    assert "无权限" not in texts(at.error)
+
+
+def test_sidebar_names_user_role_and_area(users):
+    auth.set_area("viewer01", SHIFENG)
+    at = as_user("viewer01")
+    caption = texts(at.sidebar.caption)
+    assert "viewer01" in caption and "浏览" in caption and "石峰区" in caption
+
+
+# --- single-user mode ----------------------------------------------------------------------------
+
+def test_single_user_mode_banner_and_full_rights():
+    at = start()
+    assert "未启用登录" in texts(at.warning) and "未启用登录" in texts(at.sidebar.caption)
+    assert not at.text_input                                   # no sign-in form
+    at.switch_page("views/import_page.py").run()
+    assert not at.exception and at.file_uploader(key="imp_file") is not None
+    assert not at.get("button") or not [b for b in at.button if b.key == "ms_signout"]
+
+
+def test_single_user_mode_banner_hidden_in_presentation_mode():
+    assert "未启用登录" not in texts(start(present="1").warning)
+
+
+@pytest.mark.parametrize("address", [None, "0.0.0.0", "192.168.1.20"])
+def test_single_user_mode_refuses_a_public_address(address):
+    with patch_config_options({"server.address": address}):
+        at = start()
+    assert "只能在本机地址（127.0.0.1）上提供服务" in texts(at.error)
+    assert not at.metric and not at.sidebar.caption
+
+
+def test_single_user_mode_on_a_public_address_when_allowed(monkeypatch, capfd):
+    monkeypatch.setenv(session.ALLOW_ENV, "1")
+    monkeypatch.setattr(session, "_warned", False)
+    with patch_config_options({"server.address": "0.0.0.0"}):
+        at = start()
+        at.run()
+    assert "未启用登录，且看板对网络开放" in texts(at.error) and at.metric
+    assert capfd.readouterr().err.count("看板未启用登录") == 1     # once per process, not per run
+
+
+@pytest.mark.parametrize("address,loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                              ("127.0.0.2", True), ("0.0.0.0", False), ("", False),
+                                              (None, False), ("10.0.0.1", False), ("example", False)])
+def test_is_loopback(address, loopback):
+    assert session.is_loopback(address) is loopback
+
+
+def test_area_fails_closed_outside_a_session():
+    assert session.user() is None and not session.can("browse")
+    with pytest.raises(session.NotSignedIn):
+        session.area()
+
+
+# --- audit ---------------------------------------------------------------------------------------
+
+def test_export_is_audited_when_the_file_is_built(users, deferred):
+    at = as_user("analyst01", "explore")
+    assert not events("export")                                 # drawing a button builds nothing
+    csv = next(b for b in at.get("download_button") if b.proto.label == "下载 CSV")
+    payload = deferred[csv.proto.deferred_file_id]()             # what a click runs, on another thread
+    assert payload.startswith(b"\xef\xbb\xbf")
+    [e] = events("export")
+    assert (e["user"], e["source"]) == ("analyst01", "localhost")
+    d = e["detail"]
+    assert d["page"] == "数据" and d["format"] == "csv" and d["region"] == CITY
+    assert d["indicators"] and d["rows"] > 0 and d["bytes"] == len(payload)
+
+
+def test_import_commit_is_audited(users, tmp_path, monkeypatch):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data)
+    monkeypatch.setenv("MINSHENG_DATA", str(data))
+    good = ("指标编码,区划代码,时期,数值\nmz_dibao_urban_persons,430204901000,2026-11,120\n").encode("utf-8-sig")
+    at = as_user("admin01", "import_page")
+    at.file_uploader(key="imp_file").set_value(("石峰区11月.csv", good, "text/csv")).run()
+    at.button(key="imp_commit").click().run()
+    assert any("已导入" in s.value for s in at.success)
+    [e] = events("import")
+    assert e["user"] == "admin01" and e["source"] == "localhost"
+    assert e["detail"]["file"] == "石峰区11月.csv" and e["detail"]["ok"] and e["detail"]["rows"]["新增"] == 1
+    from minsheng import store
+
+    assert store.history(data)[0]["user"] == "admin01"
+    at.selectbox(key="imp_rollback_to").set_value(store.BASE).run()
+    at.checkbox(key="imp_rollback_sure").check().run()
+    at.button(key="imp_rollback").click().run()
+    [r] = events("rollback")
+    assert r["user"] == "admin01" and r["detail"]["to"] == store.BASE and r["detail"]["ok"]
+    assert all(json.dumps(x, ensure_ascii=False).count(PW) == 0 for x in events())
