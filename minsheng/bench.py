@@ -630,16 +630,16 @@ def sessions(directory: Path, n: int = 20, duration: float = SESSION_DURATION) -
             until = time.monotonic() + duration
             await asyncio.gather(*(_session(i, server.port, until, scopes, record) for i in range(n)))
 
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), time.process_time()
         asyncio.run(drive())
-        wall = time.monotonic() - t0
+        wall, client_cpu = time.monotonic() - t0, time.process_time() - cpu0
         rss = server.peak_rss_mb()
         if server.proc.poll() is not None:
             errors.append(f"服务进程已退出：{server.tail(5)}")
     finally:
         server.stop()
     allt = [x for v in times.values() for x in v]
-    return dict(n=n, duration_s=duration, wall_s=wall, runs=len(allt), errors=len(errors), p50_ms=_ms(allt, 50),
+    return dict(n=n, duration_s=duration, wall_s=wall, client_cpu_s=client_cpu, runs=len(allt), errors=len(errors), p50_ms=_ms(allt, 50),
                 p95_ms=_ms(allt, 95), peak_rss_mb=rss, driver="websocket（浏览器协议，不渲染）",
                 regions=len(scopes["regions"]), years=scopes["years"], indicators=len(scopes["indicators"]),
                 pages={p: dict(runs=len(v), drawn=drew[p], p50_ms=_ms(v, 50), p95_ms=_ms(v, 95)) for p, v in times.items()},
@@ -687,7 +687,7 @@ def render_sessions(s: dict) -> list[str]:
 
     lines = [f"并发会话（真实服务，{s['driver']}）：{s['n']} 个会话 × {s['duration_s']:,.0f} s，"
              f"页面运行 {s['runs']:,} 次，错误 {s['errors']}，p50 {f(s['p50_ms'])} ms，p95 {f(s['p95_ms'])} ms，"
-             f"服务峰值内存 {f(s['peak_rss_mb'])} MB",
+             f"服务峰值内存 {f(s['peak_rss_mb'])} MB；驱动端 CPU {s['client_cpu_s']:.1f} s / {s['wall_s']:.0f} s",
              "  按页面（运行次数，其中画出数据的次数）：" + "，".join(
                  f"{k} {v['runs']}（{v['drawn']}）次 p50 {f(v['p50_ms'])} / p95 {f(v['p95_ms'])} ms"
                                   for k, v in s["pages"].items())]
