@@ -14,9 +14,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-# Port and address come from Streamlit's own settings (STREAMLIT_SERVER_PORT, STREAMLIT_SERVER_ADDRESS).
+# Port and address come from Streamlit's own settings (STREAMLIT_SERVER_PORT, STREAMLIT_SERVER_ADDRESS);
+# the address is loopback unless set: without sign-in the app refuses any other (README, 用户与登录).
 run: $(STAMP) system-deps
-	$(PY) -m streamlit run dashboard.py
+	STREAMLIT_SERVER_ADDRESS=$${STREAMLIT_SERVER_ADDRESS:-127.0.0.1} $(PY) -m streamlit run dashboard.py
 
 # The browser tests need Chromium and CJK fonts; install them when missing (root on Debian).
 system-deps:

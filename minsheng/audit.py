@@ -32,6 +32,16 @@ def _scrub(value):
     return value
 
 
+def os_user() -> str:
+    """The operating-system account running a command: the "who" of records made from the command line."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
 def record(action: str, user: str | None, detail: dict | None = None, source: str | None = None) -> dict:
     """Append one event and fsync it; returns the record written."""
     if action not in ACTIONS:

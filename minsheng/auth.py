@@ -429,15 +429,8 @@ def _check_known(area: str) -> None:
         raise AuthError(f"区划代码 {_area(area)} 不在区划表中")
 
 
-def _who() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid {os.getuid()}"
-
-
 def _cli(args) -> int:
-    by, src = _who(), "cli"
+    by, src = audit.os_user(), "cli"
     try:
         if args.users_cmd == "add":
             _check_known(args.area)
@@ -511,4 +504,3 @@ def add_parsers(sub) -> None:
     for cmd, text in (("disable", "停用用户"), ("enable", "重新启用用户并解除锁定")):
         us.add_parser(cmd, help=text).add_argument("name")
     us.add_parser("list", help="列出用户（不显示密码）")
-

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from minsheng import store
+from minsheng import audit, store
 
 
 def _demo(args) -> int:
@@ -34,6 +34,9 @@ def _export(args) -> int:
     except export.ExportError as e:
         print(f"导出失败：{e}", file=sys.stderr)
         return 2
+    audit.record("export", audit.os_user(), {"format": Path(args.out).suffix.lstrip(".").lower(), "indicators": ids,
+                                             "region": q.region, "level": args.level, "rows": n,
+                                             "file": Path(args.out).name}, "cli")
     print(f"已导出 {n} 行到 {args.out}")
     return 0
 
@@ -67,11 +70,15 @@ def _history(args) -> int:
 
 
 def _rollback(args) -> int:
+    who = audit.os_user()  # the account running it; --user is what the history shows, recorded beside it
+    what = {"to": args.version, "as": args.user} if args.user else {"to": args.version}
     try:
-        vid = store.rollback(store.data_dir(), args.version, user=args.user, lock_timeout=args.timeout)
+        vid = store.rollback(store.data_dir(), args.version, user=args.user or who, lock_timeout=args.timeout)
     except store.StoreError as e:
+        audit.record("rollback", who, {**what, "ok": False, "error": str(e)}, "cli")
         print(f"回滚失败：{e}", file=sys.stderr)
         return 2
+    audit.record("rollback", who, {**what, "ok": True, "version": vid}, "cli")
     print(f"已回滚到 {args.version}，新版本 {vid}")
     return 0
 

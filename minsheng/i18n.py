@@ -92,6 +92,33 @@ EN.update({
     "县级": "county", "乡镇级": "township", "市级": "city", "村级": "village",
 })
 
+# sign-in and roles (minsheng/ui/session.py, minsheng/ui/exports.py); auth's own messages stay Chinese
+EN.update({
+    "登录": "Sign in", "用户名": "User name", "密码": "Password", "请输入用户名和密码": "Enter user name and password",
+    "退出登录": "Sign out", "使用统一身份认证登录": "Sign in with single sign-on",
+    "你的账号（{who}）未获授权使用本看板，请联系管理员开通。":
+        "Your account ({who}) is not authorised for this dashboard; ask an administrator.",
+    "账户已停用，请联系管理员。": "This account has been disabled; ask an administrator.",
+    "当前用户：**{name}** · {role} · {area}": "Signed in: **{name}** · {role} · {area}",
+    "浏览": "viewer", "分析": "analyst", "管理员": "admin",
+    "未启用登录": "Sign-in off", "本机单用户模式，拥有全部权限": "local single-user mode, all rights",
+    "未启用登录：本机单用户模式，仅本机可访问，拥有全部权限。添加第一个用户后看板需要登录。":
+        "Sign-in is off: local single-user mode, reachable from this machine only, with all rights. "
+        "Once a user is added, the dashboard requires sign-in.",
+    "警告：未启用登录，且看板对网络开放（{env}=1）。任何人都可查看全部数据、导入和回滚。":
+        "Warning: sign-in is off and the dashboard is open to the network ({env}=1). Anyone can see all data, "
+        "import and roll back.",
+    "未启用登录的看板只能在本机地址（127.0.0.1）上提供服务，当前地址为 {address}。"
+    "请添加用户以启用登录（python -m minsheng users add 用户名 --role admin --area 区划代码），"
+    "或改回 127.0.0.1；确需无登录对外提供服务时，设置环境变量 {env}=1。":
+        "Without sign-in the dashboard serves on 127.0.0.1 only; this server is on {address}. Add a user to turn "
+        "sign-in on (python -m minsheng users add NAME --role admin --area CODE), or go back to 127.0.0.1; to serve "
+        "without sign-in on purpose, set {env}=1.",
+    "所有网络接口": "every network interface",
+    "无法读取用户文件，看板已停止：{error}": "Cannot read the users file; the dashboard has stopped: {error}",
+    "下载和导出需要“分析”或“管理员”角色。": "Downloads and exports need the analyst or admin role.",
+})
+
 MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 

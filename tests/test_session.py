@@ -258,3 +258,36 @@ def test_import_commit_is_audited(users, tmp_path, monkeypatch):
     [r] = events("rollback")
     assert r["user"] == "admin01" and r["detail"]["to"] == store.BASE and r["detail"]["ok"]
     assert all(json.dumps(x, ensure_ascii=False).count(PW) == 0 for x in events())
+
+
+def test_sign_in_strings_have_english():
+    import ast
+
+    from minsheng import i18n
+
+    for module in ("minsheng/ui/session.py", "minsheng/ui/exports.py"):
+        tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "T" and node.args \
+                    and isinstance(node.args[0], ast.Constant) and "{year}" not in node.args[0].value:
+                assert node.args[0].value in i18n.EN, (module, node.args[0].value)
+
+
+def test_command_line_export_and_rollback_are_audited(tmp_path, fixture_dir, monkeypatch):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    shutil.copytree(fixture_dir, data)
+    env = dict(os.environ, MINSHENG_DATA=str(data), MINSHENG_AUDIT=str(tmp_path / "audit.log"))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "minsheng", *a], env=env, cwd=ROOT,  # noqa: E731
+                                    capture_output=True, text=True, timeout=120)
+    assert run("export", "--indicator", "cnt", "--out", str(tmp_path / "x.csv")).returncode == 0
+    assert run("rollback", "nope").returncode == 2
+    monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
+    ex, rb = events("export"), events("rollback")
+    assert len(ex) == 1 and ex[0]["source"] == "cli" and ex[0]["user"]
+    assert ex[0]["detail"]["format"] == "csv" and ex[0]["detail"]["indicators"] == ["cnt"] and ex[0]["detail"]["rows"] > 0
+    assert len(rb) == 1 and rb[0]["detail"] == {"to": "nope", "ok": False, "error": rb[0]["detail"]["error"]}

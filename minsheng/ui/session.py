@@ -177,7 +177,7 @@ def gate() -> auth.User | None:
     st.session_state.pop(_USER, None)  # set again below only for someone signed in: fail closed
     try:
         how = mode()
-    except auth.AuthError as e:
+    except (auth.AuthError, OSError) as e:  # broken or unreadable users file: nobody gets in
         st.error(T("无法读取用户文件，看板已停止：{error}", error=e), icon=":material/lock:")
         st.stop()
     if how == "single":
