@@ -84,8 +84,8 @@ def is_local(url: str) -> bool:
 class StreamlitServer:
     """One `streamlit run` process; `url` is its base URL once `start()` returned."""
 
-    def __init__(self, script: Path, cwd: Path, name: str):
-        self.script, self.cwd, self.name = script, cwd, name
+    def __init__(self, script: Path, cwd: Path, name: str, env: dict | None = None):
+        self.script, self.cwd, self.name, self.extra_env = script, cwd, name, env or {}
         self.port: int | None = None
         self.proc: subprocess.Popen | None = None
         self.log_path = Path(tempfile.gettempdir()) / f"browser-tests-{name}-{os.getpid()}.log"
@@ -104,6 +104,7 @@ class StreamlitServer:
         env = dict(os.environ)
         env.pop("MINSHENG_DATA", None)  # always the bundled demo data: the tests check its names and codes
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.extra_env)  # e.g. a users file of the test's own (the default is an empty one)
         last_error = ""
         for _attempt in range(3):  # a port picked by free_port() can be taken before streamlit binds it
             self.port = free_port()

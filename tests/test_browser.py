@@ -25,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from browser_support import (  # noqa: E402,F401  (fixtures are used by name)
     ROOT,
+    APP_SCRIPT,
     ARTIFACTS,
+    StreamlitServer,
     app_server,
     blank_server,
     browser,
@@ -569,3 +571,65 @@ def test_every_page_but_import_exports_a_deck(browser, app_server):
                 assert titles[1] == "民政"
         finally:
             ctx.close()
+
+
+# 13 ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def signin_server(chromium_path, tmp_path_factory):
+    """The dashboard with a users file of its own (so it requires sign-in) and its own audit log."""
+    from argon2 import PasswordHasher
+
+    from minsheng import auth
+
+    d = tmp_path_factory.mktemp("signin")
+    env = {"MINSHENG_USERS": str(d / "users.json"), "MINSHENG_AUDIT": str(d / "audit.log")}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        mp.setattr(auth, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))  # tests only
+        auth.add_user("analyst01", "analyst", "430200000000", "Kennwort-2026")
+    server = StreamlitServer(APP_SCRIPT, ROOT, "signin", env=env).start()
+    server.dir = d
+    yield server
+    server.stop()
+
+
+def test_sign_in_with_the_users_file(browser, signin_server):
+    """Wrong password refused, right one lets the deep link through, sidebar names the user, no 导入
+    for an analyst, 退出登录 returns to the form; sign-ins are in the audit log."""
+    ctx, page, reqs = new_page(browser)
+    try:
+        page.goto(f"{signin_server.url}/trend?region={SHIFENG}&year=2023")
+        wait_idle(page)
+        main = page.locator('[data-testid="stMain"]')
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+        assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
+        page.get_by_label("用户名").fill("analyst01")
+        page.get_by_label("密码", exact=True).fill("wrong-password")
+        page.get_by_role("button", name="登录").click()
+        wait_idle(page)
+        assert "用户名或密码错误" in main.inner_text()
+        page.get_by_label("用户名").fill("analyst01")
+        page.get_by_label("密码", exact=True).fill("Kennwort-2026")
+        page.get_by_role("button", name="登录").click()
+        wait_idle(page)
+        page.wait_for_function(DRAWN_JS["trend"], timeout=30_000)
+        assert page.locator("h1").first.inner_text().strip() == "趋势"
+        assert "石峰区 · " in main.inner_text() and f"region={SHIFENG}" in page.url
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert "analyst01" in sidebar and "分析" in sidebar
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert "数据" in nav and "导入" not in nav
+        assert page.get_by_role("button", name="下载 PNG").count() > 0
+        assert not problems_on(page), problems_on(page)
+        page.get_by_role("button", name="退出登录").click()
+        wait_idle(page)
+        assert page.get_by_label("用户名").is_visible()
+        assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
+        assert not reqs.external(), reqs.external()
+    finally:
+        ctx.close()
+    log = [json.loads(x) for x in (signin_server.dir / "audit.log").read_text(encoding="utf-8").splitlines()]
+    assert [e["action"] for e in log if e["action"] != "users-change"] == ["sign-in-failed", "sign-in", "sign-out"]
+    assert all(e["source"] for e in log[1:]) and "Kennwort-2026" not in json.dumps(log, ensure_ascii=False)
