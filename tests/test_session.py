@@ -174,6 +174,49 @@ def test_sidebar_names_user_role_and_area(users):
     assert "viewer01" in caption and "浏览" in caption and "石峰区" in caption
 
 
+# --- OpenID Connect ------------------------------------------------------------------------------
+
+OIDC_SECRETS = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                         "client_id": "dashboard", "client_secret": "s", "server_metadata_url": "http://idp.invalid/"},
+                "minsheng_oidc": {"role": "groups", "area": "region", "roles": {"mz-staff": "viewer",
+                                                                                "mz-analysts": "analyst"}}}
+
+
+def oidc_app(claims: dict | None, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    at.secrets.update(OIDC_SECRETS)
+    at.user = {"is_logged_in": True, **claims} if claims else {"is_logged_in": False}
+    at.run()
+    if page:
+        at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_oidc_offers_single_sign_on_instead_of_the_form(users):
+    at = oidc_app(None)
+    assert [b.label for b in at.button] == ["使用统一身份认证登录"]
+    assert not at.text_input and not at.metric
+
+
+def test_oidc_claims_give_role_and_area(users):
+    at = oidc_app({"email": "W@example.cn", "sub": "s-1", "groups": ["mz-staff", "mz-analysts"],
+                   "region": "430204"}, "explore")
+    assert "下载 CSV" in downloads(at)
+    caption = texts(at.sidebar.caption)
+    assert "W@example.cn" in caption and "分析" in caption and "石峰区" in caption
+    at.run()
+    [e] = events("sign-in")                                     # once per session, not per run
+    assert e["detail"] == {"method": "oidc", "role": "analyst", "area": SHIFENG}
+
+
+def test_oidc_identity_without_role_is_refused(users):
+    at = oidc_app({"email": "stranger@example.cn", "sub": "s-9"})
+    assert "未获授权" in texts(at.error) and not at.metric
+    at.run()
+    assert [e["user"] for e in events("sign-in-failed")] == ["stranger@example.cn"]
+
+
 # --- single-user mode ----------------------------------------------------------------------------
 
 def test_single_user_mode_banner_and_full_rights():
