@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from pathlib import Path
 
 import duckdb
 
-from minsheng import store
+from minsheng import rollup, store
 
 _lock = threading.Lock()
 _cons: dict[Path, tuple[duckdb.DuckDBPyConnection, str]] = {}  # one connection per data directory
@@ -19,6 +21,13 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    # A derived table is a view over its file, or an in-memory table where the file cannot be written.
+    kind = con.execute("select table_type from information_schema.tables where table_name = ?", [name]).fetchall()
+    if kind:
+        con.execute(("drop view " if kind[0][0] == "VIEW" else "drop table ") + name)
+
+
 def _create_views(con: duckdb.DuckDBPyConnection, directory: Path) -> None:
     folder = store.resolve(directory)  # the current version's folder; versions are immutable
     for name in store.TABLES:
@@ -27,6 +36,14 @@ def _create_views(con: duckdb.DuckDBPyConnection, directory: Path) -> None:
             raise FileNotFoundError(f"数据目录 {directory} 中缺少 {path.name}（可运行 python -m minsheng demo 生成演示数据）")
         ddl = "create or replace view " + name + " as select * from read_parquet(" + _sql_literal(str(path)) + ")"
         con.execute(ddl)
+    for name in rollup.DERIVED:
+        _drop(con, name)
+    if not store.ensure_derived(directory, folder):
+        rollup.build_into(con)  # read-only data: the roll-ups live in this process's memory instead
+        return
+    for name in rollup.DERIVED:
+        con.execute("create view " + name + " as select * from read_parquet("
+                    + _sql_literal(str(rollup.path(folder, name))) + ")")
 
 
 def cursor(directory: Path | None = None) -> duckdb.DuckDBPyConnection:
@@ -42,7 +59,11 @@ def cursor(directory: Path | None = None) -> duckdb.DuckDBPyConnection:
     with _lock:
         con, bound = _cons.get(directory, (None, None))
         if con is None:
-            con = duckdb.connect(":memory:", config={"threads": 2})
+            # A bounded engine: page queries are small; anything larger spills to the temp folder
+            # (not to ./.tmp, DuckDB's default for in-memory databases).
+            con = duckdb.connect(":memory:", config={
+                "threads": 2, "memory_limit": os.environ.get("MINSHENG_DUCKDB_MEMORY", "1GB"),
+                "temp_directory": str(Path(tempfile.gettempdir()) / f"minsheng-duckdb-app-{os.getpid()}")})
         if bound != ver:
             _create_views(con, directory)
             _cons[directory] = (con, ver)

@@ -4,6 +4,8 @@
 #
 #   regions.parquet … targets.parquet, meta.json   the "base" version: bundled data, written by
 #                                                  `write_tables` (the demo generator); never pruned
+#   rollup.parquet, coverage.parquet,              derived from the tables (minsheng/rollup.py), in
+#   ancestors.parquet, rollup.json                 every version folder; rebuilt when missing or stale
 #   boundaries/*.geojson (+ SOURCE.md)             the base version's polygons
 #   .versions/CURRENT                              id of the current version; absent → "base"
 #   .versions/v000003-20261123T132501/             one immutable folder per version: all four tables,
@@ -38,14 +40,15 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from minsheng import locks
+from minsheng import locks, rollup
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("regions", "indicators", "observations", "targets")
 BOUNDARY_LEVELS = ("city", "county", "township", "village")
 BASE = "base"
 VERSIONS = ".versions"
-CRASH_STEPS = ("start", "table-written", "tables-linked", "before-rename", "renamed", "current-written", "switched")
+CRASH_STEPS = ("start", "table-written", "tables-linked", "derived-built", "before-rename", "renamed",
+               "current-written", "switched")
 _ID = re.compile(r"v(\d{6})-\d{8}T\d{6}")
 _DEFAULT_META = {"demo": False, "data_date": None, "title": "民生指标"}
 _held = threading.local()  # directories whose lock this thread holds, so lock() nests
@@ -187,14 +190,38 @@ def _atomic_write_bytes(path: Path, write) -> None:
             tmp.unlink()
 
 
+def _to_parquet(df: pd.DataFrame, path: Path, name: str) -> None:
+    if name == "observations":  # sorted by region in small row groups: lookups read one or two groups
+        df = df.sort_values(list(rollup.SORT), kind="stable")
+        df.to_parquet(path, index=False, compression="zstd", row_group_size=rollup.ROW_GROUP)
+    else:
+        df.to_parquet(path, index=False, compression="zstd")
+
+
 def write_tables(directory: Path, tables: dict[str, pd.DataFrame], meta: dict) -> None:
-    """Write base tables in place (demo, tests), each renamed into place; versioned data goes through `commit`."""
+    """Write base tables in place (demo, tests), each renamed into place, and their roll-ups; versioned
+    data goes through `commit`."""
     directory.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
-        _atomic_write_bytes(table_path(directory, name),
-                            lambda p, df=df: df.to_parquet(p, index=False, compression="zstd"))
+        _atomic_write_bytes(table_path(directory, name), lambda p, df=df, name=name: _to_parquet(df, p, name))
     text = json.dumps(meta, ensure_ascii=False, indent=2) + "\n"
     _atomic_write_bytes(directory / "meta.json", lambda p: p.write_text(text, encoding="utf-8"))
+    if all((Path(directory) / f"{n}.parquet").exists() for n in rollup.SOURCES):
+        rollup.build(Path(directory))
+
+
+def ensure_derived(directory: Path, folder: Path) -> bool:
+    """Make sure `folder` (a version of `directory`) has current roll-up files, building them if needed.
+    False where they cannot be written (read-only data): the caller computes them in memory."""
+    if rollup.current(folder):
+        return True
+    try:
+        with lock(directory):
+            if not rollup.current(folder):
+                rollup.build(Path(folder))
+    except OSError:
+        return False
+    return True
 
 
 @contextmanager
@@ -287,7 +314,7 @@ def _new_version(directory: Path, source: Path, meta: dict, record: dict,
     tmp.mkdir()
     _crash("start")
     for name, df in tables.items():
-        df.to_parquet(table_path(tmp, name), index=False, compression="zstd")
+        _to_parquet(df, table_path(tmp, name), name)
         _fsync_path(table_path(tmp, name))
         _crash("table-written")
     for name in TABLES:
@@ -305,6 +332,14 @@ def _new_version(directory: Path, source: Path, meta: dict, record: dict,
                 _link_or_copy(f, dst_b / f.name)
         _fsync_path(dst_b)
     _crash("tables-linked")
+    # Roll-ups: linked when the tables they come from are the source's (same files), else rebuilt.
+    if rollup.current(source) and rollup.fingerprint(source) == rollup.fingerprint(tmp):
+        for name in rollup.DERIVED:
+            _link_or_copy(rollup.path(source, name), rollup.path(tmp, name))
+        _link_or_copy(rollup.stamp_path(source), rollup.stamp_path(tmp))
+    elif all(table_path(tmp, n).exists() for n in rollup.SOURCES):
+        rollup.build(tmp)
+    _crash("derived-built")
     _write_json(tmp / "meta.json", meta)
     _write_json(tmp / "version.json", dict(id=vid, parent=parent, created=now.isoformat(timespec="seconds"),
                                            **record, rows=_rows(tmp)))

@@ -99,7 +99,7 @@ def test_sql_rollup_agrees_with_python_rollup(ind):
     cat = repo.indicators().set_index("id").loc[ind]
     regions = repo.regions()
     obs = repo.run("series", {"indicators": [ind], "regions": regions["code"].tolist(),
-                              "date_from": dt.date(2023, 1, 1), "date_to": dt.date(2023, 12, 1)})
+                              "date_from": dt.date(2023, 1, 1), "date_to": dt.date(2023, 12, 1), "area": None})
     own = obs[~obs["derived"]]
     level = dict(zip(regions["code"], regions["level"]))
     parent = dict(zip(regions["code"], regions["parent_code"]))
