@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from minsheng import fmt, repo
@@ -35,6 +38,7 @@ class Query:
     date_to: dt.date
     regions: list[str] | None = None
     description: list[tuple[str, str]] = field(default_factory=list)
+    area: str | None = None  # the user's area: every query behind the export is limited to it
 
 
 def parse_period(text: str, end: bool = False) -> dt.date:
@@ -50,10 +54,12 @@ def parse_period(text: str, end: bool = False) -> dt.date:
 
 
 def check(indicators: list[str], region: str | None, level: str | None, date_from: dt.date | None,
-          date_to: dt.date | None, regions: list[str] | None = None, directory: Path | None = None) -> Query:
-    """Validate a filter against the catalogue and build its human description alongside."""
+          date_to: dt.date | None, regions: list[str] | None = None, directory: Path | None = None,
+          area: str | None = None) -> Query:
+    """Validate a filter against the catalogue and build its human description alongside.
+    With `area` (the user's), a region outside it is refused like an unknown one."""
     cat = repo.indicators(directory).set_index("id")
-    reg = repo.regions(directory).set_index("code")
+    reg = repo.regions(directory, area).set_index("code")
     unknown = [i for i in indicators if i not in cat.index]
     if not indicators or unknown:
         raise ExportError(f"未知指标编码：{'、'.join(unknown) or '（未指定）'}；可用编码见 数据 页或 indicators 表")
@@ -78,11 +84,11 @@ def check(indicators: list[str], region: str | None, level: str | None, date_fro
         if bad:
             raise ExportError(f"未知区划代码：{'、'.join(bad)}")
         desc.append(("限定区划", "、".join(reg.loc[r, "name"] for r in regions)))
-    return Query(list(indicators), region, level, date_from, date_to, regions, desc)
+    return Query(list(indicators), region, level, date_from, date_to, regions, desc, area)
 
 
 def regions_in_scope(q: Query, directory: Path | None = None) -> list[str]:
-    reg = repo.regions(directory)
+    reg = repo.regions(directory, q.area)
     if q.level is None:
         codes = [q.region]
     else:
@@ -101,19 +107,12 @@ def regions_in_scope(q: Query, directory: Path | None = None) -> list[str]:
     return sorted(codes)
 
 
-def table(q: Query, directory: Path | None = None) -> pd.DataFrame:
-    """The rows the 数据 page shows and exports: one per indicator, region and period."""
-    codes = regions_in_scope(q, directory)
-    s = repo.series(q.indicators, codes, q.date_from, q.date_to, directory) if codes else pd.DataFrame()
-    if s.empty:
-        return pd.DataFrame(columns=list(COLUMNS.values()))
-    cat = repo.indicators(directory).set_index("id")
-    reg = repo.regions(directory).set_index("code")
+def _decorate(s: pd.DataFrame, cat: pd.DataFrame, reg: pd.DataFrame) -> pd.DataFrame:
     s = s.assign(
         name_zh=s["indicator_id"].map(cat["name_zh"]), unit=s["indicator_id"].map(cat["unit"]),
         region_name=s["region_code"].map(reg["name"]), level_zh=s["region_code"].map(reg["level"]).map(fmt.LEVEL_ZH),
         period_label=period_labels(s["period"], s["indicator_id"].map(cat["frequency"])),
-        basis=["下级汇总" if d else "本级报送" for d in s["derived"]],
+        basis=np.where(s["derived"].astype(bool), "下级汇总", "本级报送"),
         status_zh=s["status"].map(fmt.STATUS_ZH),
         period=s["period"].dt.date,
         value=s["value"].round(6),
@@ -121,6 +120,38 @@ def table(q: Query, directory: Path | None = None) -> pd.DataFrame:
            for c in ("numerator", "denominator", "min_value", "max_value")},
     )
     return s[list(COLUMNS)].rename(columns=COLUMNS).reset_index(drop=True)
+
+
+def batches(q: Query, directory: Path | None = None, batch_rows: int = 100_000) -> Iterator[pd.DataFrame]:
+    """The export's rows as a stream of finished tables (Chinese headers), never all in memory at once."""
+    codes = regions_in_scope(q, directory)
+    if not codes:
+        return
+    cat = repo.indicators(directory).set_index("id")
+    reg = repo.regions(directory, q.area).set_index("code")
+    for s in repo.series_batches(q.indicators, codes, q.date_from, q.date_to, directory, q.area, batch_rows):
+        if len(s):
+            yield _decorate(s, cat, reg)
+
+
+def table(q: Query, directory: Path | None = None, limit: int | None = None) -> pd.DataFrame:
+    """The rows the 数据 page shows and exports: one per indicator, region and period (the first
+    `limit` of them if given; the stream stops there)."""
+    parts, n = [], 0
+    for part in batches(q, directory, batch_rows=min(limit or 100_000, 100_000)):
+        parts.append(part if limit is None else part.head(limit - n))
+        n += len(parts[-1])
+        if limit is not None and n >= limit:
+            break
+    if not parts:
+        return pd.DataFrame(columns=list(COLUMNS.values()))
+    return pd.concat(parts, ignore_index=True)
+
+
+def count(q: Query, directory: Path | None = None) -> int:
+    """How many rows the export has, without building them."""
+    codes = regions_in_scope(q, directory)
+    return repo.series_count(q.indicators, codes, q.date_from, q.date_to, directory, q.area) if codes else 0
 
 
 def period_labels(periods: pd.Series, frequency: pd.Series) -> pd.Series:
@@ -132,59 +163,135 @@ def period_labels(periods: pd.Series, frequency: pd.Series) -> pd.Series:
     return labels.where(frequency != "quarter", year + "年第" + ((month - 1) // 3 + 1).astype(str) + "季度")
 
 
-def metadata(q: Query, df: pd.DataFrame, directory: Path | None = None) -> list[tuple[str, str]]:
+def metadata(q: Query, df: pd.DataFrame | None = None, directory: Path | None = None, *,
+             rows: int | None = None, sources: set[str] | None = None) -> list[tuple[str, str]]:
+    """The 说明 sheet: filter, units, rules, sources and dates (from `df`, or `rows`/`sources` when streamed)."""
     meta = repo.meta(directory)
     cat = repo.indicators(directory).set_index("id")
-    rows = [("标题", meta.get("title", "民生指标")), *q.description, ("行数", str(len(df)))]
+    if df is not None:
+        rows, sources = len(df), set(df["来源"].dropna()) if "来源" in df else set()
+    out = [("标题", meta.get("title", "民生指标")), *q.description, ("行数", str(rows or 0))]
     for i in q.indicators:
         c = cat.loc[i]
-        rows.append((f"口径：{c['name_zh']}", f"单位 {c['unit']}；{fmt.KIND_ZH.get(c['kind'], c['kind'])}；"
-                     f"{fmt.FREQ_ZH.get(c['frequency'], c['frequency'])}{'，年内累计' if c['cumulative'] else ''}；"
-                     f"报送到{fmt.LEVEL_ZH.get(c['report_level'], c['report_level'])}"))
-    sources = sorted(set(df["来源"].dropna())) if "来源" in df else []
-    rows += [("来源", "；".join(sources) or "—"), ("数据日期", meta.get("data_date") or "未知"),
-             ("导出时间", dt.datetime.now().strftime("%Y-%m-%d %H:%M")),
-             ("汇总规则", "计数/金额为下级之和；比率为Σ分子/Σ分母；标准类不加总，上级显示本级标准及下级最小–最大值")]
+        out.append((f"口径：{c['name_zh']}", f"单位 {c['unit']}；{fmt.KIND_ZH.get(c['kind'], c['kind'])}；"
+                    f"{fmt.FREQ_ZH.get(c['frequency'], c['frequency'])}{'，年内累计' if c['cumulative'] else ''}；"
+                    f"报送到{fmt.LEVEL_ZH.get(c['report_level'], c['report_level'])}"))
+    out += [("来源", "；".join(sorted(sources or ())) or "—"), ("数据日期", meta.get("data_date") or "未知"),
+            ("导出时间", dt.datetime.now().strftime("%Y-%m-%d %H:%M")),
+            ("汇总规则", "计数/金额为下级之和；比率为Σ分子/Σ分母；标准类不加总，上级显示本级标准及下级最小–最大值")]
     if meta.get("demo"):
-        rows.append(("说明", "演示数据，非官方统计"))
-    return rows
+        out.append(("说明", "演示数据，非官方统计"))
+    return out
+
+
+ENCODINGS = ("utf-8-sig", "gbk", "gb18030", "utf-8")
+XLSX_MAX_ROWS = 1_048_575  # Excel's limit, less the header row
+
+
+def _check_encoding(encoding: str) -> None:
+    if encoding not in ENCODINGS:
+        raise ExportError(f"不支持的编码：{encoding}")
 
 
 def to_csv(df: pd.DataFrame, encoding: str = "utf-8-sig") -> bytes:
     """CSV bytes; UTF-8 with BOM by default (what Excel needs for Chinese), GBK on request."""
-    if encoding not in ("utf-8-sig", "gbk", "gb18030", "utf-8"):
-        raise ExportError(f"不支持的编码：{encoding}")
+    _check_encoding(encoding)
     return df.to_csv(index=False).encode(encoding)
+
+
+def _csv_stream(parts, f, encoding: str) -> int:
+    """Write tables one after another as one CSV (header and BOM once); returns the row count."""
+    _check_encoding(encoding)
+    n = 0
+    for part in parts:
+        f.write(part.to_csv(index=False, header=n == 0).encode(encoding if n == 0 else encoding.replace("-sig", "")))
+        n += len(part)
+    if n == 0:
+        f.write(to_csv(pd.DataFrame(columns=list(COLUMNS.values())), encoding))
+    return n
+
+
+def _xlsx_stream(parts, f, meta) -> int:
+    """Write tables as the 数据 sheet of an XLSX, row by row (openpyxl write-only: memory stays flat),
+    then the 说明 sheet from `meta(rows, sources)`; returns the row count."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("数据")
+    ws.freeze_panes = "A2"
+    n, sources, started = 0, set(), False
+    for part in parts:
+        if not started:
+            for j, col in enumerate(part.columns):  # widths from the header and the first rows
+                width = max([len(str(col))] + [len(str(v)) for v in part[col].head(200) if pd.notna(v)])
+                ws.column_dimensions[_letter(j)].width = min(40, max(8, width * 1.6))
+            ws.append(list(part.columns))
+            started = True
+        if n + len(part) > XLSX_MAX_ROWS:
+            raise ExportError(f"XLSX 最多容纳 {XLSX_MAX_ROWS:,} 行，本次导出超过此数；请缩小范围或改用 CSV")
+        values = part.astype(object).where(part.notna(), None)
+        for row in values.itertuples(index=False, name=None):
+            ws.append(row)
+        n += len(part)
+        if "来源" in part:
+            sources |= set(part["来源"].dropna())
+    if not started:
+        ws.append(list(COLUMNS.values()))
+    ws2 = wb.create_sheet("说明")
+    ws2.column_dimensions["A"].width = 24
+    ws2.column_dimensions["B"].width = 90
+    ws2.append(["项目", "内容"])
+    for row in meta(n, sources):
+        ws2.append(list(row))
+    wb.save(f)
+    return n
+
+
+def _letter(j: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(j + 1)
 
 
 def to_xlsx(df: pd.DataFrame, meta: list[tuple[str, str]]) -> bytes:
     """XLSX with a 数据 sheet and a 说明 sheet (filter, units, sources, data date)."""
     buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        df.to_excel(xw, sheet_name="数据", index=False)
-        pd.DataFrame(meta, columns=["项目", "内容"]).to_excel(xw, sheet_name="说明", index=False)
-        ws = xw.sheets["数据"]
-        ws.freeze_panes = "A2"
-        for col in ws.columns:
-            width = max(len(str(c.value or "")) for c in col[:200])
-            ws.column_dimensions[col[0].column_letter].width = min(40, max(8, width * 1.6))
-        ws2 = xw.sheets["说明"]
-        ws2.column_dimensions["A"].width = 24
-        ws2.column_dimensions["B"].width = 90
+    _xlsx_stream([df], buf, lambda rows, sources: meta)
     return buf.getvalue()
 
 
+def stream(q: Query, f, kind: str, directory: Path | None = None, encoding: str = "utf-8-sig") -> int:
+    """Write the export as CSV or XLSX to the binary file `f`, batch by batch; returns the row count."""
+    if kind == "csv":
+        return _csv_stream(batches(q, directory), f, encoding)
+    if kind == "xlsx":
+        return _xlsx_stream(batches(q, directory), f,
+                            lambda rows, sources: metadata(q, directory=directory, rows=rows, sources=sources))
+    raise ExportError(f"输出文件须为 .csv 或 .xlsx：{kind}")
+
+
+def payload(q: Query, kind: str, directory: Path | None = None, encoding: str = "utf-8-sig") -> bytes:
+    """The file's bytes, for a download button (built through a temporary file, not a table in memory)."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as f:
+        stream(q, f, kind, directory, encoding)
+        f.seek(0)
+        return f.read()
+
+
 def write(q: Query, out: Path, directory: Path | None = None, encoding: str = "utf-8-sig") -> int:
-    """Write the export to `out` (.csv or .xlsx) atomically; returns the row count."""
-    df = table(q, directory)
-    suffix = out.suffix.lower()
-    if suffix == ".csv":
-        payload = to_csv(df, encoding)
-    elif suffix == ".xlsx":
-        payload = to_xlsx(df, metadata(q, df, directory))
-    else:
+    """Write the export to `out` (.csv or .xlsx) atomically, streaming; returns the row count."""
+    kind = out.suffix.lower().lstrip(".")
+    if kind not in ("csv", "xlsx"):
         raise ExportError(f"输出文件须为 .csv 或 .xlsx：{out.name}")
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(payload)
-    tmp.replace(out)
-    return len(df)
+    _check_encoding(encoding)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            n = stream(q, f, kind, directory, encoding)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return n

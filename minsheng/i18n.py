@@ -119,6 +119,21 @@ EN.update({
     "下载和导出需要“分析”或“管理员”角色。": "Downloads and exports need the analyst or admin role.",
 })
 
+# area scope (minsheng/ui/frame.py)
+EN.update({
+    "你的区域（{area}）不在区划表中，无法显示数据。请联系管理员核对账户的区域设置。":
+        "Your area ({area}) is not in the regions table, so there is nothing to show. Ask an administrator to "
+        "check your account's area.",
+    "数据目录中没有区划数据。可运行 python -m minsheng demo 生成演示数据。":
+        "The data directory has no regions. Run python -m minsheng demo to create the demo data.",
+    "无法读取数据：{error}": "Cannot read the data: {error}",
+    "无权限：区域 {code} 不在你可查看的范围内，已改为显示 {name}。":
+        "No permission: region {code} is outside the area you may see; showing {name} instead.",
+    "没有区域 {code}，已改为显示 {name}。": "There is no region {code}; showing {name} instead.",
+    "共 {n} 行，页面显示前 {shown} 行；下载文件包含全部行。":
+        "{n} rows; the page shows the first {shown}, the downloads hold every row.",
+})
+
 MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 

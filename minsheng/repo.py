@@ -29,8 +29,11 @@ def run(name: str, params: dict | None = None, directory: Path | None = None) ->
         cur.close()
 
 
-def regions(directory: Path | None = None) -> pd.DataFrame:
-    return run("regions", directory=directory)
+# `area` is the signed-in user's region code: every query that returns regional data takes it as a
+# bound parameter and answers only for that region's subtree (None: no limit, single-user mode).
+
+def regions(directory: Path | None = None, area: str | None = None) -> pd.DataFrame:
+    return run("regions", {"area": area}, directory=directory)
 
 
 def indicators(directory: Path | None = None) -> pd.DataFrame:
@@ -42,16 +45,46 @@ def periods(directory: Path | None = None) -> pd.DataFrame:
 
 
 def series(indicator_ids: list[str] | tuple[str, ...], region_codes: list[str] | tuple[str, ...],
-           date_from: dt.date, date_to: dt.date, directory: Path | None = None) -> pd.DataFrame:
+           date_from: dt.date, date_to: dt.date, directory: Path | None = None,
+           area: str | None = None) -> pd.DataFrame:
     """Indicator values for regions and periods, rolled up from the reporting level by kind."""
     df = run("series", {"indicators": list(indicator_ids), "regions": list(region_codes),
-                        "date_from": date_from, "date_to": date_to}, directory)
+                        "date_from": date_from, "date_to": date_to, "area": area}, directory)
     df["period"] = pd.to_datetime(df["period"])
     return df
 
 
-def targets(region_code: str, year: int, directory: Path | None = None) -> pd.DataFrame:
-    return run("targets", {"region": region_code, "year": int(year)}, directory)
+def series_batches(indicator_ids, region_codes, date_from: dt.date, date_to: dt.date, directory: Path | None = None,
+                   area: str | None = None, batch_rows: int = 100_000):
+    """`series` as a stream of DataFrames of at most `batch_rows` rows, for exports too large to hold."""
+    cur = db.cursor(directory)
+    try:
+        # A relation's Arrow reader streams (DuckDB 2.0: an execute() result would copy every row first).
+        reader = cur.sql(load_sql("series"), params={"indicators": list(indicator_ids), "regions": list(region_codes),
+                                                     "date_from": date_from, "date_to": date_to, "area": area}
+                         ).to_arrow_reader(batch_rows)
+        for batch in reader:
+            df = batch.to_pandas()
+            df["period"] = pd.to_datetime(df["period"])
+            yield df
+    finally:
+        cur.close()
+
+
+def series_count(indicator_ids, region_codes, date_from: dt.date, date_to: dt.date, directory: Path | None = None,
+                 area: str | None = None) -> int:
+    """How many rows `series` would return."""
+    cur = db.cursor(directory)
+    try:
+        return cur.execute("select count(*) from (\n" + load_sql("series") + "\n)",
+                           {"indicators": list(indicator_ids), "regions": list(region_codes),
+                            "date_from": date_from, "date_to": date_to, "area": area}).fetchall()[0][0]
+    finally:
+        cur.close()
+
+
+def targets(region_code: str, year: int, directory: Path | None = None, area: str | None = None) -> pd.DataFrame:
+    return run("targets", {"region": region_code, "year": int(year), "area": area}, directory)
 
 
 def meta(directory: Path | None = None) -> dict:

@@ -1,4 +1,9 @@
-"""The cache edge over `minsheng.repo`: every cached call is keyed by the data version."""
+"""The cache edge over `minsheng.repo`: every cached call is keyed by the data version and the user's area.
+
+The area (the signed-in user's region; None in single-user mode) is read from the session here and
+passed to every regional query as a bound parameter, so no page can ask for rows outside it.
+Deferred download callables run outside the session: pages capture `area()` while drawing.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,21 @@ import pandas as pd
 import streamlit as st
 
 from minsheng import repo, store
+from minsheng.ui import session
 
 
 def version() -> str:
     return store.version(store.data_dir())
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _regions(ver: str) -> pd.DataFrame:
-    return repo.regions()
+def area() -> str | None:
+    """The signed-in user's area (raises session.NotSignedIn before sign-in: fail closed)."""
+    return session.area()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _regions(ver: str, area: str | None) -> pd.DataFrame:
+    return repo.regions(area=area)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -30,13 +41,14 @@ def _periods(ver: str) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def _series(ver: str, indicator_ids: tuple, region_codes: tuple, d0: dt.date, d1: dt.date) -> pd.DataFrame:
-    return repo.series(indicator_ids, region_codes, d0, d1)
+def _series(ver: str, area: str | None, indicator_ids: tuple, region_codes: tuple, d0: dt.date,
+            d1: dt.date) -> pd.DataFrame:
+    return repo.series(indicator_ids, region_codes, d0, d1, area=area)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _targets(ver: str, region_code: str, year: int) -> pd.DataFrame:
-    return repo.targets(region_code, year)
+def _targets(ver: str, area: str | None, region_code: str, year: int) -> pd.DataFrame:
+    return repo.targets(region_code, year, area=area)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -45,7 +57,8 @@ def _meta(ver: str) -> dict:
 
 
 def regions() -> pd.DataFrame:
-    return _regions(version())
+    """The regions the user may see: their area and everything below it."""
+    return _regions(version(), area())
 
 
 def indicators() -> pd.DataFrame:
@@ -57,11 +70,11 @@ def periods() -> pd.DataFrame:
 
 
 def series(indicator_ids, region_codes, d0: dt.date, d1: dt.date) -> pd.DataFrame:
-    return _series(version(), tuple(indicator_ids), tuple(region_codes), d0, d1)
+    return _series(version(), area(), tuple(indicator_ids), tuple(region_codes), d0, d1)
 
 
 def targets(region_code: str, year: int) -> pd.DataFrame:
-    return _targets(version(), region_code, int(year))
+    return _targets(version(), area(), region_code, int(year))
 
 
 def meta() -> dict:

@@ -28,8 +28,10 @@ class Scope:
 def region_order(regions: pd.DataFrame) -> list[str]:
     """Region codes depth-first (city, its first county, that county's townships, …)."""
     children: dict = {}
-    for r in regions.itertuples():
-        children.setdefault(r.parent_code if pd.notna(r.parent_code) else None, []).append(r.code)
+    codes = set(regions["code"])
+    for r in regions.itertuples():  # a region whose parent is not listed (a user's area) is a root
+        children.setdefault(r.parent_code if pd.notna(r.parent_code) and r.parent_code in codes else None,
+                            []).append(r.code)
     out: list[str] = []
 
     def walk(code):
@@ -62,9 +64,20 @@ def data_problem() -> str | None:
     """A message for the user when the data directory cannot be read, else None."""
     try:
         if data.regions().empty:
-            return "数据目录中没有区划数据。可运行 python -m minsheng demo 生成演示数据。"
+            if data.area():
+                return T("你的区域（{area}）不在区划表中，无法显示数据。请联系管理员核对账户的区域设置。",
+                         area=data.area())
+            return T("数据目录中没有区划数据。可运行 python -m minsheng demo 生成演示数据。")
     except FileNotFoundError as e:
-        return f"无法读取数据：{e}"
+        return T("无法读取数据：{error}", error=e)
+    return None
+
+
+def _out_of_area(options: list[str]) -> str | None:
+    """The region named in the URL when the user may not see it (it then falls back to their area)."""
+    asked = st.query_params.get("region")
+    if asked and asked not in options and state.get("region") is None:
+        return asked
     return None
 
 
@@ -105,6 +118,7 @@ def sidebar() -> Scope:
         st.markdown(f"### {T('民生指标看板')}")
         if meta.get("demo"):
             st.caption(f":orange-badge[{T('演示数据')}] {T('围绕公开报道数字生成，非官方统计')}")
+        denied = _out_of_area(order)
         state.choice(st.selectbox, T("区域"), order, key="region", default=order[0],
                      format_func=region_label(regions), help=T("可输入名称搜索；选择后各页面同步"))
         years = available_years()
@@ -117,6 +131,13 @@ def sidebar() -> Scope:
                     help=T("隐藏侧栏和工具栏，16:9 版式、大字号，截图即可作为汇报幻灯片（网址加 ?present=1 亦可）"))
         state.choice(st.segmented_control, T("语言"), list(i18n.LANGS), key="lang", default="zh",
                      format_func=i18n.LANGS.get)
+    if denied:
+        shown = region_label(regions)(order[0]).strip()
+        if data.area():
+            st.error(T("无权限：区域 {code} 不在你可查看的范围内，已改为显示 {name}。", code=denied[:20], name=shown),
+                     icon=":material/block:")
+        else:
+            st.warning(T("没有区域 {code}，已改为显示 {name}。", code=denied[:20], name=shown))
     sc = scope()
     if sc.present:
         st.html(f"<style>{PRESENT_CSS}</style>")
