@@ -340,6 +340,31 @@ def _observations(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
         records = [(k, r, r[cols["period"]], r[cols["value"]] if "value" in cols else None, None)
                    for k, r in enumerate(sheet.rows)]
     out, seen = [], {}
+    # Large files repeat the same codes, periods and numbers on many rows: each distinct text is
+    # checked once (these checks depend only on their arguments).
+    regions_seen: dict = {}
+    periods_seen: dict = {}
+    numbers_seen: dict = {}
+
+    def region_of(code_text, name_text):
+        key = (code_text, name_text)
+        if key not in regions_seen:
+            regions_seen[key] = cat.resolve_region(code_text, name_text, within)
+        return regions_seen[key]
+
+    def period_of(text, frequency):
+        key = (text, frequency)
+        if key not in periods_seen:
+            periods_seen[key] = parse_period(text, frequency)
+        return periods_seen[key]
+
+    def number(text):
+        if text is None:
+            return None, None
+        if text not in numbers_seen:
+            numbers_seen[text] = parse_number(text)
+        return numbers_seen[text]
+
     for k, r, period_text, value_text, wide_col in records:
         rowno = sheet.first_row + k
         if all(c is None for c in r):
@@ -356,7 +381,7 @@ def _observations(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
             problems.append(error(file, f"未知指标编码“{ind_id}”{_suggest_indicator(cat, ind_id)}",
                                   column=colname("indicator_id"), **at))
             continue
-        code, msg = cat.resolve_region(get("region_code"), get("region_name"), within)
+        code, msg = region_of(get("region_code"), get("region_name"))
         if msg:
             problems.append(error(file, msg, column=colname("region_code") or colname("region_name"), **at))
             continue
@@ -371,19 +396,19 @@ def _observations(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
         if period_text is None:
             problems.append(error(file, "时期为空", column=pcol, **at))
             continue
-        period, msg = parse_period(period_text, ind.frequency)
+        period, msg = period_of(period_text, ind.frequency)
         if msg:
             problems.append(error(file, msg, column=pcol, **at))
             continue
         vcol = wide_col or colname("value")
         if wide_col and value_text is None:
             continue  # a blank cell in a wide table: that period was not reported (a gap, not a zero)
-        value, msg = parse_number(value_text)
+        value, msg = number(value_text)
         if msg:
             problems.append(error(file, msg, column=vcol, **at))
             continue
-        num, msg_n = parse_number(get("numerator"))
-        den, msg_d = parse_number(get("denominator"))
+        num, msg_n = number(get("numerator"))
+        den, msg_d = number(get("denominator"))
         for m, c in ((msg_n, "numerator"), (msg_d, "denominator")):
             if m:
                 problems.append(error(file, m, column=colname(c), **at))
@@ -458,17 +483,20 @@ def _year_on_year(df: pd.DataFrame, cat: Catalog, file: str, factor: float) -> l
         old = cat.observations[["indicator_id", "region_code", "period", "value"]].copy()
         old["period"] = pd.to_datetime(old["period"]).dt.date
         prev = pd.concat([old, prev])
-    last = {(i, r, p): v for i, r, p, v in prev.itertuples(index=False)}
-    out = []
-    for row in df.to_dict("records"):  # not itertuples: it renames the _sheet/_row columns
-        if cat.ind[row["indicator_id"]].kind == "rate":
-            continue
-        p, value = row["period"], row["value"]
-        before = last.get((row["indicator_id"], row["region_code"], p.replace(year=p.year - 1)))
-        if before and value and (value / before > factor or before / value > factor):
-            out.append(warning(file, f"与上年同期相比变化超过 {factor:g} 倍（上年 {before:g}，本次 {value:g}），请核实",
-                               sheet=row["_sheet"], row=row["_row"]))
-    return out
+    # The same period a year before, joined column-wise (a per-row loop took ~20 s at 1M rows).
+    kinds = df["indicator_id"].map({i: r.kind for i, r in cat.ind.items()})
+    cur = df.loc[kinds != "rate", ["indicator_id", "region_code", "period", "value", "_sheet", "_row"]]
+    if cur.empty:
+        return []
+    before = prev.drop_duplicates(["indicator_id", "region_code", "period"], keep="last").rename(
+        columns={"period": "_prev", "value": "before"})
+    cur = cur.assign(_prev=[p.replace(year=p.year - 1) for p in cur["period"]])
+    m = cur.merge(before, on=["indicator_id", "region_code", "_prev"], how="left", sort=False)
+    b, v = m["before"].astype("float64"), m["value"].astype("float64")
+    ok = b.notna() & (b != 0) & v.notna() & (v != 0)
+    flag = ok & ((v / b.where(ok) > factor) | (b / v.where(ok) > factor))
+    return [warning(file, f"与上年同期相比变化超过 {factor:g} 倍（上年 {bv:g}，本次 {vv:g}），请核实", sheet=sh, row=rw)
+            for bv, vv, sh, rw in zip(b[flag], v[flag], m.loc[flag, "_sheet"], m.loc[flag, "_row"])]
 
 
 def _rows(sheet: Sheet, cols: dict[str, int]):
