@@ -210,3 +210,18 @@ def test_english_pages_render(page):
     at = app(page, lang="en")
     assert not at.exception
     assert at.title[0].value in {"Map", "Targets", "Data"}
+
+
+def test_region_picker_lists_the_path_and_its_children_when_regions_are_many(monkeypatch):
+    from minsheng.ui import frame
+
+    monkeypatch.setattr(frame, "PICKER_LIMIT", 20)  # the demo's 73 regions stand in for a province's 31,000
+    at = app()
+    picker = at.selectbox(key="_w_region")
+    assert picker.value == CITY and len(picker.options) == 1 + 9  # the city and its counties
+    picker.set_value(SHIFENG).run()
+    opts = [o.strip() for o in at.selectbox(key="_w_region").options]
+    assert "石峰区" in opts and "清水塘街道" in opts and "井墈街道" in opts  # 石峰区's townships now listed
+    assert "荷塘区" in opts and len(opts) < 73                             # its siblings still, not everything
+    deep = app(region="430204901000")                                      # a link straight to a township
+    assert deep.selectbox(key="_w_region").value == "430204901000" and not deep.error

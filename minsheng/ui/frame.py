@@ -25,28 +25,12 @@ class Scope:
     lang: str = "zh"
 
 
-def region_order(regions: pd.DataFrame) -> list[str]:
-    """Region codes depth-first (city, its first county, that county's townships, …)."""
-    children: dict = {}
-    codes = set(regions["code"])
-    for r in regions.itertuples():  # a region whose parent is not listed (a user's area) is a root
-        children.setdefault(r.parent_code if pd.notna(r.parent_code) and r.parent_code in codes else None,
-                            []).append(r.code)
-    out: list[str] = []
-
-    def walk(code):
-        out.append(code)
-        for c in sorted(children.get(code, [])):
-            walk(c)
-
-    for root in sorted(children.get(None, [])):
-        walk(root)
-    return out
-
-
-def region_label(regions: pd.DataFrame):
-    depth = {"province": 0, "city": 0, "county": 1, "township": 2, "village": 3}
+def region_label(regions: pd.DataFrame, tree: data.Tree | None = None):
+    """Names indented by depth: by the level's usual depth, or by the depth in `tree` when given."""
     names = dict(zip(regions["code"], regions["name"]))
+    if tree is not None:
+        return lambda code: "　" * (len(tree.path(code)) - 1) + names.get(code, code)
+    depth = {"province": 0, "city": 0, "county": 1, "township": 2, "village": 3}
     levels = dict(zip(regions["code"], regions["level"]))
     return lambda code: "　" * depth.get(levels.get(code), 0) + names.get(code, code)
 
@@ -108,11 +92,23 @@ def unit(u: str) -> str:
     return i18n.unit(u, lang())
 
 
+PICKER_LIMIT = 2_000  # above this many regions the picker lists the current path and its children
+
+
+def region_options(tree: data.Tree, current: str | None) -> list[str]:
+    """Every region depth-first, or — for a province's tens of thousands — the path from the top to
+    the current region with each step's children (pick a county, then its townships appear)."""
+    if len(tree.order) <= PICKER_LIMIT:
+        return tree.order
+    return tree.around(current if current in tree.parent else tree.order[0])
+
+
 def sidebar() -> Scope:
     """Draw the shared filters (region, year) and return the chosen scope; the router calls it once per run."""
     regions = data.regions()
     meta = data.meta()
-    order = region_order(regions)
+    tree = data.tree()
+    order = region_options(tree, state.get("region") or st.query_params.get("region"))
     T = translator(lang())  # noqa: N806 (the same name as the module-level helper, bound to this run's language)
     with st.sidebar:
         st.markdown(f"### {T('民生指标看板')}")
@@ -120,7 +116,9 @@ def sidebar() -> Scope:
             st.caption(f":orange-badge[{T('演示数据')}] {T('围绕公开报道数字生成，非官方统计')}")
         denied = _out_of_area(order)
         state.choice(st.selectbox, T("区域"), order, key="region", default=order[0],
-                     format_func=region_label(regions), help=T("可输入名称搜索；选择后各页面同步"))
+                     format_func=region_label(regions, tree),
+                     help=T("可输入名称搜索；选择后各页面同步") if len(order) == len(tree.order) else
+                     T("列出当前区域的上级与下级；选中下级后可继续向下选择"))
         years = available_years()
         default_year = pd.Timestamp(meta["data_date"]).year if meta.get("data_date") else years[0]
         state.choice(st.selectbox, T("年度"), years, key="year", default=default_year, parse=int,
@@ -210,7 +208,8 @@ def footer(sc: Scope, sources: list[str] | None = None) -> None:
 
 def children_of(code: str) -> pd.DataFrame:
     regions = data.regions()
-    return regions[regions["parent_code"] == code].sort_values("code")
+    kids = data.tree().children.get(code, [])
+    return regions[regions["code"].isin(kids)].sort_values("code") if kids else regions.iloc[0:0]
 
 
 def indicator_label(ind: pd.DataFrame):
