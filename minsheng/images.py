@@ -432,7 +432,7 @@ def map_figure(collection: dict | None, rows: list[dict], *, highlight: str | No
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, showlegend=True,
                                  marker=dict(symbol="square", size=16, color=color, line=dict(color="#999", width=1))))
     fig.update_layout(
-        height=520, template="plotly_white", showlegend=True, plot_bgcolor="white", paper_bgcolor="white",
+        height=520, template=charts.TEMPLATE, showlegend=True, plot_bgcolor="white", paper_bgcolor="white",
         font=dict(family=charts.FONT, size=14, color="#222"), margin=dict(l=10, r=10, t=10, b=10),
         legend=dict(orientation="v", x=1.0, xanchor="left", y=1, yanchor="top"), annotations=notes)
     fig.update_xaxes(visible=False, constrain="domain", range=[x0, x1])

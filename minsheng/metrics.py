@@ -141,8 +141,10 @@ def with_changes(df: pd.DataFrame, kinds: dict[str, str], frequency: dict[str, s
     """
     out = df.sort_values(["indicator_id", "region_code", "period"]).copy()
     out["yoy_base"] = year_ago(out, out)
-    step = out["indicator_id"].map(lambda i: {"month": 1, "quarter": 3}.get(frequency.get(i), 12))
-    prev_period = [p - pd.DateOffset(months=int(s)) for p, s in zip(out["period"], step)]
+    step = out["indicator_id"].map(lambda i: {"month": 1, "quarter": 3}.get(frequency.get(i), 12)).astype("int64")
+    months = out["period"].dt.year.astype("int64") * 12 + out["period"].dt.month.astype("int64") - 1 - step
+    prev_period = pd.to_datetime(pd.DataFrame({"year": months // 12, "month": months % 12 + 1, "day": 1})
+                                 ).astype(out["period"].dtype)
     keyed = out.set_index(["indicator_id", "region_code", "period"])["value"]
     idx = pd.MultiIndex.from_arrays([out["indicator_id"], out["region_code"], prev_period])
     out["mom_base"] = keyed.reindex(idx).to_numpy()

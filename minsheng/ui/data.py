@@ -36,6 +36,8 @@ class Tree:
 
     def __init__(self, regions: pd.DataFrame):
         codes = set(regions["code"])
+        self.names = dict(zip(regions["code"].tolist(), regions["name"].tolist()))
+        self.levels = dict(zip(regions["code"].tolist(), regions["level"].tolist()))
         self.parent = {c: (p if isinstance(p, str) and p in codes else None)
                        for c, p in zip(regions["code"], regions["parent_code"])}
         self.children: dict = {}

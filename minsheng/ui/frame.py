@@ -27,9 +27,9 @@ class Scope:
 
 def region_label(regions: pd.DataFrame, tree: data.Tree | None = None):
     """Names indented by depth: by the level's usual depth, or by the depth in `tree` when given."""
-    names = dict(zip(regions["code"], regions["name"]))
     if tree is not None:
-        return lambda code: "　" * (len(tree.path(code)) - 1) + names.get(code, code)
+        return lambda code: "　" * (len(tree.path(code)) - 1) + tree.names.get(code, code)
+    names = dict(zip(regions["code"], regions["name"]))
     depth = {"province": 0, "city": 0, "county": 1, "township": 2, "village": 3}
     levels = dict(zip(regions["code"], regions["level"]))
     return lambda code: "　" * depth.get(levels.get(code), 0) + names.get(code, code)
@@ -47,7 +47,7 @@ def available_years() -> list[int]:
 def data_problem() -> str | None:
     """A message for the user when the data directory cannot be read, else None."""
     try:
-        if data.regions().empty:
+        if not data.tree().order:
             if data.area():
                 return T("你的区域（{area}）不在区划表中，无法显示数据。请联系管理员核对账户的区域设置。",
                          area=data.area())
@@ -130,7 +130,7 @@ def sidebar() -> Scope:
         state.choice(st.segmented_control, T("语言"), list(i18n.LANGS), key="lang", default="zh",
                      format_func=i18n.LANGS.get)
     if denied:
-        shown = region_label(regions)(order[0]).strip()
+        shown = tree.names.get(order[0], order[0])
         if data.area():
             st.error(T("无权限：区域 {code} 不在你可查看的范围内，已改为显示 {name}。", code=denied[:20], name=shown),
                      icon=":material/block:")
@@ -143,11 +143,12 @@ def sidebar() -> Scope:
 
 
 def scope() -> Scope:
-    regions = data.regions()
+    tree = data.tree()
     meta = data.meta()
     code = state.get("region")
-    row = regions[regions["code"] == code].iloc[0]
-    return Scope(region=code, region_name=row["name"], level=row["level"], year=int(state.get("year")),
+    if code not in tree.names:  # a page run before the sidebar settled the region (it always does first)
+        raise KeyError(code)
+    return Scope(region=code, region_name=tree.names[code], level=tree.levels[code], year=int(state.get("year")),
                  data_date=meta.get("data_date"), demo=bool(meta.get("demo")), present=bool(state.get("present", False)),
                  lang=lang())
 
