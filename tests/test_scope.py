@@ -54,6 +54,19 @@ def signed_in(name: str, **params):
     return at
 
 
+def deck_text(payload: bytes) -> str:
+    from pptx import Presentation
+
+    out = []
+    for slide in Presentation(io.BytesIO(payload)).slides:
+        for shape in slide.shapes:
+            if shape.has_text_frame:
+                out.append(shape.text_frame.text)
+            if shape.has_table:
+                out += [c.text for r in shape.table.rows for c in r.cells]
+    return "\n".join(out)
+
+
 def codes_on_page(at) -> set[str]:
     """Every 12-digit region code in the page's charts, map and tables."""
     found: set[str] = set()
@@ -94,6 +107,12 @@ def test_each_area_sees_its_subtree_on_every_page(matrix_users, deferred, label)
                 csv = next(b for b in at.get("download_button") if b.proto.label == "下载 CSV")
                 rows = pd.read_csv(io.BytesIO(deferred[csv.proto.deferred_file_id]()), dtype=str)
                 assert len(rows) and set(rows["区划代码"]) <= inside, (role, label)
+                xlsx = next(b for b in at.get("download_button") if b.proto.label == "下载 XLSX")
+                book = pd.read_excel(io.BytesIO(deferred[xlsx.proto.deferred_file_id]()), sheet_name="数据", dtype=str)
+                assert set(book["区划代码"]) == set(rows["区划代码"]), (role, label)
+                pptx = next(b for b in at.get("download_button") if b.proto.label == "导出汇报材料")
+                text = deck_text(deferred[pptx.proto.deferred_file_id]())
+                assert not {n for n in outside_names if n in text}, (role, label)
 
 
 def test_a_county_user_exports_every_level_inside_and_nothing_outside(matrix_users, deferred):  # noqa: F811
