@@ -82,7 +82,7 @@ def _lit(text) -> _Lit:
 
 # The only pieces ever put into this module's SQL text: quoted paths (_Lit), our own table names,
 # the sort keys, and the fixed aggregate fragments below. No value from a table or a user.
-_TABLE = re.compile(r"(_up\d{1,2}|_r|_i|_s|_sum|_std|_names|rollup|coverage|ancestors|observations|regions|indicators)")
+_TABLE = re.compile(r"(_up\d{1,2}|_r|_i|_s|_sum|_std|_names|_all|rollup|coverage|ancestors|observations|regions|indicators)")
 _FRAGMENTS = {
     "bits": dict(src_leaf="bit_or(1::ubigint << _s.bit)", src_up="bit_or(src)",
                  src_join="left join _s on _s.source = o.source",
@@ -101,7 +101,7 @@ def _safe(piece) -> bool:
             or any(text in f.values() for f in _FRAGMENTS.values()))
 
 
-def _run(con, template: str, **pieces):
+def _run(con, template: str, params: dict | None = None, **pieces):
     """Execute `template` with identifiers and fixed fragments filled in, each checked against the
     allow-lists above (a union of our own tables is checked table by table)."""
     for key, piece in pieces.items():
@@ -110,15 +110,16 @@ def _run(con, template: str, **pieces):
             raise ValueError(f"不允许的 SQL 片段：{key}")
         if isinstance(piece, list):
             pieces[key] = " union all ".join("select * from " + x for x in piece)
-    return con.execute(template.format(**pieces))
+    return con.execute(template.format(**pieces), params or {})
 
 
 def _connect(folder: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     # Spill to the system's temp folder: an in-memory database would otherwise spill into ./.tmp
     # under whatever the current directory is.
-    config = {"threads": 2, "preserve_insertion_order": False, "temp_directory": str(_spill())}
-    if memory_limit:
-        config["memory_limit"] = memory_limit
+    # Bounded: sorting or aggregating a province's table spills to disk instead of taking the
+    # machine's memory (DuckDB's default is 80 % of it).
+    config = {"threads": 2, "preserve_insertion_order": False, "temp_directory": str(_spill()),
+              "memory_limit": memory_limit or os.environ.get("MINSHENG_BUILD_MEMORY", "3GB")}
     con = duckdb.connect(":memory:", config=config)
     for name in SOURCES:
         if (Path(folder) / f"{name}.parquet").exists():
@@ -153,9 +154,10 @@ def _copy(con, table: str, dest: Path, order: str) -> None:
             tmp.unlink()
 
 
-def build_into(con: duckdb.DuckDBPyConnection) -> None:
+def build_into(con: duckdb.DuckDBPyConnection, only: list[str] | None = None) -> None:
     """Create the tables rollup, coverage and ancestors on `con`, which has views regions, indicators
-    and observations (used by `build`, and by the app over data it cannot write to)."""
+    and observations (used by `build`, and by the app over data it cannot write to). With `only`,
+    the roll-up covers just those indicators (an import that touched them)."""
     # Integer keys: grouping ~100M rows on strings costs several times more than on ints.
     con.execute("""
         create or replace temp table _r as
@@ -166,7 +168,8 @@ def build_into(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""
         create or replace temp table _i as
         select id, kind, report_level, (row_number() over (order by id))::integer as iid from indicators
-    """)
+        where $only::varchar[] is null or list_contains($only::varchar[], id)
+    """, {"only": None if only is None else sorted(only)})
     n_sources = con.execute("select count(distinct source) from observations").fetchone()[0]
     bits = n_sources <= MAX_SOURCES
     frag = _FRAGMENTS["bits" if bits else "lists"]
@@ -270,16 +273,41 @@ def build_into(con: duckdb.DuckDBPyConnection) -> None:
         _run(con, "drop table if exists {t}", t=t)
 
 
-def build(folder: Path, memory_limit: str | None = None) -> None:
+def _same_file(a: Path, b: Path) -> bool:
+    sa, sb = a.stat(), b.stat()
+    return (sa.st_size, sa.st_mtime_ns) == (sb.st_size, sb.st_mtime_ns)
+
+
+def build(folder: Path, memory_limit: str | None = None, previous: Path | None = None,
+          changed: set[str] | None = None) -> None:
     """Write rollup, coverage and ancestors beside the tables in `folder` (each file atomically), then
-    the stamp that ties them to the tables they came from."""
+    the stamp that ties them to the tables they came from.
+
+    Incremental when `previous` (the version `folder` was made from, with current roll-ups and the
+    same regions and indicators files) and `changed` (the indicators whose observations differ) are
+    given: only those indicators are rolled up again; the other rows, coverage and ancestors are kept."""
     source = fingerprint(folder)
+    folder = Path(folder)
+    incremental = (previous is not None and changed is not None and current(previous)
+                   and all(_same_file(folder / f"{n}.parquet", Path(previous) / f"{n}.parquet")
+                           for n in ("regions", "indicators")))
     con = _connect(folder, memory_limit)
     try:
-        build_into(con)
-        _copy(con, "rollup", path(folder, "rollup"), ", ".join(SORT))
-        _copy(con, "coverage", path(folder, "coverage"), "region_code, level")
-        _copy(con, "ancestors", path(folder, "ancestors"), "ancestor, code")
+        build_into(con, sorted(changed) if incremental else None)
+        if incremental:  # the old rows of other indicators, streamed; the rebuilt ones merged in
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            fresh = con.sql("select * from rollup order by " + ", ".join(SORT)).to_arrow_table()
+            gone = pa.array(sorted(changed), pa.string())
+            _merge_sorted(path(previous, "rollup"), fresh, path(folder, "rollup"),
+                          lambda group, part: pc.is_in(pc.cast(group.column("indicator_id"), pa.string()), value_set=gone))
+            for name in ("coverage", "ancestors"):
+                _link(path(previous, name), path(folder, name))
+        else:
+            _copy(con, "rollup", path(folder, "rollup"), ", ".join(SORT))
+            _copy(con, "coverage", path(folder, "coverage"), "region_code, level")
+            _copy(con, "ancestors", path(folder, "ancestors"), "ancestor, code")
     finally:
         _close(con)
     tmp = stamp_path(folder).with_name(f".rollup.json.tmp-{os.getpid()}")
@@ -287,24 +315,27 @@ def build(folder: Path, memory_limit: str | None = None) -> None:
     os.replace(tmp, stamp_path(folder))
 
 
-def sort_observations(folder: Path, memory_limit: str | None = None) -> None:
-    """Rewrite observations.parquet sorted by (region, indicator, period) in small row groups, so that
-    a page's own-value lookups read one or two row groups instead of the whole file. DuckDB sorts
-    (spilling to disk past `memory_limit`); pyarrow writes, keeping the file's own schema."""
+def _link(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _write_sorted(reader, dest: Path, schema) -> int:
+    """Write an Arrow stream to `dest` (atomically) in whole ROW_GROUP-row groups with `schema`; returns rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    src = Path(folder) / "observations.parquet"
-    schema = pq.read_schema(src)
-    tmp = src.with_name(f".{src.name}.tmp-{os.getpid()}")
-    con = _connect(folder, memory_limit)
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    total = 0
     try:
-        reader = con.sql("select * from observations order by " + ", ".join(SORT)).to_arrow_reader(ROW_GROUP)
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
             held, n = [], 0
             for batch in reader:  # batches may come smaller than asked: gather whole row groups
-                held.append(batch.cast(schema))
+                held.append(batch.select(schema.names).cast(schema))
                 n += batch.num_rows
+                total += batch.num_rows
                 if n >= ROW_GROUP:
                     table = pa.Table.from_batches(held, schema)
                     writer.write_table(table.slice(0, ROW_GROUP), row_group_size=ROW_GROUP)
@@ -317,8 +348,106 @@ def sort_observations(folder: Path, memory_limit: str | None = None) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, src)
+        os.replace(tmp, dest)
     finally:
-        _close(con)
         if tmp.exists():
             tmp.unlink()
+    return total
+
+
+def sort_observations(folder: Path, memory_limit: str | None = None) -> None:
+    """Rewrite observations.parquet sorted by (region, indicator, period) in small row groups, so that
+    a page's own-value lookups read one or two row groups instead of the whole file. DuckDB sorts
+    (spilling to disk past `memory_limit`); pyarrow writes, keeping the file's own schema."""
+    import pyarrow.parquet as pq
+
+    src = Path(folder) / "observations.parquet"
+    con = _connect(folder, memory_limit)
+    try:
+        reader = con.sql("select * from observations order by " + ", ".join(SORT)).to_arrow_reader(ROW_GROUP)
+        _write_sorted(reader, src, pq.read_schema(src))
+    finally:
+        _close(con)
+
+
+def _merge_sorted(old: Path, new, dest: Path, drop) -> int:
+    """Stream `old` (a Parquet file sorted by SORT) into `dest`, row group by row group: `drop(group,
+    new_part)` says which old rows go, and the rows of `new` (an Arrow table sorted by SORT) that
+    sort within each group's range are merged into it. Only the groups new rows fall into are
+    re-sorted; nothing is held beyond a row group, so a province's table is rewritten in one pass
+    with flat memory and no global sort. Returns the row count."""
+    import bisect
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(old)
+    schema = pf.schema_arrow
+    new = new.select(schema.names).cast(schema)
+    keys = list(zip(*(new.column(c).to_pylist() for c in SORT)))  # sorted, as tuples
+    sort_keys = [(c, "ascending") for c in SORT]
+
+    def batches():
+        j = 0
+        last = pf.metadata.num_row_groups - 1
+        for g in range(pf.metadata.num_row_groups):
+            t = pf.read_row_group(g)
+            if g == last:
+                k = len(keys)
+            else:
+                end = tuple(t.column(c)[t.num_rows - 1].as_py() for c in SORT)
+                k = bisect.bisect_right(keys, end, lo=j)
+            part = new.slice(j, k - j)
+            j = k
+            mask = drop(t, part)
+            if mask is not None:
+                t = t.filter(pc.invert(mask))
+            if part.num_rows:
+                t = pa.concat_tables([t, part]).sort_by(sort_keys)
+            yield from t.to_batches()
+
+    return _write_sorted(batches(), Path(dest), schema)
+
+
+def merge_observations(source: Path, rows, dest: Path, memory_limit: str | None = None) -> int:
+    """Write `dest`: the observations of `source` with `rows` (a DataFrame in the table's columns)
+    replacing those with the same (indicator, region, period) and the rest added — sorted, in the
+    source file's schema — without loading the existing table into Python (DuckDB sorts, spilling
+    past its memory limit). Returns the row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(source)
+    new = pa.Table.from_pandas(rows[schema.names], preserve_index=False).cast(schema)
+    con = _connect(Path(source).parent, memory_limit)
+    try:
+        con.register("new_rows", new)
+        reader = con.sql("""
+            select * from observations old
+            anti join new_rows using (indicator_id, region_code, period)
+            union all
+            select * from new_rows
+            order by region_code, indicator_id, period
+        """).to_arrow_reader(ROW_GROUP)
+        return _write_sorted(reader, Path(dest), schema)
+    finally:
+        _close(con)
+
+
+def existing(source: Path, keys):
+    """The rows of `source` observations.parquet with the (indicator, region, period) of `keys` (a
+    DataFrame), read column-pruned by DuckDB: what an import would change, without the whole table."""
+    import pyarrow as pa
+
+    con = _connect(Path(source).parent)
+    try:
+        con.register("keys", pa.Table.from_pandas(keys[["indicator_id", "region_code", "period"]], preserve_index=False))
+        return con.execute("""
+            select o.indicator_id, o.region_code, o.period, o.value, o.numerator, o.denominator, o.status
+            from observations o
+            semi join keys k on k.indicator_id = o.indicator_id and k.region_code = o.region_code
+                             and k.period = o.period
+        """).df()
+    finally:
+        _close(con)

@@ -302,9 +302,10 @@ def _snapshot(directory: Path, folder: Path) -> dict[str, bytes | None]:
 
 
 def _new_version(directory: Path, source: Path, meta: dict, record: dict,
-                 tables: dict[str, pd.DataFrame] | None = None, geo: dict[str, str] | None = None) -> str:
-    """Build a complete version folder (given tables and boundary files written, the rest linked
-    from `source`) and make it current. Call with the lock held."""
+                 tables: dict[str, pd.DataFrame] | None = None, geo: dict[str, str] | None = None,
+                 rows: pd.DataFrame | None = None) -> str:
+    """Build a complete version folder (given tables and boundary files written, `rows` merged into
+    the source's observations, the rest linked from `source`) and make it current. Call with the lock held."""
     tables, geo = tables or {}, geo or {}
     root, parent = _vroot(directory), current(directory)
     _cleanup(directory)
@@ -317,8 +318,15 @@ def _new_version(directory: Path, source: Path, meta: dict, record: dict,
         _to_parquet(df, table_path(tmp, name), name)
         _fsync_path(table_path(tmp, name))
         _crash("table-written")
+    if rows is not None:  # merged by DuckDB from the source file: the table never enters Python whole
+        if table_path(source, "observations").exists():
+            rollup.merge_observations(table_path(source, "observations"), rows, table_path(tmp, "observations"))
+        else:
+            _to_parquet(rows, table_path(tmp, "observations"), "observations")
+        _fsync_path(table_path(tmp, "observations"))
+        _crash("table-written")
     for name in TABLES:
-        if name not in tables and table_path(source, name).exists():  # a fresh directory may lack some
+        if name not in tables and not (name == "observations" and rows is not None) and table_path(source, name).exists():  # a fresh directory may lack some
             _link_or_copy(table_path(source, name), table_path(tmp, name))
     # Every version carries its own boundaries/ (links, mostly), so a rollback restores the map too.
     src_b, dst_b = _boundaries_in(directory, source), tmp / "boundaries"
@@ -338,7 +346,8 @@ def _new_version(directory: Path, source: Path, meta: dict, record: dict,
             _link_or_copy(rollup.path(source, name), rollup.path(tmp, name))
         _link_or_copy(rollup.stamp_path(source), rollup.stamp_path(tmp))
     elif all(table_path(tmp, n).exists() for n in rollup.SOURCES):
-        rollup.build(tmp)
+        # an import of observations re-rolls only the indicators it touched
+        rollup.build(tmp, previous=source, changed=set(rows["indicator_id"]) if rows is not None else None)
     _crash("derived-built")
     _write_json(tmp / "meta.json", meta)
     _write_json(tmp / "version.json", dict(id=vid, parent=parent, created=now.isoformat(timespec="seconds"),
@@ -376,22 +385,29 @@ def _record(action: str, *, user=None, file_name=None, file_sha256=None, kind=No
 def commit(directory: Path, tables: dict[str, pd.DataFrame], *, action: str = "import",
            file_name: str | None = None, file_sha256: str | None = None, kind: str | None = None,
            user: str | None = None, note: str | None = None, meta_update: dict | None = None,
-           lock_timeout: float = 30, expected_parent: str | None = None) -> str:
+           lock_timeout: float = 30, expected_parent: str | None = None,
+           observations: pd.DataFrame | None = None) -> str:
     """Make a new current version: the given tables replaced, the others linked from the current one.
 
+    `observations`: rows merged into the current observations table (same indicator, region and
+    period replaced, the rest added) — how imports write, at any table size.
     `expected_parent`: the version the caller's tables were derived from; StoreConflict if it is no
     longer current.
     """
     unknown = sorted(set(tables) - set(TABLES))
     if unknown:
         raise StoreError(f"未知数据表：{'、'.join(unknown)}")
-    if not tables and not meta_update:
+    if observations is not None and "observations" in tables:
+        raise StoreError("observations 不能同时整表替换和合并")
+    if not tables and not meta_update and observations is None:
         raise StoreError("没有要提交的数据")
     with lock(directory, lock_timeout):
         source = _folder(directory, _parent(directory, expected_parent))
+        changed = [n for n in TABLES if n in tables or (n == "observations" and observations is not None)]
         record = _record(action, user=user, file_name=file_name, file_sha256=file_sha256, kind=kind,
-                         changed=[n for n in TABLES if n in tables], note=note)
-        return _new_version(directory, source, {**_meta_in(source), **(meta_update or {})}, record, tables=tables)
+                         changed=changed, note=note)
+        return _new_version(directory, source, {**_meta_in(source), **(meta_update or {})}, record, tables=tables,
+                            rows=observations)
 
 
 def _geojson(features: list[dict]) -> str:

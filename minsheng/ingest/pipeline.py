@@ -28,7 +28,8 @@ class Plan:
     kind: str
     rows: pd.DataFrame
     problems: list[Problem]
-    merged: pd.DataFrame | None = None          # the whole table as it would be after the commit
+    merged: pd.DataFrame | None = None          # the table after the commit; for observations, the
+                                                # file's rows (the store merges them on disk)
     counts: dict = field(default_factory=dict)  # 新增 / 修改 / 未变
     changes: pd.DataFrame | None = None         # old → new for changed rows
     parent: str | None = None                   # the data version the preview was computed against
@@ -47,8 +48,9 @@ def _current(directory: Path, name: str) -> pd.DataFrame:
 
 
 def catalog(directory: Path) -> validate.Catalog:
+    # Observations stay on disk: the year-on-year check reads just the rows it compares with.
     return validate.Catalog(_current(directory, "regions"), _current(directory, "indicators"),
-                            _current(directory, "observations"))
+                            observations_file=store.table_path(store.resolve(directory), "observations"))
 
 
 def _align(df: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
@@ -73,8 +75,32 @@ def _align(df: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
-    """Merge the file's rows into the current table; count new, changed and unchanged rows."""
+def _like(directory: Path, name: str) -> pd.DataFrame:
+    """An empty frame with the table's columns and dtypes (from the file's schema, nothing read)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(store.table_path(store.resolve(directory), name)).empty_table().to_pandas()
+
+
+def preview_observations(rows: pd.DataFrame, directory: Path) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Like `preview`, for observations at any table size: only the existing rows with the file's
+    keys are read (by DuckDB); the merged table itself is written at commit by the store.
+    Returns the file's rows aligned to the table's columns (the store merges them), counts, changes."""
+    from minsheng import rollup
+
+    path = store.table_path(store.resolve(directory), "observations")
+    if not path.exists():
+        return preview("observations", rows, pd.DataFrame(columns=rows.columns))
+    new = _align(rows, _like(directory, "observations"))
+    _, counts, changes = preview("observations", new, rollup.existing(path, new), merge=False)
+    return new, counts, changes
+
+
+def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame, merge: bool = True
+            ) -> tuple[pd.DataFrame | None, dict, pd.DataFrame]:
+    """Merge the file's rows into the current table; count new, changed and unchanged rows.
+    Without `merge`, `current` may be just the rows sharing a key with the file, and no merged table
+    is returned."""
     key = KEYS[kind]
     new = _align(rows, current)
     cur = current.copy()
@@ -99,10 +125,13 @@ def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame) -> tuple[pd.Da
     counts = {"新增": int((~exists).sum()), "修改": int(changed_mask.sum()), "未变": int((exists & ~changed_mask).sum())}
     shown = [c for c in COMPARED[kind] if c in joined]
     changes = joined.loc[changed_mask, key + [x for c in shown for x in (f"{c}_old", c)]]
+    changes = changes.rename(columns=lambda c: c.replace("_old", "（原）"))
+    if not merge:
+        return None, counts, changes
     merged = pd.concat([cur.merge(new[key], on=key, how="left", indicator=True).query("_merge == 'left_only'")
                         .drop(columns="_merge"), new], ignore_index=True)
     merged = merged.sort_values(key).reset_index(drop=True)
-    return merged, counts, changes.rename(columns=lambda c: c.replace("_old", "（原）"))
+    return merged, counts, changes
 
 
 def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str | None = None,
@@ -145,9 +174,15 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
         plan.problems.append(error(file, "文件中没有可导入的数据行"))
     if not plan.errors:
         progress(0.8, "与现有数据比对…")
-        plan.merged, plan.counts, plan.changes = preview(chosen, rows, _current(directory, chosen))
+        plan.merged, plan.counts, plan.changes = _preview(chosen, rows, directory)
     progress(1.0, "完成")
     return plan
+
+
+def _preview(kind: str, rows: pd.DataFrame, directory: Path):
+    if kind == "observations":
+        return preview_observations(rows, directory)
+    return preview(kind, rows, _current(directory, kind))
 
 
 def _cross_sheet_duplicates(rows: pd.DataFrame, kind: str, file: str) -> list[Problem]:
@@ -171,13 +206,13 @@ def commit(plan: Plan, directory: Path | None = None, *, accept_warnings: bool =
                 raise
             # another import landed since the preview: merge into the newer data and try again
             plan.parent = store.current(directory)
-            plan.merged, plan.counts, plan.changes = preview(plan.kind, plan.rows, _current(directory, plan.kind))
+            plan.merged, plan.counts, plan.changes = _preview(plan.kind, plan.rows, directory)
     raise AssertionError("unreachable")
 
 
 def _write(plan: Plan, directory: Path, user: str | None, lock_timeout: float) -> str:
     table = plan.merged.drop(columns=[c for c in plan.merged.columns if c.startswith("_")])
-    if plan.kind == "observations":
+    if plan.kind == "observations":  # the file's rows only: the store merges them into the table
         table["batch_id"] = table["batch_id"].where(table["batch_id"].notna(), plan.sha256[:12]) \
             if "batch_id" in table else plan.sha256[:12]
     meta_update = {}
@@ -188,7 +223,8 @@ def _write(plan: Plan, directory: Path, user: str | None, lock_timeout: float) -
         if not meta.get("data_date") or month_end.isoformat() > meta["data_date"]:
             meta_update["data_date"] = month_end.isoformat()
     meta_update["last_import"] = dt.datetime.now().isoformat(timespec="seconds")
-    return store.commit(directory, {plan.kind: table}, action="import", file_name=plan.file, file_sha256=plan.sha256,
+    tables, rows = ({}, table) if plan.kind == "observations" else ({plan.kind: table}, None)
+    return store.commit(directory, tables, observations=rows, action="import", file_name=plan.file, file_sha256=plan.sha256,
                         kind=plan.kind, user=user, meta_update=meta_update, lock_timeout=lock_timeout,
                         expected_parent=plan.parent,
                         note=f"新增 {plan.counts.get('新增', 0)}，修改 {plan.counts.get('修改', 0)}，未变 {plan.counts.get('未变', 0)}")

@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -214,6 +215,7 @@ class Catalog:
     regions: pd.DataFrame
     indicators: pd.DataFrame
     observations: pd.DataFrame | None = None
+    observations_file: Path | None = None  # read only for the rows a check needs (large tables)
     by_code: dict = field(init=False)
     by_name: dict = field(init=False)
     ind: dict = field(init=False)
@@ -479,8 +481,14 @@ def _year_on_year(df: pd.DataFrame, cat: Catalog, file: str, factor: float) -> l
     if factor <= 1:
         return []
     prev = df[["indicator_id", "region_code", "period", "value"]]
-    if cat.observations is not None and not cat.observations.empty:
-        old = cat.observations[["indicator_id", "region_code", "period", "value"]].copy()
+    old = cat.observations
+    if old is None and cat.observations_file is not None and Path(cat.observations_file).exists():
+        from minsheng import rollup
+
+        ago = prev.assign(period=[p.replace(year=p.year - 1) for p in prev["period"]])
+        old = rollup.existing(cat.observations_file, ago)  # just the year-ago rows of the file's keys
+    if old is not None and not old.empty:
+        old = old[["indicator_id", "region_code", "period", "value"]].copy()
         old["period"] = pd.to_datetime(old["period"]).dt.date
         prev = pd.concat([old, prev])
     # The same period a year before, joined column-wise (a per-row loop took ~20 s at 1M rows).
