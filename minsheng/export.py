@@ -265,6 +265,8 @@ def stream(q: Query, f, kind: str, directory: Path | None = None, encoding: str 
     if kind == "csv":
         return _csv_stream(batches(q, directory), f, encoding)
     if kind == "xlsx":
+        if count(q, directory) > XLSX_MAX_ROWS:  # before writing a million rows only to refuse them
+            raise ExportError(f"XLSX 最多容纳 {XLSX_MAX_ROWS:,} 行，本次导出超过此数；请缩小范围或改用 CSV")
         return _xlsx_stream(batches(q, directory), f,
                             lambda rows, sources: metadata(q, directory=directory, rows=rows, sources=sources))
     raise ExportError(f"输出文件须为 .csv 或 .xlsx：{kind}")

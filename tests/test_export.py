@@ -108,3 +108,21 @@ def test_period_labels_match_the_single_value_formatter():
     periods = pd.Series(pd.to_datetime(["2023-06-01", "2023-01-01", "2023-04-01", "2024-12-01"]))
     freq = pd.Series(["month", "year", "quarter", "month"])
     assert export.period_labels(periods, freq).tolist() == [fmt.period_label(p, f) for p, f in zip(periods, freq)]
+
+
+def test_xlsx_over_excels_row_limit_is_refused_before_writing(fixture_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 3)
+    q = export.check(["cnt"], CITY, "township", None, None, directory=fixture_dir)
+    with pytest.raises(export.ExportError, match="XLSX 最多容纳 3 行"):
+        export.write(q, tmp_path / "x.xlsx", fixture_dir)
+    assert not list(tmp_path.iterdir())  # nothing written, not even a temporary file
+    assert export.write(q, tmp_path / "x.csv", fixture_dir) == export.count(q, fixture_dir) > 3
+
+
+def test_streamed_csv_equals_the_table_in_batches(fixture_dir):
+    q = export.check(["cnt", "rate", "std"], CITY, "township", None, None, directory=fixture_dir)
+    whole = export.to_csv(export.table(q, fixture_dir))
+    buf = io.BytesIO()
+    n = export._csv_stream(export.batches(q, fixture_dir, batch_rows=2), buf, "utf-8-sig")
+    assert buf.getvalue() == whole and n == len(export.table(q, fixture_dir))
+    assert len(export.table(q, fixture_dir, limit=3)) == 3
