@@ -104,6 +104,12 @@ def plan(directory: Path, export_rows: int = EXPORT_ROWS) -> dict:
 
 # --- our side: the real query layer ------------------------------------------------------
 
+def describe(directory: Path) -> str:
+    """What the data is, for reports that may be shared: how it was made, never where it lives."""
+    meta = store.read_meta(Path(directory))
+    return meta.get("generated_by") or meta.get("title") or Path(directory).name
+
+
 def ours(q: dict, directory: Path) -> dict[str, pd.DataFrame]:
     from minsheng import export, repo
 
@@ -397,7 +403,7 @@ def run(directory: Path, repeat: int = 5, pages: bool = True, export_rows: int =
             warm.append(1000 * (time.perf_counter() - t))
         results.append(dict(name=q["name"], rows_out=int(sum(len(df) for df in answers[q["name"]].values())),
                             cold_ms=cold, p50_ms=_ms(warm, 50), p95_ms=_ms(warm, 95)))
-    report = dict(rows=rows, data=str(directory), repeat=repeat, peak_rss_mb=_rss_mb(),
+    report = dict(rows=rows, data=describe(directory), repeat=repeat, peak_rss_mb=_rss_mb(),
                   params={q["name"]: {k: (v if not isinstance(v, list) or len(v) <= 6 else f"{len(v)} 项")
                                       for k, v in q.items() if k not in ("name", "kind")} for q in p["queries"]})
     need, avail = baseline_estimate(directory)
@@ -709,7 +715,7 @@ def _bench(args) -> int:
         return 2
     try:
         if args.only_sessions:
-            report = {"data": str(directory.resolve())}
+            report = {"data": describe(directory)}
         else:
             report = run(directory, repeat=2 if args.smoke else args.repeat, pages=not args.no_pages,
                          export_rows=20_000 if args.smoke else EXPORT_ROWS)
