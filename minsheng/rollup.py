@@ -137,21 +137,27 @@ def _close(con: duckdb.DuckDBPyConnection) -> None:
     shutil.rmtree(_spill(), ignore_errors=True)
 
 
-def _copy(con, table: str, dest: Path, order: str) -> None:
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+def _atomic(dest: Path, write):
+    """Call `write(tmp)`, then fsync tmp and rename it over `dest`; a failure leaves `dest` as it was."""
+    tmp = Path(dest).with_name(f".{Path(dest).name}.tmp-{os.getpid()}")
     try:
-        _run(con, "copy (select * from {table} order by {order}) to {path} "
-                  "(format parquet, compression zstd, row_group_size {rows})",
-             table=table, order=order, path=_lit(tmp), rows=ROW_GROUP)
+        result = write(tmp)
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, dest)
+        return result
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _copy(con, table: str, dest: Path, order: str) -> None:
+    _atomic(dest, lambda tmp: _run(con, "copy (select * from {table} order by {order}) to {path} "
+                                        "(format parquet, compression zstd, row_group_size {rows})",
+                                   table=table, order=order, path=_lit(tmp), rows=ROW_GROUP))
 
 
 def build_into(con: duckdb.DuckDBPyConnection, only: list[str] | None = None) -> None:
@@ -327,9 +333,8 @@ def _write_sorted(reader, dest: Path, schema) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    total = 0
-    try:
+    def write(tmp: Path) -> int:
+        total = 0
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
             held, n = [], 0
             for batch in reader:  # batches may come smaller than asked: gather whole row groups
@@ -343,16 +348,9 @@ def _write_sorted(reader, dest: Path, schema) -> int:
                     held, n = rest.to_batches(), rest.num_rows
             if n:
                 writer.write_table(pa.Table.from_batches(held, schema), row_group_size=ROW_GROUP)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return total
+        return total
+
+    return _atomic(dest, write)
 
 
 def sort_observations(folder: Path, memory_limit: str | None = None) -> None:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from conftest import ROOT
 from minsheng import auth, repo
 from test_session import PW, deferred, downloads, sign_in, start, texts, users  # noqa: F401 (fixtures)
+from test_slides import all_text
 
 CITY = "430200000000"      # 株洲市
 SHIFENG = "430204000000"   # 石峰区
@@ -57,14 +58,7 @@ def signed_in(name: str, **params):
 def deck_text(payload: bytes) -> str:
     from pptx import Presentation
 
-    out = []
-    for slide in Presentation(io.BytesIO(payload)).slides:
-        for shape in slide.shapes:
-            if shape.has_text_frame:
-                out.append(shape.text_frame.text)
-            if shape.has_table:
-                out += [c.text for r in shape.table.rows for c in r.cells]
-    return "\n".join(out)
+    return all_text(Presentation(io.BytesIO(payload)))
 
 
 def codes_on_page(at) -> set[str]:
