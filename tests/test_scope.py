@@ -178,3 +178,13 @@ def test_fuzzed_url_parameters_never_show_a_traceback(params, page):
     if page != "overview":
         at.switch_page(f"views/{page}.py").run()
     assert not at.exception, (params, page, [e.value for e in at.exception])
+
+
+def test_the_map_offers_no_way_up_out_of_the_area(matrix_users):
+    up = "返回上级"
+    at = signed_in("viewer_county")
+    at.switch_page("views/map.py").run()
+    assert at.get("deck_gl_json_chart") and up not in [b.label for b in at.button]
+    at = signed_in("viewer_city", region=SHIFENG)
+    at.switch_page("views/map.py").run()
+    assert up in [b.label for b in at.button]

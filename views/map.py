@@ -151,9 +151,8 @@ def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highli
                          [[fmt.number(v, dec) if isinstance(v, float) else str(v) for v in r]
                           for r in show.itertuples(index=False)])], [source],
             detail=dict(indicators=[f["ind_id"]], level=f["level"], rows=len(show)))
-        regions = data.regions()
-        parent = regions.loc[regions["code"] == sc.region, "parent_code"].iloc[0]
-        if pd.notna(parent) and st.button(T("返回上级"), icon=":material/arrow_upward:"):
+        parent = data.tree().parent.get(sc.region)  # None at the top of what this user may see
+        if parent is not None and st.button(T("返回上级"), icon=":material/arrow_upward:"):
             state.set_value("region", parent)
             st.rerun()
 
