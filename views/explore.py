@@ -65,7 +65,9 @@ else:
         shown = (T("共 {n} 行", n=f"{total:,}") if total <= len(df) else
                  T("共 {n} 行，页面显示前 {shown} 行；下载文件包含全部行。", n=f"{total:,}", shown=f"{len(df):,}"))
         st.caption(" · ".join(f"{k}：{v}" for k, v in q.description) + " · " + shown)
-        st.dataframe(df, hide_index=True, width="stretch", height=min(600, 36 * len(df) + 40),
+        # on screen, leave out the optional columns nothing in this table fills (the files keep them)
+        optional = [c for c in ("分子", "分母", "下级最小值", "下级最大值") if df[c].isna().all()]
+        st.dataframe(df.drop(columns=optional), hide_index=True, width="stretch", height=min(600, 36 * len(df) + 40),
                      column_config={c: st.column_config.NumberColumn(format="localized")
                                     for c in ("数值", "分子", "分母", "下级最小值", "下级最大值")})
         stem = f"民生指标_{sc.region_name}_{f['date_from']:%Y}-{f['date_to']:%Y}"
