@@ -25,24 +25,28 @@ def _slim_template() -> go.layout.Template:
 
 
 TEMPLATE = _slim_template()
+# Everything _theme sets that is the same on every chart, applied in one step with the template
+# (a layout update per property costs ~8 ms a figure).
+CHART_TEMPLATE = go.layout.Template(TEMPLATE)
+CHART_TEMPLATE.layout.update(
+    font=dict(family=FONT, size=14, color="#222"),
+    legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0, font=dict(size=12)),
+    margin=dict(l=10, r=10, t=80, b=10), hovermode="x unified", separators=".,",
+    yaxis=dict(tickformat=",", rangemode="tozero", gridcolor="#e5e5e5"))
 
 
 def _theme(fig: go.Figure, title: str, subtitle: str, height: int = 440, unit: str | None = None,
            lang: str = "zh") -> go.Figure:
     """Title and subtitle (region, period, source, data date) on the chart itself, the unit written
     horizontally above the axis (a rotated Chinese axis title reads sideways), legend below."""
+    annotations = [dict(text=tr("单位：{unit}", lang, unit=unit), xref="paper", yref="paper", x=0, y=1.0,
+                        xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=12, color="#555"))] if unit else []
     fig.update_layout(
-        template=TEMPLATE, height=height, font=dict(family=FONT, size=14, color="#222"),
+        template=CHART_TEMPLATE, height=height,
         title=dict(text=f"<b>{title}</b><br><span style='font-size:12px;color:#555'>{subtitle}</span>",
                    x=0, xanchor="left", y=0.97, yanchor="top"),
-        legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0, font=dict(size=12)),
-        margin=dict(l=10, r=10, t=80, b=10), hovermode="x unified",
-        separators=".,",
+        annotations=list(fig.layout.annotations) + annotations,
     )
-    fig.update_yaxes(tickformat=",", rangemode="tozero", gridcolor="#e5e5e5", title_text=None)
-    if unit:
-        fig.add_annotation(text=tr("单位：{unit}", lang, unit=unit), xref="paper", yref="paper", x=0, y=1.0, xanchor="left",
-                           yanchor="bottom", showarrow=False, font=dict(size=12, color="#555"))
     return fig
 
 
