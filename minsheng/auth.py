@@ -1,7 +1,7 @@
 """Users, roles and areas: the users file, password sign-in with lockout, OIDC claims, scope checks, `users` CLI."""
 
 # The users file (default <data dir>/users.json, or MINSHENG_USERS) is JSON:
-#   {"version": 1, "users": {"张三": {"name", "role", "area", "email", "subject", "password_hash",
+#   {"version": 1, "users": {"民政科员01": {"name", "role", "area", "email", "subject", "password_hash",
 #     "disabled", "failed", "failed_since", "locked_until", "created", "updated"}}}
 # Times are ISO 8601 in UTC. Every change holds flock() on "<file>.lock" across read–modify–write
 # and replaces the file atomically (temp file, fsync, os.replace), mode 0600.

@@ -162,12 +162,12 @@ def test_scope():
 
 def test_users_file(env, tmp_path):
     assert not auth.users_exist() and auth.list_users() == []
-    u = auth.add_user("张三", "analyst", "990101001", PW, email="Zhang@Example.cn")
-    assert u.area == JIA1 and u.email == "zhang@example.cn"
+    u = auth.add_user("民政科员01", "analyst", "990101001", PW, email="Clerk01@Example.cn")
+    assert u.area == JIA1 and u.email == "clerk01@example.cn"
     auth.add_user("oidc.only", "viewer", JIA, None)
     assert auth.users_exist()
     with pytest.raises(auth.AuthError, match="已存在"):
-        auth.add_user("张三", "viewer", JIA, PW)
+        auth.add_user("民政科员01", "viewer", JIA, PW)
     for bad_area in ("12345", "abc"):
         with pytest.raises(auth.AuthError, match="6、9 或 12 位"):
             auth.add_user("bob", "viewer", bad_area, PW)
@@ -175,14 +175,14 @@ def test_users_file(env, tmp_path):
         auth.add_user("has space", "viewer", JIA, PW)
     with pytest.raises(auth.AuthError, match="没有用户"):
         auth.set_role("nobody", "admin")
-    assert auth.set_role("张三", "admin").role == auth.Role.admin
-    assert auth.set_area("张三", "990102").area == YI
-    auth.set_password("张三", "another-password")
-    assert auth.authenticate("张三", "another-password").area == YI
+    assert auth.set_role("民政科员01", "admin").role == auth.Role.admin
+    assert auth.set_area("民政科员01", "990102").area == YI
+    auth.set_password("民政科员01", "another-password")
+    assert auth.authenticate("民政科员01", "another-password").area == YI
     with pytest.raises(auth.AuthError):  # no password: OIDC only
         auth.authenticate("oidc.only", "")
     listed = auth.list_users()
-    assert [x.name for x in listed] == ["oidc.only", "张三"]
+    assert [x.name for x in listed] == ["oidc.only", "民政科员01"]
     assert not any("argon2" in repr(x) or hasattr(x, "password_hash") for x in listed)
     for p in (tmp_path / "users.json", tmp_path / "users.json.lock"):
         assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
@@ -206,14 +206,14 @@ def test_concurrent_writers_lose_nothing(env, tmp_path):
 
 
 def test_user_from_claims():
-    users = [auth.User("张三", auth.Role.analyst, JIA, email="zhang@example.cn", subject="sub-1"),
+    users = [auth.User("民政科员01", auth.Role.analyst, JIA, email="clerk01@example.cn", subject="sub-1"),
              auth.User("old", auth.Role.admin, CITY, disabled=True, email="old@example.cn")]
     m = {"role": "groups", "area": "region", "roles": {"mz-admins": "admin", "mz-staff": "viewer"}}
     u = auth.user_from_claims({"email": "w@example.cn", "groups": ["x", "mz-staff", "mz-admins"],
                                "region": "990102"}, m, users)
     assert (u.name, u.role, u.area) == ("w@example.cn", auth.Role.admin, YI)
     # no usable claims: the users file decides, by email (any case) or subject
-    assert auth.user_from_claims({"email": "ZHANG@example.cn"}, m, users).name == "张三"
+    assert auth.user_from_claims({"email": "CLERK01@example.cn"}, m, users).name == "民政科员01"
     assert auth.user_from_claims({"sub": "sub-1"}, {}, users).role == auth.Role.analyst
     assert auth.user_from_claims({"email": "w@example.cn", "groups": ["mz-staff"], "region": "bad"}, m, users) is None
     assert auth.user_from_claims({"email": "old@example.cn", "groups": ["mz-admins"], "region": CITY}, m, users) is None

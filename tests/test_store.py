@@ -85,7 +85,7 @@ def amt_2023(directory: Path) -> float:
 def test_commit_writes_only_given_tables_and_links_the_rest(d):
     ver0, amt0 = store.version(d), amt_2023(d)
     assert store.history(d)[0]["id"] == "base" and store.history(d)[0]["current"]
-    vid = commit_k(d, 1, user="张三", kind="observations")
+    vid = commit_k(d, 1, user="民政科员01", kind="observations")
     new = store.resolve(d)
     assert new == d / ".versions" / vid and store.current(d) == vid
     for name in ("regions.parquet", "indicators.parquet", "boundaries/county.geojson"):  # unchanged: the same file
@@ -93,7 +93,7 @@ def test_commit_writes_only_given_tables_and_links_the_rest(d):
     assert (new / "observations.parquet").read_bytes() != (d / "observations.parquet").read_bytes()
     h = store.history(d)
     assert [r["id"] for r in h] == [vid, "base"] and h[0]["current"] and not h[1]["current"]
-    assert h[0]["file_name"] == "导入1.xlsx" and h[0]["file_sha256"] == f"{1:064x}" and h[0]["user"] == "张三"
+    assert h[0]["file_name"] == "导入1.xlsx" and h[0]["file_sha256"] == f"{1:064x}" and h[0]["user"] == "民政科员01"
     assert h[0]["rows"] == {n: len(t) for n, t in fixture_tables().items()}
     assert h[0]["changed"] == ["observations", "targets"] and h[0]["parent"] == "base"
     assert dt.datetime.fromisoformat(h[0]["created"]).tzinfo is not None
