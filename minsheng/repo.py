@@ -44,12 +44,16 @@ def periods(directory: Path | None = None) -> pd.DataFrame:
     return run("periods", directory=directory)
 
 
+def _series_params(indicator_ids, region_codes, date_from: dt.date, date_to: dt.date, area: str | None) -> dict:
+    return {"indicators": list(indicator_ids), "regions": list(region_codes), "date_from": date_from,
+            "date_to": date_to, "area": area}
+
+
 def series(indicator_ids: list[str] | tuple[str, ...], region_codes: list[str] | tuple[str, ...],
            date_from: dt.date, date_to: dt.date, directory: Path | None = None,
            area: str | None = None) -> pd.DataFrame:
     """Indicator values for regions and periods, rolled up from the reporting level by kind."""
-    df = run("series", {"indicators": list(indicator_ids), "regions": list(region_codes),
-                        "date_from": date_from, "date_to": date_to, "area": area}, directory)
+    df = run("series", _series_params(indicator_ids, region_codes, date_from, date_to, area), directory)
     df["period"] = pd.to_datetime(df["period"])
     return df
 
@@ -60,8 +64,7 @@ def series_batches(indicator_ids, region_codes, date_from: dt.date, date_to: dt.
     cur = db.cursor(directory)
     try:
         # A relation's Arrow reader streams (DuckDB 2.0: an execute() result would copy every row first).
-        reader = cur.sql(load_sql("series"), params={"indicators": list(indicator_ids), "regions": list(region_codes),
-                                                     "date_from": date_from, "date_to": date_to, "area": area}
+        reader = cur.sql(load_sql("series"), params=_series_params(indicator_ids, region_codes, date_from, date_to, area)
                          ).to_arrow_reader(batch_rows)
         for batch in reader:
             df = batch.to_pandas()
@@ -77,8 +80,7 @@ def series_count(indicator_ids, region_codes, date_from: dt.date, date_to: dt.da
     cur = db.cursor(directory)
     try:
         return cur.execute("select count(*) from (\n" + load_sql("series") + "\n)",
-                           {"indicators": list(indicator_ids), "regions": list(region_codes),
-                            "date_from": date_from, "date_to": date_to, "area": area}).fetchall()[0][0]
+                           _series_params(indicator_ids, region_codes, date_from, date_to, area)).fetchall()[0][0]
     finally:
         cur.close()
 

@@ -25,14 +25,9 @@ class Scope:
     lang: str = "zh"
 
 
-def region_label(regions: pd.DataFrame, tree: data.Tree | None = None):
-    """Names indented by depth: by the level's usual depth, or by the depth in `tree` when given."""
-    if tree is not None:
-        return lambda code: "　" * (len(tree.path(code)) - 1) + tree.names.get(code, code)
-    names = dict(zip(regions["code"], regions["name"]))
-    depth = {"province": 0, "city": 0, "county": 1, "township": 2, "village": 3}
-    levels = dict(zip(regions["code"], regions["level"]))
-    return lambda code: "　" * depth.get(levels.get(code), 0) + names.get(code, code)
+def region_label(tree: data.Tree):
+    """Names indented by their depth in what the user may see."""
+    return lambda code: "　" * (len(tree.path(code)) - 1) + tree.names.get(code, code)
 
 
 def available_years() -> list[int]:
@@ -105,7 +100,6 @@ def region_options(tree: data.Tree, current: str | None) -> list[str]:
 
 def sidebar() -> Scope:
     """Draw the shared filters (region, year) and return the chosen scope; the router calls it once per run."""
-    regions = data.regions()
     meta = data.meta()
     tree = data.tree()
     order = region_options(tree, state.get("region") or st.query_params.get("region"))
@@ -116,7 +110,7 @@ def sidebar() -> Scope:
             st.caption(f":orange-badge[{T('演示数据')}] {T('围绕公开报道数字生成，非官方统计')}")
         denied = _out_of_area(order)
         state.choice(st.selectbox, T("区域"), order, key="region", default=order[0],
-                     format_func=region_label(regions, tree),
+                     format_func=region_label(tree),
                      help=T("可输入名称搜索；选择后各页面同步") if len(order) == len(tree.order) else
                      T("列出当前区域的上级与下级；选中下级后可继续向下选择"))
         years = available_years()
