@@ -57,8 +57,7 @@ else:
     # The user's area goes into every query behind the table and the files (captured now: the
     # download callables run after this script run, outside the session).
     q = export.check(f["ids"], sc.region, f["level"], f["date_from"], f["date_to"], f["regions"], area=data.area())
-    total = export.count(q)
-    df = export.table(q, limit=PREVIEW)
+    total, df = data.export_preview(q, PREVIEW)
     if df.empty:
         st.info(T("所选条件下没有数据。可以放宽时期、改选级别或指标。"))
     else:

@@ -12,7 +12,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import repo, store
+from minsheng import export, repo, store
 from minsheng.ui import session
 
 
@@ -127,3 +127,17 @@ def targets(region_code: str, year: int) -> pd.DataFrame:
 
 def meta() -> dict:
     return _meta(version())
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _export_preview(ver: str, area: str | None, indicators: tuple, region: str, level: str | None, d0: dt.date,
+                    d1: dt.date, regions: tuple, limit: int) -> tuple[int, pd.DataFrame]:
+    q = export.Query(list(indicators), region, level, d0, d1, list(regions) or None, area=area)
+    return export.count(q), export.table(q, limit=limit)
+
+
+def export_preview(q: export.Query, limit: int) -> tuple[int, pd.DataFrame]:
+    """The 数据 page's row count and first `limit` rows, cached like every other query (its own area,
+    checked into `q` by export.check)."""
+    return _export_preview(version(), q.area, tuple(q.indicators), q.region, q.level, q.date_from, q.date_to,
+                           tuple(q.regions or ()), limit)
