@@ -10,14 +10,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import unicodedata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from minsheng import store
+from minsheng import fmt, store
 
 KEYS = ["indicator_id", "region_code", "period"]
 OBS_COLS = ["indicator_id", "region_code", "period", "value", "numerator", "denominator", "status", "source"]
@@ -223,7 +222,7 @@ class Pandas:
 
     def table(self, s: pd.DataFrame, columns: dict) -> pd.DataFrame:
         """The export's columns, decorated like export.table, column-wise."""
-        from minsheng import fmt
+        from minsheng import vocab
 
         cat, reg = self.ind.set_index("id"), self.reg.set_index("code")
         freq = s["indicator_id"].map(cat["frequency"])
@@ -231,9 +230,9 @@ class Pandas:
         label = year.where(freq != "month", year + month.astype(str) + "月")  # fmt.period_label, vectorised
         s = s.assign(
             name_zh=s["indicator_id"].map(cat["name_zh"]), unit=s["indicator_id"].map(cat["unit"]),
-            region_name=s["region_code"].map(reg["name"]), level_zh=s["region_code"].map(reg["level"]).map(fmt.LEVEL_ZH),
+            region_name=s["region_code"].map(reg["name"]), level_zh=s["region_code"].map(reg["level"]).map(vocab.LEVELS.labels),
             period_label=label.where(freq != "quarter", year + "第" + ((month - 1) // 3 + 1).astype(str) + "季度"),
-            basis=np.where(s["derived"], "下级汇总", "本级报送"), status_zh=s["status"].map(fmt.STATUS_ZH),
+            basis=np.where(s["derived"], "下级汇总", "本级报送"), status_zh=s["status"].map(vocab.STATUSES.labels),
             period=s["period"].dt.date, value=s["value"].round(6),
             **{c: s[c].astype("float64").round(6) for c in ("numerator", "denominator", "min_value", "max_value")})
         return s[list(columns)].rename(columns=columns).reset_index(drop=True)
@@ -652,10 +651,6 @@ def sessions(directory: Path, n: int = 20, duration: float = SESSION_DURATION) -
                 error_samples=list(dict.fromkeys(errors))[:10])
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def render(report: dict) -> str:
     """The report as a plain-text table."""
     if "queries" not in report:  # --only-sessions
@@ -667,10 +662,8 @@ def render(report: dict) -> str:
     rows = [head] + [(r["name"], f(r["rows_out"]), f(r["cold_ms"]), f(r["p50_ms"]), f(r["p95_ms"]),
                       f(r["baseline_cold_ms"]), f(r["baseline_p50_ms"]), f(r["baseline_p95_ms"]),
                       f(r["ratio"], 1), {True: "是", False: "否", None: "—"}[r["agree"]]) for r in report["queries"]]
-    widths = [max(_width(row[i]) for row in rows) for i in range(len(head))]
     lines = [f"观测 {report['rows']:,} 行 · {report['data']} · 重复 {report['repeat']} 次 · 时间单位 ms（倍数 = pandas p50 / 本实现 p50）"]
-    lines += ["  ".join(" " * (w - _width(c)) + c if i else c + " " * (w - _width(c))
-                        for i, (c, w) in enumerate(zip(row, widths))) for row in rows]
+    lines += fmt.text_table(rows, right=tuple(range(1, len(head)))).splitlines()
     lines.append(f"峰值内存：本实现 {f(report['peak_rss_mb'])} MB；pandas {f(report['baseline_peak_rss_mb'])} MB"
                  f"（估计 {f(report['baseline_estimate_mb'])} MB，载入 {f(report['baseline_load_ms'])} ms）"
                  + (f"；页面进程 {f(report['pages_peak_rss_mb'])} MB" if report.get("pages_peak_rss_mb") else ""))

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from minsheng import audit, store
+from minsheng import audit, fmt, store
 
 
 def _demo(args) -> int:
@@ -45,12 +45,6 @@ _ACTIONS = {"base": "初始数据", "import": "导入", "rollback": "回滚"}
 _SHORT = {"regions": "区划", "indicators": "指标", "observations": "观测", "targets": "目标"}
 
 
-def _width(text: str) -> int:
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def _history(args) -> int:
     try:
         recs = store.history(store.data_dir())
@@ -63,9 +57,7 @@ def _history(args) -> int:
         rows.append((r["id"], (r["created"] or "")[:19].replace("T", " "), action, r["file_name"] or "",
                      (r["file_sha256"] or "")[:12], " ".join(f"{_SHORT[k]}{v}" for k, v in r["rows"].items()),
                      "●" if r["current"] else ""))
-    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:  # pad by display width: CJK characters take two columns
-        print("  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths)).rstrip())
+    print(fmt.text_table(rows))
     return 0
 
 
@@ -121,13 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=int, required=True, help="保留的版本数")
     p.add_argument("--timeout", type=float, default=30, help="等待其他提交完成的秒数（默认 30）")
     p.set_defaults(func=_prune)
-    from minsheng import auth, bench, synth
-    from minsheng.ingest.commands import add_parsers
+    from minsheng import auth_commands, bench, synth
+    from minsheng.ingest import commands
 
-    add_parsers(sub)  # import, template
+    commands.add_parsers(sub)  # import, template
     synth.add_parsers(sub)
     bench.add_parsers(sub)
-    auth.add_parsers(sub)  # users add|set-role|set-area|passwd|disable|enable|list
+    auth_commands.add_parsers(sub)  # users add|set-role|set-area|passwd|disable|enable|list
     args = parser.parse_args(argv)
     return args.func(args)
 

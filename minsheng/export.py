@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minsheng import fmt, repo
+from minsheng import repo, vocab
 
-LEVELS = ("city", "county", "township", "village")
+LEVELS = vocab.LOCAL_LEVELS
 COLUMNS = {
     "indicator_id": "指标编码", "name_zh": "指标名称", "region_code": "区划代码", "region_name": "区划名称",
     "level_zh": "级别", "period_label": "时期", "period": "时期起始日", "value": "数值", "unit": "单位",
@@ -77,7 +77,7 @@ def check(indicators: list[str], region: str | None, level: str | None, date_fro
     names = [f"{cat.loc[i, 'name_zh']}（{i}，{cat.loc[i, 'unit']}）" for i in indicators]
     desc = [("指标", "；".join(names)),
             ("区域", f"{reg.loc[region, 'name']}（{region}）"),
-            ("级别", "本级" if level is None else fmt.LEVEL_ZH.get(level, level)),
+            ("级别", "本级" if level is None else vocab.LEVELS.label(level)),
             ("时期", f"{date_from:%Y-%m} 至 {date_to:%Y-%m}")]
     if regions:
         bad = [r for r in regions if r not in reg.index]
@@ -110,10 +110,10 @@ def regions_in_scope(q: Query, directory: Path | None = None) -> list[str]:
 def _decorate(s: pd.DataFrame, cat: pd.DataFrame, reg: pd.DataFrame) -> pd.DataFrame:
     s = s.assign(
         name_zh=s["indicator_id"].map(cat["name_zh"]), unit=s["indicator_id"].map(cat["unit"]),
-        region_name=s["region_code"].map(reg["name"]), level_zh=s["region_code"].map(reg["level"]).map(fmt.LEVEL_ZH),
+        region_name=s["region_code"].map(reg["name"]), level_zh=s["region_code"].map(reg["level"]).map(vocab.LEVELS.labels),
         period_label=period_labels(s["period"], s["indicator_id"].map(cat["frequency"])),
         basis=np.where(s["derived"].astype(bool), "下级汇总", "本级报送"),
-        status_zh=s["status"].map(fmt.STATUS_ZH),
+        status_zh=s["status"].map(vocab.STATUSES.labels),
         period=s["period"].dt.date,
         value=s["value"].round(6),
         **{c: pd.to_numeric(s[c], errors="coerce").astype("float64").round(6)
@@ -173,9 +173,9 @@ def metadata(q: Query, df: pd.DataFrame | None = None, directory: Path | None = 
     out = [("标题", meta.get("title", "民生指标")), *q.description, ("行数", str(rows or 0))]
     for i in q.indicators:
         c = cat.loc[i]
-        out.append((f"口径：{c['name_zh']}", f"单位 {c['unit']}；{fmt.KIND_ZH.get(c['kind'], c['kind'])}；"
-                    f"{fmt.FREQ_ZH.get(c['frequency'], c['frequency'])}{'，年内累计' if c['cumulative'] else ''}；"
-                    f"报送到{fmt.LEVEL_ZH.get(c['report_level'], c['report_level'])}"))
+        out.append((f"口径：{c['name_zh']}", f"单位 {c['unit']}；{vocab.KINDS.label(c['kind'])}；"
+                    f"{vocab.FREQUENCIES.label(c['frequency'])}{'，年内累计' if c['cumulative'] else ''}；"
+                    f"报送到{vocab.LEVELS.label(c['report_level'])}"))
     out += [("来源", "；".join(sorted(sources or ())) or "—"), ("数据日期", meta.get("data_date") or "未知"),
             ("导出时间", dt.datetime.now().strftime("%Y-%m-%d %H:%M")),
             ("汇总规则", "计数/金额为下级之和；比率为Σ分子/Σ分母；标准类不加总，上级显示本级标准及下级最小–最大值")]

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import unicodedata
 
 import pandas as pd
 
 from minsheng import i18n
 
-LEVEL_ZH = {"province": "省", "city": "市", "county": "县（市、区）", "township": "乡镇（街道）", "village": "村（社区）"}
-KIND_ZH = {"count": "计数", "amount": "金额/数量", "rate": "比率", "standard": "标准"}
-FREQ_ZH = {"year": "年度", "quarter": "季度", "month": "月度"}
 DOMAINS = ("民政", "医保", "卫健", "人社", "残联")  # the bureaus this product is for come first
 
 
 def domain_order(domains) -> list[str]:
     seen = list(dict.fromkeys(domains))
     return [d for d in DOMAINS if d in seen] + sorted(d for d in seen if d not in DOMAINS)
-
-
-STATUS_ZH = {"final": "正式", "provisional": "初步"}
 
 
 def decimals_for(unit: str, kind: str) -> int:
@@ -70,3 +65,45 @@ def percent(x, digits: int = 1) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
     return f"{100 * x:.{digits}f}%"
+
+
+def _scalable(unit: str) -> bool:
+    """Plain counts and amounts (人, 元, 户, 次, 张 …) take 万/亿; rates, standards (元/月) and units that
+    already carry a magnitude do not."""
+    return not any(c in unit for c in "/%‰万亿") and "百分点" not in unit
+
+
+def _plain(value: float) -> str:
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def human_number(value, unit: str | None) -> tuple[str, str]:
+    """(number, unit) the way a Chinese report writes it: 2609783 人 → ('260.98', '万人')."""
+    unit = unit or ""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—", unit
+    if _scalable(unit):
+        for factor, prefix in ((1e8, "亿"), (1e4, "万")):
+            if abs(value) >= factor:
+                return f"{value / factor:,.2f}", prefix + unit
+    return _plain(value), unit
+
+
+def width(text: str) -> int:
+    """Display width in a terminal: CJK and full-width characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def text_table(rows: list[tuple], right: tuple[int, ...] = ()) -> str:
+    """Rows of text as aligned columns for a terminal (padded by display width, not length);
+    the columns numbered in `right` are right-aligned."""
+    rows = [tuple(str(c) for c in r) for r in rows]
+    if not rows:
+        return ""
+    widths = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
+
+    def pad(c: str, w: int, i: int) -> str:
+        gap = " " * (w - width(c))
+        return gap + c if i in right else c + gap
+
+    return "\n".join("  ".join(pad(c, w, i) for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows)

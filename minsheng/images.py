@@ -34,30 +34,6 @@ class Provenance:
     demo: bool
 
 
-# ---------------------------------------------------------------- numbers
-
-def _scalable(unit: str) -> bool:
-    """Plain counts and amounts (人, 元, 户, 次, 张 …) take 万/亿; rates, standards (元/月) and units that
-    already carry a magnitude do not."""
-    return not any(c in unit for c in "/%‰万亿") and "百分点" not in unit
-
-
-def _plain(value: float) -> str:
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
-def human_number(value, unit: str | None) -> tuple[str, str]:
-    """(number, unit) the way a Chinese report writes it: 2609783 人 → ('260.98', '万人')."""
-    unit = unit or ""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—", unit
-    if _scalable(unit):
-        for factor, prefix in ((1e8, "亿"), (1e4, "万")):
-            if abs(value) >= factor:
-                return f"{value / factor:,.2f}", prefix + unit
-    return _plain(value), unit
-
-
 # ---------------------------------------------------------------- layout
 
 def _em(text: str) -> float:
@@ -109,7 +85,7 @@ def _rescale_y(fig: go.Figure, unit: str | None) -> str | None:
     vals = np.concatenate([_numbers(t.y) for t in vertical]) if vertical else np.array([])
     if not len(vals):
         return unit
-    _, new_unit = human_number(float(np.abs(vals).max()), unit)
+    _, new_unit = fmt.human_number(float(np.abs(vals).max()), unit)
     if new_unit == unit:
         return unit
     factor = 1e8 if new_unit.startswith("亿") else 1e4

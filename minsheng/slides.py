@@ -16,7 +16,6 @@ from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
 from minsheng import charts, fmt
-from minsheng.images import human_number
 
 SLIDE_W, SLIDE_H = Inches(13.333), Inches(7.5)
 MARGIN = Inches(0.5)
@@ -52,7 +51,7 @@ class Table:
 
 def kpi_value(value, unit: str | None) -> str:
     """A card's big number in report style: 2609783 人 → '260.98 万人', 98.5 % → '98.5%'."""
-    number, unit = human_number(value, unit)
+    number, unit = fmt.human_number(value, unit)
     return f"{number}%" if unit == "%" else f"{number} {unit}".strip()
 
 

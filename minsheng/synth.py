@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from minsheng import rollup, store
+from minsheng import rollup, store, vocab
 
 PROVINCE = "430000000000"
 FIRST_YEAR, LAST_YEAR = 2016, 2025
@@ -31,7 +31,6 @@ COMBOS = ([(k, lv, f, cum) for k in ("count", "amount") for lv in ("county", "to
 DOMAINS = {"民政": "民政局", "医保": "医保局", "卫健": "卫健委", "人社": "人社局", "残联": "残联",
            "住建": "住建局", "教育": "教育局", "农业农村": "农业农村局"}
 UNITS = {"count": "人", "amount": "万元", "rate": "%", "standard": "元/月"}
-KIND_ZH = {"count": "计数", "amount": "金额", "rate": "比率", "standard": "标准"}
 BASE = {"county": 20000.0, "township": 1500.0, "village": 100.0}  # a typical unit's size at each level
 
 S = pa.large_string()  # what pandas 3 writes for str columns, so the files match data/*.parquet
@@ -104,7 +103,7 @@ def catalogue(n: int, rng) -> tuple[pd.DataFrame, list[dict]]:
         kind, level, freq, cum = COMBOS[i % len(COMBOS)]
         domain = domains[(i // len(COMBOS) + i) % len(domains)]
         iid = f"syn{i + 1:04d}"
-        name = f"合成指标{i + 1:03d}（{KIND_ZH[kind]}）"
+        name = f"合成指标{i + 1:03d}（{vocab.KINDS[kind].form}）"
         rows.append(dict(id=iid, name_zh=name, name_en=f"Synthetic indicator {i + 1:03d} ({kind})",
                          unit=UNITS[kind], domain=domain, kind=kind, frequency=freq, cumulative=cum,
                          report_level=level, higher_is_better=None if i % 11 == 10 else bool(i % 7), description="合成数据，用于规模测试",

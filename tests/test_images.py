@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from minsheng import charts, images, maps
+from minsheng import charts, fmt, images, maps
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
                                 reason="kaleido renders with Chromium; /usr/bin/chromium is not installed")
@@ -152,4 +152,4 @@ def test_rings_fill_holes_and_multipolygons():
     (None, "人", ("—", "人")),
 ])
 def test_human_number(value, unit, expected):
-    assert images.human_number(value, unit) == expected
+    assert fmt.human_number(value, unit) == expected

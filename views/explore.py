@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import export, fmt, slides
+from minsheng import export, fmt, slides, vocab
 from minsheng.ui import data, exports, frame, state
 
 DEFAULT = ["mz_dibao_urban_persons"]
@@ -22,7 +22,7 @@ def inputs(sc: frame.Scope, indicators: pd.DataFrame, years: list[int]) -> dict:
         levels = [None] + [lv for lv in ("county", "township") if lv != sc.level and
                            (sc.level == "city" or lv == "township") and sc.level != "township"]
         level = state.choice(st.segmented_control, T("级别"), ["self"] + [lv for lv in levels if lv], key="xlevel",
-                             default="self", format_func=lambda v: T("本级") if v == "self" else T(fmt.LEVEL_ZH[v]))
+                             default="self", format_func=lambda v: T("本级") if v == "self" else T(vocab.LEVELS.label(v)))
         level = None if level in (None, "self") else level
     c3, c4, c5 = st.columns([3, 1, 1])
     with c3:

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from minsheng import audit, export, store
+from minsheng import audit, export, store, vocab
 from minsheng.ingest import pipeline, readers, validate
 from minsheng.ingest.problems import as_frame
 from minsheng.ui import data, frame, session
@@ -53,7 +53,7 @@ def boundaries(f: dict) -> None:
         st.dataframe(as_frame(problems), hide_index=True, width="stretch")
     if errors or not levels:
         return
-    st.markdown("**将导入的边界：** " + "，".join(f"{frame_level(lv)} {len(fc['features'])} 个"
+    st.markdown("**将导入的边界：** " + "，".join(f"{vocab.LEVELS.label(lv)} {len(fc['features'])} 个"
                                                   for lv, fc in levels.items()))
     confirmed = not problems or st.checkbox("我已核实上述警告，仍要导入", key="imp_geo_confirm")
     if st.button("提交边界", type="primary", disabled=not confirmed, key="imp_geo_commit"):
@@ -71,12 +71,6 @@ def boundaries(f: dict) -> None:
             return
         audit.record("import", name, {**what, "ok": True, "version": version}, src)
         st.success(f"已导入边界，生成数据版本 {version}。")
-
-
-def frame_level(level: str) -> str:
-    from minsheng import fmt
-
-    return fmt.LEVEL_ZH.get(level, level)
 
 
 def load(f: dict) -> pipeline.Plan | None:

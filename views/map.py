@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import fmt, images, maps, metrics, slides
+from minsheng import fmt, images, maps, metrics, slides, vocab
 from minsheng.ui import data, exports, frame, state
 
 DEFAULT = "yb_resident_insured_rate"
@@ -79,7 +79,7 @@ def render(sc: frame.Scope, f: dict, table: pd.DataFrame, ind: pd.Series, highli
     if table["value"].isna().all():
         st.info(T("{name}：{region} 各{level}在 {period} 暂无数据（该指标报送到{report}）。", name=ind_name,
                   region=sc.region_name, level=level_text, period=period_text,
-                  report=T(fmt.LEVEL_ZH.get(ind["report_level"], ind["report_level"]))))
+                  report=T(vocab.LEVELS.label(ind["report_level"]))))
         return
     rows = [dict(code=r.code, name=r.name, value=None if pd.isna(r.value) else float(r.value),
                  label=fmt.value_with_unit(r.value, ind["unit"], ind["kind"], sc.lang),

@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import fmt, metrics, slides
+from minsheng import fmt, metrics, slides, vocab
 from minsheng.ui import data, exports, frame, state
 
 STATUS_BADGE = {"已完成": "green", "超序时": "blue", "滞后": "orange", "严重滞后": "red"}
@@ -43,7 +43,7 @@ def card(c, goal_row, lang: str) -> None:
     when = T("暂无数据") if no_period else fmt.period_label(c["period"], c["frequency"], lang)
     if c["stale"]:
         when += T("（本年尚未发布）")
-    help_text = (f"{T(c['domain'])}｜{fmt.KIND_ZH.get(c['kind'], c['kind'])}｜"
+    help_text = (f"{T(c['domain'])}｜{vocab.KINDS.label(c['kind'])}｜"
                  + T("来源：{source}", source=c.get("obs_source") or c.get("source") or "—"))
     if c.get("derived") and c["kind"] != "standard":
         help_text += "｜" + T("由 {n}/{m} 个下级单位汇总", n=int(c["n_reported"]), m=int(c["n_expected"]))

@@ -14,7 +14,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from minsheng import fmt
+from minsheng import fmt, vocab
 
 KINDS = ("observations", "targets", "regions", "indicators")
 KIND_ZH = {"observations": "指标数据", "targets": "目标任务", "regions": "区划", "indicators": "指标目录"}
@@ -138,7 +138,7 @@ def _lists(indicators: pd.DataFrame, regions: pd.DataFrame) -> dict[str, tuple[s
     domains = fmt.domain_order(list(fmt.DOMAINS) + [d for d in indicators.get("domain", []) if pd.notna(d) and d])
     return {
         "indicator": ("指标编码", list(zip(indicators["id"], indicators["name_zh"]))),
-        "region": ("区划代码", [(c, f"{n}（{fmt.LEVEL_ZH.get(lv, lv)}）")
+        "region": ("区划代码", [(c, f"{n}（{vocab.LEVELS.label(lv)}）")
                              for c, n, lv in zip(regions["code"], regions["name"], regions["level"])]),
         "level": ("级别", FIXED["level"]),
         "kind": ("类型", FIXED["kind"]),
