@@ -1,4 +1,4 @@
-"""Users, roles and areas: the users file, password sign-in with lockout, OIDC claims, scope checks, `users` CLI."""
+"""Users, roles and areas: the users file, password sign-in with lockout, OIDC claims (the `users` command: auth_commands.py)."""
 
 # The users file (default <data dir>/users.json, or MINSHENG_USERS) is JSON:
 #   {"version": 1, "users": {"民政科员01": {"name", "role", "area", "email", "subject", "password_hash",
@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import getpass
 import json
 import math
 import os
 import re
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,7 +101,8 @@ def normalise_area(code) -> str | None:
     return t.ljust(12, "0") if t.isdigit() and len(t) in (6, 9, 12) else None
 
 
-def _area(code) -> str:
+def area_code(code) -> str:
+    """The 12-digit code of a user's area, or AuthError saying what is wrong with it."""
     area = normalise_area(code)
     if area is None:
         raise AuthError(f"区划代码“{code}”应为 6、9 或 12 位数字")
@@ -240,7 +239,7 @@ def add_user(name: str, role, area, password: str | None, *, email: str | None =
     """Add a user; `password` None makes one who can only sign in through OIDC (matched by email or subject)."""
     if not _NAME.fullmatch(name or ""):
         raise AuthError(f"用户名“{name}”无效：1–64 个字母、数字、汉字或 . _ @ -")
-    role, area = Role.parse(role), _area(area)
+    role, area = Role.parse(role), area_code(area)
     pw_hash = hash_password(password) if password is not None else None  # hashed before taking the lock
     now = _iso(clock())
     with _edit() as data:
@@ -259,7 +258,7 @@ def set_role(name: str, role, *, by: str | None = None, source: str | None = Non
 
 
 def set_area(name: str, area, *, by: str | None = None, source: str | None = None) -> User:
-    return _change(name, by, source, area=_area(area))
+    return _change(name, by, source, area=area_code(area))
 
 
 def set_password(name: str, password: str, *, by: str | None = None, source: str | None = None) -> User:
@@ -279,7 +278,8 @@ def enable(name: str, *, by: str | None = None, source: str | None = None) -> Us
 
 # --- sign-in ---------------------------------------------------------------------------------
 
-def _locked_for(rec: dict, now: float) -> float:
+def locked_for(rec: dict, now: float) -> float:
+    """Seconds an account record stays locked from `now` (0 when it is not locked)."""
     until = _ts(rec.get("locked_until"))
     return until - now if until and until > now else 0.0
 
@@ -301,8 +301,8 @@ def authenticate(name: str, password: str, *, source: str | None = None) -> User
     ok = _verify(rec.get("password_hash") if rec else None, password) and rec is not None
     if rec is None:
         _deny(name, "unknown", source, WRONG)
-    if _locked_for(rec, now):
-        _deny(name, "locked", source, _locked_msg(_locked_for(rec, now)))
+    if locked_for(rec, now):
+        _deny(name, "locked", source, _locked_msg(locked_for(rec, now)))
     if not ok:
         with _edit() as data:  # re-read under the lock, so concurrent failures all count
             cur = _get(data, name)
@@ -359,148 +359,3 @@ def user_from_claims(claims: dict, mapping: dict | None = None, users: list[User
         name = claims.get(mapping.get("name", "email")) or sub
         return User(name=str(name), role=max(roles), area=area, email=email or None, subject=sub) if name else None
     return entry
-
-
-# --- scope -----------------------------------------------------------------------------------
-
-def scope_codes(area: str, regions) -> set[str]:
-    """The area and every region below it, from the regions table's parent links (empty if unknown)."""
-    area = normalise_area(area)
-    children: dict[str, list[str]] = {}
-    for code, parent in zip(regions["code"], regions["parent_code"]):
-        if isinstance(parent, str):
-            children.setdefault(parent, []).append(code)
-    if area not in set(regions["code"]):
-        return set()
-    out, todo = set(), [area]
-    while todo:
-        c = todo.pop()
-        if c not in out:  # a cycle in bad data must not loop forever
-            out.add(c)
-            todo += children.get(c, [])
-    return out
-
-
-def in_scope(area: str, region_code: str, regions) -> bool:
-    """Whether `region_code` (e.g. from a URL) is the area or below it; False for anything malformed."""
-    area, code = normalise_area(area), normalise_area(region_code)
-    if not area or not code:
-        return False
-    parent = dict(zip(regions["code"], regions["parent_code"]))
-    seen = set()
-    while isinstance(code, str) and code in parent and code not in seen:
-        if code == area:
-            return True
-        seen.add(code)
-        code = parent[code]
-    return False
-
-
-# --- command line: python -m minsheng users … -------------------------------------------------
-
-def _width(text: str) -> int:
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def _read_password() -> str:
-    # Twice at a terminal to catch typos; once from a pipe (CI, scripts), which cannot retype.
-    if sys.stdin.isatty():
-        first = getpass.getpass("密码：")
-        if getpass.getpass("再次输入密码：") != first:
-            raise AuthError("两次输入的密码不一致")
-        return first
-    return sys.stdin.readline().rstrip("\r\n")
-
-
-def _check_known(area: str) -> None:
-    # A mistyped area would leave the user seeing nothing; check it when the regions table is there.
-    from minsheng import store
-
-    try:
-        import pyarrow.parquet as pq
-
-        codes = set(pq.read_table(store.table_path(store.resolve(store.data_dir()), "regions"),
-                                  columns=["code"]).column("code").to_pylist())
-    except (FileNotFoundError, store.StoreError):
-        return
-    if _area(area) not in codes:
-        raise AuthError(f"区划代码 {_area(area)} 不在区划表中")
-
-
-def _cli(args) -> int:
-    by, src = audit.os_user(), "cli"
-    try:
-        if args.users_cmd == "add":
-            _check_known(args.area)
-            pw = None if args.no_password else _read_password()
-            u = add_user(args.name, args.role, args.area, pw, email=args.email, subject=args.subject,
-                         by=by, source=src)
-            print(f"已添加用户 {u.name}（{ROLE_ZH[u.role]}，区域 {u.area}）")
-        elif args.users_cmd == "set-role":
-            u = set_role(args.name, args.role, by=by, source=src)
-            print(f"用户 {u.name} 的角色已改为 {ROLE_ZH[u.role]}")
-        elif args.users_cmd == "set-area":
-            _check_known(args.area)
-            u = set_area(args.name, args.area, by=by, source=src)
-            print(f"用户 {u.name} 的区域已改为 {u.area}")
-        elif args.users_cmd == "passwd":
-            if get_user(args.name) is None:  # before asking for a password that would be thrown away
-                raise AuthError(f"没有用户“{args.name}”")
-            set_password(args.name, _read_password(), by=by, source=src)
-            print(f"用户 {args.name} 的密码已更新")
-        elif args.users_cmd in ("disable", "enable"):
-            u = (disable if args.users_cmd == "disable" else enable)(args.name, by=by, source=src)
-            print(f"用户 {u.name} 已{'停用' if u.disabled else '启用'}")
-        else:
-            _list()
-    except AuthError as e:
-        print(f"错误：{e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # unreadable users file, full disk: a message, not a traceback
-        print(f"错误：无法读写 {e.filename or users_path()}：{e.strerror or e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def _list() -> None:
-    now = clock()
-    rows = [("用户", "角色", "区域", "状态", "邮箱", "创建时间")]
-    for u in list_users():
-        left = _locked_for({"locked_until": u.locked_until}, now)
-        state = "已停用" if u.disabled else f"已锁定（{math.ceil(left / 60)} 分钟）" if left else "正常"
-        rows.append((u.name, f"{ROLE_ZH[u.role]}({u.role.name})", u.area, state, u.email or "",
-                     (u.created or "")[:19].replace("T", " ")))
-    if len(rows) == 1:
-        print(f"没有用户（{users_path()}）；添加第一个用户后，看板需要登录")
-        return
-    widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:  # pad by display width: CJK characters take two columns
-        print("  ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths)).rstrip())
-
-
-def add_parsers(sub) -> None:
-    """Register `users {add,set-role,set-area,passwd,disable,enable,list}` on the CLI's subparsers."""
-    p = sub.add_parser("users", help="管理看板用户（有用户后看板需要登录）")
-    p.set_defaults(func=_cli)
-    us = p.add_subparsers(dest="users_cmd", required=True)
-    roles = [r.name for r in Role]
-    a = us.add_parser("add", help="添加用户；密码从标准输入读取")
-    a.add_argument("name", help="用户名")
-    a.add_argument("--role", required=True, choices=roles, help="viewer 浏览 / analyst 可导出 / admin 可导入、回滚、管理用户")
-    a.add_argument("--area", required=True, help="可查看的区域：区划代码（6、9 或 12 位），含其下级")
-    a.add_argument("--email", help="统一身份认证（OIDC）登录时按邮箱匹配")
-    a.add_argument("--subject", help="统一身份认证（OIDC）登录时按 sub 匹配")
-    a.add_argument("--no-password", action="store_true", help="不设密码，只能通过统一身份认证登录")
-    a = us.add_parser("set-role", help="修改角色")
-    a.add_argument("name")
-    a.add_argument("role", choices=roles)
-    a = us.add_parser("set-area", help="修改区域")
-    a.add_argument("name")
-    a.add_argument("area")
-    a = us.add_parser("passwd", help="重设密码（并解除锁定）；密码从标准输入读取")
-    a.add_argument("name")
-    for cmd, text in (("disable", "停用用户"), ("enable", "重新启用用户并解除锁定")):
-        us.add_parser(cmd, help=text).add_argument("name")
-    us.add_parser("list", help="列出用户（不显示密码）")

@@ -146,20 +146,6 @@ def test_roles():
         auth.Role.parse("root")
 
 
-def test_scope():
-    regions = fixture_tables()["regions"]
-    assert auth.scope_codes(CITY, regions) == {CITY, JIA, YI, JIA1, JIA2, YI1}
-    assert auth.scope_codes(JIA, regions) == {JIA, JIA1, JIA2}
-    assert auth.scope_codes("990101", regions) == {JIA, JIA1, JIA2}  # 6 digits
-    assert auth.scope_codes(YI1, regions) == {YI1}
-    assert auth.scope_codes("110000000000", regions) == set()
-    assert auth.in_scope(JIA, JIA1, regions) and auth.in_scope(JIA, JIA, regions)
-    assert auth.in_scope(CITY, "990102001", regions)  # 9 digits
-    assert not auth.in_scope(JIA, YI1, regions) and not auth.in_scope(JIA, CITY, regions)
-    for bad in ("", None, "99010", "9901010000001", "abc", "990101' OR 1=1"):
-        assert not auth.in_scope(JIA, bad, regions)
-
-
 def test_users_file(env, tmp_path):
     assert not auth.users_exist() and auth.list_users() == []
     u = auth.add_user("民政科员01", "analyst", "990101001", PW, email="Clerk01@Example.cn")

@@ -1,0 +1,111 @@
+"""`python -m minsheng users …`: add, change, disable and list the dashboard's users (minsheng/auth.py)."""
+
+from __future__ import annotations
+
+import getpass
+import math
+import sys
+
+from minsheng import audit, auth, fmt
+from minsheng.auth import (ROLE_ZH, AuthError, Role, add_user, area_code, disable, enable, get_user, list_users,
+                           locked_for, set_area, set_password, set_role, users_path)
+
+
+def _read_password() -> str:
+    # Twice at a terminal to catch typos; once from a pipe (CI, scripts), which cannot retype.
+    if sys.stdin.isatty():
+        first = getpass.getpass("密码：")
+        if getpass.getpass("再次输入密码：") != first:
+            raise AuthError("两次输入的密码不一致")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _check_known(area: str) -> None:
+    # A mistyped area would leave the user seeing nothing; check it when the regions table is there.
+    from minsheng import store
+
+    try:
+        import pyarrow.parquet as pq
+
+        codes = set(pq.read_table(store.table_path(store.resolve(store.data_dir()), "regions"),
+                                  columns=["code"]).column("code").to_pylist())
+    except (FileNotFoundError, store.StoreError):
+        return
+    if area_code(area) not in codes:
+        raise AuthError(f"区划代码 {area_code(area)} 不在区划表中")
+
+
+def _cli(args) -> int:
+    by, src = audit.os_user(), "cli"
+    try:
+        if args.users_cmd == "add":
+            _check_known(args.area)
+            pw = None if args.no_password else _read_password()
+            u = add_user(args.name, args.role, args.area, pw, email=args.email, subject=args.subject,
+                         by=by, source=src)
+            print(f"已添加用户 {u.name}（{ROLE_ZH[u.role]}，区域 {u.area}）")
+        elif args.users_cmd == "set-role":
+            u = set_role(args.name, args.role, by=by, source=src)
+            print(f"用户 {u.name} 的角色已改为 {ROLE_ZH[u.role]}")
+        elif args.users_cmd == "set-area":
+            _check_known(args.area)
+            u = set_area(args.name, args.area, by=by, source=src)
+            print(f"用户 {u.name} 的区域已改为 {u.area}")
+        elif args.users_cmd == "passwd":
+            if get_user(args.name) is None:  # before asking for a password that would be thrown away
+                raise AuthError(f"没有用户“{args.name}”")
+            set_password(args.name, _read_password(), by=by, source=src)
+            print(f"用户 {args.name} 的密码已更新")
+        elif args.users_cmd in ("disable", "enable"):
+            u = (disable if args.users_cmd == "disable" else enable)(args.name, by=by, source=src)
+            print(f"用户 {u.name} 已{'停用' if u.disabled else '启用'}")
+        else:
+            _list()
+    except AuthError as e:
+        print(f"错误：{e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # unreadable users file, full disk: a message, not a traceback
+        print(f"错误：无法读写 {e.filename or users_path()}：{e.strerror or e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _list() -> None:
+    now = auth.clock()  # tests move the clock
+    rows = [("用户", "角色", "区域", "状态", "邮箱", "创建时间")]
+    for u in list_users():
+        left = locked_for({"locked_until": u.locked_until}, now)
+        state = "已停用" if u.disabled else f"已锁定（{math.ceil(left / 60)} 分钟）" if left else "正常"
+        rows.append((u.name, f"{ROLE_ZH[u.role]}({u.role.name})", u.area, state, u.email or "",
+                     (u.created or "")[:19].replace("T", " ")))
+    if len(rows) == 1:
+        print(f"没有用户（{users_path()}）；添加第一个用户后，看板需要登录")
+        return
+    print(fmt.text_table(rows))
+
+
+def add_parsers(sub) -> None:
+    """Register `users {add,set-role,set-area,passwd,disable,enable,list}` on the CLI's subparsers."""
+    p = sub.add_parser("users", help="管理看板用户（有用户后看板需要登录）")
+    p.set_defaults(func=_cli)
+    us = p.add_subparsers(dest="users_cmd", required=True)
+    roles = [r.name for r in Role]
+    a = us.add_parser("add", help="添加用户；密码从标准输入读取")
+    a.add_argument("name", help="用户名")
+    a.add_argument("--role", required=True, choices=roles, help="viewer 浏览 / analyst 可导出 / admin 可导入、回滚、管理用户")
+    a.add_argument("--area", required=True, help="可查看的区域：区划代码（6、9 或 12 位），含其下级")
+    a.add_argument("--email", help="统一身份认证（OIDC）登录时按邮箱匹配")
+    a.add_argument("--subject", help="统一身份认证（OIDC）登录时按 sub 匹配")
+    a.add_argument("--no-password", action="store_true", help="不设密码，只能通过统一身份认证登录")
+    a = us.add_parser("set-role", help="修改角色")
+    a.add_argument("name")
+    a.add_argument("role", choices=roles)
+    a = us.add_parser("set-area", help="修改区域")
+    a.add_argument("name")
+    a.add_argument("area")
+    a = us.add_parser("passwd", help="重设密码（并解除锁定）；密码从标准输入读取")
+    a.add_argument("name")
+    for cmd, text in (("disable", "停用用户"), ("enable", "重新启用用户并解除锁定")):
+        us.add_parser(cmd, help=text).add_argument("name")
+    us.add_parser("list", help="列出用户（不显示密码）")
