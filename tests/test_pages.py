@@ -213,9 +213,9 @@ def test_english_pages_render(page):
 
 
 def test_region_picker_lists_the_path_and_its_children_when_regions_are_many(monkeypatch):
-    from minsheng.ui import frame
+    from minsheng import regions
 
-    monkeypatch.setattr(frame, "PICKER_LIMIT", 20)  # the demo's 73 regions stand in for a province's 31,000
+    monkeypatch.setattr(regions, "PICKER_LIMIT", 20)  # the demo's 73 regions stand in for a province's 31,000
     at = app()
     picker = at.selectbox(key="_w_region")
     assert picker.value == CITY and len(picker.options) == 1 + 9  # the city and its counties

@@ -12,7 +12,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import export, repo, store
+from minsheng import export, regions as region_tree, repo, store
 from minsheng.ui import session
 
 
@@ -30,51 +30,12 @@ def _regions(ver: str, area: str | None) -> pd.DataFrame:
     return repo.regions(area=area)
 
 
-class Tree:
-    """The visible regions as a tree: parent and children links, depth-first order (built once per
-    data version and area; a province has 31,000 regions and every run needs these)."""
-
-    def __init__(self, regions: pd.DataFrame):
-        codes = set(regions["code"])
-        self.names = dict(zip(regions["code"].tolist(), regions["name"].tolist()))
-        self.levels = dict(zip(regions["code"].tolist(), regions["level"].tolist()))
-        self.parent = {c: (p if isinstance(p, str) and p in codes else None)
-                       for c, p in zip(regions["code"], regions["parent_code"])}
-        self.children: dict = {}
-        for c in sorted(codes):
-            self.children.setdefault(self.parent[c], []).append(c)
-        self.roots = self.children.get(None, [])
-        self.order: list[str] = []
-        todo = list(reversed(self.roots))
-        while todo:  # depth-first without recursion (villages are five levels down)
-            c = todo.pop()
-            self.order.append(c)
-            todo.extend(reversed(self.children.get(c, [])))
-
-    def path(self, code: str) -> list[str]:
-        """The code and its visible ancestors, top first."""
-        out = []
-        while code is not None and code not in out:
-            out.append(code)
-            code = self.parent.get(code)
-        return out[::-1]
-
-    def around(self, code: str) -> list[str]:
-        """The path from the top to `code` with the children of every region on it, depth-first:
-        each step of a drill-down, and what can be picked next, in a list of tens, not thousands."""
-        keep = set(self.roots)
-        for c in self.path(code):
-            keep.add(c)
-            keep.update(self.children.get(c, []))
-        return [c for c in self.order if c in keep]
-
-
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _tree(ver: str, area: str | None) -> Tree:
-    return Tree(_regions(ver, area))
+def _tree(ver: str, area: str | None) -> region_tree.Tree:
+    return region_tree.Tree(_regions(ver, area))
 
 
-def tree() -> Tree:
+def tree() -> region_tree.Tree:
     return _tree(version(), area())
 
 

@@ -25,11 +25,6 @@ class Scope:
     lang: str = "zh"
 
 
-def region_label(tree: data.Tree):
-    """Names indented by their depth in what the user may see."""
-    return lambda code: "　" * (len(tree.path(code)) - 1) + tree.names.get(code, code)
-
-
 def available_years() -> list[int]:
     p = data.periods()
     if p.empty:
@@ -87,22 +82,11 @@ def unit(u: str) -> str:
     return i18n.unit(u, lang())
 
 
-PICKER_LIMIT = 2_000  # above this many regions the picker lists the current path and its children
-
-
-def region_options(tree: data.Tree, current: str | None) -> list[str]:
-    """Every region depth-first, or — for a province's tens of thousands — the path from the top to
-    the current region with each step's children (pick a county, then its townships appear)."""
-    if len(tree.order) <= PICKER_LIMIT:
-        return tree.order
-    return tree.around(current if current in tree.parent else tree.order[0])
-
-
 def sidebar() -> Scope:
     """Draw the shared filters (region, year) and return the chosen scope; the router calls it once per run."""
     meta = data.meta()
     tree = data.tree()
-    order = region_options(tree, state.get("region") or st.query_params.get("region"))
+    order = tree.picker(state.get("region") or st.query_params.get("region"))
     T = translator(lang())  # noqa: N806 (the same name as the module-level helper, bound to this run's language)
     with st.sidebar:
         st.markdown(f"### {T('民生指标看板')}")
@@ -110,7 +94,7 @@ def sidebar() -> Scope:
             st.caption(f":orange-badge[{T('演示数据')}] {T('围绕公开报道数字生成，非官方统计')}")
         denied = _out_of_area(order)
         state.choice(st.selectbox, T("区域"), order, key="region", default=order[0],
-                     format_func=region_label(tree),
+                     format_func=tree.indented,
                      help=T("可输入名称搜索；选择后各页面同步") if len(order) == len(tree.order) else
                      T("列出当前区域的上级与下级；选中下级后可继续向下选择"))
         years = available_years()

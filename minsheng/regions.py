@@ -1,0 +1,73 @@
+"""The region tree in Python: parents, children, paths and the picker's neighbourhood of a region.
+
+Built from a regions table (code, name, level, parent_code) — the user's visible subtree on the
+pages, the whole table in the importer. Which regions lie under a region at a level, within a
+user's area, is a query (`queries/regions_below.sql`, over the `ancestors` closure), not a walk here.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+PICKER_LIMIT = 2_000  # above this many regions the picker lists the current path and its children
+
+
+class Tree:
+    """Regions as a tree: parent and children links, depth-first order (a province has 31,000
+    regions, so pages build this once per data version and area)."""
+
+    def __init__(self, regions: pd.DataFrame):
+        codes = set(regions["code"])
+        self.names: dict[str, str] = dict(zip(regions["code"].tolist(), regions["name"].tolist()))
+        self.levels: dict[str, str] = dict(zip(regions["code"].tolist(), regions["level"].tolist()))
+        # a parent outside the table (the province above a city, or above a user's area) is no parent here
+        self.parent: dict[str, str | None] = {c: (p if isinstance(p, str) and p in codes else None)
+                                              for c, p in zip(regions["code"], regions["parent_code"])}
+        self.children: dict[str | None, list[str]] = {}
+        for c in sorted(codes):
+            self.children.setdefault(self.parent[c], []).append(c)
+        self.roots = self.children.get(None, [])
+        self.order: list[str] = []
+        todo = list(reversed(self.roots))
+        while todo:  # depth-first without recursion (villages are five levels down)
+            c = todo.pop()
+            self.order.append(c)
+            todo.extend(reversed(self.children.get(c, [])))
+
+    def __contains__(self, code) -> bool:
+        return code in self.names
+
+    def path(self, code: str) -> list[str]:
+        """The code and its ancestors in the tree, top first (a cycle in bad data stops the walk)."""
+        out = []
+        while code is not None and code not in out:
+            out.append(code)
+            code = self.parent.get(code)
+        return out[::-1]
+
+    def ancestors(self, code: str) -> list[str]:
+        """The ancestors of `code`, nearest first (not the code itself)."""
+        return self.path(code)[-2::-1]
+
+    def kids(self, code: str) -> list[str]:
+        return self.children.get(code, [])
+
+    def around(self, code: str) -> list[str]:
+        """The path from the top to `code` with the children of every region on it, depth-first:
+        each step of a drill-down, and what can be picked next, in a list of tens, not thousands."""
+        keep = set(self.roots)
+        for c in self.path(code):
+            keep.add(c)
+            keep.update(self.children.get(c, []))
+        return [c for c in self.order if c in keep]
+
+    def picker(self, current: str | None) -> list[str]:
+        """The region picker's options: every region depth-first, or — for a province's tens of
+        thousands — the neighbourhood of the current region (`around`)."""
+        if len(self.order) <= PICKER_LIMIT:
+            return self.order
+        return self.around(current if current in self.names else self.order[0])
+
+    def indented(self, code: str) -> str:
+        """The name indented by its depth, for the picker."""
+        return "　" * (len(self.path(code)) - 1) + self.names.get(code, code)
