@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from minsheng.ui import frame, session
+from minsheng.ui import frame, pages, session
 
 ASSETS = Path(__file__).parent / "assets"
 # A local icon: a material-symbol page icon makes the browser fetch the favicon from a font CDN.
@@ -19,19 +19,13 @@ T = frame.T  # page titles follow the UI language (minsheng/i18n.py)
 # Sign-in first: refuses to serve without sign-in off loopback, shows the 未启用登录 banner in
 # single-user mode, or draws the sign-in form and returns None.
 user = session.gate()
-pages = [
-    st.Page("views/overview.py", title=T("总览"), icon=":material/dashboard:", default=True),  # served at /
-    st.Page("views/trend.py", title=T("趋势"), icon=":material/show_chart:", url_path="trend"),
-    st.Page("views/map.py", title=T("地图"), icon=":material/map:", url_path="map"),
-    st.Page("views/goals.py", title=T("目标"), icon=":material/flag:", url_path="goals"),
-    st.Page("views/explore.py", title=T("数据"), icon=":material/table:", url_path="data"),
-    st.Page("views/import_page.py", title=T("导入"), icon=":material/upload_file:", url_path="import"),
-]
+routes = {p.key: st.Page(p.script, title=T(p.title), icon=p.icon, url_path=p.url or None, default=p is pages.DEFAULT)
+          for p in pages.PAGES}  # the registry, minsheng/ui/pages.py
 if user is None:
-    st.navigation(pages, position="hidden")  # keeps a deep link (/trend?region=…) for after sign-in
+    st.navigation(list(routes.values()), position="hidden")  # keeps a deep link (/trend?region=…) for after sign-in
     st.stop()
-# The 导入 page (import, rollback) is listed for admins only; the page checks the role itself too.
-page = st.navigation([p for p in pages if p.url_path != "import" or session.can("import")])
+# A page is listed for those with its right (导入: admins only); the page checks the role itself too.
+page = st.navigation([routes[p.key] for p in pages.PAGES if session.can(p.action)])
 problem = frame.data_problem()
 if problem:
     st.error(problem)

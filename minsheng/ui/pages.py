@@ -1,0 +1,48 @@
+"""The page registry: every page once, read by the router, the benchmark and the tests.
+
+Plain data, no Streamlit: `dashboard.py` turns each entry into an `st.Page`; a page script finds
+its own entry (title, key) through the frame. Page scripts live in views/, never pages/ (see
+dashboard.py), and `url` is the path a deep link uses (the default page is served at /).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Page:
+    key: str            # a short name for code and tests
+    script: str         # relative to the project root
+    url: str            # the URL path ("" for the default page at /)
+    title: str          # the Chinese title, also its key in minsheng/i18n.py
+    icon: str
+    action: str = "browse"  # the right a user needs to see it (auth.ACTIONS)
+
+
+PAGES = (
+    Page("overview", "views/overview.py", "", "总览", ":material/dashboard:"),
+    Page("trend", "views/trend.py", "trend", "趋势", ":material/show_chart:"),
+    Page("map", "views/map.py", "map", "地图", ":material/map:"),
+    Page("goals", "views/goals.py", "goals", "目标", ":material/flag:"),
+    Page("explore", "views/explore.py", "data", "数据", ":material/table:"),
+    Page("import", "views/import_page.py", "import", "导入", ":material/upload_file:", action="import"),
+)
+DEFAULT = PAGES[0]
+BROWSE = tuple(p for p in PAGES if p.action == "browse")  # what every signed-in user sees
+
+
+def get(key: str) -> Page:
+    for p in PAGES:
+        if p.key == key:
+            return p
+    raise KeyError(key)
+
+
+def by_url(url: str) -> Page:
+    """The page a URL path names ("" or "/" for the default page)."""
+    url = url.strip("/")
+    for p in PAGES:
+        if p.url == url:
+            return p
+    raise KeyError(url)
