@@ -46,6 +46,15 @@ def _create_views(con: duckdb.DuckDBPyConnection, directory: Path) -> None:
                     + _sql_literal(str(rollup.path(folder, name))) + ")")
 
 
+def reset(directory: Path | None = None) -> None:
+    """Close the process's connection to `directory`, so the next query opens a new one (a cold start)."""
+    directory = (directory or store.data_dir()).resolve()
+    with _lock:
+        con, _ = _cons.pop(directory, (None, None))
+    if con is not None:
+        con.close()
+
+
 def cursor(directory: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A fresh cursor on the shared connection; the views follow the data directory's current version.
 

@@ -36,6 +36,11 @@ def regions(directory: Path | None = None, area: str | None = None) -> pd.DataFr
     return run("regions", {"area": area}, directory=directory)
 
 
+def regions_below(root: str, level: str | None, directory: Path | None = None, area: str | None = None) -> pd.DataFrame:
+    """The regions under `root` at `level` (the root itself when `level` is None), within `area`."""
+    return run("regions_below", {"root": root, "level": level, "area": area}, directory)
+
+
 def indicators(directory: Path | None = None) -> pd.DataFrame:
     return run("indicators", directory=directory)
 

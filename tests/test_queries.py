@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from conftest import CITY, JIA, JIA1, YI, YI1
+from conftest import CITY, JIA, JIA1, JIA2, YI, YI1
 from minsheng import repo
 
 D0, D1 = dt.date(2022, 1, 1), dt.date(2023, 12, 1)
@@ -87,3 +87,15 @@ def test_targets_and_catalogue(fixture_dir):
 def test_unknown_query_name_is_refused():
     with pytest.raises(ValueError):
         repo.load_sql("../secrets")
+
+
+def test_regions_below_a_region_at_a_level_within_the_area(fixture_dir):
+    def codes(root, level, area=None):
+        return repo.regions_below(root, level, fixture_dir, area=area)["code"].tolist()
+
+    assert codes(CITY, "township") == [JIA1, JIA2, YI1]
+    assert codes(CITY, "county") == [JIA, YI] and codes(JIA, "county") == [JIA]   # the region itself counts
+    assert codes(JIA, None) == [JIA] and codes(JIA, "city") == []
+    assert codes(CITY, "township", area=JIA) == [JIA1, JIA2]                     # only the area's subtree
+    assert codes(YI, "township", area=JIA) == [] and codes(JIA, None, area=YI1) == []
+    assert codes("990101' or 1=1 --", "township") == []                          # a value, never SQL
