@@ -30,7 +30,7 @@ EN = {
     "完成率": "Completion",
     # trend
     "指标（可多选）": "Indicators (several allowed)", "年份范围": "Years", "时间粒度": "Granularity",
-    "年度（粒度）": "Yearly", "月度（粒度）": "Monthly", "显示": "Show", "同时显示下级区划": "Include subdivisions",
+    "粒度|年度": "Yearly", "粒度|月度": "Monthly", "显示": "Show", "同时显示下级区划": "Include subdivisions",
     "数值": "Value", "环比": "MoM", "请至少选择一个指标。": "Choose at least one indicator.",
     "{region} 在所选年份暂无这些指标的数据。": "No data for {region} in the chosen years.",
     "{name}：{region} 在 {y0}–{y1} 年暂无数据。": "{name}: no data for {region} in {y0}–{y1}.",
@@ -68,7 +68,7 @@ EN = {
         "Completion = actual ÷ target; time elapsed = share of the task period passed by the chosen month. "
         "Status: completed (≥ 100%), ahead (≥ time elapsed), behind, far behind (more than the threshold behind). "
         "Rate tasks are complete when the target level is reached. The most lagging tasks come first.",
-    "已完成（每月）": "done", "无数据（状态）": "no data",
+    "每月还需|已完成": "done",
     # data
     "级别": "Level", "本级": "Region itself", "限定区划（不选即全部）": "Limit to regions (none = all)", "全部": "All",
     "起始年": "From", "结束年": "To", "所选条件下没有数据。可以放宽时期、改选级别或指标。":
@@ -137,9 +137,14 @@ EN.update({
 MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
-def t(text: str, lang: str = "zh", **values) -> str:
-    """`text` in `lang`, with `{placeholders}` filled; Chinese when there is no translation."""
-    out = EN.get(text, text) if lang == "en" else text
+def t(text: str, lang: str = "zh", context: str | None = None, **values) -> str:
+    """`text` in `lang`, with `{placeholders}` filled; Chinese when there is no translation.
+
+    `context` tells apart one Chinese word with two translations (pgettext's msgctxt): 年度 is
+    "Year" as a filter and "Yearly" as a granularity, looked up as "粒度|年度"."""
+    out = text
+    if lang == "en":
+        out = EN.get(f"{context}|{text}", EN.get(text, text)) if context else EN.get(text, text)
     return out.format(**values) if values else out
 
 

@@ -13,7 +13,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from minsheng import audit, auth
-from conftest import CITY, JIA, JIA1, JIA2, ROOT, YI, YI1, fixture_tables
+from conftest import CITY, JIA, JIA1, ROOT, YI
 
 PW = "s3cret-Pässwort"
 FAST = dict(time_cost=1, memory_cost=8, parallelism=1)  # tests only; production keeps the defaults

@@ -13,7 +13,7 @@ from streamlit.testing.v1.util import patch_config_options
 
 from conftest import ROOT
 from minsheng import audit, auth
-from minsheng.ui import session
+from minsheng.ui import session, signin
 
 CITY = "430200000000"       # 株洲市 in the demo data
 SHIFENG = "430204000000"
@@ -242,7 +242,7 @@ def test_single_user_mode_refuses_a_public_address(address):
 
 def test_single_user_mode_on_a_public_address_when_allowed(monkeypatch, capfd):
     monkeypatch.setenv(session.ALLOW_ENV, "1")
-    monkeypatch.setattr(session, "_warned", False)
+    monkeypatch.setattr(signin, "_warned", False)
     with patch_config_options({"server.address": "0.0.0.0"}):
         at = start()
         at.run()
@@ -308,7 +308,7 @@ def test_sign_in_strings_have_english():
 
     from minsheng import i18n
 
-    for module in ("minsheng/ui/session.py", "minsheng/ui/exports.py"):
+    for module in ("minsheng/ui/signin.py", "minsheng/ui/exports.py"):
         tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "T" and node.args \
