@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
-from minsheng import audit, store
+from minsheng import audit, changes, store
 from minsheng.ingest import validate
 from minsheng.ingest.problems import ERROR
 
@@ -47,16 +48,12 @@ def _import(args) -> int:
     if not (c["新增"] or c["修改"]):
         print("文件中的数据与现有数据完全相同，无需导入。")
         return 0
-    who = audit.os_user()
-    what = dict(kind=plan.kind, file=plan.file, sha256=plan.sha256, warnings=len(plan.warnings))
     try:
-        version = pipeline.commit(plan, directory, accept_warnings=args.yes, user=who)
-    except store.StoreError as e:
-        audit.record("import", who, {**what, "ok": False, "error": str(e)}, "cli")
+        version = changes.commit(plan, actor=audit.os_user(), source="cli", accept_warnings=args.yes,
+                                 directory=directory)
+    except (store.StoreError, OSError) as e:
         print(f"导入失败：{e}；数据未改变。", file=sys.stderr)
         return 2
-    audit.record("import", who, {**what, "rows": {k: int(v) for k, v in plan.counts.items()}, "ok": True,
-                                 "version": version}, "cli")
     print(f"已导入，新数据版本 {version}（可用 python -m minsheng rollback 撤销）")
     return 0
 
@@ -65,7 +62,9 @@ def _import_boundaries(args, path: Path, directory: Path) -> int:
     from minsheng import repo
     from minsheng.ingest import geo
 
-    levels, problems = geo.read_boundaries(path, repo.regions(directory), crs=args.crs, code=args.code)
+    payload = path.read_bytes()
+    levels, problems = geo.read_boundaries(payload, repo.regions(directory), crs=args.crs, code=args.code,
+                                           display_name=path.name)
     for p in problems:
         print(str(p), file=sys.stderr)
     if any(p.level == ERROR for p in problems) or not levels:
@@ -79,10 +78,12 @@ def _import_boundaries(args, path: Path, directory: Path) -> int:
     if any(p.level != ERROR for p in problems) and not args.yes:
         print("有警告。核实后加 --yes 确认导入；数据未改变。", file=sys.stderr)
         return 3
-    who = audit.os_user()
-    version = store.commit_boundaries(directory, levels, file_name=path.name, user=who)
-    audit.record("import", who, {"kind": "boundaries", "file": path.name, "ok": True, "version": version,
-                                 "features": {lv: len(fc["features"]) for lv, fc in levels.items()}}, "cli")
+    try:
+        version = changes.commit_boundaries(levels, file=path.name, sha256=hashlib.sha256(payload).hexdigest(),
+                                            size=len(payload), actor=audit.os_user(), source="cli", directory=directory)
+    except (store.StoreError, OSError) as e:
+        print(f"导入失败：{e}；数据未改变。", file=sys.stderr)
+        return 2
     print(f"已导入边界，新数据版本 {version}")
     return 0
 

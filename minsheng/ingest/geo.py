@@ -144,8 +144,7 @@ def _looks_datav(data: dict) -> bool:
 
 # ---- reading ------------------------------------------------------------------------------
 
-def _load(path: Path, name: str, problems: list[Problem]) -> dict | None:
-    raw = path.read_bytes()
+def _load(raw: bytes, name: str, problems: list[Problem]) -> dict | None:
     if not raw.strip():
         problems.append(error(name, "文件为空"))
         return None
@@ -242,15 +241,17 @@ def _listing(items: list[str], limit: int = 10) -> str:
     return "、".join(items[:limit]) + (f" 等 {len(items)} 个" if len(items) > limit else "")
 
 
-def read_boundaries(path: Path, regions: pd.DataFrame, *, crs: str | None = None, code: str | None = None,
+def read_boundaries(source: Path | bytes, regions: pd.DataFrame, *, crs: str | None = None, code: str | None = None,
                     display_name: str | None = None, max_vertices: int = 2000) -> tuple[dict[str, dict], list[Problem]]:
-    """{level: FeatureCollection} for the polygons in a GeoJSON file whose codes are in `regions`,
-    converted to WGS-84, validated, simplified to at most max_vertices each; and every problem found.
-    `code` (or a code in the file name) names the region of a bare geometry or a code-less feature."""
-    path = Path(path)
-    name = display_name or path.name
+    """{level: FeatureCollection} for the polygons in a GeoJSON file (a path, or an upload's bytes
+    with its `display_name`) whose codes are in `regions`, converted to WGS-84, validated,
+    simplified to at most max_vertices each; and every problem found.
+    `code` (or a code in the file name) names the region of a bare geometry or a code-less feature.
+    The name is only ever a label: an upload's name never becomes a path."""
+    payload = source if isinstance(source, bytes) else Path(source).read_bytes()
+    name = display_name or Path(source).name
     problems: list[Problem] = []
-    data = _load(path, name, problems)
+    data = _load(payload, name, problems)
     items = _features(data, name, problems) if data is not None else None
     if items is None:
         return {}, problems
