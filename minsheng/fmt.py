@@ -33,6 +33,11 @@ def number(value, decimals: int = 0) -> str:
     return f"{value:,.{decimals}f}"
 
 
+def span(low, high, unit: str = "") -> str:
+    """A range of values: a standard's min–max over its subdivisions, 580–620 元/月."""
+    return f"{number(low)}–{number(high)} {unit}".rstrip()
+
+
 def value_with_unit(value, unit: str, kind: str, lang: str = "zh") -> str:
     text = number(value, decimals_for(unit, kind))
     if text == "—":

@@ -73,6 +73,31 @@ def change(kind: str, current, previous) -> Change | None:
     return Change(100 * (cur - prev) / abs(prev), "%")
 
 
+def direction(higher_is_better) -> int | None:
+    """+1 where a higher value is better, -1 where lower is (失业率), None where the catalogue does
+    not say. The flag comes back from the query layer as pandas' nullable boolean, whose values
+    are numpy.bool_ — never compare it with `is`."""
+    if higher_is_better is None or pd.isna(higher_is_better):
+        return None
+    return 1 if bool(higher_is_better) else -1
+
+
+def ranked(table: pd.DataFrame, higher_is_better, column: str = "value") -> pd.DataFrame:
+    """The rows best first, as the indicator's direction says (lowest first for 失业率; highest
+    first where the catalogue does not say), regions without a value last; with a `rank` column."""
+    out = table.sort_values(column, ascending=direction(higher_is_better) == -1, na_position="last", kind="stable")
+    return out.assign(rank=range(1, len(out) + 1))
+
+
+def last_month(latest, year: int) -> int:
+    """The last month of `year` with data, given the latest period (or data date) there is:
+    its month when that falls in `year`, else 12 (a past year is complete)."""
+    if latest is None or pd.isna(latest):
+        return 12
+    latest = pd.Timestamp(latest)
+    return latest.month if latest.year == year else 12
+
+
 def month_end(year: int, month: int) -> dt.date:
     return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
 

@@ -218,3 +218,25 @@ def test_kpis_of_an_empty_series():
     k = metrics.kpis(series.iloc[:0], indicators, 2023)
     assert len(k) == len(indicators) and k["value"].isna().all() and not k["stale"].any()
     assert k["yoy"].map(lambda c: c is None).all()
+
+
+def test_direction_reads_numpy_and_nullable_booleans():
+    import numpy as np
+
+    flags = pd.array([True, False, None], dtype="boolean")
+    assert [metrics.direction(x) for x in flags] == [1, -1, None]
+    assert metrics.direction(np.False_) == -1 and metrics.direction(np.True_) == 1
+    assert metrics.direction(False) == -1 and metrics.direction(None) is None and metrics.direction(float("nan")) is None
+
+
+def test_ranked_puts_the_best_first_and_gaps_last():
+    t = pd.DataFrame({"name": ["a", "b", "c", "d"], "value": [3.0, None, 1.0, 2.0]})
+    assert metrics.ranked(t, True)["name"].tolist() == ["a", "d", "c", "b"]
+    assert metrics.ranked(t, pd.array([False], dtype="boolean")[0])["name"].tolist() == ["c", "d", "a", "b"]
+    assert metrics.ranked(t, False)["rank"].tolist() == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("latest,year,month", [("2026-10-31", 2026, 10), ("2026-10-31", 2025, 12),
+                                               ("2026-10-31", 2027, 12), (None, 2026, 12)])
+def test_last_month_with_data_in_a_year(latest, year, month):
+    assert metrics.last_month(latest, year) == month
