@@ -9,16 +9,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from minsheng.ui import frame, pages, session
+from minsheng.ui import data, frame, pages, session, signin, text
 
 ASSETS = Path(__file__).parent / "assets"
 # A local icon: a material-symbol page icon makes the browser fetch the favicon from a font CDN.
 st.set_page_config(page_title="民生指标看板", page_icon=str(ASSETS / "icon.png"), layout="wide")
 
-T = frame.T  # page titles follow the UI language (minsheng/i18n.py)
+T = text.T  # page titles follow the UI language (minsheng/i18n.py)
+data.begin_run()  # the data version this run reads, once
 # Sign-in first: refuses to serve without sign-in off loopback, shows the 未启用登录 banner in
 # single-user mode, or draws the sign-in form and returns None.
-user = session.gate()
+user = signin.gate()
 routes = {p.key: st.Page(p.script, title=T(p.title), icon=p.icon, url_path=p.url or None, default=p is pages.DEFAULT)
           for p in pages.PAGES}  # the registry, minsheng/ui/pages.py
 if user is None:
@@ -30,6 +31,6 @@ problem = frame.data_problem()
 if problem:
     st.error(problem)
     st.stop()
-frame.sidebar()
-session.sidebar_account()
+frame.sidebar(next(p for p in pages.PAGES if routes[p.key] is page))
+signin.sidebar_account()
 page.run()

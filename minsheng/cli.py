@@ -27,50 +27,42 @@ def _export(args) -> int:
 
     ids = [i for part in args.indicator for i in part.split(",") if i]
     try:
-        q = export.check(ids, args.region, args.level,
-                         export.parse_period(args.date_from) if args.date_from else None,
-                         export.parse_period(args.date_to, end=True) if args.date_to else None)
-        n = export.write(q, Path(args.out), encoding=args.encoding)
+        sel = export.check(ids, args.region, args.level,
+                           export.parse_period(args.date_from) if args.date_from else None,
+                           export.parse_period(args.date_to, end=True) if args.date_to else None)
+        n = export.write(sel, Path(args.out), encoding=args.encoding)
     except export.ExportError as e:
         print(f"导出失败：{e}", file=sys.stderr)
         return 2
-    audit.record("export", audit.os_user(), {"format": Path(args.out).suffix.lstrip(".").lower(), "indicators": ids,
-                                             "region": q.region, "level": args.level, "rows": n,
-                                             "file": Path(args.out).name}, "cli")
+    audit.record("export", audit.os_user(), sel.audit(format=Path(args.out).suffix.lstrip(".").lower(), rows=n,
+                                                      file=Path(args.out).name), "cli")
     print(f"已导出 {n} 行到 {args.out}")
     return 0
 
 
-_ACTIONS = {"base": "初始数据", "import": "导入", "rollback": "回滚"}
-_SHORT = {"regions": "区划", "indicators": "指标", "observations": "观测", "targets": "目标"}
-
-
 def _history(args) -> int:
+    from minsheng import changes
+
     try:
         recs = store.history(store.data_dir())
     except store.StoreError as e:
         print(f"读取版本记录失败：{e}", file=sys.stderr)
         return 2
-    rows = [("版本", "时间", "操作", "文件", "SHA-256", "行数", "当前")]
-    for r in recs:
-        action = _ACTIONS.get(r["action"], r["action"]) + (f" {r['source']}" if r.get("source") else "")
-        rows.append((r["id"], (r["created"] or "")[:19].replace("T", " "), action, r["file_name"] or "",
-                     (r["file_sha256"] or "")[:12], " ".join(f"{_SHORT[k]}{v}" for k, v in r["rows"].items()),
-                     "●" if r["current"] else ""))
-    print(fmt.text_table(rows))
+    table = changes.history_table(recs).drop(columns="说明")  # the 操作 column names the version rolled back to
+    print(fmt.text_table([tuple(table.columns), *table.itertuples(index=False)]))
     return 0
 
 
 def _rollback(args) -> int:
-    who = audit.os_user()  # the account running it; --user is what the history shows, recorded beside it
-    what = {"to": args.version, "as": args.user} if args.user else {"to": args.version}
+    from minsheng import changes
+
+    # the account running it is the actor; --user is what the history shows, recorded beside it
     try:
-        vid = store.rollback(store.data_dir(), args.version, user=args.user or who, lock_timeout=args.timeout)
-    except store.StoreError as e:
-        audit.record("rollback", who, {**what, "ok": False, "error": str(e)}, "cli")
+        vid = changes.rollback(args.version, actor=audit.os_user(), source="cli", user=args.user,
+                               lock_timeout=args.timeout, **({"as": args.user} if args.user else {}))
+    except (store.StoreError, OSError) as e:
         print(f"回滚失败：{e}", file=sys.stderr)
         return 2
-    audit.record("rollback", who, {**what, "ok": True, "version": vid}, "cli")
     print(f"已回滚到 {args.version}，新版本 {vid}")
     return 0
 

@@ -7,13 +7,14 @@ import io
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from minsheng import repo, vocab
+from minsheng.regions import Tree
+from minsheng.selection import Selection
 
 LEVELS = vocab.LOCAL_LEVELS
 COLUMNS = {
@@ -26,19 +27,6 @@ COLUMNS = {
 
 class ExportError(ValueError):
     """A filter that cannot be exported; the message is for the user, in Chinese."""
-
-
-@dataclass
-class Query:
-    """What was asked for, checked, with the words that describe it in the file's metadata."""
-    indicators: list[str]
-    region: str
-    level: str | None
-    date_from: dt.date
-    date_to: dt.date
-    regions: list[str] | None = None
-    description: list[tuple[str, str]] = field(default_factory=list)
-    area: str | None = None  # the user's area: every query behind the export is limited to it
 
 
 def parse_period(text: str, end: bool = False) -> dt.date:
@@ -54,19 +42,19 @@ def parse_period(text: str, end: bool = False) -> dt.date:
 
 
 def check(indicators: list[str], region: str | None, level: str | None, date_from: dt.date | None,
-          date_to: dt.date | None, regions: list[str] | None = None, directory: Path | None = None,
-          area: str | None = None) -> Query:
-    """Validate a filter against the catalogue and build its human description alongside.
+          date_to: dt.date | None, within: list[str] | None = None, directory: Path | None = None,
+          area: str | None = None) -> Selection:
+    """The command line's filter, checked against the catalogue and the regions, as a Selection.
     With `area` (the user's), a region outside it is refused like an unknown one."""
     cat = repo.indicators(directory).set_index("id")
-    reg = repo.regions(directory, area).set_index("code")
     unknown = [i for i in indicators if i not in cat.index]
     if not indicators or unknown:
         raise ExportError(f"未知指标编码：{'、'.join(unknown) or '（未指定）'}；可用编码见 数据 页或 indicators 表")
-    if region is None:
-        roots = reg[reg["parent_code"].isna()].index
-        region = roots[0]
-    if region not in reg.index:
+    if region is None:  # the top of what the user may see
+        tree = Tree(repo.regions(directory, area))
+        region = tree.roots[0] if tree.roots else None
+    own = repo.regions_below(region, None, directory, area=area) if region else pd.DataFrame()
+    if own.empty:
         raise ExportError(f"未知区划代码：{region}")
     if level is not None and level not in LEVELS:
         raise ExportError(f"未知级别：{level}（可选 {'、'.join(LEVELS)}）")
@@ -74,40 +62,26 @@ def check(indicators: list[str], region: str | None, level: str | None, date_fro
     date_to = date_to or dt.date(2999, 12, 1)
     if date_from > date_to:
         raise ExportError("起始时期晚于结束时期")
-    names = [f"{cat.loc[i, 'name_zh']}（{i}，{cat.loc[i, 'unit']}）" for i in indicators]
-    desc = [("指标", "；".join(names)),
-            ("区域", f"{reg.loc[region, 'name']}（{region}）"),
-            ("级别", "本级" if level is None else vocab.LEVELS.label(level)),
-            ("时期", f"{date_from:%Y-%m} 至 {date_to:%Y-%m}")]
-    if regions:
-        bad = [r for r in regions if r not in reg.index]
+    sel = Selection(region=region, region_name=own["name"].iloc[0], region_level=own["level"].iloc[0],
+                    year=date_to.year, area=area, page="数据", indicators=tuple(indicators), level=level,
+                    within=tuple(within or ()), start=date_from, end=date_to)
+    if within:
+        known = set(scope(sel.with_(within=()), directory)["code"])
+        bad = [r for r in within if r not in known]
         if bad:
             raise ExportError(f"未知区划代码：{'、'.join(bad)}")
-        desc.append(("限定区划", "、".join(reg.loc[r, "name"] for r in regions)))
-    return Query(list(indicators), region, level, date_from, date_to, regions, desc, area)
+    return sel
 
 
-def regions_in_scope(q: Query, directory: Path | None = None) -> list[str]:
-    reg = repo.regions(directory, q.area)
-    if q.level is None:
-        codes = [q.region]
-    else:
-        children: dict = {}
-        for c, p in zip(reg["code"], reg["parent_code"]):
-            children.setdefault(p, []).append(c)
-        level = dict(zip(reg["code"], reg["level"]))
-        codes, stack = [], [q.region]
-        while stack:
-            c = stack.pop()
-            if level[c] == q.level:
-                codes.append(c)
-            stack.extend(children.get(c, []))
-    if q.regions:
-        codes = [c for c in codes if c in set(q.regions)]
-    return sorted(codes)
+def scope(sel: Selection, directory: Path | None = None) -> pd.DataFrame:
+    """The regions an export covers: the region itself, or its regions at the selection's level —
+    only those in `within` if it names any — inside the user's area (code, name, level …)."""
+    reg = repo.regions_below(sel.region, sel.level, directory, area=sel.area)
+    return reg[reg["code"].isin(sel.within)].reset_index(drop=True) if sel.within else reg
 
 
 def _decorate(s: pd.DataFrame, cat: pd.DataFrame, reg: pd.DataFrame) -> pd.DataFrame:
+    """The series rows in the file's columns and words (`cat` by indicator id, `reg` by region code)."""
     s = s.assign(
         name_zh=s["indicator_id"].map(cat["name_zh"]), unit=s["indicator_id"].map(cat["unit"]),
         region_name=s["region_code"].map(reg["name"]), level_zh=s["region_code"].map(reg["level"]).map(vocab.LEVELS.labels),
@@ -122,23 +96,24 @@ def _decorate(s: pd.DataFrame, cat: pd.DataFrame, reg: pd.DataFrame) -> pd.DataF
     return s[list(COLUMNS)].rename(columns=COLUMNS).reset_index(drop=True)
 
 
-def batches(q: Query, directory: Path | None = None, batch_rows: int = 100_000) -> Iterator[pd.DataFrame]:
-    """The export's rows as a stream of finished tables (Chinese headers), never all in memory at once."""
-    codes = regions_in_scope(q, directory)
-    if not codes:
+def batches(sel: Selection, directory: Path | None = None, batch_rows: int = 100_000,
+            regions: pd.DataFrame | None = None) -> Iterator[pd.DataFrame]:
+    """The export's rows as a stream of finished tables (Chinese headers), never all in memory at once
+    (`regions`: the selection's scope, when the caller has it)."""
+    reg = scope(sel, directory) if regions is None else regions
+    if reg.empty:
         return
     cat = repo.indicators(directory).set_index("id")
-    reg = repo.regions(directory, q.area).set_index("code")
-    for s in repo.series_batches(q.indicators, codes, q.date_from, q.date_to, directory, q.area, batch_rows):
+    for s in repo.series_batches(**sel.params(reg["code"]), directory=directory, batch_rows=batch_rows):
         if len(s):
-            yield _decorate(s, cat, reg)
+            yield _decorate(s, cat, reg.set_index("code"))
 
 
-def table(q: Query, directory: Path | None = None, limit: int | None = None) -> pd.DataFrame:
+def table(sel: Selection, directory: Path | None = None, limit: int | None = None) -> pd.DataFrame:
     """The rows the 数据 page shows and exports: one per indicator, region and period (the first
     `limit` of them if given; the stream stops there)."""
     parts, n = [], 0
-    for part in batches(q, directory, batch_rows=min(limit or 100_000, 100_000)):
+    for part in batches(sel, directory, batch_rows=min(limit or 100_000, 100_000)):
         parts.append(part if limit is None else part.head(limit - n))
         n += len(parts[-1])
         if limit is not None and n >= limit:
@@ -148,10 +123,10 @@ def table(q: Query, directory: Path | None = None, limit: int | None = None) -> 
     return pd.concat(parts, ignore_index=True)
 
 
-def count(q: Query, directory: Path | None = None) -> int:
+def count(sel: Selection, directory: Path | None = None) -> int:
     """How many rows the export has, without building them."""
-    codes = regions_in_scope(q, directory)
-    return repo.series_count(q.indicators, codes, q.date_from, q.date_to, directory, q.area) if codes else 0
+    reg = scope(sel, directory)
+    return repo.series_count(**sel.params(reg["code"]), directory=directory) if len(reg) else 0
 
 
 def period_labels(periods: pd.Series, frequency: pd.Series) -> pd.Series:
@@ -163,15 +138,19 @@ def period_labels(periods: pd.Series, frequency: pd.Series) -> pd.Series:
     return labels.where(frequency != "quarter", year + "年第" + ((month - 1) // 3 + 1).astype(str) + "季度")
 
 
-def metadata(q: Query, df: pd.DataFrame | None = None, directory: Path | None = None, *,
-             rows: int | None = None, sources: set[str] | None = None) -> list[tuple[str, str]]:
+def metadata(sel: Selection, df: pd.DataFrame | None = None, directory: Path | None = None, *,
+             rows: int | None = None, sources: set[str] | None = None,
+             regions: pd.DataFrame | None = None) -> list[tuple[str, str]]:
     """The 说明 sheet: filter, units, rules, sources and dates (from `df`, or `rows`/`sources` when streamed)."""
     meta = repo.meta(directory)
-    cat = repo.indicators(directory).set_index("id")
+    ind = repo.indicators(directory)
+    cat = ind.set_index("id")
     if df is not None:
         rows, sources = len(df), set(df["来源"].dropna()) if "来源" in df else set()
-    out = [("标题", meta.get("title", "民生指标")), *q.description, ("行数", str(rows or 0))]
-    for i in q.indicators:
+    reg = scope(sel, directory) if regions is None else regions
+    described = sel.describe(ind, dict(zip(reg["code"], reg["name"])))
+    out = [("标题", meta.get("title", "民生指标")), *described, ("行数", str(rows or 0))]
+    for i in sel.indicators:
         c = cat.loc[i]
         out.append((f"口径：{c['name_zh']}", f"单位 {c['unit']}；{vocab.KINDS.label(c['kind'])}；"
                     f"{vocab.FREQUENCIES.label(c['frequency'])}{'，年内累计' if c['cumulative'] else ''}；"
@@ -260,29 +239,30 @@ def to_xlsx(df: pd.DataFrame, meta: list[tuple[str, str]]) -> bytes:
     return buf.getvalue()
 
 
-def stream(q: Query, f, kind: str, directory: Path | None = None, encoding: str = "utf-8-sig") -> int:
+def stream(sel: Selection, f, kind: str, directory: Path | None = None, encoding: str = "utf-8-sig") -> int:
     """Write the export as CSV or XLSX to the binary file `f`, batch by batch; returns the row count."""
+    reg = scope(sel, directory)
     if kind == "csv":
-        return _csv_stream(batches(q, directory), f, encoding)
+        return _csv_stream(batches(sel, directory, regions=reg), f, encoding)
     if kind == "xlsx":
-        if count(q, directory) > XLSX_MAX_ROWS:  # before writing a million rows only to refuse them
+        if count(sel, directory) > XLSX_MAX_ROWS:  # before writing a million rows only to refuse them
             raise ExportError(f"XLSX 最多容纳 {XLSX_MAX_ROWS:,} 行，本次导出超过此数；请缩小范围或改用 CSV")
-        return _xlsx_stream(batches(q, directory), f,
-                            lambda rows, sources: metadata(q, directory=directory, rows=rows, sources=sources))
+        return _xlsx_stream(batches(sel, directory, regions=reg), f, lambda rows, sources: metadata(
+            sel, directory=directory, rows=rows, sources=sources, regions=reg))
     raise ExportError(f"输出文件须为 .csv 或 .xlsx：{kind}")
 
 
-def payload(q: Query, kind: str, directory: Path | None = None, encoding: str = "utf-8-sig") -> bytes:
+def payload(sel: Selection, kind: str, directory: Path | None = None, encoding: str = "utf-8-sig") -> bytes:
     """The file's bytes, for a download button (built through a temporary file, not a table in memory)."""
     import tempfile
 
     with tempfile.TemporaryFile() as f:
-        stream(q, f, kind, directory, encoding)
+        stream(sel, f, kind, directory, encoding)
         f.seek(0)
         return f.read()
 
 
-def write(q: Query, out: Path, directory: Path | None = None, encoding: str = "utf-8-sig") -> int:
+def write(sel: Selection, out: Path, directory: Path | None = None, encoding: str = "utf-8-sig") -> int:
     """Write the export to `out` (.csv or .xlsx) atomically, streaming; returns the row count."""
     kind = out.suffix.lower().lstrip(".")
     if kind not in ("csv", "xlsx"):
@@ -291,7 +271,7 @@ def write(q: Query, out: Path, directory: Path | None = None, encoding: str = "u
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
-            n = stream(q, f, kind, directory, encoding)
+            n = stream(sel, f, kind, directory, encoding)
         os.replace(tmp, out)
     finally:
         if tmp.exists():

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import math
 from functools import lru_cache
+from html import escape
 from pathlib import Path
 
+import pandas as pd
 import pydeck as pdk
 
 from minsheng import store
@@ -121,6 +123,24 @@ def choropleth(collection: dict | None, rows: list[dict], highlight: str | None 
     # map_provider=None and no map_style: Streamlit then draws no base map. Passing map_style=None
     # would instead ask Streamlit for its theme's Carto base map, fetched from the internet.
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=tooltip)
+
+
+def rows(table, label) -> list[dict]:
+    """The map's regions from a table (code, name, value, lon, lat): plain floats and Nones, and
+    `label(value)`, the text a tooltip shows."""
+    def num(x):
+        return None if x is None or pd.isna(x) else float(x)
+
+    return [dict(code=r.code, name=r.name, value=num(r.value), label=label(r.value), lon=num(r.lon), lat=num(r.lat))
+            for r in table.itertuples()]
+
+
+def legend_html(rows: list[dict], fmt_value, title: str, no_data: str) -> str:
+    """The legend as one line of colour chips, every text escaped (it carries units and numbers)."""
+    chips = " ".join(f"<span style='display:inline-block;width:14px;height:14px;background:{c};"
+                     f"border:1px solid #999;vertical-align:middle'></span> {escape(no_data if t == '无数据' else t)}"
+                     for c, t in legend(rows, fmt_value))
+    return f"<div style='font-size:0.85rem'>{escape(title)}{chips}</div>"
 
 
 def legend(rows: list[dict], fmt_value) -> list[tuple[str, str]]:

@@ -22,10 +22,16 @@ class Term:
     aliases: tuple[str, ...] = ()   # other words clerks write (the code, label and written form count too)
     offered: bool = True            # listed in the template's drop-down
     grade: str = ""                 # levels only: the rank as a sentence says it (县级, 乡镇级)
+    plural: str = ""                # levels only: the word for several of them (区县), if not the label
 
     @property
     def form(self) -> str:
         return self.written or self.label
+
+    @property
+    def group(self) -> str:
+        """What a map or a list of them is called: 按区县, 各乡镇（街道）."""
+        return self.plural or self.label
 
 
 class Vocabulary:
@@ -81,7 +87,7 @@ class Vocabulary:
 LEVELS = Vocabulary("级别", (
     Term("province", "省", grade="省级", offered=False),
     Term("city", "市", note="地级市", aliases=("地级", "地市"), grade="市级"),
-    Term("county", "县（市、区）", "县", "县、县级市、区", aliases=("区县", "县级"), grade="县级"),
+    Term("county", "县（市、区）", "县", "县、县级市、区", aliases=("区县", "县级"), grade="县级", plural="区县"),
     Term("township", "乡镇（街道）", "乡镇", "乡、镇、街道", aliases=("街道", "乡级"), grade="乡镇级"),
     Term("village", "村（社区）", "村", "村、社区", aliases=("社区", "村级"), grade="村级"),
 ))

@@ -225,3 +225,24 @@ def test_region_picker_lists_the_path_and_its_children_when_regions_are_many(mon
     assert "荷塘区" in opts and len(opts) < 73                             # its siblings still, not everything
     deep = app(region="430204901000")                                      # a link straight to a township
     assert deep.selectbox(key="_w_region").value == "430204901000" and not deep.error
+
+
+@pytest.mark.parametrize("higher_is_better,first", [(True, "乙县"), (False, "甲县"), (None, "乙县")])
+def test_map_ranks_by_the_indicator_direction(tmp_path, monkeypatch, higher_is_better, first):
+    """A lower-is-better indicator ranks its lowest region first. The flag comes back from Parquet as
+    pandas' nullable boolean (numpy.bool_ values): `np.False_ is not False` once ranked it as if
+    higher were better."""
+    from conftest import fixture_tables
+    from minsheng import store
+
+    tables = fixture_tables()
+    ind = tables["indicators"]
+    ind["higher_is_better"] = ind["higher_is_better"].astype("boolean")
+    ind.loc[ind["id"] == "stock", "higher_is_better"] = higher_is_better
+    store.write_tables(tmp_path, tables, {"title": "测试数据", "demo": False, "data_date": "2023-03-31"})
+    monkeypatch.setenv("MINSHENG_DATA", str(tmp_path))
+    at = app("map", region="990100000000", year="2023", ind="stock")
+    ranking = at.dataframe[0].value
+    # 2023年3月 月末人数: 甲县 = 甲一镇 120 + 甲二镇 60 = 180, 乙县 = 乙一镇 220 (tests/conftest.py)
+    assert list(ranking["区域"]) == ([first, "甲县" if first == "乙县" else "乙县"])
+    assert list(ranking.iloc[:, 2]) == ([220.0, 180.0] if first == "乙县" else [180.0, 220.0])

@@ -6,16 +6,17 @@ import pandas as pd
 import streamlit as st
 
 from minsheng import charts, fmt, images, metrics, slides
-from minsheng.ui import data, exports, frame, state
+from minsheng.selection import Selection
+from minsheng.ui import data, exports, frame, state, text
 
 # cell colours for the status column (no emoji: many office machines have no colour-emoji font)
 STATUS_STYLE = {s: f"background-color: {c}; color: white; font-weight: 600" for s, c in charts.STATUS_COLORS.items()}
 
 
-def inputs(sc: frame.Scope, targets: pd.DataFrame) -> dict:
-    last_month = 12
-    if sc.data_date and pd.Timestamp(sc.data_date).year == sc.year:
-        last_month = pd.Timestamp(sc.data_date).month
+def inputs(sc: Selection, targets: pd.DataFrame) -> tuple[Selection, list[str], int]:
+    """The month the report is made up to and the departments; returns the selection, the departments
+    and the 严重滞后 threshold."""
+    last_month = metrics.last_month(sc.data_date, sc.year)
     months = list(range(last_month, 0, -1))
     depts = sorted(targets["department"].unique().tolist())
     c1, c2, c3 = st.columns([1, 3, 1])
@@ -29,40 +30,35 @@ def inputs(sc: frame.Scope, targets: pd.DataFrame) -> dict:
         gap = state.value(st.number_input, T("严重滞后阈值（个百分点）"), key="gap", default=15, parse=int,
                           valid=lambda v: isinstance(v, int) and 1 <= v <= 50, min_value=1, max_value=50, step=1,
                           help=T("完成率落后序时进度超过该值即为严重滞后"))
-    return dict(month=month, depts=chosen or depts, gap=gap)
+    chosen = chosen or depts
+    ids = targets.loc[targets["department"].isin(chosen), "indicator_id"].unique()
+    return (sc.with_(indicators=tuple(ids), start=dt.date(sc.year, 1, 1), end=dt.date(sc.year, month, 1), as_of=month),
+            chosen, gap)
 
 
-def load(sc: frame.Scope, f: dict, targets: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
-    t = targets[targets["department"].isin(f["depts"])]
-    s = data.series(t["indicator_id"].unique(), [sc.region], dt.date(sc.year, 1, 1), dt.date(sc.year, f["month"], 1))
+def load(sel: Selection, depts: list[str], gap: int, targets: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
+    t = targets[targets["department"].isin(depts)]
     kinds = dict(zip(indicators["id"], indicators["kind"]))
-    g = metrics.goal_table(t, s, kinds, sc.year, f["month"], f["gap"] / 100)
+    g = metrics.goal_table(t, data.series(sel), kinds, sel.year, sel.as_of, gap / 100)
     units = dict(zip(indicators["id"], indicators["unit"]))
     return g.assign(unit=g["indicator_id"].map(units), kind=g["indicator_id"].map(kinds))
 
 
-def render(sc: frame.Scope, f: dict, g: pd.DataFrame) -> None:
-    elapsed = metrics.elapsed_share(metrics.month_end(sc.year, f["month"]), dt.date(sc.year, 1, 1),
-                                    dt.date(sc.year, 12, 31))
+def render(sel: Selection, g: pd.DataFrame, indicators: pd.DataFrame) -> None:
+    elapsed = metrics.elapsed_share(metrics.month_end(sel.year, sel.as_of), dt.date(sel.year, 1, 1),
+                                    dt.date(sel.year, 12, 31))
     counts = g["status"].value_counts()
     cols = st.columns(5)
     cols[0].metric(T("序时进度"), fmt.percent(elapsed),
-                   help=T("截至{year}年{month}月底，全年已过 {month}/12", year=sc.year, month=f["month"]))
+                   help=T("截至{year}年{month}月底，全年已过 {month}/12", year=sel.year, month=sel.as_of))
     for col, s in zip(cols[1:], reversed(metrics.STATUSES)):
         col.metric(T(s), T("{n} 项", n=int(counts.get(s, 0))))
-    sub = T("{region} · {year}年 · 截至{month}月 · 数据截至 {date}", region=sc.region_name, year=sc.year,
-            month=f["month"], date=fmt.date_label(sc.data_date, sc.lang))
-    fig = charts.goals(g, sub, sc.lang)
+    fig = charts.goals(g, sel.subtitle(), sel.lang)
     st.plotly_chart(fig, key="goals_chart", config={"displaylogo": False})
-    catalogue = data.indicators().set_index("id")
-    source = "；".join(sorted(set(catalogue.loc[g["indicator_id"].unique(), "source"].dropna())))
-    prov = exports.provenance(sc, T("重点民生实事完成率与序时进度"),
-                              T("{region} · {year}年 · 截至{month}月 · 数据截至 {date}", region=sc.region_name,
-                                year=sc.year, month=f["month"], date=fmt.date_label(sc.data_date, sc.lang)),
-                              "%", source)
-    exports.chart_buttons(fig, prov, key="goals_chart", detail=dict(page="目标", region=sc.region, year=sc.year,
-                                                                     rows=len(g)))
-    table = goal_rows(g, sc.lang)
+    source = "；".join(sorted(set(indicators.set_index("id").loc[g["indicator_id"].unique(), "source"].dropna())))
+    prov = exports.provenance(sel, T("重点民生实事完成率与序时进度"), "%", source)
+    exports.chart_buttons(fig, prov, key="goals_chart", sel=sel)
+    table = goal_rows(g)
     style = {T(k): v for k, v in STATUS_STYLE.items()}
     styled = table.style.map(lambda v: style.get(v, ""), subset=[T("状态")])
     st.dataframe(styled, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3, column_config={
@@ -73,8 +69,7 @@ def render(sc: frame.Scope, f: dict, g: pd.DataFrame) -> None:
     st.caption(T("完成率 = 完成 ÷ 目标；序时进度 = 截至所选月份已过时间占任务期限的比例。"
                  "状态：已完成（≥100%）、超序时（≥序时进度）、滞后、严重滞后（落后序时进度超过阈值）。"
                  "比率类任务以达到目标值为完成，不计序时进度。按滞后程度排序，最需要关注的在前。"))
-    exports.deck_button(sc, "目标", lambda: deck_parts(g, table, elapsed, fig, prov), [prov.source],
-                        detail=dict(rows=len(table)))
+    exports.deck_button(sel, lambda: deck_parts(g, table, elapsed, fig, prov), [prov.source], rows=len(table))
 
 
 def deck_parts(g: pd.DataFrame, table: pd.DataFrame, elapsed: float, fig, prov) -> list:
@@ -93,12 +88,12 @@ def deck_parts(g: pd.DataFrame, table: pd.DataFrame, elapsed: float, fig, prov) 
             slides.Table(T("任务") + " · " + T("状态"), list(shown.columns), rows, fills)]
 
 
-def goal_rows(g: pd.DataFrame, lang: str) -> pd.DataFrame:
+def goal_rows(g: pd.DataFrame) -> pd.DataFrame:
     """The goal table as shown (and as exported to slides), in the UI language."""
     dec = {i: fmt.decimals_for(u, k) for i, u, k in zip(g["indicator_id"], g["unit"], g["kind"])}
 
     def qty(v, u, i):
-        return f"{fmt.number(v, dec[i])} {frame.unit(u)}".rstrip()
+        return f"{fmt.number(v, dec[i])} {text.unit(u)}".rstrip()
 
     return pd.DataFrame({
         T("状态"): [T(s) if isinstance(s, str) else T("无数据") for s in g["status"]],
@@ -109,24 +104,24 @@ def goal_rows(g: pd.DataFrame, lang: str) -> pd.DataFrame:
         T("完成率"): 100 * g["completion"].astype(float),
         T("序时进度"): 100 * g["elapsed"].astype(float),
         T("差距（个百分点）"): 100 * g["gap"].astype(float),
-        T("每月还需"): ["—" if p is None or pd.isna(p) else (T("已完成") if p == 0 else
-                    qty(p, u, i) if not dec[i] else f"{fmt.number(p, max(1, dec[i]))} {frame.unit(u)}")
+        T("每月还需"): ["—" if p is None or pd.isna(p) else (T("已完成", context="每月还需") if p == 0 else
+                    qty(p, u, i) if not dec[i] else f"{fmt.number(p, max(1, dec[i]))} {text.unit(u)}")
                     for p, u, i in zip(g["pace"], g["unit"], g["indicator_id"])],
     })
 
 
 sc = frame.scope()
-T = frame.translator(sc.lang)
+T = text.translator(sc.lang)
 indicators = data.indicators()
-frame.header("目标", sc)
-targets = data.targets(sc.region, sc.year)
+frame.header(sc)
+targets = data.targets(sc)
 if targets.empty:
     st.info(T("{region} 在 {year} 年没有设定目标任务。演示数据中，株洲市设有 2023 年（与种子报告一致）"
               "和本年度的任务，各区县设有本年度的任务。", region=sc.region_name, year=sc.year))
     g = pd.DataFrame()
 else:
     with frame.controls():
-        f = inputs(sc, targets)
-    g = load(sc, f, targets, indicators)
-    render(sc, f, g)
+        sel, depts, gap = inputs(sc, targets)
+    g = load(sel, depts, gap, targets, indicators)
+    render(sel, g, indicators)
 frame.footer(sc, indicators.loc[indicators["id"].isin(targets["indicator_id"]), "source"].tolist())

@@ -1,24 +1,28 @@
 """导入: templates, upload, validation with every problem listed, preview, atomic commit, history and rollback (admins only)."""
 
+import hashlib
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
-from minsheng import audit, export, store, vocab
-from minsheng.ingest import pipeline, readers, validate
+from minsheng import changes, export, vocab
+from minsheng.ingest import geo, pipeline, readers, template
 from minsheng.ingest.problems import as_frame
 from minsheng.ui import data, frame, session
 
-KIND_LABEL = {None: "自动识别", **validate.KIND_ZH}
+KIND_LABEL = {None: "自动识别", **vocab.FILES.labels}
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def inputs(sc: frame.Scope, indicators: pd.DataFrame) -> dict:
+def inputs(sc, indicators: pd.DataFrame) -> dict:
     upload = st.file_uploader("选择要导入的文件", type=["xlsx", "xls", "csv", "parquet", "geojson", "json"], key="imp_file",
                               help=f"单个文件不超过 {readers.MAX_BYTES // 1024 // 1024} MB；CSV 可为 UTF-8 或 GBK 编码")
     c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
     kind = c1.selectbox("数据类型", list(KIND_LABEL), format_func=KIND_LABEL.get, key="imp_kind")
-    ids = [None] + list(indicators["id"])
     label = frame.indicator_label(indicators)
-    indicator = c2.selectbox("宽表对应的指标", ids, key="imp_ind", format_func=lambda i: "（长表不需选择）" if i is None else label(i),
+    indicator = c2.selectbox("宽表对应的指标", [None, *indicators["id"]], key="imp_ind",
+                             format_func=lambda i: "（长表不需选择）" if i is None else label(i),
                              help="一行一个区划、一列一个年份或月份的表格，需指定是哪个指标")
     within = c3.selectbox("按名称匹配区划的范围", [sc.region, None], key="imp_within",
                           format_func=lambda c: "全部区划" if c is None else sc.region_name,
@@ -33,51 +37,9 @@ def inputs(sc: frame.Scope, indicators: pd.DataFrame) -> dict:
     return dict(upload=upload, kind=kind, indicator=indicator, within=within, factor=factor, crs=crs)
 
 
-def boundaries(f: dict) -> None:
-    """Polygons for the map: checked, converted to WGS84 if needed, committed as a new version."""
-    import tempfile
-    from pathlib import Path
-
-    from minsheng.ingest import geo
-
-    up = f["upload"]
-    payload = up.getvalue()
-    # the upload goes to a temporary file of our own naming; the user's file name is only a label
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "upload.geojson"
-        path.write_bytes(payload)
-        levels, problems = geo.read_boundaries(path, data.regions(), crs=f["crs"], display_name=Path(up.name).name)
-    errors = [p for p in problems if p.level == "错误"]
-    if problems:
-        (st.error if errors else st.warning)(f"发现 {len(errors)} 个错误、{len(problems) - len(errors)} 个警告。")
-        st.dataframe(as_frame(problems), hide_index=True, width="stretch")
-    if errors or not levels:
-        return
-    st.markdown("**将导入的边界：** " + "，".join(f"{vocab.LEVELS.label(lv)} {len(fc['features'])} 个"
-                                                  for lv, fc in levels.items()))
-    confirmed = not problems or st.checkbox("我已核实上述警告，仍要导入", key="imp_geo_confirm")
-    if st.button("提交边界", type="primary", disabled=not confirmed, key="imp_geo_commit"):
-        import hashlib
-
-        name, src = session.actor()
-        what = dict(kind="boundaries", file=Path(up.name).name, sha256=hashlib.sha256(payload).hexdigest(),
-                    bytes=len(payload), features={lv: len(fc["features"]) for lv, fc in levels.items()})
-        try:
-            version = store.commit_boundaries(store.data_dir(), levels, file_name=what["file"],
-                                              file_sha256=what["sha256"], user=name)
-        except store.StoreError as e:
-            audit.record("import", name, {**what, "ok": False, "error": str(e)}, src)
-            st.error(f"提交失败，数据未改变：{e}")
-            return
-        audit.record("import", name, {**what, "ok": True, "version": version}, src)
-        st.success(f"已导入边界，生成数据版本 {version}。")
-
-
 def load(f: dict) -> pipeline.Plan | None:
     """Validate and preview the uploaded file once per file and settings (kept for the commit click)."""
     up = f["upload"]
-    if up is None:
-        return None
     payload = up.getvalue()
     key = (up.name, len(payload), f["kind"], f["indicator"], f["within"], f["factor"], data.version())
     cached = st.session_state.get("_imp_plan")
@@ -91,69 +53,79 @@ def load(f: dict) -> pipeline.Plan | None:
     return plan
 
 
-def render_templates(indicators: pd.DataFrame) -> None:
-    from minsheng.ingest import template
+def problems_table(problems: list, errors: int, note: str = "") -> pd.DataFrame:
+    table = as_frame(sorted(problems, key=lambda p: (p.level != "错误", p.sheet or "", p.row or 0)))
+    (st.error if errors else st.warning)(f"发现 {errors} 个错误、{len(problems) - errors} 个警告。" + note)
+    st.dataframe(table, hide_index=True, width="stretch", height=min(420, 35 * (len(table) + 1) + 3))
+    return table
 
+
+def boundaries(f: dict) -> None:
+    """Polygons for the map: checked, converted to WGS84 if needed, committed as a new version."""
+    up = f["upload"]
+    payload, name = up.getvalue(), Path(up.name).name  # the file's name is only a label, never a path
+    levels, problems = geo.read_boundaries(payload, data.regions(), crs=f["crs"], display_name=name)
+    errors = [p for p in problems if p.level == "错误"]
+    if problems:
+        problems_table(problems, len(errors))
+    if errors or not levels:
+        return
+    st.markdown("**将导入的边界：** " + "，".join(f"{vocab.LEVELS.label(lv)} {len(fc['features'])} 个"
+                                                  for lv, fc in levels.items()))
+    confirmed = not problems or st.checkbox("我已核实上述警告，仍要导入", key="imp_geo_confirm")
+    if st.button("提交边界", type="primary", disabled=not confirmed, key="imp_geo_commit"):
+        name_, src = session.actor()
+        try:
+            version = changes.commit_boundaries(levels, file=name, sha256=hashlib.sha256(payload).hexdigest(),
+                                                size=len(payload), actor=name_, source=src)
+        except changes.StoreError as e:
+            st.error(f"提交失败，数据未改变：{e}")
+            return
+        st.success(f"已导入边界，生成数据版本 {version}。")
+
+
+def render_templates(indicators: pd.DataFrame) -> None:
     with st.expander("下载填报模板", icon=":material/description:"):
         st.caption("模板含“说明”工作表、列名批注，以及指标编码、区划代码的下拉选项。")
-        cols = st.columns(len(validate.KINDS))
         regions = data.regions()
-        for col, kind in zip(cols, validate.KINDS):
-            col.download_button(f"{validate.KIND_ZH[kind]}模板", template.template_bytes(kind, indicators, regions),
-                                file_name=f"{validate.KIND_ZH[kind]}导入模板.xlsx", key=f"tpl_{kind}", on_click="ignore",
-                                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        for col, kind in zip(st.columns(len(vocab.FILES.codes)), vocab.FILES.codes):
+            col.download_button(f"{vocab.FILES.label(kind)}模板", template.template_bytes(kind, indicators, regions),
+                                file_name=f"{vocab.FILES.label(kind)}导入模板.xlsx", key=f"tpl_{kind}", on_click="ignore",
+                                mime=XLSX_MIME)
 
 
 def render_plan(plan: pipeline.Plan) -> None:
     errors, warnings = plan.errors, plan.warnings
-    st.markdown(f"**{plan.file}** · {validate.KIND_ZH.get(plan.kind, plan.kind)} · SHA-256 `{plan.sha256[:12]}…`")
+    st.markdown(f"**{plan.file}** · {vocab.FILES.label(plan.kind)} · SHA-256 `{plan.sha256[:12]}…`")
     if plan.problems:
-        table = as_frame(sorted(plan.problems, key=lambda p: (p.level != "错误", p.sheet or "", p.row or 0)))
-        (st.error if errors else st.warning)(
-            f"发现 {len(errors)} 个错误、{len(warnings)} 个警告。" + ("有错误时不能导入，请修改文件后重新上传。" if errors else ""))
-        st.dataframe(table, hide_index=True, width="stretch", height=min(420, 35 * (len(table) + 1) + 3))
+        table = problems_table(plan.problems, len(errors), "有错误时不能导入，请修改文件后重新上传。" if errors else "")
         st.download_button("下载问题清单（CSV）", export.to_csv(table), file_name=f"{plan.file}_问题清单.csv",
                            mime="text/csv", key="imp_problems", on_click="ignore")
     if errors:
         return
     c = plan.counts
-    m1, m2, m3 = st.columns(3)
-    m1.metric("新增行", f"{c.get('新增', 0):,}")
-    m2.metric("修改行", f"{c.get('修改', 0):,}")
-    m3.metric("未变行", f"{c.get('未变', 0):,}")
+    for col, what in zip(st.columns(3), ("新增", "修改", "未变")):
+        col.metric(f"{what}行", f"{c.get(what, 0):,}")
     if plan.changes is not None and not plan.changes.empty:
         st.markdown("**将被修改的数值（原 → 新）**")
         st.dataframe(plan.changes.head(500), hide_index=True, width="stretch")
-    confirmed = True
-    if warnings:
-        confirmed = st.checkbox(f"我已核实上述 {len(warnings)} 个警告，仍要导入", key="imp_confirm")
+    confirmed = not warnings or st.checkbox(f"我已核实上述 {len(warnings)} 个警告，仍要导入", key="imp_confirm")
     if st.button("提交导入", type="primary", disabled=not confirmed or not (c.get("新增") or c.get("修改")),
                  key="imp_commit", icon=":material/cloud_upload:"):
         name, src = session.actor()
-        what = dict(kind=plan.kind, file=plan.file, sha256=plan.sha256, warnings=len(warnings))
         try:
-            version = pipeline.commit(plan, accept_warnings=confirmed, user=name)
-        except store.StoreError as e:
-            audit.record("import", name, {**what, "ok": False, "error": str(e)}, src)
+            version = changes.commit(plan, actor=name, source=src, accept_warnings=confirmed)
+        except changes.StoreError as e:
             st.error(f"提交失败，数据未改变：{e}")
             return
-        audit.record("import", name, {**what, "rows": {k: int(v) for k, v in plan.counts.items()}, "ok": True,
-                                      "version": version}, src)
         st.session_state.pop("_imp_plan", None)
         st.success(f"已导入，生成数据版本 {version}。各页面已使用新数据；如需撤销，可在下方“历史版本”中回退。")
 
 
 def render_history() -> None:
-    directory = store.data_dir()
-    hist = store.history(directory)
+    hist = changes.history()
     st.subheader("历史版本")
-    rows = pd.DataFrame([{
-        "版本": h["id"], "时间": (h.get("created") or "")[:19].replace("T", " "),
-        "操作": {"import": "导入", "rollback": "回退", "base": "初始"}.get(h.get("action"), h.get("action")),
-        "文件": h.get("file_name") or "", "SHA-256": (h.get("file_sha256") or "")[:12],
-        "说明": h.get("note") or "", "观测行数": (h.get("rows") or {}).get("observations"),
-        "当前": "✓" if h.get("current") else ""} for h in hist])
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe(changes.history_table(hist), hide_index=True, width="stretch")
     older = [h["id"] for h in hist if not h.get("current")]
     if not older or not session.can("rollback"):
         return
@@ -165,31 +137,28 @@ def render_history() -> None:
         name, src = session.actor()
         was = next((h["id"] for h in hist if h.get("current")), None)
         try:
-            version = store.rollback(directory, target, user=name)
-        except store.StoreError as e:
-            audit.record("rollback", name, {"to": target, "from": was, "ok": False, "error": str(e)}, src)
+            version = changes.rollback(target, actor=name, source=src, **{"from": was})
+        except changes.StoreError as e:
             st.error(f"回退失败：{e}")
             return
-        audit.record("rollback", name, {"to": target, "from": was, "ok": True, "version": version}, src)
         st.success(f"已回退到 {target} 的内容（新版本 {version}）。")
         st.rerun()
 
 
 sc = frame.scope()
 indicators = data.indicators()
-frame.header("导入", sc, period="数据导入与版本")
+frame.header(sc, period="数据导入与版本")
 if not session.can("import"):
     st.error("无权限：导入数据、回退版本仅限管理员。如需导入，请联系管理员。", icon=":material/block:")
     st.stop()
 render_templates(indicators)
 f = inputs(sc, indicators)
-plan = None if f["crs"] else load(f)
 if f["crs"]:
     boundaries(f)
-elif plan is None:
+elif f["upload"] is None:
     st.info("上传乡镇、部门报来的 Excel 或 CSV。系统会先逐行检查并预览新增和修改，确认后才写入；每次写入都生成新版本，可随时回退。")
 else:
-    render_plan(plan)
+    render_plan(load(f))
 st.divider()
 render_history()
 frame.footer(sc, [])

@@ -6,12 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from minsheng import charts, fmt, images, metrics, slides
-from minsheng.ui import data, exports, frame, state
+from minsheng.selection import Selection
+from minsheng.ui import data, exports, frame, state, text
 
 DEFAULT = ["mz_home_aging_mod", "yb_resident_insured_rate"]
 
 
-def inputs(indicators: pd.DataFrame, years: list[int]) -> dict:
+def inputs(sc: Selection, indicators: pd.DataFrame, years: list[int]) -> Selection:
     ids = list(indicators["id"])
     c1, c2 = st.columns([3, 2])
     with c1:
@@ -26,7 +27,7 @@ def inputs(indicators: pd.DataFrame, years: list[int]) -> dict:
     c3, c4, c5 = st.columns([2, 2, 2])
     with c3:
         grain = state.choice(st.segmented_control, T("时间粒度"), ["year", "month"], key="grain", default="year",
-                             format_func=lambda g: T("年度（粒度）" if g == "year" else "月度（粒度）").replace("（粒度）", ""))
+                             format_func=lambda g: T("年度" if g == "year" else "月度", context="粒度"))
     with c4:
         views = ["value", "yoy"] + (["mom"] if grain == "month" else [])
         view = state.choice(st.segmented_control, T("显示"), views, key="view", default="value",
@@ -34,84 +35,86 @@ def inputs(indicators: pd.DataFrame, years: list[int]) -> dict:
     with c5:
         kids = state.value(st.toggle, T("同时显示下级区划"), key="kids", default=True, parse=lambda s: s == "1",
                            valid=lambda v: isinstance(v, bool), serialize=lambda v: "1" if v else "0")
-    return dict(ids=chosen, span=span, grain=grain or "year", view=view or "value", kids=kids)
+    # a year more than shown is read, so the first year shown has its 同比
+    return sc.with_(indicators=chosen, start=dt.date(span[0], 1, 1), end=dt.date(span[1], 12, 31), history=1,
+                    grain=grain or "year", view=view or "value", children=kids,
+                    regions=[sc.region] + (data.tree().kids(sc.region) if kids else []))
 
 
-def load(sc: frame.Scope, f: dict, indicators: pd.DataFrame) -> pd.DataFrame:
-    regions = [sc.region] + (frame.children_of(sc.region)["code"].tolist() if f["kids"] else [])
-    # a year more than shown, so the first year shown has its 同比
-    s = data.series(f["ids"], regions, dt.date(f["span"][0] - 1, 1, 1), dt.date(f["span"][1], 12, 31))
+def load(sel: Selection, indicators: pd.DataFrame) -> pd.DataFrame:
+    s = data.series(sel)
     if s.empty:
         return s
-    kinds = dict(zip(indicators["id"], indicators["kind"]))
-    freq = dict(zip(indicators["id"], indicators["frequency"]))
-    s = metrics.with_changes(s, kinds, freq)
-    if f["grain"] == "year":
+    s = metrics.with_changes(s, dict(zip(indicators["id"], indicators["kind"])),
+                             dict(zip(indicators["id"], indicators["frequency"])))
+    if sel.grain == "year":  # each year's last period: the year-end value, or the latest in a year under way
         s = s.sort_values("period").groupby(["indicator_id", "region_code", s["period"].dt.year]).tail(1)
         s = s.assign(month=s["period"].dt.month, period=pd.to_datetime(s["period"].dt.year.astype(str) + "-01-01"))
-    return s[s["period"].dt.year >= f["span"][0]]
+    return s[s["period"].dt.year >= sel.start.year]
 
 
-def render(sc: frame.Scope, s: pd.DataFrame, f: dict, indicators: pd.DataFrame) -> tuple[list[str], list]:
+def basis(sel: Selection, row: dict, d: pd.DataFrame) -> str:
+    """What the values are: 累计值年末/最新值, with the years that are not complete yet."""
+    note = ""
+    if sel.grain == "year" and row["frequency"] == "month":
+        partial = d[(d["region_code"] == sel.region) & (d["month"] < 12)]
+        note = "；".join(T("{y}年截至{m}月", y=int(p.year), m=int(m)) for p, m in zip(partial["period"], partial["month"]))
+    return (f"{T('累计值') if row['cumulative'] else ''}{T('年末/最新值') if sel.grain == 'year' else T('月度值')}"
+            f"{'（' + note + '）' if note else ''}")
+
+
+def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[list[str], list]:
     """Draw each indicator's chart; returns the sources and the (figure, provenance) pairs for the deck."""
-    names = dict(zip(data.regions()["code"], data.regions()["name"]))
+    names = data.tree().names
     ind = indicators.set_index("id")
     sources, figures = [], []
-    for ind_id in f["ids"]:
+    for ind_id in sel.indicators:
         d = s[s["indicator_id"] == ind_id]
         row = ind.loc[ind_id].to_dict() | {"id": ind_id}
         if d.empty:
-            st.info(T("{name}：{region} 在 {y0}–{y1} 年暂无数据。", name=frame.name(row), region=sc.region_name,
-                      y0=f["span"][0], y1=f["span"][1]))
+            st.info(T("{name}：{region} 在 {y0}–{y1} 年暂无数据。", name=text.name(row), region=sel.region_name,
+                      y0=sel.start.year, y1=sel.end.year))
             continue
-        if f["grain"] == "year" and row["frequency"] == "month":
-            partial = d[(d["region_code"] == sc.region) & (d["month"] < 12)]
-            note = "；".join(T("{y}年截至{m}月", y=int(p.year), m=int(m)) for p, m in zip(partial["period"], partial["month"]))
-        else:
-            note = ""
+        part = sel.with_(indicators=(ind_id,))  # this chart's selection: its subtitle and audit record
         source = d["source"].dropna().iloc[0] if d["source"].notna().any() else "—"
-        sub = (f"{sc.region_name}{T('及下级区划') if f['kids'] else ''} · {f['span'][0]}–{f['span'][1]}"
-               f" · {T('累计值') if row['cumulative'] else ''}{T('年末/最新值') if f['grain'] == 'year' else T('月度值')}"
-               f"{'（' + note + '）' if note else ''} · {T('来源：')}{source}"
-               f" · {T('数据截至 {date}', date=fmt.date_label(sc.data_date, sc.lang))}")
         sources += d["source"].dropna().unique().tolist()
-        fig = charts.trend(d, row | {"name_zh": frame.name(row)}, names, sc.region, f["view"], sub, f["grain"], sc.lang)
+        sub = part.subtitle(basis(sel, row, d), T("来源：") + source)
+        fig = charts.trend(d, row | {"name_zh": text.name(row)}, names, sel.region, sel.view, sub, sel.grain, sel.lang)
         st.plotly_chart(fig, key=f"trend_{ind_id}", config={"displaylogo": False})
-        title = frame.name(row) + ("" if f["view"] == "value" else f"（{T(charts.VIEW_LABEL[f['view']])}）")
-        unit = frame.unit(row["unit"]) if f["view"] == "value" else (T("个百分点") if row["kind"] == "rate" else "%")
-        short = f"{sc.region_name}{T('及下级区划') if f['kids'] else ''} · {f['span'][0]}–{f['span'][1]}"
-        prov = exports.provenance(sc, title, short, unit, source)
-        exports.chart_buttons(fig, prov, key=f"trend_{ind_id}",
-                              detail=dict(page="趋势", region=sc.region, indicators=[ind_id], view=f["view"]))
+        title = text.name(row) + ("" if sel.view == "value" else f"（{T(charts.VIEW_LABEL[sel.view])}）")
+        unit = text.unit(row["unit"]) if sel.view == "value" else (T("个百分点") if row["kind"] == "rate" else "%")
+        prov = exports.provenance(part, title, unit, source)
+        exports.chart_buttons(fig, prov, key=f"trend_{ind_id}", sel=part)
         figures.append((fig, prov))
-        if row["kind"] == "standard" and f["view"] == "value":
+        if row["kind"] == "standard" and sel.view == "value":
             st.caption(T("标准类指标不加总：上级区划显示其本级标准。"))
-        with st.expander(T("{name} · 数据表", name=frame.name(row))):
-            t = d.assign(区域=d["region_code"].map(names),
-                         时期=[fmt.period_label(p, f["grain"], sc.lang) for p in d["period"]])
-            cols = {"区域": T("区域"), "时期": T("时期"), "value": f"{T('数值')}（{frame.unit(row['unit'])}）",
-                    "yoy": T("同比（个百分点）") if row["kind"] == "rate" else T("同比（%）"),
-                    "mom": T("环比（个百分点）") if row["kind"] == "rate" else T("环比（%）")}
-            t = t[[c for c in cols if c in t.columns]].rename(columns=cols)
-            st.dataframe(t, hide_index=True, width="stretch")
+        with st.expander(T("{name} · 数据表", name=text.name(row))):
+            st.dataframe(table(sel, d, row, names), hide_index=True, width="stretch")
     return sources, figures
 
 
+def table(sel: Selection, d: pd.DataFrame, row: dict, names: dict) -> pd.DataFrame:
+    """One chart's numbers as a table under it."""
+    t = d.assign(区域=d["region_code"].map(names), 时期=[fmt.period_label(p, sel.grain, sel.lang) for p in d["period"]])
+    cols = {"区域": T("区域"), "时期": T("时期"), "value": f"{T('数值')}（{text.unit(row['unit'])}）",
+            "yoy": text.change_label("同比", row["kind"], sel.lang), "mom": text.change_label("环比", row["kind"], sel.lang)}
+    return t[[c for c in cols if c in t.columns]].rename(columns=cols)
+
+
 sc = frame.scope()
-T = frame.translator(sc.lang)
+T = text.translator(sc.lang)
 indicators = data.indicators()
-frame.header("趋势", sc)
+frame.header(sc)
 with frame.controls():
-    f = inputs(indicators, sorted(frame.available_years()))
-if not f["ids"]:
+    sel = inputs(sc, indicators, sorted(frame.available_years()))
+sources = []
+if not sel.indicators:
     st.info(T("请至少选择一个指标。"))
-    sources = []
 else:
-    s = load(sc, f, indicators)
-    sources, figures = render(sc, s, f, indicators) if not s.empty else ([], [])
+    s = load(sel, indicators)
+    sources, figures = render(sel, s, indicators) if not s.empty else ([], [])
     if figures:
-        exports.deck_button(sc, "趋势", lambda: [slides.Chart(p.title, images.png(fig, p)) for fig, p in figures], sources,
-                            detail=dict(indicators=f["ids"]))
+        exports.deck_button(sel, lambda: [slides.Chart(p.title, images.png(fig, p)) for fig, p in figures], sources)
     if s.empty:
-        st.info(T("{region} 在所选年份暂无这些指标的数据。", region=sc.region_name))
-frame.footer(sc, sources)
+        st.info(T("{region} 在所选年份暂无这些指标的数据。", region=sel.region_name))
+frame.footer(sel, sources)

@@ -1,23 +1,33 @@
 """The cache edge over `minsheng.repo`: every cached call is keyed by the data version and the user's area.
 
 The area (the signed-in user's region; None in single-user mode) is read from the session here and
-passed to every regional query as a bound parameter, so no page can ask for rows outside it.
-Deferred download callables run outside the session: pages capture `area()` while drawing.
+passed to every regional query as a bound parameter, so no page can ask for rows outside it. A
+page's own queries take its `Selection`, which carries both and is the cache key itself.
+The data version is read once per script run (`begin_run`, called by the router), not per call.
+Deferred download callables run outside the session: pages capture what they need while drawing.
 """
 
 from __future__ import annotations
-
-import datetime as dt
 
 import pandas as pd
 import streamlit as st
 
 from minsheng import export, regions as region_tree, repo, store
+from minsheng.selection import Selection
 from minsheng.ui import session
+
+_RUN_VERSION = "_ms_run_version"
+
+
+def begin_run() -> None:
+    """Read the data version for this script run (the router's first step): every cached call of
+    the run is keyed by it, and a commit in between shows at the next run, never half-way."""
+    st.session_state[_RUN_VERSION] = store.version(store.data_dir())
 
 
 def version() -> str:
-    return store.version(store.data_dir())
+    ver = st.session_state.get(_RUN_VERSION)
+    return ver if ver is not None else store.version(store.data_dir())
 
 
 def area() -> str | None:
@@ -35,10 +45,6 @@ def _tree(ver: str, area: str | None) -> region_tree.Tree:
     return region_tree.Tree(_regions(ver, area))
 
 
-def tree() -> region_tree.Tree:
-    return _tree(version(), area())
-
-
 @st.cache_data(max_entries=8, show_spinner=False)
 def _indicators(ver: str) -> pd.DataFrame:
     return repo.indicators()
@@ -47,17 +53,6 @@ def _indicators(ver: str) -> pd.DataFrame:
 @st.cache_data(max_entries=8, show_spinner=False)
 def _periods(ver: str) -> pd.DataFrame:
     return repo.periods()
-
-
-@st.cache_data(max_entries=512, show_spinner=False)
-def _series(ver: str, area: str | None, indicator_ids: tuple, region_codes: tuple, d0: dt.date,
-            d1: dt.date) -> pd.DataFrame:
-    return repo.series(indicator_ids, region_codes, d0, d1, area=area)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _targets(ver: str, area: str | None, region_code: str, year: int) -> pd.DataFrame:
-    return repo.targets(region_code, year, area=area)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -70,6 +65,11 @@ def regions() -> pd.DataFrame:
     return _regions(version(), area())
 
 
+def tree() -> region_tree.Tree:
+    """The same regions as a tree (built once per data version and area)."""
+    return _tree(version(), area())
+
+
 def indicators() -> pd.DataFrame:
     return _indicators(version())
 
@@ -78,27 +78,29 @@ def periods() -> pd.DataFrame:
     return _periods(version())
 
 
-def series(indicator_ids, region_codes, d0: dt.date, d1: dt.date) -> pd.DataFrame:
-    return _series(version(), area(), tuple(indicator_ids), tuple(region_codes), d0, d1)
-
-
-def targets(region_code: str, year: int) -> pd.DataFrame:
-    return _targets(version(), area(), region_code, int(year))
-
-
 def meta() -> dict:
     return _meta(version())
 
 
+@st.cache_data(max_entries=512, show_spinner=False)
+def series(sel: Selection) -> pd.DataFrame:
+    """The selection's indicators for its regions and periods, rolled up by kind."""
+    return repo.series(**sel.params())
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def targets(sel: Selection) -> pd.DataFrame:
+    """The tasks set for the selection's region and year."""
+    return repo.targets(sel.region, sel.year, area=sel.area)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def regions_below(sel: Selection, root: str, level: str | None) -> pd.DataFrame:
+    """The regions under `root` at `level` that the selection's user may see."""
+    return repo.regions_below(root, level, area=sel.area)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
-def _export_preview(ver: str, area: str | None, indicators: tuple, region: str, level: str | None, d0: dt.date,
-                    d1: dt.date, regions: tuple, limit: int) -> tuple[int, pd.DataFrame]:
-    q = export.Query(list(indicators), region, level, d0, d1, list(regions) or None, area=area)
-    return export.count(q), export.table(q, limit=limit)
-
-
-def export_preview(q: export.Query, limit: int) -> tuple[int, pd.DataFrame]:
-    """The 数据 page's row count and first `limit` rows, cached like every other query (its own area,
-    checked into `q` by export.check)."""
-    return _export_preview(version(), q.area, tuple(q.indicators), q.region, q.level, q.date_from, q.date_to,
-                           tuple(q.regions or ()), limit)
+def export_preview(sel: Selection, limit: int) -> tuple[int, pd.DataFrame]:
+    """The 数据 page's row count and first `limit` rows: what its files will hold."""
+    return export.count(sel), export.table(sel, limit=limit)

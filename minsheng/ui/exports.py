@@ -1,7 +1,8 @@
 """Download buttons for slide-ready output: each chart as PNG/SVG, each page as a PPTX deck.
 
 The files are made only when a button is clicked (deferred data), so drawing a page never waits
-for the image renderer. Exports need the analyst role; each file built is written to the audit log.
+for the image renderer. Exports need the analyst role; each file built is written to the audit log
+with the page's selection (`Selection.audit`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Callable
 import plotly.graph_objects as go
 import streamlit as st
 
-from minsheng import audit, images
+from minsheng import audit, fmt, images, slides
+from minsheng.selection import Selection
 from minsheng.ui import session
-from minsheng.ui.frame import Scope, T
+from minsheng.ui.text import T
 
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 
@@ -46,18 +48,17 @@ def allowed() -> bool:
     return False
 
 
-def provenance(sc: Scope, title: str, subtitle: str, unit: str | None, source: str) -> images.Provenance:
-    from minsheng import fmt
-
-    return images.Provenance(title=title, subtitle=subtitle, unit=unit, source=source or "—",
-                             data_date=fmt.date_label(sc.data_date, sc.lang), demo=sc.demo)
+def provenance(sel: Selection, title: str, unit: str | None, source: str) -> images.Provenance:
+    """What an image says about itself: the chart's title, the selection's place and period, its
+    unit, source and data date (in the footer), and 演示数据 where it applies."""
+    return images.Provenance(title=title, subtitle=sel.subtitle(dated=False), unit=unit, source=source or "—",
+                             data_date=fmt.date_label(sel.data_date, sel.lang), demo=sel.demo)
 
 
 def chart_buttons(fig: go.Figure | Callable[[], go.Figure], prov: images.Provenance, key: str,
-                  detail: dict | None = None) -> None:
+                  sel: Selection) -> None:
     """PNG (3840×2160) and SVG of the chart with title, subtitle, unit, source and data date baked in.
-    `fig` may be a function that builds the figure, for exports that differ from what is on screen.
-    `detail` (page, region, indicators) goes into the audit record with the format and title."""
+    `fig` may be a function that builds the figure, for exports that differ from what is on screen."""
     if not allowed():
         return
 
@@ -66,7 +67,7 @@ def chart_buttons(fig: go.Figure | Callable[[], go.Figure], prov: images.Provena
 
     c1, c2, _ = st.columns([1, 1, 6])
     name = _safe(prov.title)
-    what = dict(detail or {}, title=prov.title, subtitle=prov.subtitle)
+    what = sel.audit(title=prov.title, subtitle=prov.subtitle)
     c1.download_button(T("下载 PNG"), data=audited(lambda: images.png(figure(), prov), format="png", **what),
                        file_name=f"{name}.png", mime="image/png", key=f"{key}_png", on_click="ignore",
                        icon=":material/image:")
@@ -75,19 +76,15 @@ def chart_buttons(fig: go.Figure | Callable[[], go.Figure], prov: images.Provena
                        icon=":material/draw:")
 
 
-def deck_button(sc: Scope, page_title: str, build: Callable[[], list], sources: list[str], key: str = "deck",
-                detail: dict | None = None) -> None:
+def deck_button(sel: Selection, build: Callable[[], list], sources: list[str], key: str = "deck", **detail) -> None:
     """导出汇报材料: one PPTX for the page, built from the parts `build` returns when clicked."""
-    from minsheng import fmt, slides
-
     if not allowed():
         return
 
     def make() -> bytes:
-        subtitle = f"{sc.region_name} · {T('{year}年', year=sc.year)}"
-        src = [(s, fmt.date_label(sc.data_date, sc.lang)) for s in sorted({s for s in sources if s})]
-        return slides.deck(f"{T(page_title)} · {sc.region_name}", subtitle, build(), src, sc.demo)
+        src = [(s, fmt.date_label(sel.data_date, sel.lang)) for s in sorted({s for s in sources if s})]
+        return slides.deck(sel.deck_title(), sel.deck_subtitle(), build(), src, sel.demo)
 
-    what = dict(detail or {}, page=page_title, format="pptx", region=sc.region, year=sc.year)
-    st.download_button(T("导出汇报材料"), data=audited(make, **what), file_name=f"{_safe(T(page_title) + '_' + sc.region_name)}.pptx",
-                       mime=PPTX_MIME, key=key, on_click="ignore", icon=":material/slideshow:", type="primary")
+    st.download_button(T("导出汇报材料"), data=audited(make, **sel.audit(format="pptx", **detail)),
+                       file_name=f"{_safe(sel.deck_title().replace(' · ', '_'))}.pptx", mime=PPTX_MIME, key=key,
+                       on_click="ignore", icon=":material/slideshow:", type="primary")

@@ -1,8 +1,12 @@
-"""The frame every page shares: region and year in the sidebar, the title line and the footer."""
+"""The frame every page shares: region and year in the sidebar, the title line and the footer.
+
+The router draws the sidebar once per run (`sidebar`), which settles the frame's `Selection` —
+region, year, language, data version, the user's area and the page being shown; a page starts
+from it (`scope`) and adds its own choices with `Selection.with_`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from html import escape
 from urllib.parse import urlencode
 
@@ -10,19 +14,11 @@ import pandas as pd
 import streamlit as st
 
 from minsheng import fmt, i18n
-from minsheng.ui import data, state
+from minsheng.selection import Selection
+from minsheng.ui import data, pages, state
+from minsheng.ui.text import T, lang, name, translator, unit
 
-
-@dataclass(frozen=True)
-class Scope:
-    region: str
-    region_name: str
-    level: str
-    year: int
-    data_date: str | None
-    demo: bool
-    present: bool = False
-    lang: str = "zh"
+_SCOPE = "_ms_scope"  # this run's frame selection, set by sidebar()
 
 
 def available_years() -> list[int]:
@@ -55,35 +51,10 @@ def _out_of_area(options: list[str]) -> str | None:
     return None
 
 
-def lang() -> str:
-    """The UI language: the session's choice, else the URL's (the router needs it before the sidebar)."""
-    chosen = state.get("lang") or st.query_params.get("lang")
-    return chosen if chosen in i18n.LANGS else "zh"
-
-
-def T(text: str, **values) -> str:
-    """A UI string in the session's language (see minsheng/i18n.py)."""
-    return i18n.t(text, lang(), **values)
-
-
-def translator(language: str):
-    """T with the language fixed now: widget format functions may be called later, outside the
-    session's script run (AppTest does), where the session's choice cannot be read."""
-    return lambda text, **values: i18n.t(text, language, **values)
-
-
-def name(row) -> str:
-    """An indicator's name in the UI language (the Chinese name where no English one is given)."""
-    en = row.get("name_en") if hasattr(row, "get") else None
-    return en if lang() == "en" and isinstance(en, str) and en else row["name_zh"]
-
-
-def unit(u: str) -> str:
-    return i18n.unit(u, lang())
-
-
-def sidebar() -> Scope:
-    """Draw the shared filters (region, year) and return the chosen scope; the router calls it once per run."""
+def sidebar(page: pages.Page) -> Selection:
+    """Draw the shared filters (region, year) and settle this run's frame selection for `page`;
+    the router calls it once per run, before the page."""
+    st.session_state.pop(_SCOPE, None)
     meta = data.meta()
     tree = data.tree()
     order = tree.picker(state.get("region") or st.query_params.get("region"))
@@ -93,18 +64,18 @@ def sidebar() -> Scope:
         if meta.get("demo"):
             st.caption(f":orange-badge[{T('演示数据')}] {T('围绕公开报道数字生成，非官方统计')}")
         denied = _out_of_area(order)
-        state.choice(st.selectbox, T("区域"), order, key="region", default=order[0],
-                     format_func=tree.indented,
-                     help=T("可输入名称搜索；选择后各页面同步") if len(order) == len(tree.order) else
-                     T("列出当前区域的上级与下级；选中下级后可继续向下选择"))
+        region = state.choice(st.selectbox, T("区域"), order, key="region", default=order[0],
+                              format_func=tree.indented,
+                              help=T("可输入名称搜索；选择后各页面同步") if len(order) == len(tree.order) else
+                              T("列出当前区域的上级与下级；选中下级后可继续向下选择"))
         years = available_years()
         default_year = pd.Timestamp(meta["data_date"]).year if meta.get("data_date") else years[0]
-        state.choice(st.selectbox, T("年度"), years, key="year", default=default_year, parse=int,
-                     format_func=lambda y: T("{year}年", year=y))
+        year = state.choice(st.selectbox, T("年度"), years, key="year", default=default_year, parse=int,
+                            format_func=lambda y: T("{year}年", year=y))
         st.caption(T("数据截至 {date}", date=fmt.date_label(meta.get("data_date"), lang())))
-        state.value(st.toggle, T("演示模式"), key="present", default=False, parse=lambda s: s == "1",
-                    valid=lambda v: isinstance(v, bool), serialize=lambda v: "1" if v else "0",
-                    help=T("隐藏侧栏和工具栏，16:9 版式、大字号，截图即可作为汇报幻灯片（网址加 ?present=1 亦可）"))
+        present = state.value(st.toggle, T("演示模式"), key="present", default=False, parse=lambda s: s == "1",
+                              valid=lambda v: isinstance(v, bool), serialize=lambda v: "1" if v else "0",
+                              help=T("隐藏侧栏和工具栏，16:9 版式、大字号，截图即可作为汇报幻灯片（网址加 ?present=1 亦可）"))
         state.choice(st.segmented_control, T("语言"), list(i18n.LANGS), key="lang", default="zh",
                      format_func=i18n.LANGS.get)
     if denied:
@@ -114,21 +85,21 @@ def sidebar() -> Scope:
                      icon=":material/block:")
         else:
             st.warning(T("没有区域 {code}，已改为显示 {name}。", code=denied[:20], name=shown))
-    sc = scope()
+    sc = Selection(region=region, region_name=tree.names[region], region_level=tree.levels[region], year=int(year),
+                   data_date=meta.get("data_date"), demo=bool(meta.get("demo")), present=bool(present), lang=lang(),
+                   area=data.area(), version=data.version(), page=page.title)
+    st.session_state[_SCOPE] = sc
     if sc.present:
         st.html(f"<style>{PRESENT_CSS}</style>")
     return sc
 
 
-def scope() -> Scope:
-    tree = data.tree()
-    meta = data.meta()
-    code = state.get("region")
-    if code not in tree.names:  # a page run before the sidebar settled the region (it always does first)
-        raise KeyError(code)
-    return Scope(region=code, region_name=tree.names[code], level=tree.levels[code], year=int(state.get("year")),
-                 data_date=meta.get("data_date"), demo=bool(meta.get("demo")), present=bool(state.get("present", False)),
-                 lang=lang())
+def scope() -> Selection:
+    """This run's frame selection (the router's sidebar settled it before the page runs)."""
+    sc = st.session_state.get(_SCOPE)
+    if not isinstance(sc, Selection):
+        raise RuntimeError("页面须经由 dashboard.py 运行（侧栏尚未确定区域与年度）")
+    return sc
 
 
 # Presentation mode: no sidebar or Streamlit chrome, a 16:9 white page with large type, the
@@ -154,15 +125,16 @@ h1 { display: none; }
 """
 
 
-def header(title: str, sc: Scope, period: str | None = None) -> None:
-    title = T(title)
+def header(sc: Selection, period: str | None = None) -> None:
+    """The page's title (from the registry) and the line under it: region, period, data date."""
+    title = T(sc.page)
     period = period or T("{year}年", year=sc.year)
     st.title(title)
     if sc.present:
         st.html(f"<div class='ms-slide-title'>{escape(title)}<span>{escape(sc.region_name)} · "
                 f"{escape(period)}</span></div>")
         return
-    bits = [sc.region_name, period, T("数据截至 {date}", date=fmt.date_label(sc.data_date, sc.lang))]
+    bits = [sc.region_name, period, sc.dated()]
     st.caption(" · ".join(bits) + (f"　:orange-badge[{T('演示数据')}]" if sc.demo else ""))
 
 
@@ -171,7 +143,7 @@ def controls():
     return st.container(key="ms_controls")
 
 
-def footer(sc: Scope, sources: list[str] | None = None) -> None:
+def footer(sc: Selection, sources: list[str] | None = None) -> None:
     src = "；".join(sorted({s for s in (sources or []) if s})) or "—"
     text = (T("区域：{region}（{code}）　来源：{sources}　数据日期：{date}", region=sc.region_name, code=sc.region,
               sources=src, date=fmt.date_label(sc.data_date, sc.lang)) + (T("　演示数据，非官方统计") if sc.demo else ""))
@@ -183,12 +155,6 @@ def footer(sc: Scope, sources: list[str] | None = None) -> None:
         return
     st.divider()
     st.caption(text)
-
-
-def children_of(code: str) -> pd.DataFrame:
-    regions = data.regions()
-    kids = data.tree().children.get(code, [])
-    return regions[regions["code"].isin(kids)].sort_values("code") if kids else regions.iloc[0:0]
 
 
 def indicator_label(ind: pd.DataFrame):
