@@ -321,7 +321,7 @@ def _pages_worker(plan_path: str, out: str) -> int:
     st.cache_data.clear()
     timed("overview")  # the queries again, in a warm process
     timed("overview_rerun")  # a rerun that hits st.cache_data
-    at.session_state[state._canon("region")] = pg["county"]
+    at.session_state[state.value_key("region")] = pg["county"]
     at.query_params["inds"] = pg["trend"]
     at.switch_page("views/trend.py")
     timed("trend")
