@@ -13,6 +13,7 @@ import pytest
 
 from conftest import CITY, JIA, JIA1, YI
 from minsheng import bench, repo, store, synth
+from minsheng.reference import KEYS, Reference, same
 
 ROWS = 20_000
 PARENT = {"city": 2, "county": 4, "township": 6, "village": 9}  # digits a code shares with its parent's
@@ -105,11 +106,11 @@ def test_deterministic_and_exact(tmp_path):
     (["std"], [CITY], "2023-01-01", "2023-01-01"),
     (["stock", "rate"], [JIA, JIA1, "000000000000"], "2023-02-01", "2023-02-01"),
 ])
-def test_pandas_baseline_matches_series_sql(fixture_dir, ids, roots, d0, d1):
+def test_pandas_reference_matches_series_sql(fixture_dir, ids, roots, d0, d1):
     d0, d1 = dt.date.fromisoformat(d0), dt.date.fromisoformat(d1)
     ours = repo.series(ids, roots, d0, d1, fixture_dir)
-    base = bench.Pandas(fixture_dir).series(ids, roots, d0, d1)
-    assert bench._same(ours, base, bench.KEYS) is None
+    base = Reference(fixture_dir).series(ids, roots, d0, d1)
+    assert same(ours, base, KEYS) is None
 
 
 def test_bench_smoke(small, tmp_path):
