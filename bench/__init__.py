@@ -7,7 +7,7 @@ minsheng.repo against the pandas reference, whole page runs, and users at once o
     pages.py     worker: page runs timed with AppTest
     sessions.py  a `streamlit run` server and websocket sessions speaking the browser's protocol
     report.py    the plain-text report
-    cli.py       the `bench` command (`python -m minsheng bench`)
+    cli.py       the `bench` command, reached from `python -m minsheng`
 
 Workers are separate processes (`python -m bench.<module> PLAN OUT`, from the project root), so
 each side's peak RSS is its own.

@@ -1,4 +1,4 @@
-"""The `bench` command: `python -m minsheng bench …` reaches it through `add_parsers`."""
+"""The `bench` command of `python -m minsheng`, which reaches it through `add_parsers`."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ def run(directory: Path, repeat: int = 5, pages: bool = True, export_rows: int =
                                       for k, v in q.items() if k not in ("name", "kind")} for q in p["queries"]})
     need, avail = baseline.estimate(directory)
     report |= dict(baseline_estimate_mb=need / 2**20, available_mb=avail / 2**20)
-    with tempfile.TemporaryDirectory(prefix="minsheng-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         plan_path = Path(tmp) / "plan.json"
         plan_path.write_text(json.dumps(p, ensure_ascii=False), encoding="utf-8")
         if need > baseline.RAM_SHARE * avail:

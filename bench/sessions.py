@@ -35,7 +35,7 @@ class Server:
 
     def __init__(self, directory: Path):
         self.directory, self.proc, self.port = Path(directory).resolve(), None, 0
-        self.log = tempfile.NamedTemporaryFile(prefix="minsheng-bench-server-", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
 
     def start(self, timeout: float = 90.0) -> "Server":
         for _ in range(3):  # the port can be taken between choosing it and binding it
