@@ -105,12 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=int, required=True, help="保留的版本数")
     p.add_argument("--timeout", type=float, default=30, help="等待其他提交完成的秒数（默认 30）")
     p.set_defaults(func=_prune)
-    from minsheng import auth_commands, bench, synth
+    from bench.cli import add_parsers as bench_parsers  # the benchmark: an application beside the package
+    from minsheng import auth_commands, synth
     from minsheng.ingest import commands
 
     commands.add_parsers(sub)  # import, template
     synth.add_parsers(sub)
-    bench.add_parsers(sub)
+    bench_parsers(sub)
     auth_commands.add_parsers(sub)  # users add|set-role|set-area|passwd|disable|enable|list
     args = parser.parse_args(argv)
     return args.func(args)

@@ -12,7 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import CITY, JIA, JIA1, YI
-from minsheng import bench, repo, store, synth
+from bench import cli as bench_cli
+from bench.sessions import problems
+from minsheng import repo, store, synth
+from minsheng.reference import KEYS, Reference, same
+from minsheng.ui import pages
 
 ROWS = 20_000
 PARENT = {"city": 2, "county": 4, "township": 6, "village": 9}  # digits a code shares with its parent's
@@ -22,7 +26,7 @@ def cli(*argv: str) -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
     synth.add_parsers(sub)
-    bench.add_parsers(sub)
+    bench_cli.add_parsers(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 
@@ -105,11 +109,11 @@ def test_deterministic_and_exact(tmp_path):
     (["std"], [CITY], "2023-01-01", "2023-01-01"),
     (["stock", "rate"], [JIA, JIA1, "000000000000"], "2023-02-01", "2023-02-01"),
 ])
-def test_pandas_baseline_matches_series_sql(fixture_dir, ids, roots, d0, d1):
+def test_pandas_reference_matches_series_sql(fixture_dir, ids, roots, d0, d1):
     d0, d1 = dt.date.fromisoformat(d0), dt.date.fromisoformat(d1)
     ours = repo.series(ids, roots, d0, d1, fixture_dir)
-    base = bench.Pandas(fixture_dir).series(ids, roots, d0, d1)
-    assert bench._same(ours, base, bench.KEYS) is None
+    base = Reference(fixture_dir).series(ids, roots, d0, d1)
+    assert same(ours, base, KEYS) is None
 
 
 def test_bench_smoke(small, tmp_path):
@@ -135,7 +139,7 @@ def test_sessions_smoke(small, tmp_path):
     assert {"n", "duration_s", "runs", "errors", "p50_ms", "p95_ms", "peak_rss_mb"} <= set(s)
     assert s["n"] == 3 and s["duration_s"] == 15 and s["errors"] == 0, s["error_samples"]
     assert s["runs"] >= 10 and 0 < s["p50_ms"] <= s["p95_ms"] and s["peak_rss_mb"] > 50
-    assert set(s["pages"]) == set(bench.PAGES.values())
+    assert set(s["pages"]) == {p.title for p in pages.BROWSE}
     for name in ("总览", "趋势", "地图", "数据"):  # every session chose indicators that have data
         assert s["pages"][name]["runs"] and s["pages"][name]["drawn"], (name, s["pages"])
 
@@ -153,18 +157,18 @@ def test_session_errors_are_recognised():
             setattr(target, leaf, value)
         return m
 
-    assert bench._problems(element(**{"exception.type": "KeyError", "exception.message": "x"}), "总览") == ["总览: KeyError: x"]
+    assert problems(element(**{"exception.type": "KeyError", "exception.message": "x"}), "总览") == ["总览: KeyError: x"]
     err = element(**{"alert.body": "数据目录不可用", "alert.format": 1})
-    assert bench._problems(err, "趋势") == ["趋势: st.error 数据目录不可用"]
-    assert bench._problems(element(**{"alert.body": "请至少选择一个指标。", "alert.format": 3}), "趋势") == []
+    assert problems(err, "趋势") == ["趋势: st.error 数据目录不可用"]
+    assert problems(element(**{"alert.body": "请至少选择一个指标。", "alert.format": 3}), "趋势") == []
     trace = element(**{"markdown.body": "Traceback (most recent call last):\n  File ..."})
-    assert bench._problems(trace, "数据")
-    assert bench._problems(element(**{"markdown.body": "正文"}), "数据") == []
+    assert problems(trace, "数据")
+    assert problems(element(**{"markdown.body": "正文"}), "数据") == []
     lost = ForwardMsg()
     lost.page_not_found.page_name = "nosuch"
-    assert bench._problems(lost, "nosuch") == ["nosuch: 页面不存在"]
+    assert problems(lost, "nosuch") == ["nosuch: 页面不存在"]
     done = ForwardMsg()
     done.script_finished = ForwardMsg.FINISHED_WITH_COMPILE_ERROR
-    assert bench._problems(done, "地图")
+    assert problems(done, "地图")
     done.script_finished = ForwardMsg.FINISHED_SUCCESSFULLY
-    assert bench._problems(done, "地图") == []
+    assert problems(done, "地图") == []

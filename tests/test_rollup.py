@@ -1,7 +1,7 @@
 """The roll-up tables (minsheng/rollup.py) against a direct computation from the leaf rows.
 
-The reference is the pandas baseline of the benchmark (bench.Pandas.series): it walks the region
-tree from each asked region and aggregates the leaf rows in Python — no roll-up tables involved.
+The reference is minsheng/reference.py (Reference.series), also the benchmark's baseline: it walks
+the region tree from each asked region and aggregates the leaf rows in Python — no roll-up tables involved.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import fixture_tables
-from minsheng import bench, db, repo, rollup, store, synth
+from minsheng import db, repo, rollup, store, synth
+from minsheng.reference import KEYS, Reference, same
 
 D0, D1 = dt.date(2000, 1, 1), dt.date(2999, 12, 1)
 
@@ -25,13 +26,13 @@ def every_region_every_indicator(directory) -> tuple[pd.DataFrame, pd.DataFrame]
     regions = repo.regions(directory)["code"].tolist()
     ids = repo.indicators(directory)["id"].tolist()
     ours = repo.series(ids, regions, D0, D1, directory)
-    theirs = bench.Pandas(directory).series(ids, regions, D0, D1)
+    theirs = Reference(directory).series(ids, regions, D0, D1)
     return ours, theirs
 
 
 def agree(directory) -> pd.DataFrame:
     ours, theirs = every_region_every_indicator(directory)
-    assert bench._same(ours[theirs.columns.tolist()], theirs, bench.KEYS) is None
+    assert same(ours[theirs.columns.tolist()], theirs, KEYS) is None
     return ours
 
 

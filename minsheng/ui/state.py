@@ -14,17 +14,18 @@ from typing import Any, Callable, Sequence
 import streamlit as st
 
 
-def _canon(key: str) -> str:
+def value_key(key: str) -> str:
+    """The session key that holds filter `key`'s value (`_v_<key>`); set it to change the filter."""
     return f"_v_{key}"
 
 
 def get(key: str, default: Any = None) -> Any:
-    return st.session_state.get(_canon(key), default)
+    return st.session_state.get(value_key(key), default)
 
 
 def set_value(key: str, value: Any) -> None:
     """Change a filter from code (a map click drilling down, say) before its widget is drawn."""
-    st.session_state[_canon(key)] = value
+    st.session_state[value_key(key)] = value
 
 
 def _from_url(key: str, multi: bool, parse: Callable[[str], Any]) -> Any:
@@ -50,7 +51,7 @@ def choice(widget: Callable, label: str, options: Sequence, *, key: str, default
            parse: Callable[[str], Any] = str, multi: bool = False, **kwargs) -> Any:
     """A selectbox / radio / pills / multiselect / segmented control bound to `?key=`."""
     options = list(options)
-    canon = _canon(key)
+    canon = value_key(key)
     if canon not in st.session_state:
         url = _from_url(key, multi, parse)
         st.session_state[canon] = url if url is not None else default
@@ -77,7 +78,7 @@ def choice(widget: Callable, label: str, options: Sequence, *, key: str, default
 def value(widget: Callable, label: str, *, key: str, default: Any, parse: Callable[[str], Any],
           valid: Callable[[Any], bool], serialize: Callable[[Any], str] = str, **kwargs) -> Any:
     """A slider / number input / toggle bound to `?key=`, checked with `valid`."""
-    canon = _canon(key)
+    canon = value_key(key)
     if canon not in st.session_state:
         try:
             raw = st.query_params.get(key)

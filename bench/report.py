@@ -1,0 +1,49 @@
+"""The benchmark's report as plain text: the query table, memory, page runs and sessions."""
+
+from __future__ import annotations
+
+import math
+
+from minsheng import fmt
+
+
+def _num(x, digits: int = 0) -> str:
+    """A number with thousands separators, or — when there is none (None, NaN)."""
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.{digits}f}"
+
+
+def render(report: dict) -> str:
+    """The report as a plain-text table."""
+    if "queries" not in report:  # --only-sessions
+        return "\n".join(render_sessions(report["sessions"]))
+    head = ("查询", "输出行", "本实现冷", "p50", "p95", "pandas冷", "p50", "p95", "倍数", "一致")
+    times = ("rows_out", "cold_ms", "p50_ms", "p95_ms", "baseline_cold_ms", "baseline_p50_ms", "baseline_p95_ms")
+    rows = [head] + [(r["name"], *(_num(r[k]) for k in times), _num(r["ratio"], 1),
+                      {True: "是", False: "否", None: "—"}[r["agree"]]) for r in report["queries"]]
+    lines = [f"观测 {report['rows']:,} 行 · {report['data']} · 重复 {report['repeat']} 次 · 时间单位 ms（倍数 = pandas p50 / 本实现 p50）"]
+    lines += fmt.text_table(rows, right=tuple(range(1, len(head)))).splitlines()
+    lines.append(f"峰值内存：本实现 {_num(report['peak_rss_mb'])} MB；pandas {_num(report['baseline_peak_rss_mb'])} MB"
+                 f"（估计 {_num(report['baseline_estimate_mb'])} MB，载入 {_num(report['baseline_load_ms'])} ms）"
+                 + (f"；页面进程 {_num(report['pages_peak_rss_mb'])} MB" if report.get("pages_peak_rss_mb") else ""))
+    if report["baseline_note"]:
+        lines.append(f"pandas 基线{report['baseline_note']}")
+    for r in report["queries"]:
+        if r["agree"] is False:
+            lines.append(f"不一致 {r['name']}：{r['difference']}")
+    if report["page_run_ms"]:
+        lines.append("页面运行（AppTest）：" + "，".join(f"{k} {v:,.0f} ms" for k, v in report["page_run_ms"].items()))
+    lines += [f"页面错误：{e}" for e in report["page_errors"]]
+    if report.get("sessions"):
+        lines += render_sessions(report["sessions"])
+    return "\n".join(lines)
+
+
+def render_sessions(s: dict) -> list[str]:
+    """The `sessions` part of the report, a line for the whole and one per page, then the errors."""
+    lines = [f"并发会话（真实服务，{s['driver']}）：{s['n']} 个会话 × {s['duration_s']:,.0f} s，"
+             f"页面运行 {s['runs']:,} 次，错误 {s['errors']}，p50 {_num(s['p50_ms'])} ms，p95 {_num(s['p95_ms'])} ms，"
+             f"服务峰值内存 {_num(s['peak_rss_mb'])} MB；驱动端 CPU {s['client_cpu_s']:.1f} s / {s['wall_s']:.0f} s",
+             "  按页面（运行次数，其中画出数据的次数）：" + "，".join(
+                 f"{k} {v['runs']}（{v['drawn']}）次 p50 {_num(v['p50_ms'])} / p95 {_num(v['p95_ms'])} ms"
+                 for k, v in s["pages"].items())]
+    return lines + [f"  会话错误：{e}" for e in s["error_samples"]]
