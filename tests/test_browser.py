@@ -38,12 +38,14 @@ from browser_support import (  # noqa: E402,F401  (fixtures are used by name)
     wait_idle,
 )
 
+from minsheng.ui import pages  # noqa: E402
+
 pytestmark = pytest.mark.browser
 
-# page name -> URL path. The 总览 page is the default page, served at `/`.
-PAGES = {"overview": "/", "trend": "/trend", "map": "/map", "goals": "/goals", "data": "/data", "import": "/import"}
+# page key -> URL path, from the registry. The 总览 page is the default page, served at `/`.
+PAGES = {p.key: "/" + p.url for p in pages.PAGES}
 LOAD_PATHS = dict(PAGES)
-TITLES = {"overview": "总览", "trend": "趋势", "map": "地图", "goals": "目标", "data": "数据", "import": "导入"}
+TITLES = {p.key: p.title for p in pages.PAGES}
 
 SHIFENG = "430204000000"  # 石峰区 in the demo data
 
@@ -62,7 +64,7 @@ DRAWN_JS = {
     "goals": f"""() => {{ const t = ({PLOT_TRACES_JS})(); return t.length > 0 && t.every(n => n > 0); }}""",
     "map": f"""() => {{ const c = document.querySelector('{DECK_CANVAS}');
                        return !!c && c.width > 0 && c.height > 0; }}""",
-    "data": """() => !!document.querySelector('[data-testid="stDataFrame"] canvas')
+    "explore": """() => !!document.querySelector('[data-testid="stDataFrame"] canvas')
                       && !!document.querySelector('[data-testid="stDownloadButton"]')""",
     "import": """() => !!document.querySelector('[data-testid="stFileUploader"]')
                         && !!document.querySelector('[data-testid="stDataFrame"]')""",
@@ -137,6 +139,28 @@ def test_page_renders_without_errors(loaded, name):
     assert page.locator("h1").first.inner_text().strip() == title
     problems = problems_on(page)
     assert not problems, f"{LOAD_PATHS[name]} shows:\n" + "\n".join(problems)
+
+
+def test_a_deep_link_first_after_start_runs_the_router(browser, chromium_path):
+    """The first request a freshly started server sees is a deep link (/trend?…). With a pages/
+    folder beside dashboard.py, Streamlit 1.67 would run views in its v1 mode and serve that
+    page bare — no sign-in gate, no page config, no shared sidebar — until someone opened /."""
+    server = StreamlitServer(APP_SCRIPT, ROOT, "deeplink").start()
+    ctx, page, reqs = new_page(browser)
+    try:
+        page.goto(f"{server.url}/trend?region={SHIFENG}&year=2023")
+        wait_idle(page)
+        page.wait_for_function(DRAWN_JS["trend"], timeout=30_000)
+        assert page.locator("h1").first.inner_text().strip() == TITLES["trend"]
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert all(p.title in nav for p in pages.PAGES)                    # st.navigation ran
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert "未启用登录" in sidebar and "区域" in sidebar and "演示模式" in sidebar  # the gate and the frame
+        assert "石峰区" in page.locator('[data-testid="stMain"] [data-testid="stCaptionContainer"]').first.inner_text()
+        assert not problems_on(page) and not reqs.external()
+    finally:
+        ctx.close()
+        server.stop()
 
 
 # 4b: the offline guarantee, on every page -----------------------------------------------------
@@ -274,7 +298,7 @@ def test_map_canvas_is_drawn_offline(loaded):
 # 5 -------------------------------------------------------------------------------------------
 
 def test_data_page_csv_download(loaded, tmp_path):
-    page = loaded(PAGES["data"]).page
+    page = loaded(PAGES["explore"]).page
     caption = page.get_by_text(re.compile(r"共 [\d,]+ 行")).first.inner_text()
     stated = int(re.search(r"共 ([\d,]+) 行", caption).group(1).replace(",", ""))
     with page.expect_download(timeout=30_000) as info:
@@ -558,7 +582,7 @@ def test_every_page_but_import_exports_a_deck(browser, app_server):
     """导出汇报材料 exists on 总览, 趋势, 地图, 目标 and 数据, and each deck opens with its page title first."""
     from minsheng import slides
 
-    for name in ("overview", "trend", "map", "data"):
+    for name in ("overview", "trend", "map", "explore"):
         ctx, page, _ = new_page(browser)
         try:
             page.goto(f"{app_server.url}{PAGES[name]}")

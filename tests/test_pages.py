@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
+from minsheng.ui import pages
 
 CITY, SHIFENG, HETANG = "430200000000", "430204000000", "430202000000"
 
@@ -16,7 +17,7 @@ def app(page: str | None = None, **params) -> AppTest:
         at.query_params[k] = v
     at.run()
     if page:
-        at.switch_page(f"views/{page}.py")
+        at.switch_page(pages.get(page).script)
         at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -158,7 +159,7 @@ def test_explore_empty_result_says_so():
     {"ind": "../../etc/passwd", "month": "13", "maplevel": "village"},
     {"gmonth": "-1", "gap": "1e9", "dept": "不存在"},
 ])
-@pytest.mark.parametrize("page", [None, "trend", "map", "goals", "explore"])
+@pytest.mark.parametrize("page", [None, *(p.key for p in pages.BROWSE if p is not pages.DEFAULT)])
 def test_bad_url_parameters_fall_back_without_a_traceback(page, params):
     at = app(page, **params)
     assert not at.exception
@@ -167,8 +168,8 @@ def test_bad_url_parameters_fall_back_without_a_traceback(page, params):
 
 def test_url_state_survives_page_switches():
     at = app(region=HETANG, year="2024")
-    for page in ("trend", "map", "goals", "explore", "overview"):
-        at.switch_page(f"views/{page}.py").run()
+    for page in [*pages.BROWSE[1:], pages.DEFAULT]:
+        at.switch_page(page.script).run()
         assert not at.exception
         assert at.selectbox(key="_w_region").value == HETANG
         assert at.query_params["region"] == HETANG and at.query_params["year"] == "2024"

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from conftest import ROOT
 from minsheng import auth, repo
+from minsheng.ui import pages
 from test_session import PW, deferred, downloads, sign_in, start, texts, users  # noqa: F401 (fixtures)
 from test_slides import all_text
 
@@ -27,7 +28,7 @@ HETANG = "430202000000"    # 荷塘区
 QINGSHUITANG = "430204901000"  # 清水塘街道, in 石峰区
 AREAS = {"city": CITY, "county": SHIFENG, "township": QINGSHUITANG}
 ROLES = ("viewer", "analyst", "admin")
-PAGES = ("overview", "trend", "map", "goals", "explore")
+PAGES = tuple(p.key for p in pages.BROWSE)  # every page a viewer can open (the registry)
 
 
 def subtree(area: str) -> set[str]:
@@ -87,7 +88,7 @@ def test_each_area_sees_its_subtree_on_every_page(matrix_users, deferred, label)
         assert options and {o.strip() for o in options} <= set(repo.regions(area=area)["name"]), (role, label)
         assert at.selectbox(key="_w_region").value == area
         for page in PAGES:
-            at.switch_page(f"views/{page}.py").run()
+            at.switch_page(pages.get(page).script).run()
             assert not at.exception, (role, label, page, [e.value for e in at.exception])
             shown = codes_on_page(at)
             assert shown <= inside, (role, label, page, shown - inside)
@@ -125,7 +126,7 @@ def test_url_naming_a_region_outside_the_area_says_no_permission(matrix_users, a
     assert not at.exception
     assert "无权限" in texts(at.error) and at.selectbox(key="_w_region").value == SHIFENG
     for page in PAGES:
-        at.switch_page(f"views/{page}.py").run()
+        at.switch_page(pages.get(page).script).run()
         assert not at.exception, page
         assert at.selectbox(key="_w_region").value == SHIFENG
         assert codes_on_page(at) <= subtree(SHIFENG), page
@@ -142,7 +143,7 @@ def test_injection_strings_in_sign_in_and_url_leak_nothing(matrix_users, text):
     at = signed_in("viewer_township", region=text, ind=text, inds=text, year=text, maplevel=text, xregs=text,
                    xinds=text, span=text, month=text)
     for page in PAGES:
-        at.switch_page(f"views/{page}.py").run()
+        at.switch_page(pages.get(page).script).run()
         assert not at.exception, (page, [e.value for e in at.exception])
         assert codes_on_page(at) <= subtree(QINGSHUITANG)
         assert "Traceback" not in " ".join(str(e.value) for e in at.error)
@@ -176,7 +177,7 @@ def test_fuzzed_url_parameters_never_show_a_traceback(params, page):
         at.query_params[k] = v.replace("\x00", "")
     at.run()
     if page != "overview":
-        at.switch_page(f"views/{page}.py").run()
+        at.switch_page(pages.get(page).script).run()
     assert not at.exception, (params, page, [e.value for e in at.exception])
 
 

@@ -13,13 +13,13 @@ from streamlit.testing.v1.util import patch_config_options
 
 from conftest import ROOT
 from minsheng import audit, auth
-from minsheng.ui import session, signin
+from minsheng.ui import pages, session, signin
 
 CITY = "430200000000"       # 株洲市 in the demo data
 SHIFENG = "430204000000"
 PW = "Kennwort-2026"
 SUBMIT = "FormSubmitter:ms_signin-登录"
-PAGES = ("overview", "trend", "map", "goals", "explore")
+PAGES = tuple(p.key for p in pages.BROWSE)  # every page a viewer can open (the registry)
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def sign_in(at: AppTest, name: str, password: str = PW) -> AppTest:
 def as_user(name: str, page: str | None = None, **params) -> AppTest:
     at = sign_in(start(**params), name)
     if page:
-        at.switch_page(f"views/{page}.py").run()
+        at.switch_page(pages.get(page).script).run()
         assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -143,7 +143,7 @@ def test_role_change_and_disable_apply_at_once(users):
 def test_viewer_sees_no_downloads_and_no_import_page(users):
     at = as_user("viewer01")
     for page in PAGES:
-        at.switch_page(f"views/{page}.py").run()
+        at.switch_page(pages.get(page).script).run()
         assert not at.exception and not downloads(at), page
         assert "下载和导出需要“分析”或“管理员”角色" in texts(at.caption), page
     with pytest.raises(ValueError, match="import_page"):         # not in the navigation at all
@@ -188,7 +188,7 @@ def oidc_app(claims: dict | None, page: str | None = None) -> AppTest:
     at.user = {"is_logged_in": True, **claims} if claims else {"is_logged_in": False}
     at.run()
     if page:
-        at.switch_page(f"views/{page}.py").run()
+        at.switch_page(pages.get(page).script).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
