@@ -45,6 +45,11 @@ def inputs(sc: Selection, indicators: pd.DataFrame, years: list[int]) -> Selecti
     return sc.with_(indicators=chosen, level=level, within=picked, start=dt.date(y0, 1, 1), end=dt.date(y1, 12, 1))
 
 
+def load(sel: Selection) -> tuple[int, pd.DataFrame]:
+    """How many rows the files will hold, and the first of them for the page."""
+    return data.export_preview(sel, PREVIEW)
+
+
 def render(sel: Selection, total: int, df: pd.DataFrame) -> None:
     shown = (T("共 {n} 行", n=f"{total:,}") if total <= len(df) else
              T("共 {n} 行，页面显示前 {shown} 行；下载文件包含全部行。", n=f"{total:,}", shown=f"{len(df):,}"))
@@ -89,7 +94,7 @@ df = pd.DataFrame()
 if not sel.indicators:
     st.info(T("请至少选择一个指标。"))
 else:
-    total, df = data.export_preview(sel, PREVIEW)
+    total, df = load(sel)
     if df.empty:
         st.info(T("所选条件下没有数据。可以放宽时期、改选级别或指标。"))
     else:

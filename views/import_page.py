@@ -94,7 +94,8 @@ def render_templates(indicators: pd.DataFrame) -> None:
                                 mime=XLSX_MIME)
 
 
-def render_plan(plan: pipeline.Plan) -> None:
+def render(plan: pipeline.Plan) -> None:
+    """The file's problems, or what it would change and the commit button."""
     errors, warnings = plan.errors, plan.warnings
     st.markdown(f"**{plan.file}** · {vocab.FILES.label(plan.kind)} · SHA-256 `{plan.sha256[:12]}…`")
     if plan.problems:
@@ -158,7 +159,8 @@ if f["crs"]:
 elif f["upload"] is None:
     st.info("上传乡镇、部门报来的 Excel 或 CSV。系统会先逐行检查并预览新增和修改，确认后才写入；每次写入都生成新版本，可随时回退。")
 else:
-    render_plan(load(f))
+    plan = load(f)
+    render(plan)
 st.divider()
 render_history()
 frame.footer(sc, [])
