@@ -247,3 +247,29 @@ def test_map_ranks_by_the_indicator_direction(tmp_path, monkeypatch, higher_is_b
     # 2023年3月 月末人数: 甲县 = 甲一镇 120 + 甲二镇 60 = 180, 乙县 = 乙一镇 220 (tests/conftest.py)
     assert list(ranking["区域"]) == ([first, "甲县" if first == "乙县" else "乙县"])
     assert list(ranking.iloc[:, 2]) == ([220.0, 180.0] if first == "乙县" else [180.0, 220.0])
+
+
+@pytest.mark.parametrize("page", [p.key for p in pages.BROWSE])
+def test_a_warm_rerun_reads_the_data_version_once_and_runs_no_query(monkeypatch, page):
+    """A click on a page already drawn re-queries nothing (every query is cached on the selection,
+    which carries the data version) and reads the version once, not once per cached call (16
+    times on a 数据 rerun before)."""
+    from minsheng import repo, store
+
+    at = app(page)
+    calls = {"version": 0, "query": 0}
+    version, run = store.version, repo.run
+
+    def counted_version(*a, **k):
+        calls["version"] += 1
+        return version(*a, **k)
+
+    def counted_run(*a, **k):
+        calls["query"] += 1
+        return run(*a, **k)
+
+    monkeypatch.setattr(store, "version", counted_version)
+    monkeypatch.setattr(repo, "run", counted_run)
+    at.run()
+    assert not at.exception
+    assert calls == {"version": 1, "query": 0}, calls
