@@ -36,5 +36,9 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m minsheng demo
 
+# The benchmark on a small synthetic set of its own; see README "Performance" for the full runs.
+bench: $(STAMP)
+	$(PY) -m minsheng bench --smoke
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -11,7 +11,6 @@ import pytest
 from minsheng import store
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 
 CITY, JIA, YI = "990100000000", "990101000000", "990102000000"
 JIA1, JIA2, YI1 = "990101001000", "990101002000", "990102001000"
