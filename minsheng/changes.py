@@ -7,6 +7,7 @@ or raises what the store raised, so no path can commit without a record or fail 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -49,6 +50,18 @@ def rollback(version_id: str, *, actor: str | None, source: str, user: str | Non
     actor's by default); `detail` adds to the record (e.g. the version rolled back from)."""
     return _audited("rollback", actor, source, {"to": version_id, **detail}, lambda: store.rollback(
         directory or store.data_dir(), version_id, user=user or actor, lock_timeout=lock_timeout))
+
+
+def for_command(change, done: str, failed: str) -> int:
+    """Run a change for the command line: `done` (with {version}) on stdout and exit code 0, or
+    `failed` (with {error}) on stderr and 2 — the change itself has audited either way."""
+    try:
+        version = change()
+    except (store.StoreError, OSError) as e:
+        print(failed.format(error=e), file=sys.stderr)
+        return 2
+    print(done.format(version=version))
+    return 0
 
 
 def history(directory: Path | None = None) -> list[dict]:

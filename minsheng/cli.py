@@ -57,14 +57,10 @@ def _rollback(args) -> int:
     from minsheng import changes
 
     # the account running it is the actor; --user is what the history shows, recorded beside it
-    try:
-        vid = changes.rollback(args.version, actor=audit.os_user(), source="cli", user=args.user,
-                               lock_timeout=args.timeout, **({"as": args.user} if args.user else {}))
-    except (store.StoreError, OSError) as e:
-        print(f"回滚失败：{e}", file=sys.stderr)
-        return 2
-    print(f"已回滚到 {args.version}，新版本 {vid}")
-    return 0
+    return changes.for_command(
+        lambda: changes.rollback(args.version, actor=audit.os_user(), source="cli", user=args.user,
+                                 lock_timeout=args.timeout, **({"as": args.user} if args.user else {})),
+        done=f"已回滚到 {args.version}，新版本 {{version}}", failed="回滚失败：{error}")
 
 
 def _prune(args) -> int:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from minsheng import export, fmt, slides, vocab
 from minsheng.selection import Selection
-from minsheng.ui import data, exports, frame, state, text
+from minsheng.ui import data, exports, frame, state
 
 DEFAULT = ["mz_dibao_urban_persons"]
 PREVIEW = 5_000  # rows drawn on the page; the downloads stream every row
@@ -84,10 +84,8 @@ def deck_parts(df: pd.DataFrame, total: int | None = None, limit: int = 60) -> l
     return [slides.Table(title, cols, rows)]
 
 
-sc = frame.scope()
-T = text.translator(sc.lang)
+sc, T = frame.start()
 indicators = data.indicators()
-frame.header(sc)
 with frame.controls():
     sel = inputs(sc, indicators, sorted(frame.available_years()))
 df = pd.DataFrame()

@@ -110,10 +110,8 @@ def goal_rows(g: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-sc = frame.scope()
-T = text.translator(sc.lang)
+sc, T = frame.start()
 indicators = data.indicators()
-frame.header(sc)
 targets = data.targets(sc)
 if targets.empty:
     st.info(T("{region} 在 {year} 年没有设定目标任务。演示数据中，株洲市设有 2023 年（与种子报告一致）"

@@ -146,9 +146,8 @@ def render_history() -> None:
         st.rerun()
 
 
-sc = frame.scope()
+sc, _ = frame.start(period="数据导入与版本")  # the 导入 page stays Chinese
 indicators = data.indicators()
-frame.header(sc, period="数据导入与版本")
 if not session.can("import"):
     st.error("无权限：导入数据、回退版本仅限管理员。如需导入，请联系管理员。", icon=":material/block:")
     st.stop()

@@ -145,10 +145,8 @@ def render(sel: Selection, table: pd.DataFrame, ind: pd.Series, highlight: str |
         render_ranking(sel, table, ind, prov, static)
 
 
-sc = frame.scope()
-T = text.translator(sc.lang)
+sc, T = frame.start()
 indicators = data.indicators()
-frame.header(sc)
 with frame.controls():
     sel = inputs(sc, indicators)
 ind = indicators.set_index("id").loc[sel.indicators[0]]

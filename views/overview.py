@@ -99,10 +99,8 @@ def deck_parts(cards: pd.DataFrame, domains: list[str]) -> list:
     return parts
 
 
-sc = frame.scope()
-T = text.translator(sc.lang)
+sc, T = frame.start()
 indicators = data.indicators()
-frame.header(sc)
 with frame.controls():
     domains = inputs(indicators)
 # the year's values, and two years before it for 同比 and for annual figures not out yet

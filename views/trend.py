@@ -101,10 +101,8 @@ def table(sel: Selection, d: pd.DataFrame, row: dict, names: dict) -> pd.DataFra
     return t[[c for c in cols if c in t.columns]].rename(columns=cols)
 
 
-sc = frame.scope()
-T = text.translator(sc.lang)
+sc, T = frame.start()
 indicators = data.indicators()
-frame.header(sc)
 with frame.controls():
     sel = inputs(sc, indicators, sorted(frame.available_years()))
 sources = []

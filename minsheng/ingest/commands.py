@@ -48,14 +48,9 @@ def _import(args) -> int:
     if not (c["新增"] or c["修改"]):
         print("文件中的数据与现有数据完全相同，无需导入。")
         return 0
-    try:
-        version = changes.commit(plan, actor=audit.os_user(), source="cli", accept_warnings=args.yes,
-                                 directory=directory)
-    except (store.StoreError, OSError) as e:
-        print(f"导入失败：{e}；数据未改变。", file=sys.stderr)
-        return 2
-    print(f"已导入，新数据版本 {version}（可用 python -m minsheng rollback 撤销）")
-    return 0
+    return changes.for_command(
+        lambda: changes.commit(plan, actor=audit.os_user(), source="cli", accept_warnings=args.yes, directory=directory),
+        done="已导入，新数据版本 {version}（可用 python -m minsheng rollback 撤销）", failed="导入失败：{error}；数据未改变。")
 
 
 def _import_boundaries(args, path: Path, directory: Path) -> int:
@@ -78,14 +73,10 @@ def _import_boundaries(args, path: Path, directory: Path) -> int:
     if any(p.level != ERROR for p in problems) and not args.yes:
         print("有警告。核实后加 --yes 确认导入；数据未改变。", file=sys.stderr)
         return 3
-    try:
-        version = changes.commit_boundaries(levels, file=path.name, sha256=hashlib.sha256(payload).hexdigest(),
-                                            size=len(payload), actor=audit.os_user(), source="cli", directory=directory)
-    except (store.StoreError, OSError) as e:
-        print(f"导入失败：{e}；数据未改变。", file=sys.stderr)
-        return 2
-    print(f"已导入边界，新数据版本 {version}")
-    return 0
+    return changes.for_command(
+        lambda: changes.commit_boundaries(levels, file=path.name, sha256=hashlib.sha256(payload).hexdigest(),
+                                          size=len(payload), actor=audit.os_user(), source="cli", directory=directory),
+        done="已导入边界，新数据版本 {version}", failed="导入失败：{error}；数据未改变。")
 
 
 def _template(args) -> int:

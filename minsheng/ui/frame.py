@@ -125,6 +125,14 @@ h1 { display: none; }
 """
 
 
+def start(period: str | None = None):
+    """A page's first line: this run's frame selection, the page's title drawn, and the translator
+    bound to the run's language (for the page's strings and its widgets' format functions)."""
+    sc = scope()
+    header(sc, period)
+    return sc, translator(sc.lang)
+
+
 def header(sc: Selection, period: str | None = None) -> None:
     """The page's title (from the registry) and the line under it: region, period, data date."""
     title = T(sc.page)
