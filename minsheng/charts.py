@@ -53,16 +53,19 @@ def _theme(fig: go.Figure, title: str, subtitle: str, height: int = 440, unit: s
 VIEW_LABEL = {"value": "数值", "yoy": "同比", "mom": "环比"}
 
 
+def axis_unit(ind: dict, view: str, lang: str = "zh") -> str:
+    """The unit of what a trend shows: the indicator's own, or that of its change — percentage
+    points for a rate, % for everything else."""
+    if view == "value":
+        return tr(ind["unit"], lang)
+    return tr("个百分点", lang) if ind["kind"] == "rate" else "%"
+
+
 def trend(df: pd.DataFrame, ind: dict, names: dict[str, str], focus: str, view: str, subtitle: str,
           grain: str = "month", lang: str = "zh") -> go.Figure:
     """Lines of one indicator over time, one per region; gaps stay gaps (no line across them)."""
     fig = go.Figure()
-    if view == "value":
-        y_title = tr(ind["unit"], lang)
-    elif ind["kind"] == "rate":
-        y_title = tr("个百分点", lang)
-    else:
-        y_title = "%"
+    y_title = axis_unit(ind, view, lang)
     periods = pd.DatetimeIndex(sorted(df["period"].unique()))
     codes = [focus] + sorted(c for c in df["region_code"].unique() if c != focus)
     col = "value" if view == "value" else view

@@ -82,8 +82,7 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
         fig = charts.trend(d, row | {"name_zh": text.name(row)}, names, sel.region, sel.view, sub, sel.grain, sel.lang)
         st.plotly_chart(fig, key=f"trend_{ind_id}", config={"displaylogo": False})
         title = text.name(row) + ("" if sel.view == "value" else f"（{T(charts.VIEW_LABEL[sel.view])}）")
-        unit = text.unit(row["unit"]) if sel.view == "value" else (T("个百分点") if row["kind"] == "rate" else "%")
-        prov = exports.provenance(part, title, unit, source)
+        prov = exports.provenance(part, title, charts.axis_unit(row, sel.view, sel.lang), source)
         exports.chart_buttons(fig, prov, key=f"trend_{ind_id}", sel=part)
         figures.append((fig, prov))
         if row["kind"] == "standard" and sel.view == "value":
