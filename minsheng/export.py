@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minsheng import repo, vocab
+from minsheng import files, repo, vocab
 
 LEVELS = vocab.LOCAL_LEVELS
 COLUMNS = {
@@ -288,12 +287,9 @@ def write(q: Query, out: Path, directory: Path | None = None, encoding: str = "u
     if kind not in ("csv", "xlsx"):
         raise ExportError(f"输出文件须为 .csv 或 .xlsx：{out.name}")
     _check_encoding(encoding)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
+
+    def write_to(tmp: Path) -> int:
         with open(tmp, "wb") as f:
-            n = stream(q, f, kind, directory, encoding)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return n
+            return stream(q, f, kind, directory, encoding)
+
+    return files.atomic_write(out, write_to)
