@@ -258,12 +258,13 @@ def boundaries_dir(directory: Path) -> Path:
     return _boundaries_in(directory, resolve(directory))
 
 
-def _snapshot(directory: Path, folder: Path) -> dict[str, bytes | None]:
-    """Every table's and boundary file's bytes, to tell what a rollback changes."""
+def _snapshot(directory: Path, folder: Path) -> dict[str, tuple[int, int] | None]:
+    """Every table's and boundary file's identity (size, mtime), to tell what a rollback changes
+    without reading a byte: a version's unchanged files are links or copies of its parent's."""
     b = _boundaries_in(directory, folder)
-    files = {n: table_path(folder, n) for n in TABLES}
-    files |= {f"boundaries/{p.stem}": p for p in sorted(b.glob("*.geojson"))} if b.is_dir() else {}
-    return {k: p.read_bytes() if p.exists() else None for k, p in files.items()}
+    paths = {n: table_path(folder, n) for n in TABLES}
+    paths |= {f"boundaries/{p.stem}": p for p in sorted(b.glob("*.geojson"))} if b.is_dir() else {}
+    return {k: files.identity(p) for k, p in paths.items()}
 
 
 def _new_version(directory: Path, source: Path, meta: dict, record: dict,
