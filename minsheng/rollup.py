@@ -19,6 +19,10 @@ folder written before they existed.
 Sums roll up one level at a time (reporting units → their parents → grandparents …), so only the
 first step touches leaf rows and every later step works on the partial sums of the one before;
 integer keys and a bit set of sources keep that first step to a single hash aggregation.
+
+Every build ends with `check`, the tables' invariants (one row per key, no more units reported
+than expected, rates within 0–100 %, no negative sums, no cycle in the region tree): a build that
+breaks one raises InvariantError, so the commit that asked for it fails and the data stays as it was.
 """
 
 from __future__ import annotations
@@ -232,6 +236,47 @@ def build_into(con: duckdb.DuckDBPyConnection, only: list[str] | None = None) ->
     con.execute("drop table _sum" if mixed else "drop view _sum")
     for t in ["_r", "_i", "_std", *parts] + (["_s", "_names"] if bits else []):
         _run(con, "drop table if exists {t}", t=t)
+    check(con)
+
+
+class InvariantError(ValueError):
+    """Roll-up tables that break an invariant (`check`); the message is for the user (Chinese)."""
+
+
+# The invariants of the derived tables, like dbt's data tests (unique, expression_is_true): each
+# query selects the keys of the rows that break one, `… where not (…)`, in one pass over rollup
+# (or ancestors) joined to the small tables, never over leaf rows. n_expected is series.sql's.
+_ROW = "select r.region_code, r.indicator_id, r.period from rollup r"
+_KIND = " join indicators i on i.id = r.indicator_id"
+CHECKS = {
+    "unique：每个区划、指标、时期只有一行汇总": f"{_ROW} group by all having count(*) > 1",
+    "n_reported ≤ n_expected：已报单位数不超过应报单位数": f"""{_ROW}{_KIND}
+        left join coverage c on c.region_code = r.region_code and c.level = i.report_level
+        left join (select parent_code, count(*) as n from regions group by all) ch on ch.parent_code = r.region_code
+        where not (r.n_reported <= coalesce(case when i.kind = 'standard' then ch.n else c.n_below end, 0))""",
+    # 0 ≤ Σnum ≤ Σden is 0 ≤ 100·Σnum/Σden ≤ 100 without the division's rounding
+    "rate：比率在 0–100% 之间（0 ≤ Σ分子 ≤ Σ分母）":
+        f"{_ROW}{_KIND} where i.kind = 'rate' and not (r.sum_num >= 0 and r.sum_num <= r.sum_den)",
+    "not_negative：计数、金额的合计与标准值不为负": f"""{_ROW}{_KIND}
+        where (i.kind in ('count', 'amount') and not (r.sum_value >= 0))
+           or (i.kind = 'standard' and not (r.min_value >= 0))""",
+    "ancestors unique：区划树无环，每个区划的每个上级只出现一次":
+        "select code, ancestor from ancestors group by all having count(*) > 1",
+}
+_LABELS = {"region_code": "区划", "indicator_id": "指标", "period": "时期", "code": "区划", "ancestor": "上级"}
+
+
+def check(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise InvariantError naming every invariant the tables rollup and ancestors on `con` break,
+    each with a count and an example key (run by `build_into`, so no version gets such tables)."""
+    broken = []
+    for name, query in CHECKS.items():
+        [(n, key)] = con.execute(f"select count(*), min(x) from ({query}) x").fetchall()  # no open result left
+        if n:
+            example = "、".join(f"{_LABELS[k]} {v}" for k, v in key.items())
+            broken.append(f"{name}（{n:,} 处不符，例如{example}）")
+    if broken:
+        raise InvariantError("汇总表检查未通过：" + "；".join(broken))
 
 
 def build(folder: Path, memory_limit: str | None = None, previous: Path | None = None,
@@ -256,8 +301,9 @@ def build(folder: Path, memory_limit: str | None = None, previous: Path | None =
 
             fresh = con.sql("select * from rollup order by " + ", ".join(SORT)).to_arrow_table()
             gone = pa.array(sorted(changed), pa.string())
-            observations.merge_sorted(path(previous, "rollup"), fresh, path(folder, "rollup"),
-                          lambda group, part: pc.is_in(pc.cast(group.column("indicator_id"), pa.string()), value_set=gone))
+            observations.merge_sorted(
+                path(previous, "rollup"), fresh, path(folder, "rollup"),
+                lambda group, part: pc.is_in(pc.cast(group.column("indicator_id"), pa.string()), value_set=gone))
             for name in ("coverage", "ancestors"):
                 files.link_or_copy(path(previous, name), path(folder, name))
         else:

@@ -312,7 +312,10 @@ def _new_version(directory: Path, source: Path, meta: dict, record: dict,
         files.link_or_copy(rollup.stamp_path(source), rollup.stamp_path(tmp))
     elif all(table_path(tmp, n).exists() for n in rollup.SOURCES):
         # an import of observations re-rolls only the indicators it touched
-        rollup.build(tmp, previous=source, changed=set(rows["indicator_id"]) if rows is not None else None)
+        try:
+            rollup.build(tmp, previous=source, changed=set(rows["indicator_id"]) if rows is not None else None)
+        except rollup.InvariantError as e:  # before the switch: the current version stays as it was
+            raise StoreError(f"{e}。本次提交未生效，当前版本不变") from e
     _crash("derived-built")
     files.write_json(tmp / "meta.json", meta)
     files.write_json(tmp / "version.json", dict(id=vid, parent=parent, created=now.isoformat(timespec="seconds"),
