@@ -248,7 +248,7 @@ class InvariantError(ValueError):
 # (or ancestors) joined to the small tables, never over leaf rows. n_expected is series.sql's.
 _ROW = "select r.region_code, r.indicator_id, r.period from rollup r"
 _KIND = " join indicators i on i.id = r.indicator_id"
-CHECKS = {
+_BREAKING = {
     "unique：每个区划、指标、时期只有一行汇总": f"{_ROW} group by all having count(*) > 1",
     "n_reported ≤ n_expected：已报单位数不超过应报单位数": f"""{_ROW}{_KIND}
         left join coverage c on c.region_code = r.region_code and c.level = i.report_level
@@ -263,6 +263,8 @@ CHECKS = {
     "ancestors unique：区划树无环，每个区划的每个上级只出现一次":
         "select code, ancestor from ancestors group by all having count(*) > 1",
 }
+# as run: how many rows break each, and the least of their keys as an example
+CHECKS = {name: "select count(*), min(x) from (" + query + ") x" for name, query in _BREAKING.items()}
 _LABELS = {"region_code": "区划", "indicator_id": "指标", "period": "时期", "code": "区划", "ancestor": "上级"}
 
 
@@ -271,7 +273,7 @@ def check(con: duckdb.DuckDBPyConnection) -> None:
     each with a count and an example key (run by `build_into`, so no version gets such tables)."""
     broken = []
     for name, query in CHECKS.items():
-        [(n, key)] = con.execute(f"select count(*), min(x) from ({query}) x").fetchall()  # no open result left
+        [(n, key)] = con.execute(query).fetchall()  # fetchall: no open result left on `con`
         if n:
             example = "、".join(f"{_LABELS[k]} {v}" for k, v in key.items())
             broken.append(f"{name}（{n:,} 处不符，例如{example}）")
