@@ -4,7 +4,7 @@
 #   {"version": 1, "users": {"民政科员01": {"name", "role", "area", "email", "subject", "password_hash",
 #     "disabled", "failed", "failed_since", "locked_until", "created", "updated"}}}
 # Times are ISO 8601 in UTC. Every change holds flock() on "<file>.lock" across read–modify–write
-# and replaces the file atomically (temp file, fsync, os.replace), mode 0600.
+# and replaces the file atomically (files.write_json: temp file, fsync, rename), mode 0600.
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from minsheng import audit, locks
+from minsheng import audit, files, locks
 
 MAX_FAILURES = 5            # failed sign-ins within FAILURE_WINDOW that lock the account
 FAILURE_WINDOW = 15 * 60    # seconds
@@ -170,23 +170,7 @@ def _load(path: Path) -> dict:
 
 
 def _save(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    dfd = os.open(path.parent, os.O_RDONLY)  # make the rename itself durable
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    files.write_json(path, data, mode=0o600)
 
 
 @contextmanager

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minsheng import repo, vocab
+from minsheng import files, repo, vocab
 from minsheng.regions import Tree
 from minsheng.selection import Selection
 
@@ -268,12 +267,9 @@ def write(sel: Selection, out: Path, directory: Path | None = None, encoding: st
     if kind not in ("csv", "xlsx"):
         raise ExportError(f"输出文件须为 .csv 或 .xlsx：{out.name}")
     _check_encoding(encoding)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
+
+    def write_to(tmp: Path) -> int:
         with open(tmp, "wb") as f:
-            n = stream(sel, f, kind, directory, encoding)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return n
+            return stream(sel, f, kind, directory, encoding)
+
+    return files.atomic_write(out, write_to)

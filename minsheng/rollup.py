@@ -19,23 +19,26 @@ folder written before they existed.
 Sums roll up one level at a time (reporting units → their parents → grandparents …), so only the
 first step touches leaf rows and every later step works on the partial sums of the one before;
 integer keys and a bit set of sources keep that first step to a single hash aggregation.
+
+Every build ends with `check`, the tables' invariants (one row per key, no more units reported
+than expected, rates within 0–100 %, no negative sums, no cycle in the region tree): a build that
+breaks one raises InvariantError, so the commit that asked for it fails and the data stays as it was.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import duckdb
 
+from minsheng import files, observations
+from minsheng.observations import ROW_GROUP, SORT  # rollup.parquet is stored like the observations
+
 DERIVED = ("rollup", "coverage", "ancestors")
-ROW_GROUP = 122_880  # rows per Parquet row group: DuckDB's own unit, fine-grained statistics for pruning
-SORT = ("region_code", "indicator_id", "period")
+SOURCES = observations.TABLES  # the tables the derived files are computed from
 MAX_SOURCES = 64  # distinct sources tracked as a bit set; beyond that, lists (slower, same answer)
 
 
@@ -45,15 +48,12 @@ def path(folder: Path, name: str) -> Path:
     return Path(folder) / f"{name}.parquet"
 
 
-SOURCES = ("regions", "indicators", "observations")
-
-
 def fingerprint(folder: Path) -> str:
     """Identifies the tables the derived files are computed from (size and mtime: a linked file keeps both)."""
     h = hashlib.sha256()
     for name in SOURCES:
-        st = (Path(folder) / f"{name}.parquet").stat()
-        h.update(f"{name}:{st.st_size}:{st.st_mtime_ns};".encode())
+        size, mtime = files.identity(Path(folder) / f"{name}.parquet") or ("-", "-")  # missing: matches no stamp
+        h.update(f"{name}:{size}:{mtime};".encode())
     return h.hexdigest()[:16]
 
 
@@ -75,7 +75,7 @@ class _Lit(str):
 
 
 def _lit(text) -> _Lit:
-    # COPY and CREATE VIEW take no bound parameters; these paths are ours (a version folder), never
+    # COPY takes no bound parameters; these paths are ours (a version folder), never
     # user input, and are quoted so any character stays inside the literal.
     return _Lit("'" + str(text).replace("'", "''") + "'")
 
@@ -113,51 +113,10 @@ def _run(con, template: str, params: dict | None = None, **pieces):
     return con.execute(template.format(**pieces), params or {})
 
 
-def _connect(folder: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    # Spill to the system's temp folder: an in-memory database would otherwise spill into ./.tmp
-    # under whatever the current directory is.
-    # Bounded: sorting or aggregating a province's table spills to disk instead of taking the
-    # machine's memory (DuckDB's default is 80 % of it).
-    config = {"threads": 2, "preserve_insertion_order": False, "temp_directory": str(_spill()),
-              "memory_limit": memory_limit or os.environ.get("MINSHENG_BUILD_MEMORY", "3GB")}
-    con = duckdb.connect(":memory:", config=config)
-    for name in SOURCES:
-        if (Path(folder) / f"{name}.parquet").exists():
-            _run(con, "create view {name} as select * from read_parquet({path})", name=name,
-                 path=_lit(Path(folder) / (name + ".parquet")))
-    return con
-
-
-def _spill() -> Path:
-    return Path(tempfile.gettempdir()) / f"minsheng-duckdb-{os.getpid()}"
-
-
-def _close(con: duckdb.DuckDBPyConnection) -> None:
-    con.close()
-    shutil.rmtree(_spill(), ignore_errors=True)
-
-
-def _atomic(dest: Path, write):
-    """Call `write(tmp)`, then fsync tmp and rename it over `dest`; a failure leaves `dest` as it was."""
-    tmp = Path(dest).with_name(f".{Path(dest).name}.tmp-{os.getpid()}")
-    try:
-        result = write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dest)
-        return result
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _copy(con, table: str, dest: Path, order: str) -> None:
-    _atomic(dest, lambda tmp: _run(con, "copy (select * from {table} order by {order}) to {path} "
-                                        "(format parquet, compression zstd, row_group_size {rows})",
-                                   table=table, order=order, path=_lit(tmp), rows=ROW_GROUP))
+    files.atomic_write(dest, lambda tmp: _run(con, "copy (select * from {table} order by {order}) to {path} "
+                                                   "(format parquet, compression zstd, row_group_size {rows})",
+                                              table=table, order=order, path=_lit(tmp), rows=ROW_GROUP))
 
 
 def build_into(con: duckdb.DuckDBPyConnection, only: list[str] | None = None) -> None:
@@ -277,11 +236,49 @@ def build_into(con: duckdb.DuckDBPyConnection, only: list[str] | None = None) ->
     con.execute("drop table _sum" if mixed else "drop view _sum")
     for t in ["_r", "_i", "_std", *parts] + (["_s", "_names"] if bits else []):
         _run(con, "drop table if exists {t}", t=t)
+    check(con)
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    sa, sb = a.stat(), b.stat()
-    return (sa.st_size, sa.st_mtime_ns) == (sb.st_size, sb.st_mtime_ns)
+class InvariantError(ValueError):
+    """Roll-up tables that break an invariant (`check`); the message is for the user (Chinese)."""
+
+
+# The invariants of the derived tables, like dbt's data tests (unique, expression_is_true): each
+# query selects the keys of the rows that break one, `… where not (…)`, in one pass over rollup
+# (or ancestors) joined to the small tables, never over leaf rows. n_expected is series.sql's.
+_ROW = "select r.region_code, r.indicator_id, r.period from rollup r"
+_KIND = " join indicators i on i.id = r.indicator_id"
+_BREAKING = {
+    "unique：每个区划、指标、时期只有一行汇总": f"{_ROW} group by all having count(*) > 1",
+    "n_reported ≤ n_expected：已报单位数不超过应报单位数": f"""{_ROW}{_KIND}
+        left join coverage c on c.region_code = r.region_code and c.level = i.report_level
+        left join (select parent_code, count(*) as n from regions group by all) ch on ch.parent_code = r.region_code
+        where not (r.n_reported <= coalesce(case when i.kind = 'standard' then ch.n else c.n_below end, 0))""",
+    # 0 ≤ Σnum ≤ Σden is 0 ≤ 100·Σnum/Σden ≤ 100 without the division's rounding
+    "rate：比率在 0–100% 之间（0 ≤ Σ分子 ≤ Σ分母）":
+        f"{_ROW}{_KIND} where i.kind = 'rate' and not (r.sum_num >= 0 and r.sum_num <= r.sum_den)",
+    "not_negative：计数、金额的合计与标准值不为负": f"""{_ROW}{_KIND}
+        where (i.kind in ('count', 'amount') and not (r.sum_value >= 0))
+           or (i.kind = 'standard' and not (r.min_value >= 0))""",
+    "ancestors unique：区划树无环，每个区划的每个上级只出现一次":
+        "select code, ancestor from ancestors group by all having count(*) > 1",
+}
+# as run: how many rows break each, and the least of their keys as an example
+CHECKS = {name: "select count(*), min(x) from (" + query + ") x" for name, query in _BREAKING.items()}
+_LABELS = {"region_code": "区划", "indicator_id": "指标", "period": "时期", "code": "区划", "ancestor": "上级"}
+
+
+def check(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise InvariantError naming every invariant the tables rollup and ancestors on `con` break,
+    each with a count and an example key (run by `build_into`, so no version gets such tables)."""
+    broken = []
+    for name, query in CHECKS.items():
+        [(n, key)] = con.execute(query).fetchall()  # fetchall: no open result left on `con`
+        if n:
+            example = "、".join(f"{_LABELS[k]} {v}" for k, v in key.items())
+            broken.append(f"{name}（{n:,} 处不符，例如{example}）")
+    if broken:
+        raise InvariantError("汇总表检查未通过：" + "；".join(broken))
 
 
 def build(folder: Path, memory_limit: str | None = None, previous: Path | None = None,
@@ -295,9 +292,9 @@ def build(folder: Path, memory_limit: str | None = None, previous: Path | None =
     source = fingerprint(folder)
     folder = Path(folder)
     incremental = (previous is not None and changed is not None and current(previous)
-                   and all(_same_file(folder / f"{n}.parquet", Path(previous) / f"{n}.parquet")
+                   and all(files.identity(folder / f"{n}.parquet") == files.identity(Path(previous) / f"{n}.parquet")
                            for n in ("regions", "indicators")))
-    con = _connect(folder, memory_limit)
+    con = observations.connect(folder, memory_limit)
     try:
         build_into(con, sorted(changed) if incremental else None)
         if incremental:  # the old rows of other indicators, streamed; the rebuilt ones merged in
@@ -306,146 +303,15 @@ def build(folder: Path, memory_limit: str | None = None, previous: Path | None =
 
             fresh = con.sql("select * from rollup order by " + ", ".join(SORT)).to_arrow_table()
             gone = pa.array(sorted(changed), pa.string())
-            _merge_sorted(path(previous, "rollup"), fresh, path(folder, "rollup"),
-                          lambda group, part: pc.is_in(pc.cast(group.column("indicator_id"), pa.string()), value_set=gone))
+            observations.merge_sorted(
+                path(previous, "rollup"), fresh, path(folder, "rollup"),
+                lambda group, part: pc.is_in(pc.cast(group.column("indicator_id"), pa.string()), value_set=gone))
             for name in ("coverage", "ancestors"):
-                _link(path(previous, name), path(folder, name))
+                files.link_or_copy(path(previous, name), path(folder, name))
         else:
             _copy(con, "rollup", path(folder, "rollup"), ", ".join(SORT))
             _copy(con, "coverage", path(folder, "coverage"), "region_code, level")
             _copy(con, "ancestors", path(folder, "ancestors"), "ancestor, code")
     finally:
-        _close(con)
-    tmp = stamp_path(folder).with_name(f".rollup.json.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps({"source": source}) + "\n", encoding="utf-8")
-    os.replace(tmp, stamp_path(folder))
-
-
-def _link(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def _write_sorted(reader, dest: Path, schema) -> int:
-    """Write an Arrow stream to `dest` (atomically) in whole ROW_GROUP-row groups with `schema`; returns rows."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    def write(tmp: Path) -> int:
-        total = 0
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-            held, n = [], 0
-            for batch in reader:  # batches may come smaller than asked: gather whole row groups
-                held.append(batch.select(schema.names).cast(schema))
-                n += batch.num_rows
-                total += batch.num_rows
-                if n >= ROW_GROUP:
-                    table = pa.Table.from_batches(held, schema)
-                    writer.write_table(table.slice(0, ROW_GROUP), row_group_size=ROW_GROUP)
-                    rest = table.slice(ROW_GROUP)
-                    held, n = rest.to_batches(), rest.num_rows
-            if n:
-                writer.write_table(pa.Table.from_batches(held, schema), row_group_size=ROW_GROUP)
-        return total
-
-    return _atomic(dest, write)
-
-
-def sort_observations(folder: Path, memory_limit: str | None = None) -> None:
-    """Rewrite observations.parquet sorted by (region, indicator, period) in small row groups, so that
-    a page's own-value lookups read one or two row groups instead of the whole file. DuckDB sorts
-    (spilling to disk past `memory_limit`); pyarrow writes, keeping the file's own schema."""
-    import pyarrow.parquet as pq
-
-    src = Path(folder) / "observations.parquet"
-    con = _connect(folder, memory_limit)
-    try:
-        reader = con.sql("select * from observations order by " + ", ".join(SORT)).to_arrow_reader(ROW_GROUP)
-        _write_sorted(reader, src, pq.read_schema(src))
-    finally:
-        _close(con)
-
-
-def _merge_sorted(old: Path, new, dest: Path, drop) -> int:
-    """Stream `old` (a Parquet file sorted by SORT) into `dest`, row group by row group: `drop(group,
-    new_part)` says which old rows go, and the rows of `new` (an Arrow table sorted by SORT) that
-    sort within each group's range are merged into it. Only the groups new rows fall into are
-    re-sorted; nothing is held beyond a row group, so a province's table is rewritten in one pass
-    with flat memory and no global sort. Returns the row count."""
-    import bisect
-
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(old)
-    schema = pf.schema_arrow
-    new = new.select(schema.names).cast(schema)
-    keys = list(zip(*(new.column(c).to_pylist() for c in SORT)))  # sorted, as tuples
-    sort_keys = [(c, "ascending") for c in SORT]
-
-    def batches():
-        j = 0
-        last = pf.metadata.num_row_groups - 1
-        for g in range(pf.metadata.num_row_groups):
-            t = pf.read_row_group(g)
-            if g == last:
-                k = len(keys)
-            else:
-                end = tuple(t.column(c)[t.num_rows - 1].as_py() for c in SORT)
-                k = bisect.bisect_right(keys, end, lo=j)
-            part = new.slice(j, k - j)
-            j = k
-            mask = drop(t, part)
-            if mask is not None:
-                t = t.filter(pc.invert(mask))
-            if part.num_rows:
-                t = pa.concat_tables([t, part]).sort_by(sort_keys)
-            yield from t.to_batches()
-
-    return _write_sorted(batches(), Path(dest), schema)
-
-
-def merge_observations(source: Path, rows, dest: Path, memory_limit: str | None = None) -> int:
-    """Write `dest`: the observations of `source` with `rows` (a DataFrame in the table's columns)
-    replacing those with the same (indicator, region, period) and the rest added — sorted, in the
-    source file's schema — without loading the existing table into Python (DuckDB sorts, spilling
-    past its memory limit). Returns the row count."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = pq.read_schema(source)
-    new = pa.Table.from_pandas(rows[schema.names], preserve_index=False).cast(schema)
-    con = _connect(Path(source).parent, memory_limit)
-    try:
-        con.register("new_rows", new)
-        reader = con.sql("""
-            select * from observations old
-            anti join new_rows using (indicator_id, region_code, period)
-            union all
-            select * from new_rows
-            order by region_code, indicator_id, period
-        """).to_arrow_reader(ROW_GROUP)
-        return _write_sorted(reader, Path(dest), schema)
-    finally:
-        _close(con)
-
-
-def existing(source: Path, keys):
-    """The rows of `source` observations.parquet with the (indicator, region, period) of `keys` (a
-    DataFrame), read column-pruned by DuckDB: what an import would change, without the whole table."""
-    import pyarrow as pa
-
-    con = _connect(Path(source).parent)
-    try:
-        con.register("keys", pa.Table.from_pandas(keys[["indicator_id", "region_code", "period"]], preserve_index=False))
-        return con.execute("""
-            select o.indicator_id, o.region_code, o.period, o.value, o.numerator, o.denominator, o.status
-            from observations o
-            semi join keys k on k.indicator_id = o.indicator_id and k.region_code = o.region_code
-                             and k.period = o.period
-        """).df()
-    finally:
-        _close(con)
+        observations.close(con)
+    files.write_text(stamp_path(folder), json.dumps({"source": source}) + "\n")

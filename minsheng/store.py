@@ -16,7 +16,7 @@
 #   .versions/.tmp-*                               a commit in progress, or left by a crash; ignored
 #
 # A commit builds the complete new folder under a .tmp- name, fsyncs it, renames it to its id,
-# then switches CURRENT (write temp, fsync, os.replace, fsync the folder). Until that replace the
+# then switches CURRENT (files.atomic_write: temp, fsync, rename, fsync the folder). Until that rename the
 # old version is current; after it the new one is, complete. CURRENT only ever names the highest
 # version (a rollback is a new version), so a version folder above CURRENT was orphaned by a crash
 # between rename and switch: readers ignore it and the next commit deletes it.
@@ -40,7 +40,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from minsheng import locks, rollup
+from minsheng import files, locks, observations, rollup
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("regions", "indicators", "observations", "targets")
@@ -128,10 +128,9 @@ def version(directory: Path) -> str:
     folder = _folder(directory, vid)
     h = hashlib.sha256(vid.encode())
     for name in (*TABLES, "meta"):
-        p = folder / (f"{name}.parquet" if name != "meta" else "meta.json")
-        if p.exists():
-            st = p.stat()
-            h.update(f"{name}:{st.st_size}:{st.st_mtime_ns};".encode())
+        ident = files.identity(folder / (f"{name}.parquet" if name != "meta" else "meta.json"))
+        if ident:
+            h.update(f"{name}:{ident[0]}:{ident[1]};".encode())
     return h.hexdigest()[:16]
 
 
@@ -165,35 +164,15 @@ def history(directory: Path) -> list[dict]:
 
 # --- writing -----------------------------------------------------------------------------
 
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)  # works for files and, on Linux, for directories
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _crash(step: str) -> None:
     # Test hook only: simulate `kill -9` at a named step of a commit.
     if os.environ.get("MINSHENG_CRASH_AT") == step:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        _fsync_path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _to_parquet(df: pd.DataFrame, path: Path, name: str) -> None:
     if name == "observations":  # sorted by region in small row groups: lookups read one or two groups
-        df = df.sort_values(list(rollup.SORT), kind="stable")
-        df.to_parquet(path, index=False, compression="zstd", row_group_size=rollup.ROW_GROUP)
+        observations.write(df, path)
     else:
         df.to_parquet(path, index=False, compression="zstd")
 
@@ -203,9 +182,8 @@ def write_tables(directory: Path, tables: dict[str, pd.DataFrame], meta: dict) -
     data goes through `commit`."""
     directory.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
-        _atomic_write_bytes(table_path(directory, name), lambda p, df=df, name=name: _to_parquet(df, p, name))
-    text = json.dumps(meta, ensure_ascii=False, indent=2) + "\n"
-    _atomic_write_bytes(directory / "meta.json", lambda p: p.write_text(text, encoding="utf-8"))
+        files.atomic_write(table_path(directory, name), lambda p, df=df, name=name: _to_parquet(df, p, name))
+    files.write_json(directory / "meta.json", meta)
     if all((Path(directory) / f"{n}.parquet").exists() for n in rollup.SOURCES):
         rollup.build(Path(directory))
 
@@ -270,19 +248,6 @@ def _cleanup(directory: Path) -> None:
             _remove(p)
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:  # another file system, or links not supported
-        shutil.copy2(src, dst)
-        _fsync_path(dst)
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    _fsync_path(path)
-
-
 def _boundaries_in(directory: Path, folder: Path) -> Path:
     own = folder / "boundaries"
     return own if own.is_dir() else Path(directory) / "boundaries"
@@ -293,12 +258,13 @@ def boundaries_dir(directory: Path) -> Path:
     return _boundaries_in(directory, resolve(directory))
 
 
-def _snapshot(directory: Path, folder: Path) -> dict[str, bytes | None]:
-    """Every table's and boundary file's bytes, to tell what a rollback changes."""
+def _snapshot(directory: Path, folder: Path) -> dict[str, tuple[int, int] | None]:
+    """Every table's and boundary file's identity (size, mtime), to tell what a rollback changes
+    without reading a byte: a version's unchanged files are links or copies of its parent's."""
     b = _boundaries_in(directory, folder)
-    files = {n: table_path(folder, n) for n in TABLES}
-    files |= {f"boundaries/{p.stem}": p for p in sorted(b.glob("*.geojson"))} if b.is_dir() else {}
-    return {k: p.read_bytes() if p.exists() else None for k, p in files.items()}
+    paths = {n: table_path(folder, n) for n in TABLES}
+    paths |= {f"boundaries/{p.stem}": p for p in sorted(b.glob("*.geojson"))} if b.is_dir() else {}
+    return {k: files.identity(p) for k, p in paths.items()}
 
 
 def _new_version(directory: Path, source: Path, meta: dict, record: dict,
@@ -316,53 +282,55 @@ def _new_version(directory: Path, source: Path, meta: dict, record: dict,
     _crash("start")
     for name, df in tables.items():
         _to_parquet(df, table_path(tmp, name), name)
-        _fsync_path(table_path(tmp, name))
+        files.fsync(table_path(tmp, name))
         _crash("table-written")
     if rows is not None:  # merged by DuckDB from the source file: the table never enters Python whole
         if table_path(source, "observations").exists():
-            rollup.merge_observations(table_path(source, "observations"), rows, table_path(tmp, "observations"))
+            observations.merge(table_path(source, "observations"), rows, table_path(tmp, "observations"))
         else:
-            _to_parquet(rows, table_path(tmp, "observations"), "observations")
-        _fsync_path(table_path(tmp, "observations"))
+            observations.write(rows, table_path(tmp, "observations"))
+        files.fsync(table_path(tmp, "observations"))
         _crash("table-written")
     for name in TABLES:
         if name not in tables and not (name == "observations" and rows is not None) and table_path(source, name).exists():  # a fresh directory may lack some
-            _link_or_copy(table_path(source, name), table_path(tmp, name))
+            files.link_or_copy(table_path(source, name), table_path(tmp, name))
     # Every version carries its own boundaries/ (links, mostly), so a rollback restores the map too.
     src_b, dst_b = _boundaries_in(directory, source), tmp / "boundaries"
     if src_b.is_dir() or geo:
         dst_b.mkdir()
         for level, text in geo.items():
-            (dst_b / f"{level}.geojson").write_text(text, encoding="utf-8")
-            _fsync_path(dst_b / f"{level}.geojson")
+            files.write_text(dst_b / f"{level}.geojson", text)
         for f in sorted(src_b.iterdir()) if src_b.is_dir() else ():
             if f.is_file() and not (dst_b / f.name).exists():
-                _link_or_copy(f, dst_b / f.name)
-        _fsync_path(dst_b)
+                files.link_or_copy(f, dst_b / f.name)
+        files.fsync(dst_b)
     _crash("tables-linked")
     # Roll-ups: linked when the tables they come from are the source's (same files), else rebuilt.
     if rollup.current(source) and rollup.fingerprint(source) == rollup.fingerprint(tmp):
         for name in rollup.DERIVED:
-            _link_or_copy(rollup.path(source, name), rollup.path(tmp, name))
-        _link_or_copy(rollup.stamp_path(source), rollup.stamp_path(tmp))
+            files.link_or_copy(rollup.path(source, name), rollup.path(tmp, name))
+        files.link_or_copy(rollup.stamp_path(source), rollup.stamp_path(tmp))
     elif all(table_path(tmp, n).exists() for n in rollup.SOURCES):
         # an import of observations re-rolls only the indicators it touched
-        rollup.build(tmp, previous=source, changed=set(rows["indicator_id"]) if rows is not None else None)
+        try:
+            rollup.build(tmp, previous=source, changed=set(rows["indicator_id"]) if rows is not None else None)
+        except rollup.InvariantError as e:  # before the switch: the current version stays as it was
+            raise StoreError(f"{e}。本次提交未生效，当前版本不变") from e
     _crash("derived-built")
-    _write_json(tmp / "meta.json", meta)
-    _write_json(tmp / "version.json", dict(id=vid, parent=parent, created=now.isoformat(timespec="seconds"),
-                                           **record, rows=_rows(tmp)))
-    _fsync_path(tmp)
+    files.write_json(tmp / "meta.json", meta)
+    files.write_json(tmp / "version.json", dict(id=vid, parent=parent, created=now.isoformat(timespec="seconds"),
+                                                **record, rows=_rows(tmp)))
+    files.fsync(tmp)
     _crash("before-rename")
     os.rename(tmp, root / vid)
-    _fsync_path(root)
+    files.fsync(root)
     _crash("renamed")
-    cur_tmp = root / f".tmp-CURRENT-{os.getpid()}"
-    cur_tmp.write_text(vid + "\n", encoding="utf-8")
-    _fsync_path(cur_tmp)
-    _crash("current-written")
-    os.replace(cur_tmp, root / "CURRENT")  # the commit point
-    _fsync_path(root)
+
+    def write_current(t: Path) -> None:
+        t.write_text(vid + "\n", encoding="utf-8")
+        _crash("current-written")  # the temp is written; CURRENT still names the old version
+
+    files.atomic_write(root / "CURRENT", write_current)  # the commit point: the rename over CURRENT
     _crash("switched")
     return vid
 
@@ -473,5 +441,5 @@ def prune(directory: Path, keep: int, *, lock_timeout: float = 30) -> list[str]:
         gone = [v for v in ids if v not in protect]
         for v in gone:
             _remove(_vroot(directory) / v)
-        _fsync_path(_vroot(directory))
+        files.fsync(_vroot(directory))
         return gone

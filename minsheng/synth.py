@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from minsheng import rollup, store, vocab
+from minsheng import files, observations, store, vocab
 
 PROVINCE = "430000000000"
 FIRST_YEAR, LAST_YEAR = 2016, 2025
@@ -242,9 +241,10 @@ def build(out: Path, rows: int, seed: int = 42, scale: str = "province") -> dict
     n_per = {"month": len(MONTHS), "year": len(YEARS)}
     capacity = np.array([len(levels[p["level"]].codes) * n_per[p["freq"]] for p in params])
     quota = quotas(capacity, rows)
-    tmp = out / f".observations.parquet.tmp-{os.getpid()}"
-    sink, picks = _Sink(tmp, rows), {}
-    try:
+    picks = {}
+
+    def write(tmp: Path) -> None:
+        sink = _Sink(tmp, rows)
         for i, (p, q) in enumerate(zip(params, quota)):  # ids ascend, so rows come out in key order
             lv = levels[p["level"]]
             idx, last = pick(len(lv.codes), n_per[p["freq"]], int(q), salt=7919 * (i + 1))
@@ -256,12 +256,10 @@ def build(out: Path, rows: int, seed: int = 42, scale: str = "province") -> dict
                 sink.add(_chunk(p, part, last if a + step >= len(idx) else n_per[p["freq"]], lv.weight, codes,
                                 np.random.default_rng([seed, i, a])))
         sink.close()
-        os.replace(tmp, store.table_path(out, "observations"))
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+    files.atomic_write(store.table_path(out, "observations"), write)
     print("  按区划排序观测表（便于按区划跳读）…", file=sys.stderr, flush=True)
-    rollup.sort_observations(out, memory_limit="4GB")
+    observations.sort(out, memory_limit="4GB")
     targets = targets_frame(levels, params, picks, np.random.default_rng([seed, 10**6]))
     meta = {"title": f"示例省合成数据（{rows:,} 行观测）", "demo": True, "data_date": f"{LAST_YEAR}-12-31",
             "source_note": "合成数据：用于规模与性能测试，非官方统计",

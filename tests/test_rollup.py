@@ -185,25 +185,3 @@ def test_an_import_re_rolls_only_the_indicators_it_touched(tmp_path, fixture_dir
     shutil.copytree(folder, full, ignore=shutil.ignore_patterns("rollup*", "coverage*", "ancestors*", "version.json"))
     rollup.build(full)
     pd.testing.assert_frame_equal(pd.read_parquet(rollup.path(full, "rollup")), after)
-
-
-def test_streamed_merge_matches_a_plain_merge_across_row_groups(tmp_path, monkeypatch):
-    monkeypatch.setattr(rollup, "ROW_GROUP", 4)  # many small groups: new rows land before, between, after
-    t = fixture_tables()
-    store.write_tables(tmp_path, t, {"title": "测试"})
-    old = pd.read_parquet(tmp_path / "observations.parquet")
-    assert pq.read_metadata(tmp_path / "observations.parquet").num_row_groups > 5
-    keys = ["indicator_id", "region_code", "period"]
-    new = pd.concat([
-        old.iloc[[3, 10, 11]].assign(value=-1.0),                                     # replace three rows
-        old.iloc[[0]].assign(region_code="000000000000"),                             # before everything
-        old.iloc[[5]].assign(period=pd.Timestamp("2030-01-01").date(), value=7.0),    # between groups
-        old.iloc[[len(old) - 1]].assign(region_code="999999999999"),                  # after everything
-    ], ignore_index=True)
-    n = rollup.merge_observations(tmp_path / "observations.parquet", new, tmp_path / "merged.parquet")
-    got = pd.read_parquet(tmp_path / "merged.parquet")
-    kept = old.merge(new[keys], on=keys, how="left", indicator=True).query("_merge == 'left_only'").drop(columns="_merge")
-    want = pd.concat([kept, new], ignore_index=True).sort_values(list(rollup.SORT), kind="stable").reset_index(drop=True)
-    assert n == len(want) == len(old) + 3
-    pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)
-    assert pq.read_schema(tmp_path / "merged.parquet") == pq.read_schema(tmp_path / "observations.parquet")

@@ -153,6 +153,39 @@ def test_boundaries_are_versioned_and_merged_by_code(d):
         store.commit_boundaries(d, {"province": {"features": []}})
 
 
+def test_rollback_tells_what_changed_without_reading_a_table(d, monkeypatch):
+    """The history note comes from file identities (links share them, copies keep size and mtime), not bytes."""
+    import builtins
+    import io
+
+    def no_link(src, dst):
+        raise OSError("links not supported here")
+
+    v1 = commit_k(d, 1)
+    monkeypatch.setattr(os, "link", no_link)  # this version copies the files it leaves alone
+    store.commit_boundaries(d, {"county": {"features": [square(YI, 114.0)]}})
+    commit_k(d, 2)
+    monkeypatch.undo()
+    assert os.stat(store.table_path(store.resolve(d), "regions")).st_ino != os.stat(d / "regions.parquet").st_ino
+    opened = []
+
+    def spy(real):
+        def call(file, *args, **kw):
+            opened.append(str(file))
+            return real(file, *args, **kw)
+        return call
+
+    for module, name in ((builtins, "open"), (io, "open"), (os, "open")):  # Path.read_bytes goes through io.open
+        monkeypatch.setattr(module, name, spy(getattr(module, name)))
+    store.rollback(d, v1)
+    monkeypatch.undo()
+    data = [f for f in opened if f.endswith((".parquet", ".geojson"))]
+    assert data == [], data
+    assert opened  # the spy saw the small files it did open (CURRENT, meta.json, the roll-up stamp)
+    assert store.history(d)[0]["changed"] == ["observations", "targets", "boundaries/county"]
+    assert mark(d) == 1 and polygons("county", d) == {JIA: 113.0, YI: 113.2}
+
+
 def test_expected_parent_and_nested_lock(d):
     v1 = commit_k(d, 1)
     with pytest.raises(store.StoreConflict, match="已被另一次提交更新"):

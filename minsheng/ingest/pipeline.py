@@ -86,13 +86,13 @@ def preview_observations(rows: pd.DataFrame, directory: Path) -> tuple[pd.DataFr
     """Like `preview`, for observations at any table size: only the existing rows with the file's
     keys are read (by DuckDB); the merged table itself is written at commit by the store.
     Returns the file's rows aligned to the table's columns (the store merges them), counts, changes."""
-    from minsheng import rollup
+    from minsheng import observations
 
     path = store.table_path(store.resolve(directory), "observations")
     if not path.exists():
         return preview("observations", rows, pd.DataFrame(columns=rows.columns))
     new = _align(rows, _like(directory, "observations"))
-    _, counts, changes = preview("observations", new, rollup.existing(path, new), merge=False)
+    _, counts, changes = preview("observations", new, observations.existing(path, new), merge=False)
     return new, counts, changes
 
 

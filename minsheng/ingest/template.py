@@ -14,7 +14,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from minsheng import fmt, vocab
+from minsheng import files, fmt, vocab
 
 KINDS = ("observations", "targets", "regions", "indicators")
 KIND_ZH = {"observations": "指标数据", "targets": "目标任务", "regions": "区划", "indicators": "指标目录"}
@@ -290,7 +290,4 @@ def template_bytes(kind: str, indicators: pd.DataFrame, regions: pd.DataFrame) -
 def write_template(kind: str, out: Path, indicators: pd.DataFrame, regions: pd.DataFrame) -> None:
     """Write the template atomically (a half-written file would not open in Excel)."""
     payload = template_bytes(kind, indicators, regions)
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(payload)
-    tmp.replace(out)
+    files.atomic_write(Path(out), lambda tmp: tmp.write_bytes(payload))

@@ -483,10 +483,10 @@ def _year_on_year(df: pd.DataFrame, cat: Catalog, file: str, factor: float) -> l
     prev = df[["indicator_id", "region_code", "period", "value"]]
     old = cat.observations
     if old is None and cat.observations_file is not None and Path(cat.observations_file).exists():
-        from minsheng import rollup
+        from minsheng import observations
 
         ago = prev.assign(period=[p.replace(year=p.year - 1) for p in prev["period"]])
-        old = rollup.existing(cat.observations_file, ago)  # just the year-ago rows of the file's keys
+        old = observations.existing(cat.observations_file, ago)  # just the year-ago rows of the file's keys
     if old is not None and not old.empty:
         old = old[["indicator_id", "region_code", "period", "value"]].copy()
         old["period"] = pd.to_datetime(old["period"]).dt.date

@@ -1,0 +1,175 @@
+"""The observations table on disk: one Parquet file sorted by (region, indicator, period) in small
+row groups, so that a page's own-value lookups read one or two row groups instead of the whole file.
+
+Everything here streams: DuckDB sorts and joins (spilling to disk past its memory limit), pyarrow
+writes whole row groups, and no function holds the table in Python. The streaming merge of sorted
+files (`merge_sorted`) also serves rollup.parquet, which is sorted the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from minsheng import files
+
+ROW_GROUP = 122_880  # rows per Parquet row group: DuckDB's own unit, fine-grained statistics for pruning
+SORT = ("region_code", "indicator_id", "period")
+TABLES = ("regions", "indicators", "observations")  # the views `connect` makes, where their files exist
+
+
+def _spill() -> Path:
+    return Path(tempfile.gettempdir()) / f"minsheng-duckdb-{os.getpid()}"
+
+
+def connect(folder: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with views regions, indicators and observations over `folder`'s files,
+    for the work that reads the whole observations file (sorting, merging, rolling up)."""
+    # Spill to the system's temp folder: an in-memory database would otherwise spill into ./.tmp
+    # under whatever the current directory is.
+    # Bounded: sorting or aggregating a province's table spills to disk instead of taking the
+    # machine's memory (DuckDB's default is 80 % of it).
+    config = {"threads": 2, "preserve_insertion_order": False, "temp_directory": str(_spill()),
+              "memory_limit": memory_limit or os.environ.get("MINSHENG_BUILD_MEMORY", "3GB")}
+    con = duckdb.connect(":memory:", config=config)
+    for name in TABLES:
+        if (Path(folder) / f"{name}.parquet").exists():  # DuckDB quotes the path: no SQL text built here
+            con.read_parquet(str(Path(folder) / f"{name}.parquet")).create_view(name)
+    return con
+
+
+def close(con: duckdb.DuckDBPyConnection) -> None:
+    con.close()
+    shutil.rmtree(_spill(), ignore_errors=True)
+
+
+def write(df, path: Path) -> None:
+    """Write a DataFrame of observations to `path` as the table is stored: sorted, in ROW_GROUP-row groups."""
+    df = df.sort_values(list(SORT), kind="stable")
+    df.to_parquet(path, index=False, compression="zstd", row_group_size=ROW_GROUP)
+
+
+def _write_sorted(reader, dest: Path, schema) -> int:
+    """Write an Arrow stream to `dest` (atomically) in whole ROW_GROUP-row groups with `schema`; returns rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def write(tmp: Path) -> int:
+        total = 0
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            held, n = [], 0
+            for batch in reader:  # batches may come smaller than asked: gather whole row groups
+                held.append(batch.select(schema.names).cast(schema))
+                n += batch.num_rows
+                total += batch.num_rows
+                if n >= ROW_GROUP:
+                    table = pa.Table.from_batches(held, schema)
+                    writer.write_table(table.slice(0, ROW_GROUP), row_group_size=ROW_GROUP)
+                    rest = table.slice(ROW_GROUP)
+                    held, n = rest.to_batches(), rest.num_rows
+            if n:
+                writer.write_table(pa.Table.from_batches(held, schema), row_group_size=ROW_GROUP)
+        return total
+
+    return files.atomic_write(dest, write)
+
+
+def sort(folder: Path, memory_limit: str | None = None) -> None:
+    """Rewrite `folder`'s observations.parquet sorted by SORT in small row groups (DuckDB sorts,
+    spilling to disk past `memory_limit`; pyarrow writes, keeping the file's own schema)."""
+    import pyarrow.parquet as pq
+
+    src = Path(folder) / "observations.parquet"
+    con = connect(folder, memory_limit)
+    try:
+        reader = con.sql("select * from observations order by " + ", ".join(SORT)).to_arrow_reader(ROW_GROUP)
+        _write_sorted(reader, src, pq.read_schema(src))
+    finally:
+        close(con)
+
+
+def merge_sorted(old: Path, new, dest: Path, drop) -> int:
+    """Stream `old` (a Parquet file sorted by SORT) into `dest`, row group by row group: `drop(group,
+    new_part)` says which old rows go, and the rows of `new` (an Arrow table sorted by SORT) that
+    sort within each group's range are merged into it. Only the groups new rows fall into are
+    re-sorted; nothing is held beyond a row group, so a province's table is rewritten in one pass
+    with flat memory and no global sort. Returns the row count."""
+    import bisect
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(old)
+    schema = pf.schema_arrow
+    new = new.select(schema.names).cast(schema)
+    keys = list(zip(*(new.column(c).to_pylist() for c in SORT)))  # sorted, as tuples
+    sort_keys = [(c, "ascending") for c in SORT]
+
+    def batches():
+        j = 0
+        last = pf.metadata.num_row_groups - 1
+        for g in range(pf.metadata.num_row_groups):
+            t = pf.read_row_group(g)
+            if g == last:
+                k = len(keys)
+            else:
+                end = tuple(t.column(c)[t.num_rows - 1].as_py() for c in SORT)
+                k = bisect.bisect_right(keys, end, lo=j)
+            part = new.slice(j, k - j)
+            j = k
+            mask = drop(t, part)
+            if mask is not None:
+                t = t.filter(pc.invert(mask))
+            if part.num_rows:
+                t = pa.concat_tables([t, part]).sort_by(sort_keys)
+            yield from t.to_batches()
+
+    return _write_sorted(batches(), Path(dest), schema)
+
+
+def merge(source: Path, rows, dest: Path, memory_limit: str | None = None) -> int:
+    """Write `dest`: the observations of `source` with `rows` (a DataFrame in the table's columns)
+    replacing those with the same (indicator, region, period) and the rest added — sorted, in the
+    source file's schema — without loading the existing table into Python (DuckDB sorts, spilling
+    past its memory limit). Returns the row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(source)
+    new = pa.Table.from_pandas(rows[schema.names], preserve_index=False).cast(schema)
+    con = connect(Path(source).parent, memory_limit)
+    try:
+        con.register("new_rows", new)
+        reader = con.sql("""
+            select * from observations old
+            anti join new_rows using (indicator_id, region_code, period)
+            union all
+            select * from new_rows
+            order by region_code, indicator_id, period
+        """).to_arrow_reader(ROW_GROUP)
+        return _write_sorted(reader, Path(dest), schema)
+    finally:
+        close(con)
+
+
+def existing(source: Path, keys):
+    """The rows of `source` observations.parquet with the (indicator, region, period) of `keys` (a
+    DataFrame), read column-pruned by DuckDB: what an import would change, without the whole table."""
+    import pyarrow as pa
+
+    con = connect(Path(source).parent)
+    try:
+        con.register("keys", pa.Table.from_pandas(keys[["indicator_id", "region_code", "period"]], preserve_index=False))
+        return con.execute("""
+            select o.indicator_id, o.region_code, o.period, o.value, o.numerator, o.denominator, o.status
+            from observations o
+            semi join keys k on k.indicator_id = o.indicator_id and k.region_code = o.region_code
+                             and k.period = o.period
+        """).df()
+    finally:
+        close(con)
