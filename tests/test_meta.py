@@ -73,6 +73,7 @@ COMPOSED_SQL = {
     ("db.py", "_create_views"): "DDL over the version's own file paths, quoted by _sql_literal (no parameters in DDL)",
     ("db.py", "_drop"): "drop view/table of our own derived-table names",
     ("rollup.py", "_run"): "templates filled only with pieces checked against rollup's allow-lists",
+    ("rollup.py", "check"): "the invariant queries of rollup.CHECKS, module constants made of literals",
 }
 RUNS_SQL = {"execute", "executemany", "sql", "query"}
 
