@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from minsheng.ingest.cells import (level_of_code, norm_header, normalise_code, parent_of_code, parse_deadline,
+                                   parse_number, parse_period, parse_year, parse_yes_no, period_shape)
 from minsheng.ingest.problems import Problem, error, warning
 from minsheng.ingest.readers import Sheet
 
@@ -75,15 +77,8 @@ IND_KINDS = {"count": "count", "计数": "count", "amount": "amount", "金额": 
              "rate": "rate", "比率": "rate", "率": "rate", "standard": "standard", "标准": "standard"}
 FREQS = {"year": "year", "年": "year", "年度": "year", "quarter": "quarter", "季": "quarter", "季度": "quarter",
          "month": "month", "月": "month", "月度": "month"}
-YES = {"true", "1", "是", "yes", "y", "t"}
-NO = {"false", "0", "否", "no", "n", "f"}
 STATUS = {"final": "final", "正式": "final", "终审": "final", "provisional": "provisional", "初步": "provisional",
           "快报": "provisional", "初报": "provisional"}
-
-
-def norm_header(h: str) -> str:
-    h = re.sub(r"[（(].*?[)）]", "", h or "")
-    return re.sub(r"[\s_\-:：*＊]", "", h).lower()
 
 
 def map_headers(header: list[str], kind: str) -> dict[str, int]:
@@ -109,103 +104,6 @@ def guess_kind(header: list[str]) -> str:
     if "level" in map_headers(header, "regions") or "parent_code" in map_headers(header, "regions"):
         return "regions"
     return max(KINDS, key=lambda k: (scores[k], k == "observations"))
-
-
-# --- cell parsers: each returns (value, None) or (None, message) ---------------------------------
-
-PERIOD_YEAR = re.compile(r"^(\d{4})\s*年?$")
-PERIOD_MONTH = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
-PERIOD_MONTH_COMPACT = re.compile(r"^(\d{4})(\d{2})$")
-PERIOD_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T].*)?$")
-PERIOD_QUARTER = re.compile(r"^(\d{4})\s*(?:[-\s]?[Qq]|年第|年)\s*([1-4一二三四])\s*(?:季度|季)?$")
-CN_DIGIT = {"一": 1, "二": 2, "三": 3, "四": 4}
-
-
-def period_shape(text: str) -> tuple[str, dt.date] | None:
-    """('year'|'quarter'|'month', first day) for a period written any of the usual ways."""
-    t = text.strip()
-    if m := PERIOD_YEAR.match(t):
-        return "year", dt.date(int(m[1]), 1, 1)
-    if m := PERIOD_QUARTER.match(t):
-        q = CN_DIGIT.get(m[2]) or int(m[2])
-        return "quarter", dt.date(int(m[1]), 3 * q - 2, 1)
-    for pattern in (PERIOD_MONTH, PERIOD_MONTH_COMPACT):
-        if (m := pattern.match(t)) and 1 <= int(m[2]) <= 12:
-            return "month", dt.date(int(m[1]), int(m[2]), 1)
-    if (m := PERIOD_DATE.match(t)) and 1 <= int(m[2]) <= 12:
-        return "date", dt.date(int(m[1]), int(m[2]), 1)
-    return None
-
-
-FREQ_ZH = {"year": "年度", "quarter": "季度", "month": "月度"}
-
-
-def parse_period(text: str, frequency: str) -> tuple[dt.date | None, str | None]:
-    if re.fullmatch(r"\d{4}\.\d", text.strip()):
-        # a number cell typed 2026.10 is stored as 2026.1: October and January look the same
-        return None, (f"时期“{text}”有歧义（数字单元格会把 2026.10 存成 2026.1），"
-                      "请把该列设为文本，写作 2026-01 或 2026-10")
-    shape = period_shape(text)
-    if shape is None:
-        return None, f"无法识别的时期“{text}”（月度写 2026-10 或 2026年10月，年度写 2026）"
-    what, day = shape
-    if what == "date":  # a date cell: take its month (or its year for annual data, if it is 1 January)
-        if frequency == "month":
-            return day, None
-        if frequency == "year" and day.month == 1:
-            return day, None
-        if frequency == "quarter" and day.month in (1, 4, 7, 10):
-            return day, None
-        what = "month"
-    if what != frequency:
-        return None, f"时期“{text}”是{FREQ_ZH.get(what, what)}，但该指标按{FREQ_ZH.get(frequency, frequency)}报送"
-    if not 1990 <= day.year <= 2100:
-        return None, f"时期“{text}”的年份不合理"
-    return day, None
-
-
-def parse_number(text: str | None) -> tuple[float | None, str | None]:
-    if text is None:
-        return None, None
-    t = text.strip().replace(",", "").replace("，", "").replace(" ", "")
-    pct = t.endswith("%") or t.endswith("％")
-    if pct:
-        t = t[:-1]
-    try:
-        v = float(t)
-    except ValueError:
-        return None, f"“{text}”不是数字（请只填数字，不带单位或文字）"
-    if v != v or v in (float("inf"), float("-inf")):
-        return None, f"“{text}”不是有效数字"
-    return v, None
-
-
-def normalise_code(text: str) -> tuple[str | None, str | None]:
-    """6-, 9- or 12-digit 统计用区划代码 → 12 digits."""
-    t = re.sub(r"\s", "", text or "")
-    if re.fullmatch(r"\d+\.0+", t):  # a code Excel stored as a number
-        t = t.split(".")[0]
-    if not t.isdigit() or len(t) not in (6, 9, 12):
-        return None, f"区划代码“{text}”应为 6、9 或 12 位数字"
-    return t.ljust(12, "0"), None
-
-
-def level_of_code(code: str) -> str:
-    if code[2:] == "0" * 10:
-        return "province"
-    if code[4:] == "0" * 8:
-        return "city"
-    if code[6:] == "0" * 6:
-        return "county"
-    if code[9:] == "000":
-        return "township"
-    return "village"
-
-
-def parent_of_code(code: str) -> str | None:
-    level = level_of_code(code)
-    cut = {"city": 2, "county": 4, "township": 6, "village": 9}.get(level)
-    return code[:cut].ljust(12, "0") if cut else None
 
 
 # --- the catalogue a file is checked against ---------------------------------------------------
@@ -547,24 +445,17 @@ def _targets(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
         year_text = _text(get, "year", colname, file, at, problems)
         year = None
         if year_text:
-            y, msg = parse_number(year_text)
-            if msg or y is None or not y.is_integer() or not 2000 <= y <= 2100:
-                problems.append(error(file, f"年度“{year_text}”应为四位年份，如 2026", column=colname("year"), **at))
-            else:
-                year = int(y)
+            year, msg = parse_year(year_text)
+            if msg:
+                problems.append(error(file, msg, column=colname("year"), **at))
         target, msg = parse_number(get("target"))
         if msg or target is None or target <= 0:
             problems.append(error(file, msg or "目标值须为大于 0 的数字", column=colname("target"), **at))
         dept = _text(get, "department", colname, file, at, problems)
-        deadline = dt.date(year, 12, 31) if year else None
-        if get("deadline"):
-            shape = period_shape(get("deadline"))
-            if not shape:
-                problems.append(error(file, f"截止日期“{get('deadline')}”无法识别（写作 2026-12-31）",
-                                      column=colname("deadline"), **at))
-            else:
-                m = re.match(r"^(\d{4})-(\d{2})-(\d{2})", get("deadline"))
-                deadline = dt.date(int(m[1]), int(m[2]), int(m[3])) if m else shape[1]
+        deadline, msg = parse_deadline(get("deadline"))
+        if msg:
+            problems.append(error(file, msg, column=colname("deadline"), **at))
+        deadline = deadline or (dt.date(year, 12, 31) if year else None)
         if len(problems) > n0:
             continue
         key = (ind_id, code, year)
@@ -633,13 +524,6 @@ def _regions(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
     return df, problems
 
 
-def _bool(text: str | None) -> bool | None:
-    if text is None:
-        return None
-    t = text.strip().lower()
-    return True if t in YES else False if t in NO else "?"  # type: ignore[return-value]
-
-
 def _indicators(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
     file, sname = sheet.file, sheet.name
     cols = map_headers(sheet.header, "indicators")
@@ -662,11 +546,11 @@ def _indicators(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
         freq = FREQS.get((get("frequency") or "").strip().lower())
         if freq is None:
             problems.append(error(file, f"频度“{get('frequency')}”应为 年度/季度/月度", column=colname("frequency"), **at))
-        cumulative = _bool(get("cumulative"))
-        hib = _bool(get("higher_is_better"))
-        for v, c in ((cumulative, "cumulative"), (hib, "higher_is_better")):
-            if v == "?":
-                problems.append(error(file, f"“{get(c)}”应为 是/否", column=colname(c), **at))
+        cumulative, msg_c = parse_yes_no(get("cumulative"))
+        hib, msg_h = parse_yes_no(get("higher_is_better"))
+        for m, c in ((msg_c, "cumulative"), (msg_h, "higher_is_better")):
+            if m:
+                problems.append(error(file, m, column=colname(c), **at))
         level_text = get("report_level")
         level = LEVELS.get(level_text.strip()) if level_text else "county"
         if level is None:
