@@ -10,14 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from minsheng import store
-from minsheng.ingest import readers, validate
+from minsheng.ingest import contract, readers, validate
 from minsheng.ingest.problems import ERROR, WARNING, ImportRejected, Problem, error
-
-KEYS = {"observations": ["indicator_id", "region_code", "period"], "targets": ["indicator_id", "region_code", "year"],
-        "regions": ["code"], "indicators": ["id"]}
-COMPARED = {"observations": ["value", "numerator", "denominator", "status"], "targets": ["target", "department", "task", "deadline"],
-            "regions": ["name", "level", "parent_code", "lon", "lat"],
-            "indicators": ["name_zh", "unit", "kind", "frequency", "cumulative", "report_level"]}
 
 
 @dataclass
@@ -101,7 +95,7 @@ def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame, merge: bool = 
     """Merge the file's rows into the current table; count new, changed and unchanged rows.
     Without `merge`, `current` may be just the rows sharing a key with the file, and no merged table
     is returned."""
-    key = KEYS[kind]
+    key, compared = contract.KINDS[kind].keys, contract.KINDS[kind].compared
     new = _align(rows, current)
     cur = current.copy()
     for c in ("period", "deadline"):
@@ -118,12 +112,12 @@ def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame, merge: bool = 
         return ~both_na & (a.astype(str) != b.astype(str))
 
     changed_mask = pd.Series(False, index=joined.index)
-    for c in COMPARED[kind]:
+    for c in compared:
         if c in joined and f"{c}_old" in joined:
             changed_mask |= differs(c)
     changed_mask &= exists
     counts = {"新增": int((~exists).sum()), "修改": int(changed_mask.sum()), "未变": int((exists & ~changed_mask).sum())}
-    shown = [c for c in COMPARED[kind] if c in joined]
+    shown = [c for c in compared if c in joined]
     changes = joined.loc[changed_mask, key + [x for c in shown for x in (f"{c}_old", c)]]
     changes = changes.rename(columns=lambda c: c.replace("_old", "（原）"))
     if not merge:
@@ -155,7 +149,7 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
         if not sheet.header and sheet.problems:
             problems += sheet.problems
             continue
-        k = kind or validate.guess_kind(sheet.header)
+        k = kind or contract.guess_kind(sheet.header)
         chosen = chosen or k
         if k != chosen:
             problems.append(error(file, f"工作表“{sheet.name}”像是{validate.KIND_ZH[k]}，与其他工作表"
@@ -186,7 +180,7 @@ def _preview(kind: str, rows: pd.DataFrame, directory: Path):
 
 
 def _cross_sheet_duplicates(rows: pd.DataFrame, kind: str, file: str) -> list[Problem]:
-    dup = rows[rows.duplicated(KEYS[kind], keep="first")]
+    dup = rows[rows.duplicated(contract.KINDS[kind].keys, keep="first")]
     return [error(file, "与其他工作表中的一行重复", sheet=r["_sheet"], row=r["_row"]) for r in dup.to_dict("records")]
 
 

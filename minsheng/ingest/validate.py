@@ -14,60 +14,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from minsheng.ingest.cells import (level_of_code, norm_header, normalise_code, parent_of_code, parse_deadline,
-                                   parse_number, parse_period, parse_year, parse_yes_no, period_shape)
+from minsheng.ingest import contract
+from minsheng.ingest.cells import (level_of_code, normalise_code, parent_of_code, parse_deadline, parse_number,
+                                   parse_period, parse_year, parse_yes_no, period_shape)
 from minsheng.ingest.problems import Problem, error, warning
 from minsheng.ingest.readers import Sheet
 
 KINDS = ("observations", "targets", "regions", "indicators")
 KIND_ZH = {"observations": "指标数据", "targets": "目标任务", "regions": "区划", "indicators": "指标目录"}
 
-# canonical column → the headers clerks write for it (compared without spaces, brackets or case)
-HEADERS = {
-    "observations": {
-        "indicator_id": ["indicator_id", "指标编码", "指标代码", "指标id"],
-        "region_code": ["region_code", "区划代码", "行政区划代码", "统计用区划代码", "地区代码"],
-        "region_name": ["region_name", "区划名称", "地区", "地区名称", "单位", "乡镇", "乡镇街道", "区县"],
-        "period": ["period", "时期", "统计时期", "期别", "年月", "月份"],
-        "value": ["value", "数值", "值", "指标值", "本期数"],
-        "numerator": ["numerator", "分子"],
-        "denominator": ["denominator", "分母"],
-        "status": ["status", "状态", "数据状态"],
-        "source": ["source", "来源", "数据来源"],
-    },
-    "targets": {
-        "indicator_id": ["indicator_id", "指标编码", "指标代码"],
-        "region_code": ["region_code", "区划代码", "行政区划代码"],
-        "region_name": ["region_name", "区划名称", "地区"],
-        "year": ["year", "年度", "年份"],
-        "target": ["target", "目标值", "目标", "年度目标"],
-        "department": ["department", "部门", "责任单位", "牵头单位"],
-        "task": ["task", "任务", "任务名称", "民生实事"],
-        "deadline": ["deadline", "截止日期", "完成时限", "期限"],
-    },
-    "regions": {
-        "code": ["code", "区划代码", "统计用区划代码", "代码"],
-        "name": ["name", "名称", "区划名称"],
-        "level": ["level", "级别", "层级"],
-        "parent_code": ["parent_code", "上级代码", "上级区划代码"],
-        "lon": ["lon", "经度"],
-        "lat": ["lat", "纬度"],
-    },
-    "indicators": {
-        "id": ["id", "指标编码", "指标代码"],
-        "name_zh": ["name_zh", "指标名称", "名称"],
-        "name_en": ["name_en", "英文名称"],
-        "unit": ["unit", "单位", "计量单位"],
-        "domain": ["domain", "领域", "部门"],
-        "kind": ["kind", "类型", "指标类型"],
-        "frequency": ["frequency", "频度", "频率", "报送频度"],
-        "cumulative": ["cumulative", "累计", "是否累计"],
-        "report_level": ["report_level", "报送级别", "报送层级"],
-        "higher_is_better": ["higher_is_better", "越大越好", "正向指标"],
-        "description": ["description", "说明", "指标说明"],
-        "source": ["source", "来源"],
-    },
-}
 LEVELS = {"province": "province", "省": "province", "city": "city", "市": "city", "地级": "city", "地市": "city",
           "county": "county", "县": "county", "区县": "county", "县级": "county", "县（市、区）": "county",
           "township": "township", "乡镇": "township", "街道": "township", "乡镇（街道）": "township", "乡级": "township",
@@ -79,31 +34,6 @@ FREQS = {"year": "year", "年": "year", "年度": "year", "quarter": "quarter", 
          "month": "month", "月": "month", "月度": "month"}
 STATUS = {"final": "final", "正式": "final", "终审": "final", "provisional": "provisional", "初步": "provisional",
           "快报": "provisional", "初报": "provisional"}
-
-
-def map_headers(header: list[str], kind: str) -> dict[str, int]:
-    """canonical name → column index, for the columns this kind knows."""
-    lookup = {norm_header(alias).replace("_", ""): canon
-              for canon, aliases in HEADERS[kind].items() for alias in aliases}
-    found: dict[str, int] = {}
-    for i, h in enumerate(header):
-        canon = lookup.get(norm_header(h))
-        if canon and canon not in found:
-            found[canon] = i
-    return found
-
-
-def guess_kind(header: list[str]) -> str:
-    """The kind whose headers a file uses most; observations wins ties (the monthly returns)."""
-    scores = {k: len(map_headers(header, k)) for k in KINDS}
-    if "target" in map_headers(header, "targets"):
-        return "targets"
-    if "frequency" in map_headers(header, "indicators") or "unit" in map_headers(header, "indicators") \
-            and "kind" in map_headers(header, "indicators"):
-        return "indicators"
-    if "level" in map_headers(header, "regions") or "parent_code" in map_headers(header, "regions"):
-        return "regions"
-    return max(KINDS, key=lambda k: (scores[k], k == "observations"))
 
 
 # --- the catalogue a file is checked against ---------------------------------------------------
@@ -209,15 +139,15 @@ def _missing_columns(sheet: Sheet, cols: dict, needed: list[str], kind: str) -> 
     out = []
     for c in needed:
         if c not in cols:
-            names = "、".join(HEADERS[kind][c][1:3])
-            out.append(error(sheet.file, f"缺少“{HEADERS[kind][c][1]}”列（可写作：{names} 或 {c}）。"
+            col = contract.KINDS[kind][c]
+            out.append(error(sheet.file, f"缺少“{col.header}”列（可写作：{'、'.join(col.headers[:2])} 或 {c}）。"
                              f"本文件的列：{'、'.join(h for h in sheet.header if h)}", sheet=sheet.name, row=1))
     return out
 
 
 def _observations(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
     file, sname = sheet.file, sheet.name
-    cols = map_headers(sheet.header, "observations")
+    cols = contract.map_headers(sheet.header, "observations")
     wide = _wide_columns(sheet.header)
     problems: list[Problem] = []
     if "region_code" not in cols and "region_name" not in cols:
@@ -425,7 +355,7 @@ def _text(get, c, colname, file, at, problems, required=True):
 
 def _targets(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
     file, sname = sheet.file, sheet.name
-    cols = map_headers(sheet.header, "targets")
+    cols = contract.map_headers(sheet.header, "targets")
     miss = _missing_columns(sheet, cols, ["indicator_id", "year", "target", "department"], "targets")
     if "region_code" not in cols and "region_name" not in cols:
         miss.append(error(file, "缺少“区划代码”或“区划名称”列", sheet=sname, row=1))
@@ -470,7 +400,7 @@ def _targets(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
 
 def _regions(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
     file, sname = sheet.file, sheet.name
-    cols = map_headers(sheet.header, "regions")
+    cols = contract.map_headers(sheet.header, "regions")
     miss = _missing_columns(sheet, cols, ["code", "name"], "regions")
     if miss:
         return pd.DataFrame(), miss
@@ -526,7 +456,7 @@ def _regions(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
 
 def _indicators(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
     file, sname = sheet.file, sheet.name
-    cols = map_headers(sheet.header, "indicators")
+    cols = contract.map_headers(sheet.header, "indicators")
     miss = _missing_columns(sheet, cols, ["id", "name_zh", "unit", "kind", "frequency"], "indicators")
     if miss:
         return pd.DataFrame(), miss
