@@ -4,11 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from minsheng import audit, export, store, vocab
-from minsheng.ingest import pipeline, readers, validate
+from minsheng.ingest import pipeline, readers
 from minsheng.ingest.problems import as_frame
 from minsheng.ui import data, frame, session
 
-KIND_LABEL = {None: "自动识别", **validate.KIND_ZH}
+KIND_LABEL = {None: "自动识别", **vocab.FILES.labels}
 
 
 def inputs(sc: frame.Scope, indicators: pd.DataFrame) -> dict:
@@ -96,17 +96,17 @@ def render_templates(indicators: pd.DataFrame) -> None:
 
     with st.expander("下载填报模板", icon=":material/description:"):
         st.caption("模板含“说明”工作表、列名批注，以及指标编码、区划代码的下拉选项。")
-        cols = st.columns(len(validate.KINDS))
+        cols = st.columns(len(vocab.FILES.codes))
         regions = data.regions()
-        for col, kind in zip(cols, validate.KINDS):
-            col.download_button(f"{validate.KIND_ZH[kind]}模板", template.template_bytes(kind, indicators, regions),
-                                file_name=f"{validate.KIND_ZH[kind]}导入模板.xlsx", key=f"tpl_{kind}", on_click="ignore",
+        for col, kind in zip(cols, vocab.FILES.codes):
+            col.download_button(f"{vocab.FILES.label(kind)}模板", template.template_bytes(kind, indicators, regions),
+                                file_name=f"{vocab.FILES.label(kind)}导入模板.xlsx", key=f"tpl_{kind}", on_click="ignore",
                                 mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 def render_plan(plan: pipeline.Plan) -> None:
     errors, warnings = plan.errors, plan.warnings
-    st.markdown(f"**{plan.file}** · {validate.KIND_ZH.get(plan.kind, plan.kind)} · SHA-256 `{plan.sha256[:12]}…`")
+    st.markdown(f"**{plan.file}** · {vocab.FILES.label(plan.kind)} · SHA-256 `{plan.sha256[:12]}…`")
     if plan.problems:
         table = as_frame(sorted(plan.problems, key=lambda p: (p.level != "错误", p.sheet or "", p.row or 0)))
         (st.error if errors else st.warning)(

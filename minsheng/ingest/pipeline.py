@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from minsheng import store
+from minsheng import store, vocab
 from minsheng.ingest import contract, readers, validate
 from minsheng.ingest.problems import ERROR, WARNING, ImportRejected, Problem, error
 
@@ -136,7 +136,7 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
     progress = progress or (lambda fraction, text: None)
     file = Path(file).name  # only ever a name for messages: user input never becomes a path
     sha = hashlib.sha256(data).hexdigest()
-    if kind is not None and kind not in validate.KINDS:
+    if kind is not None and kind not in vocab.FILES:
         return Plan(file, sha, kind, pd.DataFrame(), [error(file, f"未知导入类型“{kind}”")])
     progress(0.05, "读取文件…")
     sheets = readers.read(data, file, max_bytes)
@@ -152,8 +152,8 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
         k = kind or contract.guess_kind(sheet.header)
         chosen = chosen or k
         if k != chosen:
-            problems.append(error(file, f"工作表“{sheet.name}”像是{validate.KIND_ZH[k]}，与其他工作表"
-                                  f"（{validate.KIND_ZH[chosen]}）不同；请分开导入", sheet=sheet.name))
+            problems.append(error(file, f"工作表“{sheet.name}”像是{vocab.FILES.label(k)}，与其他工作表"
+                                  f"（{vocab.FILES.label(chosen)}）不同；请分开导入", sheet=sheet.name))
             continue
         parsed = validate.parse_sheet(sheet, chosen, cat, indicator=indicator, within=within, factor=factor)
         problems += parsed.problems
