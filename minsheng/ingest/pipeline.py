@@ -11,6 +11,7 @@ import pandas as pd
 
 from minsheng import store, vocab
 from minsheng.ingest import contract, readers, validate
+from minsheng.ingest.catalog import Catalog
 from minsheng.ingest.problems import ERROR, WARNING, ImportRejected, Problem, error
 
 
@@ -41,10 +42,10 @@ def _current(directory: Path, name: str) -> pd.DataFrame:
     return pd.read_parquet(store.table_path(store.resolve(directory), name))
 
 
-def catalog(directory: Path) -> validate.Catalog:
+def catalog(directory: Path) -> Catalog:
     # Observations stay on disk: the year-on-year check reads just the rows it compares with.
-    return validate.Catalog(_current(directory, "regions"), _current(directory, "indicators"),
-                            observations_file=store.table_path(store.resolve(directory), "observations"))
+    return Catalog(_current(directory, "regions"), _current(directory, "indicators"),
+                   observations_file=store.table_path(store.resolve(directory), "observations"))
 
 
 def _align(df: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +17,7 @@ import pandas as pd
 from minsheng.ingest import contract
 from minsheng.ingest.cells import (level_of_code, normalise_code, parent_of_code, parse_deadline, parse_number,
                                    parse_period, parse_year, parse_yes_no, period_shape)
+from minsheng.ingest.catalog import Catalog
 from minsheng.ingest.problems import Problem, error, warning
 from minsheng.ingest.readers import Sheet
 
@@ -34,67 +35,6 @@ FREQS = {"year": "year", "年": "year", "年度": "year", "quarter": "quarter", 
          "month": "month", "月": "month", "月度": "month"}
 STATUS = {"final": "final", "正式": "final", "终审": "final", "provisional": "provisional", "初步": "provisional",
           "快报": "provisional", "初报": "provisional"}
-
-
-# --- the catalogue a file is checked against ---------------------------------------------------
-
-@dataclass
-class Catalog:
-    regions: pd.DataFrame
-    indicators: pd.DataFrame
-    observations: pd.DataFrame | None = None
-    observations_file: Path | None = None  # read only for the rows a check needs (large tables)
-    by_code: dict = field(init=False)
-    by_name: dict = field(init=False)
-    ind: dict = field(init=False)
-
-    def __post_init__(self):
-        self.by_code = {r.code: r for r in self.regions.itertuples()}
-        self.by_name = {}
-        for r in self.regions.itertuples():
-            self.by_name.setdefault(r.name, []).append(r.code)
-        self.ind = {r.id: r for r in self.indicators.itertuples()}
-        self.parent = dict(zip(self.regions["code"], self.regions["parent_code"]))
-
-    def ancestors(self, code: str) -> set[str]:
-        out, c = set(), self.parent.get(code)
-        while isinstance(c, str):
-            out.add(c)
-            c = self.parent.get(c)
-        return out
-
-    def describe(self, code: str) -> str:
-        r = self.by_code[code]
-        parent = self.parent.get(code)
-        where = f"{self.by_code[parent].name}" if isinstance(parent, str) and parent in self.by_code else ""
-        return f"{code} {where}{r.name}"
-
-    def resolve_region(self, code_text: str | None, name_text: str | None, within: str | None) -> tuple[str | None, str | None]:
-        """A region from its code, or from its name when that is unambiguous under `within`."""
-        if code_text:
-            code, msg = normalise_code(code_text)
-            if msg:
-                return None, msg
-            if code not in self.by_code:
-                return None, f"区划代码“{code_text}”不在区划表中"
-            if name_text and name_text.strip() != self.by_code[code].name:
-                return None, (f"区划代码 {code_text} 是“{self.by_code[code].name}”，与区划名称“{name_text.strip()}”不符；"
-                              "请核对是哪一个")
-            return code, None
-        if not name_text:
-            return None, "缺少区划代码或区划名称"
-        name = name_text.strip()
-        cands = self.by_name.get(name, [])
-        if within:
-            cands = [c for c in cands if within in self.ancestors(c) or c == within]
-        if len(cands) == 1:
-            return cands[0], None
-        if len(cands) > 1:
-            return None, f"区划名称“{name}”不唯一，请改填区划代码。候选：" + "；".join(self.describe(c) for c in cands[:8])
-        close = difflib.get_close_matches(name, list(self.by_name), n=3, cutoff=0.5)
-        hint = f"。是否为：{'、'.join(close)}？" if close else ""
-        scope = f"（在 {self.by_code[within].name} 范围内）" if within in self.by_code else ""
-        return None, f"找不到名为“{name}”的区划{scope}{hint}"
 
 
 @dataclass
