@@ -93,6 +93,22 @@ class Kind:
         """The columns a wide table spreads out: the period in its headers, the value in the cells."""
         return [c.name for c in self.columns if c.wide]
 
+    def periods(self, header: list[str], cols: dict[str, int]) -> list[tuple[int, str]]:
+        """A wide table's period columns, (index, header); [] for a long table (one with a value column)."""
+        if not self.wide or self.wide[-1] in cols:
+            return []
+        # a header typed 2026-09 often arrives as a date cell (2026-09-01): still a period column
+        return [(i, h) for i, h in enumerate(header) if h and cells.period_shape(h)]
+
+    def missing(self, cols: dict[str, int], *, wide: bool, chosen: bool) -> list[Column]:
+        """The required columns a file lacks, in the order to name them: plain ones, then those the
+        import may name for the whole file (`chosen`), then those with stand-ins. A column is there
+        when all its stand-ins are; a wide table holds its `wide` columns in the headers and cells."""
+        def lacks(c: Column) -> bool:
+            return c.name not in cols and not (c.instead and all(x in cols for x in c.instead)) \
+                and not (wide and c.wide) and not (c.chosen and chosen)
+        return sorted((c for c in self.columns if c.required and lacks(c)), key=lambda c: (bool(c.instead), c.chosen))
+
 
 CODE_NOTE = "6、9 或 12 位统计用区划代码（如 430204 或 430204000000），按文本填写，不要写成 4.30204E+11。"
 NUMBER = dict(parse=cells.parse_number, check="decimal")
