@@ -23,6 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from minsheng import audit, files, locks
+from minsheng.ingest import cells
 
 MAX_FAILURES = 5            # failed sign-ins within FAILURE_WINDOW that lock the account
 FAILURE_WINDOW = 15 * 60    # seconds
@@ -96,9 +97,9 @@ def _user(rec: dict) -> User:
 
 
 def normalise_area(code) -> str | None:
-    """6-, 9- or 12-digit region code → 12 digits; None if it is not one."""
-    t = re.sub(r"\s", "", str(code or ""))
-    return t.ljust(12, "0") if t.isdigit() and len(t) in (6, 9, 12) else None
+    """6-, 9- or 12-digit region code → 12 digits; None if it is not one. The importer's rule, but not its
+    reading of 430204.0 (a code Excel stored as a number): an area never comes from a spreadsheet cell."""
+    return cells.twelve_digits(str(code or ""))
 
 
 def area_code(code) -> str:

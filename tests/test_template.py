@@ -8,7 +8,7 @@ import pytest
 from openpyxl.utils import column_index_from_string
 
 from conftest import fixture_tables
-from minsheng import fmt, repo
+from minsheng import fmt, repo, vocab
 from minsheng.ingest import template
 
 TABLES = fixture_tables()
@@ -53,7 +53,7 @@ def list_validations(ws):
     return out
 
 
-@pytest.mark.parametrize("kind", template.KINDS)
+@pytest.mark.parametrize("kind", vocab.FILES.codes)
 def test_template_sheets_headers_and_notes(kind):
     wb = open_template(kind)
     assert wb.sheetnames == ["数据", "说明", "代码表"]
@@ -67,7 +67,7 @@ def test_template_sheets_headers_and_notes(kind):
         assert ws.column_dimensions[c.column_letter].width >= 6
 
 
-@pytest.mark.parametrize("kind", template.KINDS)
+@pytest.mark.parametrize("kind", vocab.FILES.codes)
 def test_template_dropdowns_read_the_hidden_code_sheet(kind):
     wb = open_template(kind)
     found = list_validations(wb["数据"])
@@ -93,7 +93,7 @@ def test_typed_codes_stay_text_and_numbers_are_checked():
     assert (lon.formula1, lon.formula2) == ("73", "136")
 
 
-@pytest.mark.parametrize("kind", template.KINDS)
+@pytest.mark.parametrize("kind", vocab.FILES.codes)
 def test_help_sheet_explains_and_shows_an_example(kind):
     ws = open_template(kind)["说明"]
     rows = [[v for v in r if v is not None] for r in ws.iter_rows(values_only=True)]
@@ -121,14 +121,14 @@ def test_demo_catalogue_is_too_long_for_an_inline_list(demo_dir):
 
 
 def test_the_importer_reads_the_template_headers():
-    from minsheng.ingest import readers, validate  # the importer's own header rules
+    from minsheng.ingest import contract, readers  # the importer's own header rules
 
-    for kind in template.KINDS:
+    for kind in vocab.FILES.codes:
         data = template.template_bytes(kind, TABLES["indicators"], TABLES["regions"])
         sheets = readers.read(data, f"{kind}.xlsx")
         assert [s.name for s in sheets] == ["数据"]  # 说明 and the hidden 代码表 are skipped
-        assert validate.guess_kind(sheets[0].header) == kind
-        assert len(validate.map_headers(sheets[0].header, kind)) == len(HEADERS[kind]), kind
+        assert contract.guess_kind(sheets[0].header) == kind
+        assert len(contract.map_headers(sheets[0].header, kind)) == len(HEADERS[kind]), kind
 
 
 def test_write_template(tmp_path):

@@ -6,8 +6,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from minsheng import audit, changes, store
-from minsheng.ingest import validate
+from minsheng import audit, changes, store, vocab
 from minsheng.ingest.problems import ERROR
 
 
@@ -34,7 +33,7 @@ def _import(args) -> int:
         print(f"导入失败：{len(plan.errors)} 个错误，数据未改变。", file=sys.stderr)
         return 2
     c = plan.counts
-    print(f"{plan.file}（{validate.KIND_ZH[plan.kind]}）：新增 {c['新增']} 行，修改 {c['修改']} 行，未变 {c['未变']} 行")
+    print(f"{plan.file}（{vocab.FILES.label(plan.kind)}）：新增 {c['新增']} 行，修改 {c['修改']} 行，未变 {c['未变']} 行")
     if plan.changes is not None and not plan.changes.empty:
         print(plan.changes.head(20).to_string(index=False))
         if len(plan.changes) > 20:
@@ -83,7 +82,7 @@ def _template(args) -> int:
     from minsheng import repo
     from minsheng.ingest import template
 
-    out = Path(args.out or f"{validate.KIND_ZH[args.kind]}导入模板.xlsx")
+    out = Path(args.out or f"{vocab.FILES.label(args.kind)}导入模板.xlsx")
     template.write_template(args.kind, out, repo.indicators(), repo.regions())
     print(f"已生成模板 {out}")
     return 0
@@ -92,7 +91,7 @@ def _template(args) -> int:
 def add_parsers(sub) -> None:
     p = sub.add_parser("import", help="导入 Excel/CSV/Parquet/GeoJSON：逐行校验、预览，确认后写入新版本")
     p.add_argument("file", help="要导入的文件")
-    p.add_argument("--kind", choices=[*validate.KINDS, "boundaries"], help="数据类型（默认按列名自动识别）")
+    p.add_argument("--kind", choices=[*vocab.FILES.codes, "boundaries"], help="数据类型（默认按列名自动识别）")
     p.add_argument("--indicator", help="宽表（一列一个时期）对应的指标编码")
     p.add_argument("--within", help="按名称匹配区划时的上级区划代码，避免重名")
     p.add_argument("--crs", choices=["gcj02", "wgs84"], help="边界坐标系（GCJ-02 会转换为 WGS84）")
@@ -102,6 +101,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--yes", action="store_true", help="确认存在警告时仍然导入")
     p.set_defaults(func=_import)
     p = sub.add_parser("template", help="生成填报模板（含说明、列名批注和下拉选项）")
-    p.add_argument("kind", choices=list(validate.KINDS))
+    p.add_argument("kind", choices=list(vocab.FILES.codes))
     p.add_argument("--out", help="输出 .xlsx 文件（默认：<类型>导入模板.xlsx）")
     p.set_defaults(func=_template)

@@ -9,15 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from minsheng import store
-from minsheng.ingest import readers, validate
+from minsheng import observations, store, vocab
+from minsheng.ingest import contract, readers, validate
+from minsheng.ingest.catalog import Catalog
 from minsheng.ingest.problems import ERROR, WARNING, ImportRejected, Problem, error
-
-KEYS = {"observations": ["indicator_id", "region_code", "period"], "targets": ["indicator_id", "region_code", "year"],
-        "regions": ["code"], "indicators": ["id"]}
-COMPARED = {"observations": ["value", "numerator", "denominator", "status"], "targets": ["target", "department", "task", "deadline"],
-            "regions": ["name", "level", "parent_code", "lon", "lat"],
-            "indicators": ["name_zh", "unit", "kind", "frequency", "cumulative", "report_level"]}
 
 
 @dataclass
@@ -47,10 +42,10 @@ def _current(directory: Path, name: str) -> pd.DataFrame:
     return pd.read_parquet(store.table_path(store.resolve(directory), name))
 
 
-def catalog(directory: Path) -> validate.Catalog:
+def catalog(directory: Path) -> Catalog:
     # Observations stay on disk: the year-on-year check reads just the rows it compares with.
-    return validate.Catalog(_current(directory, "regions"), _current(directory, "indicators"),
-                            observations_file=store.table_path(store.resolve(directory), "observations"))
+    return Catalog(_current(directory, "regions"), _current(directory, "indicators"),
+                   observations_file=store.table_path(store.resolve(directory), "observations"))
 
 
 def _align(df: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
@@ -86,8 +81,6 @@ def preview_observations(rows: pd.DataFrame, directory: Path) -> tuple[pd.DataFr
     """Like `preview`, for observations at any table size: only the existing rows with the file's
     keys are read (by DuckDB); the merged table itself is written at commit by the store.
     Returns the file's rows aligned to the table's columns (the store merges them), counts, changes."""
-    from minsheng import observations
-
     path = store.table_path(store.resolve(directory), "observations")
     if not path.exists():
         return preview("observations", rows, pd.DataFrame(columns=rows.columns))
@@ -101,7 +94,7 @@ def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame, merge: bool = 
     """Merge the file's rows into the current table; count new, changed and unchanged rows.
     Without `merge`, `current` may be just the rows sharing a key with the file, and no merged table
     is returned."""
-    key = KEYS[kind]
+    key, compared = contract.KINDS[kind].keys, contract.KINDS[kind].compared
     new = _align(rows, current)
     cur = current.copy()
     for c in ("period", "deadline"):
@@ -118,12 +111,12 @@ def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame, merge: bool = 
         return ~both_na & (a.astype(str) != b.astype(str))
 
     changed_mask = pd.Series(False, index=joined.index)
-    for c in COMPARED[kind]:
+    for c in compared:
         if c in joined and f"{c}_old" in joined:
             changed_mask |= differs(c)
     changed_mask &= exists
     counts = {"新增": int((~exists).sum()), "修改": int(changed_mask.sum()), "未变": int((exists & ~changed_mask).sum())}
-    shown = [c for c in COMPARED[kind] if c in joined]
+    shown = [c for c in compared if c in joined]
     changes = joined.loc[changed_mask, key + [x for c in shown for x in (f"{c}_old", c)]]
     changes = changes.rename(columns=lambda c: c.replace("_old", "（原）"))
     if not merge:
@@ -142,7 +135,7 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
     progress = progress or (lambda fraction, text: None)
     file = Path(file).name  # only ever a name for messages: user input never becomes a path
     sha = hashlib.sha256(data).hexdigest()
-    if kind is not None and kind not in validate.KINDS:
+    if kind is not None and kind not in vocab.FILES:
         return Plan(file, sha, kind, pd.DataFrame(), [error(file, f"未知导入类型“{kind}”")])
     progress(0.05, "读取文件…")
     sheets = readers.read(data, file, max_bytes)
@@ -155,11 +148,11 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
         if not sheet.header and sheet.problems:
             problems += sheet.problems
             continue
-        k = kind or validate.guess_kind(sheet.header)
+        k = kind or contract.guess_kind(sheet.header)
         chosen = chosen or k
         if k != chosen:
-            problems.append(error(file, f"工作表“{sheet.name}”像是{validate.KIND_ZH[k]}，与其他工作表"
-                                  f"（{validate.KIND_ZH[chosen]}）不同；请分开导入", sheet=sheet.name))
+            problems.append(error(file, f"工作表“{sheet.name}”像是{vocab.FILES.label(k)}，与其他工作表"
+                                  f"（{vocab.FILES.label(chosen)}）不同；请分开导入", sheet=sheet.name))
             continue
         parsed = validate.parse_sheet(sheet, chosen, cat, indicator=indicator, within=within, factor=factor)
         problems += parsed.problems
@@ -186,7 +179,7 @@ def _preview(kind: str, rows: pd.DataFrame, directory: Path):
 
 
 def _cross_sheet_duplicates(rows: pd.DataFrame, kind: str, file: str) -> list[Problem]:
-    dup = rows[rows.duplicated(KEYS[kind], keep="first")]
+    dup = rows[rows.duplicated(contract.KINDS[kind].keys, keep="first")]
     return [error(file, "与其他工作表中的一行重复", sheet=r["_sheet"], row=r["_row"]) for r in dup.to_dict("records")]
 
 

@@ -1,10 +1,14 @@
-"""Fill-in .xlsx templates for each import kind: Chinese headers with notes, drop-downs, a 说明 sheet."""
+"""Fill-in .xlsx templates for each import kind: Chinese headers with notes, drop-downs, a 说明 sheet.
+
+What the columns are, which are required, their notes, widths, formats, drop-downs and checks is the
+import contract (`contract.py`); the words the drop-downs offer are the vocabularies (`vocab.py`).
+This module only lays them out in a workbook.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -15,87 +19,13 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from minsheng import files, fmt, vocab
+from minsheng.ingest import contract
+from minsheng.ingest.contract import Column
 
-KINDS = ("observations", "targets", "regions", "indicators")
-KIND_ZH = {"observations": "指标数据", "targets": "目标任务", "regions": "区划", "indicators": "指标目录"}
 DATA, HELP, CODES = "数据", "说明", "代码表"  # the importer skips 说明 and 代码表 (and hidden sheets)
 ROWS = 10000  # validations cover this many rows; they are one range each, so no cells are created
 HEAD_REQUIRED = PatternFill("solid", fgColor="1F4E79")  # dark: must be filled
 HEAD_OPTIONAL = PatternFill("solid", fgColor="BDD7EE")
-
-# Fixed vocabularies, written the way the importer reads them (validate.LEVELS, IND_KINDS, FREQS …).
-FIXED = {
-    "level": [("市", "地级市"), ("县", "县、县级市、区"), ("乡镇", "乡、镇、街道"), ("村", "村、社区")],
-    "kind": [("计数", "人数、户数、个数等，上级为下级之和"), ("金额", "资金、数量等，上级为下级之和"),
-             ("比率", "百分数，上级为 Σ分子 ÷ Σ分母"), ("标准", "低保标准等，不加总")],
-    "frequency": [("年度", "每年报一次"), ("季度", "每季度报一次"), ("月度", "每月报一次")],
-    "status": [("正式", "正式数据（留空即为正式）"), ("初步", "快报、初步数据，之后会更正")],
-    "bool": [("是", ""), ("否", "")],
-}
-
-
-@dataclass(frozen=True)
-class Col:
-    header: str
-    required: bool
-    note: str
-    width: int
-    choices: str | None = None   # a list in 代码表: indicator, region, level, kind, frequency, status, bool, domain
-    strict: bool = True          # False: the drop-down helps, but other values are allowed (new codes)
-    fmt: str | None = None       # "@" keeps codes and periods as text, so Excel does not turn them into numbers/dates
-    check: str | None = None     # decimal | positive | year | date | lon | lat
-
-
-CODE_NOTE = "6、9 或 12 位统计用区划代码（如 430204 或 430204000000），按文本填写，不要写成 4.30204E+11。"
-COLUMNS = {
-    "observations": [
-        Col("指标编码", True, "指标的编码（如 mz_dibao_urban_persons），从下拉列表选择。编码与名称对照见“代码表”工作表。", 26,
-            "indicator", fmt="@"),
-        Col("区划代码", True, CODE_NOTE + "从下拉列表选择或直接填写。", 16, "region", fmt="@"),
-        Col("区划名称", False, "选填，仅供核对；导入时以区划代码为准。", 14),
-        Col("时期", True, "月度写 2026-10（或 2026年10月），季度写 2026年第3季度，年度写 2026。须与指标的报送频度一致。", 12,
-            fmt="@"),
-        Col("数值", True, "不带单位的数字，比率写百分数如 98.5（不写 % 号）。年内累计的月度指标写年初至当月的累计数。", 12,
-            check="decimal"),
-        Col("分子", False, "比率类指标填写，如 参保人数；其他指标留空。", 12, check="decimal"),
-        Col("分母", False, "比率类指标填写，如 应参保人数；数值 = 分子 ÷ 分母 × 100。", 12, check="decimal"),
-        Col("状态", False, "正式 或 初步（快报）；留空视为正式。", 8, "status"),
-        Col("来源", False, "数据来源，如“石峰区民政局月报”。", 24),
-    ],
-    "targets": [
-        Col("指标编码", True, "任务对应的指标编码，从下拉列表选择。", 26, "indicator", fmt="@"),
-        Col("区划代码", True, CODE_NOTE + "目标所属的区划（通常为本市或本县）。", 16, "region", fmt="@"),
-        Col("年度", True, "四位数年份，如 2026。", 8, check="year"),
-        Col("目标值", True, "大于 0 的数字，与指标同单位，不带单位；比率写百分数如 95。", 10, check="positive"),
-        Col("部门", True, "责任部门，如“市民政局”。", 14),
-        Col("任务", False, "民生实事任务名称，如“完成困难老年人家庭适老化改造 1100 户”；留空时用指标名称。", 36),
-        Col("截止日期", False, "完成时限，日期如 2026-06-30；留空为当年 12 月 31 日。", 12, check="date"),
-    ],
-    "regions": [
-        Col("区划代码", True, CODE_NOTE + "下拉列表为已有区划；新增区划直接填写。", 16, "region", strict=False, fmt="@"),
-        Col("名称", True, "区划名称，如“石峰区”“响石岭街道”。", 14),
-        Col("级别", False, "市、县、乡镇 或 村（县含县级市、区，乡镇含街道，村含社区）；留空时按代码推断。", 8, "level"),
-        Col("上级代码", False, "上级区划的代码；留空时按代码推断（如 430204001000 的上级为 430204000000）。", 16, "region",
-            strict=False, fmt="@"),
-        Col("经度", False, "驻地经度，WGS84 小数度数，如 113.13；没有边界时地图在此处画点。", 10, check="lon"),
-        Col("纬度", False, "驻地纬度，WGS84 小数度数，如 27.83。", 10, check="lat"),
-    ],
-    "indicators": [
-        Col("指标编码", True, "小写字母、数字和下划线，如 mz_dibao_urban_persons；一经使用不要更改。下拉列表为已有指标，新增直接填写。",
-            26, "indicator", strict=False, fmt="@"),
-        Col("指标名称", True, "中文名称，如“城市低保对象”。", 22),
-        Col("英文名称", False, "英文名称，用于英文导出，如 Urban minimum-living recipients。", 22),
-        Col("单位", True, "如 人、户、元/月、万元、%。比率类指标写 %。", 8),
-        Col("领域", False, "民政、医保、卫健、人社、残联等，可从下拉列表选择或直接填写；留空为“其他”。", 8, "domain", strict=False),
-        Col("类型", True, "计数、金额、比率 或 标准：决定上级如何汇总（见“代码表”）。", 8, "kind"),
-        Col("频度", True, "年度、季度 或 月度。", 8, "frequency"),
-        Col("累计", False, "是：月度数值为年初至当月累计；否：为当月（或月末）数。留空为否。", 6, "bool"),
-        Col("报送级别", False, "最低报送级别：市、县、乡镇 或 村；更高级别由看板汇总。留空为县。", 10, "level"),
-        Col("越大越好", False, "是：数值越大越好；否：越小越好（如 失业率）。留空为是。", 10, "bool"),
-        Col("说明", False, "统计口径：统计什么、截至何时、含不含哪些对象，如“月末在册人数，不含临时救助”。", 30),
-        Col("来源", False, "数据来源或依据文件，如“民政统计月报”。", 24),
-    ],
-}
 
 
 def _pick(indicators: pd.DataFrame, **want) -> pd.Series | None:
@@ -136,17 +66,12 @@ def _example(kind: str, indicators: pd.DataFrame, regions: pd.DataFrame) -> list
 def _lists(indicators: pd.DataFrame, regions: pd.DataFrame) -> dict[str, tuple[str, list[tuple]]]:
     """Every drop-down's (heading, rows of value and meaning), in 代码表 column order."""
     domains = fmt.domain_order(list(fmt.DOMAINS) + [d for d in indicators.get("domain", []) if pd.notna(d) and d])
-    return {
-        "indicator": ("指标编码", list(zip(indicators["id"], indicators["name_zh"]))),
-        "region": ("区划代码", [(c, f"{n}（{vocab.LEVELS.label(lv)}）")
-                             for c, n, lv in zip(regions["code"], regions["name"], regions["level"])]),
-        "level": ("级别", FIXED["level"]),
-        "kind": ("类型", FIXED["kind"]),
-        "frequency": ("频度", FIXED["frequency"]),
-        "status": ("状态", FIXED["status"]),
-        "bool": ("是否", FIXED["bool"]),
-        "domain": ("领域", [(d, "") for d in domains]),
+    catalogue = {
+        "indicator": list(zip(indicators["id"], indicators["name_zh"])),
+        "region": [(c, f"{n}（{vocab.LEVELS.label(lv)}）") for c, n, lv in zip(regions["code"], regions["name"], regions["level"])],
+        "domain": [(d, "") for d in domains],
     }
+    return {c.name: (c.heading, c.terms.offered() if c.terms else catalogue[c.name]) for c in contract.LISTS}
 
 
 def _code_sheet(wb: Workbook, lists: dict) -> dict[str, str]:
@@ -171,7 +96,7 @@ def _code_sheet(wb: Workbook, lists: dict) -> dict[str, str]:
     return ranges
 
 
-def _validation(col: Col, ranges: dict[str, str]) -> DataValidation | None:
+def _validation(col: Column, ranges: dict[str, str]) -> DataValidation | None:
     checks = {
         "decimal": dict(type="decimal", operator="between", formula1="-1E+15", formula2="1E+15",
                         error="请只填数字，不带单位、文字或 % 号"),
@@ -184,8 +109,8 @@ def _validation(col: Col, ranges: dict[str, str]) -> DataValidation | None:
         "lat": dict(type="decimal", operator="between", formula1="3", formula2="54",
                     error="纬度应在 3 到 54 之间（经度、纬度是否填反？）"),
     }
-    if col.choices in ranges:
-        dv = DataValidation(type="list", formula1=ranges[col.choices], allow_blank=True,
+    if col.choices and col.choices.name in ranges:
+        dv = DataValidation(type="list", formula1=ranges[col.choices.name], allow_blank=True,
                             showErrorMessage=col.strict, errorTitle="不在可选范围",
                             error=f"“{col.header}”请从下拉列表中选择")
     elif col.check:
@@ -198,7 +123,7 @@ def _validation(col: Col, ranges: dict[str, str]) -> DataValidation | None:
     return dv
 
 
-def _data_sheet(ws, cols: list[Col], ranges: dict[str, str]) -> None:
+def _data_sheet(ws, cols: list[Column], ranges: dict[str, str]) -> None:
     for j, col in enumerate(cols, 1):
         c = ws.cell(1, j, col.header)
         c.font = Font(bold=True, color="FFFFFF" if col.required else "000000")
@@ -220,10 +145,10 @@ def _data_sheet(ws, cols: list[Col], ranges: dict[str, str]) -> None:
     ws.row_dimensions[1].height = 22
 
 
-def _help_sheet(ws, kind: str, cols: list[Col], example: list) -> None:
+def _help_sheet(ws, kind: str, cols: list[Column], example: list) -> None:
     bold = Font(bold=True)
     rows: list[tuple] = [
-        (f"{KIND_ZH[kind]}导入模板 · 填写说明",),
+        (f"{vocab.FILES.label(kind)}导入模板 · 填写说明",),
         (),
         ("怎么填",),
         ("1", f"在“{DATA}”工作表第 2 行起每行填一条，不要改动第 1 行的列名，也不要合并单元格。"),
@@ -268,9 +193,9 @@ def _help_sheet(ws, kind: str, cols: list[Col], example: list) -> None:
 
 
 def workbook(kind: str, indicators: pd.DataFrame, regions: pd.DataFrame) -> Workbook:
-    if kind not in COLUMNS:
-        raise ValueError(f"未知模板类型“{kind}”（可选：{'、'.join(KINDS)}）")
-    cols = COLUMNS[kind]
+    if kind not in contract.KINDS:
+        raise ValueError(f"未知模板类型“{kind}”（可选：{'、'.join(contract.KINDS)}）")
+    cols = contract.KINDS[kind].shown
     wb = Workbook()
     data = wb.active
     data.title = DATA  # first, so the file opens where the clerk types; 说明 is the next tab

@@ -1,272 +1,28 @@
 """Turn a sheet of cell texts into rows of the data contract, finding every problem on the way.
 
 Each check names the file, sheet, row and column the clerk has to fix, quotes what was written
-there, and says what was expected. Nothing here writes anything.
+there, and says what was expected. Which columns a kind of file has, which it must have and how
+their cells read is the contract (`contract.py`, `cells.py`); the row checks and their messages
+are here, one per kind, driven by one loop. Nothing here writes anything.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import operator
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
+from minsheng import observations, vocab
+from minsheng.ingest import cells, contract
+from minsheng.ingest.catalog import Catalog
 from minsheng.ingest.problems import Problem, error, warning
 from minsheng.ingest.readers import Sheet
-
-KINDS = ("observations", "targets", "regions", "indicators")
-KIND_ZH = {"observations": "指标数据", "targets": "目标任务", "regions": "区划", "indicators": "指标目录"}
-
-# canonical column → the headers clerks write for it (compared without spaces, brackets or case)
-HEADERS = {
-    "observations": {
-        "indicator_id": ["indicator_id", "指标编码", "指标代码", "指标id"],
-        "region_code": ["region_code", "区划代码", "行政区划代码", "统计用区划代码", "地区代码"],
-        "region_name": ["region_name", "区划名称", "地区", "地区名称", "单位", "乡镇", "乡镇街道", "区县"],
-        "period": ["period", "时期", "统计时期", "期别", "年月", "月份"],
-        "value": ["value", "数值", "值", "指标值", "本期数"],
-        "numerator": ["numerator", "分子"],
-        "denominator": ["denominator", "分母"],
-        "status": ["status", "状态", "数据状态"],
-        "source": ["source", "来源", "数据来源"],
-    },
-    "targets": {
-        "indicator_id": ["indicator_id", "指标编码", "指标代码"],
-        "region_code": ["region_code", "区划代码", "行政区划代码"],
-        "region_name": ["region_name", "区划名称", "地区"],
-        "year": ["year", "年度", "年份"],
-        "target": ["target", "目标值", "目标", "年度目标"],
-        "department": ["department", "部门", "责任单位", "牵头单位"],
-        "task": ["task", "任务", "任务名称", "民生实事"],
-        "deadline": ["deadline", "截止日期", "完成时限", "期限"],
-    },
-    "regions": {
-        "code": ["code", "区划代码", "统计用区划代码", "代码"],
-        "name": ["name", "名称", "区划名称"],
-        "level": ["level", "级别", "层级"],
-        "parent_code": ["parent_code", "上级代码", "上级区划代码"],
-        "lon": ["lon", "经度"],
-        "lat": ["lat", "纬度"],
-    },
-    "indicators": {
-        "id": ["id", "指标编码", "指标代码"],
-        "name_zh": ["name_zh", "指标名称", "名称"],
-        "name_en": ["name_en", "英文名称"],
-        "unit": ["unit", "单位", "计量单位"],
-        "domain": ["domain", "领域", "部门"],
-        "kind": ["kind", "类型", "指标类型"],
-        "frequency": ["frequency", "频度", "频率", "报送频度"],
-        "cumulative": ["cumulative", "累计", "是否累计"],
-        "report_level": ["report_level", "报送级别", "报送层级"],
-        "higher_is_better": ["higher_is_better", "越大越好", "正向指标"],
-        "description": ["description", "说明", "指标说明"],
-        "source": ["source", "来源"],
-    },
-}
-LEVELS = {"province": "province", "省": "province", "city": "city", "市": "city", "地级": "city", "地市": "city",
-          "county": "county", "县": "county", "区县": "county", "县级": "county", "县（市、区）": "county",
-          "township": "township", "乡镇": "township", "街道": "township", "乡镇（街道）": "township", "乡级": "township",
-          "village": "village", "村": "village", "社区": "village", "村（社区）": "village", "村级": "village"}
-LEVEL_ORDER = ["province", "city", "county", "township", "village"]
-IND_KINDS = {"count": "count", "计数": "count", "amount": "amount", "金额": "amount", "数量": "amount",
-             "rate": "rate", "比率": "rate", "率": "rate", "standard": "standard", "标准": "standard"}
-FREQS = {"year": "year", "年": "year", "年度": "year", "quarter": "quarter", "季": "quarter", "季度": "quarter",
-         "month": "month", "月": "month", "月度": "month"}
-YES = {"true", "1", "是", "yes", "y", "t"}
-NO = {"false", "0", "否", "no", "n", "f"}
-STATUS = {"final": "final", "正式": "final", "终审": "final", "provisional": "provisional", "初步": "provisional",
-          "快报": "provisional", "初报": "provisional"}
-
-
-def norm_header(h: str) -> str:
-    h = re.sub(r"[（(].*?[)）]", "", h or "")
-    return re.sub(r"[\s_\-:：*＊]", "", h).lower()
-
-
-def map_headers(header: list[str], kind: str) -> dict[str, int]:
-    """canonical name → column index, for the columns this kind knows."""
-    lookup = {norm_header(alias).replace("_", ""): canon
-              for canon, aliases in HEADERS[kind].items() for alias in aliases}
-    found: dict[str, int] = {}
-    for i, h in enumerate(header):
-        canon = lookup.get(norm_header(h))
-        if canon and canon not in found:
-            found[canon] = i
-    return found
-
-
-def guess_kind(header: list[str]) -> str:
-    """The kind whose headers a file uses most; observations wins ties (the monthly returns)."""
-    scores = {k: len(map_headers(header, k)) for k in KINDS}
-    if "target" in map_headers(header, "targets"):
-        return "targets"
-    if "frequency" in map_headers(header, "indicators") or "unit" in map_headers(header, "indicators") \
-            and "kind" in map_headers(header, "indicators"):
-        return "indicators"
-    if "level" in map_headers(header, "regions") or "parent_code" in map_headers(header, "regions"):
-        return "regions"
-    return max(KINDS, key=lambda k: (scores[k], k == "observations"))
-
-
-# --- cell parsers: each returns (value, None) or (None, message) ---------------------------------
-
-PERIOD_YEAR = re.compile(r"^(\d{4})\s*年?$")
-PERIOD_MONTH = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
-PERIOD_MONTH_COMPACT = re.compile(r"^(\d{4})(\d{2})$")
-PERIOD_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T].*)?$")
-PERIOD_QUARTER = re.compile(r"^(\d{4})\s*(?:[-\s]?[Qq]|年第|年)\s*([1-4一二三四])\s*(?:季度|季)?$")
-CN_DIGIT = {"一": 1, "二": 2, "三": 3, "四": 4}
-
-
-def period_shape(text: str) -> tuple[str, dt.date] | None:
-    """('year'|'quarter'|'month', first day) for a period written any of the usual ways."""
-    t = text.strip()
-    if m := PERIOD_YEAR.match(t):
-        return "year", dt.date(int(m[1]), 1, 1)
-    if m := PERIOD_QUARTER.match(t):
-        q = CN_DIGIT.get(m[2]) or int(m[2])
-        return "quarter", dt.date(int(m[1]), 3 * q - 2, 1)
-    for pattern in (PERIOD_MONTH, PERIOD_MONTH_COMPACT):
-        if (m := pattern.match(t)) and 1 <= int(m[2]) <= 12:
-            return "month", dt.date(int(m[1]), int(m[2]), 1)
-    if (m := PERIOD_DATE.match(t)) and 1 <= int(m[2]) <= 12:
-        return "date", dt.date(int(m[1]), int(m[2]), 1)
-    return None
-
-
-FREQ_ZH = {"year": "年度", "quarter": "季度", "month": "月度"}
-
-
-def parse_period(text: str, frequency: str) -> tuple[dt.date | None, str | None]:
-    if re.fullmatch(r"\d{4}\.\d", text.strip()):
-        # a number cell typed 2026.10 is stored as 2026.1: October and January look the same
-        return None, (f"时期“{text}”有歧义（数字单元格会把 2026.10 存成 2026.1），"
-                      "请把该列设为文本，写作 2026-01 或 2026-10")
-    shape = period_shape(text)
-    if shape is None:
-        return None, f"无法识别的时期“{text}”（月度写 2026-10 或 2026年10月，年度写 2026）"
-    what, day = shape
-    if what == "date":  # a date cell: take its month (or its year for annual data, if it is 1 January)
-        if frequency == "month":
-            return day, None
-        if frequency == "year" and day.month == 1:
-            return day, None
-        if frequency == "quarter" and day.month in (1, 4, 7, 10):
-            return day, None
-        what = "month"
-    if what != frequency:
-        return None, f"时期“{text}”是{FREQ_ZH.get(what, what)}，但该指标按{FREQ_ZH.get(frequency, frequency)}报送"
-    if not 1990 <= day.year <= 2100:
-        return None, f"时期“{text}”的年份不合理"
-    return day, None
-
-
-def parse_number(text: str | None) -> tuple[float | None, str | None]:
-    if text is None:
-        return None, None
-    t = text.strip().replace(",", "").replace("，", "").replace(" ", "")
-    pct = t.endswith("%") or t.endswith("％")
-    if pct:
-        t = t[:-1]
-    try:
-        v = float(t)
-    except ValueError:
-        return None, f"“{text}”不是数字（请只填数字，不带单位或文字）"
-    if v != v or v in (float("inf"), float("-inf")):
-        return None, f"“{text}”不是有效数字"
-    return v, None
-
-
-def normalise_code(text: str) -> tuple[str | None, str | None]:
-    """6-, 9- or 12-digit 统计用区划代码 → 12 digits."""
-    t = re.sub(r"\s", "", text or "")
-    if re.fullmatch(r"\d+\.0+", t):  # a code Excel stored as a number
-        t = t.split(".")[0]
-    if not t.isdigit() or len(t) not in (6, 9, 12):
-        return None, f"区划代码“{text}”应为 6、9 或 12 位数字"
-    return t.ljust(12, "0"), None
-
-
-def level_of_code(code: str) -> str:
-    if code[2:] == "0" * 10:
-        return "province"
-    if code[4:] == "0" * 8:
-        return "city"
-    if code[6:] == "0" * 6:
-        return "county"
-    if code[9:] == "000":
-        return "township"
-    return "village"
-
-
-def parent_of_code(code: str) -> str | None:
-    level = level_of_code(code)
-    cut = {"city": 2, "county": 4, "township": 6, "village": 9}.get(level)
-    return code[:cut].ljust(12, "0") if cut else None
-
-
-# --- the catalogue a file is checked against ---------------------------------------------------
-
-@dataclass
-class Catalog:
-    regions: pd.DataFrame
-    indicators: pd.DataFrame
-    observations: pd.DataFrame | None = None
-    observations_file: Path | None = None  # read only for the rows a check needs (large tables)
-    by_code: dict = field(init=False)
-    by_name: dict = field(init=False)
-    ind: dict = field(init=False)
-
-    def __post_init__(self):
-        self.by_code = {r.code: r for r in self.regions.itertuples()}
-        self.by_name = {}
-        for r in self.regions.itertuples():
-            self.by_name.setdefault(r.name, []).append(r.code)
-        self.ind = {r.id: r for r in self.indicators.itertuples()}
-        self.parent = dict(zip(self.regions["code"], self.regions["parent_code"]))
-
-    def ancestors(self, code: str) -> set[str]:
-        out, c = set(), self.parent.get(code)
-        while isinstance(c, str):
-            out.add(c)
-            c = self.parent.get(c)
-        return out
-
-    def describe(self, code: str) -> str:
-        r = self.by_code[code]
-        parent = self.parent.get(code)
-        where = f"{self.by_code[parent].name}" if isinstance(parent, str) and parent in self.by_code else ""
-        return f"{code} {where}{r.name}"
-
-    def resolve_region(self, code_text: str | None, name_text: str | None, within: str | None) -> tuple[str | None, str | None]:
-        """A region from its code, or from its name when that is unambiguous under `within`."""
-        if code_text:
-            code, msg = normalise_code(code_text)
-            if msg:
-                return None, msg
-            if code not in self.by_code:
-                return None, f"区划代码“{code_text}”不在区划表中"
-            if name_text and name_text.strip() != self.by_code[code].name:
-                return None, (f"区划代码 {code_text} 是“{self.by_code[code].name}”，与区划名称“{name_text.strip()}”不符；"
-                              "请核对是哪一个")
-            return code, None
-        if not name_text:
-            return None, "缺少区划代码或区划名称"
-        name = name_text.strip()
-        cands = self.by_name.get(name, [])
-        if within:
-            cands = [c for c in cands if within in self.ancestors(c) or c == within]
-        if len(cands) == 1:
-            return cands[0], None
-        if len(cands) > 1:
-            return None, f"区划名称“{name}”不唯一，请改填区划代码。候选：" + "；".join(self.describe(c) for c in cands[:8])
-        close = difflib.get_close_matches(name, list(self.by_name), n=3, cutoff=0.5)
-        hint = f"。是否为：{'、'.join(close)}？" if close else ""
-        scope = f"（在 {self.by_code[within].name} 范围内）" if within in self.by_code else ""
-        return None, f"找不到名为“{name}”的区划{scope}{hint}"
 
 
 @dataclass
@@ -276,18 +32,12 @@ class Parsed:
     problems: list[Problem]
 
 
-def _suggest_indicator(cat: Catalog, text: str) -> str:
+def _unknown_indicator(cat: Catalog, text: str) -> str:
     close = difflib.get_close_matches(text, list(cat.ind), n=3, cutoff=0.6)
-    names = {r.name_zh: i for i, r in cat.ind.items()}
-    by_name = names.get(text)
+    by_name = {r.name_zh: i for i, r in cat.ind.items()}.get(text)
     if by_name:
-        return f"。“{text}”是指标名称，请填指标编码 {by_name}"
-    return f"。是否为：{'、'.join(close)}？" if close else ""
-
-
-def _wide_columns(header: list[str]) -> list[tuple[int, str]]:
-    # a header typed 2026-09 often arrives as a date cell (2026-09-01): still a period column
-    return [(i, h) for i, h in enumerate(header) if h and period_shape(h)]
+        return f"未知指标编码“{text}”。“{text}”是指标名称，请填指标编码 {by_name}"
+    return f"未知指标编码“{text}”" + (f"。是否为：{'、'.join(close)}？" if close else "")
 
 
 def parse_sheet(sheet: Sheet, kind: str, cat: Catalog, *, indicator: str | None = None, within: str | None = None,
@@ -302,178 +52,247 @@ def parse_sheet(sheet: Sheet, kind: str, cat: Catalog, *, indicator: str | None 
     dup = [h for h in set(sheet.header) if h and sheet.header.count(h) > 1]
     for h in dup:
         problems.append(error(sheet.file, f"列名“{h}”重复出现", sheet=sheet.name, row=1, column=h))
-    fn = {"observations": _observations, "targets": _targets, "regions": _regions, "indicators": _indicators}[kind]
-    rows, more = fn(sheet, cat, indicator=indicator, within=within, factor=factor)
-    return Parsed(kind, rows, problems + more)
+    check = _Check(sheet, kind, cat, indicator, within, factor)
+    return Parsed(kind, check.run(), problems + check.problems)
 
 
-def _missing_columns(sheet: Sheet, cols: dict, needed: list[str], kind: str) -> list[Problem]:
-    out = []
-    for c in needed:
-        if c not in cols:
-            names = "、".join(HEADERS[kind][c][1:3])
-            out.append(error(sheet.file, f"缺少“{HEADERS[kind][c][1]}”列（可写作：{names} 或 {c}）。"
-                             f"本文件的列：{'、'.join(h for h in sheet.header if h)}", sheet=sheet.name, row=1))
-    return out
+# --- one loop for every kind: the contract's columns, then each row, then duplicate keys -------------
+
+class _Row:
+    """One row of a sheet, as the checks read it. In a wide table, one period cell of a row: the
+    period (its header) and the value (the cell) come as two more cells at the end."""
+    __slots__ = ("no", "cells", "cols", "header", "wide", "errors")
+
+    def __init__(self, no: int, cells: list, cols: dict, header: list, wide: bool, errors: int):
+        self.no, self.cells, self.cols, self.header, self.wide, self.errors = no, cells, cols, header, wide, errors
+
+    def get(self, c: str) -> str | None:
+        i = self.cols.get(c)
+        return self.cells[i] if i is not None and i < len(self.cells) else None
+
+    def col(self, c: str) -> str | None:
+        """The header the clerk wrote for column c (None: the file has no such column)."""
+        i = self.cols.get(c)
+        return None if i is None else self.header[i]
 
 
-def _observations(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
-    file, sname = sheet.file, sheet.name
-    cols = map_headers(sheet.header, "observations")
-    wide = _wide_columns(sheet.header)
-    problems: list[Problem] = []
-    if "region_code" not in cols and "region_name" not in cols:
-        return pd.DataFrame(), [error(file, "缺少“区划代码”或“区划名称”列", sheet=sname, row=1)]
-    if wide and "value" not in cols:
-        if indicator is None and "indicator_id" not in cols:
-            return pd.DataFrame(), [error(file, "这是一行一个区划、一列一个时期的宽表：请指定导入哪个指标"
-                                          "（命令行 --indicator，或页面上选择），或加一列“指标编码”", sheet=sname, row=1)]
-        records = []
-        for k, r in enumerate(sheet.rows):
-            for i, h in wide:
-                records.append((k, r, h, r[i] if i < len(r) else None, h))
-    else:
-        need = ["period"] + (["indicator_id"] if indicator is None else [])
-        miss = _missing_columns(sheet, cols, need, "observations")
-        if "value" not in cols and not ("numerator" in cols and "denominator" in cols):
-            miss += _missing_columns(sheet, cols, ["value"], "observations")
-        if miss:
-            return pd.DataFrame(), miss
-        records = [(k, r, r[cols["period"]], r[cols["value"]] if "value" in cols else None, None)
-                   for k, r in enumerate(sheet.rows)]
-    out, seen = [], {}
-    # Large files repeat the same codes, periods and numbers on many rows: each distinct text is
-    # checked once (these checks depend only on their arguments).
-    regions_seen: dict = {}
-    periods_seen: dict = {}
-    numbers_seen: dict = {}
+class _Check:
+    """One sheet under check: where its columns are, the problems found, each distinct cell text
+    parsed once (large files repeat the same codes, periods and numbers on many rows)."""
 
-    def region_of(code_text, name_text):
-        key = (code_text, name_text)
-        if key not in regions_seen:
-            regions_seen[key] = cat.resolve_region(code_text, name_text, within)
-        return regions_seen[key]
+    def __init__(self, sheet: Sheet, kind: str, cat: Catalog, indicator, within, factor):
+        self.sheet, self.file, self.kind, self.cat = sheet, sheet.file, contract.KINDS[kind], cat
+        self.indicator, self.within, self.factor = indicator, within, factor
+        self.cols = contract.map_headers(sheet.header, kind)
+        self.problems: list[Problem] = []
+        self.errors = 0
+        self._memo: dict = {}
 
-    def period_of(text, frequency):
-        key = (text, frequency)
-        if key not in periods_seen:
-            periods_seen[key] = parse_period(text, frequency)
-        return periods_seen[key]
+    def error(self, row: _Row, message: str, *columns: str) -> None:
+        """An error at the row, in the first of `columns` the file has. None, so a check can `return` it."""
+        self.errors += 1
+        column = next((h for h in map(row.col, columns) if h), None)
+        self.problems.append(error(self.file, message, column=column, sheet=self.sheet.name, row=row.no))
 
-    def number(text):
-        if text is None:
-            return None, None
-        if text not in numbers_seen:
-            numbers_seen[text] = parse_number(text)
-        return numbers_seen[text]
+    def warn(self, row: _Row, message: str, column: str) -> None:
+        self.problems.append(warning(self.file, message, column=row.col(column), sheet=self.sheet.name, row=row.no))
 
-    for k, r, period_text, value_text, wide_col in records:
-        rowno = sheet.first_row + k
-        if all(c is None for c in r):
-            continue
-        get = lambda c: r[cols[c]] if c in cols and cols[c] < len(r) else None  # noqa: E731
-        colname = lambda c: sheet.header[cols[c]] if c in cols else None  # noqa: E731
-        at = dict(sheet=sname, row=rowno)
-        ind_id = get("indicator_id") or indicator
-        if ind_id is None:
-            problems.append(error(file, "指标编码为空", column=colname("indicator_id"), **at))
-            continue
-        ind = cat.ind.get(ind_id)
-        if ind is None:
-            problems.append(error(file, f"未知指标编码“{ind_id}”{_suggest_indicator(cat, ind_id)}",
-                                  column=colname("indicator_id"), **at))
-            continue
-        code, msg = region_of(get("region_code"), get("region_name"))
+    def clean(self, row: _Row) -> bool:
+        return self.errors == row.errors
+
+    def parse(self, c: str, text, *args):
+        """The contract's parser for column c on `text`: (value, None) or (None, message)."""
+        key = (c, text, args)
+        got = self._memo.get(key)
+        if got is None:
+            got = self._memo[key] = self.kind[c].read(text, *args)
+        return got
+
+    def region(self, row: _Row) -> tuple[str | None, str | None]:
+        key = ("region", row.get("region_code"), row.get("region_name"))
+        got = self._memo.get(key)
+        if got is None:
+            got = self._memo[key] = self.cat.resolve_region(key[1], key[2], self.within)
+        return got
+
+    def run(self) -> pd.DataFrame:
+        periods = self.kind.periods(self.sheet.header, self.cols)
+        self.problems += self._missing(bool(periods))
+        if self.problems:
+            return pd.DataFrame()
+        rules, key_of = RULES[self.kind.name], operator.itemgetter(*self.kind.keys)
+        out, seen = [], {}
+        for row in self._rows(periods):
+            record = rules.row(self, row)
+            if record is None:
+                continue
+            key = key_of(record)
+            if key in seen:
+                first = key[0] if isinstance(key, tuple) else key
+                self.error(row, rules.duplicate.format(key=first, row=seen[key]), *rules.duplicate_at)
+                continue
+            seen[key] = row.no
+            record["_sheet"], record["_row"] = self.sheet.name, row.no
+            out.append(record)
+        df = pd.DataFrame(out)
+        if rules.after and not df.empty:
+            self.problems += rules.after(self, df)
+        return df
+
+    def _missing(self, wide: bool) -> list[Problem]:
+        """The required columns the file lacks; only the first if it decides the file is not this kind."""
+        kind, at = self.kind, dict(sheet=self.sheet.name, row=1)
+        need = kind.missing(self.cols, wide=wide, chosen=self.indicator is not None)
+
+        def named(c: contract.Column) -> Problem:
+            if len(c.instead) == 1:
+                return error(self.file, f"缺少“{c.header}”或“{kind[c.instead[0]].header}”列", **at)
+            return error(self.file, f"缺少“{c.header}”列（可写作：{'、'.join(c.headers[:2])} 或 {c.name}）。"
+                         f"本文件的列：{'、'.join(h for h in self.sheet.header if h)}", **at)
+        decisive = [c for c in need if c.decisive]
+        if decisive:
+            return [named(decisive[0])]
+        if wide and need:
+            return [error(self.file, "这是一行一个区划、一列一个时期的宽表：请指定导入哪个指标"
+                          f"（命令行 --indicator，或页面上选择），或加一列“{need[0].header}”", **at)]
+        return [named(c) for c in need]
+
+    def _rows(self, periods: list[tuple[int, str]]):
+        cols, header, n = self.cols, self.sheet.header, len(self.sheet.header)
+        if periods:
+            cols = {**cols, **{c: n + i for i, c in enumerate(self.kind.wide)}}
+        for k, r in enumerate(self.sheet.rows):
+            if all(c is None for c in r):
+                continue
+            no = self.sheet.first_row + k
+            if not periods:
+                yield _Row(no, r, cols, header, False, self.errors)
+            for i, h in periods:
+                yield _Row(no, [*r, h, r[i] if i < len(r) else None], cols, [*header, h, h], True, self.errors)
+
+
+def _text(check: _Check, row: _Row, c: str) -> str | None:
+    """A cell that must not be empty."""
+    v = row.get(c)
+    if v is None:
+        check.error(row, f"“{row.col(c) or c}”为空", c)
+    return v
+
+
+def _term(check: _Check, row: _Row, c: str, default=None, *, named: bool = True, codes: bool = True):
+    """A cell of a closed vocabulary: its code (the default if empty), or None after an error that
+    lists the offered words, after the column's name and followed by their codes where asked."""
+    text = row.get(c)
+    if text is None and default is not None:
+        return default
+    code, msg = check.parse(c, text)
+    if msg:
+        column = check.kind[c]
+        words = f"（{'/'.join(str(t.code) for t in column.choices.terms if t.offered)}）" if codes else ""
+        check.error(row, f"{column.header if named else ''}{msg}{words}", c)
+    return code
+
+
+def _parsed(check: _Check, row: _Row, *columns: str) -> list | None:
+    """The cells parsed by the contract; None after naming each one that does not parse."""
+    out, ok = [], True
+    for c in columns:
+        value, msg = check.parse(c, row.get(c))
         if msg:
-            problems.append(error(file, msg, column=colname("region_code") or colname("region_name"), **at))
-            continue
-        level = cat.by_code[code].level
-        report = ind.report_level
-        if level != report and not (ind.kind == "standard" and LEVEL_ORDER.index(level) < LEVEL_ORDER.index(report)):
-            problems.append(error(file, f"{cat.by_code[code].name}是{level_zh(level)}，而指标“{ind.name_zh}”按"
-                                  f"{level_zh(report)}报送（上级数值由系统汇总，不需填报）",
-                                  column=colname("region_code") or colname("region_name"), **at))
-            continue
-        pcol = wide_col or colname("period")
-        if period_text is None:
-            problems.append(error(file, "时期为空", column=pcol, **at))
-            continue
-        period, msg = period_of(period_text, ind.frequency)
-        if msg:
-            problems.append(error(file, msg, column=pcol, **at))
-            continue
-        vcol = wide_col or colname("value")
-        if wide_col and value_text is None:
-            continue  # a blank cell in a wide table: that period was not reported (a gap, not a zero)
-        value, msg = number(value_text)
-        if msg:
-            problems.append(error(file, msg, column=vcol, **at))
-            continue
-        num, msg_n = number(get("numerator"))
-        den, msg_d = number(get("denominator"))
-        for m, c in ((msg_n, "numerator"), (msg_d, "denominator")):
-            if m:
-                problems.append(error(file, m, column=colname(c), **at))
-        if msg_n or msg_d:
-            continue
-        if ind.kind == "rate":
-            if (num is None) != (den is None):
-                problems.append(error(file, "分子和分母须同时填写", column=colname("numerator") or colname("denominator"), **at))
-                continue
-            if den is not None:
-                if den <= 0 or num < 0:
-                    problems.append(error(file, f"分母须大于 0、分子不能为负（分子 {num:g}，分母 {den:g}）",
-                                          column=colname("denominator"), **at))
-                    continue
-                if num > den:
-                    problems.append(error(file, f"分子 {num:g} 大于分母 {den:g}", column=colname("numerator"), **at))
-                    continue
-                computed = 100 * num / den
-                if value is None:
-                    value = computed
-                elif abs(value - computed) > 0.05 + 1e-9:
-                    problems.append(error(file, f"数值 {value:g}% 与 分子/分母 = {computed:.2f}% 不一致",
-                                          column=vcol, **at))
-                    continue
-            if value is None:
-                problems.append(error(file, "数值为空", column=vcol, **at))
-                continue
-            if not 0 <= value <= 100:
-                problems.append(error(file, f"比率 {value_text} 超出 0–100% 范围", column=vcol, **at))
-                continue
-            if den is None:
-                problems.append(warning(file, "比率只有数值、没有分子分母：上级区划汇总时无法计入此行",
-                                        column=vcol, **at))
-        else:
-            if value is None:
-                problems.append(error(file, "数值为空（未报送请整行删除，不要填 0）", column=vcol, **at))
-                continue
-            if value < 0:
-                problems.append(error(file, f"{'标准' if ind.kind == 'standard' else '计数/金额'}不能为负数：{value_text}",
-                                      column=vcol, **at))
-                continue
-        status_text = get("status")
-        status = STATUS.get((status_text or "final").strip().lower())
-        if status is None:
-            problems.append(error(file, f"状态“{status_text}”应为 正式/初步（final/provisional）",
-                                  column=colname("status"), **at))
-            continue
-        key = (ind_id, code, period)
-        if key in seen:
-            problems.append(error(file, f"与第 {seen[key]} 行重复：同一指标、区划、时期出现两次", column=pcol, **at))
-            continue
-        seen[key] = rowno
-        out.append(dict(indicator_id=ind_id, region_code=code, period=period, value=float(value),
-                        numerator=num, denominator=den, status=status, source=get("source") or file,
-                        _sheet=sname, _row=rowno))
-    df = pd.DataFrame(out)
-    if not df.empty:
-        problems += _year_on_year(df, cat, file, factor)
-    return df, problems
+            check.error(row, msg, c)
+            ok = False
+        out.append(value)
+    return out if ok else None
 
 
-def level_zh(level: str) -> str:
-    return {"province": "省级", "city": "市级", "county": "县级", "township": "乡镇级", "village": "村级"}.get(level, level)
+def _indicator(check: _Check, row: _Row, ind_id: str):
+    ind = check.cat.ind.get(ind_id)
+    return ind if ind is not None else check.error(row, _unknown_indicator(check.cat, ind_id), "indicator_id")
+
+
+def _region(check: _Check, row: _Row) -> str | None:
+    code, msg = check.region(row)
+    return check.error(row, msg, "region_code", "region_name") if msg else code
+
+
+def _grade(level: str) -> str:
+    return vocab.LEVELS[level].grade if level in vocab.LEVELS else level
+
+
+# --- observations: each row stops at its first problem -------------------------------------------------
+
+def _observation(check: _Check, row: _Row) -> dict | None:
+    # each step is None after its problem, and the row stops there
+    ind_id = row.get("indicator_id") or check.indicator
+    ind = _indicator(check, row, ind_id) if ind_id else check.error(row, "指标编码为空", "indicator_id")
+    code = ind and _reporting_region(check, row, ind)
+    period = code and _period(check, row, ind)
+    if period is None or row.wide and row.get("value") is None:
+        return None  # (a blank cell in a wide table: that period was not reported, a gap and not a zero)
+    values = _values(check, row, ind)
+    status = values and _term(check, row, "status", "final")
+    if status is None:
+        return None
+    value, num, den = values
+    return dict(indicator_id=ind.id, region_code=code, period=period, value=float(value), numerator=num,
+                denominator=den, status=status, source=row.get("source") or check.file)
+
+
+def _reporting_region(check: _Check, row: _Row, ind) -> str | None:
+    """The row's region, at the indicator's reporting level (a standard may also be set above it)."""
+    code = _region(check, row)
+    if code is None:
+        return None
+    level, report, order = check.cat.by_code[code].level, ind.report_level, vocab.LEVELS.codes
+    if level != report and not (ind.kind == "standard" and order.index(level) < order.index(report)):
+        return check.error(row, f"{check.cat.by_code[code].name}是{_grade(level)}，而指标“{ind.name_zh}”按"
+                           f"{_grade(report)}报送（上级数值由系统汇总，不需填报）", "region_code", "region_name")
+    return code
+
+
+def _period(check: _Check, row: _Row, ind) -> dt.date | None:
+    text = row.get("period")
+    if text is None:
+        return check.error(row, "时期为空", "period")
+    period, msg = check.parse("period", text, ind.frequency)
+    return check.error(row, msg, "period") if msg else period
+
+
+def _values(check: _Check, row: _Row, ind) -> tuple | None:
+    """(value, numerator, denominator); for a rate given only those two, the value computed from them."""
+    value = _parsed(check, row, "value")
+    ratio = value and _parsed(check, row, "numerator", "denominator")  # the value's problem first
+    if ratio is None:
+        return None
+    (value,), (num, den), text = value, ratio, row.get("value")
+    if ind.kind == "rate":
+        value = _rate(check, row, value, num, den)
+    elif value is None:
+        check.error(row, "数值为空（未报送请整行删除，不要填 0）", "value")
+    elif value < 0:
+        value = check.error(row, f"{'标准' if ind.kind == 'standard' else '计数/金额'}不能为负数：{text}", "value")
+    return None if value is None else (value, num, den)
+
+
+def _rate(check: _Check, row: _Row, value, num, den) -> float | None:
+    if (num is None) != (den is None):
+        return check.error(row, "分子和分母须同时填写", "numerator", "denominator")
+    if den is not None:
+        if den <= 0 or num < 0:
+            return check.error(row, f"分母须大于 0、分子不能为负（分子 {num:g}，分母 {den:g}）", "denominator")
+        if num > den:
+            return check.error(row, f"分子 {num:g} 大于分母 {den:g}", "numerator")
+        computed = 100 * num / den
+        if value is not None and abs(value - computed) > 0.05 + 1e-9:
+            return check.error(row, f"数值 {value:g}% 与 分子/分母 = {computed:.2f}% 不一致", "value")
+        value = computed if value is None else value
+    if value is None:
+        return check.error(row, "数值为空", "value")
+    if not 0 <= value <= 100:
+        return check.error(row, f"比率 {row.get('value')} 超出 0–100% 范围", "value")
+    if den is None:
+        check.warn(row, "比率只有数值、没有分子分母：上级区划汇总时无法计入此行", "value")
+    return value
 
 
 def _year_on_year(df: pd.DataFrame, cat: Catalog, file: str, factor: float) -> list[Problem]:
@@ -483,8 +302,6 @@ def _year_on_year(df: pd.DataFrame, cat: Catalog, file: str, factor: float) -> l
     prev = df[["indicator_id", "region_code", "period", "value"]]
     old = cat.observations
     if old is None and cat.observations_file is not None and Path(cat.observations_file).exists():
-        from minsheng import observations
-
         ago = prev.assign(period=[p.replace(year=p.year - 1) for p in prev["period"]])
         old = observations.existing(cat.observations_file, ago)  # just the year-ago rows of the file's keys
     if old is not None and not old.empty:
@@ -507,178 +324,92 @@ def _year_on_year(df: pd.DataFrame, cat: Catalog, file: str, factor: float) -> l
             for bv, vv, sh, rw in zip(b[flag], v[flag], m.loc[flag, "_sheet"], m.loc[flag, "_row"])]
 
 
-def _rows(sheet: Sheet, cols: dict[str, int]):
-    """Each non-empty row as (Excel row number, its location, a cell getter, a header-name getter)."""
-    colname = lambda c: sheet.header[cols[c]] if c in cols else None  # noqa: E731
-    for k, r in enumerate(sheet.rows):
-        if all(c is None for c in r):
-            continue
-        rowno = sheet.first_row + k
-        get = lambda c, r=r: r[cols[c]] if c in cols and cols[c] < len(r) else None  # noqa: E731
-        yield rowno, dict(sheet=sheet.name, row=rowno), get, colname
+# --- targets, regions and the indicator catalogue: every problem of a row is named ---------------------
 
-
-def _text(get, c, colname, file, at, problems, required=True):
-    v = get(c)
-    if v is None and required:
-        problems.append(error(file, f"“{colname(c) or c}”为空", column=colname(c), **at))
-    return v
-
-
-def _targets(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
-    file, sname = sheet.file, sheet.name
-    cols = map_headers(sheet.header, "targets")
-    miss = _missing_columns(sheet, cols, ["indicator_id", "year", "target", "department"], "targets")
-    if "region_code" not in cols and "region_name" not in cols:
-        miss.append(error(file, "缺少“区划代码”或“区划名称”列", sheet=sname, row=1))
-    if miss:
-        return pd.DataFrame(), miss
-    problems, out, seen = [], [], {}
-    for rowno, at, get, colname in _rows(sheet, cols):
-        n0 = len(problems)
-        ind_id = _text(get, "indicator_id", colname, file, at, problems)
-        ind = cat.ind.get(ind_id) if ind_id else None
-        if ind_id and ind is None:
-            problems.append(error(file, f"未知指标编码“{ind_id}”{_suggest_indicator(cat, ind_id)}",
-                                  column=colname("indicator_id"), **at))
-        code, msg = cat.resolve_region(get("region_code"), get("region_name"), within)
+def _target(check: _Check, row: _Row) -> dict | None:
+    ind_id = _text(check, row, "indicator_id")
+    ind = ind_id and _indicator(check, row, ind_id)
+    code = _region(check, row)
+    year = None
+    if year_text := _text(check, row, "year"):
+        year, msg = check.parse("year", year_text)
         if msg:
-            problems.append(error(file, msg, column=colname("region_code") or colname("region_name"), **at))
-        year_text = _text(get, "year", colname, file, at, problems)
-        year = None
-        if year_text:
-            y, msg = parse_number(year_text)
-            if msg or y is None or not y.is_integer() or not 2000 <= y <= 2100:
-                problems.append(error(file, f"年度“{year_text}”应为四位年份，如 2026", column=colname("year"), **at))
-            else:
-                year = int(y)
-        target, msg = parse_number(get("target"))
-        if msg or target is None or target <= 0:
-            problems.append(error(file, msg or "目标值须为大于 0 的数字", column=colname("target"), **at))
-        dept = _text(get, "department", colname, file, at, problems)
-        deadline = dt.date(year, 12, 31) if year else None
-        if get("deadline"):
-            shape = period_shape(get("deadline"))
-            if not shape:
-                problems.append(error(file, f"截止日期“{get('deadline')}”无法识别（写作 2026-12-31）",
-                                      column=colname("deadline"), **at))
-            else:
-                m = re.match(r"^(\d{4})-(\d{2})-(\d{2})", get("deadline"))
-                deadline = dt.date(int(m[1]), int(m[2]), int(m[3])) if m else shape[1]
-        if len(problems) > n0:
-            continue
-        key = (ind_id, code, year)
-        if key in seen:
-            problems.append(error(file, f"与第 {seen[key]} 行重复：同一指标、区划、年度出现两次", **at))
-            continue
-        seen[key] = rowno
-        out.append(dict(indicator_id=ind_id, region_code=code, year=year, target=float(target), department=dept,
-                        task=get("task") or ind.name_zh, deadline=deadline, _sheet=sname, _row=rowno))
-    return pd.DataFrame(out), problems
-
-
-def _regions(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
-    file, sname = sheet.file, sheet.name
-    cols = map_headers(sheet.header, "regions")
-    miss = _missing_columns(sheet, cols, ["code", "name"], "regions")
-    if miss:
-        return pd.DataFrame(), miss
-    problems, out, seen = [], [], {}
-    for rowno, at, get, colname in _rows(sheet, cols):
-        n0 = len(problems)
-        code, msg = normalise_code(get("code") or "")
-        if msg:
-            problems.append(error(file, msg, column=colname("code"), **at))
-            continue
-        name = _text(get, "name", colname, file, at, problems)
-        level_text = get("level")
-        level = LEVELS.get(level_text.strip()) if level_text else level_of_code(code)
-        if level is None:
-            problems.append(error(file, f"级别“{level_text}”应为 市/县/乡镇/村（city/county/township/village）",
-                                  column=colname("level"), **at))
-        elif level != level_of_code(code):
-            problems.append(error(file, f"级别“{level_text}”与区划代码 {code} 不符：按统计用区划代码的结构它是"
-                                  f"{level_zh(level_of_code(code))}", column=colname("level"), **at))
-        parent = None
-        if get("parent_code"):
-            parent, msg = normalise_code(get("parent_code"))
-            if msg:
-                problems.append(error(file, msg, column=colname("parent_code"), **at))
-        else:
-            parent = parent_of_code(code)  # 统计用区划代码 carry their parent in their digits
-        lon, msg1 = parse_number(get("lon"))
-        lat, msg2 = parse_number(get("lat"))
-        for m, c in ((msg1, "lon"), (msg2, "lat")):
-            if m:
-                problems.append(error(file, m, column=colname(c), **at))
-        if lon is not None and lat is not None and not (73 <= lon <= 136 and 3 <= lat <= 54):
-            problems.append(error(file, f"经纬度（{lon:g}, {lat:g}）不在中国范围内；经度、纬度是否填反？",
-                                  column=colname("lon"), **at))
-        if len(problems) > n0:
-            continue
-        if code in seen:
-            problems.append(error(file, f"区划代码 {code} 与第 {seen[code]} 行重复", column=colname("code"), **at))
-            continue
-        seen[code] = rowno
-        out.append(dict(code=code, name=name, level=level, parent_code=parent, lon=lon, lat=lat,
-                        _sheet=sname, _row=rowno))
-    df = pd.DataFrame(out)
-    known = set(cat.by_code) | set(df["code"] if not df.empty else [])
-    for row in df.to_dict("records") if not df.empty else []:
-        if row["parent_code"] and row["parent_code"] not in known and row["level"] != "province":
-            # a top-level region of the deployment may have a parent we do not hold (the province)
-            if level_of_code(row["code"]) != "city" or any(level_of_code(c) == "city" for c in known - {row["code"]}):
-                problems.append(error(file, f"上级代码 {row['parent_code']} 不在区划表或本文件中", sheet=row["_sheet"],
-                                      row=row["_row"], column=sheet.header[cols["parent_code"]] if "parent_code" in cols else None))
-    return df, problems
-
-
-def _bool(text: str | None) -> bool | None:
-    if text is None:
+            check.error(row, msg, "year")
+    target, msg = check.parse("target", row.get("target"))
+    if msg or target is None or target <= 0:
+        check.error(row, msg or "目标值须为大于 0 的数字", "target")
+    dept = _text(check, row, "department")
+    (deadline,) = _parsed(check, row, "deadline") or (None,)
+    if not check.clean(row):
         return None
-    t = text.strip().lower()
-    return True if t in YES else False if t in NO else "?"  # type: ignore[return-value]
+    return dict(indicator_id=ind_id, region_code=code, year=year, target=float(target), department=dept,
+                task=row.get("task") or ind.name_zh, deadline=deadline or (dt.date(year, 12, 31) if year else None))
 
 
-def _indicators(sheet: Sheet, cat: Catalog, *, indicator, within, factor):
-    file, sname = sheet.file, sheet.name
-    cols = map_headers(sheet.header, "indicators")
-    miss = _missing_columns(sheet, cols, ["id", "name_zh", "unit", "kind", "frequency"], "indicators")
-    if miss:
-        return pd.DataFrame(), miss
-    problems, out, seen = [], [], {}
-    for rowno, at, get, colname in _rows(sheet, cols):
-        n0 = len(problems)
-        iid = _text(get, "id", colname, file, at, problems)
-        if iid and not re.fullmatch(r"[a-z][a-z0-9_]{1,63}", iid):
-            problems.append(error(file, f"指标编码“{iid}”只能用小写字母、数字和下划线，以字母开头",
-                                  column=colname("id"), **at))
-        name = _text(get, "name_zh", colname, file, at, problems)
-        unit = _text(get, "unit", colname, file, at, problems)
-        kind = IND_KINDS.get((get("kind") or "").strip().lower())
-        if kind is None:
-            problems.append(error(file, f"类型“{get('kind')}”应为 计数/金额/比率/标准（count/amount/rate/standard）",
-                                  column=colname("kind"), **at))
-        freq = FREQS.get((get("frequency") or "").strip().lower())
-        if freq is None:
-            problems.append(error(file, f"频度“{get('frequency')}”应为 年度/季度/月度", column=colname("frequency"), **at))
-        cumulative = _bool(get("cumulative"))
-        hib = _bool(get("higher_is_better"))
-        for v, c in ((cumulative, "cumulative"), (hib, "higher_is_better")):
-            if v == "?":
-                problems.append(error(file, f"“{get(c)}”应为 是/否", column=colname(c), **at))
-        level_text = get("report_level")
-        level = LEVELS.get(level_text.strip()) if level_text else "county"
-        if level is None:
-            problems.append(error(file, f"报送级别“{level_text}”应为 市/县/乡镇/村", column=colname("report_level"), **at))
-        if len(problems) > n0:
-            continue
-        if iid in seen:
-            problems.append(error(file, f"指标编码 {iid} 与第 {seen[iid]} 行重复", column=colname("id"), **at))
-            continue
-        seen[iid] = rowno
-        out.append(dict(id=iid, name_zh=name, name_en=get("name_en") or "", unit=unit, domain=get("domain") or "其他",
-                        kind=kind, frequency=freq, cumulative=bool(cumulative), report_level=level,
-                        higher_is_better=True if hib is None else hib, description=get("description") or "",
-                        source=get("source") or file, _sheet=sname, _row=rowno))
-    return pd.DataFrame(out), problems
+def _region_row(check: _Check, row: _Row) -> dict | None:
+    code, msg = check.parse("code", row.get("code") or "")
+    if msg:
+        return check.error(row, msg, "code")
+    name = _text(check, row, "name")
+    level = _term(check, row, "level", cells.level_of_code(code))
+    if level is not None and level != cells.level_of_code(code):
+        check.error(row, f"级别“{row.get('level')}”与区划代码 {code} 不符：按统计用区划代码的结构它是"
+                    f"{_grade(cells.level_of_code(code))}", "level")
+    parent = cells.parent_of_code(code)  # 统计用区划代码 carry their parent in their digits
+    if row.get("parent_code"):
+        (parent,) = _parsed(check, row, "parent_code") or (None,)
+    lon, lat = _parsed(check, row, "lon", "lat") or (None, None)
+    if lon is not None and lat is not None and not (73 <= lon <= 136 and 3 <= lat <= 54):
+        check.error(row, f"经纬度（{lon:g}, {lat:g}）不在中国范围内；经度、纬度是否填反？", "lon")
+    if not check.clean(row):
+        return None
+    return dict(code=code, name=name, level=level, parent_code=parent, lon=lon, lat=lat)
+
+
+def _parents_known(check: _Check, df: pd.DataFrame) -> list[Problem]:
+    """Every parent is in the regions table or the file (a deployment's top city may have none we hold)."""
+    known = set(check.cat.by_code) | set(df["code"])
+    column = check.sheet.header[check.cols["parent_code"]] if "parent_code" in check.cols else None
+    out = []
+    for row in df.to_dict("records"):
+        if row["parent_code"] and row["parent_code"] not in known and row["level"] != "province":
+            if cells.level_of_code(row["code"]) != "city" or any(cells.level_of_code(c) == "city" for c in known - {row["code"]}):
+                out.append(error(check.file, f"上级代码 {row['parent_code']} 不在区划表或本文件中", sheet=row["_sheet"],
+                                 row=row["_row"], column=column))
+    return out
+
+
+def _indicator_row(check: _Check, row: _Row) -> dict | None:
+    iid = _text(check, row, "id")
+    if iid and not re.fullmatch(r"[a-z][a-z0-9_]{1,63}", iid):
+        check.error(row, f"指标编码“{iid}”只能用小写字母、数字和下划线，以字母开头", "id")
+    name = _text(check, row, "name_zh")
+    unit = _text(check, row, "unit")
+    kind = _term(check, row, "kind")
+    freq = _term(check, row, "frequency", codes=False)
+    cumulative = _term(check, row, "cumulative", False, named=False, codes=False)
+    hib = _term(check, row, "higher_is_better", True, named=False, codes=False)
+    level = _term(check, row, "report_level", "county", codes=False)
+    if not check.clean(row):
+        return None
+    return dict(id=iid, name_zh=name, name_en=row.get("name_en") or "", unit=unit, domain=row.get("domain") or "其他",
+                kind=kind, frequency=freq, cumulative=cumulative, report_level=level, higher_is_better=hib,
+                description=row.get("description") or "", source=row.get("source") or check.file)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    row: Callable                    # (check, row) → the row in the data contract, or None after its problems
+    duplicate: str                   # the message for a second row with the same key ({key}: its first part)
+    duplicate_at: tuple = ()         # the columns that message points at
+    after: Callable | None = None    # (check, rows) → problems across the rows
+
+
+RULES = {
+    "observations": _Rules(_observation, "与第 {row} 行重复：同一指标、区划、时期出现两次", ("period",),
+                           lambda check, df: _year_on_year(df, check.cat, check.file, check.factor)),
+    "targets": _Rules(_target, "与第 {row} 行重复：同一指标、区划、年度出现两次"),
+    "regions": _Rules(_region_row, "区划代码 {key} 与第 {row} 行重复", ("code",), _parents_known),
+    "indicators": _Rules(_indicator_row, "指标编码 {key} 与第 {row} 行重复", ("id",)),
+}
+assert set(RULES) == set(contract.KINDS)
