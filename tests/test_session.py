@@ -285,7 +285,7 @@ def test_import_commit_is_audited(users, tmp_path, monkeypatch):
     shutil.copytree(ROOT / "data", data)
     monkeypatch.setenv("MINSHENG_DATA", str(data))
     good = ("指标编码,区划代码,时期,数值\nmz_dibao_urban_persons,430204901000,2026-11,120\n").encode("utf-8-sig")
-    at = as_user("admin01", "import_page")
+    at = as_user("admin01", "import")
     at.file_uploader(key="imp_file").set_value(("石峰区11月.csv", good, "text/csv")).run()
     at.button(key="imp_commit").click().run()
     assert any("已导入" in s.value for s in at.success)
