@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from minsheng import files, repo, vocab
+from minsheng.ingest import cells
 from minsheng.regions import Tree
 from minsheng.selection import Selection
 
@@ -29,15 +29,15 @@ class ExportError(ValueError):
 
 
 def parse_period(text: str, end: bool = False) -> dt.date:
-    """'2023' → 2023-01-01 (or 2023-12-01 as an end), '2023-06' / '2023年6月' → 2023-06-01."""
-    t = text.strip()
-    m = re.fullmatch(r"(\d{4})(?:年)?", t)
-    if m:
-        return dt.date(int(m.group(1)), 12 if end else 1, 1)
-    m = re.fullmatch(r"(\d{4})[-/年.](\d{1,2})(?:月)?(?:[-/.](\d{1,2})日?)?", t)
-    if m and 1 <= int(m.group(2)) <= 12:
-        return dt.date(int(m.group(1)), int(m.group(2)), 1)
-    raise ExportError(f"无法识别的时期“{text}”，请写成 2023、2023-06 或 2023年6月")
+    """A period as the command line takes it, read as the importer reads a 时期 cell: '2023' →
+    2023-01-01 (2023-12-01 as an end), '2023-06' / '2023年6月' → 2023-06-01, '2023年第2季度' → its
+    first month (its last as an end)."""
+    shape = cells.period_shape(text or "")
+    if shape is None:
+        raise ExportError(f"无法识别的时期“{text}”，请写成 2023、2023-06 或 2023年6月")
+    what, day = shape
+    last = {"year": 11, "quarter": 2}.get(what, 0) if end else 0  # months from the first to the last
+    return dt.date(day.year, day.month + last, 1)
 
 
 def check(indicators: list[str], region: str | None, level: str | None, date_from: dt.date | None,
