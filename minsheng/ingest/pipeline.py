@@ -106,7 +106,9 @@ def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame, merge: bool = 
     def differs(c):
         a, b = joined[c], joined[f"{c}_old"]
         both_na = a.isna() & b.isna()
-        if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+        # flags (cumulative, higher_is_better) are numeric to pandas but cannot be subtracted
+        numeric = [pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x) for x in (a, b)]
+        if all(numeric):
             return ~both_na & ~((a - b).abs() <= 1e-9)
         return ~both_na & (a.astype(str) != b.astype(str))
 
