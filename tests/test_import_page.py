@@ -90,3 +90,18 @@ def test_boundary_upload_is_checked_and_committed(data_copy):
     at.button(key="imp_geo_commit").click().run()
     assert any("已导入边界" in s.value for s in at.success)
     assert store.history(data_copy)[0]["file_name"] == "县界.geojson"
+
+
+def test_a_corrected_file_of_the_same_name_and_size_is_checked_again(data_copy):
+    """The preview is kept between clicks by the file's content, not its name and length: a clerk
+    who fixes one digit and uploads the file again must not commit the first version's rows."""
+    at = page()
+    first = "指标编码,区划代码,时期,数值\nmz_dibao_urban_persons,430204901000,2026-11,120\n".encode("utf-8-sig")
+    fixed = first.replace(b"120", b"121")
+    at.file_uploader(key="imp_file").set_value(("石峰区11月.csv", first, "text/csv")).run()
+    at.file_uploader(key="imp_file").set_value(("石峰区11月.csv", fixed, "text/csv")).run()
+    at.button(key="imp_commit").click().run()
+    assert any("已导入" in s.value for s in at.success)
+    s = repo.series(["mz_dibao_urban_persons"], ["430204901000"], dt.date(2026, 11, 1), dt.date(2026, 11, 1),
+                    data_copy)
+    assert s["value"].tolist() == [121.0]

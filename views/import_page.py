@@ -41,7 +41,8 @@ def load(f: dict) -> pipeline.Plan | None:
     """Validate and preview the uploaded file once per file and settings (kept for the commit click)."""
     up = f["upload"]
     payload = up.getvalue()
-    key = (up.name, len(payload), f["kind"], f["indicator"], f["within"], f["factor"], data.version())
+    # by content: a corrected file of the same name and size is a new file
+    key = (hashlib.sha256(payload).hexdigest(), f["kind"], f["indicator"], f["within"], f["factor"], data.version())
     cached = st.session_state.get("_imp_plan")
     if cached and cached[0] == key:
         return cached[1]
@@ -60,6 +61,18 @@ def problems_table(problems: list, errors: int, note: str = "") -> pd.DataFrame:
     return table
 
 
+def attempt(change, done: str, failed: str) -> bool:
+    """Run an audited change (minsheng/changes.py) as the signed-in user and say how it went."""
+    actor, source = session.actor()
+    try:
+        version = change(actor=actor, source=source)
+    except changes.StoreError as e:
+        st.error(failed.format(error=e))
+        return False
+    st.success(done.format(version=version))
+    return True
+
+
 def boundaries(f: dict) -> None:
     """Polygons for the map: checked, converted to WGS84 if needed, committed as a new version."""
     up = f["upload"]
@@ -74,14 +87,9 @@ def boundaries(f: dict) -> None:
                                                   for lv, fc in levels.items()))
     confirmed = not problems or st.checkbox("我已核实上述警告，仍要导入", key="imp_geo_confirm")
     if st.button("提交边界", type="primary", disabled=not confirmed, key="imp_geo_commit"):
-        name_, src = session.actor()
-        try:
-            version = changes.commit_boundaries(levels, file=name, sha256=hashlib.sha256(payload).hexdigest(),
-                                                size=len(payload), actor=name_, source=src)
-        except changes.StoreError as e:
-            st.error(f"提交失败，数据未改变：{e}")
-            return
-        st.success(f"已导入边界，生成数据版本 {version}。")
+        attempt(lambda **who: changes.commit_boundaries(levels, file=name, sha256=hashlib.sha256(payload).hexdigest(),
+                                                        size=len(payload), **who),
+                "已导入边界，生成数据版本 {version}。", "提交失败，数据未改变：{error}")
 
 
 def render_templates(indicators: pd.DataFrame) -> None:
@@ -113,14 +121,10 @@ def render(plan: pipeline.Plan) -> None:
     confirmed = not warnings or st.checkbox(f"我已核实上述 {len(warnings)} 个警告，仍要导入", key="imp_confirm")
     if st.button("提交导入", type="primary", disabled=not confirmed or not (c.get("新增") or c.get("修改")),
                  key="imp_commit", icon=":material/cloud_upload:"):
-        name, src = session.actor()
-        try:
-            version = changes.commit(plan, actor=name, source=src, accept_warnings=confirmed)
-        except changes.StoreError as e:
-            st.error(f"提交失败，数据未改变：{e}")
-            return
-        st.session_state.pop("_imp_plan", None)
-        st.success(f"已导入，生成数据版本 {version}。各页面已使用新数据；如需撤销，可在下方“历史版本”中回退。")
+        if attempt(lambda **who: changes.commit(plan, accept_warnings=confirmed, **who),
+                   "已导入，生成数据版本 {version}。各页面已使用新数据；如需撤销，可在下方“历史版本”中回退。",
+                   "提交失败，数据未改变：{error}"):
+            st.session_state.pop("_imp_plan", None)
 
 
 def render_history() -> None:
@@ -135,15 +139,10 @@ def render_history() -> None:
                           help="回退会生成一个新版本，内容与所选版本相同；回退本身也可以再撤销")
     sure = c1.checkbox("确认回退（当前数据不会删除，仍保留在历史中）", key="imp_rollback_sure")
     if c2.button("回退", disabled=not sure, key="imp_rollback"):
-        name, src = session.actor()
         was = next((h["id"] for h in hist if h.get("current")), None)
-        try:
-            version = changes.rollback(target, actor=name, source=src, **{"from": was})
-        except changes.StoreError as e:
-            st.error(f"回退失败：{e}")
-            return
-        st.success(f"已回退到 {target} 的内容（新版本 {version}）。")
-        st.rerun()
+        if attempt(lambda **who: changes.rollback(target, **who, **{"from": was}),
+                   f"已回退到 {target} 的内容（新版本 {{version}}）。", "回退失败：{error}"):
+            st.rerun()
 
 
 sc, _ = frame.start(period="数据导入与版本")  # the 导入 page stays Chinese
