@@ -128,3 +128,37 @@ def test_every_indicator_has_unit_kind_and_frequency():
 def test_no_phone_home_in_config():
     cfg = (ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8")
     assert "gatherUsageStats = false" in cfg
+
+
+def _imports(path) -> tuple[set[str], list[int]]:
+    """The minsheng modules a file imports at its top level, and the lines of imports inside functions."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top, nested = set(), []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [f"{node.module}.{a.name}" for a in node.names] + [node.module or ""]
+        mods = {n for n in names if n.startswith("minsheng")}
+        if node in tree.body:
+            top |= mods
+        elif mods:
+            nested.append(node.lineno)
+    return top, nested
+
+
+def test_no_import_circle_in_the_ui_layer():
+    ui = {p.stem: p for p in (ROOT / "minsheng" / "ui").glob("*.py") if p.stem != "__init__"}
+    graph = {}
+    for name, path in ui.items():
+        top, nested = _imports(path)
+        assert not nested, f"minsheng/ui/{name}.py imports inside functions (lines {nested})"
+        graph[name] = {m.split(".")[2] for m in top if m.startswith("minsheng.ui.") and m.split(".")[2] in ui}
+
+    def visit(node, trail):
+        assert node not in trail, "import circle: " + " → ".join([*trail, node])
+        for nxt in graph[node]:
+            visit(nxt, [*trail, node])
+
+    for name in graph:
+        visit(name, [])
