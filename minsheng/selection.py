@@ -5,7 +5,8 @@ area) and its own widgets (indicators, period, level, view …). Everything that
 queried is derived from it — `params()` for `repo`, `subtitle()` for the chart, the image's
 provenance and the slides, `describe()` for the 数据 page and the XLSX 说明 sheet, `audit()` for
 the audit log — so a new filter is added in one place and the words cannot drift from the query.
-It is frozen and hashable: the cache edge (`minsheng/ui/data.py`) keys on it directly.
+It is frozen and hashable; the cache edge (`minsheng/ui/data.py`) keys on its `key()`, the part that
+decides what is read, so a language switch or presentation mode re-reads nothing.
 
 Streamlit-free: the CLI export builds one too.
 """
@@ -55,6 +56,12 @@ class Selection:
         return i18n.t(text, self.lang, **values)
 
     # --- the query -----------------------------------------------------------------------------
+
+    def key(self) -> tuple:
+        """What decides the answer — data version, area, region and year, indicators, regions, level,
+        period — and nothing that only words it (language, page, presentation mode, the view)."""
+        return (self.version, self.area, self.region, self.year, self.indicators, self.regions, self.level,
+                self.within, self.start, self.end, self.history)
 
     def params(self, regions=None) -> dict:
         """The bound parameters of `repo.series` (and `series_count`, `series_batches`); `regions`

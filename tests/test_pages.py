@@ -273,3 +273,18 @@ def test_a_warm_rerun_reads_the_data_version_once_and_runs_no_query(monkeypatch,
     at.run()
     assert not at.exception
     assert calls == {"version": 1, "query": 0}, calls
+
+
+def test_the_language_and_presentation_mode_reread_nothing(monkeypatch):
+    """The cache is keyed by what decides the answer (Selection.key), not by how it is worded."""
+    from minsheng import repo
+
+    at = app("trend")
+    calls = []
+    run = repo.run
+    monkeypatch.setattr(repo, "run", lambda *a, **k: calls.append(a[0]) or run(*a, **k))
+    at.segmented_control(key="_w_lang").set_value("en").run()
+    at.toggle(key="_w_present").set_value(True).run()
+    assert not at.exception and at.title[0].value == "Trends" and calls == []
+    at.multiselect(key="_w_inds").set_value(["mz_dibao_urban_persons"]).run()
+    assert calls == ["series"]                       # a new choice is a new query

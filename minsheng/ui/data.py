@@ -2,7 +2,7 @@
 
 The area (the signed-in user's region; None in single-user mode) is read from the session here and
 passed to every regional query as a bound parameter, so no page can ask for rows outside it. A
-page's own queries take its `Selection`, which carries both and is the cache key itself.
+page's own queries take its `Selection`, which carries both; they are cached on `Selection.key()`.
 The data version is read once per script run (`begin_run`, called by the router), not per call.
 Deferred download callables run outside the session: pages capture what they need while drawing.
 """
@@ -82,25 +82,43 @@ def meta() -> dict:
     return _meta(version())
 
 
+# Each cached function is keyed by its first argument; the selection itself (`_sel`) is not hashed.
+
 @st.cache_data(max_entries=512, show_spinner=False)
-def series(sel: Selection) -> pd.DataFrame:
-    """The selection's indicators for its regions and periods, rolled up by kind."""
-    return repo.series(**sel.params())
+def _series(key: tuple, _sel: Selection) -> pd.DataFrame:
+    return repo.series(**_sel.params())
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def targets(sel: Selection) -> pd.DataFrame:
-    """The tasks set for the selection's region and year."""
-    return repo.targets(sel.region, sel.year, area=sel.area)
+def _targets(ver: str, area: str | None, region: str, year: int) -> pd.DataFrame:
+    return repo.targets(region, year, area=area)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def regions_below(sel: Selection, root: str, level: str | None) -> pd.DataFrame:
-    """The regions under `root` at `level` that the selection's user may see."""
-    return repo.regions_below(root, level, area=sel.area)
+def _regions_below(ver: str, area: str | None, root: str, level: str | None) -> pd.DataFrame:
+    return repo.regions_below(root, level, area=area)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
+def _export_preview(key: tuple, limit: int, _sel: Selection) -> tuple[int, pd.DataFrame]:
+    return export.count(_sel), export.table(_sel, limit=limit)
+
+
+def series(sel: Selection) -> pd.DataFrame:
+    """The selection's indicators for its regions and periods, rolled up by kind."""
+    return _series(sel.key(), sel)
+
+
+def targets(sel: Selection) -> pd.DataFrame:
+    """The tasks set for the selection's region and year."""
+    return _targets(sel.version, sel.area, sel.region, sel.year)
+
+
+def regions_below(sel: Selection, root: str, level: str | None) -> pd.DataFrame:
+    """The regions under `root` at `level` that the selection's user may see."""
+    return _regions_below(sel.version, sel.area, root, level)
+
+
 def export_preview(sel: Selection, limit: int) -> tuple[int, pd.DataFrame]:
     """The 数据 page's row count and first `limit` rows: what its files will hold."""
-    return export.count(sel), export.table(sel, limit=limit)
+    return _export_preview(sel.key(), limit, sel)
