@@ -153,3 +153,12 @@ def test_rings_fill_holes_and_multipolygons():
 ])
 def test_human_number(value, unit, expected):
     assert fmt.human_number(value, unit) == expected
+
+
+def test_the_map_legend_escapes_every_text_it_writes_as_html():
+    """The legend is the one raw-HTML element the map draws: its title carries the indicator's unit and
+    its chips the class labels, all escaped (views/map.py)."""
+    rows = [dict(code="a", value=1.0), dict(code="b", value=5.0), dict(code="c", value=None)]
+    html = maps.legend_html(rows, lambda v: f"<b>{v:g}</b>", "图例（<iframe srcdoc='x'>）：", "无<数据>")
+    assert "<iframe" not in html and "<b>" not in html and "无<数据>" not in html
+    assert "&lt;iframe srcdoc=&#x27;x&#x27;&gt;" in html and "&lt;b&gt;1&lt;/b&gt;" in html and "无&lt;数据&gt;" in html
