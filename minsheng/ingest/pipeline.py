@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from minsheng import observations, store, vocab
-from minsheng.ingest import contract, readers, validate
+from minsheng.ingest import contract, readers, scope, validate
 from minsheng.ingest.catalog import Catalog
 from minsheng.ingest.problems import ERROR, WARNING, ImportRejected, Problem, error
 
@@ -28,6 +28,7 @@ class Plan:
     counts: dict = field(default_factory=dict)  # 新增 / 修改 / 未变
     changes: pd.DataFrame | None = None         # old → new for changed rows
     parent: str | None = None                   # the data version the preview was computed against
+    scope: list[str] = field(default_factory=list)  # the smallest region holding every change (ingest/scope.py)
 
     @property
     def errors(self) -> list[Problem]:
@@ -131,8 +132,9 @@ def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame, merge: bool = 
 
 def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str | None = None,
             indicator: str | None = None, within: str | None = None, factor: float = 3.0,
-            max_bytes: int = readers.MAX_BYTES, progress=None) -> Plan:
-    """Read, validate and preview a file; nothing is written. `progress(fraction, text)` hears the stages."""
+            max_bytes: int = readers.MAX_BYTES, progress=None, area: str | None = None) -> Plan:
+    """Read, validate and preview a file; nothing is written. `progress(fraction, text)` hears the stages.
+    `area`: the importer's region code — rows outside it are errors (ingest/scope.py); None: the whole tree."""
     directory = directory or store.data_dir()
     progress = progress or (lambda fraction, text: None)
     file = Path(file).name  # only ever a name for messages: user input never becomes a path
@@ -143,6 +145,11 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
     sheets = readers.read(data, file, max_bytes)
     progress(0.3, "逐行检查…")
     cat = catalog(directory)
+    importer = scope.Area(cat.tree, area)
+    if importer.refusal:
+        return Plan(file, sha, kind, pd.DataFrame(), [error(file, importer.refusal)])
+    if not importer.city_wide:  # names resolve inside the area first: a 红旗村 elsewhere is not ambiguous
+        within = within or area
     problems: list[Problem] = []
     frames = []
     chosen = kind
@@ -164,7 +171,9 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
         else pd.DataFrame()
     if len(frames) > 1 and not rows.empty:
         problems += _cross_sheet_duplicates(rows, chosen, file)
-    plan = Plan(file, sha, chosen, rows, problems, parent=store.current(directory))
+    rows, problems = scope.confine(chosen, rows, problems, importer, file, sheets)
+    plan = Plan(file, sha, chosen, rows, problems, parent=store.current(directory),
+                scope=scope.touched(chosen, rows, cat.tree))
     if rows.empty and not plan.errors:
         plan.problems.append(error(file, "文件中没有可导入的数据行"))
     if not plan.errors:
@@ -221,5 +230,5 @@ def _write(plan: Plan, directory: Path, user: str | None, lock_timeout: float) -
     tables, rows = ({}, table) if plan.kind == "observations" else ({plan.kind: table}, None)
     return store.commit(directory, tables, observations=rows, action="import", file_name=plan.file, file_sha256=plan.sha256,
                         kind=plan.kind, user=user, meta_update=meta_update, lock_timeout=lock_timeout,
-                        expected_parent=plan.parent,
+                        expected_parent=plan.parent, scope=plan.scope,
                         note=f"新增 {plan.counts.get('新增', 0)}，修改 {plan.counts.get('修改', 0)}，未变 {plan.counts.get('未变', 0)}")
