@@ -15,9 +15,12 @@ import pandas as pd
 import pytest
 
 from conftest import CITY, JIA, JIA1, JIA2, YI, YI1, fixture_tables
-from minsheng import audit, changes, store
+from minsheng import audit, auth, changes, store
 from minsheng.ingest import pipeline
 from minsheng.ingest.problems import ERROR, ImportRejected
+
+from test_import_page import data_copy  # noqa: F401 (fixture)
+from test_session import PW, sign_in, start, users  # noqa: F401 (fixture)
 
 ACTOR = dict(actor="admin_jia", source="test")
 
@@ -213,3 +216,66 @@ def test_a_rollback_that_undoes_another_area_is_refused_and_audited(d):
     assert changes.rollback_targets(d, user_area=CITY) == [jia, yi, old, store.BASE]
     changes.rollback(store.BASE, directory=d, user_area=CITY, **ACTOR)
     assert stored(d, "cnt", YI1, "2023-03-01") == [30.0]
+
+
+# --- the 导入 page, signed in (demo data: 石峰区 and 荷塘区 of 株洲市) --------------------------------
+
+SHIFENG, HETANG_TOWN, SHIFENG_TOWN = "430204000000", "430202901000", "430204901000"
+# stored for mz_dibao_urban_persons in 2026-10: 清水塘街道 (石峰区) 82, 月塘街道 (荷塘区) 290
+PAGE_FILE = csv("指标编码,区划代码,时期,数值", f"mz_dibao_urban_persons,{SHIFENG_TOWN},2026-10,83",
+                f"mz_dibao_urban_persons,{HETANG_TOWN},2026-10,291")
+
+
+@pytest.fixture
+def page_users(users, data_copy):  # noqa: F811
+    auth.add_user("admin_shifeng", "admin", SHIFENG, PW)
+    return data_copy
+
+
+def import_page(name: str):
+    at = sign_in(start(), name)
+    at.switch_page("views/import_page.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def preview_text(at) -> str:
+    """What the page shows of the file (its text elements and every table but the history), region codes left out."""
+    bits = [str(e.value) for kind in ("markdown", "caption", "error", "warning", "success", "info", "metric")
+            for e in getattr(at, kind)]
+    bits += [df.value.to_csv(index=False) for df in at.dataframe if "版本" not in df.value]
+    return re.sub(r"\d{12}", "", "\n".join(bits))
+
+
+def test_the_import_page_refuses_another_countys_rows_and_shows_none_of_its_values(page_users):
+    before = fingerprint(page_users)
+    at = import_page("admin_shifeng")
+    at.file_uploader(key="imp_file").set_value(("两区.csv", PAGE_FILE, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("1 个错误" in e.value for e in at.error)
+    problems = at.dataframe[0].value
+    assert problems[["行", "列"]].values.tolist() == [[3, "区划代码"]]
+    assert "月塘街道" in problems.iloc[0]["问题"] and "石峰区" in problems.iloc[0]["问题"]
+    assert not [b for b in at.button if b.key == "imp_commit"]
+    shown = preview_text(at)
+    assert "290" not in shown and "291" not in shown  # neither 月塘街道's stored value nor the file's
+    assert fingerprint(page_users) == before
+
+
+def test_the_import_page_lists_and_rolls_back_only_the_areas_versions(page_users):
+    city = import_page("admin01")  # a city-wide admin imports for 荷塘区
+    city.file_uploader(key="imp_file").set_value(("荷塘区.csv", csv("指标编码,区划代码,时期,数值",
+                                                  f"mz_dibao_urban_persons,{HETANG_TOWN},2026-10,291"), "text/csv")).run()
+    city.button(key="imp_commit").click().run()
+    hetang = store.current(page_users)
+    at = import_page("admin_shifeng")
+    history = at.dataframe[-1].value
+    assert hetang not in set(history["版本"]) and store.BASE not in set(history["版本"])
+    assert not [s for s in at.selectbox if s.key == "imp_rollback_to"]  # nothing 石峰区 may undo
+    at.file_uploader(key="imp_file").set_value(("石峰区.csv", csv("指标编码,区划代码,时期,数值",
+                                                f"mz_dibao_urban_persons,{SHIFENG_TOWN},2026-10,83"), "text/csv")).run()
+    at.button(key="imp_commit").click().run()
+    shifeng = store.current(page_users)
+    at = import_page("admin_shifeng")
+    assert list(at.dataframe[-1].value["版本"]) == [shifeng]
+    assert at.selectbox(key="imp_rollback_to").options == [hetang]
