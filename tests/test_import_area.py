@@ -13,14 +13,14 @@ import re
 
 import pandas as pd
 import pytest
-
 from conftest import CITY, JIA, JIA1, JIA2, YI, YI1, fixture_tables
+from test_import import cli
+from test_import_page import data_copy  # noqa: F401 (fixture)
+from test_session import PW, sign_in, start, users  # noqa: F401 (fixture)
+
 from minsheng import audit, auth, changes, store
 from minsheng.ingest import pipeline
 from minsheng.ingest.problems import ERROR, ImportRejected
-
-from test_import_page import data_copy  # noqa: F401 (fixture)
-from test_session import PW, sign_in, start, users  # noqa: F401 (fixture)
 
 ACTOR = dict(actor="admin_jia", source="test")
 
@@ -193,7 +193,7 @@ def two_counties(d) -> tuple[str, str, str]:
 
 def test_history_lists_only_the_versions_inside_the_area(d):
     old, yi, jia = two_counties(d)
-    ids = lambda area: [r["id"] for r in changes.history(d, user_area=area)]  # noqa: E731
+    ids = lambda area: [r["id"] for r in changes.history(d, user_area=area)]
     assert ids(JIA) == [jia] and ids(YI) == [yi] and ids(JIA1) == [jia] and ids(JIA2) == []
     assert ids(CITY) == ids(None) == [jia, yi, old, store.BASE]
     assert ids("") == []
@@ -279,3 +279,15 @@ def test_the_import_page_lists_and_rolls_back_only_the_areas_versions(page_users
     at = import_page("admin_shifeng")
     assert list(at.dataframe[-1].value["版本"]) == [shifeng]
     assert at.selectbox(key="imp_rollback_to").options == [hetang]
+
+
+def test_the_command_line_keeps_the_whole_city_and_takes_an_area(d, tmp_path):
+    file = tmp_path / "两县.csv"
+    file.write_bytes(BOTH)
+    before = fingerprint(d)
+    run = cli(file, "--yes", "--area", JIA[:6], data=d)  # a 6-digit code, as operators write it
+    assert run.returncode == 2 and "第 3 行" in run.stderr and "不在您的管辖范围（甲县）" in run.stderr, run.stderr
+    assert fingerprint(d) == before
+    run = cli(file, "--yes", data=d)
+    assert run.returncode == 0, run.stderr
+    assert stored(d, "cnt", YI1, "2023-03-01") == [300.0]

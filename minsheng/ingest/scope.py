@@ -122,13 +122,16 @@ def _regions(rows: pd.DataFrame, area: Area) -> list[tuple]:
     parents, found = _parents(rows, area.tree), []
     for sheet, row, code, parent in zip(rows["_sheet"], rows["_row"], rows["code"], rows["parent_code"]):
         if code == area.code:
-            found.append((sheet, row, ("code",), f"第 {row} 行是您的管辖范围（{area.name}）本身：它的名称、级别、上级和"
-                          "坐标属于上级区划，只能由全市管理员修改；请从文件中删去这一行"))
+            message = (f"第 {row} 行是您的管辖范围（{area.name}）本身：它的名称、级别、上级和坐标属于上级区划，"
+                       "只能由全市管理员修改；请从文件中删去这一行")
+            found.append((sheet, row, ("code",), message))
         elif code in area.tree and not area.holds(code):
-            found.append((sheet, row, ("code",), f"第 {row} 行区划 {area.outside(code)} 不在您的管辖范围（{area.name}）内"))
+            message = f"第 {row} 行区划 {area.outside(code)} 不在您的管辖范围（{area.name}）内"
+            found.append((sheet, row, ("code",), message))
         elif area.code not in _path(parent, parents):
-            found.append((sheet, row, ("parent_code", "code"), f"第 {row} 行的上级代码 {area.outside(parent)} 不在您的管辖"
-                          f"范围（{area.name}）内：只能在本辖区内新增或调整区划"))
+            message = (f"第 {row} 行的上级代码 {area.outside(parent)} 不在您的管辖范围（{area.name}）内："
+                       "只能在本辖区内新增或调整区划")
+            found.append((sheet, row, ("parent_code", "code"), message))
     return found
 
 
