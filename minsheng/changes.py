@@ -53,7 +53,8 @@ def _audited(action: str, actor: str | None, source: str, detail: dict, do, done
 def commit(plan: pipeline.Plan, *, actor: str | None, source: str, accept_warnings: bool = False,
            directory: Path | None = None) -> str:
     """Write an import's plan as a new data version (pipeline.commit), audited."""
-    detail = dict(kind=plan.kind, file=plan.file, sha256=plan.sha256, warnings=len(plan.warnings))
+    detail = dict(kind=plan.kind, file=plan.file, sha256=plan.sha256, warnings=len(plan.warnings),
+                  **({"area": plan.area} if plan.area is not None else {}))
     return _audited("import", actor, source, detail,
                     lambda: pipeline.commit(plan, directory, accept_warnings=accept_warnings, user=actor),
                     lambda version: {"rows": {k: int(v) for k, v in plan.counts.items()}})

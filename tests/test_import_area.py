@@ -120,6 +120,8 @@ def test_only_a_city_wide_admin_imports_the_indicator_catalogue(d):
     with pytest.raises(ImportRejected):
         changes.commit(plan, directory=d, **ACTOR)
     assert fingerprint(d) == before
+    broken = pipeline.prepare(INDICATORS.replace("计数".encode(), b"xx"), "指标.csv", d, area=JIA)
+    assert any("全市" in p.message for p in broken.errors)  # said even when no row is importable
     plan = pipeline.prepare(INDICATORS, "指标.csv", d, area=CITY)
     assert not plan.errors
     changes.commit(plan, directory=d, **ACTOR)
@@ -291,3 +293,15 @@ def test_the_command_line_keeps_the_whole_city_and_takes_an_area(d, tmp_path):
     run = cli(file, "--yes", data=d)
     assert run.returncode == 0, run.stderr
     assert stored(d, "cnt", YI1, "2023-03-01") == [300.0]
+
+
+def test_a_township_moved_out_of_the_area_before_the_commit_is_refused(d):
+    """The rows are checked again when another commit landed between the preview and the click."""
+    plan = pipeline.prepare(csv("指标编码,区划代码,时期,数值", f"cnt,{JIA1},2023-03,7"), "甲县.csv", d, area=JIA)
+    assert not plan.problems
+    moved = pipeline.prepare(csv("区划代码,名称,级别,上级代码", f"{JIA1},甲一镇,,{YI}"), "区划.csv", d)
+    changes.commit(moved, directory=d, actor="city", source="test")
+    before = fingerprint(d)
+    with pytest.raises(store.StoreConflict, match="管辖范围"):
+        changes.commit(plan, directory=d, **ACTOR)
+    assert fingerprint(d) == before and audit.read()[-1]["detail"]["ok"] is False

@@ -13,6 +13,7 @@ from minsheng import observations, store, vocab
 from minsheng.ingest import contract, readers, scope, validate
 from minsheng.ingest.catalog import Catalog
 from minsheng.ingest.problems import ERROR, WARNING, ImportRejected, Problem, error
+from minsheng.regions import Tree
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Plan:
     changes: pd.DataFrame | None = None         # old → new for changed rows
     parent: str | None = None                   # the data version the preview was computed against
     scope: list[str] = field(default_factory=list)  # the smallest region holding every change (ingest/scope.py)
+    area: str | None = None                     # the importer's area the rows were checked against
 
     @property
     def errors(self) -> list[Problem]:
@@ -173,7 +175,7 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
         problems += _cross_sheet_duplicates(rows, chosen, file)
     rows, problems = scope.confine(chosen, rows, problems, importer, file, sheets)
     plan = Plan(file, sha, chosen, rows, problems, parent=store.current(directory),
-                scope=scope.touched(chosen, rows, cat.tree))
+                scope=scope.touched(chosen, rows, cat.tree), area=area)
     if rows.empty and not plan.errors:
         plan.problems.append(error(file, "文件中没有可导入的数据行"))
     if not plan.errors:
@@ -210,8 +212,22 @@ def commit(plan: Plan, directory: Path | None = None, *, accept_warnings: bool =
                 raise
             # another import landed since the preview: merge into the newer data and try again
             plan.parent = store.current(directory)
+            _confine_again(plan, directory)
             plan.merged, plan.counts, plan.changes = _preview(plan.kind, plan.rows, directory)
     raise AssertionError("unreachable")
+
+
+def _confine_again(plan: Plan, directory: Path) -> None:
+    """Check the rows again against the newer version's region tree (a township may have moved out
+    of the importer's area since the preview) and recompute the scope; StoreConflict if any left."""
+    tree = Tree(_current(directory, "regions"))
+    importer = scope.Area(tree, plan.area)
+    _, problems = scope.confine(plan.kind, plan.rows, [], importer, plan.file, [])
+    outside = [p for p in problems if p.level == ERROR]
+    if importer.refusal or outside:
+        raise store.StoreConflict(f"数据已被另一次提交更新，{importer.refusal or outside[0].message}"
+                                  f"（共 {max(len(outside), 1)} 处）；请重新上传检查")
+    plan.scope = scope.touched(plan.kind, plan.rows, tree)
 
 
 def _write(plan: Plan, directory: Path, user: str | None, lock_timeout: float) -> str:

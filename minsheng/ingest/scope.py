@@ -75,11 +75,13 @@ def confine(kind: str, rows: pd.DataFrame, problems: list[Problem], area: Area, 
     """The rows inside the area, and the problems with an error for each row outside it. Warnings
     on a row outside (a year-on-year warning quotes the stored value) are dropped with the row, so
     nothing of another area reaches the preview."""
-    if area.city_wide or rows.empty:
+    if area.city_wide:
         return rows, problems
     if kind == "indicators":
         return rows.iloc[0:0], [p for p in problems if p.level == ERROR] + [error(
             file, f"指标目录由全市共用，只有全市管理员可以导入；您的管辖范围是{area.name}，不能导入指标文件")]
+    if rows.empty:
+        return rows, problems
     headers = _headers(sheets, kind)
     found = _regions(rows, area) if kind == "regions" else _regional(rows, area)
     out = {(sheet, row) for sheet, row, _, _ in found}
