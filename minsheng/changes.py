@@ -92,6 +92,8 @@ def rollback(version_id: str, *, actor: str | None, source: str, user: str | Non
             records = store.history(directory)
             reach = undone_scope(records, version_id)
             within = area(user_area, directory)
+            if within.refusal:
+                raise OutOfArea(within.refusal)
             if reach is not None and not within.sees(reach):
                 raise OutOfArea(f"回退到 {version_id} 会撤销不在您的管辖范围（{within.name}）内的更改，"
                                 "只有全市管理员可以这样回退；数据未改变")

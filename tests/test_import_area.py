@@ -210,6 +210,8 @@ def test_a_rollback_that_undoes_another_area_is_refused_and_audited(d):
             changes.rollback(target, directory=d, user_area=JIA, **ACTOR)
         last = audit.read()[-1]
         assert (last["action"], last["detail"]["to"], last["detail"]["ok"]) == ("rollback", target, False)
+    with pytest.raises(changes.OutOfArea, match="没有有效的管辖范围"):
+        changes.rollback(yi, directory=d, user_area="", **ACTOR)
     assert fingerprint(d) == before and store.current(d) == jia
     back = changes.rollback(yi, directory=d, user_area=JIA, **ACTOR)
     assert stored(d, "cnt", JIA1, "2023-03-01") == [6.0] and stored(d, "cnt", YI1, "2023-03-01") == [31.0]
