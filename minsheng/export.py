@@ -172,16 +172,36 @@ def _check_encoding(encoding: str) -> None:
         raise ExportError(f"不支持的编码：{encoding}")
 
 
-def _csv_text(df: pd.DataFrame, header: bool = True) -> str:
-    """A table as CSV text a spreadsheet cannot run: text neutralised (safe_cells) and every text field
-    quoted, so a separator inside a name cannot start a new cell; numbers stay bare numbers."""
-    return safe_cells.frame(df).to_csv(index=False, header=header, quoting=csv.QUOTE_NONNUMERIC)
+def _csv_bytes(df: pd.DataFrame, encoding: str, header: bool = True, before: int = 0) -> bytes:
+    """A table as CSV bytes a spreadsheet cannot run: text neutralised (safe_cells) and every text field
+    quoted, so a separator inside a name cannot start a new cell; numbers stay bare numbers. Text the
+    encoding cannot hold (€ in GBK) is refused, naming the row (`before` rows came earlier) and column."""
+    text = safe_cells.frame(df).to_csv(index=False, header=header, quoting=csv.QUOTE_NONNUMERIC)
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError as e:
+        raise _unencodable(df, encoding, before, e.object[e.start], header) from None
+
+
+def _unencodable(df: pd.DataFrame, encoding: str, before: int, char: str, header: bool) -> ExportError:
+    """Where in `df` the first cell the encoding cannot hold is, as the file's row (header = row 1)."""
+    def fits(v) -> bool:
+        try:
+            str(v).encode(encoding)
+            return True
+        except UnicodeEncodeError:
+            return False
+
+    grid = [[header and c, *df[c]] for c in df.columns]  # the header as row 0 when it is written
+    bad = np.array([[isinstance(v, str) and not fits(v) for v in col] for col in grid]).T.nonzero()
+    at = f"第 {before + bad[0][0] + 1} 行“{df.columns[bad[1][0]]}”列的" if len(bad[0]) else ""
+    return ExportError(f"{at}字符“{char}”无法用 {encoding.upper()} 编码；请改用 UTF-8（默认）或 GB18030 导出")
 
 
 def to_csv(df: pd.DataFrame, encoding: str = "utf-8-sig") -> bytes:
     """CSV bytes; UTF-8 with BOM by default (what Excel needs for Chinese), GBK on request."""
     _check_encoding(encoding)
-    return _csv_text(df).encode(encoding)
+    return _csv_bytes(df, encoding)
 
 
 def _csv_stream(parts, f, encoding: str) -> int:
@@ -189,7 +209,7 @@ def _csv_stream(parts, f, encoding: str) -> int:
     _check_encoding(encoding)
     n = 0
     for part in parts:
-        f.write(_csv_text(part, header=n == 0).encode(encoding if n == 0 else encoding.replace("-sig", "")))
+        f.write(_csv_bytes(part, encoding if n == 0 else encoding.replace("-sig", ""), header=n == 0, before=n))
         n += len(part)
     if n == 0:
         f.write(to_csv(pd.DataFrame(columns=list(COLUMNS.values())), encoding))

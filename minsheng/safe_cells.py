@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 PREFIX = "'"
+_RISKY_START = re.compile("[" + re.escape("".join(TRIGGERS)) + r"]|\s+[=+\-@]")
 _NUMBER = re.compile(r"[+-]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?")
 _UNSAFE_IN_NAMES = re.compile(r"[\\/:*?\"<>|\s\x00-\x1f]+")
 
@@ -30,10 +32,7 @@ _UNSAFE_IN_NAMES = re.compile(r"[\\/:*?\"<>|\s\x00-\x1f]+")
 def risky(value: str) -> bool:
     """Whether a spreadsheet could read this text as a formula: it begins with a trigger, or with
     blanks and then one (some spreadsheets skip leading blanks), and it is not a plain number."""
-    if not value:
-        return False
-    first = value[:1] in TRIGGERS or value.lstrip()[:1] in TRIGGERS
-    return first and not _NUMBER.fullmatch(value.strip())
+    return bool(_RISKY_START.match(value)) and not _NUMBER.fullmatch(value.strip())
 
 
 def text(value):
@@ -43,14 +42,27 @@ def text(value):
 
 
 def frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of `df` whose text cells are neutralised (`text`); numeric columns are not looked at."""
+    """A copy of `df` whose text cells are neutralised as `text` would; numeric columns are not looked
+    at. An export runs this on every batch of 100,000 rows, so each column gets a vectorised look at
+    first characters and only the few cells that might be risky are checked one by one."""
     out = df.copy()
     for col in out.columns:
         s = out[col]
         if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+            continue  # a numeric or date column
+        try:
+            strings = s.str
+        except AttributeError:  # no text in it (dates as objects, all empty)
             continue
-        if s.map(lambda v: isinstance(v, str) and risky(v)).any():
-            out[col] = s.map(text)
+        first = strings[:1]  # a cheap look at every cell; the full rule only where it might apply
+        maybe = np.flatnonzero((first.isin(TRIGGERS) | first.str.isspace()).fillna(False).to_numpy(dtype=bool))
+        if not len(maybe):
+            continue
+        values = s.to_numpy(dtype=object, copy=True)
+        hits = [i for i in maybe if risky(values[i])]
+        if hits:
+            values[hits] = [PREFIX + v for v in values[hits]]
+            out[col] = pd.Series(values, index=s.index, dtype=s.dtype, name=col)
     return out
 
 
