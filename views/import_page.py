@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from minsheng import changes, export, vocab
+from minsheng import changes, export, safe_cells, vocab
 from minsheng.ingest import pipeline, readers, template
 from minsheng.ingest.problems import as_frame
 from minsheng.ui import data, frame, session
@@ -114,7 +114,7 @@ def render(plan: pipeline.Plan) -> None:
     st.markdown(f"**{plan.file}** · {vocab.FILES.label(plan.kind)} · SHA-256 `{plan.sha256[:12]}…`")
     if plan.problems:
         table = problems_table(plan.problems, len(errors), "有错误时不能导入，请修改文件后重新上传。" if errors else "")
-        st.download_button("下载问题清单（CSV）", export.to_csv(table), file_name=f"{plan.file}_问题清单.csv",
+        st.download_button("下载问题清单（CSV）", export.to_csv(table), f"{safe_cells.file_name(plan.file)}_问题清单.csv",
                            mime="text/csv", key="imp_problems", on_click="ignore")
     if errors:
         return
