@@ -119,6 +119,12 @@ def test_a_unit_with_markup_characters_is_refused_naming_the_character(unit, cha
     assert f"“{char}”" in message and "单位只能" in message
 
 
+@pytest.mark.parametrize("unit", ["人\u3000次", "人\xa0次"])
+def test_a_unit_with_an_odd_space_names_its_code_point(unit):
+    [(_, header, message)] = errors_of(one_row("indicators", {**INDICATOR, "unit": unit}))
+    assert header == "单位" and f"U+{ord(unit[1]):04X}" in message
+
+
 def test_a_hostile_unit_file_is_refused_end_to_end(shared):
     data = csv("指标编码,指标名称,单位,类型,频度", 'zz_x,某指标,"<iframe srcdoc=""<script>alert(1)</script>"">",计数,月度')
     [e] = refused(shared, data, "units.csv")

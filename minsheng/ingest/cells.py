@@ -130,7 +130,8 @@ def text(limit: int, *, lines: bool = False, unit: bool = False):
             where = "；只有“说明”可以分行" if bad in NEWLINES else "（不可见字符，可能来自复制粘贴），请删除"
             return None, f"含有控制字符 {codepoint(bad)}{where}"
         if unit and (bad := next((ch for ch in t if not unit_char(ch)), None)):
-            return None, f"单位只能由汉字、字母、数字、空格和 {' '.join(UNIT_SIGNS.strip())} 组成，不能含“{bad}”"
+            shown = f"“{bad}”" if bad.isprintable() and not bad.isspace() else codepoint(bad)
+            return None, f"单位只能由汉字、字母、数字、空格和 {' '.join(UNIT_SIGNS.strip())} 组成，不能含{shown}"
         if len(t) > limit:
             return None, f"共 {len(t)} 个字符，超过 {limit} 个字符的上限"
         return t, None
