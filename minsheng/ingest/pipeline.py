@@ -160,13 +160,27 @@ def _changes(joined: pd.DataFrame, changed: pd.Series, differs: dict[str, pd.Ser
     said = pd.Series("", index=rows.index, dtype=object)
     for c in moved:
         at, terms = differs[c][changed], spec[c].choices and spec[c].choices.terms
-        words = spec[c].header + "：" + rows[f"{c}_old"].map(lambda v: _said(v, terms)) + " → " \
-            + rows[c].map(lambda v: _said(v, terms))
+        words = spec[c].header + "：" + _words(rows[f"{c}_old"], terms) + " → " + _words(rows[c], terms)
         said = said.where(~at, said.where(said == "", said + "；") + words)
     out = rows[spec.keys].assign(修改内容=said)
     for c in moved:
         out[f"{c}（原）"], out[c] = rows[f"{c}_old"], rows[c]
     return out.reset_index(drop=True)
+
+
+def _words(values: pd.Series, terms: vocab.Vocabulary | None) -> pd.Series:
+    """`_said` of each value: numbers at once, anything else once per distinct value (a large import
+    changes 10^5 values, most of them numbers)."""
+    empty = values.isna()
+    if terms is None and pd.api.types.is_float_dtype(values):
+        out = values.astype(str).astype(object)
+        whole = ~empty & (values % 1 == 0) & (values.abs() < 1e15)
+        out[whole] = values[whole].astype("int64").astype(str)
+    else:
+        said = {v: _said(v, terms) for v in values[~empty].unique()}
+        out = values.map(said).astype(object)
+    out[empty] = "（空）"
+    return out
 
 
 def _said(v, terms: vocab.Vocabulary | None = None) -> str:
