@@ -55,9 +55,12 @@ def hostile(tmp_path_factory):
     obs.loc[(obs["indicator_id"] == "amt") & (obs["region_code"] == YI), "value"] = NEGATIVE
     store.write_tables(d, t, {"title": "测试数据", "demo": False, "data_date": "2023-03-31"})
     commit(d, "regions.csv", pd.DataFrame(dict(code=list(REGION_NAMES), name=list(REGION_NAMES.values()))))
-    ind = t["indicators"].assign(name_zh=HOSTILE, unit=["@SUM(A1)", "-2+3", "%", "=1+1", "+1+1"], source=LINK,
-                                 domain="@SUM(A1)")
+    ind = t["indicators"].assign(name_zh=HOSTILE, source=LINK, domain="@SUM(A1)")
     commit(d, "indicators.csv", ind.drop(columns=["seq"]))
+    # The import refuses = + @ in a unit (a unit is short plain text): such units can only be data
+    # that predates that check, so they go in as a version of their own, below the importer.
+    units = repo.indicators(d).assign(unit=["@SUM(A1)", "-2+3", "%", "=1+1", "+1+1"])
+    store.commit(d, {"indicators": units[pd.read_parquet(store.table_path(store.resolve(d), "indicators")).columns]})
     commit(d, "targets.csv", t["targets"].assign(department=[LINK, "-2+3"], task=["+1+1", "@SUM(A1)"]))
     rows = obs[obs["indicator_id"] == "cnt"].head(4).assign(source=["=1+1", LINK, "@SUM(A1)", "-2+3"], value=99)
     commit(d, "observations.csv", rows[["indicator_id", "region_code", "period", "value", "source"]])
