@@ -256,3 +256,16 @@ def test_tables_on_pages_offer_no_unneutralised_csv_download():
            "print(config.get_option('client.disableDataExport'))"
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "True", r.stderr
+
+
+def test_a_neutralised_name_imported_again_reads_as_written(hostile, tmp_path):
+    """A clerk exports regions, fixes a number and imports the file again: the apostrophe the export
+    put before `=HYPERLINK(…)` must not become part of the region's name."""
+    d = tmp_path / "data"
+    shutil.copytree(hostile, d)
+    exported = export.to_csv(repo.regions(d)[["code", "name"]])
+    assert quoted(LINK.replace('"', '""')) in exported.decode("utf-8-sig")  # the export neutralised it
+    plan = pipeline.prepare(exported, "regions.csv", d)
+    assert not plan.errors, [str(p) for p in plan.errors]
+    assert plan.counts.get("修改", 0) == 0, plan.changes  # nothing changes: every name reads back as stored
+    assert dict(zip(plan.rows["code"], plan.rows["name"]))[JIA] == LINK
