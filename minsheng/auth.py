@@ -41,6 +41,7 @@ LOCK_TIMEOUT = 10           # seconds to wait for another writer of the users fi
 SIGN_IN_LOCKS = 64          # lock files that serialise sign-in checks; an account's name picks one
 TRACKED_UNKNOWN = 10_000    # names not in the file whose failures a process remembers (oldest forgotten first)
 DENIAL_LINES = 100          # audit lines per FAILURE_WINDOW and process for unknown names and locked accounts
+VERIFY_AT_ONCE = 4          # password checks a process runs at the same time (each takes the hasher's memory)
 
 # The library's recommended parameters (RFC 9106 low-memory profile). Tests swap in a cheap hasher;
 # there is deliberately no setting to weaken it in production.
@@ -130,9 +131,16 @@ def hash_password(password: str) -> str:
     return hasher.hash(password)
 
 
+_verifying = threading.BoundedSemaphore(VERIFY_AT_ONCE)
+
+
 def _verify(stored: str | None, password: str) -> bool:
+    # Each check takes the hasher's memory (64 MiB by default): names spread over many accounts'
+    # locks must not run hundreds at once, so a process checks VERIFY_AT_ONCE passwords at a time.
+    stored = stored or _dummy()
     try:
-        return hasher.verify(stored or _dummy(), password)
+        with _verifying:
+            return hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -202,6 +202,34 @@ def test_unknown_names_are_locked_out_like_accounts(env, monkeypatch):
     assert attempt("nobody", "again-and-again") == auth.WRONG
 
 
+def test_guesses_for_many_names_check_a_few_passwords_at_a_time(env, monkeypatch):
+    class Concurrency(PasswordHasher):
+        def __init__(self):
+            super().__init__()  # the production parameters: 64 MiB per check
+            self.now = self.peak = 0
+            self.lock = threading.Lock()
+
+        def verify(self, h, p):
+            with self.lock:
+                self.now += 1
+                self.peak = max(self.peak, self.now)
+            try:
+                return super().verify(h, p)
+            finally:
+                with self.lock:
+                    self.now -= 1
+
+    hasher = Concurrency()
+    monkeypatch.setattr(auth, "hasher", hasher)
+    auth._dummy()
+    threads = [threading.Thread(target=attempt, args=(f"spray{i}", "guess-1234")) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert 1 <= hasher.peak <= auth.VERIFY_AT_ONCE, hasher.peak  # memory: at most 4 × 64 MiB, not 12 ×
+
+
 def test_unknown_names_are_remembered_in_bounded_memory(env, monkeypatch):
     monkeypatch.setattr(auth, "TRACKED_UNKNOWN", 50)
     for i in range(200):
