@@ -98,9 +98,10 @@ def _reported_peer() -> str | None:
 
 def _addresses(spec: str) -> list:
     out = []
-    for part in spec.split(","):
+    for part in (x.strip() for x in spec.split(",")):
         try:
-            out.append(ipaddress.ip_network(part.strip(), strict=False))
+            out += [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1")] if part == "localhost" \
+                else [ipaddress.ip_network(part, strict=False)]
         except ValueError:
             continue  # a bad entry trusts nothing
     return out
@@ -115,8 +116,11 @@ def _in(address: str, networks) -> bool:
     return any(ip in n for n in networks)
 
 
-def _forwarded_for(h: Mapping[str, str]) -> list[str]:
-    return [x.strip() for x in (h.get("x-forwarded-for") or "").split(",") if x.strip()]
+def _host_of(entry: str) -> str:
+    # "1.2.3.4:5555" and "[::1]:80" name a host and port in X-Forwarded-For; uvicorn drops the port
+    if entry.startswith("[") and "]" in entry:
+        return entry[1:entry.index("]")]
+    return entry.split(":")[0] if entry.count(":") == 1 else entry
 
 
 def _clean(value: str) -> str:
@@ -125,24 +129,25 @@ def _clean(value: str) -> str:
 
 def source_of(reported: str | None, h: Mapping[str, str], trusted: str = "") -> str:
     """The audit log's source: the peer's address (`reported` by the server, None for loopback), and the
-    client named in X-Forwarded-For only when the peer is one of the `trusted` proxies (addresses or
-    networks, MINSHENG_TRUSTED_PROXIES). From any other peer the header is kept after the address,
-    marked untrusted: it is whatever the client chose to send.
+    client named in X-Forwarded-For only when the peer is one of the `trusted` proxies (addresses,
+    networks or "localhost"; MINSHENG_TRUSTED_PROXIES). From any other peer a forwarding header is kept
+    after the address, marked untrusted: it is whatever the client chose to send.
 
     Streamlit 1.67's server, uvicorn, already replaces the peer with the header's last address when the
     peer is one of its FORWARDED_ALLOW_IPS (127.0.0.1 and ::1 unless set): a reported address found in
     the header is taken for such a rewrite, so the peer was that loopback proxy."""
-    fwd = _forwarded_for(h)
-    peer = reported or "localhost"
-    if reported and reported in fwd:
-        peer = "localhost" if not os.environ.get("FORWARDED_ALLOW_IPS") else "FORWARDED_ALLOW_IPS"
-    trusted_nets = _addresses(trusted)
-    peer_ip = {"localhost": "127.0.0.1", "FORWARDED_ALLOW_IPS": ""}.get(peer, peer)
-    if fwd and _in(peer_ip, trusted_nets):
-        client = next((a for a in reversed(fwd) if not _in(a, trusted_nets)), fwd[0])
+    fwd = [_host_of(x.strip()) for x in (h.get("x-forwarded-for") or "").split(",") if x.strip()]
+    if reported and reported in fwd:  # uvicorn's rewrite
+        peer, peer_ip = ("FORWARDED_ALLOW_IPS", "") if os.environ.get("FORWARDED_ALLOW_IPS") else ("localhost",
+                                                                                                  "127.0.0.1")
+    else:
+        peer, peer_ip = reported or "localhost", reported or "127.0.0.1"
+    nets = _addresses(trusted)
+    if fwd and _in(peer_ip, nets):
+        client = next((a for a in reversed(fwd) if not _in(a, nets)), fwd[0])
         return f"{_clean(client)} (via {peer})"
-    raw = h.get("x-forwarded-for") or h.get("x-real-ip")
-    return f"{peer} (untrusted X-Forwarded-For: {_clean(raw)})" if raw else peer
+    name = next((n for n in ("x-forwarded-for", "x-real-ip", "forwarded") if h.get(n)), None)
+    return f"{peer} (untrusted {name}: {_clean(h[name])})" if name else peer
 
 
 def source() -> str:
