@@ -1,21 +1,16 @@
 """Hostile text in every text field, crawled in headless Chromium: no dialog fires, no request
 leaves 127.0.0.1, no element is made from a payload, and a name shows as the literal text it is.
 
-The data is the small test fixture (tests/conftest.py) with payloads put in the way an attacker
-would: through the real import pipeline for every field import accepts (region names, indicator
-names, description, source and domain, target departments and tasks, observation sources), and,
-for the unit, which import now refuses, written into the stored table with the store's own commit
-as data that predates that check. One server and one browser for the file.
+The data is the small test fixture (tests/conftest.py) with payloads in every text field, imported
+for real (tests/hostile_support.py). One server and one browser for the file.
 """
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 from urllib.parse import urlencode
 
-import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -30,81 +25,12 @@ from browser_support import (  # noqa: E402,F401  (fixtures are used by name)
     new_page,
     wait_idle,
 )
-from conftest import CITY, JIA, JIA1, JIA2, YI, YI1, fixture_tables  # noqa: E402
+from conftest import JIA  # noqa: E402
+from hostile_support import LITERAL, OUTSIDE, UPLOAD, hostile_data  # noqa: E402
 
-from minsheng import store  # noqa: E402
-from minsheng.ingest import pipeline  # noqa: E402
 from minsheng.ui import pages  # noqa: E402
 
 pytestmark = pytest.mark.browser
-
-OUTSIDE = "198.51.100.7"  # TEST-NET-2: never a real host
-IFRAME = '<iframe srcdoc="<script>parent.alert(1)</script>">'
-IMG = "<img src=x onerror=alert(1)>"
-SCRIPT = "<script>alert(1)</script>"
-MD_IMAGE = f"![x](http://{OUTSIDE}/x.png)"
-MD_LINK = f"[点我](http://{OUTSIDE}/)"
-A_TAG = f'<a href="http://{OUTSIDE}">a</a>'
-COLOR = ":red[x]"
-LATEX = "$\\alert$"
-FORMULA = f'=HYPERLINK("http://{OUTSIDE}","x")'
-# the name the map title and a metric label must show exactly as written
-LITERAL = f"{MD_IMAGE} **粗** :red[红] $x^2$ <b>b</b> {MD_LINK}"
-UPLOAD = f"{IMG} {COLOR} {LATEX} **粗** <b>b<b> [点我](x).csv"  # a file name has no / (and the browser sends no ")
-PAYLOADS = [IFRAME, IMG, SCRIPT, MD_IMAGE, MD_LINK, A_TAG, COLOR, LATEX, FORMULA]
-
-
-def _mix(i: int, label: str) -> str:
-    """A short distinct text with two payloads in it (distinct: names must stay unique)."""
-    return f"{label}{PAYLOADS[i % len(PAYLOADS)]} {PAYLOADS[(i + 4) % len(PAYLOADS)]}"
-
-
-def _csv(df: pd.DataFrame) -> bytes:
-    return df.to_csv(index=False).encode("utf-8")
-
-
-def _import(directory: Path, kind: str, df: pd.DataFrame, file: str) -> None:
-    plan = pipeline.prepare(_csv(df), file, directory, kind=kind)
-    assert not plan.errors, [p.message for p in plan.errors]
-    pipeline.commit(plan, directory, accept_warnings=True, user=IMG)
-
-
-def hostile_data(directory: Path) -> dict:
-    """The fixture data with payloads in every text field; returns what was put where."""
-    tables = fixture_tables()
-    store.write_tables(directory, tables, {"title": "测试数据", "demo": False, "data_date": "2023-03-31"})
-    regions = tables["regions"][["code", "name", "level", "parent_code", "lon", "lat"]].copy()
-    names = {CITY: _mix(0, "市"), JIA: LITERAL, YI: _mix(2, "乙"), JIA1: _mix(3, "镇一"), JIA2: _mix(5, "镇二"),
-             YI1: _mix(7, "镇三")}
-    regions["name"] = regions["code"].map(names)
-    _import(directory, "regions", regions, "regions.csv")
-    ind = tables["indicators"].copy()
-    ind["name_zh"] = [LITERAL if i == "rate" else _mix(k, "指标") for k, i in enumerate(ind["id"])]
-    ind["name_en"] = [_mix(k + 1, "en") for k in range(len(ind))]
-    ind["description"] = [_mix(k + 2, "说明") for k in range(len(ind))]
-    ind["source"] = [_mix(k + 3, "来源") for k in range(len(ind))]
-    ind["domain"] = [COLOR + " " + IMG, MD_IMAGE, COLOR + " " + IMG, A_TAG, LATEX]
-    ind["cumulative"] = ind["cumulative"].map({True: "是", False: "否"})
-    ind["higher_is_better"] = ind["higher_is_better"].map({True: "是", False: "否"})
-    _import(directory, "indicators", ind.drop(columns=["seq"]), "indicators.csv")
-    obs = tables["observations"][["indicator_id", "region_code", "period", "value", "numerator", "denominator",
-                                  "status"]].copy()
-    yearly = obs["indicator_id"].map(dict(zip(tables["indicators"]["id"], tables["indicators"]["frequency"]))) == "year"
-    obs["period"] = [p.strftime("%Y" if y else "%Y-%m") for p, y in zip(pd.to_datetime(obs["period"]), yearly)]
-    obs["source"] = [_mix(k, "报") for k in range(len(obs))]
-    _import(directory, "observations", obs, "observations.csv")
-    targets = tables["targets"].copy()
-    targets["department"] = [_mix(1, "部门"), _mix(6, "局")]
-    targets["task"] = [_mix(3, "任务"), LITERAL]
-    targets["deadline"] = targets["deadline"].astype(str)
-    _import(directory, "targets", targets, "targets.csv")
-    # units predate import validation: written with the store's own commit, as old data would be
-    current = pd.read_parquet(store.table_path(store.resolve(directory), "indicators"))
-    units = {"cnt": SCRIPT, "stock": MD_IMAGE + " " + COLOR, "rate": IFRAME, "std": A_TAG + " " + LATEX,
-             "amt": IMG + " " + FORMULA}
-    current["unit"] = current["id"].map(units)
-    store.commit(directory, {"indicators": current}, action="import", file_name=LITERAL, user=IMG)
-    return dict(regions=names, units=units)
 
 
 @pytest.fixture(scope="module")

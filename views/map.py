@@ -80,8 +80,8 @@ def render_map(sel: Selection, table: pd.DataFrame, ind: pd.Series, highlight: s
         if code and code != sel.region and data.tree().kids(code):
             state.set_value("region", code)
             st.rerun()
-    st.markdown(maps.legend_html(rows, lambda v: fmt.number(v, dec), T("图例（{unit}）：", unit=unit), T("无数据")),
-                unsafe_allow_html=True)
+    # raw HTML, not markdown with HTML allowed: markdown would still read the escaped text around the tags
+    st.html(maps.legend_html(rows, lambda v: fmt.number(v, dec), T("图例（{unit}）：", unit=unit), T("无数据")))
     notes = [T("无底图，离线绘制")]
     if sel.level == "township" and coll and any(ft["properties"].get("synthetic") for ft in coll["features"]):
         notes.append(T("乡镇边界为示意边界，非实际行政界线"))
