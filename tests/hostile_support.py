@@ -31,8 +31,13 @@ UPLOAD = f"{IMG} {COLOR} {LATEX} **粗** <b>b<b> [点我](x).csv"  # a file name
 PAYLOADS = [IFRAME, IMG, SCRIPT, MD_IMAGE, MD_LINK, A_TAG, COLOR, LATEX, FORMULA]
 
 
+def _one(i: int, label: str) -> str:
+    """A short distinct text with one payload (it fits a name's 60 characters)."""
+    return f"{label}{PAYLOADS[i % len(PAYLOADS)]}"
+
+
 def _mix(i: int, label: str) -> str:
-    """A short distinct text with two payloads in it (distinct: names must stay unique)."""
+    """A distinct text with two payloads in it (for a sentence: a task, a source, an English name)."""
     return f"{label}{PAYLOADS[i % len(PAYLOADS)]} {PAYLOADS[(i + 4) % len(PAYLOADS)]}"
 
 
@@ -47,16 +52,18 @@ def _import(directory: Path, kind: str, df: pd.DataFrame, file: str) -> None:
 
 
 def hostile_data(directory: Path) -> dict:
-    """The fixture data with payloads in every text field; returns what was put where."""
+    """The fixture data with payloads in every text field; returns what was put where. Import takes
+    each field within its length (a name 60 characters, a department or domain 40); LITERAL, longer
+    than a name may now be, and the units go in afterwards as old data would be there."""
     tables = fixture_tables()
     store.write_tables(directory, tables, {"title": "测试数据", "demo": False, "data_date": "2023-03-31"})
     regions = tables["regions"][["code", "name", "level", "parent_code", "lon", "lat"]].copy()
-    names = {CITY: _mix(0, "市"), JIA: LITERAL, YI: _mix(2, "乙"), JIA1: _mix(3, "镇一"), JIA2: _mix(5, "镇二"),
-             YI1: _mix(7, "镇三")}
+    names = {CITY: _one(0, "市"), JIA: _one(8, "甲"), YI: _one(2, "乙"), JIA1: _one(3, "镇一"), JIA2: _one(5, "镇二"),
+             YI1: _one(7, "镇三")}
     regions["name"] = regions["code"].map(names)
     _import(directory, "regions", regions, "regions.csv")
     ind = tables["indicators"].copy()
-    ind["name_zh"] = [LITERAL if i == "rate" else _mix(k, "指标") for k, i in enumerate(ind["id"])]
+    ind["name_zh"] = [_one(k, "指标") for k in range(len(ind))]
     ind["name_en"] = [_mix(k + 1, "en") for k in range(len(ind))]
     ind["description"] = [_mix(k + 2, "说明") for k in range(len(ind))]
     ind["source"] = [_mix(k + 3, "来源") for k in range(len(ind))]
@@ -71,14 +78,17 @@ def hostile_data(directory: Path) -> dict:
     obs["source"] = [_mix(k, "报") for k in range(len(obs))]
     _import(directory, "observations", obs, "observations.csv")
     targets = tables["targets"].copy()
-    targets["department"] = [_mix(1, "部门"), _mix(6, "局")]
+    targets["department"] = [_one(1, "部门"), _one(6, "局")]
     targets["task"] = [_mix(3, "任务"), LITERAL]
     targets["deadline"] = targets["deadline"].astype(str)
     _import(directory, "targets", targets, "targets.csv")
-    # units predate import validation: written with the store's own commit, as old data would be
-    current = pd.read_parquet(store.table_path(store.resolve(directory), "indicators"))
+    # data that predates the import checks: written with the store's own commit, as old data would be
+    folder = store.resolve(directory)
+    current, regions = (pd.read_parquet(store.table_path(folder, n)) for n in ("indicators", "regions"))
     units = {"cnt": SCRIPT, "stock": MD_IMAGE + " " + COLOR, "rate": IFRAME, "std": A_TAG + " " + LATEX,
              "amt": IMG + " " + FORMULA}
     current["unit"] = current["id"].map(units)
-    store.commit(directory, {"indicators": current}, action="import", file_name=LITERAL, user=IMG)
+    current.loc[current["id"] == "rate", "name_zh"] = LITERAL
+    regions.loc[regions["code"] == JIA, "name"] = names[JIA] = LITERAL
+    store.commit(directory, {"indicators": current, "regions": regions}, action="import", file_name=LITERAL, user=IMG)
     return dict(regions=names, units=units)

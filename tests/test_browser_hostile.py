@@ -106,6 +106,9 @@ def test_hostile_text_stays_text_on_every_page(browser, hostile_server):
                 titles = page.evaluate(TEXTS_JS, '[data-testid="stMain"] [data-testid="stMarkdownContainer"]')
                 if not any(f"{LITERAL}（{placed['units']['rate']}）" in t for t in titles):
                     missing.append(("map title", titles))
+                legend = page.evaluate(TEXTS_JS, '[data-testid="stMain"] [data-testid="stHtml"]')
+                if not any(t.startswith(f"图例（{placed['units']['rate']}）：") for t in legend):
+                    missing.append(("map legend", legend))
                 header = page.evaluate(TEXTS_JS, '[data-testid="stMain"] [data-testid="stCaptionContainer"]')
                 if not any(t.startswith(LITERAL + " · ") for t in header):
                     missing.append(("header caption", header))
