@@ -9,8 +9,7 @@ import streamlit as st
 from minsheng import changes, export, vocab
 from minsheng.ingest import geo, pipeline, readers, template
 from minsheng.ingest.problems import as_frame
-from minsheng.ui import data, frame, session
-from minsheng.ui.text import md
+from minsheng.ui import data, frame, session, text
 
 KIND_LABEL = {None: "自动识别", **vocab.FILES.labels}
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -68,7 +67,7 @@ def attempt(change, done: str, failed: str) -> bool:
     try:
         version = change(actor=actor, source=source)
     except changes.StoreError as e:
-        st.error(failed.format(error=md(e)))
+        st.error(failed.format(error=text.md(e)))
         return False
     st.success(done.format(version=version))
     return True
@@ -106,7 +105,7 @@ def render_templates(indicators: pd.DataFrame) -> None:
 def render(plan: pipeline.Plan) -> None:
     """The file's problems, or what it would change and the commit button."""
     errors, warnings = plan.errors, plan.warnings
-    st.markdown(f"**{md(plan.file)}** · {vocab.FILES.label(plan.kind)} · SHA-256 `{plan.sha256[:12]}…`")
+    st.markdown(f"**{text.md(plan.file)}** · {vocab.FILES.label(plan.kind)} · SHA-256 `{plan.sha256[:12]}…`")
     if plan.problems:
         table = problems_table(plan.problems, len(errors), "有错误时不能导入，请修改文件后重新上传。" if errors else "")
         st.download_button("下载问题清单（CSV）", export.to_csv(table), file_name=f"{plan.file}_问题清单.csv",
