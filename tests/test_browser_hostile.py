@@ -25,7 +25,7 @@ from browser_support import (  # noqa: E402,F401  (fixtures are used by name)
     new_page,
     wait_idle,
 )
-from conftest import JIA  # noqa: E402
+from conftest import JIA, JIA1, JIA2  # noqa: E402
 from hostile_support import LITERAL, OUTSIDE, UPLOAD, hostile_data  # noqa: E402
 
 from minsheng.ui import pages  # noqa: E402
@@ -67,7 +67,22 @@ FOUND_JS = """(outside) => {
 # what the page shows as text, word joiners (U+2060, invisible) taken out
 TEXTS_JS = """(sel) => [...document.querySelectorAll(sel)].map(e => e.innerText.replaceAll('\\u2060', ''))"""
 
+DECK_CANVAS = '[data-testid="stDeckGlJsonChart"] canvas#deckgl-overlay'
+TOOLTIP_JS = """() => { const t = document.querySelector('.deck-tooltip');
+  return t && t.style.display !== 'none' ? t.innerText : ''; }"""
 SVG_TEXTS_JS = """(sel) => [...document.querySelectorAll('[data-testid="stPlotlyChart"] ' + sel)].map(e => e.textContent)"""
+
+
+def _hover_tooltip(page) -> str:
+    """Move over the map until the deck shows a tooltip; its text ("" if none showed)."""
+    box = page.locator(DECK_CANVAS).bounding_box()
+    for i in range(1, 16):
+        for j in range(1, 12):
+            page.mouse.move(box["x"] + box["width"] * i / 16, box["y"] + box["height"] * j / 12)
+            tip = page.evaluate(TOOLTIP_JS)
+            if tip:
+                return tip
+    return ""
 
 
 def _visit(page, base: str, path: str, params: dict) -> None:
@@ -109,6 +124,11 @@ def test_hostile_text_stays_text_on_every_page(browser, hostile_server):
                 legend = page.evaluate(TEXTS_JS, '[data-testid="stMain"] [data-testid="stHtml"]')
                 if not any(t.startswith(f"图例（{placed['units']['rate']}）：") for t in legend):
                     missing.append(("map legend", legend))
+                tip = _hover_tooltip(page)
+                if not any(tip.startswith(placed["regions"][c] + "\n") for c in (JIA1, JIA2)):
+                    missing.append(("map tooltip", tip))
+                if page.evaluate(FOUND_JS, OUTSIDE):
+                    found["map tooltip"] = page.evaluate(FOUND_JS, OUTSIDE)
                 header = page.evaluate(TEXTS_JS, '[data-testid="stMain"] [data-testid="stCaptionContainer"]')
                 if not any(t.startswith(LITERAL + " · ") for t in header):
                     missing.append(("header caption", header))
