@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from minsheng import literal
 from minsheng.i18n import t as tr
 
 
@@ -38,8 +39,10 @@ CHART_TEMPLATE.layout.update(
 def _theme(fig: go.Figure, title: str, subtitle: str, height: int = 440, unit: str | None = None,
            lang: str = "zh") -> go.Figure:
     """Title and subtitle (region, period, source, data date) on the chart itself, the unit written
-    horizontally above the axis (a rotated Chinese axis title reads sideways), legend below."""
-    annotations = [dict(text=tr("单位：{unit}", lang, unit=unit), xref="paper", yref="paper", x=0, y=1.0,
+    horizontally above the axis (a rotated Chinese axis title reads sideways), legend below. All
+    three are plain text, escaped here for Plotly."""
+    title, subtitle = literal.plotly(title), literal.plotly(subtitle)
+    annotations = [dict(text=tr("单位：{unit}", lang, unit=literal.plotly(unit)), xref="paper", yref="paper", x=0, y=1.0,
                         xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=12, color="#555"))] if unit else []
     fig.update_layout(
         template=CHART_TEMPLATE, height=height,
@@ -73,12 +76,13 @@ def trend(df: pd.DataFrame, ind: dict, names: dict[str, str], focus: str, view: 
                           ).reindex(index=periods, columns=codes)  # one row per period, gaps as NaN
     for i, code in enumerate(codes):
         y = wide[code]
-        label = names.get(code, code)
+        label = literal.plotly(names.get(code, code))
         fig.add_trace(go.Scatter(
             x=periods, y=y, name=label, mode="lines+markers", connectgaps=False,
             line=dict(width=3.5 if code == focus else 1.8, color=PALETTE[i % len(PALETTE)]),
             marker=dict(size=6 if code == focus else 4),
-            hovertemplate=f"{label}：%{{y:,.2f}} {y_title}<extra></extra>",
+            # names and unit by reference: text in the template itself would be read as %{…} fields
+            meta=[label, literal.plotly(y_title)], hovertemplate="%{meta[0]}：%{y:,.2f} %{meta[1]}<extra></extra>",
         ))
     title = ind["name_zh"] + ("" if view == "value" else f"（{tr(VIEW_LABEL[view], lang)}）")
     _theme(fig, title, subtitle, unit=y_title, lang=lang)
@@ -97,7 +101,7 @@ def trend(df: pd.DataFrame, ind: dict, names: dict[str, str], focus: str, view: 
 def goals(df: pd.DataFrame, subtitle: str, lang: str = "zh") -> go.Figure:
     """完成率 per task as bars, with each task's 序时进度 as a marker to compare against."""
     d = df.dropna(subset=["completion"]).iloc[::-1]
-    labels = [f"{t}（{dep}）" for t, dep in zip(d["task"], d["department"])]
+    labels = [literal.plotly(f"{t}（{dep}）") for t, dep in zip(d["task"], d["department"])]
     done, elapsed_name = tr("完成率", lang), tr("序时进度", lang)
     fig = go.Figure()
     fig.add_trace(go.Bar(
@@ -111,7 +115,7 @@ def goals(df: pd.DataFrame, subtitle: str, lang: str = "zh") -> go.Figure:
         fig.add_trace(go.Bar(y=[None], x=[None], orientation="h", name=tr(status, lang), marker_color=color))
     el = d.dropna(subset=["elapsed"])
     fig.add_trace(go.Scatter(
-        y=[f"{t}（{dep}）" for t, dep in zip(el["task"], el["department"])], x=100 * el["elapsed"],
+        y=[literal.plotly(f"{t}（{dep}）") for t, dep in zip(el["task"], el["department"])], x=100 * el["elapsed"],
         mode="markers", name=elapsed_name, marker=dict(symbol="line-ns-open", size=22, color="#000",
                                                     line=dict(width=3)),
         hovertemplate=elapsed_name + " %{x:.1f}%<extra></extra>",

@@ -16,7 +16,7 @@ import shapely
 import shapely.geometry
 import shapely.ops
 
-from minsheng import charts, fmt, maps
+from minsheng import charts, fmt, literal, maps
 
 W, H, SCALE = 1920, 1080, 2  # a 16:9 slide; PNGs at 2× for projectors and print
 PAD = 48                      # page margin in px
@@ -58,10 +58,6 @@ def _wrap(text: str, px: int, width: int, sep: str = " · ") -> list[str]:
                 cur = ""
             cur += ch
     return lines + [cur] if cur else lines or [""]
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _numbers(values) -> np.ndarray:
@@ -186,12 +182,12 @@ def export_figure(fig: go.Figure, prov: Provenance) -> go.Figure:
     def py(y_from_top: float) -> float:
         return 1 - (y_from_top - t) / ph
 
-    ann = [dict(text="<br>".join(_esc(s) for s in sub_lines), x=px(PAD), y=py(sub_top), xanchor="left",
+    ann = [dict(text="<br>".join(literal.plotly(s) for s in sub_lines), x=px(PAD), y=py(sub_top), xanchor="left",
                 yanchor="top", align="left", font=dict(size=SUB_PX, color="#444"))] if sub_lines else []
     if unit:
-        ann.append(dict(text=f"单位：{_esc(unit)}", x=px(PAD), y=py(t - 10), xanchor="left", yanchor="bottom",
+        ann.append(dict(text=f"单位：{literal.plotly(unit)}", x=px(PAD), y=py(t - 10), xanchor="left", yanchor="bottom",
                         font=dict(size=UNIT_PX, color="#444")))
-    ann.append(dict(text="<br>".join(_esc(s) for s in foot_lines), x=px(PAD), y=py(H - PAD + 12), xanchor="left",
+    ann.append(dict(text="<br>".join(literal.plotly(s) for s in foot_lines), x=px(PAD), y=py(H - PAD + 12), xanchor="left",
                     yanchor="bottom", align="left", font=dict(size=FOOT_PX, color="#555")))
     if prov.demo:  # on every image, so a copied chart cannot pass for official figures
         ann.append(dict(text="<b>演示数据</b>", x=px(W - PAD), y=py(H - PAD + 12), xanchor="right",
@@ -199,7 +195,7 @@ def export_figure(fig: go.Figure, prov: Provenance) -> go.Figure:
     out.update_layout(
         width=W, height=H, paper_bgcolor="white", plot_bgcolor="white",
         font=dict(family=charts.FONT, size=font_px, color="#222"),
-        title=dict(text=f"<b>{'<br>'.join(_esc(s) for s in title_lines)}</b>", font=dict(size=TITLE_PX, color="#111"),
+        title=dict(text=f"<b>{'<br>'.join(literal.plotly(s) for s in title_lines)}</b>", font=dict(size=TITLE_PX, color="#111"),
                    xref="container", yref="container", x=PAD / W, xanchor="left", y=1 - top_title / H,
                    yanchor="top", pad=dict(t=0, b=0, l=0, r=0)),
         margin=dict(l=l, r=r, t=t, b=b, pad=0, autoexpand=False),
@@ -329,7 +325,7 @@ def _place_labels(placed: list, polys: dict, stretch: float, crowded: bool, poin
         poly = polys.get(r["code"])
         spot = _fitting_label(r, lon, lat, poly, size, stretch, crowded, points, taken)
         if spot:
-            inside.append((r, *spot[:2], "<br>".join(_esc(x) for x in spot[2])))
+            inside.append((r, *spot[:2], "<br>".join(literal.plotly(x) for x in spot[2])))
             taken.append(spot[3])
         else:
             callouts.append((r, lon, lat))
@@ -344,7 +340,7 @@ def _place_labels(placed: list, polys: dict, stretch: float, crowded: bool, poin
         for r, lon, lat in col:
             y = min(lat, y_prev - slot)  # top-down, each at its own latitude unless that overlaps the last
             y_prev = y
-            text = _esc(f"{r['name']} {r['label']}" if r.get("label") and not crowded else r["name"])
+            text = literal.plotly(f"{r['name']} {r['label']}" if r.get("label") and not crowded else r["name"])
             ax = x0 - gap if side < 0 else x1 + gap
             notes.append(dict(x=lon, y=lat, ax=ax, ay=y, axref="x", ayref="y", text=text, showarrow=True,
                               arrowhead=0, arrowwidth=1, arrowcolor="#555", standoff=2,

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import math
 from functools import lru_cache
-from html import escape
 from pathlib import Path
 
 import pandas as pd
 import pydeck as pdk
 
-from minsheng import store
+from minsheng import literal, store
 
 # Sequential blues (ColorBrewer-like), light to dark; grey for regions without data.
 RAMP = [(222, 235, 247), (158, 202, 225), (107, 174, 214), (49, 130, 189), (8, 81, 156)]
@@ -100,6 +99,7 @@ def choropleth(collection: dict | None, rows: list[dict], highlight: str | None 
                 "fill": [*color, 235], "line": [20, 20, 20, 255] if r["code"] == highlight else [255, 255, 255, 255],
                 "width": 400 if r["code"] == highlight else 60}})
     layers = []
+    # the values go in as they are: Streamlit HTML-escapes each one it fills into the tooltip
     tooltip = {"html": "<b>{name}</b><br/>{label}", "style": {"fontFamily": "Noto Sans CJK SC, sans-serif"}}
     if features:
         layers.append(pdk.Layer(
@@ -138,9 +138,9 @@ def rows(table, label) -> list[dict]:
 def legend_html(rows: list[dict], fmt_value, title: str, no_data: str) -> str:
     """The legend as one line of colour chips, every text escaped (it carries units and numbers)."""
     chips = " ".join(f"<span style='display:inline-block;width:14px;height:14px;background:{c};"
-                     f"border:1px solid #999;vertical-align:middle'></span> {escape(no_data if t == '无数据' else t)}"
+                     f"border:1px solid #999;vertical-align:middle'></span> {literal.html(no_data if t == '无数据' else t)}"
                      for c, t in legend(rows, fmt_value))
-    return f"<div style='font-size:0.85rem'>{escape(title)}{chips}</div>"
+    return f"<div style='font-size:0.85rem'>{literal.html(title)}{chips}</div>"
 
 
 def legend(rows: list[dict], fmt_value) -> list[tuple[str, str]]:

@@ -82,7 +82,8 @@ def events(action: str | None = None) -> list[dict]:
 
 
 def texts(elements) -> str:
-    return " ".join(e.value for e in elements)
+    """The elements' markdown less the invisible word joiners that names get (minsheng/literal.py)."""
+    return " ".join(e.value for e in elements).replace("\u2060", "")
 
 
 # --- signing in ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import streamlit as st
 
 from minsheng import export, fmt, safe_cells, slides, vocab
 from minsheng.selection import Selection
-from minsheng.ui import data, exports, frame, state
+from minsheng.ui import data, exports, frame, state, text
 
 DEFAULT = ["mz_dibao_urban_persons"]
 PREVIEW = 5_000  # rows drawn on the page; the downloads stream every row
@@ -54,7 +54,7 @@ def render(sel: Selection, total: int, df: pd.DataFrame) -> None:
     shown = (T("共 {n} 行", n=f"{total:,}") if total <= len(df) else
              T("共 {n} 行，页面显示前 {shown} 行；下载文件包含全部行。", n=f"{total:,}", shown=f"{len(df):,}"))
     described = sel.describe(data.indicators(), data.tree().names)
-    st.caption(" · ".join(f"{k}：{v}" for k, v in described) + " · " + shown)
+    st.caption(text.md(" · ".join(f"{k}：{v}" for k, v in described) + " · " + shown))
     st.dataframe(df.drop(columns=[c for c in OPTIONAL if df[c].isna().all()]), hide_index=True, width="stretch",
                  height=min(600, 36 * len(df) + 40),
                  column_config={c: st.column_config.NumberColumn(format="localized") for c in ("数值", *OPTIONAL)})

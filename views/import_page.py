@@ -9,7 +9,7 @@ import streamlit as st
 from minsheng import changes, export, safe_cells, vocab
 from minsheng.ingest import pipeline, readers, template
 from minsheng.ingest.problems import as_frame
-from minsheng.ui import data, frame, session
+from minsheng.ui import data, frame, session, text
 
 KIND_LABEL = {None: "自动识别", **vocab.FILES.labels}
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -73,7 +73,7 @@ def attempt(change, done: str, failed: str) -> bool:
     try:
         version = change(actor=actor, source=source)
     except changes.StoreError as e:
-        st.error(failed.format(error=e))
+        st.error(failed.format(error=text.md(e)))
         return False
     st.success(done.format(version=version))
     return True
@@ -111,7 +111,7 @@ def render_templates(indicators: pd.DataFrame) -> None:
 def render(plan: pipeline.Plan) -> None:
     """The file's problems, or what it would change and the commit button."""
     errors, warnings = plan.errors, plan.warnings
-    st.markdown(f"**{plan.file}** · {vocab.FILES.label(plan.kind)} · SHA-256 `{plan.sha256[:12]}…`")
+    st.markdown(f"**{text.md(plan.file)}** · {vocab.FILES.label(plan.kind)} · SHA-256 `{plan.sha256[:12]}…`")
     if plan.problems:
         table = problems_table(plan.problems, len(errors), "有错误时不能导入，请修改文件后重新上传。" if errors else "")
         st.download_button("下载问题清单（CSV）", export.to_csv(table), f"{safe_cells.file_name(plan.file)}_问题清单.csv",
@@ -135,7 +135,7 @@ def render(plan: pipeline.Plan) -> None:
 
 def render_history() -> None:
     hist, within = changes.history(user_area=user_area()), changes.area(user_area())
-    st.subheader("历史版本", help=None if within.city_wide else f"只列出更改全部在{within.name}内的版本")
+    st.subheader("历史版本", help=None if within.city_wide else f"只列出更改全部在{text.md(within.name)}内的版本")
     st.dataframe(changes.history_table(hist), hide_index=True, width="stretch")
     older = changes.rollback_targets(user_area=user_area())
     if not older or not session.can("rollback"):

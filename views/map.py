@@ -69,7 +69,7 @@ def render_map(sel: Selection, table: pd.DataFrame, ind: pd.Series, highlight: s
     dec = fmt.decimals_for(ind["unit"], ind["kind"])
     rows = maps.rows(table, lambda v: fmt.value_with_unit(v, ind["unit"], ind["kind"], sel.lang))
     coll = maps.boundaries(sel.level)
-    st.markdown(f"**{ind_name}（{unit}） · {sel.subtitle(dated=False)}**")
+    st.markdown(f"**{text.md(f'{ind_name}（{unit}） · {sel.subtitle(dated=False)}')}**")
     deck = maps.choropleth(coll, rows, highlight)
     if deck is None:
         st.info(T("没有这些区划的边界或坐标，无法绘制地图；右侧排名仍可查看。"))
@@ -80,8 +80,8 @@ def render_map(sel: Selection, table: pd.DataFrame, ind: pd.Series, highlight: s
         if code and code != sel.region and data.tree().kids(code):
             state.set_value("region", code)
             st.rerun()
-    st.markdown(maps.legend_html(rows, lambda v: fmt.number(v, dec), T("图例（{unit}）：", unit=unit), T("无数据")),
-                unsafe_allow_html=True)
+    # raw HTML, not markdown with HTML allowed: markdown would still read the escaped text around the tags
+    st.html(maps.legend_html(rows, lambda v: fmt.number(v, dec), T("图例（{unit}）：", unit=unit), T("无数据")))
     notes = [T("无底图，离线绘制")]
     if sel.level == "township" and coll and any(ft["properties"].get("synthetic") for ft in coll["features"]):
         notes.append(T("乡镇边界为示意边界，非实际行政界线"))
@@ -134,8 +134,8 @@ def render(sel: Selection, table: pd.DataFrame, ind: pd.Series, highlight: str |
         st.caption(f":orange-badge[{T('{year}年年度数据尚未发布', year=sel.year)}] "
                    f"{T('显示最近一年（{year}年）。', year=sel.start.year)}")
     if table["value"].isna().all():
-        st.info(T("{name}：{region} 各{level}在 {period} 暂无数据（该指标报送到{report}）。", name=text.name(ind),
-                  region=sel.region_name, level=T(vocab.LEVELS[sel.level].group), period=sel.when(),
+        st.info(T("{name}：{region} 各{level}在 {period} 暂无数据（该指标报送到{report}）。", name=text.md(text.name(ind)),
+                  region=text.md(sel.region_name), level=T(vocab.LEVELS[sel.level].group), period=sel.when(),
                   report=T(vocab.LEVELS.label(ind["report_level"]))))
         return
     left, right = st.columns([3, 2])
@@ -153,7 +153,7 @@ ind = indicators.set_index("id").loc[sel.indicators[0]]
 shown, highlight = shown_regions(sel)
 table = pd.DataFrame()
 if shown.empty:
-    st.info(T("{region} 没有下级区划可显示。", region=sel.region_name))
+    st.info(T("{region} 没有下级区划可显示。", region=text.md(sel.region_name)))
 else:
     sel = sel.with_(regions=tuple(shown["code"]))
     table = load(sel, shown, ind)

@@ -16,7 +16,7 @@ DELTA_COLOR = {1: "normal", -1: "inverse", None: "off"}
 def inputs(indicators: pd.DataFrame) -> list[str]:
     domains = fmt.domain_order(indicators["domain"])
     return state.choice(st.pills, T("领域"), domains, key="domains", default=domains, multi=True,
-                        selection_mode="multi", format_func=T) or []
+                        selection_mode="multi", format_func=lambda d: text.md(T(d))) or []
 
 
 def load(sel: Selection, indicators: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -55,12 +55,12 @@ def card(c, goal_row) -> None:
         fmt.period_label(c["period"], c["frequency"], text.lang())
     if c["stale"]:
         when += T("（本年尚未发布）")
-    help_text = (f"{T(c['domain'])}｜{vocab.KINDS.label(c['kind'])}｜"
-                 + T("来源：{source}", source=c.get("obs_source") or c.get("source") or "—"))
+    help_text = (f"{text.md(T(c['domain']))}｜{vocab.KINDS.label(c['kind'])}｜"
+                 + T("来源：{source}", source=text.md(c.get("obs_source") or c.get("source") or "—")))
     if c.get("derived") and c["kind"] != "standard":
         help_text += "｜" + T("由 {n}/{m} 个下级单位汇总", n=int(c["n_reported"]), m=int(c["n_expected"]))
     with st.container(border=True):
-        st.metric(text.name(c), card_value(c), delta=delta, help=help_text,
+        st.metric(text.md(text.name(c)), text.md(card_value(c)), delta=delta, help=help_text,
                   delta_color=DELTA_COLOR[metrics.direction(c["higher_is_better"])] if delta else "off",
                   delta_description=T("同比") if delta else None)
         if goal_row is not None and goal_row["status"]:
@@ -76,12 +76,12 @@ def render(sel: Selection, cards: pd.DataFrame, goal: pd.DataFrame, domains: lis
             col.metric(T("目标任务 · {status}", status=T(s)), T("{n} 项", n=int(counts.get(s, 0))))
     parts = list(sections(cards, domains))
     if not parts:
-        st.info(T("{region} 在 {year} 年所选领域暂无数据。请换一个区域、年度或领域。", region=sel.region_name,
+        st.info(T("{region} 在 {year} 年所选领域暂无数据。请换一个区域、年度或领域。", region=text.md(sel.region_name),
                   year=sel.year))
         return
     goals_by_ind = {r["indicator_id"]: r for _, r in goal.iterrows()}
     for name, d in parts:
-        st.subheader(T(name))
+        st.subheader(text.md(T(name)))
         cols = st.columns(4)
         for i, (_, c) in enumerate(d.iterrows()):
             with cols[i % 4]:

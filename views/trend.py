@@ -72,7 +72,7 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
         d = s[s["indicator_id"] == ind_id]
         row = ind.loc[ind_id].to_dict() | {"id": ind_id}
         if d.empty:
-            st.info(T("{name}：{region} 在 {y0}–{y1} 年暂无数据。", name=text.name(row), region=sel.region_name,
+            st.info(T("{name}：{region} 在 {y0}–{y1} 年暂无数据。", name=text.md(text.name(row)), region=text.md(sel.region_name),
                       y0=sel.start.year, y1=sel.end.year))
             continue
         part = sel.with_(indicators=(ind_id,))  # this chart's selection: its subtitle and audit record
@@ -87,7 +87,7 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
         figures.append((fig, prov))
         if row["kind"] == "standard" and sel.view == "value":
             st.caption(T("标准类指标不加总：上级区划显示其本级标准。"))
-        with st.expander(T("{name} · 数据表", name=text.name(row))):
+        with st.expander(T("{name} · 数据表", name=text.md(text.name(row)))):
             st.dataframe(table(sel, d, row, names), hide_index=True, width="stretch")
     return sources, figures
 
@@ -113,5 +113,5 @@ else:
     if figures:
         exports.deck_button(sel, lambda: [slides.Chart(p.title, images.png(fig, p)) for fig, p in figures], sources)
     if s.empty:
-        st.info(T("{region} 在所选年份暂无这些指标的数据。", region=sel.region_name))
+        st.info(T("{region} 在所选年份暂无这些指标的数据。", region=text.md(sel.region_name)))
 frame.footer(sel, sources)

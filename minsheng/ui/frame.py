@@ -7,16 +7,15 @@ from it (`scope`) and adds its own choices with `Selection.with_`.
 
 from __future__ import annotations
 
-from html import escape
 from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
 
-from minsheng import fmt, i18n
+from minsheng import fmt, i18n, literal
 from minsheng.selection import Selection
 from minsheng.ui import data, pages, state
-from minsheng.ui.text import T, lang, name, translator, unit
+from minsheng.ui.text import T, lang, md, name, translator, unit
 
 _SCOPE = "_ms_scope"  # this run's frame selection, set by sidebar()
 
@@ -36,10 +35,10 @@ def data_problem() -> str | None:
         if not data.tree().order:
             if data.area():
                 return T("你的区域（{area}）不在区划表中，无法显示数据。请联系管理员核对账户的区域设置。",
-                         area=data.area())
+                         area=md(data.area()))
             return T("数据目录中没有区划数据。可运行 python -m minsheng demo 生成演示数据。")
     except FileNotFoundError as e:
-        return T("无法读取数据：{error}", error=e)
+        return T("无法读取数据：{error}", error=md(e))
     return None
 
 
@@ -72,19 +71,19 @@ def sidebar(page: pages.Page) -> Selection:
         default_year = pd.Timestamp(meta["data_date"]).year if meta.get("data_date") else years[0]
         year = state.choice(st.selectbox, T("年度"), years, key="year", default=default_year, parse=int,
                             format_func=lambda y: T("{year}年", year=y))
-        st.caption(T("数据截至 {date}", date=fmt.date_label(meta.get("data_date"), lang())))
+        st.caption(T("数据截至 {date}", date=md(fmt.date_label(meta.get("data_date"), lang()))))
         present = state.value(st.toggle, T("演示模式"), key="present", default=False, parse=lambda s: s == "1",
                               valid=lambda v: isinstance(v, bool), serialize=lambda v: "1" if v else "0",
                               help=T("隐藏侧栏和工具栏，16:9 版式、大字号，截图即可作为汇报幻灯片（网址加 ?present=1 亦可）"))
         state.choice(st.segmented_control, T("语言"), list(i18n.LANGS), key="lang", default="zh",
                      format_func=i18n.LANGS.get)
     if denied:
-        shown = tree.names.get(order[0], order[0])
+        shown, denied = md(tree.names.get(order[0], order[0])), md(denied[:20])  # the code is the URL's
         if data.area():
-            st.error(T("无权限：区域 {code} 不在你可查看的范围内，已改为显示 {name}。", code=denied[:20], name=shown),
+            st.error(T("无权限：区域 {code} 不在你可查看的范围内，已改为显示 {name}。", code=denied, name=shown),
                      icon=":material/block:")
         else:
-            st.warning(T("没有区域 {code}，已改为显示 {name}。", code=denied[:20], name=shown))
+            st.warning(T("没有区域 {code}，已改为显示 {name}。", code=denied, name=shown))
     sc = Selection(region=region, region_name=tree.names[region], region_level=tree.levels[region], year=int(year),
                    data_date=meta.get("data_date"), demo=bool(meta.get("demo")), present=bool(present), lang=lang(),
                    area=data.area(), version=data.version(), page=page.title)
@@ -139,11 +138,11 @@ def header(sc: Selection, period: str | None = None) -> None:
     period = period or T("{year}年", year=sc.year)
     st.title(title)
     if sc.present:
-        st.html(f"<div class='ms-slide-title'>{escape(title)}<span>{escape(sc.region_name)} · "
-                f"{escape(period)}</span></div>")
+        st.html(f"<div class='ms-slide-title'>{literal.html(title)}<span>{literal.html(sc.region_name)} · "
+                f"{literal.html(period)}</span></div>")
         return
     bits = [sc.region_name, period, sc.dated()]
-    st.caption(" · ".join(bits) + (f"　:orange-badge[{T('演示数据')}]" if sc.demo else ""))
+    st.caption(md(" · ".join(bits)) + (f"　:orange-badge[{T('演示数据')}]" if sc.demo else ""))
 
 
 def controls():
@@ -158,11 +157,11 @@ def footer(sc: Selection, sources: list[str] | None = None) -> None:
     if sc.present:
         params = {k: v for k, v in st.query_params.to_dict().items() if k != "present"}
         exit_href = "?" + urlencode({**params, "present": "0"})
-        st.html(f"<div class='ms-slide-footer'><div>{escape(text)}</div>"
-                f"<a href='{escape(exit_href)}' target='_self'>{escape(T('退出演示模式'))}</a></div>")
+        st.html(f"<div class='ms-slide-footer'><div>{literal.html(text)}</div>"
+                f"<a href='{literal.html(exit_href)}' target='_self'>{literal.html(T('退出演示模式'))}</a></div>")
         return
     st.divider()
-    st.caption(text)
+    st.caption(md(text))
 
 
 def indicator_label(ind: pd.DataFrame):

@@ -45,7 +45,7 @@ def gate() -> auth.User | None:
         how = session.mode()
     except (auth.AuthError, OSError) as e:  # broken, unsafe or unreadable users file: nobody gets in
         error = e.strerror or type(e).__name__ if isinstance(e, OSError) else e  # no server path on the page
-        st.error(T("无法读取用户文件，看板已停止：{error}", error=error), icon=":material/lock:")
+        st.error(T("无法读取用户文件，看板已停止：{error}", error=text.md(error)), icon=":material/lock:")
         st.stop()
     if how == "single":
         return _single(T)
@@ -117,7 +117,7 @@ def _sign_in_form(T) -> None:  # noqa: N803
     try:
         u = auth.authenticate(name.strip(), password, source=session.source())  # audits success and failure
     except auth.AuthError as e:
-        st.error(str(e))
+        st.error(text.md(e))
         return
     st.session_state[NAME] = u.name
     st.session_state[USER] = u
@@ -144,14 +144,14 @@ def _oidc(T) -> auth.User | None:  # noqa: N803
     try:
         u = auth.user_from_claims(claims, mapping)
     except auth.AuthError as e:  # the users file used for matching is broken: refuse
-        st.error(str(e))
+        st.error(text.md(e))
         st.stop()
     if u is None:
         if st.session_state.get(OIDC_SEEN) != ("denied", identity):
             st.session_state[OIDC_SEEN] = ("denied", identity)
             audit.record("sign-in-failed", str(claims.get("email") or identity)[:64],
                          {"method": "oidc", "reason": "not-authorised"}, session.source())
-        st.error(T("你的账号（{who}）未获授权使用本看板，请联系管理员开通。", who=claims.get("email") or identity))
+        st.error(T("你的账号（{who}）未获授权使用本看板，请联系管理员开通。", who=text.md(claims.get("email") or identity)))
         if st.button(T("退出登录"), key="ms_oidc_denied_logout"):
             st.logout()
         st.stop()
@@ -196,6 +196,7 @@ def sidebar_account() -> None:
             st.caption(f":orange-badge[{T('未启用登录')}] {T('本机单用户模式，拥有全部权限')}")
             return
         role = T(auth.ROLE_ZH[u.role])
-        st.caption(T("当前用户：**{name}** · {role} · {area}", name=u.name, role=role, area=_area_name(u.area)))
+        st.caption(T("当前用户：**{name}** · {role} · {area}", name=text.md(u.name), role=role,
+                     area=text.md(_area_name(u.area))))
         if st.button(T("退出登录"), key="ms_signout", icon=":material/logout:"):
             sign_out()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from minsheng import i18n
+from minsheng import i18n, literal
 from minsheng.ui import state
 
 
@@ -12,6 +12,9 @@ def lang() -> str:
     """The UI language: the session's choice, else the URL's (the router needs it before the sidebar)."""
     chosen = state.get("lang") or st.query_params.get("lang")
     return chosen if chosen in i18n.LANGS else "zh"
+
+
+md = literal.markdown  # a data value in markdown — every label, caption, alert, metric and help text a page draws
 
 
 def T(text: str, **values) -> str:  # noqa: N802 (reads like gettext's _)
