@@ -76,12 +76,14 @@ SVG_TEXTS_JS = """(sel) => [...document.querySelectorAll('[data-testid="stPlotly
 def _hover_tooltip(page) -> str:
     """Move over the map until the deck shows a tooltip; its text ("" if none showed)."""
     box = page.locator(DECK_CANVAS).bounding_box()
-    for i in range(1, 16):
-        for j in range(1, 12):
-            page.mouse.move(box["x"] + box["width"] * i / 16, box["y"] + box["height"] * j / 12)
-            tip = page.evaluate(TOOLTIP_JS)
-            if tip:
-                return tip
+    for _ in range(3):  # on a busy machine deck.gl may not have drawn (or picked) on the first pass
+        for i in range(1, 16):
+            for j in range(1, 12):
+                page.mouse.move(box["x"] + box["width"] * i / 16, box["y"] + box["height"] * j / 12)
+                tip = page.evaluate(TOOLTIP_JS)
+                if tip:
+                    return tip
+        page.wait_for_timeout(1000)
     return ""
 
 
