@@ -10,6 +10,9 @@ import json
 import os
 import resource
 import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -243,3 +246,109 @@ def test_a_query_sees_one_version_whole(d):
             t.join()
     assert not errors and not mixed, (len(errors), errors[:3], len(mixed), mixed[:2])
     assert sum(bursts) >= len(bursts) * (len(vs) - 3) and store.read_meta(d)["k"] == k_of[vs[-1]]
+
+
+# --- 13. a full disk, a read-only data directory: refusals, nothing changed -----------------------
+
+FULL_AT = 1024  # bytes: RLIMIT_FSIZE makes any write past it fail with EFBIG, as a full disk fails with ENOSPC
+CHANGE = """
+import json, sys
+from minsheng import changes, store
+from minsheng.ingest import pipeline
+out = {}
+def attempt(name, change):
+    try:
+        out[name] = ["ok", change()]
+    except changes.StoreError as e:  # what the 导入 page catches and shows (views/import_page.attempt)
+        out[name] = ["refused", str(e)]
+d = store.data_dir()
+plan = pipeline.prepare(open(sys.argv[1], "rb").read(), "导入.csv", d, kind="observations")
+attempt("import", lambda: changes.commit(plan, actor="测试", source="test", accept_warnings=True))
+attempt("rollback", lambda: changes.rollback("base", actor="测试", source="test"))
+attempt("prune", lambda: store.prune(d, 0))
+print(json.dumps(out, ensure_ascii=False))
+"""
+GOOD_CSV = ROOT / "tests" / "corpus" / "good" / "observations_utf8.csv"
+
+
+@pytest.fixture
+def shared_tmp():
+    """A folder another account can read (pytest's own temp folders are private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="minsheng-store-"))
+    path.chmod(0o755)
+    yield path
+    for p in path.rglob("*"):  # a failed read-only test may leave write bits off
+        if not p.is_symlink():
+            p.chmod(0o755 if p.is_dir() else 0o644)
+    shutil.rmtree(path)
+
+
+def demo_with_versions(where: Path) -> Path:
+    """A copy of the demo data with three versions, so that a rollback and a prune have work to do."""
+    d = where / "data"
+    shutil.copytree(ROOT / "data", d, ignore=shutil.ignore_patterns(".versions"))
+    obs = pd.read_parquet(d / "observations.parquet").head(1)
+    for k in (1, 2, 3):
+        store.commit(d, {}, observations=obs.assign(value=obs["value"] + k))
+    for p in [d, *d.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    return d
+
+
+def run_limited(args: list[str], d: Path, limit: str, n: int) -> subprocess.CompletedProcess:
+    """Python with the disk full (limit="full") or the data directory not writable ("read-only":
+    another account when the tests run as root, for whom permissions do not apply; else chmod)."""
+    logs = d.parent / f"logs{n}"
+    logs.mkdir(mode=0o777)
+    logs.chmod(0o777)
+    env = {"MINSHENG_DATA": str(d), "MINSHENG_AUDIT": str(logs / "audit.log"), "MINSHENG_USERS": str(logs / "u.json"),
+           "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(logs)}
+    cmd, preexec = [sys.executable, *args], None
+    if limit == "full":
+        def preexec():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (FULL_AT, FULL_AT))
+    elif os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: no way to make the data directory read-only")
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+    else:
+        for p in [d, *d.rglob("*")]:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+    try:
+        return subprocess.run(cmd, cwd=ROOT, env=env, preexec_fn=preexec, capture_output=True, text=True, timeout=120)
+    finally:
+        if limit != "full" and os.geteuid() != 0:
+            for p in [d, *d.rglob("*")]:
+                p.chmod(0o755 if p.is_dir() else 0o644)
+
+
+REFUSAL = {"full": "磁盘空间不足", "read-only": "数据目录不可写"}
+
+
+@pytest.mark.parametrize("limit", ["full", "read-only"])
+def test_import_rollback_prune_refuse_in_chinese_and_change_nothing(shared_tmp, limit):
+    """Through the functions the 导入 page calls (minsheng.changes) and on the command line: a
+    Chinese refusal naming the cause, no traceback, no server path, the data byte for byte as it was.
+    A prune on a full disk may go ahead: it frees space and writes nothing."""
+    d = demo_with_versions(shared_tmp)
+    before = tree(d)
+    r = run_limited(["-c", CHANGE, str(GOOD_CSV)], d, limit, 0)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    out = json.loads(r.stdout.splitlines()[-1])
+    refused = ["import", "rollback"] + (["prune"] if limit == "read-only" else [])
+    for name in refused:
+        state, msg = out[name]
+        assert state == "refused" and REFUSAL[limit] in msg and "数据未改变" in msg and str(d) not in msg, (name, msg)
+    if limit == "read-only":
+        assert tree(d) == before
+    else:
+        state, gone = out["prune"]  # v000001 (the current v000003 and its parent are kept)
+        assert state == "ok" and [g[:7] for g in gone] == ["v000001"] and store.reading(d).id == store.current(d)
+        d = demo_with_versions(shared_tmp / "again")
+        before = tree(d)
+    for n, args in enumerate((["import", str(GOOD_CSV), "--yes"], ["rollback", "base"],
+                              *([["prune", "--keep", "0"]] if limit == "read-only" else [])), 1):
+        r = run_limited(["-m", "minsheng", *args], d, limit, n)
+        assert r.returncode == 2 and REFUSAL[limit] in r.stderr and "Traceback" not in r.stderr, (args, r.stderr[-2000:])
+        assert str(d) not in r.stderr
+    assert tree(d) == before
