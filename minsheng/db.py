@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -31,33 +32,47 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_SCHEMA = re.compile(r"v_[0-9a-f]{16}")
+
+
+def _ddl(con: duckdb.DuckDBPyConnection, statement: str, schema: str, *rest: str) -> None:
+    """Run `statement schema` + rest: DDL over our own names (a schema checked by _SCHEMA, table names
+    from store.TABLES and rollup.DERIVED, paths quoted by _sql_literal); DDL takes no parameters."""
+    if not _SCHEMA.fullmatch(schema):
+        raise ValueError(f"不允许的模式名：{schema!r}")
+    con.execute(statement + " " + schema + "".join(rest))
+
+
+def _view(con: duckdb.DuckDBPyConnection, schema: str, name: str, path: Path) -> None:
+    _ddl(con, "create view", schema, "." + name + " as select * from read_parquet(" + _sql_literal(str(path)) + ")")
+
+
 def _create_schema(con: duckdb.DuckDBPyConnection, directory: Path, reading: store.Reading) -> str:
     """A schema holding one version's views (or in-memory roll-ups), named after its fingerprint.
 
     A version's views live together in their own schema and a cursor is pointed at one schema
     (`use`), so a query sees one version whole: replacing shared views one by one while other
     threads query let a county total from one version meet townships from another."""
-    schema = "v_" + reading.fingerprint  # 16 hex digits from store: a safe identifier
-    con.execute(f"drop schema if exists {schema} cascade")  # left half-made by a failed attempt
-    con.execute(f"create schema {schema}")
+    schema = "v_" + reading.fingerprint  # 16 hex digits from store.version: a plain identifier (_ddl checks)
+    _ddl(con, "drop schema if exists", schema, " cascade")  # left half-made by a failed attempt
+    _ddl(con, "create schema", schema)
     try:
         for name in store.TABLES:
             path = store.table_path(reading.folder, name)
             if not path.exists():
                 raise FileNotFoundError(f"数据目录中缺少 {path.name}（可运行 python -m minsheng demo 生成演示数据）")
-            con.execute(f"create view {schema}.{name} as select * from read_parquet({_sql_literal(str(path))})")
+            _view(con, schema, name, path)
         if store.ensure_derived(directory, reading.folder):
             for name in rollup.DERIVED:
-                con.execute(f"create view {schema}.{name} as select * from read_parquet("
-                            + _sql_literal(str(rollup.path(reading.folder, name))) + ")")
+                _view(con, schema, name, rollup.path(reading.folder, name))
         else:
-            con.execute(f"use {schema}")  # read-only data: the roll-ups live in this process's memory instead
+            _ddl(con, "use", schema)  # read-only data: the roll-ups live in this process's memory instead
             try:
                 rollup.build_into(con)
             finally:
                 con.execute("use main")
     except BaseException:
-        con.execute(f"drop schema if exists {schema} cascade")
+        _ddl(con, "drop schema if exists", schema, " cascade")
         raise
     return schema
 
@@ -92,8 +107,7 @@ def cursor(directory: Path | None = None) -> duckdb.DuckDBPyConnection:
         if schema is None:
             schema = engine.schemas[reading.fingerprint] = _create_schema(engine.con, directory, reading)
             while len(engine.schemas) > _KEEP:  # a query already running keeps its snapshot of the catalog
-                old = engine.schemas.pop(next(iter(engine.schemas)))
-                engine.con.execute(f"drop schema {old} cascade")
+                _ddl(engine.con, "drop schema", engine.schemas.pop(next(iter(engine.schemas))), " cascade")
         cur = engine.con.cursor()
-    cur.execute(f"use {schema}")
+    _ddl(cur, "use", schema)
     return cur
