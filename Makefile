@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast demo bench clean system-deps
+.PHONY: run test test-fast demo bench clean system-deps test-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@# Debian's python3 ships without venv/ensurepip until python3-venv is installed
@@ -27,7 +27,13 @@ system-deps:
 			chromium fonts-noto-cjk fontconfig >/dev/null; \
 	fi
 
-test: $(STAMP) system-deps
+# Tests only: LibreOffice headless opens the exported CSV/XLSX the way a spreadsheet user's program does.
+test-deps:
+	@command -v soffice >/dev/null 2>&1 || { echo "安装 libreoffice-calc-nogui …"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			libreoffice-calc-nogui >/dev/null; }
+
+test: $(STAMP) system-deps test-deps
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)

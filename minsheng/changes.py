@@ -13,7 +13,31 @@ from pathlib import Path
 import pandas as pd
 
 from minsheng import audit, store
-from minsheng.ingest import pipeline
+from minsheng.ingest import geo, pipeline, scope
+from minsheng.regions import Tree
+
+
+class OutOfArea(store.StoreError):
+    """A change the user's area does not cover: refused, audited, and the data left as it was."""
+
+
+def _regions(directory: Path | None) -> pd.DataFrame:
+    """Every region of the current version (the importer checks against the whole tree)."""
+    return pd.read_parquet(store.table_path(store.resolve(directory or store.data_dir()), "regions"))
+
+
+def area(code: str | None, directory: Path | None = None) -> scope.Area:
+    """A user's area (None: the whole tree) against the current version's region tree."""
+    return scope.Area(Tree(_regions(directory)), code)
+
+
+def check_boundaries(payload: bytes, name: str, *, crs: str | None, code: str | None = None,
+                     user_area: str | None = None, directory: Path | None = None) -> tuple[dict, list]:
+    """A boundary file read against every region (geo.read_boundaries), with an error for each
+    feature outside `user_area` — named, not silently left out."""
+    regions = _regions(directory)
+    levels, problems = geo.read_boundaries(payload, regions, crs=crs, code=code, display_name=name)
+    return levels, problems + scope.boundaries(levels, scope.Area(Tree(regions), user_area), name)
 
 
 def _audited(action: str, actor: str | None, source: str, detail: dict, do, done=lambda version: {}) -> str:
@@ -29,27 +53,71 @@ def _audited(action: str, actor: str | None, source: str, detail: dict, do, done
 def commit(plan: pipeline.Plan, *, actor: str | None, source: str, accept_warnings: bool = False,
            directory: Path | None = None) -> str:
     """Write an import's plan as a new data version (pipeline.commit), audited."""
-    detail = dict(kind=plan.kind, file=plan.file, sha256=plan.sha256, warnings=len(plan.warnings))
+    detail = dict(kind=plan.kind, file=plan.file, sha256=plan.sha256, warnings=len(plan.warnings),
+                  **({"area": plan.area} if plan.area is not None else {}))
     return _audited("import", actor, source, detail,
                     lambda: pipeline.commit(plan, directory, accept_warnings=accept_warnings, user=actor),
                     lambda version: {"rows": {k: int(v) for k, v in plan.counts.items()}})
 
 
 def commit_boundaries(levels: dict[str, dict], *, file: str, sha256: str, size: int, actor: str | None, source: str,
-                      directory: Path | None = None) -> str:
-    """Write checked polygons ({level: FeatureCollection}) as a new data version, audited."""
+                      directory: Path | None = None, user_area: str | None = None) -> str:
+    """Write checked polygons ({level: FeatureCollection}) as a new data version, audited. With
+    `user_area`, a feature outside it refuses the whole file (OutOfArea)."""
+    directory = directory or store.data_dir()
     detail = dict(kind="boundaries", file=file, sha256=sha256, bytes=size,
                   features={lv: len(fc["features"]) for lv, fc in levels.items()})
-    return _audited("import", actor, source, detail, lambda: store.commit_boundaries(
-        directory or store.data_dir(), levels, file_name=file, file_sha256=sha256, user=actor))
+
+    def do() -> str:
+        within = area(user_area, directory)
+        outside = scope.boundaries(levels, within, file)
+        if outside:
+            raise OutOfArea("；".join(p.message for p in outside[:5]) + "。数据未改变")
+        codes = [f["properties"].get("code") for fc in levels.values() for f in fc["features"]]
+        return store.commit_boundaries(directory, levels, file_name=file, file_sha256=sha256, user=actor,
+                                       scope=scope.of_codes(codes, within.tree))
+    return _audited("import", actor, source, {**detail, **({"area": user_area} if user_area is not None else {})}, do)
 
 
 def rollback(version_id: str, *, actor: str | None, source: str, user: str | None = None, lock_timeout: float = 30,
-             directory: Path | None = None, **detail) -> str:
+             directory: Path | None = None, user_area: str | None = None, **detail) -> str:
     """A new version with `version_id`'s data, audited. `user` is the name the history shows (the
-    actor's by default); `detail` adds to the record (e.g. the version rolled back from)."""
-    return _audited("rollback", actor, source, {"to": version_id, **detail}, lambda: store.rollback(
-        directory or store.data_dir(), version_id, user=user or actor, lock_timeout=lock_timeout))
+    actor's by default); `detail` adds to the record (e.g. the version rolled back from). With
+    `user_area`, refused (OutOfArea) unless every version it undoes lies inside that area — checked
+    under the commit lock, so no version can land between the check and the rollback."""
+    directory = directory or store.data_dir()
+
+    def do() -> str:
+        with store.lock(directory, lock_timeout):
+            records = store.history(directory)
+            reach = undone_scope(records, version_id)
+            within = area(user_area, directory)
+            if within.refusal:
+                raise OutOfArea(within.refusal)
+            if reach is not None and not within.sees(reach):
+                raise OutOfArea(f"回退到 {version_id} 会撤销不在您的管辖范围（{within.name}）内的更改，"
+                                "只有全市管理员可以这样回退；数据未改变")
+            return store.rollback(directory, version_id, user=user or actor, lock_timeout=lock_timeout,
+                                  scope=reach)
+    more = {"area": user_area} if user_area is not None else {}
+    return _audited("rollback", actor, source, {"to": version_id, **detail, **more}, do)
+
+
+def undone_scope(records: list[dict], version_id: str) -> list[str] | None:
+    """The scope of rolling back to `version_id`: what every version after it changed, taken
+    together (records newest first, as `history` gives them); None if there is no such version."""
+    ids = [r["id"] for r in records]
+    if version_id not in ids:
+        return None
+    return scope.common(r.get("scope") for r in records[:ids.index(version_id)])
+
+
+def rollback_targets(directory: Path | None = None, user_area: str | None = None) -> list[str]:
+    """The versions (not the current one) a user of `user_area` may roll back to: those after which
+    every version lies inside the area (the version itself may be another area's: it stays as it is)."""
+    records = store.history(directory or store.data_dir())
+    within = area(user_area, directory)
+    return [r["id"] for r in records if not r.get("current") and within.sees(undone_scope(records, r["id"]))]
 
 
 def for_command(change, done: str, failed: str) -> int:
@@ -64,9 +132,14 @@ def for_command(change, done: str, failed: str) -> int:
     return 0
 
 
-def history(directory: Path | None = None) -> list[dict]:
-    """Every version's record, newest first (store.history of the data directory)."""
-    return store.history(directory or store.data_dir())
+def history(directory: Path | None = None, user_area: str | None = None) -> list[dict]:
+    """Every version's record, newest first (store.history of the data directory); with
+    `user_area`, only the versions whose changes lie inside it (ingest/scope.py)."""
+    records = store.history(directory or store.data_dir())
+    if user_area is None:
+        return records
+    within = area(user_area, directory)
+    return [r for r in records if within.sees(r.get("scope"))]
 
 
 ACTIONS = {"base": "初始数据", "import": "导入", "rollback": "回滚"}

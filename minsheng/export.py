@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minsheng import files, repo, vocab
+from minsheng import files, repo, safe_cells, vocab
 from minsheng.ingest import cells
 from minsheng.regions import Tree
 from minsheng.selection import Selection
@@ -171,10 +172,36 @@ def _check_encoding(encoding: str) -> None:
         raise ExportError(f"不支持的编码：{encoding}")
 
 
+def _csv_bytes(df: pd.DataFrame, encoding: str, header: bool = True, before: int = 0) -> bytes:
+    """A table as CSV bytes a spreadsheet cannot run: text neutralised (safe_cells) and every text field
+    quoted, so a separator inside a name cannot start a new cell; numbers stay bare numbers. Text the
+    encoding cannot hold (€ in GBK) is refused, naming the row (`before` rows came earlier) and column."""
+    text = safe_cells.frame(df).to_csv(index=False, header=header, quoting=csv.QUOTE_NONNUMERIC)
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError as e:
+        raise _unencodable(df, encoding, before, e.object[e.start], header) from None
+
+
+def _unencodable(df: pd.DataFrame, encoding: str, before: int, char: str, header: bool) -> ExportError:
+    """Where in `df` the first cell the encoding cannot hold is, as the file's row (header = row 1)."""
+    def fits(v) -> bool:
+        try:
+            str(v).encode(encoding)
+            return True
+        except UnicodeEncodeError:
+            return False
+
+    grid = [[header and c, *df[c]] for c in df.columns]  # the header as row 0 when it is written
+    bad = np.array([[isinstance(v, str) and not fits(v) for v in col] for col in grid]).T.nonzero()
+    at = f"第 {before + bad[0][0] + 1} 行“{df.columns[bad[1][0]]}”列的" if len(bad[0]) else ""
+    return ExportError(f"{at}字符“{char}”无法用 {encoding.upper()} 编码；请改用 UTF-8（默认）或 GB18030 导出")
+
+
 def to_csv(df: pd.DataFrame, encoding: str = "utf-8-sig") -> bytes:
     """CSV bytes; UTF-8 with BOM by default (what Excel needs for Chinese), GBK on request."""
     _check_encoding(encoding)
-    return df.to_csv(index=False).encode(encoding)
+    return _csv_bytes(df, encoding)
 
 
 def _csv_stream(parts, f, encoding: str) -> int:
@@ -182,7 +209,7 @@ def _csv_stream(parts, f, encoding: str) -> int:
     _check_encoding(encoding)
     n = 0
     for part in parts:
-        f.write(part.to_csv(index=False, header=n == 0).encode(encoding if n == 0 else encoding.replace("-sig", "")))
+        f.write(_csv_bytes(part, encoding if n == 0 else encoding.replace("-sig", ""), header=n == 0, before=n))
         n += len(part)
     if n == 0:
         f.write(to_csv(pd.DataFrame(columns=list(COLUMNS.values())), encoding))
@@ -191,10 +218,16 @@ def _csv_stream(parts, f, encoding: str) -> int:
 
 def _xlsx_stream(parts, f, meta) -> int:
     """Write tables as the 数据 sheet of an XLSX, row by row (openpyxl write-only: memory stays flat),
-    then the 说明 sheet from `meta(rows, sources)`; returns the row count."""
+    then the 说明 sheet from `meta(rows, sources)`; returns the row count. Every cell goes through
+    safe_cells, so no text cell is ever a formula."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     wb = Workbook(write_only=True)
+
+    def append(ws, values) -> None:
+        ws.append([safe_cells.set_cell(WriteOnlyCell(ws), v) for v in values])
+
     ws = wb.create_sheet("数据")
     ws.freeze_panes = "A2"
     n, sources, started = 0, set(), False
@@ -203,24 +236,24 @@ def _xlsx_stream(parts, f, meta) -> int:
             for j, col in enumerate(part.columns):  # widths from the header and the first rows
                 width = max([len(str(col))] + [len(str(v)) for v in part[col].head(200) if pd.notna(v)])
                 ws.column_dimensions[_letter(j)].width = min(40, max(8, width * 1.6))
-            ws.append(list(part.columns))
+            append(ws, part.columns)
             started = True
         if n + len(part) > XLSX_MAX_ROWS:
             raise ExportError(f"XLSX 最多容纳 {XLSX_MAX_ROWS:,} 行，本次导出超过此数；请缩小范围或改用 CSV")
         values = part.astype(object).where(part.notna(), None)
         for row in values.itertuples(index=False, name=None):
-            ws.append(row)
+            append(ws, row)
         n += len(part)
         if "来源" in part:
             sources |= set(part["来源"].dropna())
     if not started:
-        ws.append(list(COLUMNS.values()))
+        append(ws, COLUMNS.values())
     ws2 = wb.create_sheet("说明")
     ws2.column_dimensions["A"].width = 24
     ws2.column_dimensions["B"].width = 90
-    ws2.append(["项目", "内容"])
+    append(ws2, ["项目", "内容"])
     for row in meta(n, sources):
-        ws2.append(list(row))
+        append(ws2, row)
     wb.save(f)
     return n
 

@@ -166,7 +166,7 @@ def existing(source: Path, keys):
     try:
         con.register("keys", pa.Table.from_pandas(keys[["indicator_id", "region_code", "period"]], preserve_index=False))
         return con.execute("""
-            select o.indicator_id, o.region_code, o.period, o.value, o.numerator, o.denominator, o.status
+            select o.indicator_id, o.region_code, o.period, o.value, o.numerator, o.denominator, o.status, o.source
             from observations o
             semi join keys k on k.indicator_id = o.indicator_id and k.region_code = o.region_code
                              and k.period = o.period

@@ -1,4 +1,10 @@
-"""导出汇报材料: a 16:9 PPTX of a page — title slide, one slide per chart, KPI group or table, sources."""
+"""导出汇报材料: a 16:9 PPTX of a page — title slide, one slide per chart, KPI group or table, sources.
+
+PowerPoint and WPS never run slide text, but a table copied from a slide into a spreadsheet arrives
+cell by cell and a cell such as "=HYPERLINK(…)" would become a formula there: table cells go through
+`safe_cells.text` like every file's cells (numbers as text, "-3.5" or "+4.0%", stay as they are).
+Titles and cards are prose, shown as written.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
-from minsheng import charts, fmt
+from minsheng import charts, fmt, safe_cells
 
 SLIDE_W, SLIDE_H = Inches(13.333), Inches(7.5)
 MARGIN = Inches(0.5)
@@ -188,7 +194,7 @@ def _table(prs, part: Table) -> None:
             cell = table.cell(0, j)
             _fill(cell, "1F3A5F")
             cell.text_frame.clear()
-            _text(cell.text_frame, [(h, 12, True, "FFFFFF")], anchor=MSO_ANCHOR.MIDDLE)
+            _text(cell.text_frame, [(safe_cells.text(str(h)), 12, True, "FFFFFF")], anchor=MSO_ANCHOR.MIDDLE)
         for i, k in enumerate(idx, start=1):
             table.rows[i].height = row_h
             fill = (part.highlight or {}).get(k) or ("FFFFFF" if i % 2 else "F2F4F7")
@@ -197,7 +203,8 @@ def _table(prs, part: Table) -> None:
                 _fill(cell, fill)
                 cell.margin_top = cell.margin_bottom = Inches(0.03)
                 cell.text_frame.clear()
-                _text(cell.text_frame, [(str(value), 11, False, _contrast_ink(fill))], anchor=MSO_ANCHOR.MIDDLE)
+                _text(cell.text_frame, [(safe_cells.text(str(value)), 11, False, _contrast_ink(fill))],
+                      anchor=MSO_ANCHOR.MIDDLE)
         table.rows[0].height = row_h
 
 

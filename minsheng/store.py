@@ -362,8 +362,11 @@ def lock(directory: Path, timeout: float = 30):
     if key in held:
         yield
         return
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:  # a read-only data directory: every writer starts here, so say it here
+        raise StoreError(_io_message("本次更改", e)) from e
     try:
         locks.acquire(fd, timeout, StoreBusy(f"另一个导入正在提交，请稍后再试（等待 {timeout:g} 秒后放弃）"))
         held.add(key)
@@ -540,16 +543,18 @@ def _parent(directory: Path, expected_parent: str | None) -> str:
 
 
 def _record(action: str, *, user=None, file_name=None, file_sha256=None, kind=None, changed=(), note=None,
-            source=None) -> dict:
+            source=None, scope=None) -> dict:
+    # scope: the path (top first) of the smallest region holding every change (minsheng/ingest/scope.py);
+    # None, and absent in older records: unknown, treated as city-wide
     return dict(action=action, user=user, file_name=file_name, file_sha256=file_sha256, kind=kind,
-                changed=list(changed), note=note, source=source)
+                changed=list(changed), note=note, source=source, scope=None if scope is None else list(scope))
 
 
 def commit(directory: Path, tables: dict[str, pd.DataFrame], *, action: str = "import",
            file_name: str | None = None, file_sha256: str | None = None, kind: str | None = None,
            user: str | None = None, note: str | None = None, meta_update: dict | None = None,
            lock_timeout: float = 30, expected_parent: str | None = None,
-           observations: pd.DataFrame | None = None) -> str:
+           observations: pd.DataFrame | None = None, scope: list[str] | None = None) -> str:
     """Make a new current version: the given tables replaced, the others linked from the current one.
 
     `observations`: rows merged into the current observations table (same indicator, region and
@@ -568,7 +573,7 @@ def commit(directory: Path, tables: dict[str, pd.DataFrame], *, action: str = "i
         parent = _parent(directory, expected_parent)
         changed = [n for n in TABLES if n in tables or (n == "observations" and observations is not None)]
         record = _record(action, user=user, file_name=file_name, file_sha256=file_sha256, kind=kind,
-                         changed=changed, note=note)
+                         changed=changed, note=note, scope=scope)
         return _new_version(directory, parent, parent, {**_meta_in(_folder(directory, parent)), **(meta_update or {})},
                             record, tables=tables, rows=observations)
 
@@ -581,7 +586,8 @@ def _geojson(features: list[dict]) -> str:
 
 def commit_boundaries(directory: Path, levels: dict[str, dict], *, merge: bool = True,
                       file_name: str | None = None, file_sha256: str | None = None, user: str | None = None,
-                      note: str | None = None, lock_timeout: float = 30, expected_parent: str | None = None) -> str:
+                      note: str | None = None, lock_timeout: float = 30, expected_parent: str | None = None,
+                      scope: list[str] | None = None) -> str:
     """Make a new current version with new polygons: {level: FeatureCollection}.
 
     With `merge` (the default) a feature replaces the current one with the same properties.code
@@ -603,11 +609,12 @@ def commit_boundaries(directory: Path, levels: dict[str, dict], *, merge: bool =
                 features = [new.pop(f["properties"].get("code"), f) for f in kept] + list(new.values())
             texts[level] = _geojson(features)
         record = _record("import", user=user, file_name=file_name, file_sha256=file_sha256, kind="boundaries",
-                         changed=[f"boundaries/{lv}" for lv in levels], note=note)
+                         changed=[f"boundaries/{lv}" for lv in levels], note=note, scope=scope)
         return _new_version(directory, parent, parent, _meta_in(source), record, geo=texts)
 
 
-def rollback(directory: Path, version_id: str, *, user: str | None = None, lock_timeout: float = 30) -> str:
+def rollback(directory: Path, version_id: str, *, user: str | None = None, lock_timeout: float = 30,
+             scope: list[str] | None = None) -> str:
     """Make a new current version with the tables, boundaries and meta of `version_id` (so a rollback
     can itself be undone). Refused when `version_id` fails a full check. Also the way back from a torn
     CURRENT: the new version follows the newest complete one and CURRENT is written whole again."""
@@ -621,7 +628,7 @@ def rollback(directory: Path, version_id: str, *, user: str | None = None, lock_
         was = _snapshot(directory, _folder(directory, cur)) if cur is not None else {}
         now = _snapshot(directory, source)
         record = _record("rollback", user=user, changed=[k for k in {**was, **now} if was.get(k) != now.get(k)],
-                         note=f"回滚到 {version_id}", source=version_id)
+                         note=f"回滚到 {version_id}", source=version_id, scope=scope)
         return _new_version(directory, version_id, cur or (ids[0] if ids else BASE), _meta_in(source), record)
 
 

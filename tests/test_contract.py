@@ -161,9 +161,9 @@ def test_the_preview_keys_and_compares_by_the_contract(kind):
         _, counts, changes = pipeline.preview(kind, changed, current)
         want = "新增" if c in spec.keys else "修改" if c in spec.compared else "未变"
         assert counts[want] == 1, (c, counts)
-        if want == "修改":
-            assert list(changes.columns) == spec.keys + [x for k in spec.compared if k in current
-                                                         for x in (f"{k}（原）", k)]
+        if want == "修改":  # the keys, the change in words, then old and new of the field that changes
+            assert list(changes.columns) == spec.keys + ["修改内容", f"{c}（原）", c]
+            assert changes["修改内容"].iloc[0].startswith(f"{spec[c].header}：")
     assert set(spec.keys) | set(spec.compared) <= set(current.columns)
 
 
@@ -184,8 +184,8 @@ def test_every_word_a_drop_down_offers_is_read_by_the_validator(kind):
         for word in words:
             row = {**example(kind), col.name: word}
             code = col.choices.terms.parse(word)
-            if col.name == "level":  # a region's level must fit its code
-                row["code"] = CODE_AT[code]
+            if col.name == "level":  # a region's level must fit its code, and its parent too: the one its code names
+                row["code"], row["parent_code"] = CODE_AT[code], None
             parsed = check(kind, row)
             assert errors(parsed) == [], (col.name, word, errors(parsed))
             assert parsed.rows.at[0, col.name] == code, (col.name, word)

@@ -126,3 +126,15 @@ def test_streamed_csv_equals_the_table_in_batches(fixture_dir):
     n = export._csv_stream(export.batches(q, fixture_dir, batch_rows=2), buf, "utf-8-sig")
     assert buf.getvalue() == whole and n == len(export.table(q, fixture_dir))
     assert len(export.table(q, fixture_dir, limit=3)) == 3
+
+
+def test_text_gbk_cannot_hold_is_refused_in_chinese(tmp_path):
+    """A name with a character outside GBK (€, an emoji) gets a message naming it and the row, not a
+    UnicodeEncodeError traceback; UTF-8 and GB18030 still write it."""
+    df = pd.DataFrame({"区划名称": ["甲县", "乙县€"], "数值": [1.0, 2.0]})
+    with pytest.raises(export.ExportError, match="第 3 行“区划名称”列的字符“€”.*GB18030"):
+        export.to_csv(df, "gbk")
+    assert "乙县€" in export.to_csv(df, "gb18030").decode("gb18030")
+    parts = [df.head(1), df.tail(1)]  # the second batch: its row counts on from the first
+    with pytest.raises(export.ExportError, match="第 3 行"):
+        export._csv_stream(iter(parts), io.BytesIO(), "gbk")

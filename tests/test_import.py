@@ -130,7 +130,7 @@ CASES = [
     # values
     case("text_in_number.xlsx", "“暂无”不是数字（请只填数字，不带单位或文字）", sheet="数据", row=2, column="数值"),
     case("number_with_unit.csv", "“120人”不是数字（请只填数字，不带单位或文字）", row=2, column="数值"),
-    case("blank_value.csv", "数值为空（未报送请整行删除，不要填 0）", row=2, column="数值"),
+    case("blank_value.csv", "“数值”为空（未报送请整行删除，不要填 0）", row=2, column="数值"),
     case("negative_count.csv", "计数/金额不能为负数：-5", row=2, column="数值"),
     case("negative_standard.xlsx", "标准不能为负数：-731", sheet="数据", row=2, column="数值"),
     case("rate_120.csv", "比率 120% 超出 0–100% 范围", row=2, column="数值"),
@@ -194,6 +194,8 @@ FORMATS = ["observations.xlsx", "observations.xls", "observations_utf8.csv", "ob
 WIDE = dict(indicator=U, within=SF)
 GOOD_FILES = {**{f: ({}, REFERENCE, {"新增": 4, "修改": 1, "未变": 2}) for f in FORMATS},
               "wide_by_name.xlsx": (WIDE, REFERENCE[REFERENCE.indicator_id == U], {"新增": 2, "修改": 1, "未变": 1})}
+# the xlsx names its source (石峰区民政局): a commit changes the source of the two rows whose value stays
+GOOD_FILES["observations.xlsx"] = ({}, REFERENCE, {"新增": 4, "修改": 3, "未变": 0})
 
 
 @pytest.mark.parametrize("file", list(GOOD_FILES))
@@ -205,8 +207,11 @@ def test_good_file_gives_the_reference_rows(file, shared_copy):
     pd.testing.assert_frame_equal(clean(plan.rows), clean(expected))
     assert plan.counts == counts
     changed = plan.changes
-    assert len(changed) == 1 and changed.iloc[0]["region_code"] == XSL
-    assert (changed.iloc[0]["value（原）"], changed.iloc[0]["value"]) == (138.0, 139.0)
+    moved = changed[changed["修改内容"].str.contains("数值：")]
+    assert len(moved) == 1 and moved.iloc[0]["region_code"] == XSL
+    assert (moved.iloc[0]["value（原）"], moved.iloc[0]["value"]) == (138.0, 139.0)
+    assert all(s.startswith("来源：") and s.endswith(" → 石峰区民政局") and "；" not in s
+               for s in changed.drop(moved.index)["修改内容"])
 
 
 @pytest.mark.parametrize("file", list(GOOD_FILES))

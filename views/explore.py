@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import export, fmt, slides, vocab
+from minsheng import export, fmt, safe_cells, slides, vocab
 from minsheng.selection import Selection
 from minsheng.ui import data, exports, frame, state
 
@@ -61,7 +61,7 @@ def render(sel: Selection, total: int, df: pd.DataFrame) -> None:
     if not exports.allowed():
         return
     # the files are built later, on another thread: the selection (with the user's area) is taken now
-    stem = f"民生指标_{sel.region_name}_{sel.start:%Y}-{sel.end:%Y}"
+    stem = safe_cells.file_name(f"民生指标_{sel.region_name}_{sel.start:%Y}-{sel.end:%Y}")
     what = sel.audit(rows=total)
     c1, c2, c3 = st.columns([1, 1, 3])
     c1.download_button(T("下载 CSV"), exports.audited(lambda: export.payload(sel, "csv"), format="csv", **what),

@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from minsheng import changes, export, vocab
-from minsheng.ingest import geo, pipeline, readers, template
+from minsheng import changes, export, safe_cells, vocab
+from minsheng.ingest import pipeline, readers, template
 from minsheng.ingest.problems import as_frame
 from minsheng.ui import data, frame, session
 
@@ -37,18 +37,24 @@ def inputs(sc, indicators: pd.DataFrame) -> dict:
     return dict(upload=upload, kind=kind, indicator=indicator, within=within, factor=factor, crs=crs)
 
 
+def user_area() -> str | None:
+    """The area imports and rollbacks are confined to (ingest/scope.py); None only in single-user mode."""
+    return None if session.mode() == "single" else session.user().area  # an empty area refuses
+
+
 def load(f: dict) -> pipeline.Plan | None:
     """Validate and preview the uploaded file once per file and settings (kept for the commit click)."""
     up = f["upload"]
     payload = up.getvalue()
     # by content: a corrected file of the same name and size is a new file
-    key = (hashlib.sha256(payload).hexdigest(), f["kind"], f["indicator"], f["within"], f["factor"], data.version())
+    key = (hashlib.sha256(payload).hexdigest(), f["kind"], f["indicator"], f["within"], f["factor"], data.version(),
+           user_area())
     cached = st.session_state.get("_imp_plan")
     if cached and cached[0] == key:
         return cached[1]
     bar = st.progress(0.0, text="读取文件…")
     plan = pipeline.prepare(payload, up.name, kind=f["kind"], indicator=f["indicator"], within=f["within"],
-                            factor=f["factor"], progress=lambda x, text: bar.progress(x, text=text))
+                            factor=f["factor"], progress=lambda x, text: bar.progress(x, text=text), area=user_area())
     bar.empty()
     st.session_state["_imp_plan"] = (key, plan)
     return plan
@@ -77,7 +83,7 @@ def boundaries(f: dict) -> None:
     """Polygons for the map: checked, converted to WGS84 if needed, committed as a new version."""
     up = f["upload"]
     payload, name = up.getvalue(), Path(up.name).name  # the file's name is only a label, never a path
-    levels, problems = geo.read_boundaries(payload, data.regions(), crs=f["crs"], display_name=name)
+    levels, problems = changes.check_boundaries(payload, name, crs=f["crs"], user_area=user_area())
     errors = [p for p in problems if p.level == "错误"]
     if problems:
         problems_table(problems, len(errors))
@@ -88,7 +94,7 @@ def boundaries(f: dict) -> None:
     confirmed = not problems or st.checkbox("我已核实上述警告，仍要导入", key="imp_geo_confirm")
     if st.button("提交边界", type="primary", disabled=not confirmed, key="imp_geo_commit"):
         attempt(lambda **who: changes.commit_boundaries(levels, file=name, sha256=hashlib.sha256(payload).hexdigest(),
-                                                        size=len(payload), **who),
+                                                        size=len(payload), user_area=user_area(), **who),
                 "已导入边界，生成数据版本 {version}。", "提交失败，数据未改变：{error}")
 
 
@@ -108,7 +114,7 @@ def render(plan: pipeline.Plan) -> None:
     st.markdown(f"**{plan.file}** · {vocab.FILES.label(plan.kind)} · SHA-256 `{plan.sha256[:12]}…`")
     if plan.problems:
         table = problems_table(plan.problems, len(errors), "有错误时不能导入，请修改文件后重新上传。" if errors else "")
-        st.download_button("下载问题清单（CSV）", export.to_csv(table), file_name=f"{plan.file}_问题清单.csv",
+        st.download_button("下载问题清单（CSV）", export.to_csv(table), f"{safe_cells.file_name(plan.file)}_问题清单.csv",
                            mime="text/csv", key="imp_problems", on_click="ignore")
     if errors:
         return
@@ -128,10 +134,10 @@ def render(plan: pipeline.Plan) -> None:
 
 
 def render_history() -> None:
-    hist = changes.history()
-    st.subheader("历史版本")
+    hist, within = changes.history(user_area=user_area()), changes.area(user_area())
+    st.subheader("历史版本", help=None if within.city_wide else f"只列出更改全部在{within.name}内的版本")
     st.dataframe(changes.history_table(hist), hide_index=True, width="stretch")
-    older = [h["id"] for h in hist if not h.get("current")]
+    older = changes.rollback_targets(user_area=user_area())
     if not older or not session.can("rollback"):
         return
     c1, c2 = st.columns([3, 1])
@@ -139,8 +145,8 @@ def render_history() -> None:
                           help="回退会生成一个新版本，内容与所选版本相同；回退本身也可以再撤销")
     sure = c1.checkbox("确认回退（当前数据不会删除，仍保留在历史中）", key="imp_rollback_sure")
     if c2.button("回退", disabled=not sure, key="imp_rollback"):
-        was = next((h["id"] for h in hist if h.get("current")), None)
-        if attempt(lambda **who: changes.rollback(target, **who, **{"from": was}),
+        was = next((h["id"] for h in changes.history() if h.get("current")), None)
+        if attempt(lambda **who: changes.rollback(target, user_area=user_area(), **who, **{"from": was}),
                    f"已回退到 {target} 的内容（新版本 {{version}}）。", "回退失败：{error}"):
             st.rerun()
 

@@ -1,4 +1,5 @@
-"""What one cell of an import file says: a period, a number, a region code, a year, a date, yes or no.
+"""What one cell of an import file says: a period, a number, a region code, a year, a date, yes or no,
+or free text that holds nothing hidden.
 
 Each parser returns (value, None), or (None, a Chinese message that quotes the text); an empty cell
 (None) is (None, None) where emptiness is allowed, so the validator decides whether it is. Nothing here
@@ -9,15 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
+import unicodedata
 
 from minsheng import vocab
 
-PERIOD_YEAR = re.compile(r"^(\d{4})\s*年?$")
-PERIOD_MONTH = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
-PERIOD_MONTH_COMPACT = re.compile(r"^(\d{4})(\d{2})$")
-PERIOD_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T].*)?$")
-PERIOD_QUARTER = re.compile(r"^(\d{4})\s*(?:[-\s]?[Qq]|年第|年)\s*([1-4一二三四])\s*(?:季度|季)?$")
+# Digits are ASCII (\d matches every script's digits otherwise, and int() reads them all): full-width ASCII,
+# common in Chinese office files, is read as ASCII first; other scripts' digits, superscripts and `_` never read.
+FULL_WIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} | {"．": ".", "，": ",", "－": "-", "＋": "+",
+                                                                         "％": "%", "ｅ": "e", "Ｅ": "E", "\u3000": " "})
+NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+PERIOD_YEAR = re.compile(r"^(\d{4})\s*年?$", re.ASCII)
+PERIOD_MONTH = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$", re.ASCII)
+PERIOD_MONTH_COMPACT = re.compile(r"^(\d{4})(\d{2})$", re.ASCII)
+PERIOD_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T].*)?$", re.ASCII)
+PERIOD_QUARTER = re.compile(r"^(\d{4})\s*(?:[-\s]?[Qq]|年第|年)\s*([1-4一二三四])\s*(?:季度|季)?$", re.ASCII)
 CN_DIGIT = {"一": 1, "二": 2, "三": 3, "四": 4}
 
 
@@ -29,7 +37,7 @@ def norm_header(h: str) -> str:
 
 def period_shape(text: str) -> tuple[str, dt.date] | None:
     """('year'|'quarter'|'month'|'date', first day) for a period written any of the usual ways."""
-    t = text.strip()
+    t = text.translate(FULL_WIDTH).strip()
     if m := PERIOD_YEAR.match(t):
         return "year", dt.date(int(m[1]), 1, 1)
     if m := PERIOD_QUARTER.match(t):
@@ -45,7 +53,7 @@ def period_shape(text: str) -> tuple[str, dt.date] | None:
 
 def parse_period(text: str, frequency: str) -> tuple[dt.date | None, str | None]:
     """The first day of the period, which must be of the indicator's frequency."""
-    if re.fullmatch(r"\d{4}\.\d", text.strip()):
+    if re.fullmatch(r"\d{4}\.\d", text.translate(FULL_WIDTH).strip(), re.ASCII):
         # a number cell typed 2026.10 is stored as 2026.1: October and January look the same
         return None, (f"时期“{text}”有歧义（数字单元格会把 2026.10 存成 2026.1），"
                       "请把该列设为文本，写作 2026-01 或 2026-10")
@@ -79,17 +87,55 @@ def blank_is_none(parse):
 
 @blank_is_none
 def parse_number(text: str) -> tuple[float | None, str | None]:
-    """A number, with thousands separators and a trailing % allowed."""
-    t = text.strip().replace(",", "").replace("，", "").replace(" ", "")
-    if t.endswith("%") or t.endswith("％"):
-        t = t[:-1]
-    try:
-        v = float(t)
-    except ValueError:
+    """A finite number in ASCII (or full-width) digits, with thousands separators and a trailing % allowed.
+    Whether it is plausible for its indicator is the validator's call (`contract.BOUNDS`)."""
+    t = text.translate(FULL_WIDTH).strip().replace(",", "").replace(" ", "").removesuffix("%")
+    if not NUMBER.fullmatch(t):
         return None, f"“{text}”不是数字（请只填数字，不带单位或文字）"
-    if v != v or v in (float("inf"), float("-inf")):
-        return None, f"“{text}”不是有效数字"
+    v = float(t)
+    if not math.isfinite(v):
+        return None, f"“{text}”不是有效数字（超出可表示的范围）"
     return v, None
+
+
+# Characters no text field may hold: controls (C0, DEL, C1), format characters (direction overrides and
+# isolates, zero-width spaces and joiners, a BOM inside text), lone surrogates, line and paragraph separators.
+# Private-use characters stay allowed: GB18030 maps rare characters of real names there.
+HIDDEN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+NEWLINES = "\n\r\x0b\x0c\x85\u2028\u2029"
+UNIT_SIGNS = "%‰‱/·.-²³℃()（） "
+CJK = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
+
+
+def _hidden(ch: str, lines: bool) -> bool:
+    return unicodedata.category(ch) in HIDDEN and not (lines and ch in "\n\r")
+
+
+def unit_char(ch: str) -> bool:
+    """What a unit may be written with: CJK, ASCII letters and digits, a space and a few signs (人、元/人·月、m²、%)."""
+    return ch.isascii() and ch.isalnum() or ch in UNIT_SIGNS or any(a <= ord(ch) <= b for a, b in CJK)
+
+
+def codepoint(ch: str) -> str:
+    return f"U+{ord(ch):04X}"
+
+
+@functools.cache
+def text(limit: int, *, lines: bool = False, unit: bool = False):
+    """The parser of a free-text column: at most `limit` characters, nothing hidden (newlines only where
+    `lines`), and for a unit only `unit_char`s. Messages name the character, never echo hidden text."""
+    @blank_is_none
+    def parse(t: str) -> tuple[str | None, str | None]:
+        if bad := next((ch for ch in t if _hidden(ch, lines)), None):
+            where = "；只有“说明”可以分行" if bad in NEWLINES else "（不可见字符，可能来自复制粘贴），请删除"
+            return None, f"含有控制字符 {codepoint(bad)}{where}"
+        if unit and (bad := next((ch for ch in t if not unit_char(ch)), None)):
+            shown = f"“{bad}”" if bad.isprintable() and not bad.isspace() else codepoint(bad)
+            return None, f"单位只能由汉字、字母、数字、空格和 {' '.join(UNIT_SIGNS.strip())} 组成，不能含{shown}"
+        if len(t) > limit:
+            return None, f"共 {len(t)} 个字符，超过 {limit} 个字符的上限"
+        return t, None
+    return parse
 
 
 @blank_is_none
@@ -107,8 +153,11 @@ def parse_deadline(text: str) -> tuple[dt.date | None, str | None]:
     shape = period_shape(text)
     if not shape:
         return None, f"截止日期“{text}”无法识别（写作 2026-12-31）"
-    m = re.match(r"^(\d{4})-(\d{2})-(\d{2})", text)
-    return (dt.date(int(m[1]), int(m[2]), int(m[3])) if m else shape[1]), None
+    m = PERIOD_DATE.match(text.translate(FULL_WIDTH).strip())
+    try:
+        return (dt.date(int(m[1]), int(m[2]), int(m[3])) if m else shape[1]), None
+    except ValueError:  # 2026-02-31
+        return None, f"截止日期“{text}”不是日历上的日期"
 
 
 @functools.cache
@@ -127,13 +176,13 @@ parse_yes_no = blank_is_none(term(vocab.YES_NO))  # 是 or 否 (true/false, 1/0,
 def twelve_digits(text: str) -> str | None:
     """A 6-, 9- or 12-digit 统计用区划代码 (spaces ignored) as 12 digits; None if it is not one."""
     t = re.sub(r"\s", "", text)
-    return t.ljust(12, "0") if t.isdigit() and len(t) in (6, 9, 12) else None
+    return t.ljust(12, "0") if t.isascii() and t.isdigit() and len(t) in (6, 9, 12) else None
 
 
 def normalise_code(text: str | None) -> tuple[str | None, str | None]:
     """6-, 9- or 12-digit 统计用区划代码 → 12 digits, also when Excel stored it as a number (430204.0)."""
-    t = re.sub(r"\s", "", text or "")
-    if re.fullmatch(r"\d+\.0+", t):
+    t = re.sub(r"\s", "", (text or "").translate(FULL_WIDTH))
+    if re.fullmatch(r"\d+\.0+", t, re.ASCII):
         t = t.split(".")[0]
     code = twelve_digits(t)
     if code is None:

@@ -6,7 +6,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from minsheng import audit, changes, store, vocab
+from minsheng import audit, auth, changes, store, vocab
 from minsheng.ingest.problems import ERROR
 
 
@@ -22,7 +22,7 @@ def _import(args) -> int:
         return _import_boundaries(args, path, directory)
     try:
         plan = pipeline.prepare(path.read_bytes(), path.name, directory, kind=args.kind, indicator=args.indicator,
-                                within=args.within, factor=args.factor)
+                                within=args.within, factor=args.factor, area=_area(args))
     except FileNotFoundError as e:
         print(f"导入失败：数据目录 {directory} 中缺少数据表（{Path(str(e)).name}）。"
               "可先运行 python -m minsheng demo，或用 MINSHENG_DATA 指向已有的数据目录", file=sys.stderr)
@@ -52,13 +52,18 @@ def _import(args) -> int:
         done="已导入，新数据版本 {version}（可用 python -m minsheng rollback 撤销）", failed="导入失败：{error}；数据未改变。")
 
 
-def _import_boundaries(args, path: Path, directory: Path) -> int:
-    from minsheng import repo
-    from minsheng.ingest import geo
+def _area(args) -> str | None:
+    """--area as a 12-digit code (a 6-digit one is padded); without it the operator imports for the whole tree.
+    A code that is no region's refuses the import (scope.Area.refusal)."""
+    if args.area is None:
+        return None
+    return auth.normalise_area(args.area) or args.area
 
+
+def _import_boundaries(args, path: Path, directory: Path) -> int:
     payload = path.read_bytes()
-    levels, problems = geo.read_boundaries(payload, repo.regions(directory), crs=args.crs, code=args.code,
-                                           display_name=path.name)
+    levels, problems = changes.check_boundaries(payload, path.name, crs=args.crs, code=args.code,
+                                                user_area=_area(args), directory=directory)
     for p in problems:
         print(str(p), file=sys.stderr)
     if any(p.level == ERROR for p in problems) or not levels:
@@ -74,7 +79,8 @@ def _import_boundaries(args, path: Path, directory: Path) -> int:
         return 3
     return changes.for_command(
         lambda: changes.commit_boundaries(levels, file=path.name, sha256=hashlib.sha256(payload).hexdigest(),
-                                          size=len(payload), actor=audit.os_user(), source="cli", directory=directory),
+                                          size=len(payload), actor=audit.os_user(), source="cli", directory=directory,
+                                          user_area=_area(args)),
         done="已导入边界，新数据版本 {version}", failed="导入失败：{error}；数据未改变。")
 
 
@@ -96,6 +102,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--within", help="按名称匹配区划时的上级区划代码，避免重名")
     p.add_argument("--crs", choices=["gcj02", "wgs84"], help="边界坐标系（GCJ-02 会转换为 WGS84）")
     p.add_argument("--code", help="裸几何边界文件对应的区划代码")
+    p.add_argument("--area", help="只允许导入该区划及其下级的数据（默认全部区划）")
     p.add_argument("--factor", type=float, default=3.0, help="与上年同期相比变化超过该倍数时警告（默认 3）")
     p.add_argument("--dry-run", action="store_true", help="只校验和预览，不写入")
     p.add_argument("--yes", action="store_true", help="确认存在警告时仍然导入")

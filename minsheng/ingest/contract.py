@@ -1,10 +1,12 @@
 """The import contract: for each kind of file, its columns, each once.
 
 A column says what clerks may call it, whether a file must have it (and what may stand in for it),
-how its cells are read, whether it identifies a row (key) or counts as a change in the preview
-(compared), and how the fill-in template shows it: header note, width, number format, drop-down,
-data validation. The template (`template.py`) renders this, the validator (`validate.py`) enforces it
-and the preview (`pipeline.py`) compares by it; `tests/test_contract.py` holds the three to it.
+how its cells are read (free text within a length, numbers within each indicator kind's bounds),
+whether it identifies a row (key) or is a field of the table (stored: the preview compares every one,
+and a file without the column leaves the field as it is), and how the fill-in template shows it:
+header note, width, number format, drop-down, data validation. The template (`template.py`) renders
+this, the validator (`validate.py`) enforces it and the preview (`pipeline.py`) compares by it;
+`tests/test_contract.py` holds the three to it.
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ class Column:
     wide: bool = False               # a wide table (one column per period) holds it in its headers and cells
     parse: Callable | None = None    # cell text → (value, None) or (None, message); by default its vocabulary's
     key: bool = False                # identifies a row; the preview joins on the keys
-    compared: bool = False           # a changed value makes an existing row 修改 in the preview
+    stored: bool = True              # a column of the table: a changed value makes an existing row 修改
+    reset: bool = False              # absent from a file, an existing row takes the default all the same
+                                     # (it goes with the value); any other absent column is left as it is
+    limit: int = 0                   # free text: at most this many characters (`cells.text`)
     choices: Choices | None = None   # the template's drop-down
     strict: bool = True              # False: the drop-down helps, but other values are allowed (new codes)
     fmt: str | None = None           # the template column's number format; "@" keeps codes and periods as text
@@ -71,6 +76,7 @@ class Column:
 class Kind:
     name: str                        # a vocab.FILES code
     columns: tuple[Column, ...]
+    carried: tuple[str, ...] = ()    # table columns no file holds: an existing row keeps them, a new one is given them
 
     def __getitem__(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -81,7 +87,14 @@ class Kind:
 
     @property
     def compared(self) -> list[str]:
-        return [c.name for c in self.columns if c.compared]
+        """Every field a commit may change: the preview compares them all."""
+        return [c.name for c in self.columns if c.stored and not c.key]
+
+    def absent(self, cols: dict[str, int]) -> list[str]:
+        """The fields a file without these columns leaves as they are on existing rows (not the keys, not
+        what a wide table holds in its headers, not what goes with the value or stands in for a column)."""
+        return [c.name for c in self.columns if c.stored and not (c.key or c.required or c.reset or c.wide)
+                and c.name not in cols]
 
     @property
     def shown(self) -> list[Column]:
@@ -110,6 +123,24 @@ class Kind:
         return sorted((c for c in self.columns if c.required and lacks(c)), key=lambda c: (bool(c.instead), c.chosen))
 
 
+# How long a free-text cell may be, in characters: a name fits a card title and a legend, an English
+# name runs two to three times the characters of the Chinese one, a unit is a few signs (元/人·月),
+# a department or domain a short phrase, a task or source a sentence, a description a paragraph.
+NAME, NAME_EN, UNIT, SHORT, SENTENCE, PARAGRAPH = 60, 120, 16, 40, 200, 1000
+
+
+def text(limit: int, **kw) -> dict:
+    return dict(limit=limit, parse=cells.text(limit, **kw))
+
+
+# What a value of each indicator kind may be, both ends included: a count, amount or standard is not
+# negative and stays below 10^12 (a province's yuan fit; a sum of 31,000 such values stays finite); a rate
+# is a percentage. A rate's numerator and denominator are counts.
+LARGEST = 999_999_999_999
+BOUNDS = {"count": (0, LARGEST), "amount": (0, LARGEST), "rate": (0, 100), "standard": (0, LARGEST)}
+assert tuple(BOUNDS) == vocab.KINDS.codes
+LON, LAT = (73, 136), (3, 54)  # China, in WGS84 degrees: a region's seat lies inside
+
 CODE_NOTE = "6、9 或 12 位统计用区划代码（如 430204 或 430204000000），按文本填写，不要写成 4.30204E+11。"
 NUMBER = dict(parse=cells.parse_number, check="decimal")
 
@@ -122,73 +153,73 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
                instead=("region_name",), decisive=True, key=True, width=16,
                note=CODE_NOTE + "从下拉列表选择或直接填写。", choices=REGION, fmt="@"),
         Column("region_name", ("区划名称", "地区", "地区名称", "单位", "乡镇", "乡镇街道", "区县"), width=14,
-               note="选填，仅供核对；导入时以区划代码为准。"),
+               stored=False, **text(NAME), note="选填，仅供核对；导入时以区划代码为准。"),
         Column("period", ("时期", "统计时期", "期别", "年月", "月份"), required=True, wide=True, key=True,
                parse=cells.parse_period, width=12, fmt="@",
                note="月度写 2026-10（或 2026年10月），季度写 2026年第3季度，年度写 2026。须与指标的报送频度一致。"),
         Column("value", ("数值", "值", "指标值", "本期数"), required=True, instead=("numerator", "denominator"),
-               wide=True, compared=True, width=12, **NUMBER,
+               wide=True, width=12, **NUMBER,
                note="不带单位的数字，比率写百分数如 98.5（不写 % 号）。年内累计的月度指标写年初至当月的累计数。"),
-        Column("numerator", ("分子",), compared=True, width=12, **NUMBER, note="比率类指标填写，如 参保人数；其他指标留空。"),
-        Column("denominator", ("分母",), compared=True, width=12, **NUMBER,
+        Column("numerator", ("分子",), reset=True, width=12, **NUMBER, note="比率类指标填写，如 参保人数；其他指标留空。"),
+        Column("denominator", ("分母",), reset=True, width=12, **NUMBER,
                note="比率类指标填写，如 应参保人数；数值 = 分子 ÷ 分母 × 100。"),
-        Column("status", ("状态", "数据状态"), compared=True, width=8,
+        Column("status", ("状态", "数据状态"), reset=True, width=8,
                note="正式 或 初步（快报）；留空视为正式。", choices=STATUS),
-        Column("source", ("来源", "数据来源"), width=24, note="数据来源，如“石峰区民政局月报”。"),
+        Column("source", ("来源", "数据来源"), width=24, **text(SENTENCE), note="数据来源，如“石峰区民政局月报”。"),
     )),
     Kind("targets", (
         Column("indicator_id", ("指标编码", "指标代码"), required=True, key=True, width=26,
                note="任务对应的指标编码，从下拉列表选择。", choices=INDICATOR, fmt="@"),
         Column("region_code", ("区划代码", "行政区划代码"), required=True, instead=("region_name",), key=True, width=16,
                note=CODE_NOTE + "目标所属的区划（通常为本市或本县）。", choices=REGION, fmt="@"),
-        Column("region_name", ("区划名称", "地区"), template=False),
+        Column("region_name", ("区划名称", "地区"), stored=False, template=False, **text(NAME)),
         Column("year", ("年度", "年份"), required=True, key=True, parse=cells.parse_year, width=8, check="year",
                note="四位数年份，如 2026。"),
-        Column("target", ("目标值", "目标", "年度目标"), required=True, compared=True, parse=cells.parse_number,
+        Column("target", ("目标值", "目标", "年度目标"), required=True, parse=cells.parse_number,
                width=10, check="positive", note="大于 0 的数字，与指标同单位，不带单位；比率写百分数如 95。"),
-        Column("department", ("部门", "责任单位", "牵头单位"), required=True, compared=True, width=14,
+        Column("department", ("部门", "责任单位", "牵头单位"), required=True, width=14, **text(SHORT),
                note="责任部门，如“市民政局”。"),
-        Column("task", ("任务", "任务名称", "民生实事"), compared=True, width=36,
+        Column("task", ("任务", "任务名称", "民生实事"), width=36, **text(SENTENCE),
                note="民生实事任务名称，如“完成困难老年人家庭适老化改造 1100 户”；留空时用指标名称。"),
-        Column("deadline", ("截止日期", "完成时限", "期限"), compared=True, parse=cells.parse_deadline, width=12,
+        Column("deadline", ("截止日期", "完成时限", "期限"), parse=cells.parse_deadline, width=12,
                check="date", note="完成时限，日期如 2026-06-30；留空为当年 12 月 31 日。"),
     )),
     Kind("regions", (
         Column("code", ("区划代码", "统计用区划代码", "代码"), required=True, key=True, parse=cells.normalise_code,
                width=16, note=CODE_NOTE + "下拉列表为已有区划；新增区划直接填写。", choices=REGION, strict=False, fmt="@"),
-        Column("name", ("名称", "区划名称"), required=True, compared=True, width=14, note="区划名称，如“石峰区”“响石岭街道”。"),
-        Column("level", ("级别", "层级"), compared=True, width=8, choices=LEVEL,
+        Column("name", ("名称", "区划名称"), required=True, width=14, **text(NAME), note="区划名称，如“石峰区”“响石岭街道”。"),
+        Column("level", ("级别", "层级"), width=8, choices=LEVEL,
                note="市、县、乡镇 或 村（县含县级市、区，乡镇含街道，村含社区）；留空时按代码推断。"),
-        Column("parent_code", ("上级代码", "上级区划代码"), compared=True, parse=cells.normalise_code, width=16,
+        Column("parent_code", ("上级代码", "上级区划代码"), parse=cells.normalise_code, width=16,
                note="上级区划的代码；留空时按代码推断（如 430204001000 的上级为 430204000000）。",
                choices=REGION, strict=False, fmt="@"),
-        Column("lon", ("经度",), compared=True, parse=cells.parse_number, width=10, check="lon",
+        Column("lon", ("经度",), parse=cells.parse_number, width=10, check="lon",
                note="驻地经度，WGS84 小数度数，如 113.13；没有边界时地图在此处画点。"),
-        Column("lat", ("纬度",), compared=True, parse=cells.parse_number, width=10, check="lat",
+        Column("lat", ("纬度",), parse=cells.parse_number, width=10, check="lat",
                note="驻地纬度，WGS84 小数度数，如 27.83。"),
-    )),
+    ), carried=("valid_from", "valid_to")),
     Kind("indicators", (
         Column("id", ("指标编码", "指标代码"), required=True, key=True, width=26, choices=INDICATOR, strict=False, fmt="@",
                note="小写字母、数字和下划线，如 mz_dibao_urban_persons；一经使用不要更改。下拉列表为已有指标，新增直接填写。"),
-        Column("name_zh", ("指标名称", "名称"), required=True, compared=True, width=22, note="中文名称，如“城市低保对象”。"),
-        Column("name_en", ("英文名称",), width=22, note="英文名称，用于英文导出，如 Urban minimum-living recipients。"),
-        Column("unit", ("单位", "计量单位"), required=True, compared=True, width=8, note="如 人、户、元/月、万元、%。比率类指标写 %。"),
-        Column("domain", ("领域", "部门"), width=8, choices=DOMAIN, strict=False,
+        Column("name_zh", ("指标名称", "名称"), required=True, width=22, **text(NAME), note="中文名称，如“城市低保对象”。"),
+        Column("name_en", ("英文名称",), width=22, **text(NAME_EN), note="英文名称，用于英文导出，如 Urban minimum-living recipients。"),
+        Column("unit", ("单位", "计量单位"), required=True, width=8, **text(UNIT, unit=True), note="如 人、户、元/月、万元、%。比率类指标写 %。"),
+        Column("domain", ("领域", "部门"), width=8, choices=DOMAIN, strict=False, **text(SHORT),
                note="民政、医保、卫健、人社、残联等，可从下拉列表选择或直接填写；留空为“其他”。"),
-        Column("kind", ("类型", "指标类型"), required=True, compared=True, width=8,
+        Column("kind", ("类型", "指标类型"), required=True, width=8,
                choices=KIND, note="计数、金额、比率 或 标准：决定上级如何汇总（见“代码表”）。"),
-        Column("frequency", ("频度", "频率", "报送频度"), required=True, compared=True,
+        Column("frequency", ("频度", "频率", "报送频度"), required=True,
                width=8, choices=FREQUENCY, note="年度、季度 或 月度。"),
-        Column("cumulative", ("累计", "是否累计"), compared=True, parse=cells.parse_yes_no, width=6, choices=YES_NO,
+        Column("cumulative", ("累计", "是否累计"), parse=cells.parse_yes_no, width=6, choices=YES_NO,
                note="是：月度数值为年初至当月累计；否：为当月（或月末）数。留空为否。"),
-        Column("report_level", ("报送级别", "报送层级"), compared=True, width=10,
+        Column("report_level", ("报送级别", "报送层级"), width=10,
                choices=LEVEL, note="最低报送级别：市、县、乡镇 或 村；更高级别由看板汇总。留空为县。"),
         Column("higher_is_better", ("越大越好", "正向指标"), parse=cells.parse_yes_no, width=10, choices=YES_NO,
                note="是：数值越大越好；否：越小越好（如 失业率）。留空为是。"),
-        Column("description", ("说明", "指标说明"), width=30,
+        Column("description", ("说明", "指标说明"), width=30, **text(PARAGRAPH, lines=True),
                note="统计口径：统计什么、截至何时、含不含哪些对象，如“月末在册人数，不含临时救助”。"),
-        Column("source", ("来源",), width=24, note="数据来源或依据文件，如“民政统计月报”。"),
-    )),
+        Column("source", ("来源",), width=24, **text(SENTENCE), note="数据来源或依据文件，如“民政统计月报”。"),
+    ), carried=("seq",)),
 )}
 assert tuple(KINDS) == vocab.FILES.codes
 

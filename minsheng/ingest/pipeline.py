@@ -7,12 +7,14 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from minsheng import observations, store, vocab
-from minsheng.ingest import contract, readers, validate
+from minsheng.ingest import contract, readers, scope, validate
 from minsheng.ingest.catalog import Catalog
 from minsheng.ingest.problems import ERROR, WARNING, ImportRejected, Problem, error
+from minsheng.regions import Tree
 
 
 @dataclass
@@ -28,6 +30,8 @@ class Plan:
     counts: dict = field(default_factory=dict)  # 新增 / 修改 / 未变
     changes: pd.DataFrame | None = None         # old → new for changed rows
     parent: str | None = None                   # the data version the preview was computed against
+    scope: list[str] = field(default_factory=list)  # the smallest region holding every change (ingest/scope.py)
+    area: str | None = None                     # the importer's area the rows were checked against
 
     @property
     def errors(self) -> list[Problem]:
@@ -52,9 +56,6 @@ def _align(df: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
     """New rows with the existing table's columns and dtypes, so the Parquet schema never drifts."""
     out = pd.DataFrame({c: df[c] if c in df else pd.Series([None] * len(df), dtype=object, index=df.index)
                         for c in like.columns})
-    if "seq" in like.columns and "seq" not in df:  # new indicators go to the end of the catalogue
-        start = int(like["seq"].max()) + 1 if len(like) else 1
-        out["seq"] = range(start, start + len(out))
     for c in like.columns:
         if c in ("period", "deadline"):
             out[c] = pd.to_datetime(out[c]).dt.date if len(out) else out[c]
@@ -67,6 +68,27 @@ def _align(df: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
                 break
             except (TypeError, ValueError):
                 continue
+    return out
+
+
+def _kept(joined: pd.DataFrame, exists: pd.Series, absent: pd.Series, spec: contract.Kind,
+          current: pd.DataFrame) -> pd.DataFrame:
+    """The file's rows as a commit writes them: on an existing row, the fields the file has no column for
+    (`absent`, per row) and the table's own (`carried`, like an indicator's place in the catalogue) stay as
+    they are; a new indicator goes to the end of the catalogue."""
+    out = joined.copy()
+    for c in spec.carried:
+        if f"{c}_old" in out:
+            out[c] = out[c].where(~exists, out[f"{c}_old"])
+    for combo in absent[exists].unique():
+        at = exists & (absent == combo)
+        for c in combo.split():
+            if f"{c}_old" in out:
+                out.loc[at, c] = out.loc[at, f"{c}_old"]
+    if "seq" in spec.carried and "seq" in out:
+        fresh = ~exists & out["seq"].isna()
+        start = int(current["seq"].max()) + 1 if len(current) else 1
+        out.loc[fresh, "seq"] = range(start, start + int(fresh.sum()))
     return out
 
 
@@ -84,55 +106,103 @@ def preview_observations(rows: pd.DataFrame, directory: Path) -> tuple[pd.DataFr
     path = store.table_path(store.resolve(directory), "observations")
     if not path.exists():
         return preview("observations", rows, pd.DataFrame(columns=rows.columns))
-    new = _align(rows, _like(directory, "observations"))
-    _, counts, changes = preview("observations", new, observations.existing(path, new), merge=False)
-    return new, counts, changes
+    like = _like(directory, "observations")
+    return preview("observations", rows, observations.existing(path, _align(rows, like)), merge=False, like=like)
 
 
-def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame, merge: bool = True
-            ) -> tuple[pd.DataFrame | None, dict, pd.DataFrame]:
-    """Merge the file's rows into the current table; count new, changed and unchanged rows.
-    Without `merge`, `current` may be just the rows sharing a key with the file, and no merged table
-    is returned."""
-    key, compared = contract.KINDS[kind].keys, contract.KINDS[kind].compared
-    new = _align(rows, current)
+def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame, merge: bool = True,
+            like: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Merge the file's rows into the current table; count new, changed and unchanged rows, comparing every
+    field a commit would change. Without `merge`, `current` may be just the rows sharing a key with the
+    file, and the file's rows are returned as they would be written (with the columns and dtypes of `like`,
+    the table's schema) instead of the merged table."""
+    spec = contract.KINDS[kind]
+    key = spec.keys
     cur = current.copy()
     for c in ("period", "deadline"):
         if c in cur:
             cur[c] = pd.to_datetime(cur[c]).dt.date
+    like = cur if like is None else like
+    new = _align(rows, like)
     joined = new.merge(cur, on=key, how="left", suffixes=("", "_old"), indicator=True)
+    joined.index = new.index
     exists = joined["_merge"] == "both"
-
-    def differs(c):
-        a, b = joined[c], joined[f"{c}_old"]
-        both_na = a.isna() & b.isna()
-        # flags (cumulative, higher_is_better) are numeric to pandas but cannot be subtracted
-        numeric = [pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x) for x in (a, b)]
-        if all(numeric):
-            return ~both_na & ~((a - b).abs() <= 1e-9)
-        return ~both_na & (a.astype(str) != b.astype(str))
-
+    absent = rows["_absent"].fillna("") if "_absent" in rows else pd.Series("", index=new.index)
+    joined = _kept(joined, exists, absent, spec, cur)
+    compared = [c for c in spec.compared if c in cur.columns]
+    differs = {c: _differs(joined[c], joined[f"{c}_old"]) & exists for c in compared}
     changed_mask = pd.Series(False, index=joined.index)
-    for c in compared:
-        if c in joined and f"{c}_old" in joined:
-            changed_mask |= differs(c)
-    changed_mask &= exists
+    for mask in differs.values():
+        changed_mask |= mask
     counts = {"新增": int((~exists).sum()), "修改": int(changed_mask.sum()), "未变": int((exists & ~changed_mask).sum())}
-    shown = [c for c in compared if c in joined]
-    changes = joined.loc[changed_mask, key + [x for c in shown for x in (f"{c}_old", c)]]
-    changes = changes.rename(columns=lambda c: c.replace("_old", "（原）"))
+    new = _align(joined[list(like.columns)], like)
+    changes = _changes(joined, changed_mask, differs, spec)
     if not merge:
-        return None, counts, changes
+        return new, counts, changes
     merged = pd.concat([cur.merge(new[key], on=key, how="left", indicator=True).query("_merge == 'left_only'")
                         .drop(columns="_merge"), new], ignore_index=True)
     merged = merged.sort_values(key).reset_index(drop=True)
     return merged, counts, changes
 
 
+def _differs(a: pd.Series, b: pd.Series) -> pd.Series:
+    both_na = a.isna() & b.isna()
+    # flags (cumulative, higher_is_better) are numeric to pandas but cannot be subtracted
+    numeric = [pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x) for x in (a, b)]
+    if all(numeric):
+        return ~both_na & ~((a - b).abs() <= 1e-9)
+    return ~both_na & (a.astype(str) != b.astype(str))
+
+
+def _changes(joined: pd.DataFrame, changed: pd.Series, differs: dict[str, pd.Series], spec: contract.Kind
+             ) -> pd.DataFrame:
+    """The changed rows: their keys, what changes in words (字段：原 → 新；…), then old and new of each field
+    that changes on any of them."""
+    rows = joined.loc[changed]
+    moved = [c for c, mask in differs.items() if mask.any()]
+    said = pd.Series("", index=rows.index, dtype=object)
+    for c in moved:
+        at, terms = differs[c][changed], spec[c].choices and spec[c].choices.terms
+        words = spec[c].header + "：" + _words(rows[f"{c}_old"], terms) + " → " + _words(rows[c], terms)
+        said = said.where(~at, said.where(said == "", said + "；") + words)
+    out = rows[spec.keys].assign(修改内容=said)
+    for c in moved:
+        out[f"{c}（原）"], out[c] = rows[f"{c}_old"], rows[c]
+    return out.reset_index(drop=True)
+
+
+def _words(values: pd.Series, terms: vocab.Vocabulary | None) -> pd.Series:
+    """`_said` of each value: numbers at once, anything else once per distinct value (a large import
+    changes 10^5 values, most of them numbers)."""
+    empty = values.isna()
+    if terms is None and pd.api.types.is_float_dtype(values):
+        out = values.astype(str).astype(object)
+        whole = ~empty & (values % 1 == 0) & (values.abs() < 1e15)
+        out[whole] = values[whole].astype("int64").astype(str)
+    else:
+        said = {v: _said(v, terms) for v in values[~empty].unique()}
+        out = values.map(said).astype(object)
+    out[empty] = "（空）"
+    return out
+
+
+def _said(v, terms: vocab.Vocabulary | None = None) -> str:
+    """A value as the preview words it: a term by its label (乡镇（街道）, 是), numbers without trailing zeros,
+    dates as 2026-12-31, （空） for nothing."""
+    if pd.isna(v):
+        return "（空）"
+    if terms is not None:
+        return terms.label(bool(v) if isinstance(v, np.bool_) else v)
+    if isinstance(v, (int, float, np.number)):
+        return str(int(v)) if float(v).is_integer() else repr(float(v))
+    return v.strftime("%Y-%m-%d") if isinstance(v, dt.date) else str(v)
+
+
 def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str | None = None,
             indicator: str | None = None, within: str | None = None, factor: float = 3.0,
-            max_bytes: int = readers.MAX_BYTES, progress=None) -> Plan:
-    """Read, validate and preview a file; nothing is written. `progress(fraction, text)` hears the stages."""
+            max_bytes: int = readers.MAX_BYTES, progress=None, area: str | None = None) -> Plan:
+    """Read, validate and preview a file; nothing is written. `progress(fraction, text)` hears the stages.
+    `area`: the importer's region code — rows outside it are errors (ingest/scope.py); None: the whole tree."""
     directory = directory or store.data_dir()
     progress = progress or (lambda fraction, text: None)
     file = Path(file).name  # only ever a name for messages: user input never becomes a path
@@ -143,6 +213,11 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
     sheets = readers.read(data, file, max_bytes)
     progress(0.3, "逐行检查…")
     cat = catalog(directory)
+    importer = scope.Area(cat.tree, area)
+    if importer.refusal:
+        return Plan(file, sha, kind, pd.DataFrame(), [error(file, importer.refusal)])
+    if not importer.city_wide:  # names resolve inside the area first: a 红旗村 elsewhere is not ambiguous
+        within = within or area
     problems: list[Problem] = []
     frames = []
     chosen = kind
@@ -164,7 +239,9 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
         else pd.DataFrame()
     if len(frames) > 1 and not rows.empty:
         problems += _cross_sheet_duplicates(rows, chosen, file)
-    plan = Plan(file, sha, chosen, rows, problems, parent=store.current(directory))
+    rows, problems = scope.confine(chosen, rows, problems, importer, file, sheets)
+    plan = Plan(file, sha, chosen, rows, problems, parent=store.current(directory),
+                scope=scope.touched(chosen, rows, cat.tree), area=area)
     if rows.empty and not plan.errors:
         plan.problems.append(error(file, "文件中没有可导入的数据行"))
     if not plan.errors:
@@ -201,8 +278,22 @@ def commit(plan: Plan, directory: Path | None = None, *, accept_warnings: bool =
                 raise
             # another import landed since the preview: merge into the newer data and try again
             plan.parent = store.current(directory)
+            _confine_again(plan, directory)
             plan.merged, plan.counts, plan.changes = _preview(plan.kind, plan.rows, directory)
     raise AssertionError("unreachable")
+
+
+def _confine_again(plan: Plan, directory: Path) -> None:
+    """Check the rows again against the newer version's region tree (a township may have moved out
+    of the importer's area since the preview) and recompute the scope; StoreConflict if any left."""
+    tree = Tree(_current(directory, "regions"))
+    importer = scope.Area(tree, plan.area)
+    _, problems = scope.confine(plan.kind, plan.rows, [], importer, plan.file, [])
+    outside = [p for p in problems if p.level == ERROR]
+    if importer.refusal or outside:
+        raise store.StoreConflict(f"数据已被另一次提交更新，{importer.refusal or outside[0].message}"
+                                  f"（共 {max(len(outside), 1)} 处）；请重新上传检查")
+    plan.scope = scope.touched(plan.kind, plan.rows, tree)
 
 
 def _write(plan: Plan, directory: Path, user: str | None, lock_timeout: float) -> str:
@@ -221,5 +312,5 @@ def _write(plan: Plan, directory: Path, user: str | None, lock_timeout: float) -
     tables, rows = ({}, table) if plan.kind == "observations" else ({plan.kind: table}, None)
     return store.commit(directory, tables, observations=rows, action="import", file_name=plan.file, file_sha256=plan.sha256,
                         kind=plan.kind, user=user, meta_update=meta_update, lock_timeout=lock_timeout,
-                        expected_parent=plan.parent,
+                        expected_parent=plan.parent, scope=plan.scope,
                         note=f"新增 {plan.counts.get('新增', 0)}，修改 {plan.counts.get('修改', 0)}，未变 {plan.counts.get('未变', 0)}")

@@ -2,7 +2,9 @@
 
 What the columns are, which are required, their notes, widths, formats, drop-downs and checks is the
 import contract (`contract.py`); the words the drop-downs offer are the vocabularies (`vocab.py`).
-This module only lays them out in a workbook.
+This module only lays them out in a workbook, every cell through `safe_cells.set_cell`: names from
+the catalogue that begin with = + - @ are written as text with a leading apostrophe, never as
+formulas (the drop-downs read those cells too).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from minsheng import files, fmt, vocab
+from minsheng import files, fmt, safe_cells, vocab
 from minsheng.ingest import contract
 from minsheng.ingest.contract import Column
 
@@ -80,11 +82,11 @@ def _code_sheet(wb: Workbook, lists: dict) -> dict[str, str]:
     ranges = {}
     for i, (key, (heading, rows)) in enumerate(lists.items()):
         col = 3 * i + 1  # value, meaning, blank separator
-        ws.cell(1, col, heading).font = Font(bold=True)
-        ws.cell(1, col + 1, "名称/含义").font = Font(bold=True)
+        safe_cells.set_cell(ws.cell(1, col), heading).font = Font(bold=True)
+        safe_cells.set_cell(ws.cell(1, col + 1), "名称/含义").font = Font(bold=True)
         for r, (value, meaning) in enumerate(rows, 2):
-            ws.cell(r, col, str(value)).number_format = "@"
-            ws.cell(r, col + 1, meaning)
+            safe_cells.set_cell(ws.cell(r, col), str(value)).number_format = "@"
+            safe_cells.set_cell(ws.cell(r, col + 1), meaning)
         letter = get_column_letter(col)
         ws.column_dimensions[letter].width = 16
         ws.column_dimensions[get_column_letter(col + 1)].width = 28
@@ -125,7 +127,7 @@ def _validation(col: Column, ranges: dict[str, str]) -> DataValidation | None:
 
 def _data_sheet(ws, cols: list[Column], ranges: dict[str, str]) -> None:
     for j, col in enumerate(cols, 1):
-        c = ws.cell(1, j, col.header)
+        c = safe_cells.set_cell(ws.cell(1, j), col.header)
         c.font = Font(bold=True, color="FFFFFF" if col.required else "000000")
         c.fill = HEAD_REQUIRED if col.required else HEAD_OPTIONAL
         c.alignment = Alignment(horizontal="center", vertical="center")
@@ -179,7 +181,7 @@ def _help_sheet(ws, kind: str, cols: list[Column], example: list) -> None:
     bold_rows = {rows.index(("示例（一行）",)) + 2, next(i for i, v in enumerate(rows, 1) if v[:1] == ("各列要求",))}
     for r, values in enumerate(rows, 1):
         for j, v in enumerate(values, 1):
-            cell = ws.cell(r, j, v)
+            cell = safe_cells.set_cell(ws.cell(r, j), v)
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             if j == 1 or r in bold_rows:  # section labels and the two table headers
                 cell.font = bold

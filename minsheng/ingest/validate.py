@@ -121,6 +121,7 @@ class _Check:
         if self.problems:
             return pd.DataFrame()
         rules, key_of = RULES[self.kind.name], operator.itemgetter(*self.kind.keys)
+        absent = " ".join(self.kind.absent(self.cols))  # the preview leaves these fields of existing rows alone
         out, seen = [], {}
         for row in self._rows(periods):
             record = rules.row(self, row)
@@ -132,7 +133,7 @@ class _Check:
                 self.error(row, rules.duplicate.format(key=first, row=seen[key]), *rules.duplicate_at)
                 continue
             seen[key] = row.no
-            record["_sheet"], record["_row"] = self.sheet.name, row.no
+            record["_sheet"], record["_row"], record["_absent"] = self.sheet.name, row.no, absent
             out.append(record)
         df = pd.DataFrame(out)
         if rules.after and not df.empty:
@@ -171,12 +172,20 @@ class _Check:
                 yield _Row(no, [*r, h, r[i] if i < len(r) else None], cols, [*header, h, h], True, self.errors)
 
 
-def _text(check: _Check, row: _Row, c: str) -> str | None:
-    """A cell that must not be empty."""
+def _empty(check: _Check, row: _Row, c: str, more: str = "") -> None:
+    """The one wording for a cell that must not be empty: its header, quoted, 为空."""
+    return check.error(row, f"“{row.col(c) or check.kind[c].header}”为空{more}", c)
+
+
+def _text(check: _Check, row: _Row, c: str, required: bool = True) -> str | None:
+    """A cell that must not be empty (unless not `required`), held to its column's text rule if it has one."""
     v = row.get(c)
     if v is None:
-        check.error(row, f"“{row.col(c) or c}”为空", c)
-    return v
+        return _empty(check, row, c) if required else None
+    if not check.kind[c].limit:
+        return v
+    value, msg = check.parse(c, v)
+    return check.error(row, msg, c) if msg else value
 
 
 def _term(check: _Check, row: _Row, c: str, default=None, *, named: bool = True, codes: bool = True):
@@ -185,10 +194,12 @@ def _term(check: _Check, row: _Row, c: str, default=None, *, named: bool = True,
     text = row.get(c)
     if text is None and default is not None:
         return default
+    column = check.kind[c]
+    words = f"（{'/'.join(str(t.code) for t in column.choices.terms if t.offered)}）" if codes else ""
+    if text is None:
+        return _empty(check, row, c, f"，应为 {column.choices.terms.spelled()}{words}")
     code, msg = check.parse(c, text)
     if msg:
-        column = check.kind[c]
-        words = f"（{'/'.join(str(t.code) for t in column.choices.terms if t.offered)}）" if codes else ""
         check.error(row, f"{column.header if named else ''}{msg}{words}", c)
     return code
 
@@ -211,6 +222,8 @@ def _indicator(check: _Check, row: _Row, ind_id: str):
 
 
 def _region(check: _Check, row: _Row) -> str | None:
+    if row.get("region_name") is not None and _text(check, row, "region_name") is None:
+        return None
     code, msg = check.region(row)
     return check.error(row, msg, "region_code", "region_name") if msg else code
 
@@ -224,18 +237,19 @@ def _grade(level: str) -> str:
 def _observation(check: _Check, row: _Row) -> dict | None:
     # each step is None after its problem, and the row stops there
     ind_id = row.get("indicator_id") or check.indicator
-    ind = _indicator(check, row, ind_id) if ind_id else check.error(row, "指标编码为空", "indicator_id")
+    ind = _indicator(check, row, ind_id) if ind_id else _empty(check, row, "indicator_id")
     code = ind and _reporting_region(check, row, ind)
     period = code and _period(check, row, ind)
     if period is None or row.wide and row.get("value") is None:
         return None  # (a blank cell in a wide table: that period was not reported, a gap and not a zero)
     values = _values(check, row, ind)
     status = values and _term(check, row, "status", "final")
-    if status is None:
+    source = status and _text(check, row, "source", required=False)
+    if not status or not check.clean(row):
         return None
     value, num, den = values
     return dict(indicator_id=ind.id, region_code=code, period=period, value=float(value), numerator=num,
-                denominator=den, status=status, source=row.get("source") or check.file)
+                denominator=den, status=status, source=source or check.file)
 
 
 def _reporting_region(check: _Check, row: _Row, ind) -> str | None:
@@ -253,7 +267,7 @@ def _reporting_region(check: _Check, row: _Row, ind) -> str | None:
 def _period(check: _Check, row: _Row, ind) -> dt.date | None:
     text = row.get("period")
     if text is None:
-        return check.error(row, "时期为空", "period")
+        return _empty(check, row, "period")
     period, msg = check.parse("period", text, ind.frequency)
     return check.error(row, msg, "period") if msg else period
 
@@ -265,13 +279,26 @@ def _values(check: _Check, row: _Row, ind) -> tuple | None:
     if ratio is None:
         return None
     (value,), (num, den), text = value, ratio, row.get("value")
+    if any(_too_large(check, row, c, v) for c, v in (("numerator", num), ("denominator", den))):
+        return None
+    low, high = contract.BOUNDS[ind.kind]
     if ind.kind == "rate":
         value = _rate(check, row, value, num, den)
     elif value is None:
-        check.error(row, "数值为空（未报送请整行删除，不要填 0）", "value")
-    elif value < 0:
+        _empty(check, row, "value", "（未报送请整行删除，不要填 0）")
+    elif value < low:
         value = check.error(row, f"{'标准' if ind.kind == 'standard' else '计数/金额'}不能为负数：{text}", "value")
+    elif _too_large(check, row, "value", value, high):
+        value = None
     return None if value is None else (value, num, den)
+
+
+def _too_large(check: _Check, row: _Row, c: str, value: float | None, high: float = contract.LARGEST) -> bool:
+    """Above what any indicator plausibly reaches (a roll-up of such values would overflow to inf)."""
+    if value is None or value <= high:
+        return False
+    check.error(row, f"“{row.col(c)}”{row.get(c)} 过大：不应超过 {high:,}（请核对单位和小数点）", c)
+    return True
 
 
 def _rate(check: _Check, row: _Row, value, num, den) -> float | None:
@@ -287,8 +314,9 @@ def _rate(check: _Check, row: _Row, value, num, den) -> float | None:
             return check.error(row, f"数值 {value:g}% 与 分子/分母 = {computed:.2f}% 不一致", "value")
         value = computed if value is None else value
     if value is None:
-        return check.error(row, "数值为空", "value")
-    if not 0 <= value <= 100:
+        return _empty(check, row, "value")
+    low, high = contract.BOUNDS["rate"]
+    if not low <= value <= high:
         return check.error(row, f"比率 {row.get('value')} 超出 0–100% 范围", "value")
     if den is None:
         check.warn(row, "比率只有数值、没有分子分母：上级区划汇总时无法计入此行", "value")
@@ -338,12 +366,15 @@ def _target(check: _Check, row: _Row) -> dict | None:
     target, msg = check.parse("target", row.get("target"))
     if msg or target is None or target <= 0:
         check.error(row, msg or "目标值须为大于 0 的数字", "target")
+    elif ind:
+        _too_large(check, row, "target", target, contract.BOUNDS[ind.kind][1])
     dept = _text(check, row, "department")
+    task = _text(check, row, "task", required=False)
     (deadline,) = _parsed(check, row, "deadline") or (None,)
     if not check.clean(row):
         return None
     return dict(indicator_id=ind_id, region_code=code, year=year, target=float(target), department=dept,
-                task=row.get("task") or ind.name_zh, deadline=deadline or (dt.date(year, 12, 31) if year else None))
+                task=task or ind.name_zh, deadline=deadline or (dt.date(year, 12, 31) if year else None))
 
 
 def _region_row(check: _Check, row: _Row) -> dict | None:
@@ -359,24 +390,70 @@ def _region_row(check: _Check, row: _Row) -> dict | None:
     if row.get("parent_code"):
         (parent,) = _parsed(check, row, "parent_code") or (None,)
     lon, lat = _parsed(check, row, "lon", "lat") or (None, None)
-    if lon is not None and lat is not None and not (73 <= lon <= 136 and 3 <= lat <= 54):
-        check.error(row, f"经纬度（{lon:g}, {lat:g}）不在中国范围内；经度、纬度是否填反？", "lon")
+    _seat(check, row, lon, lat)
     if not check.clean(row):
         return None
     return dict(code=code, name=name, level=level, parent_code=parent, lon=lon, lat=lat)
 
 
-def _parents_known(check: _Check, df: pd.DataFrame) -> list[Problem]:
-    """Every parent is in the regions table or the file (a deployment's top city may have none we hold)."""
-    known = set(check.cat.by_code) | set(df["code"])
-    column = check.sheet.header[check.cols["parent_code"]] if "parent_code" in check.cols else None
-    out = []
-    for row in df.to_dict("records"):
-        if row["parent_code"] and row["parent_code"] not in known and row["level"] != "province":
-            if cells.level_of_code(row["code"]) != "city" or any(cells.level_of_code(c) == "city" for c in known - {row["code"]}):
-                out.append(error(check.file, f"上级代码 {row['parent_code']} 不在区划表或本文件中", sheet=row["_sheet"],
-                                 row=row["_row"], column=column))
-    return out
+def _seat(check: _Check, row: _Row, lon: float | None, lat: float | None) -> None:
+    """A region's seat: longitude and latitude both or neither (when the file has both columns), inside China."""
+    (w, e), (s, n) = contract.LON, contract.LAT
+    lon_ok, lat_ok = lon is None or w <= lon <= e, lat is None or s <= lat <= n
+    if not lon_ok and not lat_ok:
+        check.error(row, f"经纬度（{lon:g}, {lat:g}）不在中国范围内；经度、纬度是否填反？", "lon")
+    elif not lon_ok or not lat_ok:
+        c, v, (low, high) = ("lon", lon, contract.LON) if not lon_ok else ("lat", lat, contract.LAT)
+        check.error(row, f"“{row.col(c)}”{v:g} 不在中国范围内（应在 {low}–{high} 度之间）", c)
+    elif "lon" in row.cols and "lat" in row.cols and (lon is None) != (lat is None):
+        _empty(check, row, "lat" if lat is None else "lon", "：经度和纬度须同时填写")
+
+
+def _tree(check: _Check, df: pd.DataFrame) -> list[Problem]:
+    """The regions as a commit would leave them (the current ones, the file's rows over them) must stay one
+    tree: each parent held and of a higher level, no cycle, one region at the top. Named at the file's rows."""
+    cur, rows = check.cat.regions, df.to_dict("records")
+    tree = _Merged({c: p if isinstance(p, str) else None for c, p in zip(cur["code"], cur["parent_code"])},
+                   dict(zip(cur["code"], cur["level"])), dict(zip(cur["code"], cur["name"])))
+    for r in rows:  # a file without a 上级代码 column leaves an existing region's parent as it is
+        if not (r["code"] in tree.parent and "parent_code" in r["_absent"].split()):
+            tree.parent[r["code"]] = r["parent_code"]
+        tree.level[r["code"]], tree.name[r["code"]] = r["level"], r["name"]
+    column = check.sheet.header[check.cols["parent_code" if "parent_code" in check.cols else "code"]]
+    return [error(check.file, said, sheet=r["_sheet"], row=r["_row"], column=column)
+            for r in rows if (said := tree.problem(r["code"]))]
+
+
+@dataclass
+class _Merged:
+    """The region tree a commit would leave: parent, level and name by code."""
+    parent: dict[str, str | None]
+    level: dict[str, str]
+    name: dict[str, str]
+
+    def said(self, code: str) -> str:
+        return f"{code} {self.name[code]}"
+
+    def problem(self, code: str) -> str | None:
+        """What is wrong with one region's place in the tree, if anything."""
+        up, rank = self.parent[code], vocab.LEVELS.codes.index
+        if up == code:
+            return f"区划 {self.said(code)}的上级是它自己"
+        if up not in self.level:  # a root: only the one region at the top may be one
+            if rank(self.level[code]) > min(map(rank, self.level.values())):
+                return f"上级代码 {up} 不在区划表或本文件中"
+            others = [c for c, p in self.parent.items() if p not in self.level and c != code]
+            return (f"区划表只能有一个最高级区划：已有 {'、'.join(map(self.said, others))}，"
+                    f"{self.said(code)}不能再作为最高级（请核对上级代码）") if others else None
+        if rank(self.level[up]) >= rank(self.level[code]):
+            return (f"上级 {self.said(up)}是{_grade(self.level[up])}，不高于{self.name[code]}"
+                    f"（{_grade(self.level[code])}）：上级须是更高一级的区划")
+        seen = [code]
+        while (up := self.parent.get(seen[-1])) in self.level:
+            if up in seen:
+                return "上级关系形成循环：" + " → ".join(map(self.said, [*seen[seen.index(up):], up]))
+            seen.append(up)
+        return None
 
 
 def _indicator_row(check: _Check, row: _Row) -> dict | None:
@@ -385,6 +462,8 @@ def _indicator_row(check: _Check, row: _Row) -> dict | None:
         check.error(row, f"指标编码“{iid}”只能用小写字母、数字和下划线，以字母开头", "id")
     name = _text(check, row, "name_zh")
     unit = _text(check, row, "unit")
+    name_en, domain, description, source = (_text(check, row, c, required=False)
+                                            for c in ("name_en", "domain", "description", "source"))
     kind = _term(check, row, "kind")
     freq = _term(check, row, "frequency", codes=False)
     cumulative = _term(check, row, "cumulative", False, named=False, codes=False)
@@ -392,9 +471,9 @@ def _indicator_row(check: _Check, row: _Row) -> dict | None:
     level = _term(check, row, "report_level", "county", codes=False)
     if not check.clean(row):
         return None
-    return dict(id=iid, name_zh=name, name_en=row.get("name_en") or "", unit=unit, domain=row.get("domain") or "其他",
+    return dict(id=iid, name_zh=name, name_en=name_en or "", unit=unit, domain=domain or "其他",
                 kind=kind, frequency=freq, cumulative=cumulative, report_level=level, higher_is_better=hib,
-                description=row.get("description") or "", source=row.get("source") or check.file)
+                description=description or "", source=source or check.file)
 
 
 @dataclass(frozen=True)
@@ -409,7 +488,7 @@ RULES = {
     "observations": _Rules(_observation, "与第 {row} 行重复：同一指标、区划、时期出现两次", ("period",),
                            lambda check, df: _year_on_year(df, check.cat, check.file, check.factor)),
     "targets": _Rules(_target, "与第 {row} 行重复：同一指标、区划、年度出现两次"),
-    "regions": _Rules(_region_row, "区划代码 {key} 与第 {row} 行重复", ("code",), _parents_known),
+    "regions": _Rules(_region_row, "区划代码 {key} 与第 {row} 行重复", ("code",), _tree),
     "indicators": _Rules(_indicator_row, "指标编码 {key} 与第 {row} 行重复", ("id",)),
 }
 assert set(RULES) == set(contract.KINDS)

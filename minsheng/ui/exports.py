@@ -7,22 +7,17 @@ with the page's selection (`Selection.audit`).
 
 from __future__ import annotations
 
-import re
 from typing import Callable
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from minsheng import audit, fmt, images, slides
+from minsheng import audit, fmt, images, safe_cells, slides
 from minsheng.selection import Selection
 from minsheng.ui import session
 from minsheng.ui.text import T
 
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[\\/:*?\"<>|\s]+", "_", name).strip("_")[:80] or "chart"
 
 
 def audited(build: Callable[[], bytes], **detail) -> Callable[[], bytes]:
@@ -66,7 +61,7 @@ def chart_buttons(fig: go.Figure | Callable[[], go.Figure], prov: images.Provena
         return fig() if callable(fig) else fig
 
     c1, c2, _ = st.columns([1, 1, 6])
-    name = _safe(prov.title)
+    name = safe_cells.file_name(prov.title, "chart")
     what = sel.audit(title=prov.title, subtitle=prov.subtitle)
     c1.download_button(T("下载 PNG"), data=audited(lambda: images.png(figure(), prov), format="png", **what),
                        file_name=f"{name}.png", mime="image/png", key=f"{key}_png", on_click="ignore",
@@ -86,5 +81,5 @@ def deck_button(sel: Selection, build: Callable[[], list], sources: list[str], k
         return slides.deck(sel.deck_title(), sel.deck_subtitle(), build(), src, sel.demo)
 
     st.download_button(T("导出汇报材料"), data=audited(make, **sel.audit(format="pptx", **detail)),
-                       file_name=f"{_safe(sel.deck_title().replace(' · ', '_'))}.pptx", mime=PPTX_MIME, key=key,
+                       file_name=f"{safe_cells.file_name(sel.deck_title().replace(' · ', '_'))}.pptx", mime=PPTX_MIME, key=key,
                        on_click="ignore", icon=":material/slideshow:", type="primary")

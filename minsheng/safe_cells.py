@@ -1,0 +1,84 @@
+"""Text that a spreadsheet would run as a formula, made inert in every file the product writes.
+
+A name that begins with `=`, `+`, `-` or `@` (or a tab, CR or LF) is a formula to Excel, WPS and
+LibreOffice when it sits in a CSV cell, and openpyxl stores any string that begins with `=` as a
+formula: `=HYPERLINK("http://…","x")` as a region name became a live link in every export.
+
+The policy (README, "导出文件与公式"): such text is ACCEPTED on import and stored as written — the
+store keeps what the department sent — and NEUTRALISED ON OUTPUT, the way OWASP's CSV-injection
+guidance says: the cell gets a leading apostrophe (`'=1+1`), which every spreadsheet shows as text
+and which reads the same otherwise. Only text is touched: a number (-3.5 in 数值) stays a number,
+and so does a number written as text ("-3.5", "+4.0%"), which every spreadsheet reads as that
+number, never as a formula. CSV files also quote every text field, so a separator inside a name
+cannot start a new cell; XLSX cells holding text are always typed as strings.
+
+Everything that writes CSV, XLSX, PPTX tables or a download's file name calls this module.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+PREFIX = "'"
+_RISKY_START = re.compile("[" + re.escape("".join(TRIGGERS)) + r"]|\s+[=+\-@]")
+_NUMBER = re.compile(r"[+-]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?")
+_UNSAFE_IN_NAMES = re.compile(r"[\\/:*?\"<>|\s\x00-\x1f]+")
+
+
+def risky(value: str) -> bool:
+    """Whether a spreadsheet could read this text as a formula: it begins with a trigger, or with
+    blanks and then one (some spreadsheets skip leading blanks), and it is not a plain number."""
+    return bool(_RISKY_START.match(value)) and not _NUMBER.fullmatch(value.strip())
+
+
+def text(value):
+    """One cell's value as it may be written: risky text with a leading apostrophe, anything else
+    (numbers, dates, None, safe text) unchanged."""
+    return PREFIX + value if isinstance(value, str) and risky(value) else value
+
+
+def frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `df` whose text cells are neutralised as `text` would; numeric columns are not looked
+    at. An export runs this on every batch of 100,000 rows, so each column gets a vectorised look at
+    first characters and only the few cells that might be risky are checked one by one."""
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+            continue  # a numeric or date column
+        try:
+            strings = s.str
+        except AttributeError:  # no text in it (dates as objects, all empty)
+            continue
+        first = strings[:1]  # a cheap look at every cell; the full rule only where it might apply
+        maybe = np.flatnonzero((first.isin(TRIGGERS) | first.str.isspace()).fillna(False).to_numpy(dtype=bool))
+        if not len(maybe):
+            continue
+        values = s.to_numpy(dtype=object, copy=True)
+        hits = [i for i in maybe if risky(values[i])]
+        if hits:
+            values[hits] = [PREFIX + v for v in values[hits]]
+            out[col] = pd.Series(values, index=s.index, dtype=s.dtype, name=col)
+    return out
+
+
+def set_cell(cell, value):
+    """Give an openpyxl cell `value`: text neutralised and typed as a string, so that no text cell is
+    ever a formula (openpyxl makes a formula of any str that begins with "="). Returns the cell."""
+    value = text(value)
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
+
+
+def file_name(stem: str, fallback: str = "导出") -> str:
+    """A download's file name (without suffix) from names in the data: no path separators, quotes or
+    blanks, and no leading trigger or dot (a file called "=…" or "-…" invites the same trouble as
+    a cell, and on a command line reads as an option)."""
+    name = _UNSAFE_IN_NAMES.sub("_", stem).lstrip("".join(TRIGGERS) + "._")
+    return name.rstrip("._")[:80] or fallback
