@@ -41,6 +41,12 @@ def text(value):
     return PREFIX + value if isinstance(value, str) and risky(value) else value
 
 
+def restore(value: str) -> str:
+    """Text as it was before `text` neutralised it: an export of ours, edited and imported again,
+    must not turn the name `=1+1` into `'=1+1`. Only the apostrophe `text` adds comes off."""
+    return value[1:] if value.startswith(PREFIX) and risky(value[1:]) else value
+
+
 def frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of `df` whose text cells are neutralised as `text` would; numeric columns are not looked
     at. An export runs this on every batch of 100,000 rows, so each column gets a vectorised look at

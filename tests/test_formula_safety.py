@@ -55,9 +55,12 @@ def hostile(tmp_path_factory):
     obs.loc[(obs["indicator_id"] == "amt") & (obs["region_code"] == YI), "value"] = NEGATIVE
     store.write_tables(d, t, {"title": "测试数据", "demo": False, "data_date": "2023-03-31"})
     commit(d, "regions.csv", pd.DataFrame(dict(code=list(REGION_NAMES), name=list(REGION_NAMES.values()))))
-    ind = t["indicators"].assign(name_zh=HOSTILE, unit=["@SUM(A1)", "-2+3", "%", "=1+1", "+1+1"], source=LINK,
-                                 domain="@SUM(A1)")
+    ind = t["indicators"].assign(name_zh=HOSTILE, source=LINK, domain="@SUM(A1)")
     commit(d, "indicators.csv", ind.drop(columns=["seq"]))
+    # The import refuses = + @ in a unit (a unit is short plain text): such units can only be data
+    # that predates that check, so they go in as a version of their own, below the importer.
+    units = repo.indicators(d).assign(unit=["@SUM(A1)", "-2+3", "%", "=1+1", "+1+1"])
+    store.commit(d, {"indicators": units[pd.read_parquet(store.table_path(store.resolve(d), "indicators")).columns]})
     commit(d, "targets.csv", t["targets"].assign(department=[LINK, "-2+3"], task=["+1+1", "@SUM(A1)"]))
     rows = obs[obs["indicator_id"] == "cnt"].head(4).assign(source=["=1+1", LINK, "@SUM(A1)", "-2+3"], value=99)
     commit(d, "observations.csv", rows[["indicator_id", "region_code", "period", "value", "source"]])
@@ -253,3 +256,16 @@ def test_tables_on_pages_offer_no_unneutralised_csv_download():
            "print(config.get_option('client.disableDataExport'))"
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "True", r.stderr
+
+
+def test_a_neutralised_name_imported_again_reads_as_written(hostile, tmp_path):
+    """A clerk exports regions, fixes a number and imports the file again: the apostrophe the export
+    put before `=HYPERLINK(…)` must not become part of the region's name."""
+    d = tmp_path / "data"
+    shutil.copytree(hostile, d)
+    exported = export.to_csv(repo.regions(d)[["code", "name"]])
+    assert quoted(LINK.replace('"', '""')) in exported.decode("utf-8-sig")  # the export neutralised it
+    plan = pipeline.prepare(exported, "regions.csv", d)
+    assert not plan.errors, [str(p) for p in plan.errors]
+    assert plan.counts.get("修改", 0) == 0, plan.changes  # nothing changes: every name reads back as stored
+    assert dict(zip(plan.rows["code"], plan.rows["name"]))[JIA] == LINK

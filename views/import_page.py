@@ -122,7 +122,7 @@ def render(plan: pipeline.Plan) -> None:
     for col, what in zip(st.columns(3), ("新增", "修改", "未变")):
         col.metric(f"{what}行", f"{c.get(what, 0):,}")
     if plan.changes is not None and not plan.changes.empty:
-        st.markdown("**将被修改的数值（原 → 新）**")
+        st.markdown("**将被修改的内容（原 → 新）**")
         st.dataframe(plan.changes.head(500), hide_index=True, width="stretch")
     confirmed = not warnings or st.checkbox(f"我已核实上述 {len(warnings)} 个警告，仍要导入", key="imp_confirm")
     if st.button("提交导入", type="primary", disabled=not confirmed or not (c.get("新增") or c.get("修改")),

@@ -14,7 +14,7 @@ import math
 import re
 import unicodedata
 
-from minsheng import vocab
+from minsheng import safe_cells, vocab
 
 # Digits are ASCII (\d matches every script's digits otherwise, and int() reads them all): full-width ASCII,
 # common in Chinese office files, is read as ASCII first; other scripts' digits, superscripts and `_` never read.
@@ -126,6 +126,7 @@ def text(limit: int, *, lines: bool = False, unit: bool = False):
     `lines`), and for a unit only `unit_char`s. Messages name the character, never echo hidden text."""
     @blank_is_none
     def parse(t: str) -> tuple[str | None, str | None]:
+        t = safe_cells.restore(t)  # a name from one of our own exports reads back as it was written
         if bad := next((ch for ch in t if _hidden(ch, lines)), None):
             where = "；只有“说明”可以分行" if bad in NEWLINES else "（不可见字符，可能来自复制粘贴），请删除"
             return None, f"含有控制字符 {codepoint(bad)}{where}"
