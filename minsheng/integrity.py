@@ -38,6 +38,7 @@ MANIFEST = "manifest.json"
 _CHUNK = 1 << 20
 _hashes: dict[tuple, str] = {}            # stat key → SHA-256: a file is hashed once per process unless it changed
 _footers: dict[tuple, bool] = {}          # stat key → Parquet footer readable
+_manifests: dict[tuple, dict] = {}        # stat key of a manifest → its entries
 _verdicts: dict[tuple, dict[str, str]] = {}    # (folder, stat keys) → problems found by a full background check
 _queued: set[tuple] = set()
 _one_at_a_time = threading.Lock()         # background checks read GBs: never two at once
@@ -78,16 +79,20 @@ def entry(path: Path, digest: str | None = None) -> dict:
 def read(folder: Path) -> dict[str, dict] | None:
     """{file name: entry} of a folder's manifest; None when it has none (an unverified version)."""
     path = Path(folder) / MANIFEST
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        entries = doc["files"]
-        if not all(isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in entries.values()):
-            raise ValueError
-        return entries
-    except FileNotFoundError:
+    key = _key(path)  # parsed once per process while the file is unchanged: every query asks
+    if key is None:
         return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise ManifestError(f"{MANIFEST} 无法读取") from e
+    if key not in _manifests:
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))["files"]
+            if not all(isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in entries.values()):
+                raise ValueError
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ManifestError(f"{MANIFEST} 无法读取") from e
+        _manifests[key] = entries
+    return _manifests[key]
 
 
 def write(folder: Path, entries: dict[str, dict]) -> None:

@@ -298,7 +298,7 @@ def verify(directory: Path, record: bool = True) -> list[dict]:
                     with lock(directory, timeout=5):
                         integrity.record(folder, _files_of(directory, folder))
                     state = "recorded"
-                except (OSError, StoreBusy):
+                except (OSError, StoreError):
                     pass  # read-only data, or busy: it stays unverified, which `check` says
         for name, text in found.items():
             others = [v for v in _sharing(directory, vid, name) if v != vid]
