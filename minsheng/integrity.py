@@ -49,12 +49,13 @@ class ManifestError(ValueError):
 
 
 def _key(path: Path) -> tuple | None:
-    # ctime too: setting an mtime back after a write (touch -r) still moves the ctime.
+    # The inode's state, shared by its hard links. ctime too: setting an mtime back after a write
+    # (touch -r) still moves the ctime; so does linking, which `record` accounts for.
     try:
         st = os.stat(path)
     except FileNotFoundError:
         return None
-    return str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def sha256(path: Path) -> str:
@@ -103,6 +104,8 @@ def record(folder: Path, names: list[str], known: dict[str, str] | None = None) 
     """Hash `names` (paths relative to `folder`) and write the manifest; `known` gives digests of
     files linked from a version that was just verified, so they are not read again."""
     known = known or {}
+    for name, digest in known.items():  # linking moved the inode's ctime: same bytes, checked just now
+        _hashes[_key(Path(folder) / name)] = digest
     entries = {n: entry(Path(folder) / n, known.get(n)) for n in names}
     write(folder, entries)
     return entries

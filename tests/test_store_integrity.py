@@ -232,20 +232,24 @@ def test_a_query_sees_one_version_whole(d):
     readers = [threading.Thread(target=read, args=(i,)) for i in range(len(bursts))]
     for t in readers:
         t.start()
-    t0 = time.monotonic()
+    t0, switched = time.monotonic(), []
     try:
         for v in vs[3:]:
             seen = list(bursts)
             while any(b <= s for b, s in zip(bursts, seen)) and time.monotonic() - t0 < 20:
                 time.sleep(0.001)  # every reader finishes a burst begun before the switch …
+            if time.monotonic() - t0 >= 20:
+                break  # a very busy machine: fewer switches, each still with readers behind it
             files.write_text(d / ".versions" / "CURRENT", v + "\n")
             db.cursor(d).close()  # … and the switch happens here, while they query
+            switched.append(v)
     finally:
         stop.set()
         for t in readers:
             t.join()
     assert not errors and not mixed, (len(errors), errors[:3], len(mixed), mixed[:2])
-    assert sum(bursts) >= len(bursts) * (len(vs) - 3) and store.read_meta(d)["k"] == k_of[vs[-1]]
+    assert len(switched) >= 10 and sum(bursts) >= len(bursts) * len(switched)
+    assert store.read_meta(d)["k"] == k_of[switched[-1]]
 
 
 # --- 13. a full disk, a read-only data directory: refusals, nothing changed -----------------------
