@@ -142,6 +142,10 @@ def test_a_torn_current_pointer_falls_back_and_a_rollback_repairs_it(d):
     assert cli("check", data_dir=d).returncode == 1
     with pytest.raises(store.StoreError, match="CURRENT"):  # a commit onto an unknown parent: refused
         commit_k(d, 3)
+    csv = d.parent / "k3.csv"
+    csv.write_text("indicator_id,region_code,period,value\namt,%s,2023,99\n" % JIA, encoding="utf-8")
+    out = cli("import", str(csv), "--yes", data_dir=d)
+    assert out.returncode == 2 and "CURRENT" in out.stderr and "Traceback" not in out.stderr, out.stderr
     out = cli("rollback", v1, data_dir=d)
     assert out.returncode == 0, out.stderr
     new = out.stdout.split()[-1]
