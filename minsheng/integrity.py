@@ -48,19 +48,20 @@ class ManifestError(ValueError):
     """manifest.json exists but cannot be read: the version counts as damaged (fail closed)."""
 
 
-def _key(path: Path) -> tuple | None:
+def _key(path: Path, st: os.stat_result | None = None) -> tuple | None:
     # The inode's state, shared by its hard links. ctime too: setting an mtime back after a write
     # (touch -r) still moves the ctime; so does linking, which `record` accounts for.
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
+    if st is None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
-def sha256(path: Path) -> str:
+def sha256(path: Path, st: os.stat_result | None = None) -> str:
     """The file's SHA-256 (hex), read in 1 MB chunks; remembered for as long as the file is unchanged."""
-    key = _key(path)
+    key = _key(path, st)
     if key in _hashes:
         return _hashes[key]
     h = hashlib.sha256()
@@ -111,8 +112,8 @@ def record(folder: Path, names: list[str], known: dict[str, str] | None = None) 
     return entries
 
 
-def _footer_ok(path: Path) -> bool:
-    key = _key(path)
+def _footer_ok(path: str, st: os.stat_result) -> bool:
+    key = _key(path, st)
     if key not in _footers:
         try:
             pq.read_metadata(path)
@@ -122,49 +123,51 @@ def _footer_ok(path: Path) -> bool:
     return _footers[key]
 
 
-def problems(folder: Path, names: list[str], full: bool = False) -> dict[str, str]:
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
+def problems(folder: Path, names: list[str], full: bool = False, background: bool = False) -> dict[str, str]:
     """What is wrong with a version folder: {file name: what, in Chinese}; empty when it is whole.
 
     Checks every file the manifest lists (by size and mtime, then by hash where they differ, or
-    always by hash with `full`) and, for `names` it does not list, that a Parquet footer reads."""
+    always by hash with `full`) and, for `names` it does not list, that a Parquet footer reads.
+    With `background`, a whole-looking folder also gets the verdict of a full check run in a
+    background thread (queued at the first ask, {} until it is done). One stat per file: every
+    query asks this."""
     folder = Path(folder)
     try:
-        manifest = read(folder)
+        manifest = read(folder) or {}
     except ManifestError as e:
         return {MANIFEST: str(e)}
+    base = str(folder) + os.sep
+    stats = {n: _stat(base + n) for n in {*names, *manifest}}
     out = {}
-    for name, want in (manifest or {}).items():
-        path = folder / name
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
+    for name, want in manifest.items():
+        st = stats[name]
+        if st is None:
             out[name] = f"缺少 {name}"
             continue
         same_stat = st.st_size == want.get("size") and st.st_mtime_ns == want.get("mtime_ns")
-        if (full or not same_stat) and sha256(path) != want["sha256"]:
+        if (full or not same_stat) and sha256(base + name, st) != want["sha256"]:
             out[name] = f"{name} 的内容与提交时不同（校验和不符）"
     for name in names:
-        if name not in (manifest or {}) and name.endswith(".parquet") and (folder / name).exists() \
-                and not _footer_ok(folder / name):
+        st = stats[name]
+        if name not in manifest and name.endswith(".parquet") and st is not None and not _footer_ok(base + name, st):
             out[name] = f"{name} 不是可读的 Parquet 文件"
-    return out
-
-
-def _verdict_key(folder: Path, names: list[str]) -> tuple:
-    return (str(folder), *(_key(Path(folder) / n) for n in sorted(names)))
-
-
-def background(folder: Path, names: list[str]) -> dict[str, str]:
-    """Problems a full check of the folder found, once it has run; the first ask queues it in a
-    background thread and returns [] (the cheap checks of `problems` answer meanwhile)."""
-    key = _verdict_key(folder, names)
+    if out or full or not background:
+        return out
+    key = (str(folder), *sorted((n, _key(base + n, st)) for n, st in stats.items() if st is not None))
     if key in _verdicts:
         return _verdicts[key]
     if key not in _queued:
         _queued.add(key)
-        threading.Thread(target=_check_in_background, args=(key, Path(folder), list(names)), daemon=True,
+        threading.Thread(target=_check_in_background, args=(key, folder, list(names)), daemon=True,
                          name="minsheng-verify").start()
-    return []
+    return {}
 
 
 def _check_in_background(key: tuple, folder: Path, names: list[str]) -> None:

@@ -178,10 +178,16 @@ def _versions(directory: Path) -> list[str]:
 
 def _files_of(directory: Path, folder: Path) -> list[str]:
     """The files a version consists of, relative to its folder: tables, roll-ups, meta, own boundaries."""
-    names = [f"{n}.parquet" for n in (*TABLES, *rollup.DERIVED)] + [rollup.stamp_path(folder).name, "meta.json"]
-    b = Path(folder) / "boundaries"
-    names += [f"boundaries/{p.name}" for p in sorted(b.glob("*.geojson"))] if b.is_dir() else []
-    return [n for n in names if (Path(folder) / n).is_file()]
+    try:
+        present = set(os.listdir(folder))
+    except FileNotFoundError:
+        return []
+    names = [n for n in (*(f"{t}.parquet" for t in (*TABLES, *rollup.DERIVED)), rollup.stamp_path(folder).name,
+                         "meta.json") if n in present]
+    if "boundaries" in present and os.path.isdir(os.path.join(folder, "boundaries")):
+        names += sorted(f"boundaries/{n}" for n in os.listdir(os.path.join(folder, "boundaries"))
+                        if n.endswith(".geojson"))
+    return names
 
 
 def damage(directory: Path, version_id: str, full: bool = False) -> dict[str, str]:
@@ -191,9 +197,7 @@ def damage(directory: Path, version_id: str, full: bool = False) -> dict[str, st
         folder = _folder(directory, version_id)
     except StoreError as e:
         return {"version.json": str(e)}
-    names = _files_of(directory, folder)
-    found = integrity.problems(folder, names, full=full)
-    return found or ({} if full else integrity.background(folder, names))
+    return integrity.problems(folder, _files_of(directory, folder), full=full, background=not full)
 
 
 def _sharing(directory: Path, version_id: str, name: str) -> list[str]:
