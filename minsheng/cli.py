@@ -22,9 +22,21 @@ def _demo(args) -> int:
     return 0
 
 
+def _warn_if_fallback() -> str | None:
+    """Say on stderr when the data read is not the current version (it is damaged: store.reading)."""
+    try:
+        problem = store.reading(store.data_dir()).problem
+    except store.StoreError as e:
+        problem = str(e)
+    if problem:
+        print(f"注意：{problem}", file=sys.stderr)
+    return problem
+
+
 def _export(args) -> int:
     from minsheng import export
 
+    _warn_if_fallback()
     ids = [i for part in args.indicator for i in part.split(",") if i]
     try:
         sel = export.check(ids, args.region, args.level,
@@ -43,6 +55,7 @@ def _export(args) -> int:
 def _history(args) -> int:
     from minsheng import changes
 
+    _warn_if_fallback()
     try:
         recs = store.history(store.data_dir())
     except store.StoreError as e:
@@ -89,12 +102,7 @@ def _check(args) -> int:
     rows += [(r["id"], _STATES[r["state"]], "；".join(r["problems"].values()) or "—", "●" if r["current"] else "")
              for r in report]
     print(fmt.text_table(rows))
-    try:
-        problem = store.reading(directory).problem
-    except store.StoreError as e:
-        problem = str(e)
-    if problem:
-        print(problem, file=sys.stderr)
+    problem = _warn_if_fallback()
     damaged = [r["id"] for r in report if r["state"] == "damaged"]
     if damaged:
         print(f"发现 {len(damaged)} 个损坏的版本：{'、'.join(damaged)}。不要回退到这些版本；"

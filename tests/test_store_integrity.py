@@ -104,6 +104,11 @@ def test_a_damaged_current_version_falls_back_to_the_newest_whole_one(d):
     cur.close()
     r = cli("check", data_dir=d)
     assert r.returncode == 1 and v2 in r.stderr and v1 in r.stderr and "Traceback" not in r.stderr
+    out = d.parent / "amt.csv"
+    r = cli("export", "--indicator", "amt", "--region", JIA, "--from", "2023", "--to", "2023", "--out", str(out),
+            data_dir=d)
+    assert r.returncode == 0 and "已损坏" in r.stderr and v1 in r.stderr, r.stderr  # exported from v1, and says so
+    assert "13.5" in out.read_text(encoding="utf-8-sig")
 
 
 def test_an_unreadable_parquet_in_an_unverified_version_falls_back(d):
