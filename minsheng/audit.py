@@ -1,4 +1,10 @@
-"""Append-only audit log (JSON lines): who did what, when and from where."""
+"""Append-only audit log (JSON lines): who did what, when and from where.
+
+A change to data or users is recorded twice (`change`): an "intent" line before it, which must be
+written or the change is not made, and its outcome after, which names the intent's id. So the log
+never misses a change that happened, and a log that fails after the change cannot make a change
+that happened look failed: the intent without an outcome says the outcome went unrecorded.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,12 @@ import fcntl
 import json
 import os
 import re
+import sys
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
-ACTIONS = ("sign-in", "sign-in-failed", "sign-out", "import", "rollback", "export", "users-change")
+ACTIONS = ("sign-in", "sign-in-failed", "sign-out", "import", "rollback", "export", "users-change", "intent")
 # Keys whose values are never written, however deep in `detail` they sit: a caller passing a form's
 # fields through must not put a password into a file that is kept for years.
 _SECRET = re.compile(r"pass|secret|token|hash|credential", re.I)
@@ -22,6 +31,10 @@ def log_path() -> Path:
     from minsheng import store  # late: the CLI for users should not pay for pandas
 
     return store.data_dir() / "audit.log"
+
+
+class AuditError(Exception):
+    """The intent of a change could not be recorded, so the change was not made (message in Chinese)."""
 
 
 def _scrub(value):
@@ -42,12 +55,18 @@ def os_user() -> str:
         return f"uid {os.getuid()}"
 
 
-def record(action: str, user: str | None, detail: dict | None = None, source: str | None = None) -> dict:
-    """Append one event and fsync it; returns the record written."""
+def record(action: str, user: str | None, detail: dict | None = None, source: str | None = None, *,
+           intent: str | None = None) -> dict:
+    """Append one event and fsync it; returns the record written. `intent`: the id of the intent line
+    this one is the outcome of (an intent line itself gets an "id")."""
     if action not in ACTIONS:
         raise ValueError(f"未知审计事件：{action}")
     rec = dict(time=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"), user=user,
                action=action, detail=_scrub(detail or {}), source=source)
+    if action == "intent":
+        rec["id"] = uuid.uuid4().hex[:16]
+    if intent:
+        rec["intent"] = intent
     line = (json.dumps(rec, ensure_ascii=False, default=str) + "\n").encode("utf-8")
     path = log_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +82,34 @@ def record(action: str, user: str | None, detail: dict | None = None, source: st
     finally:
         os.close(fd)
     return rec
+
+
+@contextmanager
+def change(action: str, user: str | None, detail: dict, source: str | None):
+    """Record a change around the block that makes it: an intent line first (AuditError, and the block
+    does not run, when it cannot be written), then `action` with `detail`, what the block put in the
+    dict it is given, and ok (or ok false and the error, which is raised again). An outcome that
+    cannot be written is said on stderr, not raised: the change happened and its intent is logged."""
+    try:
+        intent = record("intent", user, {"action": action, **detail}, source)["id"]
+    except OSError as e:
+        raise AuditError(f"无法写入审计日志 {log_path().name}（{e.strerror or e}），未做任何更改") from None
+    outcome: dict = {}
+    try:
+        yield outcome
+    except Exception as e:
+        _outcome(action, user, {**detail, **outcome, "ok": False, "error": str(e)}, source, intent)
+        raise
+    _outcome(action, user, {**detail, **outcome, "ok": True}, source, intent)
+
+
+def _outcome(action: str, user: str | None, detail: dict, source: str | None, intent: str) -> None:
+    try:
+        record(action, user, detail, source, intent=intent)
+    except OSError as e:
+        print(f"警告：审计日志 {log_path().name} 无法写入这次操作（{action}）的结果（{e.strerror or e}）；"
+              f"操作{'已完成' if detail.get('ok') else '未完成'}，日志中有它的意图记录 {intent}。",
+              file=sys.stderr, flush=True)
 
 
 def read(limit: int | None = 100) -> list[dict]:

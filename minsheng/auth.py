@@ -5,16 +5,24 @@
 #     "disabled", "failed", "failed_since", "locked_until", "created", "updated"}}}
 # Times are ISO 8601 in UTC. Every change holds flock() on "<file>.lock" across read–modify–write
 # and replaces the file atomically (files.write_json: temp file, fsync, rename), mode 0600.
+# Beside it: "<file>.had-users", written with the first user, which keeps sign-in required once a
+# deployment has had users (emptied or deleted, the file no longer means single-user mode), and
+# "<file>.signin/NN.lock", the flocks that serialise sign-in checks per account (SIGN_IN_LOCKS files,
+# however many names are tried).
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import json
 import math
 import os
 import re
+import stat
+import threading
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +38,10 @@ FAILURE_WINDOW = 15 * 60    # seconds
 LOCKOUT = 15 * 60           # seconds an account stays locked
 MIN_PASSWORD = 8
 LOCK_TIMEOUT = 10           # seconds to wait for another writer of the users file
+SIGN_IN_LOCKS = 64          # lock files that serialise sign-in checks; an account's name picks one
+TRACKED_UNKNOWN = 10_000    # names not in the file whose failures a process remembers (oldest forgotten first)
+DENIAL_LINES = 100          # audit lines per FAILURE_WINDOW and process for unknown names and locked accounts
+VERIFY_AT_ONCE = 4          # password checks a process runs at the same time (each takes the hasher's memory)
 
 # The library's recommended parameters (RFC 9106 low-memory profile). Tests swap in a cheap hasher;
 # there is deliberately no setting to weaken it in production.
@@ -38,6 +50,7 @@ clock = time.time           # tests replace it to move through lockout windows
 
 WRONG = "用户名或密码错误"
 DISABLED = "账户已停用"
+UNRECORDED = "无法记录登录尝试（用户文件或审计日志无法写入），为安全起见暂停登录，请联系管理员"
 _NAME = re.compile(r"[\w.@-]{1,64}")
 
 
@@ -118,9 +131,16 @@ def hash_password(password: str) -> str:
     return hasher.hash(password)
 
 
+_verifying = threading.BoundedSemaphore(VERIFY_AT_ONCE)
+
+
 def _verify(stored: str | None, password: str) -> bool:
+    # Each check takes the hasher's memory (64 MiB by default): names spread over many accounts'
+    # locks must not run hundreds at once, so a process checks VERIFY_AT_ONCE passwords at a time.
+    stored = stored or _dummy()
     try:
-        return hasher.verify(stored or _dummy(), password)
+        with _verifying:
+            return hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -156,18 +176,57 @@ def _ts(s: str | None) -> float | None:
     return dt.datetime.fromisoformat(s).timestamp() if s else None
 
 
-def _load(path: Path) -> dict:
-    # A missing file means "no users"; an unreadable or broken one raises, so the app fails closed
-    # instead of dropping sign-in.
+def _load(path: Path, strict: bool = True) -> dict:
+    """The users file's data. A missing file means "no users"; an unreadable or broken one raises, so
+    the app fails closed instead of dropping sign-in. `strict` (every read that serves a user) also
+    refuses a file others may write and any entry that would fail open (_check); the `users` commands
+    read it without, so an operator can repair what the app refuses."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            data = json.loads(f.read())
     except FileNotFoundError:
         return {"version": 1, "users": {}}
     except ValueError as e:
-        raise AuthError(f"用户文件 {path} 已损坏：{e}") from None
+        raise AuthError(f"用户文件 {path.name} 已损坏：{e}") from None
     if not isinstance(data, dict) or not isinstance(data.get("users"), dict):
-        raise AuthError(f"用户文件 {path} 格式不正确")
+        raise AuthError(f"用户文件 {path.name} 格式不正确")
+    if strict:
+        _check_mode(path, mode)
+        for key, rec in data["users"].items():
+            _check(path, key, rec)
     return data
+
+
+def _check_mode(path: Path, mode: int) -> None:
+    # Whoever can write the file can make themselves a city-wide admin. The app writes it 0600;
+    # a group or world write bit (or a folder anyone may rename files in) means someone else can.
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise AuthError(f"用户文件 {path.name} 可被其他账户写入（权限 {stat.S_IMODE(mode):04o}），看板已停止："
+                        f"请执行 chmod 600 {path.name}")
+    folder = os.stat(path.parent).st_mode
+    if folder & stat.S_IWOTH and not folder & stat.S_ISVTX:
+        raise AuthError(f"用户文件 {path.name} 所在的文件夹任何账户都可写入（权限 {stat.S_IMODE(folder):04o}），"
+                        "看板已停止：请执行 chmod o-w 该文件夹")
+
+
+_AREA = re.compile(r"[0-9]{12}")
+
+
+def _check(path: Path, key: str, rec) -> None:
+    """Refuse an entry the app could only serve by guessing: a missing, empty or malformed area would
+    have meant every region, an unknown role no sensible rights. City-wide is the city's own code."""
+    where = f"用户文件 {path.name} 中的用户“{str(key)[:64]}”"
+    if not isinstance(rec, dict) or rec.get("name") != key:
+        raise AuthError(f"{where}格式不正确（应为含 name 等字段的对象，name 与用户名一致）")
+    if rec.get("role") not in Role.__members__:
+        raise AuthError(f"{where}的角色（role）“{rec.get('role')}”未知，可选：{'、'.join(r.name for r in Role)}；"
+                        f"请用 python -m minsheng users set-role 修正")
+    area = rec.get("area")
+    if not isinstance(area, str) or not _AREA.fullmatch(area):
+        shown = "缺失" if area is None else "为空" if area == "" else f"“{str(area)[:20]}”无效"
+        raise AuthError(f"{where}的区域（area）{shown}：应为 12 位区划代码，全市请写市的代码；"
+                        f"请用 python -m minsheng users set-area 修正")
 
 
 def _save(path: Path, data: dict) -> None:
@@ -182,11 +241,15 @@ def _edit():
     fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         locks.acquire(fd, LOCK_TIMEOUT, AuthError("用户文件正被另一个操作修改，请稍后再试"), poll=0.02)
-        data = _load(path)
+        data = _load(path, strict=False)
         yield data
         _save(path, data)
     finally:
         os.close(fd)  # releases the flock
+
+
+def _had_users(path: Path) -> Path:
+    return path.with_name(path.name + ".had-users")
 
 
 def _get(data: dict, name: str) -> dict:
@@ -197,17 +260,56 @@ def _get(data: dict, name: str) -> dict:
 
 
 def _change(name: str, by: str | None, source: str | None, **fields) -> User:
-    with _edit() as data:
+    shown = {k: v for k, v in fields.items() if k in ("role", "area", "disabled", "email", "subject")}
+    with audit.change("users-change", by, {"name": name, **shown} if shown else {"name": name, "op": "password"},
+                      source), _edit() as data:
         rec = _get(data, name)
         rec.update(fields, updated=_iso(clock()))
-    shown = {k: v for k, v in fields.items() if k in ("role", "area", "disabled", "email", "subject")}
-    audit.record("users-change", by, {"name": name, **shown} if shown else {"name": name, "op": "password"}, source)
     return _user(rec)
 
 
 def users_exist() -> bool:
-    """True once the users file has any user (disabled ones too): from then on the app requires sign-in."""
+    """True while the users file has any user (disabled ones too)."""
     return bool(_load(users_path())["users"])
+
+
+def sign_in_required() -> bool:
+    """True once the deployment has had a user: emptying or deleting the users file afterwards leaves
+    sign-in required (and nobody able to), not an open single-user dashboard; only
+    `users reset-single-user` (reset_single_user) goes back."""
+    path = users_path()
+    if _load(path)["users"]:
+        if not _marked(path):
+            try:
+                _mark(path)  # a file from before the marker: remember it now
+            except OSError:
+                pass  # read-only: the users in the file still require sign-in
+        return True
+    return _marked(path)
+
+
+def _marked(path: Path) -> bool:
+    try:
+        os.stat(_had_users(path))
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # cannot tell: fail closed
+    return True
+
+
+def _mark(path: Path) -> None:
+    files.write_text(_had_users(path), "此部署已有过用户：看板要求登录。恢复无登录的本机单用户模式："
+                     "python -m minsheng users reset-single-user\n", mode=0o600)
+
+
+def reset_single_user(*, by: str | None = None, source: str | None = None) -> None:
+    """Back to local single-user mode: only when the users file has no user left, and audited."""
+    path = users_path()
+    with audit.change("users-change", by, {"op": "reset-single-user"}, source), _edit() as data:
+        if data["users"]:
+            raise AuthError(f"用户文件中还有 {len(data['users'])} 个用户；只有没有用户时才能恢复单用户模式")
+        _had_users(path).unlink(missing_ok=True)
 
 
 def get_user(name: str) -> User | None:
@@ -227,14 +329,15 @@ def add_user(name: str, role, area, password: str | None, *, email: str | None =
     role, area = Role.parse(role), area_code(area)
     pw_hash = hash_password(password) if password is not None else None  # hashed before taking the lock
     now = _iso(clock())
-    with _edit() as data:
+    with audit.change("users-change", by, {"op": "add", "name": name, "role": role.name, "area": area}, source), \
+            _edit() as data:
         if name in data["users"]:
             raise AuthError(f"用户“{name}”已存在")
+        _mark(users_path())  # before the user exists, so no crash leaves users without the marker
         data["users"][name] = dict(name=name, role=role.name, area=area, email=(email or "").lower() or None,
                                    subject=subject, password_hash=pw_hash, disabled=False, failed=0,
                                    failed_since=None, locked_until=None, created=now, updated=now)
         rec = data["users"][name]
-    audit.record("users-change", by, {"op": "add", "name": name, "role": role.name, "area": area}, source)
     return _user(rec)
 
 
@@ -277,45 +380,163 @@ def authenticate(name: str, password: str, *, source: str | None = None) -> User
     """The user for a correct name and password; AuthError with the reason to show otherwise.
 
     Every attempt is audited. MAX_FAILURES wrong passwords within FAILURE_WINDOW lock the account
-    for LOCKOUT seconds, during which even the right password fails. A disabled account is only
-    reported as such to someone who knows its password, so names cannot be probed for it.
+    for LOCKOUT seconds, during which even the right password fails and no password is checked.
+    The whole check — read the account, verify, record — holds the account's lock (threads and
+    processes alike), so simultaneous guesses are checked one after another and at most
+    MAX_FAILURES of them are ever verified. An attempt is counted as a failure before the password
+    is checked; if that cannot be written (read-only folder, full disk), or the audit line cannot,
+    sign-in is refused. Names not in the file get the same lockout, kept in memory (_Unknown), so
+    they neither reveal which names exist nor cost unbounded verifies; their audit lines, and those
+    of attempts on a locked account, are capped (_DenialLines). A disabled account is only reported
+    as such to someone who knows its password, so names cannot be probed for it.
     """
-    now, password = clock(), password or ""
-    rec = _load(users_path())["users"].get(name)
-    # The hash is checked before looking at lock or disabled state, so every path costs one verify.
-    ok = _verify(rec.get("password_hash") if rec else None, password) and rec is not None
-    if rec is None:
-        _deny(name, "unknown", source, WRONG)
-    if locked_for(rec, now):
-        _deny(name, "locked", source, _locked_msg(locked_for(rec, now)))
-    if not ok:
-        with _edit() as data:  # re-read under the lock, so concurrent failures all count
-            cur = _get(data, name)
-            since = _ts(cur.get("failed_since"))
-            if since is None or now - since > FAILURE_WINDOW:
-                cur.update(failed=0, failed_since=_iso(now))
-            cur["failed"] = cur.get("failed", 0) + 1
-            locked = cur["failed"] >= MAX_FAILURES
-            if locked:
-                cur.update(failed=0, failed_since=None, locked_until=_iso(now + LOCKOUT))
-        _deny(name, "locked-now" if locked else "password", source, _locked_msg(LOCKOUT) if locked else WRONG)
+    now, password, path = clock(), password or "", users_path()
+    with _account_lock(path, name):
+        rec = _load(path)["users"].get(name)
+        if rec is None:
+            _unknown_attempt(name, password, now, source)
+        if locked_for(rec, now):
+            _deny(name, "locked", source, _locked_msg(locked_for(rec, now)), capped=True)
+        _record(name, lambda cur: _count_failure(cur, now))  # undone below if the password is right
+        if not _verify(rec.get("password_hash"), password):
+            locked = _record(name, lambda cur: _lock_if_due(cur, now))
+            _deny(name, "locked-now" if locked else "password", source, _locked_msg(LOCKOUT) if locked else WRONG)
+        rec = _record(name, lambda cur: _succeeded(cur, rec, password))
     if rec.get("disabled"):
         _deny(name, "disabled", source, DISABLED)
-    if rec.get("failed") or rec.get("failed_since") or rec.get("locked_until") \
-            or hasher.check_needs_rehash(rec["password_hash"]):
-        with _edit() as data:  # only write when something changes: most sign-ins leave the file alone
-            cur = _get(data, name)
-            cur.update(failed=0, failed_since=None, locked_until=None)
-            # Not if the password changed since it was checked: that would restore the old one.
-            if cur["password_hash"] == rec["password_hash"] and hasher.check_needs_rehash(cur["password_hash"]):
-                cur["password_hash"] = hasher.hash(password)
-            rec = cur
-    audit.record("sign-in", name, {"method": "password"}, source)
+    _audit("sign-in", name, {"method": "password"}, source)
     return _user(rec)
 
 
-def _deny(name: str, reason: str, source: str | None, message: str):
-    audit.record("sign-in-failed", str(name)[:64], {"method": "password", "reason": reason}, source)
+@contextmanager
+def _account_lock(path: Path, name: str):
+    # flock, unlike a threading lock, also holds across processes (several servers on one users
+    # file), and two open() of one file conflict within a process too. A bounded set of lock files:
+    # names share one by their hash, which only ever makes two accounts wait for each other.
+    bucket = int.from_bytes(hashlib.sha256(name.encode("utf-8", "replace")).digest()[:4], "big") % SIGN_IN_LOCKS
+    folder = path.with_name(path.name + ".signin")
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(folder / f"{bucket:02d}.lock", os.O_RDONLY | os.O_CREAT, 0o600)
+    except OSError:
+        raise AuthError(UNRECORDED) from None
+    try:
+        locks.acquire(fd, LOCK_TIMEOUT, AuthError("登录请求过多，请稍后再试"), poll=0.01)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def _record(name: str, update):
+    """Apply `update(record)` to the account in the users file; what it returns. AuthError(UNRECORDED)
+    when the file cannot be written: an attempt that cannot be counted is not checked."""
+    try:
+        with _edit() as data:
+            return update(_get(data, name))
+    except OSError:
+        raise AuthError(UNRECORDED) from None
+
+
+def _count_failure(cur: dict, now: float) -> None:
+    since = _ts(cur.get("failed_since"))
+    if since is None or now - since > FAILURE_WINDOW:
+        cur.update(failed=0, failed_since=_iso(now))
+    cur["failed"] = cur.get("failed", 0) + 1
+
+
+def _lock_if_due(cur: dict, now: float) -> bool:
+    if cur.get("failed", 0) < MAX_FAILURES:
+        return False
+    cur.update(failed=0, failed_since=None, locked_until=_iso(now + LOCKOUT))
+    return True
+
+
+def _succeeded(cur: dict, checked: dict, password: str) -> dict:
+    cur.update(failed=0, failed_since=None, locked_until=None)
+    # Not if the password changed since it was checked: that would restore the old one.
+    if cur["password_hash"] == checked["password_hash"] and hasher.check_needs_rehash(cur["password_hash"]):
+        cur["password_hash"] = hasher.hash(password)
+    return cur
+
+
+class _Unknown:
+    """Failures of names not in the users file, in this process: the accounts' rule (MAX_FAILURES in
+    FAILURE_WINDOW lock for LOCKOUT), for at most TRACKED_UNKNOWN names, the oldest forgotten first."""
+
+    def __init__(self):
+        self.names: OrderedDict[str, tuple[int, float, float]] = OrderedDict()  # failed, since, locked until
+        self.lock = threading.Lock()
+
+    def locked_for(self, name: str, now: float) -> float:
+        with self.lock:
+            _, _, until = self.names.get(name, (0, now, 0.0))
+        return until - now if until > now else 0.0
+
+    def fail(self, name: str, now: float) -> bool:
+        """Count a failure; True when it locks the name."""
+        with self.lock:
+            failed, since, _ = self.names.pop(name, (0, now, 0.0))
+            failed, since = (failed + 1, since) if now - since <= FAILURE_WINDOW else (1, now)
+            locked = failed >= MAX_FAILURES
+            self.names[name] = (0, now, now + LOCKOUT) if locked else (failed, since, 0.0)
+            while len(self.names) > TRACKED_UNKNOWN:
+                self.names.popitem(last=False)
+        return locked
+
+
+_unknown = _Unknown()
+
+
+def _unknown_attempt(name: str, password: str, now: float, source: str | None):
+    left = _unknown.locked_for(name, now)
+    if left:
+        _deny(name, "locked", source, _locked_msg(left), capped=True)
+    _verify(None, password)  # costs what a real check costs, so response time does not tell which names exist
+    locked = _unknown.fail(name, now)
+    _deny(name, "unknown", source, _locked_msg(LOCKOUT) if locked else WRONG, capped=True)
+
+
+class _DenialLines:
+    """At most DENIAL_LINES audit lines per FAILURE_WINDOW for attempts that cost an attacker nothing to
+    repeat (unknown names, locked accounts), so they cannot fill the disk; the rest are counted and
+    one line says how many when the next window opens."""
+
+    def __init__(self):
+        self.since, self.written, self.dropped = None, 0, 0
+        self.lock = threading.Lock()
+
+    def admit(self, now: float) -> tuple[bool, dict | None]:
+        """(write this line?, a summary line of the window just closed or None)."""
+        with self.lock:
+            summary = None
+            if self.since is None or now - self.since > FAILURE_WINDOW:
+                if self.dropped:
+                    summary = {"method": "password", "reason": "not-recorded", "count": self.dropped,
+                               "since": _iso(self.since)}
+                self.since, self.written, self.dropped = now, 0, 0
+            if self.written < DENIAL_LINES:
+                self.written += 1
+                return True, summary
+            self.dropped += 1
+            return False, summary
+
+
+_denials = _DenialLines()
+
+
+def _audit(action: str, name: str | None, detail: dict, source: str | None) -> None:
+    try:
+        audit.record(action, name, detail, source)
+    except OSError:
+        raise AuthError(UNRECORDED) from None
+
+
+def _deny(name: str, reason: str, source: str | None, message: str, capped: bool = False):
+    write, summary = _denials.admit(clock()) if capped else (True, None)
+    if summary:
+        _audit("sign-in-failed", None, summary, None)
+    if write:
+        _audit("sign-in-failed", str(name)[:64], {"method": "password", "reason": reason}, source)
     raise AuthError(message)
 
 

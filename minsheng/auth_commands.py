@@ -8,7 +8,7 @@ import sys
 
 from minsheng import audit, auth, fmt
 from minsheng.auth import (ROLE_ZH, AuthError, Role, add_user, area_code, disable, enable, get_user, list_users,
-                           locked_for, set_area, set_password, set_role, users_path)
+                           locked_for, reset_single_user, set_area, set_password, set_role, users_path)
 
 
 def _read_password() -> str:
@@ -60,9 +60,12 @@ def _cli(args) -> int:
         elif args.users_cmd in ("disable", "enable"):
             u = (disable if args.users_cmd == "disable" else enable)(args.name, by=by, source=src)
             print(f"用户 {u.name} 已{'停用' if u.disabled else '启用'}")
+        elif args.users_cmd == "reset-single-user":
+            reset_single_user(by=by, source=src)
+            print("已恢复本机单用户模式：看板不再要求登录，只在本机地址上提供服务")
         else:
             _list()
-    except AuthError as e:
+    except (AuthError, audit.AuditError) as e:  # AuditError: the change's intent went unrecorded, nothing changed
         print(f"错误：{e}", file=sys.stderr)
         return 2
     except OSError as e:  # unreadable users file, full disk: a message, not a traceback
@@ -80,13 +83,17 @@ def _list() -> None:
         rows.append((u.name, f"{ROLE_ZH[u.role]}({u.role.name})", u.area, state, u.email or "",
                      (u.created or "")[:19].replace("T", " ")))
     if len(rows) == 1:
-        print(f"没有用户（{users_path()}）；添加第一个用户后，看板需要登录")
+        after = "添加第一个用户后，看板需要登录"
+        if auth.sign_in_required():
+            after = "此部署已有过用户，看板保持登录模式、无人能登录；确认恢复无登录的本机单用户模式：" \
+                    "python -m minsheng users reset-single-user"
+        print(f"没有用户（{users_path()}）；{after}")
         return
     print(fmt.text_table(rows))
 
 
 def add_parsers(sub) -> None:
-    """Register `users {add,set-role,set-area,passwd,disable,enable,list}` on the CLI's subparsers."""
+    """Register `users {add,set-role,set-area,passwd,disable,enable,list,reset-single-user}` on the CLI's subparsers."""
     p = sub.add_parser("users", help="管理看板用户（有用户后看板需要登录）")
     p.set_defaults(func=_cli)
     us = p.add_subparsers(dest="users_cmd", required=True)
@@ -109,3 +116,5 @@ def add_parsers(sub) -> None:
     for cmd, text in (("disable", "停用用户"), ("enable", "重新启用用户并解除锁定")):
         us.add_parser(cmd, help=text).add_argument("name")
     us.add_parser("list", help="列出用户（不显示密码）")
+    us.add_parser("reset-single-user",
+                  help="用户文件中已没有用户时，恢复无登录的本机单用户模式（否则看板保持登录模式）")

@@ -1,8 +1,9 @@
 """Every change to the data, audited: commit an import, commit boundaries, roll back.
 
-The 导入 page and the command line both come here. Each call writes one audit record whatever
-happens — `ok` and the new version, or `ok: false` and the error — and then returns the version
-or raises what the store raised, so no path can commit without a record or fail without one.
+The 导入 page and the command line both come here. Each call records its intent before the change
+(and refuses, changing nothing, when that cannot be written) and its outcome after — `ok` and the
+new version, or `ok: false` and the error (audit.change) — and then returns the version or raises
+what the store raised, so no path can commit without a record or fail without one.
 """
 
 from __future__ import annotations
@@ -42,11 +43,11 @@ def check_boundaries(payload: bytes, name: str, *, crs: str | None, code: str | 
 
 def _audited(action: str, actor: str | None, source: str, detail: dict, do, done=lambda version: {}) -> str:
     try:
-        version = do()
-    except Exception as e:
-        audit.record(action, actor, {**detail, "ok": False, "error": str(e)}, source)
-        raise
-    audit.record(action, actor, {**detail, **done(version), "ok": True, "version": version}, source)
+        with audit.change(action, actor, detail, source) as outcome:  # intent first, outcome after
+            version = do()
+            outcome.update(done(version), version=version)
+    except audit.AuditError as e:  # the intent could not be written: nothing was changed
+        raise store.StoreError(str(e)) from None
     return version
 
 

@@ -137,6 +137,27 @@ EN.update({
         "{n} rows; the page shows the first {shown}, the downloads hold every row.",
 })
 
+# single-user mode's request check and the emptied users file (minsheng/ui/signin.py, session.py)
+EN.update({
+    "未启用登录的看板只为在本机直接打开它的浏览器提供服务，这个请求不是：{reason}。"
+    "请添加用户以启用登录（python -m minsheng users add 用户名 --role admin --area 区划代码）；"
+    "确需无登录对外提供服务时，设置环境变量 {env}=1。":
+        "Without sign-in the dashboard serves only a browser opened on this machine, and this request is not one: "
+        "{reason}. Add a user to turn on sign-in (python -m minsheng users add NAME --role admin --area CODE); to "
+        "serve without sign-in anyway, set {env}=1.",
+    "请求经过了代理（带有转发请求头 {headers}），来自本机以外":
+        "it came through a proxy (forwarding headers {headers}), from outside this machine",
+    "请求来自其他计算机": "it comes from another computer",
+    "请求的主机名（Host）不是本机地址，可能来自另一个网站（DNS 重绑定）":
+        "its host name (Host) is not this machine's, so it may come from another web site (DNS rebinding)",
+    "请求的来源网页（Origin）不在本机，可能来自另一个网站（DNS 重绑定）":
+        "the page it comes from (Origin) is not on this machine, so it may be another web site (DNS rebinding)",
+    "用户文件中没有用户，暂时无人能登录。管理员可添加用户（python -m minsheng users add），"
+    "或确认恢复无登录的本机单用户模式（python -m minsheng users reset-single-user）。":
+        "The users file has no users, so nobody can sign in. An administrator can add one (python -m minsheng "
+        "users add) or confirm going back to local single-user mode (python -m minsheng users reset-single-user).",
+})
+
 MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 

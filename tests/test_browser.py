@@ -645,12 +645,14 @@ def test_sign_in_with_the_users_file(browser, signin_server):
         assert page.get_by_role("button", name="下载 PNG").count() > 0
         assert not problems_on(page), problems_on(page)
         page.get_by_role("button", name="退出登录").click()
+        # the rerun can start later than wait_idle's settle time on a busy machine: wait for the form
+        page.get_by_label("用户名").wait_for(state="visible", timeout=30_000)
         wait_idle(page)
-        assert page.get_by_label("用户名").is_visible()
         assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
         assert not reqs.external(), reqs.external()
     finally:
         ctx.close()
     log = [json.loads(x) for x in (signin_server.dir / "audit.log").read_text(encoding="utf-8").splitlines()]
-    assert [e["action"] for e in log if e["action"] != "users-change"] == ["sign-in-failed", "sign-in", "sign-out"]
-    assert all(e["source"] for e in log[1:]) and "Kennwort-2026" not in json.dumps(log, ensure_ascii=False)
+    assert [e["action"] for e in log if e["action"] not in ("users-change", "intent")] == \
+        ["sign-in-failed", "sign-in", "sign-out"]
+    assert all(e["source"] for e in log if e["action"].startswith("sign")) and "Kennwort-2026" not in json.dumps(log, ensure_ascii=False)

@@ -4,8 +4,10 @@
 # from configuration (so a user added with
 # `python -m minsheng users add` takes effect at the next click, without a restart):
 #   oidc      .streamlit/secrets.toml has an [auth] section: st.login(), claims mapped by auth.user_from_claims
-#   password  the users file has a user: a sign-in form checked by auth.authenticate (lockout, audit)
-#   single    neither: one local user acting as admin over every region, served on loopback only
+#   password  the deployment has had a user (auth.sign_in_required): a sign-in form checked by
+#             auth.authenticate (lockout, audit)
+#   single    neither: one local user acting as admin over every region, served only to requests that are
+#             provably local (request_problem: loopback peer, loopback Host and Origin, no forwarding header)
 # The signed-in name lives in session state; the User is re-read from the users file on every run,
 # so a role, area or disabled flag changed by an admin applies at once.
 
@@ -13,12 +15,17 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import streamlit as st
 
 from minsheng import audit, auth
 
 ALLOW_ENV = "MINSHENG_ALLOW_NO_LOGIN"
+LOCAL_HOSTS_ENV = "MINSHENG_LOCAL_HOSTS"        # more host names a local browser may use (comma-separated)
+TRUSTED_PROXIES_ENV = "MINSHENG_TRUSTED_PROXIES"  # proxies whose X-Forwarded-For is believed (addresses, networks)
 OIDC_SECTION = "minsheng_oidc"   # secrets.toml: role/area/name claim names, roles map, provider
 LOCAL = auth.User(name="本机用户", role=auth.Role.admin, area="")  # area "" = every region
 
@@ -52,7 +59,11 @@ def area() -> str | None:
     u = user()
     if u is None:
         raise NotSignedIn("未登录")
-    return u.area or None
+    if u == LOCAL:
+        return None
+    if not u.area:  # every user but the local one has an explicit area (auth._check); never fail open
+        raise NotSignedIn("用户没有区域")
+    return u.area
 
 
 def can(action: str) -> bool:
@@ -63,28 +74,85 @@ def can(action: str) -> bool:
 
 def is_local() -> bool:
     """Single-user mode: no sign-in configured."""
-    u = user()
-    return u is not None and u.name == LOCAL.name and not u.area
+    return user() == LOCAL
 
 
-def _header(name: str) -> str | None:
+def headers() -> dict[str, str]:
+    """This session's request headers (those of the websocket's opening request), names in lower case,
+    repeated ones joined with ", "; empty without a browser connection (a test harness)."""
     try:
-        value = st.context.headers.get(name)
+        h = st.context.headers
+        return {k.lower(): ", ".join(h.get_all(k)) for k in h}
     except Exception:
-        return None
-    return value if isinstance(value, str) and value else None
+        return {}
 
 
-def source() -> str:
-    """Where the request comes from, for the audit log: the client's address, and the proxy's
-    forwarding header when there is one (it can be forged, so it is recorded, never trusted)."""
+def _reported_peer() -> str | None:
+    # The TCP peer as Streamlit's server (uvicorn) reports it; None for 127.0.0.1 and ::1.
     try:
         ip = st.context.ip_address
     except Exception:
-        ip = None
-    out = ip if isinstance(ip, str) and ip else "localhost"  # Streamlit reports loopback clients as None
-    fwd = _header("X-Forwarded-For") or _header("X-Real-Ip")
-    return f"{out} (X-Forwarded-For: {fwd[:120]})" if fwd else out
+        return None
+    return ip if isinstance(ip, str) and ip else None
+
+
+def _addresses(spec: str) -> list:
+    out = []
+    for part in (x.strip() for x in spec.split(",")):
+        try:
+            out += [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1")] if part == "localhost" \
+                else [ipaddress.ip_network(part, strict=False)]
+        except ValueError:
+            continue  # a bad entry trusts nothing
+    return out
+
+
+def _in(address: str, networks) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip("[] "))
+    except ValueError:
+        return False
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    return any(ip in n for n in networks)
+
+
+def _host_of(entry: str) -> str:
+    # "1.2.3.4:5555" and "[::1]:80" name a host and port in X-Forwarded-For; uvicorn drops the port
+    if entry.startswith("[") and "]" in entry:
+        return entry[1:entry.index("]")]
+    return entry.split(":")[0] if entry.count(":") == 1 else entry
+
+
+def _clean(value: str) -> str:
+    return re.sub(r"[^0-9A-Za-z.:\[\], _-]", "?", value)[:120]
+
+
+def source_of(reported: str | None, h: Mapping[str, str], trusted: str = "") -> str:
+    """The audit log's source: the peer's address (`reported` by the server, None for loopback), and the
+    client named in X-Forwarded-For only when the peer is one of the `trusted` proxies (addresses,
+    networks or "localhost"; MINSHENG_TRUSTED_PROXIES). From any other peer a forwarding header is kept
+    after the address, marked untrusted: it is whatever the client chose to send.
+
+    Streamlit 1.67's server, uvicorn, already replaces the peer with the header's last address when the
+    peer is one of its FORWARDED_ALLOW_IPS (127.0.0.1 and ::1 unless set): a reported address found in
+    the header is taken for such a rewrite, so the peer was that loopback proxy."""
+    fwd = [_host_of(x.strip()) for x in (h.get("x-forwarded-for") or "").split(",") if x.strip()]
+    if reported and reported in fwd:  # uvicorn's rewrite
+        peer, peer_ip = ("FORWARDED_ALLOW_IPS", "") if os.environ.get("FORWARDED_ALLOW_IPS") else ("localhost",
+                                                                                                  "127.0.0.1")
+    else:
+        peer, peer_ip = reported or "localhost", reported or "127.0.0.1"
+    nets = _addresses(trusted)
+    if fwd and _in(peer_ip, nets):
+        client = next((a for a in reversed(fwd) if not _in(a, nets)), fwd[0])
+        return f"{_clean(client)} (via {peer})"
+    name = next((n for n in ("x-forwarded-for", "x-real-ip", "forwarded") if h.get(n)), None)
+    return f"{peer} (untrusted {name}: {_clean(h[name])})" if name else peer
+
+
+def source() -> str:
+    """Where this session's request comes from, for the audit log (source_of)."""
+    return source_of(_reported_peer(), headers(), os.environ.get(TRUSTED_PROXIES_ENV, ""))
 
 
 def actor() -> tuple[str | None, str]:
@@ -125,7 +193,7 @@ def mode() -> str:
     """'oidc', 'password' or 'single' (raises auth.AuthError for a broken users file)."""
     if oidc_configured():
         return "oidc"
-    return "password" if auth.users_exist() else "single"
+    return "password" if auth.sign_in_required() else "single"
 
 
 def is_loopback(address: str | None) -> bool:
@@ -144,6 +212,70 @@ def no_login_allowed() -> bool:
     return os.environ.get(ALLOW_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def proxied() -> bool:
-    # A reverse proxy on the same machine makes a loopback server reachable from the network.
-    return any(_header(h) for h in ("X-Forwarded-For", "Forwarded", "X-Real-Ip"))
+# Headers a proxy, load balancer or CDN adds; any of them (even empty) means the request was forwarded.
+FORWARDING = frozenset({"forwarded", "via", "x-real-ip", "true-client-ip", "x-client-ip", "x-cluster-client-ip",
+                        "client-ip", "x-host", "x-proxyuser-ip", "cdn-loop", "akamai-origin-hop"})
+FORWARDING_PREFIXES = ("x-forwarded-", "x-original-", "cf-", "fastly-", "x-envoy-", "x-amzn-", "x-azure-", "x-arr-",
+                       "x-appengine-")
+
+
+def forwarding_headers(h: Mapping[str, str]) -> list[str]:
+    """The forwarding headers in `h` (names in lower case), sorted."""
+    return sorted(k for k in (k.lower() for k in h) if k in FORWARDING or k.startswith(FORWARDING_PREFIXES))
+
+
+def _local_names() -> set[str]:
+    extra = os.environ.get(LOCAL_HOSTS_ENV, "")
+    return {"localhost"} | {x.strip().lower().rstrip(".") for x in extra.split(",") if x.strip()}
+
+
+def local_host(value: str | None) -> bool:
+    """Whether a Host header (name or address, optional port) names this machine: localhost, a
+    loopback address, or a name in MINSHENG_LOCAL_HOSTS. Anything else may be DNS rebinding: another
+    name made to resolve to 127.0.0.1, so that a web page of that name can read this one."""
+    if not value:
+        return False
+    host = value.strip().lower()
+    if host.startswith("["):
+        host = host[1:host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:
+        host = host.split(":")[0]
+    host = host.rstrip(".")
+    return host in _local_names() or (is_loopback(host) and host != "localhost")
+
+
+def local_origin(value: str) -> bool:
+    """Whether an Origin header is http(s) on a local host (local_host)."""
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and local_host(parts.netloc)
+
+
+def request_problem(h: Mapping[str, str], reported_peer: str | None) -> tuple[str, dict] | None:
+    """Why this request cannot be served without sign-in — a Chinese reason (a T() key) and its values —
+    or None when it is local: the peer is loopback, Host and Origin name this machine, and no proxy
+    forwarded it. No headers at all means no browser connection (a test harness runs the script)."""
+    h = {k.lower(): v for k, v in h.items()}
+    if not h:
+        return None
+    fwd = forwarding_headers(h)
+    if fwd:
+        return "请求经过了代理（带有转发请求头 {headers}），来自本机以外", \
+            {"headers": "、".join(re.sub(r"[^a-z0-9-]", "", k) for k in fwd[:5])}
+    if reported_peer and not is_loopback(reported_peer):
+        return "请求来自其他计算机", {}
+    if not local_host(h.get("host")):
+        return "请求的主机名（Host）不是本机地址，可能来自另一个网站（DNS 重绑定）", {}
+    if "origin" in h and not local_origin(h["origin"]):
+        return "请求的来源网页（Origin）不在本机，可能来自另一个网站（DNS 重绑定）", {}
+    return None
+
+
+def exposure(address: str | None) -> tuple[str, dict] | None:
+    """Why single-user mode must not serve this run — the server's address (("address", {})), then this
+    request (request_problem) — or None."""
+    if not is_loopback(address):
+        return "address", {}
+    return request_problem(headers(), _reported_peer())

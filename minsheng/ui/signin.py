@@ -43,8 +43,9 @@ def gate() -> auth.User | None:
     st.session_state.pop(USER, None)  # set again below only for someone signed in: fail closed
     try:
         how = session.mode()
-    except (auth.AuthError, OSError) as e:  # broken or unreadable users file: nobody gets in
-        st.error(T("无法读取用户文件，看板已停止：{error}", error=e), icon=":material/lock:")
+    except (auth.AuthError, OSError) as e:  # broken, unsafe or unreadable users file: nobody gets in
+        error = e.strerror or type(e).__name__ if isinstance(e, OSError) else e  # no server path on the page
+        st.error(T("无法读取用户文件，看板已停止：{error}", error=error), icon=":material/lock:")
         st.stop()
     if how == "single":
         return _single(T)
@@ -53,15 +54,21 @@ def gate() -> auth.User | None:
 
 def _single(T) -> auth.User:  # noqa: N803
     address = config.get_option("server.address")
-    exposed = not session.is_loopback(address) or session.proxied()
-    if exposed and not session.no_login_allowed():
-        st.error(T("未启用登录的看板只能在本机地址（127.0.0.1）上提供服务，当前地址为 {address}。"
-                   "请添加用户以启用登录（python -m minsheng users add 用户名 --role admin --area 区划代码），"
-                   "或改回 127.0.0.1；确需无登录对外提供服务时，设置环境变量 {env}=1。",
-                   address=address or T("所有网络接口"), env=ALLOW_ENV), icon=":material/gpp_bad:")
+    problem = session.exposure(address)
+    if problem and not session.no_login_allowed():
+        if problem[0] == "address":
+            st.error(T("未启用登录的看板只能在本机地址（127.0.0.1）上提供服务，当前地址为 {address}。"
+                       "请添加用户以启用登录（python -m minsheng users add 用户名 --role admin --area 区划代码），"
+                       "或改回 127.0.0.1；确需无登录对外提供服务时，设置环境变量 {env}=1。",
+                       address=address or T("所有网络接口"), env=ALLOW_ENV), icon=":material/gpp_bad:")
+        else:
+            st.error(T("未启用登录的看板只为在本机直接打开它的浏览器提供服务，这个请求不是：{reason}。"
+                       "请添加用户以启用登录（python -m minsheng users add 用户名 --role admin --area 区划代码）；"
+                       "确需无登录对外提供服务时，设置环境变量 {env}=1。",
+                       reason=T(problem[0], **problem[1]), env=ALLOW_ENV), icon=":material/gpp_bad:")
         st.stop()
     st.session_state[USER] = LOCAL
-    if exposed:
+    if problem:
         _warn_once(address)
         st.error(T("警告：未启用登录，且看板对网络开放（{env}=1）。任何人都可查看全部数据、导入和回滚。",
                    env=ALLOW_ENV), icon=":material/warning:")
@@ -92,6 +99,10 @@ def _password(T) -> auth.User | None:  # noqa: N803
 
 def _sign_in_form(T) -> None:  # noqa: N803
     st.title(T("民生指标看板"))
+    if not auth.users_exist():  # the deployment had users and has none now: it stays closed
+        st.warning(T("用户文件中没有用户，暂时无人能登录。管理员可添加用户（python -m minsheng users add），"
+                     "或确认恢复无登录的本机单用户模式（python -m minsheng users reset-single-user）。"),
+                   icon=":material/lock:")
     with st.form("ms_signin", clear_on_submit=True, width=420):
         st.markdown(f"**{T('登录')}**")
         name = st.text_input(T("用户名"), key="ms_signin_name", autocomplete="username")
