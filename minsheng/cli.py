@@ -1,4 +1,4 @@
-"""Command line: `python -m minsheng demo|export|import|history|rollback|prune|users …`."""
+"""Command line: `python -m minsheng demo|export|import|history|rollback|prune|check|users …`."""
 
 from __future__ import annotations
 
@@ -22,9 +22,21 @@ def _demo(args) -> int:
     return 0
 
 
+def _warn_if_fallback() -> str | None:
+    """Say on stderr when the data read is not the current version (it is damaged: store.reading)."""
+    try:
+        problem = store.reading(store.data_dir()).problem
+    except store.StoreError as e:
+        problem = str(e)
+    if problem:
+        print(f"注意：{problem}", file=sys.stderr)
+    return problem
+
+
 def _export(args) -> int:
     from minsheng import export
 
+    _warn_if_fallback()
     ids = [i for part in args.indicator for i in part.split(",") if i]
     try:
         sel = export.check(ids, args.region, args.level,
@@ -43,6 +55,7 @@ def _export(args) -> int:
 def _history(args) -> int:
     from minsheng import changes
 
+    _warn_if_fallback()
     try:
         recs = store.history(store.data_dir())
     except store.StoreError as e:
@@ -73,6 +86,30 @@ def _prune(args) -> int:
     return 0
 
 
+_STATES = {"whole": "完好", "damaged": "损坏", "unverified": "未校验（无校验和，且未能记录）",
+           "recorded": "未校验（无校验和），已按现有内容记录"}
+
+
+def _check(args) -> int:
+    """Every version checked in full: 0 when all are whole, 1 when any is damaged or CURRENT is torn."""
+    directory = store.data_dir()
+    try:
+        report = store.verify(directory)
+    except store.StoreError as e:
+        print(f"核查失败：{e}", file=sys.stderr)
+        return 2
+    rows = [("版本", "状态", "问题", "当前")]
+    rows += [(r["id"], _STATES[r["state"]], "；".join(r["problems"].values()) or "—", "●" if r["current"] else "")
+             for r in report]
+    print(fmt.text_table(rows))
+    problem = _warn_if_fallback()
+    damaged = [r["id"] for r in report if r["state"] == "damaged"]
+    if damaged:
+        print(f"发现 {len(damaged)} 个损坏的版本：{'、'.join(damaged)}。不要回退到这些版本；"
+              "可用 python -m minsheng rollback <完好的版本> 恢复", file=sys.stderr)
+    return 1 if damaged or problem else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minsheng", description="民生指标看板命令行工具")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=int, required=True, help="保留的版本数")
     p.add_argument("--timeout", type=float, default=30, help="等待其他提交完成的秒数（默认 30）")
     p.set_defaults(func=_prune)
+    p = sub.add_parser("check", help="逐个版本核对文件校验和（发现损坏的版本及共用同一文件的版本）")
+    p.set_defaults(func=_check)
     from bench.cli import add_parsers as bench_parsers  # the benchmark: an application beside the package
     from minsheng import auth_commands, synth
     from minsheng.ingest import commands

@@ -1,10 +1,12 @@
-"""The process's one DuckDB connection, with views over the current Parquet tables."""
+"""The process's one DuckDB connection, with one schema of views per data version it reads."""
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -12,7 +14,16 @@ import duckdb
 from minsheng import rollup, store
 
 _lock = threading.Lock()
-_cons: dict[Path, tuple[duckdb.DuckDBPyConnection, str]] = {}  # one connection per data directory
+_KEEP = 4  # versions whose views stay defined: a cursor handed out just before a switch still finds its own
+
+
+@dataclass
+class _Engine:
+    con: duckdb.DuckDBPyConnection
+    schemas: dict[str, str] = field(default_factory=dict)  # data fingerprint → schema, oldest first
+
+
+_engines: dict[Path, _Engine] = {}  # one connection per data directory
 
 
 def _sql_literal(text: str) -> str:
@@ -21,59 +32,82 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    # A derived table is a view over its file, or an in-memory table where the file cannot be written.
-    kind = con.execute("select table_type from information_schema.tables where table_name = ?", [name]).fetchall()
-    if kind:
-        con.execute(("drop view " if kind[0][0] == "VIEW" else "drop table ") + name)
+_SCHEMA = re.compile(r"v_[0-9a-f]{16}")
 
 
-def _create_views(con: duckdb.DuckDBPyConnection, directory: Path) -> None:
-    folder = store.resolve(directory)  # the current version's folder; versions are immutable
-    for name in store.TABLES:
-        path = store.table_path(folder, name)
-        if not path.exists():
-            raise FileNotFoundError(f"数据目录 {directory} 中缺少 {path.name}（可运行 python -m minsheng demo 生成演示数据）")
-        ddl = "create or replace view " + name + " as select * from read_parquet(" + _sql_literal(str(path)) + ")"
-        con.execute(ddl)
-    for name in rollup.DERIVED:
-        _drop(con, name)
-    if not store.ensure_derived(directory, folder):
-        rollup.build_into(con)  # read-only data: the roll-ups live in this process's memory instead
-        return
-    for name in rollup.DERIVED:
-        con.execute("create view " + name + " as select * from read_parquet("
-                    + _sql_literal(str(rollup.path(folder, name))) + ")")
+def _ddl(con: duckdb.DuckDBPyConnection, statement: str, schema: str, *rest: str) -> None:
+    """Run `statement schema` + rest: DDL over our own names (a schema checked by _SCHEMA, table names
+    from store.TABLES and rollup.DERIVED, paths quoted by _sql_literal); DDL takes no parameters."""
+    if not _SCHEMA.fullmatch(schema):
+        raise ValueError(f"不允许的模式名：{schema!r}")
+    con.execute(statement + " " + schema + "".join(rest))
+
+
+def _view(con: duckdb.DuckDBPyConnection, schema: str, name: str, path: Path) -> None:
+    _ddl(con, "create view", schema, "." + name + " as select * from read_parquet(" + _sql_literal(str(path)) + ")")
+
+
+def _create_schema(con: duckdb.DuckDBPyConnection, directory: Path, reading: store.Reading) -> str:
+    """A schema holding one version's views (or in-memory roll-ups), named after its fingerprint.
+
+    A version's views live together in their own schema and a cursor is pointed at one schema
+    (`use`), so a query sees one version whole: replacing shared views one by one while other
+    threads query let a county total from one version meet townships from another."""
+    schema = "v_" + reading.fingerprint  # 16 hex digits from store.version: a plain identifier (_ddl checks)
+    _ddl(con, "drop schema if exists", schema, " cascade")  # left half-made by a failed attempt
+    _ddl(con, "create schema", schema)
+    try:
+        for name in store.TABLES:
+            path = store.table_path(reading.folder, name)
+            if not path.exists():
+                raise FileNotFoundError(f"数据目录中缺少 {path.name}（可运行 python -m minsheng demo 生成演示数据）")
+            _view(con, schema, name, path)
+        if store.ensure_derived(directory, reading.folder):
+            for name in rollup.DERIVED:
+                _view(con, schema, name, rollup.path(reading.folder, name))
+        else:
+            _ddl(con, "use", schema)  # read-only data: the roll-ups live in this process's memory instead
+            try:
+                rollup.build_into(con)
+            finally:
+                con.execute("use main")
+    except BaseException:
+        _ddl(con, "drop schema if exists", schema, " cascade")
+        raise
+    return schema
 
 
 def reset(directory: Path | None = None) -> None:
     """Close the process's connection to `directory`, so the next query opens a new one (a cold start)."""
     directory = (directory or store.data_dir()).resolve()
     with _lock:
-        con, _ = _cons.pop(directory, (None, None))
-    if con is not None:
-        con.close()
+        engine = _engines.pop(directory, None)
+    if engine is not None:
+        engine.con.close()
 
 
 def cursor(directory: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """A fresh cursor on the shared connection; the views follow the data directory's current version.
+    """A fresh cursor on the shared connection, bound to the version readers see now (store.reading).
 
     Every query runs on its own cursor: one DuckDB connection is not safe across threads, and
-    each Streamlit session is a thread.
+    each Streamlit session is a thread. The cursor keeps reading its version while later commits
+    make new schemas beside it.
     """
     directory = (directory or store.data_dir()).resolve()
-    # Fingerprint before resolving the folder: if a commit lands in between, the views are newer
-    # than the fingerprint and the next call merely rebuilds them once more.
-    ver = store.version(directory)
+    reading = store.reading(directory)
     with _lock:
-        con, bound = _cons.get(directory, (None, None))
-        if con is None:
+        engine = _engines.get(directory)
+        if engine is None:
             # A bounded engine: page queries are small; anything larger spills to the temp folder
             # (not to ./.tmp, DuckDB's default for in-memory databases).
-            con = duckdb.connect(":memory:", config={
+            engine = _engines[directory] = _Engine(duckdb.connect(":memory:", config={
                 "threads": 2, "memory_limit": os.environ.get("MINSHENG_DUCKDB_MEMORY", "1GB"),
-                "temp_directory": str(Path(tempfile.gettempdir()) / f"minsheng-duckdb-app-{os.getpid()}")})
-        if bound != ver:
-            _create_views(con, directory)
-            _cons[directory] = (con, ver)
-        return con.cursor()
+                "temp_directory": str(Path(tempfile.gettempdir()) / f"minsheng-duckdb-app-{os.getpid()}")}))
+        schema = engine.schemas.get(reading.fingerprint)
+        if schema is None:
+            schema = engine.schemas[reading.fingerprint] = _create_schema(engine.con, directory, reading)
+            while len(engine.schemas) > _KEEP:  # a query already running keeps its snapshot of the catalog
+                _ddl(engine.con, "drop schema", engine.schemas.pop(next(iter(engine.schemas))), " cascade")
+        cur = engine.con.cursor()
+    _ddl(cur, "use", schema)
+    return cur

@@ -127,6 +127,9 @@ EN.update({
     "数据目录中没有区划数据。可运行 python -m minsheng demo 生成演示数据。":
         "The data directory has no regions. Run python -m minsheng demo to create the demo data.",
     "无法读取数据：{error}": "Cannot read the data: {error}",
+    "数据正在维护，页面暂时显示较早的数据版本。": "The data is under maintenance: pages show an earlier version for now.",
+    "数据文件无法读取（可能已损坏）。请管理员运行 python -m minsheng check 核查。":
+        "A data file cannot be read (it may be damaged). An administrator can run python -m minsheng check.",
     "无权限：区域 {code} 不在你可查看的范围内，已改为显示 {name}。":
         "No permission: region {code} is outside the area you may see; showing {name} instead.",
     "没有区域 {code}，已改为显示 {name}。": "There is no region {code}; showing {name} instead.",

@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -35,12 +36,14 @@ import shutil
 import signal
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
-from minsheng import files, locks, observations, rollup
+from minsheng import files, integrity, locks, observations, rollup
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("regions", "indicators", "observations", "targets")
@@ -89,26 +92,46 @@ def _num(version_id: str) -> int:
 
 
 def current(directory: Path) -> str:
-    """The current version id, "base" before the first commit."""
+    """The current version id, "base" before the first commit; StoreError when CURRENT is torn or garbage
+    (readers then use `reading`, which falls back; a rollback writes a good CURRENT again)."""
     try:
-        vid = (_vroot(directory) / "CURRENT").read_text(encoding="utf-8").strip()
+        vid = (_vroot(directory) / "CURRENT").read_bytes().decode("utf-8", "replace").strip()
     except FileNotFoundError:
         return BASE
     if not _ID.fullmatch(vid):
-        raise StoreError(f"版本记录 {_vroot(directory) / 'CURRENT'} 已损坏：{vid!r}")
+        raise StoreError(f"版本记录 .versions/CURRENT 已损坏（内容为 {vid[:40]!r}，不是版本号）。"
+                         "可运行 python -m minsheng check 查看各版本，再用 python -m minsheng rollback <版本> 恢复")
     return vid
+
+
+def _current_or_none(directory: Path) -> str | None:
+    try:
+        return current(directory)
+    except StoreError:
+        return None
+
+
+def _top(directory: Path) -> int:
+    """The number of the current version; with a torn CURRENT, of the newest complete version folder."""
+    cur = _current_or_none(directory)
+    if cur is not None:
+        return _num(cur)
+    root = _vroot(directory)
+    return max((_num(p.name) for p in root.iterdir() if _ID.fullmatch(p.name) and (p / "version.json").exists()),
+               default=0)
 
 
 def _folder(directory: Path, version_id: str) -> Path:
     folder = Path(directory) if version_id == BASE else _vroot(directory) / version_id
     if version_id != BASE and not (folder / "version.json").exists():
-        raise StoreError(f"版本 {version_id} 的目录不存在或不完整：{folder}")
+        raise StoreError(f"版本 {version_id} 的目录不存在或不完整")
     return folder
 
 
 def resolve(directory: Path) -> Path:
-    """The folder holding the current version's tables and meta.json."""
-    return _folder(directory, current(directory))
+    """The folder holding the tables and meta.json that readers see: the current version's, or the
+    newest whole one while the current is damaged (see `reading`)."""
+    return reading(directory).folder
 
 
 def _meta_in(folder: Path) -> dict:
@@ -122,10 +145,7 @@ def read_meta(directory: Path) -> dict:
     return _meta_in(resolve(directory))
 
 
-def version(directory: Path) -> str:
-    """A short fingerprint of the current data; it changes on every commit, rollback or table rewrite."""
-    vid = current(directory)
-    folder = _folder(directory, vid)
+def _fingerprint(vid: str, folder: Path) -> str:
     h = hashlib.sha256(vid.encode())
     for name in (*TABLES, "meta"):
         ident = files.identity(folder / (f"{name}.parquet" if name != "meta" else "meta.json"))
@@ -134,13 +154,116 @@ def version(directory: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def version(directory: Path) -> str:
+    """A short fingerprint of the data readers see; it changes on every commit, rollback, table
+    rewrite or fallback. Never raises: with no readable version it fingerprints that state, and
+    the page's data check (ui/frame.data_problem) says what is wrong."""
+    try:
+        return reading(directory).fingerprint
+    except StoreError as e:
+        return "unreadable-" + hashlib.sha256(str(e).encode()).hexdigest()[:8]
+
+
 def _versions(directory: Path) -> list[str]:
     """Committed version ids, newest first (orphans above CURRENT and .tmp- folders left out)."""
-    root, top = _vroot(directory), _num(current(directory))
+    root = _vroot(directory)
     if not root.is_dir():
         return []
+    top = _top(directory)
     ids = [p.name for p in root.iterdir() if _ID.fullmatch(p.name) and _num(p.name) <= top]
     return sorted(ids, key=_num, reverse=True)
+
+
+# --- integrity: which version readers see ------------------------------------------------------
+
+def _files_of(directory: Path, folder: Path) -> list[str]:
+    """The files a version consists of, relative to its folder: tables, roll-ups, meta, own boundaries."""
+    try:
+        present = set(os.listdir(folder))
+    except FileNotFoundError:
+        return []
+    names = [n for n in (*(f"{t}.parquet" for t in (*TABLES, *rollup.DERIVED)), rollup.stamp_path(folder).name,
+                         "meta.json") if n in present]
+    if "boundaries" in present and os.path.isdir(os.path.join(folder, "boundaries")):
+        names += sorted(f"boundaries/{n}" for n in os.listdir(os.path.join(folder, "boundaries"))
+                        if n.endswith(".geojson"))
+    return names
+
+
+def damage(directory: Path, version_id: str, full: bool = False) -> dict[str, str]:
+    """What is wrong with a version, {file name: what} (empty when whole): checksums where it has a
+    manifest, readable Parquet footers where not (integrity.py says which check runs when)."""
+    try:
+        folder = _folder(directory, version_id)
+    except StoreError as e:
+        return {"version.json": str(e)}
+    return integrity.problems(folder, _files_of(directory, folder), full=full, background=not full)
+
+
+def _sharing(directory: Path, version_id: str, name: str) -> list[str]:
+    """The versions holding the same file (a hard link) as `version_id` does under `name`."""
+    try:
+        st = os.stat(_folder(directory, version_id) / name)
+    except (OSError, StoreError):
+        return [version_id]
+    out = []
+    for vid in [*_versions(directory), BASE]:
+        try:
+            other = os.stat(_folder(directory, vid) / name)
+        except (OSError, StoreError):
+            continue
+        if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+            out.append(vid)
+    return out
+
+
+def _damaged_message(directory: Path, version_id: str, found: dict[str, str]) -> str:
+    shared = []
+    for name in found:
+        others = [v for v in _sharing(directory, version_id, name) if v != version_id]
+        if others:
+            shared.append(f"{name} 与版本 {'、'.join(others)} 是同一个文件（硬链接），这些版本同样损坏")
+    return f"版本 {version_id} 已损坏：{'；'.join(found.values())}" + (f"。{'；'.join(shared)}" if shared else "")
+
+
+def require_whole(directory: Path, version_id: str, action: str) -> None:
+    """Refuse (StoreError) to link from a version that fails a full check: its damage would spread."""
+    found = damage(directory, version_id, full=True)
+    if found:
+        raise StoreError(f"{_damaged_message(directory, version_id, found)}。{action}未执行，数据未改变；"
+                         "可运行 python -m minsheng check 查看各版本的状态，回退到完好的版本")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The version readers see: the current one, or while it is damaged the newest whole one."""
+    id: str
+    folder: Path
+    fingerprint: str
+    problem: str | None = None  # why this is not the current version, for admins (Chinese, no server paths)
+
+
+def reading(directory: Path) -> Reading:
+    """Which version to read. A damaged current version (bad checksum, unreadable Parquet, a torn
+    CURRENT) does not take the pages down: they read the newest whole version, and `problem`
+    says what is wrong and what an admin can do. StoreError when no version is whole."""
+    directory = Path(directory)
+    cur = _current_or_none(directory)
+    if cur is not None:
+        found = damage(directory, cur)
+        if not found:
+            folder = _folder(directory, cur)
+            return Reading(cur, folder, _fingerprint(cur, folder))
+        why = _damaged_message(directory, cur, found)
+    else:
+        why = "版本记录 .versions/CURRENT 已损坏（不是版本号）"
+    for vid in [v for v in [*_versions(directory), BASE] if v != cur]:
+        if not damage(directory, vid):
+            folder = _folder(directory, vid)
+            return Reading(vid, folder, _fingerprint(vid, folder),
+                           f"{why}。各页面暂时显示最近一个完好的版本 {vid}。请管理员运行 python -m minsheng check "
+                           f"核查，并回退到完好的版本（python -m minsheng rollback {vid}，或“导入”页的历史版本）")
+    raise StoreError(f"{why}，且没有完好的版本可用。请管理员运行 python -m minsheng check 核查")
 
 
 def _rows(folder: Path) -> dict[str, int]:
@@ -149,7 +272,7 @@ def _rows(folder: Path) -> dict[str, int]:
 
 def history(directory: Path) -> list[dict]:
     """Every version's record, newest first, ending with "base" (the flat files); `current` marks one."""
-    cur = current(directory)
+    cur = _current_or_none(directory)  # a torn CURRENT marks none current: the history still lists them
     out = [json.loads((_vroot(directory) / v / "version.json").read_text(encoding="utf-8"))
            for v in _versions(directory)]
     mtimes = [table_path(directory, n).stat().st_mtime for n in TABLES if table_path(directory, n).exists()]
@@ -159,6 +282,32 @@ def history(directory: Path) -> list[dict]:
                     rows=_rows(Path(directory)), changed=[], note="初始数据", source=None))
     for rec in out:
         rec["current"] = rec["id"] == cur
+    return out
+
+
+def verify(directory: Path, record: bool = True) -> list[dict]:
+    """Every version checked in full, newest first (`python -m minsheng check`): dicts of id, current,
+    state ("whole", "damaged", "unverified": made before manifests, or "recorded": a manifest was
+    computed for it now, trusting its bytes as they are) and problems ({file name: what})."""
+    directory = Path(directory)
+    cur, out = _current_or_none(directory), []
+    for vid in [*_versions(directory), BASE]:
+        found = damage(directory, vid, full=True)
+        folder = _folder(directory, vid) if "version.json" not in found else None
+        state = "damaged" if found else "whole"
+        if not found and integrity.read(folder) is None:
+            state = "unverified"
+            if record:
+                try:
+                    with lock(directory, timeout=5):
+                        integrity.record(folder, _files_of(directory, folder))
+                    state = "recorded"
+                except (OSError, StoreError):
+                    pass  # read-only data, or busy: it stays unverified, which `check` says
+        for name, text in found.items():
+            others = [v for v in _sharing(directory, vid, name) if v != vid]
+            found[name] = text + (f"（同一文件也在版本 {'、'.join(others)} 中）" if others else "")
+        out.append(dict(id=vid, current=vid == cur, state=state, problems=found))
     return out
 
 
@@ -181,6 +330,7 @@ def write_tables(directory: Path, tables: dict[str, pd.DataFrame], meta: dict) -
     """Write base tables in place (demo, tests), each renamed into place, and their roll-ups; versioned
     data goes through `commit`."""
     directory.mkdir(parents=True, exist_ok=True)
+    (directory / integrity.MANIFEST).unlink(missing_ok=True)  # recorded by `check` for the old files: stale now
     for name, df in tables.items():
         files.atomic_write(table_path(directory, name), lambda p, df=df, name=name: _to_parquet(df, p, name))
     files.write_json(directory / "meta.json", meta)
@@ -216,8 +366,11 @@ def lock(directory: Path, timeout: float = 30):
     if key in held:
         yield
         return
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:  # a read-only data directory: every writer starts here, so say it here
+        raise StoreError(_io_message("本次更改", e)) from e
     try:
         locks.acquire(fd, timeout, StoreBusy(f"另一个导入正在提交，请稍后再试（等待 {timeout:g} 秒后放弃）"))
         held.add(key)
@@ -229,6 +382,33 @@ def lock(directory: Path, timeout: float = 30):
         os.close(fd)  # releases the flock
 
 
+_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+_READ_ONLY = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _io_message(action: str, e: Exception) -> str:
+    """A Chinese message for a failed write, with no path of the server in it."""
+    code, text = getattr(e, "errno", None), str(e)
+    if code in _FULL or any(s in text for s in ("No space left", "File too large", "quota")):
+        return (f"磁盘空间不足（或超出文件大小限制），{action}未完成，数据未改变。"
+                "请清理数据目录所在的磁盘（可用 python -m minsheng prune --keep N 删除旧版本）后重试")
+    if code in _READ_ONLY or any(s in text for s in ("Permission denied", "Read-only file system")):
+        return f"数据目录不可写（只读或没有写入权限），{action}未完成，数据未改变。请检查数据目录的权限和挂载方式"
+    return f"写入数据目录失败（{getattr(e, 'strerror', None) or type(e).__name__}），{action}未完成，数据未改变"
+
+
+@contextmanager
+def refusing_io(action: str):
+    """Turn a failed write (disk full, read-only directory, no permission) into a StoreError whose
+    message the page and the command line show as it is: commit, rollback and prune go through here."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except (OSError, duckdb.IOException, duckdb.PermissionException) as e:
+        raise StoreError(_io_message(action, e)) from e
+
+
 def _remove(path: Path) -> None:
     # Rename out of sight first, so a crash mid-delete never leaves half a version under its id.
     gone = path.with_name(f".tmp-del-{path.name}-{os.getpid()}")
@@ -238,7 +418,7 @@ def _remove(path: Path) -> None:
 
 def _cleanup(directory: Path) -> None:
     """Delete what crashed commits left: .tmp-* entries and version folders above CURRENT. Needs the lock."""
-    root, top = _vroot(directory), _num(current(directory))
+    root, top = _vroot(directory), _top(directory)
     for p in root.iterdir():
         if p.name.startswith(".tmp-") and p.is_dir():
             shutil.rmtree(p)
@@ -267,19 +447,52 @@ def _snapshot(directory: Path, folder: Path) -> dict[str, tuple[int, int] | None
     return {k: files.identity(p) for k, p in paths.items()}
 
 
-def _new_version(directory: Path, source: Path, meta: dict, record: dict,
+def _new_version(directory: Path, source_id: str, parent: str, meta: dict, record: dict,
                  tables: dict[str, pd.DataFrame] | None = None, geo: dict[str, str] | None = None,
                  rows: pd.DataFrame | None = None) -> str:
-    """Build a complete version folder (given tables and boundary files written, `rows` merged into
-    the source's observations, the rest linked from `source`) and make it current. Call with the lock held."""
-    tables, geo = tables or {}, geo or {}
-    root, parent = _vroot(directory), current(directory)
+    """Build a complete version folder from version `source_id` (given tables and boundary files
+    written, `rows` merged into the source's observations, the rest linked) and make it current;
+    `parent` is the version it follows in the history.
+    Call with the lock held. The source is checked in full first: a damaged file linked into the new
+    version would damage it too. On any failure before the switch the half-built folder is removed."""
+    require_whole(directory, source_id, "本次提交" if record["action"] != "rollback" else "回退")
+    source = _folder(directory, source_id)
+    root = _vroot(directory)
     _cleanup(directory)
     now = dt.datetime.now().astimezone()
-    vid = f"v{_num(parent) + 1:06d}-{now:%Y%m%dT%H%M%S}"
+    vid = f"v{_top(directory) + 1:06d}-{now:%Y%m%dT%H%M%S}"
     tmp = root / f".tmp-{vid}-{os.getpid()}"
     tmp.mkdir()
-    _crash("start")
+    try:
+        _crash("start")
+        linked = _fill(directory, source, tmp, tables or {}, geo or {}, rows)
+        files.write_json(tmp / "meta.json", meta)
+        known = {n: e["sha256"] for n, e in (integrity.read(source) or {}).items() if n in linked}
+        integrity.record(tmp, _files_of(directory, tmp), known)  # before the folder gets its name
+        files.write_json(tmp / "version.json", dict(id=vid, parent=parent, created=now.isoformat(timespec="seconds"),
+                                                    **record, rows=_rows(tmp)))
+        files.fsync(tmp)
+        _crash("before-rename")
+        os.rename(tmp, root / vid)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    files.fsync(root)
+    _crash("renamed")
+
+    def write_current(t: Path) -> None:
+        t.write_text(vid + "\n", encoding="utf-8")
+        _crash("current-written")  # the temp is written; CURRENT still names the old version
+
+    files.atomic_write(root / "CURRENT", write_current)  # the commit point: the rename over CURRENT
+    _crash("switched")
+    return vid
+
+
+def _fill(directory: Path, source: Path, tmp: Path, tables: dict[str, pd.DataFrame], geo: dict[str, str],
+          rows: pd.DataFrame | None) -> set[str]:
+    """Write and link a new version's files into `tmp`; returns the names linked from `source`."""
+    linked = set()
     for name, df in tables.items():
         _to_parquet(df, table_path(tmp, name), name)
         files.fsync(table_path(tmp, name))
@@ -294,6 +507,7 @@ def _new_version(directory: Path, source: Path, meta: dict, record: dict,
     for name in TABLES:
         if name not in tables and not (name == "observations" and rows is not None) and table_path(source, name).exists():  # a fresh directory may lack some
             files.link_or_copy(table_path(source, name), table_path(tmp, name))
+            linked.add(table_path(tmp, name).name)
     # Every version carries its own boundaries/ (links, mostly), so a rollback restores the map too.
     src_b, dst_b = _boundaries_in(directory, source), tmp / "boundaries"
     if src_b.is_dir() or geo:
@@ -303,13 +517,16 @@ def _new_version(directory: Path, source: Path, meta: dict, record: dict,
         for f in sorted(src_b.iterdir()) if src_b.is_dir() else ():
             if f.is_file() and not (dst_b / f.name).exists():
                 files.link_or_copy(f, dst_b / f.name)
+                linked.add(f"boundaries/{f.name}")
         files.fsync(dst_b)
     _crash("tables-linked")
     # Roll-ups: linked when the tables they come from are the source's (same files), else rebuilt.
     if rollup.current(source) and rollup.fingerprint(source) == rollup.fingerprint(tmp):
         for name in rollup.DERIVED:
             files.link_or_copy(rollup.path(source, name), rollup.path(tmp, name))
+            linked.add(rollup.path(tmp, name).name)
         files.link_or_copy(rollup.stamp_path(source), rollup.stamp_path(tmp))
+        linked.add(rollup.stamp_path(tmp).name)
     elif all(table_path(tmp, n).exists() for n in rollup.SOURCES):
         # an import of observations re-rolls only the indicators it touched
         try:
@@ -317,22 +534,7 @@ def _new_version(directory: Path, source: Path, meta: dict, record: dict,
         except rollup.InvariantError as e:  # before the switch: the current version stays as it was
             raise StoreError(f"{e}。本次提交未生效，当前版本不变") from e
     _crash("derived-built")
-    files.write_json(tmp / "meta.json", meta)
-    files.write_json(tmp / "version.json", dict(id=vid, parent=parent, created=now.isoformat(timespec="seconds"),
-                                                **record, rows=_rows(tmp)))
-    files.fsync(tmp)
-    _crash("before-rename")
-    os.rename(tmp, root / vid)
-    files.fsync(root)
-    _crash("renamed")
-
-    def write_current(t: Path) -> None:
-        t.write_text(vid + "\n", encoding="utf-8")
-        _crash("current-written")  # the temp is written; CURRENT still names the old version
-
-    files.atomic_write(root / "CURRENT", write_current)  # the commit point: the rename over CURRENT
-    _crash("switched")
-    return vid
+    return linked
 
 
 def _parent(directory: Path, expected_parent: str | None) -> str:
@@ -371,13 +573,13 @@ def commit(directory: Path, tables: dict[str, pd.DataFrame], *, action: str = "i
         raise StoreError("observations 不能同时整表替换和合并")
     if not tables and not meta_update and observations is None:
         raise StoreError("没有要提交的数据")
-    with lock(directory, lock_timeout):
-        source = _folder(directory, _parent(directory, expected_parent))
+    with refusing_io("本次提交"), lock(directory, lock_timeout):
+        parent = _parent(directory, expected_parent)
         changed = [n for n in TABLES if n in tables or (n == "observations" and observations is not None)]
         record = _record(action, user=user, file_name=file_name, file_sha256=file_sha256, kind=kind,
                          changed=changed, note=note, scope=scope)
-        return _new_version(directory, source, {**_meta_in(source), **(meta_update or {})}, record, tables=tables,
-                            rows=observations)
+        return _new_version(directory, parent, parent, {**_meta_in(_folder(directory, parent)), **(meta_update or {})},
+                            record, tables=tables, rows=observations)
 
 
 def _geojson(features: list[dict]) -> str:
@@ -399,8 +601,9 @@ def commit_boundaries(directory: Path, levels: dict[str, dict], *, merge: bool =
     unknown = sorted(set(levels) - set(BOUNDARY_LEVELS))
     if unknown or not levels:
         raise StoreError(f"未知边界级别：{'、'.join(unknown)}" if unknown else "没有要提交的边界")
-    with lock(directory, lock_timeout):
-        source = _folder(directory, _parent(directory, expected_parent))
+    with refusing_io("本次提交"), lock(directory, lock_timeout):
+        parent = _parent(directory, expected_parent)
+        source = _folder(directory, parent)
         texts = {}
         for level, fc in levels.items():
             features, old = list(fc["features"]), _boundaries_in(directory, source) / f"{level}.geojson"
@@ -411,23 +614,26 @@ def commit_boundaries(directory: Path, levels: dict[str, dict], *, merge: bool =
             texts[level] = _geojson(features)
         record = _record("import", user=user, file_name=file_name, file_sha256=file_sha256, kind="boundaries",
                          changed=[f"boundaries/{lv}" for lv in levels], note=note, scope=scope)
-        return _new_version(directory, source, _meta_in(source), record, geo=texts)
+        return _new_version(directory, parent, parent, _meta_in(source), record, geo=texts)
 
 
 def rollback(directory: Path, version_id: str, *, user: str | None = None, lock_timeout: float = 30,
              scope: list[str] | None = None) -> str:
-    """Make a new current version with the tables, boundaries and meta of `version_id` (so a rollback can itself be undone)."""
-    with lock(directory, lock_timeout):
-        cur = current(directory)
-        if version_id != BASE and version_id not in _versions(directory):
+    """Make a new current version with the tables, boundaries and meta of `version_id` (so a rollback
+    can itself be undone). Refused when `version_id` fails a full check. Also the way back from a torn
+    CURRENT: the new version follows the newest complete one and CURRENT is written whole again."""
+    with refusing_io("回退"), lock(directory, lock_timeout):
+        cur, ids = _current_or_none(directory), _versions(directory)
+        if version_id != BASE and version_id not in ids:
             raise StoreError(f"没有版本 {version_id}（可用 python -m minsheng history 查看）")
         if version_id == cur:
             raise StoreError(f"{version_id} 已是当前版本")
         source = _folder(directory, version_id)
-        was, now = _snapshot(directory, _folder(directory, cur)), _snapshot(directory, source)
+        was = _snapshot(directory, _folder(directory, cur)) if cur is not None else {}
+        now = _snapshot(directory, source)
         record = _record("rollback", user=user, changed=[k for k in {**was, **now} if was.get(k) != now.get(k)],
                          note=f"回滚到 {version_id}", source=version_id, scope=scope)
-        return _new_version(directory, source, _meta_in(source), record)
+        return _new_version(directory, version_id, cur or (ids[0] if ids else BASE), _meta_in(source), record)
 
 
 def prune(directory: Path, keep: int, *, lock_timeout: float = 30) -> list[str]:
@@ -436,9 +642,10 @@ def prune(directory: Path, keep: int, *, lock_timeout: float = 30) -> list[str]:
         raise StoreError("保留的版本数不能为负")
     if not _vroot(directory).is_dir():
         return []
-    with lock(directory, lock_timeout):
+    with refusing_io("清理旧版本"), lock(directory, lock_timeout):
+        cur = current(directory)  # a torn CURRENT: refuse before deleting anything
         _cleanup(directory)
-        ids, cur = _versions(directory), current(directory)
+        ids = _versions(directory)
         protect = set(ids[:keep]) | {cur}
         if cur != BASE:
             protect.add(json.loads((_vroot(directory) / cur / "version.json").read_text(encoding="utf-8"))["parent"])

@@ -70,8 +70,7 @@ def test_pages_stay_small_and_above_the_cache_edge():
 
 # Functions allowed to run SQL text that is not a literal, and why each is safe.
 COMPOSED_SQL = {
-    ("db.py", "_create_views"): "DDL over the version's own file paths, quoted by _sql_literal (no parameters in DDL)",
-    ("db.py", "_drop"): "drop view/table of our own derived-table names",
+    ("db.py", "_ddl"): "DDL on a version's schema (checked name) over its own file paths, quoted by _sql_literal",
     ("rollup.py", "_run"): "templates filled only with pieces checked against rollup's allow-lists",
     ("rollup.py", "check"): "the invariant queries of rollup.CHECKS, module constants made of literals",
 }

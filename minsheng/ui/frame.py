@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import duckdb
 import pandas as pd
 import streamlit as st
 
-from minsheng import fmt, i18n, literal
+from minsheng import fmt, i18n, literal, store
 from minsheng.selection import Selection
-from minsheng.ui import data, pages, state
+from minsheng.ui import data, pages, session, state
 from minsheng.ui.text import T, lang, md, name, translator, unit
 
 _SCOPE = "_ms_scope"  # this run's frame selection, set by sidebar()
@@ -30,15 +31,27 @@ def available_years() -> list[int]:
 
 
 def data_problem() -> str | None:
-    """A message for the user when the data directory cannot be read, else None."""
+    """A message for the user when the data cannot be read, else None (the router then stops).
+
+    A damaged current version (bad checksum, unreadable Parquet, a torn CURRENT) does not stop
+    the pages: they read the newest whole version (store.reading), and this says so — in full to
+    admins, who can roll back, in one line to everyone else. No server path is ever shown."""
     try:
+        fallback = store.reading(store.data_dir()).problem
+        if fallback:
+            if session.can("rollback"):
+                st.warning(md(fallback), icon=":material/warning:")
+            else:
+                st.info(T("数据正在维护，页面暂时显示较早的数据版本。"), icon=":material/info:")
         if not data.tree().order:
             if data.area():
                 return T("你的区域（{area}）不在区划表中，无法显示数据。请联系管理员核对账户的区域设置。",
                          area=md(data.area()))
             return T("数据目录中没有区划数据。可运行 python -m minsheng demo 生成演示数据。")
-    except FileNotFoundError as e:
+    except (FileNotFoundError, store.StoreError) as e:  # both carry Chinese messages without paths
         return T("无法读取数据：{error}", error=md(e))
+    except duckdb.Error:  # DuckDB's messages name the server's files: say what to do instead
+        return T("数据文件无法读取（可能已损坏）。请管理员运行 python -m minsheng check 核查。")
     return None
 
 
