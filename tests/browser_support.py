@@ -181,7 +181,7 @@ def wait_idle(page, timeout_ms: float = 60_000, settle_ms: int = 400) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# fixtures (imported by tests/test_browser.py)
+# fixtures (made available to every test module by tests/conftest.py)
 
 
 @pytest.fixture(scope="session")

@@ -92,3 +92,8 @@ def private_users_and_audit(tmp_path_factory):
     mp.delenv("MINSHENG_ALLOW_NO_LOGIN", raising=False)
     yield d
     mp.undo()
+
+
+# The browser fixtures are defined once, here: a session fixture imported into two test modules
+# would be two fixtures, and a second Playwright started inside the first one's event loop fails.
+from browser_support import app_server, blank_server, browser, chromium_path  # noqa: E402,F401

@@ -23,15 +23,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_support import (  # noqa: E402,F401  (fixtures are used by name)
+from browser_support import (  # noqa: E402  (fixtures come from conftest.py)
     ROOT,
     APP_SCRIPT,
     ARTIFACTS,
     StreamlitServer,
-    app_server,
-    blank_server,
-    browser,
-    chromium_path,
     is_local,
     new_page,
     png_colours,

@@ -15,12 +15,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_support import (  # noqa: E402,F401  (fixtures are used by name)
+from browser_support import (  # noqa: E402  (fixtures come from conftest.py)
     APP_SCRIPT,
     ROOT,
     StreamlitServer,
-    browser,
-    chromium_path,
     is_local,
     new_page,
     wait_idle,
