@@ -270,13 +270,13 @@ def build(tmp_path: Path, name: str, builder) -> Path:
 def assert_refused(run: dict, name: str, fragment: str, problems_text: str, tmp_path: Path):
     assert run["rc"] != "timeout", f"{name}: not refused within {SECONDS} s; stderr: {run['err'][-800:]}"
     assert run["seconds"] < SECONDS
+    assert run["rss_kb"] < RSS_LIMIT_KB, f"{name}: peak RSS {run['rss_kb'] // 1024} MB"
     assert "Traceback" not in run["out"] + run["err"], f"{name}: a traceback\n{run['err'][-1500:]}"
     assert "MemoryError" not in run["out"] + run["err"]
     assert name in problems_text, f"{name}: the refusal does not name the file: {problems_text[:800]}"
     assert fragment in problems_text, f"{name}: expected “{fragment}” in {problems_text[:800]}"
     assert str(tmp_path) not in problems_text and str(ROOT) not in problems_text, "a server path is shown"
     assert "机密标记" not in run["out"] + run["err"], "an external entity was read"
-    assert run["rss_kb"] < RSS_LIMIT_KB, f"{name}: peak RSS {run['rss_kb'] // 1024} MB"
 
 
 @pytest.mark.parametrize("name, builder, fragment", TABLE_BOMBS, ids=[b[0] for b in TABLE_BOMBS])
@@ -326,3 +326,64 @@ def test_import_page_shows_the_refusal(name, builder, fragment, tmp_path, data_c
     run = {**run, "seconds": 0}     # the page's own start-up is not the upload's time
     assert_refused(run, name, fragment, cells, tmp_path)
     assert fingerprint(data_copy) == before
+
+
+# --- the sandbox itself, and a normal file through it ---------------------------------------------
+
+def test_a_good_file_still_imports_through_the_sandbox(tmp_path, data_copy):
+    path = tmp_path / "石峰区11月.csv"
+    path.write_bytes((",".join(HEADER) + "\n" + ",".join(ROW) + "\n").encode("utf-8-sig"))
+    before = fingerprint(data_copy)
+    run = bounded(["-m", "minsheng", "import", str(path), "--yes"], data_copy)
+    assert run["rc"] == 0, run["err"]
+    assert "新增 1 行" in run["out"] and "已导入" in run["out"]
+    assert fingerprint(data_copy) != before
+    assert run["rss_kb"] < RSS_LIMIT_KB
+
+
+def test_a_child_out_of_memory_is_a_chinese_refusal():
+    from minsheng.ingest import limits, sandbox
+
+    with pytest.raises(sandbox.Refused, match="文件解析超出内存/时间限制"):
+        sandbox.run(bytearray, 2 * limits.SANDBOX_MEMORY)
+
+
+def test_a_child_out_of_time_is_killed_and_refused(monkeypatch):
+    from minsheng.ingest import limits, sandbox
+
+    sandbox.run(len, b"")                     # the fork server is up: only the limit is timed
+    monkeypatch.setattr(limits, "SANDBOX_WALL_SECONDS", 2)
+    start = time.monotonic()
+    with pytest.raises(sandbox.Refused, match="文件解析超出内存/时间限制"):
+        sandbox.run(time.sleep, 60)
+    assert time.monotonic() - start < 10
+
+
+def test_a_failing_reader_shows_no_traceback():
+    from minsheng.ingest import sandbox
+
+    with pytest.raises(sandbox.Refused) as refused:
+        sandbox.run(int, "不是数字")
+    assert str(refused.value).startswith("无法读取该文件（ValueError）") and "Traceback" not in str(refused.value)
+
+
+def test_a_slow_parse_does_not_stall_another_upload(monkeypatch, tmp_path):
+    """A parse that burns CPU in its child leaves this process free: a second upload is read and
+    previewed meanwhile (in the server's threads, the first would have held the GIL throughout)."""
+    import threading
+
+    from minsheng.ingest import limits, pipeline, sandbox
+
+    sandbox.run(len, b"")
+    monkeypatch.setattr(limits, "SANDBOX_WALL_SECONDS", 8)
+    slow = threading.Thread(target=lambda: pytest.raises(sandbox.Refused, sandbox.run, sum, range(10 ** 12)))
+    slow.start()
+    time.sleep(0.5)
+    start = time.monotonic()
+    plan = pipeline.prepare((",".join(HEADER) + "\n" + ",".join(ROW) + "\n").encode(), "b.csv",
+                            Path(shutil.copytree(ROOT / "data", tmp_path / "data")))
+    took = time.monotonic() - start
+    assert slow.is_alive(), "the slow parse should still be running"
+    assert not plan.errors and plan.counts["新增"] == 1
+    assert took < 5
+    slow.join()

@@ -16,6 +16,7 @@ import datetime as dt
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree.ElementTree import ParseError, iterparse
@@ -166,7 +167,8 @@ def _col_letter(i: int) -> str:
 
 
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)""")
-_NOT_ASCII_XML = (b"\xff\xfe", b"\xfe\xff", b"\x00<", b"<\x00", b"\x00\x00")
+# how XML in UTF-16, UTF-32 or EBCDIC begins (byte-order marks, "<" or "<?xm" in those encodings)
+_NOT_ASCII_XML = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff", b"\x00\x00\x00<", b"<\x00", b"\x00<", b"\x4c\x6f\xa7\x94")
 
 
 def _mb(n: int) -> str:
@@ -201,7 +203,7 @@ def _xml_part_problem(archive: zipfile.ZipFile, part: zipfile.ZipInfo) -> str | 
     the XML parsers (expat, libxml2) away from entity handling altogether."""
     with archive.open(part) as f:
         head = f.read(256)
-        if head.startswith(_NOT_ASCII_XML) or head[:4].count(b"\x00") >= 2 and b"<" in head[:4]:
+        if head.startswith(_NOT_ASCII_XML):
             return f"工作簿中的“{part.filename}”不是 UTF-8 编码的 XML：Excel 保存的文件不会这样，已拒绝"
         m = _XML_ENCODING.match(head.removeprefix(b"\xef\xbb\xbf"))
         if m and m.group(1).lower().replace(b"-", b"").replace(b"_", b"") != b"utf8":
@@ -301,7 +303,7 @@ def _read_xlsx(data: bytes, file: str) -> list[Sheet]:
             return _refusal(file, why)
         # read-only: cells are streamed from the XML, never a grid as large as the sheet claims
         values = openpyxl.load_workbook(io.BytesIO(data), data_only=True, read_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, ParseError) as e:
+    except (zipfile.BadZipFile, zlib.error, KeyError, OSError, ValueError, ParseError) as e:
         return _refusal(file, f"无法作为 Excel 文件打开（{type(e).__name__}）；文件可能已损坏或扩展名不对")
     sheets = []
     for ws in values.worksheets:
