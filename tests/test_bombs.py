@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import zipfile
@@ -83,6 +84,19 @@ def far_cell_lying_dimension() -> bytes:
     """The same, with a <dimension> that claims A1:D2: the reader may not trust it."""
     data = far_cell()
     return _rewrite(data, SHEET, lambda x: x.replace('<dimension ref="A1:XFD1048576"/>', '<dimension ref="A1:D2"/>'))
+
+
+def far_cell_xls() -> bytes:
+    """The .xls twin: a cell at IV65536, the last of the old format's grid (saved by LibreOffice)."""
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is needed to write an .xls")
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "far.xlsx"
+        src.write_bytes(_xlsx(lambda ws: ws.__setitem__("IV65536", 1)))
+        subprocess.run([soffice, "--headless", "--norestore", f"-env:UserInstallation=file://{d}/profile",
+                        "--convert-to", "xls", "--outdir", d, str(src)], check=True, capture_output=True, timeout=120)
+        return (Path(d) / "far.xls").read_bytes()
 
 
 def zip_bomb() -> bytes:
@@ -164,6 +178,7 @@ def geo_many_points() -> bytes:
 TABLE_BOMBS = [
     ("远端单元格.xlsx", far_cell, "列"),
     ("维度不实.xlsx", far_cell_lying_dimension, "列"),
+    ("远端单元格.xls", far_cell_xls, "列"),
     ("压缩炸弹.xlsx", zip_bomb, "解压"),
     ("实体膨胀.xlsx", billion_laughs, "DTD"),
     ("外部实体.xlsx", None, "DTD"),          # built from a secret file per test
@@ -329,6 +344,23 @@ def test_import_page_shows_the_refusal(name, builder, fragment, tmp_path, data_c
 
 
 # --- the sandbox itself, and a normal file through it ---------------------------------------------
+
+def test_formatting_far_out_is_not_data(tmp_path, data_copy):
+    """Excel keeps styled empty cells (a border, a fill) in the sheet and in its <dimension>: a real
+    file formatted down to XFD1048576 is read, since only cells holding a value count."""
+    from openpyxl.styles import PatternFill
+
+    def fill(ws):
+        ws["XFD1048576"].fill = PatternFill("solid", fgColor="FFFF00")
+    path = tmp_path / "uploads" / "带格式.xlsx"
+    path.parent.mkdir()
+    path.write_bytes(_xlsx(fill))
+    assert b'r="XFD1048576"' in zipfile.ZipFile(path).read(SHEET)
+    run = bounded(["-c", PREPARE, str(path)], data_copy)
+    assert run["rc"] == 0, run["err"][-1500:]
+    assert json.loads(run["out"].strip().splitlines()[-1]) == []
+    assert run["rss_kb"] < RSS_LIMIT_KB
+
 
 def test_a_good_file_still_imports_through_the_sandbox(tmp_path, data_copy):
     path = tmp_path / "石峰区11月.csv"
