@@ -245,18 +245,24 @@ class _Extent:
 def _scan_sheet(source) -> _Extent:
     out = _Extent()
     row = col = 0
-    container = current = None
+    open_elements = []   # the path from the root to the element being parsed
+    cell = None          # the <c> being parsed: its value, formula and inline text stay attached to it
     for event, el in iterparse(source, events=("start", "end")):
         tag = el.tag.rpartition("}")[2]
         if event == "start":
+            open_elements.append(el)
             if tag == "row":
-                row = int(el.get("r") or row + 1)
-                col = 0
-                current = el
-            elif tag == "sheetData":
-                container = el
+                row, col = int(el.get("r") or row + 1), 0
+            elif tag == "c":
+                cell = el
             continue
+        open_elements.pop()
+        if cell is not None and el is not cell:
+            continue
+        if open_elements:
+            open_elements[-1].remove(el)   # a finished element is dropped: memory stays flat
         if tag == "c":
+            cell = None
             ref = _CELL_REF.match(el.get("r") or "")
             r, col = (int(ref.group(2)), _column_number(ref.group(1))) if ref else (row, col + 1)
             parts = {child.tag.rpartition("}")[2]: child for child in el}
@@ -271,10 +277,6 @@ def _scan_sheet(source) -> _Extent:
                 out.max_row, out.max_col = max(out.max_row, r), max(out.max_col, col)
                 if "f" in parts and (value is None or not value.text):
                     out.unsaved.append((el.get("r") or f"{_col_letter(col - 1)}{r}", r, col, parts["f"].text or ""))
-            if current is not None:
-                current.clear()           # a row's cells are not kept: memory stays flat
-        elif tag == "row" and container is not None:
-            container.clear()
         elif tag == "mergeCell" and el.get("ref"):
             out.merged.append(el.get("ref"))
     return out

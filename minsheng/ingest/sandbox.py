@@ -35,7 +35,7 @@ _CONTEXT.set_forkserver_preload(["__main__", "minsheng.ingest.readers", "minshen
 _SLOTS = threading.BoundedSemaphore(limits.SANDBOX_PARALLEL)
 # Arrow's default allocator (mimalloc) reserves a gigabyte of address space at its first use;
 # under RLIMIT_AS that reservation alone would use half the budget. The fork server inherits this
-# environment when it starts (the server's own Arrow, already running, is not affected).
+# environment when it starts; this process's Arrow chose its allocator when pandas imported it.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 MEMORY_OR_TIME = ("文件解析超出内存/时间限制（{memory} GB 内存、{seconds} 秒）：文件可能过大或内容结构异常，"
