@@ -156,6 +156,12 @@ def csv_wide() -> bytes:
     return (",".join(HEADER + names) + "\n" + ",".join(ROW + ["1"] * len(names)) + "\n").encode("utf-8")
 
 
+def csv_many_columns() -> bytes:
+    """100,000 short column names (0.7 MB): within the line limit, beyond the column limit."""
+    names = [f"c{i}" for i in range(100_000)]
+    return (",".join(HEADER + names) + "\n" + ",".join(ROW + ["1"] * len(names)) + "\n").encode("utf-8")
+
+
 def csv_long_line() -> bytes:
     """A 49 MB line: one 数值 cell of 49 MB."""
     return (",".join(HEADER) + "\n" + ",".join(ROW[:3]) + "," + "1" * (49 * 1024 * 1024) + "\n").encode()
@@ -176,20 +182,21 @@ def geo_many_points() -> bytes:
 
 # (file name, builder, a fragment the refusal must contain)
 TABLE_BOMBS = [
-    ("远端单元格.xlsx", far_cell, "列"),
-    ("维度不实.xlsx", far_cell_lying_dimension, "列"),
-    ("远端单元格.xls", far_cell_xls, "列"),
-    ("压缩炸弹.xlsx", zip_bomb, "解压"),
+    ("远端单元格.xlsx", far_cell, "在 XFD1048576 单元格"),
+    ("维度不实.xlsx", far_cell_lying_dimension, "在 XFD1048576 单元格"),
+    ("远端单元格.xls", far_cell_xls, "65,536 行 × 256 列"),
+    ("压缩炸弹.xlsx", zip_bomb, "压缩炸弹"),
     ("实体膨胀.xlsx", billion_laughs, "DTD"),
     ("外部实体.xlsx", None, "DTD"),          # built from a secret file per test
-    ("字典膨胀.parquet", parquet_bomb, "展开"),
-    ("三千万行.parquet", parquet_many_rows, "行"),
-    ("十万列.csv", csv_wide, "列"),
-    ("超长行.csv", csv_long_line, "第 2 行"),
+    ("字典膨胀.parquet", parquet_bomb, "展开后"),
+    ("三千万行.parquet", parquet_many_rows, "30,000,000 行"),
+    ("十万列.csv", csv_wide, "表头（第 1 行）长达"),
+    ("十万短列.csv", csv_many_columns, "表头有 100,004 列"),
+    ("超长行.csv", csv_long_line, "第 2 行长达"),
 ]
 GEO_BOMBS = [
-    ("深层嵌套.geojson", geo_nested, "嵌套"),
-    ("三百八十万点.geojson", geo_many_points, "坐标"),
+    ("深层嵌套.geojson", geo_nested, "JSON 嵌套过深"),
+    ("三百八十万点.geojson", geo_many_points, "坐标点过多"),
 ]
 
 
@@ -327,7 +334,7 @@ def test_boundaries_refuse_expanding_file(name, builder, fragment, tmp_path, dat
     assert_refused(run, name, fragment, text, tmp_path)
 
 
-@pytest.mark.parametrize("name, builder, fragment", [TABLE_BOMBS[0], TABLE_BOMBS[3], GEO_BOMBS[0]],
+@pytest.mark.parametrize("name, builder, fragment", [TABLE_BOMBS[0], TABLE_BOMBS[4], GEO_BOMBS[0]],
                          ids=["远端单元格.xlsx", "实体膨胀.xlsx", "深层嵌套.geojson"])
 def test_import_page_shows_the_refusal(name, builder, fragment, tmp_path, data_copy):
     path = build(tmp_path, name, builder)
