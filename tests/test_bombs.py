@@ -426,3 +426,17 @@ def test_a_slow_parse_does_not_stall_another_upload(monkeypatch, tmp_path):
     assert not plan.errors and plan.counts["新增"] == 1
     assert took < 5
     slow.join()
+
+
+def test_the_sandbox_never_reruns_the_main_script(tmp_path, data_copy):
+    """Streamlit runs each page as __main__, unguarded: a child that re-imported the main module
+    (as multiprocessing's spawn and fork server do) would run the page again inside the parse."""
+    script = tmp_path / "page.py"
+    script.write_text(textwrap.dedent("""
+        from minsheng.ingest import readers
+        print("page ran", flush=True)
+        print(readers.read_isolated("指标编码,数值\\na,1\\n".encode(), "a.csv")[0].header)
+    """), encoding="utf-8")
+    run = bounded([str(script)], data_copy)
+    assert run["rc"] == 0, run["err"][-1500:]
+    assert run["out"].count("page ran") == 1 and "['指标编码', '数值']" in run["out"], run["out"]
