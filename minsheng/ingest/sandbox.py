@@ -111,9 +111,9 @@ def _hand_over(sock: socket.socket) -> None:
     global _zygote
     with _LOCK:
         for _ in range(2):   # a zygote that died (killed by an operator) is started again once
-            if _zygote is None or _zygote[0].poll() is not None:
-                _zygote = _start()
             try:
+                if _zygote is None or _zygote[0].poll() is not None:
+                    _zygote = _start()
                 socket.send_fds(_zygote[1], [b"c"], [sock.fileno()])
                 return
             except OSError:
