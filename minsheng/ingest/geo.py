@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping, shape
 
+from minsheng.ingest import limits, sandbox
 from minsheng.ingest.problems import ERROR, Problem, error, warning
 
 LEVELS = ("city", "county", "township", "village")  # the levels minsheng.maps draws
@@ -144,6 +145,28 @@ def _looks_datav(data: dict) -> bool:
 
 # ---- reading ------------------------------------------------------------------------------
 
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_COORDINATE = re.compile(rb"\[\s*[-+0-9.]")
+
+
+def _structure_problem(text: str) -> str | None:
+    """Nesting depth and vertex count, measured on the text before the JSON parser builds anything
+    (Python's parser recurses per level: 200,000 nested brackets raise RecursionError)."""
+    skeleton = _JSON_STRING.sub('""', text).encode()    # strings hold no structure
+    brackets = np.frombuffer(skeleton.translate(None, _NOT_BRACKETS), np.uint8)
+    if brackets.size:
+        steps = ((brackets == ord("[")) | (brackets == ord("{"))).astype(np.int8) * 2 - 1   # +1 opens, -1 closes
+        depth = int(np.cumsum(steps, dtype=np.int32).max())
+        if depth > limits.MAX_JSON_DEPTH:
+            return f"JSON 嵌套过深（{depth:,} 层，上限 {limits.MAX_JSON_DEPTH} 层）：这不是正常的边界文件，已拒绝"
+    vertices = len(_COORDINATE.findall(skeleton))
+    if vertices > limits.MAX_COORDINATES:
+        return (f"坐标点过多（约 {vertices:,} 个，上限 {limits.MAX_COORDINATES:,} 个）。"
+                "请先简化边界（如用 mapshaper）后再导入")
+    return None
+
+
 def _load(raw: bytes, name: str, problems: list[Problem]) -> dict | None:
     if not raw.strip():
         problems.append(error(name, "文件为空"))
@@ -153,6 +176,10 @@ def _load(raw: bytes, name: str, problems: list[Problem]) -> dict | None:
     except UnicodeDecodeError:
         text = raw.decode("gb18030", errors="replace")
         problems.append(warning(name, "文件不是 UTF-8 编码，已按 GBK 读取；请核对名称是否乱码"))
+    why = _structure_problem(text)
+    if why:
+        problems.append(error(name, why))
+        return None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -247,9 +274,21 @@ def read_boundaries(source: Path | bytes, regions: pd.DataFrame, *, crs: str | N
     with its `display_name`) whose codes are in `regions`, converted to WGS-84, validated,
     simplified to at most max_vertices each; and every problem found.
     `code` (or a code in the file name) names the region of a bare geometry or a code-less feature.
-    The name is only ever a label: an upload's name never becomes a path."""
+    The name is only ever a label: an upload's name never becomes a path.
+    Parsing and geometry run in a child process with a memory and time limit (sandbox.py)."""
     payload = source if isinstance(source, bytes) else Path(source).read_bytes()
     name = display_name or Path(source).name
+    if len(payload) > limits.MAX_BYTES:
+        return {}, [error(name, f"文件过大（{len(payload) / 1024 / 1024:.1f} MB，上限 "
+                                f"{limits.MAX_BYTES // 1024 // 1024} MB）。请先简化边界后再导入")]
+    try:
+        return sandbox.run(_read_boundaries, payload, name, regions, crs=crs, code=code, max_vertices=max_vertices)
+    except sandbox.Refused as e:
+        return {}, [error(name, str(e))]
+
+
+def _read_boundaries(payload: bytes, name: str, regions: pd.DataFrame, *, crs: str | None, code: str | None,
+                     max_vertices: int) -> tuple[dict[str, dict], list[Problem]]:
     problems: list[Problem] = []
     data = _load(payload, name, problems)
     items = _features(data, name, problems) if data is not None else None

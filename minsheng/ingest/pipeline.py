@@ -210,7 +210,7 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
     if kind is not None and kind not in vocab.FILES:
         return Plan(file, sha, kind, pd.DataFrame(), [error(file, f"未知导入类型“{kind}”")])
     progress(0.05, "读取文件…")
-    sheets = readers.read(data, file, max_bytes)
+    sheets = readers.read_isolated(data, file, max_bytes)  # in a bounded child process
     progress(0.3, "逐行检查…")
     cat = catalog(directory)
     importer = scope.Area(cat.tree, area)
