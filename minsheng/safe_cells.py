@@ -17,10 +17,7 @@ Everything that writes CSV, XLSX, PPTX tables or a download's file name calls th
 
 from __future__ import annotations
 
-import re
-
-import numpy as np
-import pandas as pd
+import re  # and no pandas: minsheng.auth reads names with the importer's rules and stays without it
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 PREFIX = "'"
@@ -47,28 +44,28 @@ def restore(value: str) -> str:
     return value[1:] if value.startswith(PREFIX) and risky(value[1:]) else value
 
 
-def frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of `df` whose text cells are neutralised as `text` would; numeric columns are not looked
+def frame(df):
+    """A copy of the DataFrame `df` whose text cells are neutralised as `text` would; numeric columns are not looked
     at. An export runs this on every batch of 100,000 rows, so each column gets a vectorised look at
     first characters and only the few cells that might be risky are checked one by one."""
     out = df.copy()
     for col in out.columns:
         s = out[col]
-        if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+        if s.dtype.kind not in ("O", "S", "U"):  # object and pandas' str dtypes hold text
             continue  # a numeric or date column
         try:
             strings = s.str
         except AttributeError:  # no text in it (dates as objects, all empty)
             continue
         first = strings[:1]  # a cheap look at every cell; the full rule only where it might apply
-        maybe = np.flatnonzero((first.isin(TRIGGERS) | first.str.isspace()).fillna(False).to_numpy(dtype=bool))
+        maybe = (first.isin(TRIGGERS) | first.str.isspace()).fillna(False).to_numpy(dtype=bool).nonzero()[0]
         if not len(maybe):
             continue
         values = s.to_numpy(dtype=object, copy=True)
         hits = [i for i in maybe if risky(values[i])]
         if hits:
             values[hits] = [PREFIX + v for v in values[hits]]
-            out[col] = pd.Series(values, index=s.index, dtype=s.dtype, name=col)
+            out[col] = type(s)(values, index=s.index, dtype=s.dtype, name=col)
     return out
 
 
