@@ -310,7 +310,7 @@ def demo_with_versions(where: Path) -> Path:
 
 def run_limited(args: list[str], d: Path, limit: str, n: int) -> subprocess.CompletedProcess:
     """Python with the disk full (limit="full") or the data directory not writable ("read-only":
-    another account when the tests run as root, for whom permissions do not apply; else chmod)."""
+    a read-only mount when the tests run as root, for whom permissions do not apply; else chmod)."""
     logs = d.parent / f"logs{n}"
     logs.mkdir(mode=0o777)
     logs.chmod(0o777)
@@ -320,10 +320,13 @@ def run_limited(args: list[str], d: Path, limit: str, n: int) -> subprocess.Comp
     if limit == "full":
         def preexec():
             resource.setrlimit(resource.RLIMIT_FSIZE, (FULL_AT, FULL_AT))
-    elif os.geteuid() == 0:
-        if not shutil.which("setpriv"):
-            pytest.skip("running as root without setpriv: no way to make the data directory read-only")
-        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+    elif os.geteuid() == 0:  # root writes through permissions: a read-only bind mount in a private
+        # mount namespace instead (it vanishes with the process; the import's parser child, started
+        # from this Python, must still be able to run it, so no change of account)
+        if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"],
+                                                             capture_output=True).returncode != 0:
+            pytest.skip("running as root without mount namespaces: no way to make the data directory read-only")
+        cmd = ["unshare", "-m", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', str(d), *cmd]
     else:
         for p in [d, *d.rglob("*")]:
             p.chmod(0o555 if p.is_dir() else 0o444)
