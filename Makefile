@@ -33,11 +33,15 @@ test-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			libreoffice-calc-nogui >/dev/null; }
 
+# Two workers, a whole test file to each (module fixtures such as a browser or a server stay whole):
+# the suite is measured on two cores.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
+
 test: $(STAMP) system-deps test-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_WORKERS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not browser"
+	$(PY) -m pytest -q $(PYTEST_WORKERS) -m "not browser"
 
 demo: $(STAMP)
 	$(PY) -m minsheng demo

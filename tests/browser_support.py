@@ -3,7 +3,7 @@
 - `StreamlitServer`: runs `python -m streamlit run <script>` on a free port bound to 127.0.0.1,
   waits for `/_stcore/health`, and stops it (terminate, then kill) afterwards.
 - session fixtures: `chromium_path`, `app_server` (the dashboard), `blank_server` (a one-line
-  Streamlit app, the timing baseline) and `browser` (one Chromium for the whole session).
+  Streamlit app, the timing baseline) and `browser` (one Chromium per test module).
 - helpers that wait for the app to be idle and record every network request of a page.
 
 Every fixture skips (with a reason) when Chromium or the Playwright package is missing.
@@ -214,8 +214,8 @@ def blank_server(chromium_path, tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def browser(chromium_path):
+@pytest.fixture(scope="module")  # not longer: while Playwright runs, its event loop is this thread's, and
+def browser(chromium_path):       # other modules' asyncio.run() (the benchmark's sessions) would fail
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
