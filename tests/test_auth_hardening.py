@@ -21,17 +21,9 @@ from argon2 import PasswordHasher
 from conftest import CITY, JIA, ROOT
 from minsheng import audit, auth, store
 from minsheng.ui import session
+from test_auth import FAST, Clock  # the fast argon2 settings and the hand-moved clock
 
 PW = "Richtig-2026"
-FAST = dict(time_cost=1, memory_cost=8, parallelism=1)  # tests only; production keeps the defaults
-
-
-class Clock:
-    def __init__(self):
-        self.t = 1_700_000_000.0
-
-    def __call__(self):
-        return self.t
 
 
 class Counting(PasswordHasher):

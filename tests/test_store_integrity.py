@@ -23,16 +23,9 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import JIA, JIA1, JIA2, ROOT, YI, fixture_tables
 from minsheng import changes, db, files, integrity, repo, store
-from test_store import amt_2023, cli, commit_k, mark, square, variant
+from test_store import amt_2023, cli, commit_k, d, mark, square, variant  # noqa: F401  (d: the fixture)
 
 
-@pytest.fixture
-def d(tmp_path) -> Path:
-    store.write_tables(tmp_path, {**fixture_tables(), **variant(0)}, {"title": "测试数据", "k": 0})
-    (tmp_path / "boundaries").mkdir()
-    fc = {"type": "FeatureCollection", "features": [square(JIA, 113.0), square(YI, 113.2)]}
-    (tmp_path / "boundaries" / "county.geojson").write_text(json.dumps(fc), encoding="utf-8")
-    return tmp_path
 
 
 def vfile(d: Path, vid: str, name: str = "observations.parquet") -> Path:
