@@ -23,6 +23,7 @@ TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 PREFIX = "'"
 _RISKY_START = re.compile("[" + re.escape("".join(TRIGGERS)) + r"]|\s+[=+\-@]")
 _NUMBER = re.compile(r"[+-]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?")
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what openpyxl refuses to write
 _UNSAFE_IN_NAMES = re.compile(r"[\\/:*?\"<>|\s\x00-\x1f]+")
 
 
@@ -73,6 +74,8 @@ def set_cell(cell, value):
     """Give an openpyxl cell `value`: text neutralised and typed as a string, so that no text cell is
     ever a formula (openpyxl makes a formula of any str that begins with "="). Returns the cell."""
     value = text(value)
+    if isinstance(value, str):  # a character XML cannot hold (data from before the import's text rule)
+        value = _NOT_IN_XML.sub("\ufffd", value)  # shows as �, instead of stopping the whole export
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"

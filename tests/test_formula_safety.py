@@ -269,3 +269,13 @@ def test_a_neutralised_name_imported_again_reads_as_written(hostile, tmp_path):
     assert not plan.errors, [str(p) for p in plan.errors]
     assert plan.counts.get("修改", 0) == 0, plan.changes  # nothing changes: every name reads back as stored
     assert dict(zip(plan.rows["code"], plan.rows["name"]))[JIA] == LINK
+
+
+def test_a_character_xml_cannot_hold_does_not_stop_an_xlsx():
+    """Data stored before the import's text rule may hold a control character; openpyxl refuses to
+    write one, which stopped the whole export. The cell shows U+FFFD in its place instead."""
+    wb = openpyxl.Workbook()
+    safe_cells.set_cell(wb.active["A1"], "甲\x1b[8m乙")
+    out = io.BytesIO()
+    wb.save(out)
+    assert openpyxl.load_workbook(out).active["A1"].value == "甲\ufffd[8m乙"

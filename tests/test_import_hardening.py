@@ -371,3 +371,43 @@ def test_a_roll_up_of_values_at_the_bound_stays_finite(fresh):
     huge = [f"{U},{code},2026-12,1.7e308" for code in SF_TOWNSHIPS]
     errors = refused(fresh, csv("指标编码,区划代码,时期,数值", *huge), "huge.csv")
     assert [e.row for e in errors] == list(range(2, 2 + len(SF_TOWNSHIPS)))
+
+
+# --- found by the attack on the merged fixes ------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["1,5", "12,34,5", "1,,,2", "1 2", "1234,567"])
+def test_misplaced_thousands_separators_and_inner_spaces_are_not_numbers(text):
+    """Read as 15, 12345, 12, 12 and 1234567 before: a typo a clerk would sign off."""
+    [(line, header, _)] = errors_of(obs(text))
+    assert (line, header) == (2, "数值")
+
+
+@pytest.mark.parametrize("text, number", [("1,234", 1234.0), ("1,234,567.5", 1234567.5), ("-0", 0.0), ("12", 12.0)])
+def test_well_grouped_numbers_read_and_minus_zero_is_zero(text, number):
+    parsed = obs(text)
+    assert errors_of(parsed) == []
+    value = parsed.rows["value"].iloc[0]
+    assert value == number and math.copysign(1, value) == 1
+
+
+def test_a_period_after_this_month_is_refused():
+    """One row dated 2062 moved the data date (and every user's default year) forward."""
+    later = dt.date.today().replace(day=1) + dt.timedelta(days=32)
+    [(line, header, message)] = errors_of(obs("5", period=f"{later.year}-{later.month:02d}"))
+    assert (line, header) == (2, "时期") and "晚于本月" in message
+    assert errors_of(obs("5", period=f"{dt.date.today():%Y-%m}")) == []
+
+
+def test_a_hidden_character_in_a_cell_is_quoted_by_code_point():
+    [(_, _, message)] = errors_of(obs("\x1b[2J5"))
+    assert "\x1b" not in message and "U+001B" in message
+
+
+def test_an_upload_name_is_stored_without_hidden_characters_and_bounded(fresh):
+    """The file name becomes a new row's 来源 and the history's file: no escape sequence, no direction
+    override, and at most 120 characters, the suffix kept."""
+    name = "x\u202egpj.csv\x1b[8m" + "长" * 300 + ".csv"
+    plan = pipeline.prepare(csv("指标编码,区划代码,时期,数值", f"{U},{QST},2026-11,300"), name, fresh)
+    assert not plan.errors, [str(p) for p in plan.errors]
+    assert plan.file.startswith("xgpj.csv[8m长") and plan.file.endswith("….csv") and len(plan.file) == 120
+    assert set(plan.rows["source"]) <= {plan.file}

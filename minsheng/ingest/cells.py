@@ -20,6 +20,7 @@ from minsheng import safe_cells, vocab
 # common in Chinese office files, is read as ASCII first; other scripts' digits, superscripts and `_` never read.
 FULL_WIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} | {"．": ".", "，": ",", "－": "-", "＋": "+",
                                                                          "％": "%", "ｅ": "e", "Ｅ": "E", "\u3000": " "})
+GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
 NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 PERIOD_YEAR = re.compile(r"^(\d{4})\s*年?$", re.ASCII)
 PERIOD_MONTH = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$", re.ASCII)
@@ -89,12 +90,16 @@ def blank_is_none(parse):
 def parse_number(text: str) -> tuple[float | None, str | None]:
     """A finite number in ASCII (or full-width) digits, with thousands separators and a trailing % allowed.
     Whether it is plausible for its indicator is the validator's call (`contract.BOUNDS`)."""
-    t = text.translate(FULL_WIDTH).strip().replace(",", "").replace(" ", "").removesuffix("%")
+    t = text.translate(FULL_WIDTH).strip().removesuffix("%")
+    if "," in t:  # thousands separators only where they belong: "1,5" or "12,34,5" is a typo, not 15
+        if not GROUPED.fullmatch(t):
+            return None, f"“{shown(text)}”的千位分隔符位置不对（应每三位一个，如 1,234,567）"
+        t = t.replace(",", "")
     if not NUMBER.fullmatch(t):
-        return None, f"“{text}”不是数字（请只填数字，不带单位或文字）"
-    v = float(t)
+        return None, f"“{shown(text)}”不是数字（请只填数字，不带单位或文字）"
+    v = float(t) + 0.0  # + 0.0: no "-0" on a card
     if not math.isfinite(v):
-        return None, f"“{text}”不是有效数字（超出可表示的范围）"
+        return None, f"“{shown(text)}”不是有效数字（超出可表示的范围）"
     return v, None
 
 
@@ -114,6 +119,22 @@ def _hidden(ch: str, lines: bool) -> bool:
 def unit_char(ch: str) -> bool:
     """What a unit may be written with: CJK, ASCII letters and digits, a space and a few signs (人、元/人·月、m²、%)."""
     return ch.isascii() and ch.isalnum() or ch in UNIT_SIGNS or any(a <= ord(ch) <= b for a, b in CJK)
+
+
+def shown(text: str) -> str:
+    """Cell text as a message may quote it: hidden characters (a terminal's escape sequences, direction
+    overrides) written as U+XXXX, so a message neither hides nor runs anything."""
+    return "".join(codepoint(ch) if _hidden(ch, False) else ch for ch in text)
+
+
+def file_label(name: str, limit: int = 120) -> str:
+    """An uploaded file's name as it may be shown and stored (a new row's 来源, the version history):
+    no hidden characters, at most `limit` characters with the suffix kept."""
+    name = "".join(ch for ch in name if not _hidden(ch, False)).strip() or "未命名文件"
+    if len(name) <= limit:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    return (stem[: limit - len(suffix) - 2] + "…" + dot + suffix) if dot and len(suffix) <= 8 else name[: limit - 1] + "…"
 
 
 def codepoint(ch: str) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from minsheng import observations, store, vocab
-from minsheng.ingest import contract, readers, scope, validate
+from minsheng.ingest import cells, contract, readers, scope, validate
 from minsheng.ingest.catalog import Catalog
 from minsheng.ingest.problems import ERROR, WARNING, ImportRejected, Problem, error
 from minsheng.regions import Tree
@@ -205,7 +205,8 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
     `area`: the importer's region code — rows outside it are errors (ingest/scope.py); None: the whole tree."""
     directory = directory or store.data_dir()
     progress = progress or (lambda fraction, text: None)
-    file = Path(file).name  # only ever a name for messages: user input never becomes a path
+    # only ever a name for messages, a new row's 来源 and the history: never a path, nothing hidden
+    file = cells.file_label(Path(file).name)
     sha = hashlib.sha256(data).hexdigest()
     if kind is not None and kind not in vocab.FILES:
         return Plan(file, sha, kind, pd.DataFrame(), [error(file, f"未知导入类型“{kind}”")])

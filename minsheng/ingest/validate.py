@@ -269,6 +269,8 @@ def _period(check: _Check, row: _Row, ind) -> dt.date | None:
     if text is None:
         return _empty(check, row, "period")
     period, msg = check.parse("period", text, ind.frequency)
+    if not msg and period > dt.date.today():  # a period starts on its first day: this month's is not later
+        msg = f"时期“{text}”晚于本月：尚未到来的时期不能有实际数（是否把年份写错了？）"
     return check.error(row, msg, "period") if msg else period
 
 
