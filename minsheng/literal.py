@@ -36,13 +36,15 @@ _LEADING = re.compile(r"^(\s*)([-+](?=\s|$)|\d{1,9}(?=\.(?:\s|$)))")
 WORD_JOINER = "\u2060"
 _REWRITTEN = re.compile(r":(?=//|material/|[A-Za-z0-9_+-]+:)|(?i:www)(?=\.)|@|-(?=[->])|<(?=[-=])|[>~](?==)")
 _BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")  # a line break would start a new block
+_DIRECTION = re.compile("[\u202a-\u202e\u2066-\u2069]")  # overrides that reorder what is shown ("x\u202egpj.csv")
 
 
 def markdown(value) -> str:
-    """`value` as Streamlit markdown that renders as exactly its text (None as "")."""
+    """`value` as Streamlit markdown that renders as exactly its text (None as ""; line breaks become
+    spaces and direction overrides are dropped, so the text shows in the order it is stored)."""
     if value is None:
         return ""
-    text = _BREAKS.sub(" ", str(value))
+    text = _DIRECTION.sub("", _BREAKS.sub(" ", str(value)))
     text = _REWRITTEN.sub(lambda m: m.group(0) + WORD_JOINER, text)
     text = _ANYWHERE.sub(r"\\\1", text)
     return _LEADING.sub(lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) in "-+" else m.group(2) + "\\"), text)

@@ -172,7 +172,10 @@ def test_boundaries_outside_the_area_are_errors(d):
     payload = json.dumps(dict(type="FeatureCollection", features=[square(JIA, 113.1, 27.1), square(YI, 113.2, 26.9)]))
     levels, problems = changes.check_boundaries(payload.encode(), "县界.geojson", crs="wgs84", user_area=JIA, directory=d)
     errors = [p for p in problems if p.level == ERROR]
-    assert len(errors) == 1 and YI in errors[0].message and "管辖范围" in errors[0].message
+    # 乙县 is another county's; 甲县's own outline is part of the city's map (a county admin could
+    # otherwise draw their county over the whole city), like its row in the regions table
+    assert len(errors) == 2 and YI in errors[1].message and "管辖范围" in errors[1].message
+    assert "管辖范围本身" in errors[0].message and "甲县" in errors[0].message
     with pytest.raises(changes.OutOfArea):  # the commit refuses on its own, audited
         changes.commit_boundaries(levels, file="县界.geojson", sha256="0" * 64, size=1, user_area=JIA, directory=d,
                                   **ACTOR)
@@ -181,6 +184,16 @@ def test_boundaries_outside_the_area_are_errors(d):
     changes.commit_boundaries(levels, file="县界.geojson", sha256="0" * 64, size=1, user_area=CITY, directory=d,
                               **ACTOR)
     assert store.history(d)[0]["scope"] == [CITY]
+
+
+def test_a_county_admin_draws_the_townships_inside_but_not_the_county_itself(d):
+    inside = json.dumps(dict(type="FeatureCollection", features=[square(JIA1, 113.11, 27.11), square(JIA2, 113.12, 27.12)]))
+    levels, problems = changes.check_boundaries(inside.encode(), "乡镇.geojson", crs="wgs84", user_area=JIA, directory=d)
+    assert not [p for p in problems if p.level == ERROR] and levels
+    whole = json.dumps(dict(type="FeatureCollection", features=[square(JIA, 113.1, 27.1)]))
+    _, problems = changes.check_boundaries(whole.encode(), "县界.geojson", crs="wgs84", user_area=JIA, directory=d)
+    assert [p.message for p in problems if p.level == ERROR] == [
+        "边界 甲县 是您的管辖范围本身：它的轮廓属于上级区划图，只有全市管理员可以修改"]
 
 
 def two_counties(d) -> tuple[str, str, str]:
@@ -307,3 +320,12 @@ def test_a_township_moved_out_of_the_area_before_the_commit_is_refused(d):
     with pytest.raises(store.StoreConflict, match="管辖范围"):
         changes.commit(plan, directory=d, **ACTOR)
     assert fingerprint(d) == before and audit.read()[-1]["detail"]["ok"] is False
+
+
+def test_a_name_not_found_in_the_area_suggests_only_names_inside_it(d):
+    """The message for 乙一镇 (another county's township) named it back as a suggestion, and with it
+    the regions of other counties."""
+    plan = pipeline.prepare(csv("指标编码,区划名称,时期,数值", "cnt,乙一镇,2023-03,7"), "甲.csv", d, area=JIA)
+    [message] = [p.message for p in plan.errors]
+    assert message.startswith("找不到名为“乙一镇”的区划（在 甲县 范围内）")
+    assert "乙一镇" not in message.partition("是否为")[2] and "甲一镇" in message.partition("是否为")[2]

@@ -158,3 +158,9 @@ def test_the_map_tooltip_template_holds_no_data():
     deck = maps.choropleth(None, rows)
     assert deck._tooltip["html"] == "<b>{name}</b><br/>{label}"
     assert deck.layers[0].data[0]["name"] == "<b>甲</b>"
+
+
+def test_direction_overrides_do_not_reach_the_page():
+    """A name stored before the import's text rule, "x\u202egpj.csv", would show as "xvsc.jpg"."""
+    assert literal.markdown("x\u202egpj.csv") == "x" + literal.markdown("gpj.csv")
+    assert not set(literal.markdown("a\u2066b\u2069\u202dc")) & {"\u2066", "\u2069", "\u202d"}

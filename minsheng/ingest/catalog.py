@@ -57,7 +57,9 @@ class Catalog:
             return cands[0], None
         if len(cands) > 1:
             return None, f"区划名称“{name}”不唯一，请改填区划代码。候选：" + "；".join(self.describe(c) for c in cands[:8])
-        close = difflib.get_close_matches(name, list(self.by_name), n=3, cutoff=0.5)
+        # suggestions from inside the range only: names elsewhere are not the importer's to see
+        names = [n for n, codes in self.by_name.items() if not within or any(within in self.tree.path(c) for c in codes)]
+        close = [c for c in difflib.get_close_matches(name, names, n=3, cutoff=0.5) if c != name]
         hint = f"。是否为：{'、'.join(close)}？" if close else ""
         scope = f"（在 {self.by_code[within].name} 范围内）" if within in self.by_code else ""
         return None, f"找不到名为“{name}”的区划{scope}{hint}"

@@ -141,8 +141,11 @@ def boundaries(levels: dict[str, dict], area: Area, file: str) -> list[Problem]:
     """An error for each boundary feature whose region is outside the area."""
     if area.refusal:
         return [error(file, area.refusal)]
-    return [error(file, f"边界 {area.outside(f['properties'].get('code'))} 不在您的管辖范围（{area.name}）内")
-            for fc in levels.values() for f in fc["features"] if not area.holds(f["properties"].get("code"))]
+    codes = [f["properties"].get("code") for fc in levels.values() for f in fc["features"]]
+    own = [] if area.city_wide or area.code not in codes else [
+        error(file, f"边界 {area.name} 是您的管辖范围本身：它的轮廓属于上级区划图，只有全市管理员可以修改")]
+    return own + [error(file, f"边界 {area.outside(c)} 不在您的管辖范围（{area.name}）内")
+                  for c in codes if not area.holds(c)]
 
 
 # --- what a version changed -----------------------------------------------------------------------
