@@ -56,11 +56,11 @@ def parse_period(text: str, frequency: str) -> tuple[dt.date | None, str | None]
     """The first day of the period, which must be of the indicator's frequency."""
     if re.fullmatch(r"\d{4}\.\d", text.translate(FULL_WIDTH).strip(), re.ASCII):
         # a number cell typed 2026.10 is stored as 2026.1: October and January look the same
-        return None, (f"时期“{text}”有歧义（数字单元格会把 2026.10 存成 2026.1），"
+        return None, (f"时期“{shown(text)}”有歧义（数字单元格会把 2026.10 存成 2026.1），"
                       "请把该列设为文本，写作 2026-01 或 2026-10")
     shape = period_shape(text)
     if shape is None:
-        return None, f"无法识别的时期“{text}”（月度写 2026-10 或 2026年10月，年度写 2026）"
+        return None, f"无法识别的时期“{shown(text)}”（月度写 2026-10 或 2026年10月，年度写 2026）"
     what, day = shape
     if what == "date":  # a date cell: take its month (or its year for annual data, if it is 1 January)
         if frequency == "month":
@@ -72,9 +72,9 @@ def parse_period(text: str, frequency: str) -> tuple[dt.date | None, str | None]
         what = "month"
     if what != frequency:
         label = vocab.FREQUENCIES.label
-        return None, f"时期“{text}”是{label(what)}，但该指标按{label(frequency)}报送"
+        return None, f"时期“{shown(text)}”是{label(what)}，但该指标按{label(frequency)}报送"
     if not 1990 <= day.year <= 2100:
-        return None, f"时期“{text}”的年份不合理"
+        return None, f"时期“{shown(text)}”的年份不合理"
     return day, None
 
 
@@ -165,7 +165,7 @@ def parse_year(text: str) -> tuple[int | None, str | None]:
     """A four-digit year between 2000 and 2100 (a number cell's 2026.0 too)."""
     y, msg = parse_number(text)
     if msg or y is None or not y.is_integer() or not 2000 <= y <= 2100:
-        return None, f"年度“{text}”应为四位年份，如 2026"
+        return None, f"年度“{shown(text)}”应为四位年份，如 2026"
     return int(y), None
 
 
@@ -174,12 +174,12 @@ def parse_deadline(text: str) -> tuple[dt.date | None, str | None]:
     """A date written 2026-12-31 (or a month or year, taken as its first day)."""
     shape = period_shape(text)
     if not shape:
-        return None, f"截止日期“{text}”无法识别（写作 2026-12-31）"
+        return None, f"截止日期“{shown(text)}”无法识别（写作 2026-12-31）"
     m = PERIOD_DATE.match(text.translate(FULL_WIDTH).strip())
     try:
         return (dt.date(int(m[1]), int(m[2]), int(m[3])) if m else shape[1]), None
     except ValueError:  # 2026-02-31
-        return None, f"截止日期“{text}”不是日历上的日期"
+        return None, f"截止日期“{shown(text)}”不是日历上的日期"
 
 
 @functools.cache
@@ -188,7 +188,7 @@ def term(words: vocab.Vocabulary):
     An empty cell is no word of it: the validator gives the column's default before asking."""
     def parse(text: str | None):
         code = words.parse(text)
-        return (None, f"“{text}”应为 {words.spelled()}") if code is None else (code, None)
+        return (None, f"“{shown(text)}”应为 {words.spelled()}") if code is None else (code, None)
     return parse
 
 
@@ -208,7 +208,7 @@ def normalise_code(text: str | None) -> tuple[str | None, str | None]:
         t = t.split(".")[0]
     code = twelve_digits(t)
     if code is None:
-        return None, f"区划代码“{text}”应为 6、9 或 12 位数字"
+        return None, f"区划代码“{shown(text)}”应为 6、9 或 12 位数字"
     return code, None
 
 

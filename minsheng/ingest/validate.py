@@ -36,8 +36,8 @@ def _unknown_indicator(cat: Catalog, text: str) -> str:
     close = difflib.get_close_matches(text, list(cat.ind), n=3, cutoff=0.6)
     by_name = {r.name_zh: i for i, r in cat.ind.items()}.get(text)
     if by_name:
-        return f"未知指标编码“{text}”。“{text}”是指标名称，请填指标编码 {by_name}"
-    return f"未知指标编码“{text}”" + (f"。是否为：{'、'.join(close)}？" if close else "")
+        return f"未知指标编码“{cells.shown(text)}”。“{cells.shown(text)}”是指标名称，请填指标编码 {by_name}"
+    return f"未知指标编码“{cells.shown(text)}”" + (f"。是否为：{'、'.join(close)}？" if close else "")
 
 
 def parse_sheet(sheet: Sheet, kind: str, cat: Catalog, *, indicator: str | None = None, within: str | None = None,
@@ -270,7 +270,7 @@ def _period(check: _Check, row: _Row, ind) -> dt.date | None:
         return _empty(check, row, "period")
     period, msg = check.parse("period", text, ind.frequency)
     if not msg and period > dt.date.today():  # a period starts on its first day: this month's is not later
-        msg = f"时期“{text}”晚于本月：尚未到来的时期不能有实际数（是否把年份写错了？）"
+        msg = f"时期“{cells.shown(text)}”晚于本月：尚未到来的时期不能有实际数（是否把年份写错了？）"
     return check.error(row, msg, "period") if msg else period
 
 
