@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT
 from minsheng import repo, store
 from minsheng.ingest import contract, pipeline, validate
-from minsheng.ingest.problems import ImportRejected
+from minsheng.ingest.problems import ImportRejected, as_frame, error
 from minsheng.ingest.readers import Sheet
 from test_import import copy_data, fingerprint
 
@@ -413,3 +413,9 @@ def test_an_upload_name_is_stored_without_hidden_characters_and_bounded(fresh):
     assert not plan.errors, [str(p) for p in plan.errors]
     assert plan.file.startswith("xgpj.csv[8m长") and plan.file.endswith("….csv") and len(plan.file) == 120
     assert set(plan.rows["source"]) <= {plan.file}
+
+
+def test_the_problem_table_leaves_what_does_not_apply_blank():
+    """A CSV has no sheet and a file-level problem no column: the clerk saw "None" in both."""
+    [row] = as_frame([error("坏.csv", "这一行有 5 列", row=2)]).to_dict("records")
+    assert (row["工作表"], row["列"], row["行"]) == ("", "", 2)

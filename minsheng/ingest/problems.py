@@ -44,6 +44,8 @@ def as_frame(problems: list[Problem]) -> pd.DataFrame:
     """The table the 导入 page shows and offers for download."""
     cols = {"level": "级别", "file": "文件", "sheet": "工作表", "row": "行", "column": "列", "message": "问题"}
     df = pd.DataFrame([asdict(p) for p in problems], columns=list(cols))
+    text = ["file", "sheet", "column", "message"]
+    df[text] = df[text].astype(object).where(df[text].notna(), "")  # a CSV has no sheet: blank, not "None"
     return df.rename(columns=cols)
 
 
