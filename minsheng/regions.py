@@ -33,6 +33,7 @@ class Tree:
             c = todo.pop()
             self.order.append(c)
             todo.extend(reversed(self.children.get(c, [])))
+        self.labels = self._labels()
 
     def __contains__(self, code) -> bool:
         return code in self.names
@@ -68,6 +69,35 @@ class Tree:
             return self.order
         return self.around(current if current in self.names else self.order[0])
 
+    def _labels(self) -> dict[str, str]:
+        """A label per region that no other region of the tree shares: the name where it is unique,
+        else the name with as many ancestors' names as tell it apart (红旗村（甲一镇）, 新华村（新华街道·甲县）),
+        else — the whole path repeats — with its code. Streamlit keys a widget's value by its label, so
+        two villages drawn alike would swap on the next rerun; the labels do not depend on which
+        regions a picker happens to list, so a region keeps its label on every page."""
+        labels = dict(self.names)
+        groups: dict[str, list[str]] = {}
+        for code, name in self.names.items():
+            groups.setdefault(name, []).append(code)
+        for name, codes in groups.items():
+            if len(codes) < 2:
+                continue
+            up = {c: [self.names[a] for a in self.ancestors(c)] for c in codes}
+            for depth in range(1, max(len(u) for u in up.values()) + 1):
+                tags = {c: "·".join(u[:depth]) for c, u in up.items()}
+                if len(set(tags.values())) == len(tags):
+                    break
+            for c in codes:
+                labels[c] = f"{name}（{tags[c]}）" if tags[c] else name
+        seen: dict[str, int] = {}
+        for label in labels.values():
+            seen[label] = seen.get(label, 0) + 1
+        return {c: (f"{label} {c}" if seen[label] > 1 else label) for c, label in labels.items()}
+
+    def label(self, code: str) -> str:
+        """The region's name, told apart from any other region of the same name (see `_labels`)."""
+        return self.labels.get(code, code)
+
     def indented(self, code: str) -> str:
-        """The name indented by its depth, for the picker."""
-        return "　" * (len(self.path(code)) - 1) + self.names.get(code, code)
+        """The label indented by the region's depth, for the picker."""
+        return "　" * (len(self.path(code)) - 1) + self.label(code)

@@ -16,8 +16,11 @@ OPTIONAL = ("分子", "分母", "下级最小值", "下级最大值")  # left ou
 
 
 def levels_below(level: str) -> list[str]:
-    """The levels a region's table can be broken down to (a city: counties or townships)."""
-    return {"city": ["county", "township"], "county": ["township"]}.get(level, [])
+    """The levels a region's table can be broken down to: those below it that the user's regions have
+    (a city: counties, townships and, where villages are loaded, villages)."""
+    present = set(data.tree().levels.values())
+    below = vocab.LEVELS.codes[vocab.LEVELS.codes.index(level) + 1:] if level in vocab.LEVELS.codes else ()
+    return [lv for lv in below if lv in present]
 
 
 def inputs(sc: Selection, indicators: pd.DataFrame, years: list[int]) -> Selection:
@@ -34,9 +37,9 @@ def inputs(sc: Selection, indicators: pd.DataFrame, years: list[int]) -> Selecti
     if level:
         with c3:
             in_level = data.regions_below(sc, sc.region, level)
-            names = dict(zip(in_level["code"], in_level["name"]))
+            label = data.tree().label
             picked = state.choice(st.multiselect, T("限定区划（不选即全部）"), list(in_level["code"]), key="xregs",
-                                  default=[], multi=True, format_func=lambda c: names.get(c, c), placeholder=T("全部"))
+                                  default=[], multi=True, format_func=label, placeholder=T("全部"))
     with c4:
         y0 = state.choice(st.selectbox, T("起始年"), years, key="from", default=max(sc.year - 2, min(years)), parse=int)
     with c5:
@@ -53,7 +56,7 @@ def load(sel: Selection) -> tuple[int, pd.DataFrame]:
 def render(sel: Selection, total: int, df: pd.DataFrame) -> None:
     shown = (T("共 {n} 行", n=f"{total:,}") if total <= len(df) else
              T("共 {n} 行，页面显示前 {shown} 行；下载文件包含全部行。", n=f"{total:,}", shown=f"{len(df):,}"))
-    described = sel.describe(data.indicators(), data.tree().names)
+    described = sel.describe(data.indicators(), data.tree().labels)
     st.caption(text.md(" · ".join(f"{k}：{v}" for k, v in described) + " · " + shown))
     st.dataframe(df.drop(columns=[c for c in OPTIONAL if df[c].isna().all()]), hide_index=True, width="stretch",
                  height=min(600, 36 * len(df) + 40),

@@ -57,6 +57,7 @@ def load(sel: Selection, shown: pd.DataFrame, ind: pd.Series) -> pd.DataFrame:
         s.assign(yoy=None)
     cur = s[s["period"] == pd.Timestamp(sel.end)].set_index("region_code")
     out = shown[["code", "name", "level", "lon", "lat"]].copy()
+    out["name"] = out["code"].map(data.tree().label)  # two 新华街道 of a city's townships, told apart
     for col in ("value", "yoy", "source"):
         out[col] = out["code"].map(cur[col]) if len(cur) else None
     return out
@@ -115,9 +116,8 @@ def render_ranking(sel: Selection, table: pd.DataFrame, ind: pd.Series, prov, st
                 state.set_value("region", st.session_state["map_drill"])
                 st.session_state["map_drill"] = None
 
-        names = dict(zip(table["code"], table["name"]))
         st.selectbox(T("下钻到"), [None] + drill["code"].tolist(), key="map_drill", on_change=drill_down,
-                     format_func=lambda c: "—" if c is None else names[c])
+                     format_func=lambda c: "—" if c is None else tree.label(c))
     exports.deck_button(sel, lambda: [
         slides.Chart(prov.title, images.png(static(), prov)),
         slides.Table(f"{prov.title} · {T('排名')}", [str(c) for c in show.columns],

@@ -65,7 +65,7 @@ def basis(sel: Selection, row: dict, d: pd.DataFrame) -> str:
 
 def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[list[str], list]:
     """Draw each indicator's chart; returns the sources and the (figure, provenance) pairs for the deck."""
-    names = data.tree().names
+    names = data.tree().labels
     ind = indicators.set_index("id")
     sources, figures = [], []
     for ind_id in sel.indicators:

@@ -91,13 +91,13 @@ def sidebar(page: pages.Page) -> Selection:
         state.choice(st.segmented_control, T("语言"), list(i18n.LANGS), key="lang", default="zh",
                      format_func=i18n.LANGS.get)
     if denied:
-        shown, denied = md(tree.names.get(order[0], order[0])), md(denied[:20])  # the code is the URL's
+        shown, denied = md(tree.label(order[0])), md(denied[:20])  # the code is the URL's
         if data.area():
             st.error(T("无权限：区域 {code} 不在你可查看的范围内，已改为显示 {name}。", code=denied, name=shown),
                      icon=":material/block:")
         else:
             st.warning(T("没有区域 {code}，已改为显示 {name}。", code=denied, name=shown))
-    sc = Selection(region=region, region_name=tree.names[region], region_level=tree.levels[region], year=int(year),
+    sc = Selection(region=region, region_name=tree.label(region), region_level=tree.levels[region], year=int(year),
                    data_date=meta.get("data_date"), demo=bool(meta.get("demo")), present=bool(present), lang=lang(),
                    area=data.area(), version=data.version(), page=page.title)
     st.session_state[_SCOPE] = sc

@@ -165,8 +165,8 @@ def _oidc(T) -> auth.User | None:  # noqa: N803
 # --- the account block in the sidebar -------------------------------------------------------------
 
 def _area_name(code: str) -> str:
-    names = data.tree().names
-    return f"{names[code]}（{code}）" if code in names else code
+    tree = data.tree()
+    return f"{tree.label(code)}（{code}）" if code in tree else code
 
 
 def sign_out() -> None:

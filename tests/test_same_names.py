@@ -1,0 +1,138 @@
+"""Same-name regions: 88 of ~1,400 villages of one city share a name with another village.
+
+Streamlit keys a selectbox's value by its label, so two villages drawn with the same label swap on the
+next rerun and the figures of one show under the other's name. The picker's values are codes and
+labels that would repeat are told apart by their parents.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT, fixture_tables
+from minsheng import regions, store
+from minsheng.ui import pages
+
+CITY, JIA, YI = "990100000000", "990101000000", "990102000000"
+JIA1, YI1 = "990101001000", "990102001000"
+# two 红旗村 under different townships of different counties, and two 新华村 whose townships share a
+# name too (both 新华街道), so the label has to reach up to the county
+HONGQI_JIA, HONGQI_YI = "990101001001", "990102001001"
+XH_JIA, XH_YI = "990101003000", "990102003000"
+XINHUA_JIA, XINHUA_YI = "990101003001", "990102003001"
+
+
+def _tables() -> dict[str, pd.DataFrame]:
+    t = fixture_tables()
+    extra = pd.DataFrame([
+        dict(code=HONGQI_JIA, name="红旗村", level="village", parent_code=JIA1, lon=None, lat=None),
+        dict(code=HONGQI_YI, name="红旗村", level="village", parent_code=YI1, lon=None, lat=None),
+        dict(code=XH_JIA, name="新华街道", level="township", parent_code=JIA, lon=None, lat=None),
+        dict(code=XH_YI, name="新华街道", level="township", parent_code=YI, lon=None, lat=None),
+        dict(code=XINHUA_JIA, name="新华村", level="village", parent_code=XH_JIA, lon=None, lat=None),
+        dict(code=XINHUA_YI, name="新华村", level="village", parent_code=XH_YI, lon=None, lat=None),
+    ])
+    t["regions"] = pd.concat([t["regions"], extra], ignore_index=True)
+    ind = t["indicators"]
+    ind.loc[ind["id"] == "stock", "report_level"] = "village"
+    obs = t["observations"]
+    rows = [dict(obs.iloc[0]) | dict(indicator_id="stock", region_code=code, period=pd.Timestamp(p).date(),
+                                     value=float(v), status="final", source="测试来源stock")
+            for code, v in ((HONGQI_JIA, 111), (HONGQI_YI, 222), (XINHUA_JIA, 333), (XINHUA_YI, 444))
+            for p in ("2022-03-01", "2023-03-01")]
+    t["observations"] = pd.concat([obs, pd.DataFrame(rows)], ignore_index=True)
+    return t
+
+
+@pytest.fixture
+def same_names(tmp_path, monkeypatch):
+    store.write_tables(tmp_path, _tables(), {"title": "测试数据", "demo": False, "data_date": "2023-03-31"})
+    monkeypatch.setenv("MINSHENG_DATA", str(tmp_path))
+    return tmp_path
+
+
+def test_labels_are_unique_and_name_the_parents_only_where_names_repeat():
+    tree = regions.Tree(_tables()["regions"])
+    labels = [tree.label(c) for c in tree.order]
+    assert len(set(labels)) == len(labels)
+    assert tree.label(HONGQI_JIA) == "红旗村（甲一镇）" and tree.label(HONGQI_YI) == "红旗村（乙一镇）"
+    assert tree.label(XH_JIA) == "新华街道（甲县）" and tree.label(XH_YI) == "新华街道（乙县）"
+    assert tree.label(XINHUA_JIA) == "新华村（新华街道·甲县）" and tree.label(XINHUA_YI) == "新华村（新华街道·乙县）"
+    assert tree.label(JIA1) == "甲一镇" and tree.label(CITY) == "测试市"  # a unique name stays as it is
+    indented = [tree.indented(c) for c in tree.order]
+    assert len(set(indented)) == len(indented)
+
+
+def test_labels_stay_unique_when_everything_above_repeats_too():
+    """Two same-name villages in same-name townships of the same county: only the code tells them apart."""
+    df = pd.DataFrame([
+        dict(code="990100000000", name="市", level="city", parent_code=None),
+        dict(code="990101000000", name="县", level="county", parent_code="990100000000"),
+        dict(code="990101001000", name="镇", level="township", parent_code="990101000000"),
+        dict(code="990101002000", name="镇", level="township", parent_code="990101000000"),
+        dict(code="990101001001", name="村", level="village", parent_code="990101001000"),
+        dict(code="990101002001", name="村", level="village", parent_code="990101002000"),
+    ])
+    tree = regions.Tree(df)
+    labels = {c: tree.label(c) for c in tree.order}
+    assert len(set(labels.values())) == len(labels)
+    assert labels["990101001001"].endswith("990101001001") and labels["990101002001"].endswith("990101002001")
+
+
+def _app(**params):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _stock(at) -> str:
+    return next(m.value for m in at.metric if m.label == "月末人数")
+
+
+@pytest.mark.parametrize("village,other,value", [(HONGQI_YI, HONGQI_JIA, "222 人"), (XINHUA_YI, XINHUA_JIA, "444 人"),
+                                                 (HONGQI_JIA, HONGQI_YI, "111 人")])
+def test_a_same_name_village_keeps_its_code_across_pages_years_and_languages(same_names, village, other, value):
+    at = _app(region=village, year="2023")
+    picker = at.selectbox(key="_w_region")
+    assert picker.value == village and _stock(at) == value
+    for page in [*pages.BROWSE[1:], pages.DEFAULT]:
+        at.switch_page(page.script).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.selectbox(key="_w_region").value == village
+        assert at.query_params["region"] == village
+    at.selectbox(key="_w_year").set_value(2022).run()
+    assert at.selectbox(key="_w_region").value == village and at.query_params["year"] == "2022"
+    assert _stock(at) == value  # the same figure in 2022 (see _tables)
+    at.segmented_control(key="_w_lang").set_value("en").run()
+    assert not at.exception
+    assert at.selectbox(key="_w_region").value == village and at.query_params["region"] == village
+    at.segmented_control(key="_w_lang").set_value("zh").run()
+    at.switch_page(pages.get("trend").script).run()
+    assert at.selectbox(key="_w_region").value == village != other
+
+
+def test_the_data_page_and_the_map_tell_same_name_regions_apart(same_names):
+    at = _app(region=CITY, year="2023", xinds="stock")
+    at.switch_page(pages.get("explore").script).run()
+    at.segmented_control(key="_w_xlevel").set_value("village").run()
+    assert not at.exception, [e.value for e in at.exception]
+    picker = at.multiselect(key="_w_xregs")
+    shown = [picker.format_func(c) for c in picker.options] if callable(getattr(picker, "format_func", None)) \
+        else list(picker.options)
+    assert len(set(shown)) == len(shown) and "红旗村（乙一镇）" in shown, shown
+    picker.set_value([HONGQI_YI]).run()
+    assert at.multiselect(key="_w_xregs").value == [HONGQI_YI]
+    assert list(at.dataframe[0].value["区划代码"].unique()) == [HONGQI_YI]
+    at = _app(region=CITY, year="2023")
+    at.switch_page(pages.get("map").script).run()
+    at.selectbox(key="_w_ind").set_value("stock").run()
+    at.segmented_control(key="_w_maplevel").set_value("township").run()
+    assert not at.exception, [e.value for e in at.exception]
+    names = list(at.dataframe[0].value["区域"])
+    assert "新华街道（甲县）" in names and "新华街道（乙县）" in names and len(set(names)) == len(names), names
