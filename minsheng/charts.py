@@ -54,6 +54,31 @@ def _theme(fig: go.Figure, title: str, subtitle: str, height: int = 440, unit: s
 
 
 VIEW_LABEL = {"value": "数值", "yoy": "同比", "mom": "环比"}
+MOM_OF_INCREMENTS = "环比按当月增量"  # 环比 of a year-to-date monthly indicator (metrics.increments)
+
+
+def view_label(ind: dict, view: str) -> str:
+    """What a view is called: 环比 of a year-to-date monthly indicator says it compares increments."""
+    if view == "mom" and ind.get("cumulative") and ind.get("frequency") == "month":
+        return MOM_OF_INCREMENTS
+    return VIEW_LABEL[view]
+
+
+def _missing_trace(df: pd.DataFrame, names: dict[str, str], codes: list[str], lang: str) -> go.Scatter | None:
+    """One marker at the foot of the plot for each period some region shown did not report (rows
+    marked by metrics.complete_periods), its hover naming them: a break in a line is easy to miss,
+    and a gap has no point to hover on."""
+    silent = df[df["unreported"]] if "unreported" in df else df.iloc[:0]
+    if silent.empty:
+        return None
+    rank = {c: i for i, c in enumerate(codes)}
+    by_period = silent.groupby("period")["region_code"].agg(lambda c: sorted(c, key=rank.get))
+    label = tr("未报", lang)
+    text = [literal.plotly("、".join(names.get(c, c) for c in cs[:6]) + (tr("等 {n} 个", lang, n=len(cs)) if len(cs) > 6 else ""))
+            + "：" + label for cs in by_period]
+    return go.Scatter(x=by_period.index, y=[0.03] * len(by_period), yaxis="y2", name=label, mode="markers", text=text,
+                      marker=dict(symbol="x-thin-open", size=10, color="#666", line=dict(width=2)),
+                      hovertemplate="%{text}<extra></extra>")
 
 
 def axis_unit(ind: dict, view: str, lang: str = "zh") -> str:
@@ -84,7 +109,11 @@ def trend(df: pd.DataFrame, ind: dict, names: dict[str, str], focus: str, view: 
             # names and unit by reference: text in the template itself would be read as %{…} fields
             meta=[label, literal.plotly(y_title)], hovertemplate="%{meta[0]}：%{y:,.2f} %{meta[1]}<extra></extra>",
         ))
-    title = ind["name_zh"] + ("" if view == "value" else f"（{tr(VIEW_LABEL[view], lang)}）")
+    missing = _missing_trace(df, names, codes, lang)
+    if missing is not None:  # on an axis of its own, at the foot of the plot whatever the values' scale
+        fig.add_trace(missing)
+        fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1], visible=False, fixedrange=True))
+    title = ind["name_zh"] + ("" if view == "value" else f"（{tr(view_label(ind, view), lang)}）")
     _theme(fig, title, subtitle, unit=y_title, lang=lang)
     # rates and standards move within a narrow band: an axis from zero would flatten them
     fig.update_yaxes(rangemode="tozero" if view == "value" and ind["kind"] in ("count", "amount") else "normal")
@@ -107,8 +136,10 @@ def goals(df: pd.DataFrame, subtitle: str, lang: str = "zh") -> go.Figure:
     fig.add_trace(go.Bar(
         y=labels, x=100 * d["completion"], orientation="h", name=done, showlegend=False,
         marker_color=[STATUS_COLORS.get(s, "#999") for s in d["status"]],
-        text=[f"{100 * c:.1f}%" for c in d["completion"]], textposition="inside", insidetextanchor="end",
-        textfont=dict(color="white"),
+        # a short bar (a task at 0 %) has no inside to write in: its figure goes beside it, in dark ink
+        text=[f"{100 * c:.1f}%" for c in d["completion"]], insidetextanchor="end",
+        textposition=["inside" if c >= 0.15 else "outside" for c in d["completion"]],
+        insidetextfont=dict(color="white"), outsidetextfont=dict(color="#222"),
         hovertemplate="%{y}<br>" + done + " %{x:.1f}%<extra></extra>",
     ))
     for status, color in STATUS_COLORS.items():  # legend entries for the status colours

@@ -33,6 +33,26 @@ def number(value, decimals: int = 0) -> str:
     return f"{value:,.{decimals}f}"
 
 
+def pace(value: float, kind: str, decimals: int) -> str:
+    """每月还需, never understated and never nothing: rounded up in the precision shown, so a count's
+    whole units (stations, households) go up to the next whole one — one station left over five
+    months is 1 a month, not 0 — and other quantities get more decimals where a positive remainder
+    would show as 0: 0.0025 万人 is 0.003, not 0.00."""
+    while kind != "count" and decimals < 6 and 0 < value < 10 ** -decimals / 2:
+        decimals += 1
+    step = 10 ** decimals
+    return number(math.ceil(round(value * step, 9)) / step, decimals)  # round first: 3.0000000001 is 3
+
+
+def lag_note(reported_to: int, month: int, frequency: str = "month", lang: str = "zh") -> str:
+    """Which month a task's figure is as of when the chosen month has none: 截至10月，11月未报
+    (10–11月 for two); for a quarterly figure only its month (the next quarter is not due yet)."""
+    if frequency == "quarter":
+        return i18n.t("截至{m}月", lang, m=reported_to)
+    missing = f"{reported_to + 1}" if reported_to + 1 == month else f"{reported_to + 1}–{month}"
+    return i18n.t("截至{m}月，{missing}月未报", lang, m=reported_to, missing=missing)
+
+
 def span(low, high, unit: str = "") -> str:
     """A range of values: a standard's min–max over its subdivisions, 580–620 元/月."""
     return f"{number(low)}–{number(high)} {unit}".rstrip()

@@ -77,7 +77,7 @@ def _rescale_y(fig: go.Figure, unit: str | None) -> str | None:
     if not unit or _is_map(fig):
         return unit
     vertical = [t for t in fig.data if t.type in ("scatter", "scattergl", "bar") and t.orientation != "h"
-                and t.y is not None]
+                and t.y is not None and t.yaxis in (None, "y")]  # not the 未报 markers on an axis of their own
     vals = np.concatenate([_numbers(t.y) for t in vertical]) if vertical else np.array([])
     if not len(vals):
         return unit

@@ -116,15 +116,27 @@ def completion(actual, target) -> float | None:
     return a / t
 
 
+def gap_points(done: float, elapsed: float) -> float:
+    """完成率 minus 序时进度 in percentage points, rounded to the 0.1 the page shows.
+
+    Every status threshold compares this number, so a task shown 15.0 points behind is judged as
+    15.0 behind: in floating point 0.5 − 0.35 is 0.15000000000000002, which is "more than 15".
+    (+ 0.0 turns a rounded −0.0 into 0.0, so it is shown as +0.0 like the on-time status it gets.)
+    """
+    return round(100 * (done - elapsed), 1) + 0.0
+
+
 def status(done: float | None, elapsed: float, severe_gap: float = SEVERE_GAP) -> str | None:
-    """已完成 (≥ 100%), 超序时 (≥ 序时进度), 滞后, 严重滞后 (behind by more than `severe_gap`)."""
+    """已完成 (≥ 100%), 超序时 (≥ 序时进度), 滞后, 严重滞后 (behind by more than `severe_gap`), all
+    judged on `gap_points`. 已完成 needs the target itself: 99.96 % still has work left to do."""
     if done is None:
         return None
     if done >= 1:
         return "已完成"
-    if done >= elapsed - 1e-12:
+    gap = gap_points(done, elapsed)
+    if gap >= 0:
         return "超序时"
-    return "严重滞后" if elapsed - done > severe_gap else "滞后"
+    return "严重滞后" if -gap > round(100 * severe_gap, 1) else "滞后"
 
 
 def pace_needed(target, actual, months_left: int) -> float | None:
@@ -158,43 +170,105 @@ def year_ago(df: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
     return pd.Series(keyed.reindex(idx).to_numpy(), index=rows.index)
 
 
-def with_changes(df: pd.DataFrame, kinds: dict[str, str], frequency: dict[str, str]) -> pd.DataFrame:
+def _shift_months(periods: pd.Series, months) -> pd.Series:
+    """Each period moved back by `months` (a number, or one per row), as first days of months."""
+    m = periods.dt.year.astype("int64") * 12 + periods.dt.month.astype("int64") - 1 - months
+    return pd.to_datetime(pd.DataFrame({"year": m // 12, "month": m % 12 + 1, "day": 1})).astype(periods.dtype)
+
+
+def increments(df: pd.DataFrame, cumulative: dict[str, bool], frequency: dict[str, str]) -> pd.Series:
+    """What 环比 compares: for a year-to-date monthly indicator, the month's own increment (January's
+    is its year-to-date; any other month's is its year-to-date minus the month before's, empty when
+    that month is missing); for every other indicator the value itself.
+
+    Comparing year-to-date totals month on month gives a sawtooth, −92 % every January and then
+    +100 %, +50 %, +33 %, which says nothing about the month."""
+    ytd = df["indicator_id"].map(lambda i: bool(cumulative.get(i)) and frequency.get(i) == "month").astype(bool)
+    if not ytd.any():
+        return df["value"]
+    keyed = df.set_index(["indicator_id", "region_code", "period"])["value"]
+    idx = pd.MultiIndex.from_arrays([df["indicator_id"], df["region_code"], _shift_months(df["period"], 1)])
+    before = pd.Series(keyed.reindex(idx).to_numpy(), index=df.index).where(df["period"].dt.month != 1, 0.0)
+    return df["value"].where(~ytd, df["value"] - before)
+
+
+def complete_periods(df: pd.DataFrame, frequency: dict[str, str], grain: str) -> pd.DataFrame:
+    """The series with a row, value empty, for every period a region shown did not report, so a
+    silent month stays on the axis as a break; `unreported` marks those rows (the chart's 未报).
+
+    Per indicator, the periods run from the first to the last any region shown reported, stepping
+    by its frequency (by year in the yearly view): before the first the indicator was not collected,
+    and a month after the last may not be due yet (the data date says where the data end). A region
+    is 未报 from its own first report on: before that it may not have existed.
+    """
+    parts = []
+    for ind_id, d in df.groupby("indicator_id", sort=False):
+        step = 12 if grain == "year" else {"month": 1, "quarter": 3}.get(frequency.get(ind_id), 12)
+        periods = pd.date_range(d["period"].min(), d["period"].max(), freq=f"{step}MS").astype(d["period"].dtype)
+        grid = pd.MultiIndex.from_product([[ind_id], d["region_code"].unique(), periods],
+                                          names=["indicator_id", "region_code", "period"])
+        full = d.assign(_seen=True).set_index(["indicator_id", "region_code", "period"]).reindex(grid).reset_index()
+        first = full["region_code"].map(d.groupby("region_code")["period"].min())
+        parts.append(full.assign(unreported=full["_seen"].isna() & (full["period"] > first)).drop(columns="_seen"))
+    return pd.concat(parts, ignore_index=True)[[*df.columns, "unreported"]] if parts else df.assign(unreported=False)
+
+
+def with_changes(df: pd.DataFrame, kinds: dict[str, str], frequency: dict[str, str],
+                 cumulative: dict[str, bool] | None = None) -> pd.DataFrame:
     """Add 同比 and 环比 columns to a long series (one row per indicator, region, period).
 
     环比 compares with the previous period of the indicator's frequency; a missing previous
-    period leaves the change empty rather than comparing with an older one.
+    period leaves the change empty rather than comparing with an older one. For year-to-date
+    monthly indicators (`cumulative`) it compares the months' increments (see `increments`).
     """
     out = df.sort_values(["indicator_id", "region_code", "period"]).copy()
     out["yoy_base"] = year_ago(out, out)
     step = out["indicator_id"].map(lambda i: {"month": 1, "quarter": 3}.get(frequency.get(i), 12)).astype("int64")
-    months = out["period"].dt.year.astype("int64") * 12 + out["period"].dt.month.astype("int64") - 1 - step
-    prev_period = pd.to_datetime(pd.DataFrame({"year": months // 12, "month": months % 12 + 1, "day": 1})
-                                 ).astype(out["period"].dtype)
-    keyed = out.set_index(["indicator_id", "region_code", "period"])["value"]
+    prev_period = _shift_months(out["period"], step)
+    compared = increments(out, cumulative or {}, frequency)
+    keyed = out.assign(_c=compared).set_index(["indicator_id", "region_code", "period"])["_c"]
     idx = pd.MultiIndex.from_arrays([out["indicator_id"], out["region_code"], prev_period])
     out["mom_base"] = keyed.reindex(idx).to_numpy()
     out["yoy"] = [None if (c := change(kinds[i], v, b)) is None else c.value
                   for i, v, b in zip(out["indicator_id"], out["value"], out["yoy_base"])]
     out["mom"] = [None if (c := change(kinds[i], v, b)) is None else c.value
-                  for i, v, b in zip(out["indicator_id"], out["value"], out["mom_base"])]
+                  for i, v, b in zip(out["indicator_id"], compared, out["mom_base"])]
     return out
 
 
+def reported_to(period, frequency: str | None, month: int) -> int | None:
+    """The month a monthly or quarterly figure is as of (a quarter's: its last month), when that is
+    before `month`, the month the report is made up to; None when the figure is as of `month` or is
+    annual (an annual figure is the year's: it has no month to be late for)."""
+    if period is None or pd.isna(period) or frequency not in (None, "month", "quarter"):
+        return None
+    last = pd.Timestamp(period).month + (2 if frequency == "quarter" else 0)
+    return last if last < month else None
+
+
 def goal_table(targets: pd.DataFrame, actuals: pd.DataFrame, kinds: dict[str, str], year: int, month: int,
-               severe_gap: float = SEVERE_GAP) -> pd.DataFrame:
-    """Each task with target, actual, 完成率, 序时进度, status and pace; the most lagging first."""
+               severe_gap: float = SEVERE_GAP, frequency: dict[str, str] | None = None) -> pd.DataFrame:
+    """Each task with target, actual, 完成率, 序时进度, status and pace; the most lagging first.
+
+    A task whose latest figure is older than `month` (November not reported) is judged as of the
+    month it was reported to: its 序时进度, status and pace are October's, and `reported_to` says so.
+    October's year-to-date against November's 序时进度 would call a late report a lagging task, and
+    the pace would spread the rest over one month when November's work is merely not known yet.
+    `frequency` (monthly where not given) tells an annual figure, which is never late, from those.
+    """
     rows = []
-    as_of = month_end(year, month)
     latest = latest_in_year(actuals, year, month).set_index("indicator_id") if not actuals.empty else None
     for t in targets.itertuples():
         deadline = pd.Timestamp(t.deadline).date() if pd.notna(t.deadline) else dt.date(year, 12, 31)
         start = dt.date(year, 1, 1)
-        elapsed = elapsed_share(as_of, start, deadline)
         actual = None
         actual_period = None
         if latest is not None and t.indicator_id in latest.index:
             actual = float(latest.loc[t.indicator_id, "value"])
             actual_period = latest.loc[t.indicator_id, "period"]
+        late = reported_to(actual_period, (frequency or {}).get(t.indicator_id), month)
+        as_of = month_end(year, late or month)
+        elapsed = elapsed_share(as_of, start, deadline)
         kind = kinds.get(t.indicator_id, "count")
         done = completion(actual, t.target)
         if kind == "rate":
@@ -206,12 +280,12 @@ def goal_table(targets: pd.DataFrame, actuals: pd.DataFrame, kinds: dict[str, st
             months_left = max(0, (deadline.year - as_of.year) * 12 + deadline.month - as_of.month)
             pace = pace_needed(t.target, actual, months_left)
         rows.append(dict(indicator_id=t.indicator_id, department=t.department, task=t.task,
-                         target=float(t.target), actual=actual, actual_period=actual_period,
+                         target=float(t.target), actual=actual, actual_period=actual_period, reported_to=late,
                          completion=done, elapsed=None if kind == "rate" else elapsed,
-                         gap=None if done is None or kind == "rate" else done - elapsed,
+                         gap=None if done is None or kind == "rate" else gap_points(done, elapsed) / 100,
                          status=st, months_left=months_left, pace=pace, deadline=deadline))
     df = pd.DataFrame(rows, columns=["indicator_id", "department", "task", "target", "actual", "actual_period",
-                                     "completion", "elapsed", "gap", "status", "months_left", "pace",
+                                     "reported_to", "completion", "elapsed", "gap", "status", "months_left", "pace",
                                      "deadline"])
     order = {s: i for i, s in enumerate(STATUSES)}
     df["_o"] = df["status"].map(order).fillna(len(order))

@@ -39,9 +39,11 @@ def inputs(sc: Selection, targets: pd.DataFrame) -> tuple[Selection, list[str], 
 def load(sel: Selection, depts: list[str], gap: int, targets: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
     t = targets[targets["department"].isin(depts)]
     kinds = dict(zip(indicators["id"], indicators["kind"]))
-    g = metrics.goal_table(t, data.series(sel), kinds, sel.year, sel.as_of, gap / 100)
+    frequency = dict(zip(indicators["id"], indicators["frequency"]))
+    g = metrics.goal_table(t, data.series(sel), kinds, sel.year, sel.as_of, gap / 100, frequency)
     units = dict(zip(indicators["id"], indicators["unit"]))
-    return g.assign(unit=g["indicator_id"].map(units), kind=g["indicator_id"].map(kinds))
+    return g.assign(unit=g["indicator_id"].map(units), kind=g["indicator_id"].map(kinds),
+                    frequency=g["indicator_id"].map(frequency))
 
 
 def render(sel: Selection, g: pd.DataFrame, indicators: pd.DataFrame) -> None:
@@ -58,7 +60,7 @@ def render(sel: Selection, g: pd.DataFrame, indicators: pd.DataFrame) -> None:
     source = "；".join(sorted(set(indicators.set_index("id").loc[g["indicator_id"].unique(), "source"].dropna())))
     prov = exports.provenance(sel, T("重点民生实事完成率与序时进度"), "%", source)
     exports.chart_buttons(fig, prov, key="goals_chart", sel=sel)
-    table = goal_rows(g)
+    table = goal_rows(g, sel.as_of)
     style = {T(k): v for k, v in STATUS_STYLE.items()}
     styled = table.style.map(lambda v: style.get(v, ""), subset=[T("状态")])
     st.dataframe(styled, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3, column_config={
@@ -66,6 +68,10 @@ def render(sel: Selection, g: pd.DataFrame, indicators: pd.DataFrame) -> None:
         T("序时进度"): st.column_config.NumberColumn(format="%.1f%%"),
         T("差距（个百分点）"): st.column_config.NumberColumn(format="%+.1f"),
     })
+    late = int(g["reported_to"].notna().sum())
+    if late:
+        st.caption(T("{n} 项任务{month}月未报：按最近报送月份计算完成率、序时进度和每月还需（见“完成”列）。",
+                     n=late, month=sel.as_of))
     st.caption(T("完成率 = 完成 ÷ 目标；序时进度 = 截至所选月份已过时间占任务期限的比例。"
                  "状态：已完成（≥100%）、超序时（≥序时进度）、滞后、严重滞后（落后序时进度超过阈值）。"
                  "比率类任务以达到目标值为完成，不计序时进度。按滞后程度排序，最需要关注的在前。"))
@@ -88,25 +94,33 @@ def deck_parts(g: pd.DataFrame, table: pd.DataFrame, elapsed: float, fig, prov) 
             slides.Table(T("任务") + " · " + T("状态"), list(shown.columns), rows, fills)]
 
 
-def goal_rows(g: pd.DataFrame) -> pd.DataFrame:
-    """The goal table as shown (and as exported to slides), in the UI language."""
+def goal_rows(g: pd.DataFrame, as_of: int) -> pd.DataFrame:
+    """The goal table as shown (and as exported to slides), in the UI language; `as_of` is the month
+    the report is made up to, named where a task's figure is older."""
     dec = {i: fmt.decimals_for(u, k) for i, u, k in zip(g["indicator_id"], g["unit"], g["kind"])}
 
     def qty(v, u, i):
         return f"{fmt.number(v, dec[i])} {text.unit(u)}".rstrip()
+
+    def done(r):  # the figure, and the month it is as of when the chosen month has none
+        note = "" if pd.isna(r.reported_to) else f"（{fmt.lag_note(int(r.reported_to), as_of, r.frequency, text.lang())}）"
+        return qty(r.actual, r.unit, r.indicator_id) + note
+
+    def pace(p, u, k, i):
+        if p is None or pd.isna(p):
+            return "—"
+        return T("已完成", context="每月还需") if p == 0 else f"{fmt.pace(p, k, dec[i])} {text.unit(u)}".rstrip()
 
     return pd.DataFrame({
         T("状态"): [T(s) if isinstance(s, str) else T("无数据") for s in g["status"]],
         T("部门"): g["department"],
         T("任务"): g["task"],
         T("目标值"): [qty(v, u, i) for v, u, i in zip(g["target"], g["unit"], g["indicator_id"])],
-        T("完成"): [qty(v, u, i) for v, u, i in zip(g["actual"], g["unit"], g["indicator_id"])],
+        T("完成"): [done(r) for r in g.itertuples()],
         T("完成率"): 100 * g["completion"].astype(float),
         T("序时进度"): 100 * g["elapsed"].astype(float),
         T("差距（个百分点）"): 100 * g["gap"].astype(float),
-        T("每月还需"): ["—" if p is None or pd.isna(p) else (T("已完成", context="每月还需") if p == 0 else
-                    qty(p, u, i) if not dec[i] else f"{fmt.number(p, max(1, dec[i]))} {text.unit(u)}")
-                    for p, u, i in zip(g["pace"], g["unit"], g["indicator_id"])],
+        T("每月还需"): [pace(p, u, k, i) for p, u, k, i in zip(g["pace"], g["unit"], g["kind"], g["indicator_id"])],
     })
 
 

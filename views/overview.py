@@ -26,7 +26,8 @@ def load(sel: Selection, indicators: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     kinds = dict(zip(indicators["id"], indicators["kind"]))
     t = data.targets(sel)
     goal = metrics.goal_table(t, s[s["indicator_id"].isin(t["indicator_id"])], kinds, sel.year,
-                              metrics.last_month(sel.data_date, sel.year))
+                              metrics.last_month(sel.data_date, sel.year),
+                              frequency=dict(zip(indicators["id"], indicators["frequency"])))
     return cards, goal
 
 

@@ -45,12 +45,14 @@ def load(sel: Selection, indicators: pd.DataFrame) -> pd.DataFrame:
     s = data.series(sel)
     if s.empty:
         return s
-    s = metrics.with_changes(s, dict(zip(indicators["id"], indicators["kind"])),
-                             dict(zip(indicators["id"], indicators["frequency"])))
+    frequency = dict(zip(indicators["id"], indicators["frequency"]))
+    s = metrics.with_changes(s, dict(zip(indicators["id"], indicators["kind"])), frequency,
+                             dict(zip(indicators["id"], indicators["cumulative"])))
     if sel.grain == "year":  # each year's last period: the year-end value, or the latest in a year under way
         s = s.sort_values("period").groupby(["indicator_id", "region_code", s["period"].dt.year]).tail(1)
         s = s.assign(month=s["period"].dt.month, period=pd.to_datetime(s["period"].dt.year.astype(str) + "-01-01"))
-    return s[s["period"].dt.year >= sel.start.year]
+    # a period nobody shown reported stays on the axis, as a break (and 未报 in the table)
+    return metrics.complete_periods(s[s["period"].dt.year >= sel.start.year], frequency, sel.grain)
 
 
 def basis(sel: Selection, row: dict, d: pd.DataFrame) -> str:
@@ -81,7 +83,7 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
         sub = part.subtitle(basis(sel, row, d), T("来源：") + source)
         fig = charts.trend(d, row | {"name_zh": text.name(row)}, names, sel.region, sel.view, sub, sel.grain, sel.lang)
         st.plotly_chart(fig, key=f"trend_{ind_id}", config={"displaylogo": False})
-        title = text.name(row) + ("" if sel.view == "value" else f"（{T(charts.VIEW_LABEL[sel.view])}）")
+        title = text.name(row) + ("" if sel.view == "value" else f"（{T(charts.view_label(row, sel.view))}）")
         prov = exports.provenance(part, title, charts.axis_unit(row, sel.view, sel.lang), source)
         exports.chart_buttons(fig, prov, key=f"trend_{ind_id}", sel=part)
         figures.append((fig, prov))
@@ -93,11 +95,16 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
 
 
 def table(sel: Selection, d: pd.DataFrame, row: dict, names: dict) -> pd.DataFrame:
-    """One chart's numbers as a table under it."""
-    t = d.assign(区域=d["region_code"].map(names), 时期=[fmt.period_label(p, sel.grain, sel.lang) for p in d["period"]])
+    """One chart's numbers as a table under it: 未报 where nothing was reported, no 环比 by year."""
+    dec = fmt.decimals_for(row["unit"], row["kind"])
+    shown = [T("未报") if silent else fmt.number(v, dec) for v, silent in zip(d["value"], d["unreported"])]
+    t = d.assign(区域=d["region_code"].map(names), 时期=[fmt.period_label(p, sel.grain, sel.lang) for p in d["period"]],
+                 value=shown)
     cols = {"区域": T("区域"), "时期": T("时期"), "value": f"{T('数值')}（{text.unit(row['unit'])}）",
-            "yoy": text.change_label("同比", row["kind"], sel.lang), "mom": text.change_label("环比", row["kind"], sel.lang)}
-    return t[[c for c in cols if c in t.columns]].rename(columns=cols)
+            "yoy": text.change_label("同比", row["kind"], sel.lang),
+            "mom": text.change_label(charts.view_label(row, "mom"), row["kind"], sel.lang)}
+    keep = [c for c in cols if c in t.columns and not (c == "mom" and sel.grain == "year")]
+    return t[keep].rename(columns=cols)
 
 
 sc, T = frame.start()
