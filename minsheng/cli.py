@@ -111,6 +111,8 @@ def _check(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from minsheng import export  # --encoding offers what the 数据 page offers (export.ENCODINGS)
+
     parser = argparse.ArgumentParser(prog="python -m minsheng", description="民生指标看板命令行工具")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="重新生成内置演示数据")
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--level", choices=["city", "county", "township", "village"], help="导出该区域下此级别的各区划；不填则为区域本级")
     p.add_argument("--from", dest="date_from", help="起始时期：2023 或 2023-06")
     p.add_argument("--to", dest="date_to", help="结束时期：2024 或 2024-06")
-    p.add_argument("--encoding", default="utf-8-sig", choices=["utf-8-sig", "gbk", "gb18030", "utf-8"],
+    p.add_argument("--encoding", default="utf-8-sig", choices=export.ENCODINGS,
                    help="CSV 编码（默认带 BOM 的 UTF-8）")
     p.add_argument("--out", required=True, help="输出文件 .csv 或 .xlsx")
     p.set_defaults(func=_export)

@@ -163,7 +163,9 @@ def metadata(sel: Selection, df: pd.DataFrame | None = None, directory: Path | N
     return out
 
 
-ENCODINGS = ("utf-8-sig", "gbk", "gb18030", "utf-8")
+ENCODING_LABELS = {"utf-8-sig": "UTF-8（带 BOM）", "gbk": "GBK", "gb18030": "GB18030", "utf-8": "UTF-8（无 BOM）"}
+ENCODINGS = tuple(ENCODING_LABELS)  # the command line's --encoding and the 数据 page's choice
+DEMO_VALUE = "数值（演示数据）"  # 数值's header in files of demo data; the importer ignores what brackets hold
 XLSX_MAX_ROWS = 1_048_575  # Excel's limit, less the header row
 
 
@@ -173,14 +175,32 @@ def _check_encoding(encoding: str) -> None:
 
 
 def _csv_bytes(df: pd.DataFrame, encoding: str, header: bool = True, before: int = 0) -> bytes:
-    """A table as CSV bytes a spreadsheet cannot run: text neutralised (safe_cells) and every text field
-    quoted, so a separator inside a name cannot start a new cell; numbers stay bare numbers. Text the
-    encoding cannot hold (€ in GBK) is refused, naming the row (`before` rows came earlier) and column."""
-    text = safe_cells.frame(df).to_csv(index=False, header=header, quoting=csv.QUOTE_NONNUMERIC)
+    """A table as CSV bytes a spreadsheet cannot run and reads as meant: text neutralised and codes kept
+    as text (safe_cells.csv_frame), every text field quoted, so a separator inside a name cannot start a
+    new cell; numbers stay bare numbers, whole ones without ".0". Text the encoding cannot hold (€ in
+    GBK) is refused, naming the row (`before` rows came earlier) and column."""
+    text = _whole_numbers(safe_cells.csv_frame(df)).to_csv(index=False, header=header, quoting=csv.QUOTE_NONNUMERIC)
     try:
         return text.encode(encoding)
     except UnicodeEncodeError as e:
         raise _unencodable(df, encoding, before, e.object[e.start], header) from None
+
+
+def _whole_numbers(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with whole values of float columns as ints, so a count reads "106", not "106.0" (XLSX cells
+    do this by themselves). Values with decimals keep every one of them; nothing is rounded here."""
+    out = df.copy()
+    for col in out.columns:
+        v = out[col].to_numpy()
+        if v.dtype.kind != "f":
+            continue
+        whole = np.isfinite(v) & (v == np.trunc(v))
+        if whole.any():
+            values = v.astype(object)
+            values[whole] = [int(x) for x in v[whole]]
+            values[np.isnan(v)] = None
+            out[col] = pd.Series(values, index=out.index, dtype=object)
+    return out
 
 
 def _unencodable(df: pd.DataFrame, encoding: str, before: int, char: str, header: bool) -> ExportError:
@@ -204,19 +224,20 @@ def to_csv(df: pd.DataFrame, encoding: str = "utf-8-sig") -> bytes:
     return _csv_bytes(df, encoding)
 
 
-def _csv_stream(parts, f, encoding: str) -> int:
-    """Write tables one after another as one CSV (header and BOM once); returns the row count."""
+def _csv_stream(parts, f, encoding: str, columns=None) -> int:
+    """Write tables one after another as one CSV (header and BOM once; `columns` when there are no
+    rows); returns the row count."""
     _check_encoding(encoding)
     n = 0
     for part in parts:
         f.write(_csv_bytes(part, encoding if n == 0 else encoding.replace("-sig", ""), header=n == 0, before=n))
         n += len(part)
     if n == 0:
-        f.write(to_csv(pd.DataFrame(columns=list(COLUMNS.values())), encoding))
+        f.write(to_csv(pd.DataFrame(columns=list(columns or COLUMNS.values())), encoding))
     return n
 
 
-def _xlsx_stream(parts, f, meta) -> int:
+def _xlsx_stream(parts, f, meta, columns=None) -> int:
     """Write tables as the 数据 sheet of an XLSX, row by row (openpyxl write-only: memory stays flat),
     then the 说明 sheet from `meta(rows, sources)`; returns the row count. Every cell goes through
     safe_cells, so no text cell is ever a formula."""
@@ -247,7 +268,7 @@ def _xlsx_stream(parts, f, meta) -> int:
         if "来源" in part:
             sources |= set(part["来源"].dropna())
     if not started:
-        append(ws, COLUMNS.values())
+        append(ws, columns or COLUMNS.values())
     ws2 = wb.create_sheet("说明")
     ws2.column_dimensions["A"].width = 24
     ws2.column_dimensions["B"].width = 90
@@ -274,14 +295,33 @@ def to_xlsx(df: pd.DataFrame, meta: list[tuple[str, str]]) -> bytes:
 def stream(sel: Selection, f, kind: str, directory: Path | None = None, encoding: str = "utf-8-sig") -> int:
     """Write the export as CSV or XLSX to the binary file `f`, batch by batch; returns the row count."""
     reg = scope(sel, directory)
+    parts, columns = _labelled(batches(sel, directory, regions=reg), repo.meta(directory).get("demo"))
     if kind == "csv":
-        return _csv_stream(batches(sel, directory, regions=reg), f, encoding)
+        return _csv_stream(parts, f, encoding, columns)
     if kind == "xlsx":
         if count(sel, directory) > XLSX_MAX_ROWS:  # before writing a million rows only to refuse them
             raise ExportError(f"XLSX 最多容纳 {XLSX_MAX_ROWS:,} 行，本次导出超过此数；请缩小范围或改用 CSV")
-        return _xlsx_stream(batches(sel, directory, regions=reg), f, lambda rows, sources: metadata(
-            sel, directory=directory, rows=rows, sources=sources, regions=reg))
+        return _xlsx_stream(parts, f, lambda rows, sources: metadata(
+            sel, directory=directory, rows=rows, sources=sources, regions=reg), columns)
     raise ExportError(f"输出文件须为 .csv 或 .xlsx：{kind}")
+
+
+def _labelled(parts: Iterator[pd.DataFrame], demo: bool) -> tuple[Iterator[pd.DataFrame], list[str]]:
+    """The tables as a file writes them, and its header: with demo data, 数值 is headed 数值（演示数据）.
+    The label sits in the header, not in a line above it, so the header stays the first row: a
+    spreadsheet's filter and the importer (which reads 数值（…） as 数值) take the file as it is, and
+    the label goes wherever the file goes (renamed, or written by the command line)."""
+    if not demo:
+        return parts, list(COLUMNS.values())
+    return (p.rename(columns={"数值": DEMO_VALUE}) for p in parts), [DEMO_VALUE if c == "数值" else c
+                                                                   for c in COLUMNS.values()]
+
+
+def file_stem(sel: Selection) -> str:
+    """A download's file name without suffix: 民生指标_[演示数据_]区域_起止年 (the label also in the name,
+    so that a folder of files shows which ones are demo data)."""
+    demo = "演示数据_" if sel.demo else ""
+    return safe_cells.file_name(f"民生指标_{demo}{sel.region_name}_{sel.start:%Y}-{sel.end:%Y}")
 
 
 def payload(sel: Selection, kind: str, directory: Path | None = None, encoding: str = "utf-8-sig") -> bytes:

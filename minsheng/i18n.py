@@ -74,8 +74,12 @@ EN = {
     "起始年": "From", "结束年": "To", "所选条件下没有数据。可以放宽时期、改选级别或指标。":
         "No data for this selection. Widen the period or change the level or indicator.",
     "共 {n} 行": "{n} rows", "下载 CSV": "Download CSV", "下载 XLSX": "Download XLSX",
-    "CSV 为带 BOM 的 UTF-8，Excel/WPS 直接打开不乱码；XLSX 另含“说明”工作表（筛选条件、单位、来源、数据日期）。":
-        "CSV is UTF-8 with BOM (opens in Excel/WPS without garbled Chinese); XLSX adds a sheet with the filter, units, sources and data date.",
+    "CSV 默认为带 BOM 的 UTF-8，Excel/WPS 直接打开不乱码；旧系统要求时可选 GBK。区划代码在表格软件中保持为文本。"
+    "XLSX 另含“说明”工作表（筛选条件、单位、来源、数据日期）。":
+        "CSV is UTF-8 with BOM by default (opens in Excel/WPS without garbled Chinese); choose GBK where an older "
+        "system needs it. Region codes stay text in a spreadsheet. XLSX adds a sheet with the filter, units, "
+        "sources and data date.",
+    "CSV 编码": "CSV encoding", "UTF-8（带 BOM）": "UTF-8 with BOM", "UTF-8（无 BOM）": "UTF-8 without BOM",
     # exports
     "下载 PNG": "PNG", "下载 SVG": "SVG", "导出汇报材料": "Export slides (PPTX)",
     "生成 PPTX…": "Building PPTX…",

@@ -12,6 +12,12 @@ and so does a number written as text ("-3.5", "+4.0%"), which every spreadsheet 
 number, never as a formula. CSV files also quote every text field, so a separator inside a name
 cannot start a new cell; XLSX cells holding text are always typed as strings.
 
+Text made only of digits (a 12-digit region code) is text too, but Excel and WPS read such a CSV
+field as a number and show 4.30205E+11 (and save it back that way). CSV files write it behind a
+leading tab (`csv_frame`), which all three spreadsheets keep as text with every digit; the tab is
+blank space, so the importer (which trims every cell) reads the code back unchanged. README,
+"导出文件与公式", says why a tab and not `="…"`, an apostrophe or an invisible character.
+
 Everything that writes CSV, XLSX, PPTX tables or a download's file name calls this module.
 """
 
@@ -21,6 +27,7 @@ import re  # and no pandas: minsheng.auth reads names with the importer's rules 
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 PREFIX = "'"
+TEXT_MARK = "\t"  # before a CSV field of digits only: a spreadsheet keeps it as text
 _RISKY_START = re.compile("[" + re.escape("".join(TRIGGERS)) + r"]|\s+[=+\-@]")
 _NUMBER = re.compile(r"[+-]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?")
 _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what openpyxl refuses to write
@@ -67,6 +74,25 @@ def frame(df):
         if hits:
             values[hits] = [PREFIX + v for v in values[hits]]
             out[col] = type(s)(values, index=s.index, dtype=s.dtype, name=col)
+    return out
+
+
+def csv_frame(df):
+    """`frame(df)` for a CSV file: also every text cell made only of ASCII digits behind `TEXT_MARK`,
+    so that a spreadsheet keeps a code as the text it is. A tab followed by digits is no formula
+    (`risky` is false for it), and numbers (a count, a value) are not text, so they stay numbers."""
+    out = frame(df)
+    for col in out.columns:
+        s = out[col]
+        if s.dtype.kind not in ("O", "S", "U"):
+            continue
+        try:
+            digits = s.str.fullmatch("[0-9]+")
+        except AttributeError:  # no text in it
+            continue
+        hits = digits.fillna(False).to_numpy(dtype=bool)
+        if hits.any():
+            out[col] = s.where(~hits, TEXT_MARK + s.where(hits, ""))
     return out
 
 

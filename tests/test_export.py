@@ -20,6 +20,8 @@ def test_csv_has_bom_and_round_trips(fixture_dir):
     assert data.startswith(b"\xef\xbb\xbf")
     back = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype={"区划代码": str})
     assert back.columns[:3].tolist() == ["指标编码", "指标名称", "区划代码"]
+    assert back["区划代码"].str.startswith("\t").all()  # kept as text in a spreadsheet (README); a program strips it
+    back["区划代码"] = back["区划代码"].str.strip()
     assert sorted(back["区划代码"].unique()) == [JIA, YI]
     assert back.set_index(["区划代码", "时期"]).loc[(JIA, "2023年"), "数值"] == pytest.approx(50.0)
 

@@ -92,8 +92,9 @@ def csv_cells(data: bytes, encoding: str) -> list[list]:
 
 
 def assert_inert_texts(texts) -> None:
-    """No text begins with a formula trigger unless it is a plain number."""
-    bad = [t for t in texts if isinstance(t, str) and t[:1] in TRIGGERS and not re.fullmatch(r"-?\d+(\.\d+)?", t)]
+    """No text begins with a formula trigger unless it is a plain number, or digits behind the tab
+    that keeps a CSV's code as text (issue 12)."""
+    bad = [t for t in texts if isinstance(t, str) and t[:1] in TRIGGERS and not re.fullmatch(r"-?\d+(\.\d+)?|\t\d+", t)]
     assert not bad, bad
 
 
@@ -105,7 +106,7 @@ def assert_export_csv(data: bytes, encoding: str) -> None:
     assert {quoted(REGION_NAMES[c]) for c in (JIA, YI)} <= names and "=1+1" not in names
     assert set(table["指标名称"]) <= {quoted(n) for n in HOSTILE}
     assert any(s.startswith(quoted(LINK)) for s in table["来源"])  # a county's: its townships' sources
-    amt = table[(table["指标编码"] == "amt") & (table["区划代码"] == YI)]
+    amt = table[(table["指标编码"] == "amt") & (table["区划代码"].str.strip() == YI)]
     assert amt["数值"].tolist() == [NEGATIVE]  # a float: the reader saw it unquoted, a number
 
 

@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import export, fmt, safe_cells, slides, vocab
+from minsheng import export, fmt, slides, vocab
 from minsheng.selection import Selection
 from minsheng.ui import data, exports, frame, state, text
 
@@ -64,16 +64,20 @@ def render(sel: Selection, total: int, df: pd.DataFrame) -> None:
     if not exports.allowed():
         return
     # the files are built later, on another thread: the selection (with the user's area) is taken now
-    stem = safe_cells.file_name(f"民生指标_{sel.region_name}_{sel.start:%Y}-{sel.end:%Y}")
-    what = sel.audit(rows=total)
-    c1, c2, c3 = st.columns([1, 1, 3])
-    c1.download_button(T("下载 CSV"), exports.audited(lambda: export.payload(sel, "csv"), format="csv", **what),
+    stem, what = export.file_stem(sel), sel.audit(rows=total)
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
+    encoding = state.choice(c3.selectbox, T("CSV 编码"), export.ENCODINGS, key="xenc", default=export.ENCODINGS[0],
+                            format_func=lambda e: T(export.ENCODING_LABELS[e]), label_visibility="collapsed")
+    csv_label = T("下载 CSV") + ("" if encoding == export.ENCODINGS[0] else f"（{T(export.ENCODING_LABELS[encoding])}）")
+    c1.download_button(csv_label, exports.audited(lambda: export.payload(sel, "csv", encoding=encoding), format="csv",
+                                                  encoding=encoding, **what),
                        file_name=f"{stem}.csv", mime="text/csv", icon=":material/download:", key="dl_csv",
                        on_click="ignore")
     c2.download_button(T("下载 XLSX"), exports.audited(lambda: export.payload(sel, "xlsx"), format="xlsx", **what),
                        file_name=f"{stem}.xlsx", mime=XLSX_MIME, icon=":material/download:", key="dl_xlsx",
                        on_click="ignore")
-    c3.caption(T("CSV 为带 BOM 的 UTF-8，Excel/WPS 直接打开不乱码；XLSX 另含“说明”工作表（筛选条件、单位、来源、数据日期）。"))
+    c4.caption(T("CSV 默认为带 BOM 的 UTF-8，Excel/WPS 直接打开不乱码；旧系统要求时可选 GBK。区划代码在表格软件中保持为文本。"
+                 "XLSX 另含“说明”工作表（筛选条件、单位、来源、数据日期）。"))
     exports.deck_button(sel, lambda: deck_parts(df, total), df["来源"].dropna().unique().tolist(), rows=total)
 
 

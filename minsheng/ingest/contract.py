@@ -242,6 +242,7 @@ def guess_kind(header: list[str]) -> str:
         return "targets"
     if "frequency" in found["indicators"] or "unit" in found["indicators"] and "kind" in found["indicators"]:
         return "indicators"
-    if "level" in found["regions"] or "parent_code" in found["regions"]:
+    returns = {"indicator_id", "value"} <= set(found["observations"])  # our own export has 级别 too
+    if not returns and ("level" in found["regions"] or "parent_code" in found["regions"]):
         return "regions"
     return max(KINDS, key=lambda k: (len(found[k]), k == "observations"))
