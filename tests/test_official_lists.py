@@ -148,8 +148,8 @@ def test_export_without_a_region_names_the_tops_when_there_are_several(tmp_path)
     extra = pd.DataFrame([dict(code="430300000000", name="湘潭市", level="city", parent_code=None)])
     directory = make_store(tmp_path / "data", extra)
     run = cli("export", "--indicator", "cnt", "--out", tmp_path / "x.csv", data=directory)
-    assert (run.returncode, run.stderr.strip()) == (2, "导出失败：区划表有 2 个最高级区划（430200000000 株洲市、430300000000 "
-                                                       "湘潭市），无法确定导出哪个：请用 --region 指定区划代码")
+    said = "导出失败：区划表有 2 个最高级区划（430200000000 株洲市、430300000000 湘潭市），无法确定导出哪个：请用 --region 指定区划代码"
+    assert (run.returncode, run.stderr.strip()) == (2, said)
     assert cli("export", "--indicator", "cnt", "--region", HT, "--out", tmp_path / "x.csv",
                data=directory).returncode == 0
 

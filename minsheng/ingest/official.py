@@ -108,15 +108,15 @@ def split_codes(sheet: Sheet, kind: str) -> tuple[Sheet, list[Problem]]:
               for s in [_split(sheet, first, j)] if s.joined]
     if not splits:
         return sheet, []
-    head = sheet.header
-    at = dict(sheet=sheet.name, row=sheet.first_row - 1, column=head[first])
+    head = [cells.shown(h or "") for h in sheet.header]  # headers are the file's text: quoted, nothing hidden
+    at = dict(sheet=sheet.name, row=sheet.first_row - 1, column=sheet.header[first])
     if len(splits) > 1:
         names = "、".join(f"“{head[s.at]}”" for s in splits)
         return sheet, [error(sheet.file, f"“{head[first]}”之后的{names}都能与它拼成区划代码，无法判断是哪一列："
                              "请把区划代码合并为一列后重新导入", **at)]
     s = splits[0]
     e = min(s.joined)
-    example = f"第 {sheet.first_row + e} 行：{sheet.rows[e][first]} + {sheet.rows[e][s.at]}"
+    example = f"第 {sheet.first_row + e} 行：{cells.shown(sheet.rows[e][first])} + {cells.shown(sheet.rows[e][s.at])}"
     if s.misfit:
         no, a, b = s.misfit
         return sheet, [error(sheet.file, f"“{head[first]}”和“{head[s.at]}”两列像是把区划代码分成了两段（{example}），"
