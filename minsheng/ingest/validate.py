@@ -397,7 +397,7 @@ def _region_row(check: _Check, row: _Row) -> dict | None:
     elif row.get("level") is None and (said := official.level_conflict(code, name, held)):
         check.error(row, said, "code")
     # 统计用区划代码 carry their parent in their digits (a city's province only if it is a region)
-    parent = official.inferred_parent(code, check.cat.by_code.keys() | _file_codes(check))
+    parent = official.inferred_parent(code, _known(check))
     if row.get("parent_code"):
         (parent,) = _parsed(check, row, "parent_code") or (None,)
     lon, lat = _parsed(check, row, "lon", "lat") or (None, None)
@@ -407,12 +407,14 @@ def _region_row(check: _Check, row: _Row) -> dict | None:
     return dict(code=code, name=name, level=level, parent_code=parent, lon=lon, lat=lat)
 
 
-def _file_codes(check: _Check) -> set[str]:
-    """The codes the sheet's rows hold, read once per sheet (a city's province may come in the same file)."""
-    if "_file_codes" not in check._memo:
+def _known(check: _Check) -> set[str]:
+    """The codes held and those the sheet's rows hold, gathered once per sheet (a city's province may
+    come in the same file)."""
+    if "_known" not in check._memo:
         i = check.cols["code"]
-        check._memo["_file_codes"] = {cells.normalise_code(r[i])[0] for r in check.sheet.rows if i < len(r)}
-    return check._memo["_file_codes"]
+        check._memo["_known"] = set(check.cat.by_code) | {cells.normalise_code(r[i])[0] for r in check.sheet.rows
+                                                          if i < len(r)}
+    return check._memo["_known"]
 
 
 def _seat(check: _Check, row: _Row, lon: float | None, lat: float | None) -> None:
