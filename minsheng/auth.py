@@ -110,8 +110,8 @@ def _user(rec: dict) -> User:
 
 
 def normalise_area(code) -> str | None:
-    """6-, 9- or 12-digit region code → 12 digits; None if it is not one. The importer's rule, but not its
-    reading of 430204.0 (a code Excel stored as a number): an area never comes from a spreadsheet cell."""
+    """A region code of any official length (2 to 12 digits) → 12 digits; None if it is not one. The importer's
+    rule, but not its reading of 430204.0 (a code Excel stored as a number): an area never comes from a spreadsheet cell."""
     return cells.twelve_digits(str(code or ""))
 
 
@@ -119,7 +119,7 @@ def area_code(code) -> str:
     """The 12-digit code of a user's area, or AuthError saying what is wrong with it."""
     area = normalise_area(code)
     if area is None:
-        raise AuthError(f"区划代码“{code}”应为 6、9 或 12 位数字")
+        raise AuthError(f"区划代码“{code}”应为 {cells.CODE_SPELLED}数字")
     return area
 
 

@@ -101,7 +101,7 @@ def add_parsers(sub) -> None:
     a = us.add_parser("add", help="添加用户；密码从标准输入读取")
     a.add_argument("name", help="用户名")
     a.add_argument("--role", required=True, choices=roles, help="viewer 浏览 / analyst 可导出 / admin 可导入、回滚、管理用户")
-    a.add_argument("--area", required=True, help="可查看的区域：区划代码（6、9 或 12 位），含其下级")
+    a.add_argument("--area", required=True, help="可查看的区域：区划代码（2、4、6、9 或 12 位），含其下级")
     a.add_argument("--email", help="统一身份认证（OIDC）登录时按邮箱匹配")
     a.add_argument("--subject", help="统一身份认证（OIDC）登录时按 sub 匹配")
     a.add_argument("--no-password", action="store_true", help="不设密码，只能通过统一身份认证登录")

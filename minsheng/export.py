@@ -50,10 +50,8 @@ def check(indicators: list[str], region: str | None, level: str | None, date_fro
     unknown = [i for i in indicators if i not in cat.index]
     if not indicators or unknown:
         raise ExportError(f"未知指标编码：{'、'.join(unknown) or '（未指定）'}；可用编码见 数据 页或 indicators 表")
-    if region is None:  # the top of what the user may see
-        tree = Tree(repo.regions(directory, area))
-        region = tree.roots[0] if tree.roots else None
-    own = repo.regions_below(region, None, directory, area=area) if region else pd.DataFrame()
+    region = region or top(repo.regions(directory, area))
+    own = repo.regions_below(region, None, directory, area=area)
     if own.empty:
         raise ExportError(f"未知区划代码：{region}")
     if level is not None and level not in LEVELS:
@@ -71,6 +69,17 @@ def check(indicators: list[str], region: str | None, level: str | None, date_fro
         if bad:
             raise ExportError(f"未知区划代码：{'、'.join(bad)}")
     return sel
+
+
+def top(regions: pd.DataFrame) -> str:
+    """The one region at the top of what the user may see; ExportError saying why there is none to pick."""
+    tree = Tree(regions)
+    if len(tree.roots) == 1:
+        return tree.roots[0]
+    if not tree.roots:
+        raise ExportError("区划表中没有区划，无法确定导出哪个区划：请先导入区划，或用 --region 指定区划代码")
+    shown = "、".join(f"{c} {tree.names[c]}" for c in tree.roots[:5]) + ("等" if len(tree.roots) > 5 else "")
+    raise ExportError(f"区划表有 {len(tree.roots)} 个最高级区划（{shown}），无法确定导出哪个：请用 --region 指定区划代码")
 
 
 def scope(sel: Selection, directory: Path | None = None) -> pd.DataFrame:

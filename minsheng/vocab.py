@@ -91,7 +91,8 @@ LEVELS = Vocabulary("级别", (
     Term("township", "乡镇（街道）", "乡镇", "乡、镇、街道", aliases=("街道", "乡级"), grade="乡镇级"),
     Term("village", "村（社区）", "村", "村、社区", aliases=("社区", "村级"), grade="村级"),
 ))
-# the levels of a deployment's own regions, maps and exports (a province is the top of synthetic data only)
+# the levels an export lists regions at (a province is only ever the top: of synthetic data, or of
+# an official list imported with its province row)
 LOCAL_LEVELS = tuple(c for c in LEVELS.codes if c != "province")
 
 KINDS = Vocabulary("指标类型", (

@@ -148,7 +148,7 @@ def test_region_rows_stay_inside_the_area(d, case):
     plan = pipeline.prepare(file, "区划.csv", d, area=JIA)
     if allowed:
         assert not plan.errors, [str(p) for p in plan.errors]
-        changes.commit(plan, directory=d, **ACTOR)
+        changes.commit(plan, directory=d, accept_warnings=True, **ACTOR)  # a rename waits for a confirmation
         assert JIA in store.history(d)[0]["scope"]
     else:
         assert [p.row for p in plan.errors] == [2], [str(p) for p in plan.errors]
@@ -315,7 +315,7 @@ def test_a_township_moved_out_of_the_area_before_the_commit_is_refused(d):
     plan = pipeline.prepare(csv("指标编码,区划代码,时期,数值", f"cnt,{JIA1},2023-03,7"), "甲县.csv", d, area=JIA)
     assert not plan.problems
     moved = pipeline.prepare(csv("区划代码,名称,级别,上级代码", f"{JIA1},甲一镇,,{YI}"), "区划.csv", d)
-    changes.commit(moved, directory=d, actor="city", source="test")
+    changes.commit(moved, directory=d, actor="city", source="test", accept_warnings=True)  # the move, confirmed
     before = fingerprint(d)
     with pytest.raises(store.StoreConflict, match="管辖范围"):
         changes.commit(plan, directory=d, **ACTOR)

@@ -195,20 +195,24 @@ def term(words: vocab.Vocabulary):
 parse_yes_no = blank_is_none(term(vocab.YES_NO))  # 是 or 否 (true/false, 1/0, yes/no …)
 
 
+CODE_LENGTHS = (2, 4, 6, 9, 12)  # 省 43, 市 4302, 县 430202, 乡镇 430202001, 村 430202001001: official lists write each
+CODE_SPELLED = "2、4、6、9 或 12 位"
+
+
 def twelve_digits(text: str) -> str | None:
-    """A 6-, 9- or 12-digit 统计用区划代码 (spaces ignored) as 12 digits; None if it is not one."""
+    """A 2-, 4-, 6-, 9- or 12-digit 统计用区划代码 (spaces ignored) as 12 digits; None if it is not one."""
     t = re.sub(r"\s", "", text)
-    return t.ljust(12, "0") if t.isascii() and t.isdigit() and len(t) in (6, 9, 12) else None
+    return t.ljust(12, "0") if t.isascii() and t.isdigit() and len(t) in CODE_LENGTHS else None
 
 
 def normalise_code(text: str | None) -> tuple[str | None, str | None]:
-    """6-, 9- or 12-digit 统计用区划代码 → 12 digits, also when Excel stored it as a number (430204.0)."""
+    """A 统计用区划代码 of any official length → 12 digits, also when Excel stored it as a number (430204.0)."""
     t = re.sub(r"\s", "", (text or "").translate(FULL_WIDTH))
     if re.fullmatch(r"\d+\.0+", t, re.ASCII):
         t = t.split(".")[0]
     code = twelve_digits(t)
     if code is None:
-        return None, f"区划代码“{shown(text)}”应为 6、9 或 12 位数字"
+        return None, f"区划代码“{shown(text)}”应为 {CODE_SPELLED}数字"
     return code, None
 
 

@@ -141,7 +141,8 @@ BOUNDS = {"count": (0, LARGEST), "amount": (0, LARGEST), "rate": (0, 100), "stan
 assert tuple(BOUNDS) == vocab.KINDS.codes
 LON, LAT = (73, 136), (3, 54)  # China, in WGS84 degrees: a region's seat lies inside
 
-CODE_NOTE = "6、9 或 12 位统计用区划代码（如 430204 或 430204000000），按文本填写，不要写成 4.30204E+11。"
+CODE_NOTE = (f"{cells.CODE_SPELLED}统计用区划代码（如 4302、430204 或 430204000000），按文本填写，"
+             "不要写成 4.30204E+11。")
 NUMBER = dict(parse=cells.parse_number, check="decimal")
 
 KINDS: dict[str, Kind] = {k.name: k for k in (

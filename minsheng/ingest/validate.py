@@ -19,7 +19,7 @@ from typing import Callable
 import pandas as pd
 
 from minsheng import observations, vocab
-from minsheng.ingest import cells, contract
+from minsheng.ingest import cells, contract, official
 from minsheng.ingest.catalog import Catalog
 from minsheng.ingest.problems import Problem, error, warning
 from minsheng.ingest.readers import Sheet
@@ -52,6 +52,10 @@ def parse_sheet(sheet: Sheet, kind: str, cat: Catalog, *, indicator: str | None 
     dup = [h for h in set(sheet.header) if h and sheet.header.count(h) > 1]
     for h in dup:
         problems.append(error(sheet.file, f"列名“{h}”重复出现", sheet=sheet.name, row=1, column=h))
+    sheet, shaped = official.split_codes(sheet, kind)  # 430202 | 001000 read as one code
+    problems += shaped
+    if any(p.level == "错误" for p in shaped):
+        return Parsed(kind, pd.DataFrame(), problems)
     check = _Check(sheet, kind, cat, indicator, within, factor)
     return Parsed(kind, check.run(), problems + check.problems)
 
@@ -385,10 +389,15 @@ def _region_row(check: _Check, row: _Row) -> dict | None:
         return check.error(row, msg, "code")
     name = _text(check, row, "name")
     level = _term(check, row, "level", cells.level_of_code(code))
+    held = check.cat.by_code.get(code)
     if level is not None and level != cells.level_of_code(code):
         check.error(row, f"级别“{row.get('level')}”与区划代码 {code} 不符：按统计用区划代码的结构它是"
-                    f"{_grade(cells.level_of_code(code))}", "level")
-    parent = cells.parent_of_code(code)  # 统计用区划代码 carry their parent in their digits
+                    f"{_grade(cells.level_of_code(code))}" + (f"（该代码已是{_grade(held.level)}区划“{held.name}”）"
+                                                            if held is not None and held.level != level else ""), "level")
+    elif row.get("level") is None and (said := official.level_conflict(code, name, held)):
+        check.error(row, said, "code")
+    # 统计用区划代码 carry their parent in their digits (a city's province only if it is a region)
+    parent = official.inferred_parent(code, _known(check))
     if row.get("parent_code"):
         (parent,) = _parsed(check, row, "parent_code") or (None,)
     lon, lat = _parsed(check, row, "lon", "lat") or (None, None)
@@ -396,6 +405,16 @@ def _region_row(check: _Check, row: _Row) -> dict | None:
     if not check.clean(row):
         return None
     return dict(code=code, name=name, level=level, parent_code=parent, lon=lon, lat=lat)
+
+
+def _known(check: _Check) -> set[str]:
+    """The codes held and those the sheet's rows hold, gathered once per sheet (a city's province may
+    come in the same file)."""
+    if "_known" not in check._memo:
+        i = check.cols["code"]
+        check._memo["_known"] = set(check.cat.by_code) | {cells.normalise_code(r[i])[0] for r in check.sheet.rows
+                                                          if i < len(r)}
+    return check._memo["_known"]
 
 
 def _seat(check: _Check, row: _Row, lon: float | None, lat: float | None) -> None:
@@ -490,7 +509,9 @@ RULES = {
     "observations": _Rules(_observation, "与第 {row} 行重复：同一指标、区划、时期出现两次", ("period",),
                            lambda check, df: _year_on_year(df, check.cat, check.file, check.factor)),
     "targets": _Rules(_target, "与第 {row} 行重复：同一指标、区划、年度出现两次"),
-    "regions": _Rules(_region_row, "区划代码 {key} 与第 {row} 行重复", ("code",), _tree),
+    "regions": _Rules(_region_row, "区划代码 {key} 与第 {row} 行重复", ("code",), lambda check, df: _tree(check, df) + \
+                      official.region_changes(check.file, df, check.cat.regions,
+                                              {c: check.sheet.header[i] for c, i in check.cols.items()})),
     "indicators": _Rules(_indicator_row, "指标编码 {key} 与第 {row} 行重复", ("id",)),
 }
 assert set(RULES) == set(contract.KINDS)
