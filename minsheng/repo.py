@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from minsheng import db, store
+from minsheng import db, fmt, store
 
 QUERIES = store.ROOT / "queries"
 
@@ -42,7 +42,12 @@ def regions_below(root: str, level: str | None, directory: Path | None = None, a
 
 
 def indicators(directory: Path | None = None) -> pd.DataFrame:
-    return run("indicators", directory=directory)
+    """The catalogue, `decimals` settled: the indicator's own, else its unit's (fmt.decimals_for), so
+    every caller formats a value with one number and none applies the default rule again."""
+    df = run("indicators", directory=directory)
+    df["decimals"] = pd.array([fmt.decimals_for(u, k, d) for u, k, d in zip(df["unit"], df["kind"], df["decimals"])],
+                              dtype="int64")
+    return df
 
 
 def periods(directory: Path | None = None) -> pd.DataFrame:
