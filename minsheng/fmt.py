@@ -116,8 +116,9 @@ def _plain(value: float) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
-def human_number(value, unit: str | None) -> tuple[str, str]:
-    """(number, unit) the way a Chinese report writes it: 2609783 人 → ('260.98', '万人')."""
+def human_number(value, unit: str | None, decimals: int | None = None) -> tuple[str, str]:
+    """(number, unit) the way a Chinese report writes it: 2609783 人 → ('260.98', '万人'); a value left
+    in its own unit takes the indicator's `decimals` where given (10.64 年), else at most two."""
     unit = unit or ""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—", unit
@@ -125,7 +126,7 @@ def human_number(value, unit: str | None) -> tuple[str, str]:
         for factor, prefix in ((1e8, "亿"), (1e4, "万")):
             if abs(value) >= factor:
                 return f"{value / factor:,.2f}", prefix + unit
-    return _plain(value), unit
+    return (_plain(value) if decimals is None else number(value, decimals)), unit
 
 
 def width(text: str) -> int:

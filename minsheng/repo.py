@@ -95,6 +95,16 @@ def series_count(indicator_ids, region_codes, date_from: dt.date, date_to: dt.da
         cur.close()
 
 
+def like_for_like(indicator_ids, region_codes, date_from: dt.date, date_to: dt.date, directory: Path | None = None,
+                  area: str | None = None) -> pd.DataFrame:
+    """For each region, indicator and period from `date_from` to `date_to`: the roll-up over just the
+    reporting units that reported in that period and a year before (value, base_value, n_both), the
+    basis of a like-for-like 同比. Ask only for what is on screen: it reads the regions' leaf rows."""
+    df = run("like_for_like", _series_params(indicator_ids, region_codes, date_from, date_to, area), directory)
+    df["period"] = pd.to_datetime(df["period"])
+    return df
+
+
 def targets(region_code: str, year: int, directory: Path | None = None, area: str | None = None) -> pd.DataFrame:
     return run("targets", {"region": region_code, "year": int(year), "area": area}, directory)
 

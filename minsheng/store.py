@@ -56,8 +56,9 @@ _ID = re.compile(r"v(\d{6})-\d{8}T\d{6}")
 _DEFAULT_META = {"demo": False, "data_date": None, "title": "民生指标"}
 _held = threading.local()  # directories whose lock this thread holds, so lock() nests
 # Fields added to a table after data directories were first written, (SQL type, pandas dtype): a file
-# without one reads as if every row held NULL (the field's default), so an older directory keeps working,
-# and every table written from now on carries it. decimals: an indicator's display precision (NULL: by unit).
+# without one reads as if every row held NULL (the field's default) — in the views (db.py) and in an
+# import's merge (ingest/pipeline.py), whose commit then writes it — so an older directory, or the
+# demo's tables, keep working unchanged. decimals: an indicator's display precision (NULL: by unit).
 ADDED = {"indicators": {"decimals": ("INTEGER", "Int64")}}
 
 
@@ -337,7 +338,6 @@ def missing_added(name: str, path: Path) -> list[tuple[str, str]]:
 
 
 def _to_parquet(df: pd.DataFrame, path: Path, name: str) -> None:
-    df = with_added(df, name)
     if name == "observations":  # sorted by region in small row groups: lookups read one or two groups
         observations.write(df, path)
     else:

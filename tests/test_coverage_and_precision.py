@@ -166,7 +166,7 @@ def test_overview_yoy_shows_coverage_and_toggles_like_for_like(coverage_dir, mon
     assert not at.exception
     plain = card(at, "在册户数").delta
     assert plain == f"{want['plain']:+.1f}%（已报 8/10，上年 9/10）"
-    assert at.query_params["lfl"] == ["0"]
+    assert at.query_params["lfl"] == "0"
     # the rate: percentage points, like for like again when switched back
     at.toggle(key="_w_lfl").set_value(True).run()
     rate = expected_changes(CITY, "cov").loc["2024-01-01"]
