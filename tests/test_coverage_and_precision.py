@@ -194,8 +194,11 @@ def test_trend_yoy_like_for_like_and_its_coverage(coverage_dir, monkeypatch):
     assert shown["2024-11-01"] == pytest.approx(want.loc["2024-11-01", "lfl"])
     assert shown["2024-10-01"] == pytest.approx(want.loc["2024-10-01", "plain"])  # full coverage: the same
     assert any("已报 8/10，上年 9/10" in c.value for c in at.caption)
+    title = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
+    assert "同比按同口径" in title  # the chart (and its image) says on which basis
     at.toggle(key="_w_lfl").set_value(False).run()
     assert november()["2024-11-01"] == pytest.approx(want.loc["2024-11-01", "plain"])
+    assert "同比按同口径" not in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
 
 
 # --- the precision store ------------------------------------------------------------------------
@@ -264,6 +267,11 @@ def test_decimals_is_a_column_of_the_contract_the_template_and_the_catalogue(pre
     assert "小数位数" in [c.value for c in next(wb.worksheets[0].iter_rows(max_row=1))]
     cat = repo.indicators(precision_dir).set_index("id")["decimals"]
     assert cat.to_dict() == {"edu_years": 2, "dibao": 0, "subsidy": 2}  # 年 → 2, 元 → 0, its own 2
+
+
+def test_a_table_written_before_decimals_existed_reads_the_default_by_unit(coverage_dir):
+    assert "decimals" not in pd.read_parquet(store.table_path(coverage_dir, "indicators")).columns
+    assert repo.indicators(coverage_dir).set_index("id")["decimals"].to_dict() == {"hh": 0, "cov": 1}  # 户, %
 
 
 def test_an_import_sets_and_checks_decimals(tmp_path):

@@ -82,7 +82,7 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
         part = sel.with_(indicators=(ind_id,))  # this chart's selection: its subtitle and audit record
         source = d["source"].dropna().iloc[0] if d["source"].notna().any() else "—"
         sources += d["source"].dropna().unique().tolist()
-        sub = part.subtitle(basis(sel, row, d), T("来源：") + source)
+        sub = part.subtitle(basis(sel, row, d), comparable.basis(d, sel.view), T("来源：") + source)
         fig = charts.trend(d, row | {"name_zh": text.name(row)}, names, sel.region, sel.view, sub, sel.grain, sel.lang)
         st.plotly_chart(fig, key=f"trend_{ind_id}", config={"displaylogo": False})
         title = text.name(row) + ("" if sel.view == "value" else f"（{T(charts.view_label(row, sel.view))}）")

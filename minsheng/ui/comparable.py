@@ -55,6 +55,11 @@ def series(sel: Selection, s: pd.DataFrame, kinds: dict[str, str], on: bool) -> 
     return comparable.apply_series(out, _asked(sel, out, kinds), kinds) if on else out
 
 
+def basis(d: pd.DataFrame, view: str) -> str:
+    """The chart's word for its basis when it shows 同比 taken like for like somewhere (its images say so too)."""
+    return T("同比按同口径") if view == "yoy" and "n_both" in d and d["n_both"].notna().any() else ""
+
+
 def caption(sel: Selection, d: pd.DataFrame, names: dict[str, str], grain: str, limit: int = 6) -> None:
     """Under a trend: where the reporters' count differs from a year before, and on which basis 同比 is."""
     shown = d[comparable.uneven(d) & d["yoy"].notna()]
