@@ -123,7 +123,6 @@ def test_like_for_like_sums_only_regions_reporting_in_both_periods(coverage_dir)
             want = expected_changes(region, ind)
             mine = got[(got["region_code"] == region) & (got["indicator_id"] == ind)].set_index("period")
             assert list(mine.index) == list(want.index), (region, ind)
-            o = leaf_rows()
             for period, w in want.iterrows():
                 row = mine.loc[period]
                 assert row["n_both"] == w["both"]

@@ -15,7 +15,7 @@ import streamlit as st
 
 from minsheng import comparable, fmt, repo
 from minsheng.selection import Selection
-from minsheng.ui import data, state
+from minsheng.ui import state
 from minsheng.ui.text import T, md
 
 
