@@ -46,9 +46,8 @@ def load(sel: Selection, indicators: pd.DataFrame, like_for_like: bool) -> pd.Da
     s = data.series(sel)
     if s.empty:
         return s
-    kinds = dict(zip(indicators["id"], indicators["kind"]))
-    s = metrics.with_changes(s, kinds, dict(zip(indicators["id"], indicators["frequency"])),
-                             dict(zip(indicators["id"], indicators["cumulative"])))
+    kinds, frequency = dict(zip(indicators["id"], indicators["kind"])), dict(zip(indicators["id"], indicators["frequency"]))
+    s = metrics.with_changes(s, kinds, frequency, dict(zip(indicators["id"], indicators["cumulative"])))
     s = comparable.series(sel, s, kinds, like_for_like)
     if sel.grain == "year":  # each year's last period: the year-end value, or the latest in a year under way
         s = s.sort_values("period").groupby(["indicator_id", "region_code", s["period"].dt.year]).tail(1)
