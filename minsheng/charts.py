@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from minsheng import literal
+from minsheng import fmt, literal
 from minsheng.i18n import t as tr
 
 
@@ -97,6 +97,9 @@ def trend(df: pd.DataFrame, ind: dict, names: dict[str, str], focus: str, view: 
     periods = pd.DatetimeIndex(sorted(df["period"].unique()))
     codes = [focus] + sorted(c for c in df["region_code"].unique() if c != focus)
     col = "value" if view == "value" else view
+    # the hover in the indicator's precision; a change as Change.signed writes it
+    places = fmt.decimals_for(ind["unit"], ind["kind"], ind.get("decimals")) if view == "value" else \
+        2 if ind["kind"] == "rate" else 1
     wide = df.pivot_table(index="period", columns="region_code", values=col, aggfunc="first", dropna=False
                           ).reindex(index=periods, columns=codes)  # one row per period, gaps as NaN
     for i, code in enumerate(codes):
@@ -107,7 +110,7 @@ def trend(df: pd.DataFrame, ind: dict, names: dict[str, str], focus: str, view: 
             line=dict(width=3.5 if code == focus else 1.8, color=PALETTE[i % len(PALETTE)]),
             marker=dict(size=6 if code == focus else 4),
             # names and unit by reference: text in the template itself would be read as %{…} fields
-            meta=[label, literal.plotly(y_title)], hovertemplate="%{meta[0]}：%{y:,.2f} %{meta[1]}<extra></extra>",
+            meta=[label, literal.plotly(y_title)], hovertemplate=f"%{{meta[0]}}：%{{y:,.{places}f}} %{{meta[1]}}<extra></extra>",
         ))
     missing = _missing_trace(df, names, codes, lang)
     if missing is not None:  # on an axis of its own, at the foot of the plot whatever the values' scale

@@ -44,7 +44,9 @@ def _ddl(con: duckdb.DuckDBPyConnection, statement: str, schema: str, *rest: str
 
 
 def _view(con: duckdb.DuckDBPyConnection, schema: str, name: str, path: Path) -> None:
-    _ddl(con, "create view", schema, "." + name + " as select * from read_parquet(" + _sql_literal(str(path)) + ")")
+    # a field added since the file was written (store.ADDED: our own names and types) reads as NULL
+    added = "".join(f", null::{sql} as {col}" for col, sql in store.missing_added(name, path)) if name in store.TABLES else ""
+    _ddl(con, "create view", schema, "." + name + " as select *" + added + " from read_parquet(" + _sql_literal(str(path)) + ")")
 
 
 def _create_schema(con: duckdb.DuckDBPyConnection, directory: Path, reading: store.Reading) -> str:

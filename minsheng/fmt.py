@@ -18,12 +18,25 @@ def domain_order(domains) -> list[str]:
     return [d for d in DOMAINS if d in seen] + sorted(d for d in seen if d not in DOMAINS)
 
 
-def decimals_for(unit: str, kind: str) -> int:
+# Display precision when an indicator does not set its own (小数位数): what a published table of
+# that unit prints. Whole things (人, 户, 个, 座, 次, 张 …) and yuan (standards and per-capita amounts
+# are set and published in whole yuan) take none; a percentage one; a per-mille, years and ages two
+# (平均受教育年限 10.64 年, 人均预期寿命 78.21 岁); 万人 two (a head count in 10,000s: 0.01 万 is 100
+# people), other 万/亿 magnitudes one. Unknown units: a rate 1, anything else 0.
+_UNIT_DECIMALS = {"%": 1, "‰": 2, "年": 2, "岁": 2, "万人": 2, "个百分点": 2}
+
+
+def decimals_for(unit: str, kind: str, own=None) -> int:
+    """How many decimals an indicator's values are shown with: its own `decimals` where set, else
+    by unit (the rule above). Every page, chart and slide formats an indicator's values with this."""
+    if own is not None and not pd.isna(own):
+        return int(own)
+    unit = (unit or "").strip()
+    if unit in _UNIT_DECIMALS:
+        return _UNIT_DECIMALS[unit]
     if kind == "rate":
         return 1
-    if unit in ("万元", "万小时", "万人", "亿元"):
-        return 2 if unit == "万人" else 1
-    return 0
+    return 1 if unit[:1] in ("万", "亿") else 0
 
 
 def number(value, decimals: int = 0) -> str:
@@ -53,13 +66,14 @@ def lag_note(reported_to: int, month: int, frequency: str = "month", lang: str =
     return i18n.t("截至{m}月，{missing}月未报", lang, m=reported_to, missing=missing)
 
 
-def span(low, high, unit: str = "") -> str:
+def span(low, high, unit: str = "", decimals: int = 0) -> str:
     """A range of values: a standard's min–max over its subdivisions, 580–620 元/月."""
-    return f"{number(low)}–{number(high)} {unit}".rstrip()
+    return f"{number(low, decimals)}–{number(high, decimals)} {unit}".rstrip()
 
 
-def value_with_unit(value, unit: str, kind: str, lang: str = "zh") -> str:
-    text = number(value, decimals_for(unit, kind))
+def value_with_unit(value, unit: str, kind: str, lang: str = "zh", decimals=None) -> str:
+    """The value in its indicator's precision (`decimals`, the catalogue's; None: by unit) with its unit."""
+    text = number(value, decimals_for(unit, kind, decimals))
     if text == "—":
         return text
     shown = i18n.unit(unit, lang)
@@ -102,8 +116,9 @@ def _plain(value: float) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
-def human_number(value, unit: str | None) -> tuple[str, str]:
-    """(number, unit) the way a Chinese report writes it: 2609783 人 → ('260.98', '万人')."""
+def human_number(value, unit: str | None, decimals: int | None = None) -> tuple[str, str]:
+    """(number, unit) the way a Chinese report writes it: 2609783 人 → ('260.98', '万人'); a value left
+    in its own unit takes the indicator's `decimals` where given (10.64 年), else at most two."""
     unit = unit or ""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—", unit
@@ -111,7 +126,7 @@ def human_number(value, unit: str | None) -> tuple[str, str]:
         for factor, prefix in ((1e8, "亿"), (1e4, "万")):
             if abs(value) >= factor:
                 return f"{value / factor:,.2f}", prefix + unit
-    return _plain(value), unit
+    return (_plain(value) if decimals is None else number(value, decimals)), unit
 
 
 def width(text: str) -> int:

@@ -28,6 +28,15 @@ EN = {
     "其他部门": "Other departments", "暂无数据": "No data", "（本年尚未发布）": " (this year not yet published)",
     "来源：{source}": "Source: {source}", "由 {n}/{m} 个下级单位汇总": "summed from {n}/{m} subdivisions",
     "完成率": "Completion",
+    # 同比 across unequal coverage (minsheng/comparable.py)
+    "同比按同口径": "YoY like for like",
+    "只比较两期都报送的下级单位；关闭则比较两期已报单位的合计":
+        "Compare only the subdivisions that reported in both periods; off: the totals of whoever reported",
+    "（同口径 {both} 个，已报 {n}/{m}，上年 {n0}/{m0}）": " (like for like: {both}; reported {n}/{m}, a year before {n0}/{m0})",
+    "（已报 {n}/{m}，上年 {n0}/{m0}）": " (reported {n}/{m}, a year before {n0}/{m0})",
+    "同比按同口径（只比两期都报送的单位）": "YoY like for like (only units reporting in both periods)",
+    "同比按两期已报单位合计": "YoY of the totals of whoever reported", "等 {n} 处": " and {n} in all",
+    "{basis}。已报单位数与上年不同：": "{basis}. Fewer or more units reported than a year before: ",
     # trend
     "指标（可多选）": "Indicators (several allowed)", "年份范围": "Years", "时间粒度": "Granularity",
     "粒度|年度": "Yearly", "粒度|月度": "Monthly", "显示": "Show", "同时显示下级区划": "Include subdivisions",

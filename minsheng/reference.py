@@ -52,7 +52,7 @@ class Reference:
 
     def series(self, ids, roots, d0: dt.date, d1: dt.date) -> pd.DataFrame:
         """queries/series.sql in pandas: own value first, else Σ at the report level (Σnum/Σden for
-        rates), standards min–max over direct children; n_reported of n_expected."""
+        rates), standards min–max over the report level's own values; n_reported of n_expected."""
         keys = ["root", "indicator_id", "period"]
         wanted = self.ind.loc[self.ind["id"].isin(list(ids)), ["id", "kind", "report_level"]]
         wanted = wanted.rename(columns={"id": "indicator_id"})
@@ -62,8 +62,7 @@ class Reference:
         o = o[o["region_code"].isin(tree["node"].unique())]
         obs = o.merge(tree, left_on="region_code", right_on="node").merge(wanted, on="indicator_id")
         own = obs.loc[obs["depth"] == 0, keys + ["value", "numerator", "denominator", "status", "source"]]
-        b = obs[(obs["depth"] > 0) & np.where(obs["kind"] == "standard", obs["depth"] == 1,
-                                              obs["level"] == obs["report_level"])]
+        b = obs[(obs["depth"] > 0) & (obs["level"] == obs["report_level"])]  # standards too: min–max, not Σ
         g = b.groupby(keys)
         below = pd.DataFrame({
             "kind": g["kind"].first(), "sum_value": g["value"].sum(min_count=1).round(6),
@@ -76,10 +75,7 @@ class Reference:
         }).reset_index()
         t = tree[tree["depth"] > 0]
         by_level = t.groupby(["root", "level"]).size().rename("n_expected").reset_index()
-        kids = t[t["depth"] == 1].groupby("root").size().rename("n_expected").reset_index()
-        expected = pd.concat([
-            wanted[wanted["kind"] != "standard"].merge(by_level, left_on="report_level", right_on="level"),
-            wanted[wanted["kind"] == "standard"].merge(kids, how="cross")])[["root", "indicator_id", "n_expected"]]
+        expected = wanted.merge(by_level, left_on="report_level", right_on="level")[["root", "indicator_id", "n_expected"]]
         out = own.assign(_own=True).merge(below, on=keys, how="outer").merge(expected, on=["root", "indicator_id"], how="left")
         is_own = out["_own"].eq(True)
         kind = out["kind"]

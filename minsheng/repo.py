@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from minsheng import db, store
+from minsheng import db, fmt, store
 
 QUERIES = store.ROOT / "queries"
 
@@ -42,7 +42,12 @@ def regions_below(root: str, level: str | None, directory: Path | None = None, a
 
 
 def indicators(directory: Path | None = None) -> pd.DataFrame:
-    return run("indicators", directory=directory)
+    """The catalogue, `decimals` settled: the indicator's own, else its unit's (fmt.decimals_for), so
+    every caller formats a value with one number and none applies the default rule again."""
+    df = run("indicators", directory=directory)
+    df["decimals"] = pd.array([fmt.decimals_for(u, k, d) for u, k, d in zip(df["unit"], df["kind"], df["decimals"])],
+                              dtype="int64")
+    return df
 
 
 def periods(directory: Path | None = None) -> pd.DataFrame:
@@ -88,6 +93,16 @@ def series_count(indicator_ids, region_codes, date_from: dt.date, date_to: dt.da
                            _series_params(indicator_ids, region_codes, date_from, date_to, area)).fetchall()[0][0]
     finally:
         cur.close()
+
+
+def like_for_like(indicator_ids, region_codes, date_from: dt.date, date_to: dt.date, directory: Path | None = None,
+                  area: str | None = None) -> pd.DataFrame:
+    """For each region, indicator and period from `date_from` to `date_to`: the roll-up over just the
+    reporting units that reported in that period and a year before (value, base_value, n_both), the
+    basis of a like-for-like 同比. Ask only for what is on screen: it reads the regions' leaf rows."""
+    df = run("like_for_like", _series_params(indicator_ids, region_codes, date_from, date_to, area), directory)
+    df["period"] = pd.to_datetime(df["period"])
+    return df
 
 
 def targets(region_code: str, year: int, directory: Path | None = None, area: str | None = None) -> pd.DataFrame:

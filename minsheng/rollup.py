@@ -5,7 +5,7 @@ Every version folder carries, besides the four contract tables, three derived fi
   rollup.parquet     one row per (region, indicator, period) that has reporting units below it:
                      Σvalue, Σnumerator, Σdenominator and the count of units at the indicator's
                      reporting level in the region's subtree (counts, amounts, rates), or min, max and
-                     count over the region's direct children (standards, which are never summed);
+                     count of those units' own values (standards, which are never summed);
                      whether any of them is provisional, and their sources.
   coverage.parquet   how many regions of each level lie below each region (the "expected" count).
   ancestors.parquet  every (region, ancestor) pair including the region itself, with the distance:
@@ -40,6 +40,10 @@ from minsheng.observations import ROW_GROUP, SORT  # rollup.parquet is stored li
 DERIVED = ("rollup", "coverage", "ancestors")
 SOURCES = observations.TABLES  # the tables the derived files are computed from
 MAX_SOURCES = 64  # distinct sources tracked as a bit set; beyond that, lists (slower, same answer)
+# What the derived files hold, as a number in their stamp: raised whenever that changes (2: standards
+# range over the reporting level's descendants, not the direct children), so files built by older code
+# are rebuilt on first read instead of answering by the old rule.
+RULES = 2
 
 
 def path(folder: Path, name: str) -> Path:
@@ -50,7 +54,7 @@ def path(folder: Path, name: str) -> Path:
 
 def fingerprint(folder: Path) -> str:
     """Identifies the tables the derived files are computed from (size and mtime: a linked file keeps both)."""
-    h = hashlib.sha256()
+    h = hashlib.sha256(f"rules:{RULES};".encode())
     for name in SOURCES:
         size, mtime = files.identity(Path(folder) / f"{name}.parquet") or ("-", "-")  # missing: matches no stamp
         h.update(f"{name}:{size}:{mtime};".encode())
@@ -183,16 +187,30 @@ def build_into(con: duckdb.DuckDBPyConnection, only: list[str] | None = None) ->
         """, src_up=frag["src_up"], union=parts)
     else:
         _run(con, "create or replace temp view _sum as {union}", union=parts)
-    # Standards: min and max over the direct children's own values, never a sum.
+    # Standards: min and max over the own values of the descendants at the indicator's reporting level
+    # (a province over its counties when only counties set one), never a sum. Standards are few rows
+    # (yearly, one per county), so each goes to every ancestor at once, through the closure of just
+    # the regions that set them.
     _run(con, """
         create or replace temp table _std as
-        select r.prid as rid, i.iid, o.period, min(o.value) as mn, max(o.value) as mx, count(*) as n,
+        with recursive setters as (
+            select distinct r.rid, r.prid
+            from observations o join _i i on i.id = o.indicator_id join _r r on r.code = o.region_code
+            where i.kind = 'standard' and r.level = i.report_level and r.prid is not null
+        ), up(rid, aid, depth) as (
+            select rid, prid, 1 from setters
+            union all
+            select up.rid, r.prid, up.depth + 1 from up join _r r on r.rid = up.aid
+            where r.prid is not null and up.depth < 16
+        )
+        select up.aid as rid, i.iid, o.period, min(o.value) as mn, max(o.value) as mx, count(*) as n,
                bool_or(o.status = 'provisional') as prov, {src_leaf} as src
         from observations o
         join _i i on i.id = o.indicator_id
         join _r r on r.code = o.region_code
+        join up on up.rid = r.rid
         {src_join}
-        where r.prid is not null and i.kind = 'standard'
+        where i.kind = 'standard' and r.level = i.report_level
         group by all
     """, src_leaf=frag["src_leaf"], src_join=frag["src_join"])
     if bits:  # each distinct set of sources, spelled out once
@@ -252,8 +270,7 @@ _BREAKING = {
     "unique：每个区划、指标、时期只有一行汇总": f"{_ROW} group by all having count(*) > 1",
     "n_reported ≤ n_expected：已报单位数不超过应报单位数": f"""{_ROW}{_KIND}
         left join coverage c on c.region_code = r.region_code and c.level = i.report_level
-        left join (select parent_code, count(*) as n from regions group by all) ch on ch.parent_code = r.region_code
-        where not (r.n_reported <= coalesce(case when i.kind = 'standard' then ch.n else c.n_below end, 0))""",
+        where not (r.n_reported <= coalesce(c.n_below, 0))""",
     # 0 ≤ Σnum ≤ Σden is 0 ≤ 100·Σnum/Σden ≤ 100 without the division's rounding
     "rate：比率在 0–100% 之间（0 ≤ Σ分子 ≤ Σ分母）":
         f"{_ROW}{_KIND} where i.kind = 'rate' and not (r.sum_num >= 0 and r.sum_num <= r.sum_den)",

@@ -55,9 +55,10 @@ class Table:
     highlight: dict[int, str] | None = None  # row index → hex fill (e.g. status colours)
 
 
-def kpi_value(value, unit: str | None) -> str:
-    """A card's big number in report style: 2609783 人 → '260.98 万人', 98.5 % → '98.5%'."""
-    number, unit = fmt.human_number(value, unit)
+def kpi_value(value, unit: str | None, decimals: int | None = None) -> str:
+    """A card's big number in report style: 2609783 人 → '260.98 万人', 98.5 % → '98.5%'; `decimals`:
+    the indicator's precision for a value not written in 万/亿."""
+    number, unit = fmt.human_number(value, unit, decimals)
     return f"{number}%" if unit == "%" else f"{number} {unit}".strip()
 
 

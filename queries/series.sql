@@ -1,8 +1,9 @@
 -- Values of indicators for regions over a period range, rolled up by indicator kind.
 -- A region's own observation wins. Without one, counts and amounts are the sum over the
 -- descendants at the indicator's reporting level, and rates are Σnumerator / Σdenominator
--- over them (never an average of rates). Standards are never summed: a region without its
--- own value shows the min–max of its direct children's values instead.
+-- over them (never an average of rates). Standards are never summed: a region shows beside its
+-- own value (or instead of it) the min–max of the values set by its descendants at the
+-- indicator's reporting level (a province over its counties, the cities setting none).
 -- The sums are precomputed per version in `rollup` (minsheng/rollup.py), so this reads only
 -- the asked regions' rows: their own observations and their roll-up rows.
 -- Parameters: $indicators varchar[], $regions varchar[], $date_from date, $date_to date,
@@ -34,18 +35,10 @@ below as (
       and indicator_id in (select id from wanted)
       and period between $date_from and $date_to
 ),
-children as (
-    select parent_code as region_code, count(*) as n_children
-    from regions
-    where parent_code in (select code from roots)
-    group by parent_code
-),
 expected as (
-    select roots.code as region_code, wanted.id as indicator_id,
-           case when wanted.kind = 'standard' then children.n_children else coverage.n_below end as n_expected
+    select roots.code as region_code, wanted.id as indicator_id, coverage.n_below as n_expected
     from roots
     cross join wanted
-    left join children on children.region_code = roots.code
     left join coverage on coverage.region_code = roots.code and coverage.level = wanted.report_level
 )
 select

@@ -199,7 +199,9 @@ def test_an_indicators_file_with_only_the_required_columns_keeps_the_other_field
     new = after.loc["zz_new"]
     assert (new["name_en"], new["domain"], new["description"], new["source"]) == ("", "其他", "", "partial.csv")
     assert new["seq"] == before["seq"].max() + 1 and bool(new["higher_is_better"]) is True
-    assert after.drop(index="zz_new").sort_index().equals(before.sort_index())
+    kept = after.drop(index="zz_new")
+    assert kept[before.columns].sort_index().equals(before.sort_index())
+    assert kept.drop(columns=before.columns).isna().all().all()  # a field added since (store.ADDED): empty
 
 
 FIELDS = [("英文名称", "name_en", "Other name"), ("领域", "domain", "医保"), ("越大越好", "higher_is_better", "否"),

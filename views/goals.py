@@ -41,9 +41,9 @@ def load(sel: Selection, depts: list[str], gap: int, targets: pd.DataFrame, indi
     kinds = dict(zip(indicators["id"], indicators["kind"]))
     frequency = dict(zip(indicators["id"], indicators["frequency"]))
     g = metrics.goal_table(t, data.series(sel), kinds, sel.year, sel.as_of, gap / 100, frequency)
-    units = dict(zip(indicators["id"], indicators["unit"]))
+    units, places = dict(zip(indicators["id"], indicators["unit"])), dict(zip(indicators["id"], indicators["decimals"]))
     return g.assign(unit=g["indicator_id"].map(units), kind=g["indicator_id"].map(kinds),
-                    frequency=g["indicator_id"].map(frequency))
+                    frequency=g["indicator_id"].map(frequency), decimals=g["indicator_id"].map(places))
 
 
 def render(sel: Selection, g: pd.DataFrame, indicators: pd.DataFrame) -> None:
@@ -97,7 +97,8 @@ def deck_parts(g: pd.DataFrame, table: pd.DataFrame, elapsed: float, fig, prov) 
 def goal_rows(g: pd.DataFrame, as_of: int) -> pd.DataFrame:
     """The goal table as shown (and as exported to slides), in the UI language; `as_of` is the month
     the report is made up to, named where a task's figure is older."""
-    dec = {i: fmt.decimals_for(u, k) for i, u, k in zip(g["indicator_id"], g["unit"], g["kind"])}
+    dec = {i: fmt.decimals_for(u, k, d) for i, u, k, d in
+           zip(g["indicator_id"], g["unit"], g["kind"], g.get("decimals", pd.Series(None, index=g.index)))}
 
     def qty(v, u, i):
         return f"{fmt.number(v, dec[i])} {text.unit(u)}".rstrip()

@@ -67,8 +67,8 @@ def render_map(sel: Selection, table: pd.DataFrame, ind: pd.Series, highlight: s
     """The choropleth, its legend and notes, and its image buttons; returns the provenance and the
     static figure's maker for the deck."""
     ind_name, unit = text.name(ind), text.unit(ind["unit"])
-    dec = fmt.decimals_for(ind["unit"], ind["kind"])
-    rows = maps.rows(table, lambda v: fmt.value_with_unit(v, ind["unit"], ind["kind"], sel.lang))
+    dec = fmt.decimals_for(ind["unit"], ind["kind"], ind.get("decimals"))
+    rows = maps.rows(table, lambda v: fmt.value_with_unit(v, ind["unit"], ind["kind"], sel.lang, dec))
     coll = maps.boundaries(sel.level)
     st.markdown(f"**{text.md(f'{ind_name}（{unit}） · {sel.subtitle(dated=False)}')}**")
     deck = maps.choropleth(coll, rows, highlight)
@@ -99,9 +99,9 @@ def render_ranking(sel: Selection, table: pd.DataFrame, ind: pd.Series, prov, st
     show = metrics.ranked(table, ind["higher_is_better"])[["rank", "name", "value", "yoy"]].rename(columns={
         "rank": T("排名"), "name": T("区域"), "value": f"{text.name(ind)}（{text.unit(ind['unit'])}）",
         "yoy": text.change_label("同比", ind["kind"])})
-    dec = fmt.decimals_for(ind["unit"], ind["kind"])
+    dec = fmt.decimals_for(ind["unit"], ind["kind"], ind.get("decimals"))
     vmax = float(table["value"].max()) if table["value"].notna().any() else 1.0
-    number_format = "%.1f" if dec else "%d"
+    number_format = f"%.{dec}f"
     # bars for quantities; a rate's differences of a point or two would vanish in a 0–100 bar
     value_column = (st.column_config.NumberColumn(format=number_format) if ind["kind"] in ("rate", "standard")
                     else st.column_config.ProgressColumn(format=number_format, min_value=0.0, max_value=max(vmax, 1e-9)))

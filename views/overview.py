@@ -7,22 +7,24 @@ import streamlit as st
 
 from minsheng import fmt, metrics, slides, vocab
 from minsheng.selection import Selection
-from minsheng.ui import data, exports, frame, state, text
+from minsheng.ui import comparable, data, exports, frame, state, text
 
 STATUS_BADGE = {"已完成": "green", "超序时": "blue", "滞后": "orange", "严重滞后": "red"}
 DELTA_COLOR = {1: "normal", -1: "inverse", None: "off"}
 
 
-def inputs(indicators: pd.DataFrame) -> list[str]:
+def inputs(indicators: pd.DataFrame) -> tuple[list[str], bool]:
     domains = fmt.domain_order(indicators["domain"])
-    return state.choice(st.pills, T("领域"), domains, key="domains", default=domains, multi=True,
-                        selection_mode="multi", format_func=lambda d: text.md(T(d))) or []
+    chosen = state.choice(st.pills, T("领域"), domains, key="domains", default=domains, multi=True,
+                          selection_mode="multi", format_func=lambda d: text.md(T(d))) or []
+    return chosen, comparable.toggle()
 
 
-def load(sel: Selection, indicators: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The cards (latest value in the year, 同比 against two years read before) and the region's tasks."""
+def load(sel: Selection, indicators: pd.DataFrame, like_for_like: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cards (latest value in the year, 同比 against two years read before, like for like where
+    coverage differs and `like_for_like`) and the region's tasks."""
     s = data.series(sel)
-    cards = metrics.kpis(s, indicators, sel.year)
+    cards = comparable.cards(sel, metrics.kpis(s, indicators, sel.year), s, like_for_like)
     kinds = dict(zip(indicators["id"], indicators["kind"]))
     t = data.targets(sel)
     goal = metrics.goal_table(t, s[s["indicator_id"].isin(t["indicator_id"])], kinds, sel.year,
@@ -43,15 +45,16 @@ def sections(cards: pd.DataFrame, domains: list[str]):
 def card_value(c, big: bool = False) -> str:
     """A card's number with its unit; a standard without its own value shows its subdivisions' range;
     `big` writes large counts in 万/亿, as slides do."""
+    dec = fmt.decimals_for(c["unit"], c["kind"], c.get("decimals"))
     if pd.isna(c["value"]) and pd.notna(c.get("min_value")):
-        return fmt.span(c["min_value"], c["max_value"], text.unit(c["unit"]))
+        return fmt.span(c["min_value"], c["max_value"], text.unit(c["unit"]), dec)
     if big:
-        return slides.kpi_value(c["value"], text.unit(c["unit"]))
-    return fmt.value_with_unit(c["value"], c["unit"], c["kind"], text.lang())
+        return slides.kpi_value(c["value"], text.unit(c["unit"]), dec)
+    return fmt.value_with_unit(c["value"], c["unit"], c["kind"], text.lang(), dec)
 
 
 def card(c, goal_row) -> None:
-    delta = c["yoy"].signed() if c["yoy"] is not None else None
+    delta = c["yoy"].signed() + c["yoy_note"] if c["yoy"] is not None else None
     when = T("暂无数据") if c["period"] is None or pd.isna(c["period"]) else \
         fmt.period_label(c["period"], c["frequency"], text.lang())
     if c["stale"]:
@@ -93,7 +96,8 @@ def deck_parts(cards: pd.DataFrame, domains: list[str]) -> list:
     """One KPI slide per department section, eight cards a slide, values in 万/亿 where they are large."""
     parts = []
     for name, d in sections(cards, domains):
-        items = [(text.name(c), card_value(c, big=True), c["yoy"].label(T("同比")) if c["yoy"] is not None else "")
+        items = [(text.name(c), card_value(c, big=True),
+                  c["yoy"].label(T("同比")) + c["yoy_note"] if c["yoy"] is not None else "")
                  for _, c in d.iterrows()]
         for k in range(0, len(items), 8):
             parts.append(slides.KpiGroup(T(name) + ("" if k == 0 else "（续）"), items[k:k + 8]))
@@ -103,11 +107,11 @@ def deck_parts(cards: pd.DataFrame, domains: list[str]) -> list:
 sc, T = frame.start()
 indicators = data.indicators()
 with frame.controls():
-    domains = inputs(indicators)
+    domains, like_for_like = inputs(indicators)
 # the year's values, and two years before it for 同比 and for annual figures not out yet
 sel = sc.with_(indicators=tuple(indicators["id"]), start=dt.date(sc.year, 1, 1), end=dt.date(sc.year, 12, 31),
                history=2)
-cards, goal = load(sel, indicators)
+cards, goal = load(sel, indicators, like_for_like)
 render(sel, cards, goal, domains)
 exports.deck_button(sel, lambda: deck_parts(cards, domains), cards["obs_source"].dropna().tolist(), domains=domains)
 frame.footer(sel, cards.loc[cards["domain"].isin(domains), "obs_source"].dropna().tolist())

@@ -7,12 +7,12 @@ import streamlit as st
 
 from minsheng import charts, fmt, images, metrics, slides
 from minsheng.selection import Selection
-from minsheng.ui import data, exports, frame, state, text
+from minsheng.ui import comparable, data, exports, frame, state, text
 
 DEFAULT = ["mz_home_aging_mod", "yb_resident_insured_rate"]
 
 
-def inputs(sc: Selection, indicators: pd.DataFrame, years: list[int]) -> Selection:
+def inputs(sc: Selection, indicators: pd.DataFrame, years: list[int]) -> tuple[Selection, bool]:
     ids = list(indicators["id"])
     c1, c2 = st.columns([3, 2])
     with c1:
@@ -35,19 +35,20 @@ def inputs(sc: Selection, indicators: pd.DataFrame, years: list[int]) -> Selecti
     with c5:
         kids = state.value(st.toggle, T("同时显示下级区划"), key="kids", default=True, parse=lambda s: s == "1",
                            valid=lambda v: isinstance(v, bool), serialize=lambda v: "1" if v else "0")
+        lfl = comparable.toggle()
     # a year more than shown is read, so the first year shown has its 同比
     return sc.with_(indicators=chosen, start=dt.date(span[0], 1, 1), end=dt.date(span[1], 12, 31), history=1,
                     grain=grain or "year", view=view or "value", children=kids,
-                    regions=[sc.region] + (data.tree().kids(sc.region) if kids else []))
+                    regions=[sc.region] + (data.tree().kids(sc.region) if kids else [])), lfl
 
 
-def load(sel: Selection, indicators: pd.DataFrame) -> pd.DataFrame:
+def load(sel: Selection, indicators: pd.DataFrame, like_for_like: bool) -> pd.DataFrame:
     s = data.series(sel)
     if s.empty:
         return s
-    frequency = dict(zip(indicators["id"], indicators["frequency"]))
-    s = metrics.with_changes(s, dict(zip(indicators["id"], indicators["kind"])), frequency,
-                             dict(zip(indicators["id"], indicators["cumulative"])))
+    kinds, frequency = dict(zip(indicators["id"], indicators["kind"])), dict(zip(indicators["id"], indicators["frequency"]))
+    s = metrics.with_changes(s, kinds, frequency, dict(zip(indicators["id"], indicators["cumulative"])))
+    s = comparable.series(sel, s, kinds, like_for_like)
     if sel.grain == "year":  # each year's last period: the year-end value, or the latest in a year under way
         s = s.sort_values("period").groupby(["indicator_id", "region_code", s["period"].dt.year]).tail(1)
         s = s.assign(month=s["period"].dt.month, period=pd.to_datetime(s["period"].dt.year.astype(str) + "-01-01"))
@@ -80,13 +81,14 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
         part = sel.with_(indicators=(ind_id,))  # this chart's selection: its subtitle and audit record
         source = d["source"].dropna().iloc[0] if d["source"].notna().any() else "—"
         sources += d["source"].dropna().unique().tolist()
-        sub = part.subtitle(basis(sel, row, d), T("来源：") + source)
+        sub = part.subtitle(basis(sel, row, d), comparable.basis(d, sel.view), T("来源：") + source)
         fig = charts.trend(d, row | {"name_zh": text.name(row)}, names, sel.region, sel.view, sub, sel.grain, sel.lang)
         st.plotly_chart(fig, key=f"trend_{ind_id}", config={"displaylogo": False})
         title = text.name(row) + ("" if sel.view == "value" else f"（{T(charts.view_label(row, sel.view))}）")
         prov = exports.provenance(part, title, charts.axis_unit(row, sel.view, sel.lang), source)
         exports.chart_buttons(fig, prov, key=f"trend_{ind_id}", sel=part)
         figures.append((fig, prov))
+        comparable.caption(sel, d, names, sel.grain)
         if row["kind"] == "standard" and sel.view == "value":
             st.caption(T("标准类指标不加总：上级区划显示其本级标准。"))
         with st.expander(T("{name} · 数据表", name=text.md(text.name(row)))):
@@ -110,12 +112,12 @@ def table(sel: Selection, d: pd.DataFrame, row: dict, names: dict) -> pd.DataFra
 sc, T = frame.start()
 indicators = data.indicators()
 with frame.controls():
-    sel = inputs(sc, indicators, sorted(frame.available_years()))
+    sel, like_for_like = inputs(sc, indicators, sorted(frame.available_years()))
 sources = []
 if not sel.indicators:
     st.info(T("请至少选择一个指标。"))
 else:
-    s = load(sel, indicators)
+    s = load(sel, indicators, like_for_like)
     sources, figures = render(sel, s, indicators) if not s.empty else ([], [])
     if figures:
         exports.deck_button(sel, lambda: [slides.Chart(p.title, images.png(fig, p)) for fig, p in figures], sources)

@@ -169,6 +169,18 @@ def parse_year(text: str) -> tuple[int | None, str | None]:
     return int(y), None
 
 
+MAX_DECIMALS = 6  # the most decimals an indicator may be shown with (data files keep full precision)
+
+
+@blank_is_none
+def parse_decimals(text: str) -> tuple[int | None, str | None]:
+    """An indicator's display precision: a whole number of decimals, 0 to MAX_DECIMALS."""
+    n, msg = parse_number(text)
+    if msg or n is None or not n.is_integer() or not 0 <= n <= MAX_DECIMALS:
+        return None, f"小数位数“{shown(text)}”应为 0–{MAX_DECIMALS} 的整数（留空按单位）"
+    return int(n), None
+
+
 @blank_is_none
 def parse_deadline(text: str) -> tuple[dt.date | None, str | None]:
     """A date written 2026-12-31 (or a month or year, taken as its first day)."""

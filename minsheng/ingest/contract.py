@@ -220,6 +220,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         Column("description", ("说明", "指标说明"), width=30, **text(PARAGRAPH, lines=True),
                note="统计口径：统计什么、截至何时、含不含哪些对象，如“月末在册人数，不含临时救助”。"),
         Column("source", ("来源",), width=24, **text(SENTENCE), note="数据来源或依据文件，如“民政统计月报”。"),
+        Column("decimals", ("小数位数", "小数位"), parse=cells.parse_decimals, width=8, check="places",
+               note="页面、图表和幻灯片显示几位小数（0–6 的整数；导出文件保留原值）。留空按单位：人、户、个、座、元等 0 位，"
+                    "% 1 位，‰、年、岁、万人 2 位，其他万、亿单位 1 位。如 平均受教育年限 10.64 年 填 2。"),
     ), carried=("seq",)),
 )}
 assert tuple(KINDS) == vocab.FILES.codes

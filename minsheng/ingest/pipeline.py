@@ -43,7 +43,7 @@ class Plan:
 
 
 def _current(directory: Path, name: str) -> pd.DataFrame:
-    return pd.read_parquet(store.table_path(store.resolve(directory), name))
+    return store.with_added(pd.read_parquet(store.table_path(store.resolve(directory), name)), name)
 
 
 def catalog(directory: Path) -> Catalog:
@@ -96,7 +96,7 @@ def _like(directory: Path, name: str) -> pd.DataFrame:
     """An empty frame with the table's columns and dtypes (from the file's schema, nothing read)."""
     import pyarrow.parquet as pq
 
-    return pq.read_schema(store.table_path(store.resolve(directory), name)).empty_table().to_pandas()
+    return store.with_added(pq.read_schema(store.table_path(store.resolve(directory), name)).empty_table().to_pandas(), name)
 
 
 def preview_observations(rows: pd.DataFrame, directory: Path) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
@@ -150,7 +150,8 @@ def _differs(a: pd.Series, b: pd.Series) -> pd.Series:
     # flags (cumulative, higher_is_better) are numeric to pandas but cannot be subtracted
     numeric = [pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x) for x in (a, b)]
     if all(numeric):
-        return ~both_na & ~((a - b).abs() <= 1e-9)
+        # a nullable integer (decimals) against an empty one gives NA, not False: still a difference
+        return ~both_na & ~((a - b).abs() <= 1e-9).fillna(False).astype(bool)
     return ~both_na & (a.astype(str) != b.astype(str))
 
 

@@ -62,7 +62,7 @@ def _example(kind: str, indicators: pd.DataFrame, regions: pd.DataFrame) -> list
     if kind == "regions":
         return ["430204001000", "响石岭街道", "乡镇", "430204000000", 113.09, 27.87]
     return ["mz_home_aging_mod", "困难老年人家庭适老化改造", "Age-friendly home adaptations", "户", "民政", "计数", "月度",
-            "是", "乡镇", "是", "年初至当月累计完成户数", "民政统计月报"]
+            "是", "乡镇", "是", "年初至当月累计完成户数", "民政统计月报", 0]
 
 
 def _lists(indicators: pd.DataFrame, regions: pd.DataFrame) -> dict[str, tuple[str, list[tuple]]]:
@@ -103,6 +103,7 @@ def _validation(col: Column, ranges: dict[str, str]) -> DataValidation | None:
         "decimal": dict(type="decimal", operator="between", formula1="-1E+15", formula2="1E+15",
                         error="请只填数字，不带单位、文字或 % 号"),
         "year": dict(type="whole", operator="between", formula1="2000", formula2="2100", error="请填四位数年份，如 2026"),
+        "places": dict(type="whole", operator="between", formula1="0", formula2="6", error="请填 0 到 6 的整数，或留空按单位"),
         "positive": dict(type="decimal", operator="greaterThan", formula1="0", error="目标值须为大于 0 的数字，不带单位"),
         "date": dict(type="date", operator="between", formula1="DATE(1990,1,1)", formula2="DATE(2100,12,31)",
                      error="请填日期，如 2026-12-31"),

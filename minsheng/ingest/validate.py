@@ -490,11 +490,12 @@ def _indicator_row(check: _Check, row: _Row) -> dict | None:
     cumulative = _term(check, row, "cumulative", False, named=False, codes=False)
     hib = _term(check, row, "higher_is_better", True, named=False, codes=False)
     level = _term(check, row, "report_level", "county", codes=False)
+    decimals = _parsed(check, row, "decimals")
     if not check.clean(row):
         return None
     return dict(id=iid, name_zh=name, name_en=name_en or "", unit=unit, domain=domain or "其他",
                 kind=kind, frequency=freq, cumulative=cumulative, report_level=level, higher_is_better=hib,
-                description=description or "", source=source or check.file)
+                description=description or "", source=source or check.file, decimals=decimals[0])
 
 
 @dataclass(frozen=True)
