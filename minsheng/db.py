@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
-from minsheng import rollup, store
+from minsheng import lineage, rollup, store
 
 _lock = threading.Lock()
 _KEEP = 4  # versions whose views stay defined: a cursor handed out just before a switch still finds its own
@@ -44,7 +45,11 @@ def _ddl(con: duckdb.DuckDBPyConnection, statement: str, schema: str, *rest: str
 
 
 def _view(con: duckdb.DuckDBPyConnection, schema: str, name: str, path: Path) -> None:
-    _ddl(con, "create view", schema, "." + name + " as select * from read_parquet(" + _sql_literal(str(path)) + ")")
+    # regions: the validity columns as dates, empty in a table written before them (lineage.select_list
+    # spells out our own column names only)
+    cols = lineage.select_list(set(pq.read_schema(path).names)) if name == "regions" else "*"
+    _ddl(con, "create view", schema, "." + name + " as select " + cols + " from read_parquet("
+         + _sql_literal(str(path)) + ")")
 
 
 def _create_schema(con: duckdb.DuckDBPyConnection, directory: Path, reading: store.Reading) -> str:

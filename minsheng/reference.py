@@ -36,6 +36,11 @@ class Reference:
             if pd.notna(p):
                 self.children.setdefault(p, []).append(c)
         self.level = dict(zip(self.reg["code"], self.reg["level"]))
+        # validity (code changes): a region counts in a period when it is valid on the period's last day
+        for c in ("valid_from", "valid_to"):
+            self.reg[c] = pd.to_datetime(self.reg[c]) if c in self.reg else pd.NaT
+        self.bounded = self.reg.loc[self.reg["valid_from"].notna() | self.reg["valid_to"].notna(),
+                                    ["code", "valid_from", "valid_to"]].rename(columns={"code": "node"})
 
     def tree(self, roots) -> pd.DataFrame:
         """(root, node, depth, level) for every region under each root, the root itself at depth 0."""
@@ -50,11 +55,26 @@ class Reference:
                 depth += 1
         return pd.DataFrame({"root": r, "node": n, "depth": d, "level": [self.level[x] for x in n]})
 
+    @staticmethod
+    def period_end(period: pd.Series, frequency: pd.Series) -> pd.Series:
+        """The last day of each period, by month arithmetic on the calendar (no SQL intervals)."""
+        months = frequency.map({"month": 1, "quarter": 3}).fillna(12).astype(int)
+        first = period.dt.year * 12 + period.dt.month - 1 + months
+        nxt = pd.to_datetime(pd.DataFrame({"year": first // 12, "month": first % 12 + 1, "day": 1}))
+        return nxt - pd.Timedelta(days=1)
+
+    def _invalid(self, rows: pd.DataFrame, end: pd.Series) -> pd.Series:
+        """Whether each row's `node` is outside its validity on the day `end`."""
+        b = rows[["node"]].merge(self.bounded, on="node", how="left")
+        f, t = b["valid_from"].to_numpy(), b["valid_to"].to_numpy()
+        e = end.to_numpy()
+        return pd.Series((~pd.isna(f) & (f > e)) | (~pd.isna(t) & (t < e)), index=rows.index)
+
     def series(self, ids, roots, d0: dt.date, d1: dt.date) -> pd.DataFrame:
         """queries/series.sql in pandas: own value first, else Σ at the report level (Σnum/Σden for
         rates), standards min–max over direct children; n_reported of n_expected."""
         keys = ["root", "indicator_id", "period"]
-        wanted = self.ind.loc[self.ind["id"].isin(list(ids)), ["id", "kind", "report_level"]]
+        wanted = self.ind.loc[self.ind["id"].isin(list(ids)), ["id", "kind", "report_level", "frequency"]]
         wanted = wanted.rename(columns={"id": "indicator_id"})
         tree = self.tree(roots)
         o = self.obs[self.obs["indicator_id"].isin(wanted["indicator_id"])]  # most selective first
@@ -64,6 +84,7 @@ class Reference:
         own = obs.loc[obs["depth"] == 0, keys + ["value", "numerator", "denominator", "status", "source"]]
         b = obs[(obs["depth"] > 0) & np.where(obs["kind"] == "standard", obs["depth"] == 1,
                                               obs["level"] == obs["report_level"])]
+        b = b[~self._invalid(b, self.period_end(b["period"], b["frequency"]))]  # a retired code's rows outside it
         g = b.groupby(keys)
         below = pd.DataFrame({
             "kind": g["kind"].first(), "sum_value": g["value"].sum(min_count=1).round(6),
@@ -81,6 +102,8 @@ class Reference:
             wanted[wanted["kind"] != "standard"].merge(by_level, left_on="report_level", right_on="level"),
             wanted[wanted["kind"] == "standard"].merge(kids, how="cross")])[["root", "indicator_id", "n_expected"]]
         out = own.assign(_own=True).merge(below, on=keys, how="outer").merge(expected, on=["root", "indicator_id"], how="left")
+        out = out.merge(wanted[["indicator_id", "frequency"]], on="indicator_id", how="left")
+        out["n_expected"] -= self._expected_invalid(out, t, wanted)
         is_own = out["_own"].eq(True)
         kind = out["kind"]
         rate = 100.0 * out["sum_num"] / out["sum_den"].where(out["sum_den"] != 0)
@@ -97,6 +120,18 @@ class Reference:
             "status": out["status"].combine_first(out["b_status"]), "source": out["source"].combine_first(out["b_source"]),
         })
         return res.sort_values(KEYS).reset_index(drop=True)
+
+    def _expected_invalid(self, out: pd.DataFrame, t: pd.DataFrame, wanted: pd.DataFrame) -> pd.Series:
+        """Per answer row, how many of the units counted in n_expected are not valid in its period:
+        only regions with a bound on their validity (few) are looked at, row by row."""
+        bounded = t[t["node"].isin(self.bounded["node"])]
+        if bounded.empty:
+            return pd.Series(0, index=out.index)
+        rows = out.reset_index()[["index", "root", "indicator_id", "period", "frequency"]].merge(
+            wanted[["indicator_id", "kind", "report_level"]], on="indicator_id").merge(bounded, on="root")
+        rows = rows[np.where(rows["kind"] == "standard", rows["depth"] == 1, rows["level"] == rows["report_level"])]
+        rows = rows[self._invalid(rows, self.period_end(rows["period"], rows["frequency"])).to_numpy()]
+        return rows.groupby("index").size().reindex(out.index, fill_value=0)
 
     def targets(self, region: str, year: int) -> pd.DataFrame:
         """The region's tasks for the year, in the 目标 page's order (repo.targets)."""
