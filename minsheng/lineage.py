@@ -103,6 +103,17 @@ def note(chain: list[dict]) -> str:
     return "；".join(parts)
 
 
+def series(sel, heirs_of: dict[str, dict], frequency: dict, read) -> pd.DataFrame:
+    """The selection's series (`read(sel)`) with each region's line joined across its code changes:
+    its predecessors' rows are read too and drawn as its own history (`joined`)."""
+    shown = list(sel.regions or (sel.region,))
+    before = [p["code"] for c in shown for p in predecessors(c, heirs_of)]
+    if not before:
+        return read(sel)
+    s = read(sel.with_(regions=[*shown, *dict.fromkeys(c for c in before if c not in shown)]))
+    return joined(s, shown, heirs_of, frequency) if len(s) else s
+
+
 def joined(series: pd.DataFrame, shown: list[str], heirs_of: dict[str, dict], frequency: dict) -> pd.DataFrame:
     """Series rows with each shown region's predecessors' rows relabelled as the region's own history
     (for the periods a predecessor was valid in and the region has no row of its own); a predecessor

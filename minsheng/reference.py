@@ -151,9 +151,16 @@ class Reference:
         freq = s["indicator_id"].map(cat["frequency"])
         year, month = s["period"].dt.year.astype(str) + "年", s["period"].dt.month
         label = year.where(freq != "month", year + month.astype(str) + "月")  # fmt.period_label, vectorised
+        heir = reg["successor_code"].dropna().to_dict() if "successor_code" in reg else {}
+        latest = {}
+        for code in s["region_code"].unique():  # follow each retired code's successors to the one in use
+            seen = [code]
+            while heir.get(seen[-1]) and heir[seen[-1]] not in seen:
+                seen.append(heir[seen[-1]])
+            latest[code] = seen[-1]
         s = s.assign(
             name_zh=s["indicator_id"].map(cat["name_zh"]), unit=s["indicator_id"].map(cat["unit"]),
-            region_name=s["region_code"].map(reg["name"]), level_zh=s["region_code"].map(reg["level"]).map(vocab.LEVELS.labels),
+            region_name=s["region_code"].map(reg["name"]), current_code=s["region_code"].map(latest), level_zh=s["region_code"].map(reg["level"]).map(vocab.LEVELS.labels),
             period_label=label.where(freq != "quarter", year + "第" + ((month - 1) // 3 + 1).astype(str) + "季度"),
             basis=np.where(s["derived"], "下级汇总", "本级报送"), status_zh=s["status"].map(vocab.STATUSES.labels),
             period=s["period"].dt.date, value=s["value"].round(6),
