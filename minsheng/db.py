@@ -68,8 +68,16 @@ def _create_schema(con: duckdb.DuckDBPyConnection, directory: Path, reading: sto
                 raise FileNotFoundError(f"数据目录中缺少 {path.name}（可运行 python -m minsheng demo 生成演示数据）")
             _view(con, schema, name, path)
         if store.ensure_derived(directory, reading.folder):
+            windowed = rollup.windowed(reading.folder)
             for name in rollup.DERIVED:
-                _view(con, schema, name, rollup.path(reading.folder, name))
+                if name != "coverage" or windowed:
+                    _view(con, schema, name, rollup.path(reading.folder, name))
+            if not windowed:  # a version from before code changes: its coverage, windowed, in memory
+                _ddl(con, "use", schema)
+                try:
+                    con.execute(rollup.COVERAGE)
+                finally:
+                    con.execute("use main")
         else:
             _ddl(con, "use", schema)  # read-only data: the roll-ups live in this process's memory instead
             try:

@@ -41,7 +41,6 @@ from minsheng.observations import ROW_GROUP, SORT  # rollup.parquet is stored li
 
 DERIVED = ("rollup", "coverage", "ancestors")
 SOURCES = observations.TABLES  # the tables the derived files are computed from
-FORMAT = 2  # the derived files' layout: 2 = coverage per validity window (code changes); older ones are rebuilt
 MAX_SOURCES = 64  # distinct sources tracked as a bit set; beyond that, lists (slower, same answer)
 
 
@@ -49,6 +48,16 @@ def path(folder: Path, name: str) -> Path:
     if name not in DERIVED:
         raise ValueError(f"未知派生表：{name}")
     return Path(folder) / f"{name}.parquet"
+
+
+def windowed(folder: Path) -> bool:
+    """Whether `folder`'s coverage.parquet has validity windows. A version made before code changes
+    were recorded has one count per (region, level) and no code changes to count; its files stay as
+    they are (rewriting them would break the version's checksums) and readers compute the windowed
+    coverage, a small table, in memory (`COVERAGE`)."""
+    import pyarrow.parquet as pq
+
+    return "valid_from" in pq.read_schema(path(folder, "coverage")).names
 
 
 def fingerprint(folder: Path) -> str:
@@ -68,8 +77,7 @@ def current(folder: Path) -> bool:
     """Whether `folder` holds derived files computed from its present tables."""
     try:
         stamp = json.loads(stamp_path(folder).read_text(encoding="utf-8"))
-        return (stamp.get("source") == fingerprint(folder) and stamp.get("format", 1) == FORMAT
-                and all(path(folder, n).exists() for n in DERIVED))
+        return stamp.get("source") == fingerprint(folder) and all(path(folder, n).exists() for n in DERIVED)
     except (OSError, ValueError):
         return False
 
@@ -352,4 +360,4 @@ def build(folder: Path, memory_limit: str | None = None, previous: Path | None =
             _copy(con, "ancestors", path(folder, "ancestors"), "ancestor, code")
     finally:
         observations.close(con)
-    files.write_text(stamp_path(folder), json.dumps({"source": source, "format": FORMAT}) + "\n")
+    files.write_text(stamp_path(folder), json.dumps({"source": source}) + "\n")

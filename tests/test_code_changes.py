@@ -267,3 +267,49 @@ def test_a_regions_file_with_a_broken_succession_is_refused(fresh, rows, column,
     assert plan.errors and plan.errors[0].row == 2
     said = [(p.column, p.message) for p in plan.errors]
     assert any(c == column and message in m for c, m in said), said
+
+
+def test_a_version_made_before_validity_windows_is_read_without_rewriting_it(data, tmp_path):
+    # an older version's coverage.parquet: one count per (region, level), no windows; its files are
+    # covered by the version's checksums, so the reader computes the windowed coverage in memory
+    import shutil
+
+    from minsheng import db, rollup
+    d = tmp_path / "old"
+    shutil.copytree(data, d)
+    old = pd.DataFrame({"region_code": [CITY], "level": ["county"], "n_below": [3]})
+    old.to_parquet(rollup.path(d, "coverage"), index=False)
+    before = rollup.path(d, "coverage").read_bytes()
+    db.reset(d)
+    s = repo.series(["pop", "std"], [CITY], dt.date(2017, 1, 1), dt.date(2019, 12, 1), d)
+    assert set(s["n_expected"]) == {2}
+    assert rollup.path(d, "coverage").read_bytes() == before
+
+
+def test_a_township_code_change_rolls_up_through_every_level_as_the_oracle_says(tmp_path):
+    # the shared hand-made fixture, with 甲二镇 retired after January 2023 and succeeded by 甲三镇;
+    # 甲二镇's February figure stays behind (outside its validity), 甲三镇 reports from February
+    from conftest import JIA, JIA2, fixture_tables
+    t = fixture_tables()
+    new = "990101003000"
+    reg = t["regions"]
+    reg.loc[reg["code"] == JIA2, ["valid_to", "successor_code"]] = [pd.Timestamp("2023-01-31"), new]
+    t["regions"] = pd.concat([reg, pd.DataFrame([dict(code=new, name="甲三镇", level="township", parent_code=JIA,
+                                                      lon=113.13, lat=27.13, valid_from=pd.Timestamp("2023-02-01"),
+                                                      valid_to=pd.NaT, successor_code=None)])], ignore_index=True)
+    obs = t["observations"]
+    moved = (obs["region_code"] == JIA2) & (obs["period"] == dt.date(2023, 3, 1))
+    t["observations"] = pd.concat([obs[~moved], obs[moved].assign(region_code=new, value=obs[moved]["value"] + 1)],
+                                  ignore_index=True)
+    store.write_tables(tmp_path, t, {"title": "测试"})
+    codes, ids = t["regions"]["code"].tolist(), t["indicators"]["id"].tolist()
+    d0, d1 = dt.date(2022, 1, 1), dt.date(2023, 12, 1)
+    ours = repo.series(ids, codes, d0, d1, tmp_path)
+    theirs = Reference(tmp_path).series(ids, codes, d0, d1)
+    assert same(ours[theirs.columns.tolist()], theirs, KEYS) is None
+    cnt = ours[(ours["indicator_id"] == "cnt") & (ours["region_code"] == JIA)].set_index("period")
+    # by hand: 甲县 expects 甲一镇 and one of 甲二镇 / 甲三镇 in every month; in February 2023 only
+    # 甲一镇 is valid-and-reporting (甲二镇's row is after its end, 甲三镇 has none): 1 of 2
+    assert (cnt["n_expected"] == 2).all()
+    assert cnt.loc[pd.Timestamp("2023-02-01"), ["value", "n_reported"]].tolist() == [3, 1]
+    assert cnt.loc[pd.Timestamp("2023-03-01"), ["value", "n_reported"]].tolist() == [6 + 5 + 1, 2]
