@@ -13,6 +13,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from minsheng import lineage, rollup, store
+from minsheng.rollup import COVERAGE  # a module constant of literals (tests/test_meta.py)
 
 _lock = threading.Lock()
 _KEEP = 4  # versions whose views stay defined: a cursor handed out just before a switch still finds its own
@@ -75,7 +76,7 @@ def _create_schema(con: duckdb.DuckDBPyConnection, directory: Path, reading: sto
             if not windowed:  # a version from before code changes: its coverage, windowed, in memory
                 _ddl(con, "use", schema)
                 try:
-                    con.execute(rollup.COVERAGE)
+                    con.execute(COVERAGE)
                 finally:
                     con.execute("use main")
         else:
