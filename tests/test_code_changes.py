@@ -313,3 +313,32 @@ def test_a_township_code_change_rolls_up_through_every_level_as_the_oracle_says(
     assert (cnt["n_expected"] == 2).all()
     assert cnt.loc[pd.Timestamp("2023-02-01"), ["value", "n_reported"]].tolist() == [3, 1]
     assert cnt.loc[pd.Timestamp("2023-03-01"), ["value", "n_reported"]].tolist() == [6 + 5 + 1, 2]
+
+
+def test_a_retired_code_in_a_later_period_names_the_successor_in_use_then(fresh):
+    # 渌口区 itself changes again in 2021 (to a made-up 430213): a 2024 row under 株洲县 is sent on to it
+    plan = pipeline.prepare(_csv("区划代码,名称,启用日期,停用日期,承继区划代码\n430212,渌口区,2018-06-20,2020-12-31,430213\n"
+                                 "430213,渌口新区,2021-01-01,,\n"), "区划.csv", fresh, kind="regions")
+    pipeline.commit(plan, fresh)
+    rows = pipeline.prepare(_csv("指标编码,区划代码,时期,数值\npop,430221,2024-03,10\npop,430221,2019-03,10\n"),
+                            "返回.csv", fresh, kind="observations")
+    said = {p.row: p.message for p in rows.errors}
+    assert said[2].endswith("承继区划为 430213000000 渌口新区：该时期的数据请报在承继区划下")
+    assert said[3].endswith("承继区划为 430212000000 渌口区：该时期的数据请报在承继区划下")
+
+
+def test_the_overview_card_says_two_of_two_in_every_year(data, monkeypatch):
+    monkeypatch.setenv("MINSHENG_DATA", str(data))
+    seen = {}
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    at.query_params["year"] = "2017"
+    at.run()
+    for year in (2017, 2018, 2019):
+        if year != 2017:
+            at.selectbox(key="_w_year").set_value(year).run()
+        assert not at.exception, [e.value for e in at.exception]
+        seen[year] = {m.label: m.help for m in at.metric}
+    for year, cards in seen.items():
+        helps = [h for h in cards.values() if h and "下级单位汇总" in h]
+        assert helps and all("由 2/2 个下级单位汇总" in h for h in helps), (year, cards)
+    assert seen[2017]["参保率"] != seen[2019]["参保率"]  # the year changed what the card says

@@ -268,21 +268,32 @@ def _reporting_region(check: _Check, row: _Row, ind) -> str | None:
 def _in_validity(check: _Check, row: _Row, code: str, period: dt.date, ind) -> dt.date | None:
     """The period, if the region's code is valid on its last day (lineage.py); else an error that gives
     the code's validity and, for a retired code, the region that took over."""
-    r = check.cat.by_code[code]
+    r, last = check.cat.by_code[code], lineage.period_end(period, ind.frequency)
     start, end = getattr(r, "valid_from", None), getattr(r, "valid_to", None)
-    if lineage.valid_on(start, end, lineage.period_end(period, ind.frequency)):
+    if lineage.valid_on(start, end, last):
         return period
     when = f"时期“{cells.shown(row.get('period'))}”"
-    if not pd.isna(start) and lineage.period_end(period, ind.frequency) < pd.Timestamp(start).date():
+    if not pd.isna(start) and last < pd.Timestamp(start).date():
         said = f"区划代码 {code}（{r.name}）{pd.Timestamp(start).date().isoformat()} 起启用，{when}早于其有效期"
     else:
         said = f"区划代码 {code}（{r.name}）已于 {pd.Timestamp(end).date().isoformat()} 停用，{when}不在其有效期内"
     said += f"（{lineage.window(start, end)}）"
-    heir = getattr(r, "successor_code", None)
-    if isinstance(heir, str) and heir:
-        name = check.cat.by_code[heir].name if heir in check.cat.by_code else ""
-        said += f"，承继区划为 {heir} {name}：该时期的数据请报在承继区划下"
+    heir = _heir_on(check.cat.by_code, r, last)
+    if heir is not None:
+        said += f"，承继区划为 {heir.code} {heir.name}：该时期的数据请报在承继区划下"
     return check.error(row, said, "region_code", "region_name")
+
+
+def _heir_on(by_code: dict, r, day: dt.date):
+    """The region that carries on `r` on `day`: its successor, or theirs if it changed again (the last
+    one reached when none is valid then); None for a region without a successor."""
+    heir, seen = None, {r.code}
+    while isinstance(nxt := getattr(r, "successor_code", None), str) and nxt in by_code and nxt not in seen:
+        heir = r = by_code[nxt]
+        seen.add(nxt)
+        if lineage.valid_on(r.valid_from, r.valid_to, day):
+            break
+    return heir
 
 
 def _period(check: _Check, row: _Row, ind) -> dt.date | None:
