@@ -20,7 +20,7 @@ import pandas as pd
 COLUMNS = {"valid_from": "date", "valid_to": "date", "successor_code": "varchar"}
 
 # A period's last day in SQL, from its first day and its indicator's frequency (the one spelling of it
-# in SQL: rollup.py and queries/series.sql hold the same text; test_code_changes checks they agree).
+# in SQL: rollup.py builds from it, queries/series.sql spells the same expression out).
 PERIOD_END_SQL = ("(({p}) + case {f} when 'month' then interval 1 month when 'quarter' then interval 3 month "
                   "else interval 1 year end - interval 1 day)::date")
 

@@ -4,7 +4,9 @@
 -- over them (never an average of rates). Standards are never summed: a region without its
 -- own value shows the min–max of its direct children's values instead.
 -- The sums are precomputed per version in `rollup` (minsheng/rollup.py), so this reads only
--- the asked regions' rows: their own observations and their roll-up rows.
+-- the asked regions' rows: their own observations and their roll-up rows. Codes change
+-- (minsheng/lineage.py): n_expected counts the units valid on each period's last day, read from
+-- `coverage`'s validity windows, and the roll-ups already leave out rows outside a code's validity.
 -- Parameters: $indicators varchar[], $regions varchar[], $date_from date, $date_to date,
 -- $area varchar (the user's area: regions outside its subtree are dropped; null = no limit).
 with
