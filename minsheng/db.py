@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
-from minsheng import rollup, store
+from minsheng import lineage, rollup, store
+from minsheng.rollup import COVERAGE  # a module constant of literals (tests/test_meta.py)
 
 _lock = threading.Lock()
 _KEEP = 4  # versions whose views stay defined: a cursor handed out just before a switch still finds its own
@@ -44,9 +46,16 @@ def _ddl(con: duckdb.DuckDBPyConnection, statement: str, schema: str, *rest: str
 
 
 def _view(con: duckdb.DuckDBPyConnection, schema: str, name: str, path: Path) -> None:
-    # a field added since the file was written (store.ADDED: our own names and types) reads as NULL
-    added = "".join(f", null::{sql} as {col}" for col, sql in store.missing_added(name, path)) if name in store.TABLES else ""
-    _ddl(con, "create view", schema, "." + name + " as select *" + added + " from read_parquet(" + _sql_literal(str(path)) + ")")
+    # a field added since the file was written reads as NULL: store.ADDED for most tables; for regions the
+    # validity columns as dates, empty in a table written before them (lineage.select_list spells out our
+    # own column names only)
+    if name == "regions":
+        cols = lineage.select_list(set(pq.read_schema(path).names))
+    else:
+        cols = "*" + ("".join(f", null::{sql} as {col}" for col, sql in store.missing_added(name, path))
+                      if name in store.TABLES else "")
+    _ddl(con, "create view", schema, "." + name + " as select " + cols + " from read_parquet("
+         + _sql_literal(str(path)) + ")")
 
 
 def _create_schema(con: duckdb.DuckDBPyConnection, directory: Path, reading: store.Reading) -> str:
@@ -65,8 +74,16 @@ def _create_schema(con: duckdb.DuckDBPyConnection, directory: Path, reading: sto
                 raise FileNotFoundError(f"数据目录中缺少 {path.name}（可运行 python -m minsheng demo 生成演示数据）")
             _view(con, schema, name, path)
         if store.ensure_derived(directory, reading.folder):
+            windowed = rollup.windowed(reading.folder)
             for name in rollup.DERIVED:
-                _view(con, schema, name, rollup.path(reading.folder, name))
+                if name != "coverage" or windowed:
+                    _view(con, schema, name, rollup.path(reading.folder, name))
+            if not windowed:  # a version from before code changes: its coverage, windowed, in memory
+                _ddl(con, "use", schema)
+                try:
+                    con.execute(COVERAGE)
+                finally:
+                    con.execute("use main")
         else:
             _ddl(con, "use", schema)  # read-only data: the roll-ups live in this process's memory instead
             try:

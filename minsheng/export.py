@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minsheng import files, repo, safe_cells, vocab
+from minsheng import files, lineage, repo, safe_cells, vocab
 from minsheng.ingest import cells
 from minsheng.regions import Tree
 from minsheng.selection import Selection
@@ -19,6 +19,7 @@ from minsheng.selection import Selection
 LEVELS = vocab.LOCAL_LEVELS
 COLUMNS = {
     "indicator_id": "指标编码", "name_zh": "指标名称", "region_code": "区划代码", "region_name": "区划名称",
+    "current_code": "承继后区划代码",  # the code a row's region goes by now (the row keeps the one it was reported under)
     "level_zh": "级别", "period_label": "时期", "period": "时期起始日", "value": "数值", "unit": "单位",
     "numerator": "分子", "denominator": "分母", "min_value": "下级最小值", "max_value": "下级最大值",
     "basis": "口径", "status_zh": "数据状态", "source": "来源",
@@ -86,14 +87,20 @@ def scope(sel: Selection, directory: Path | None = None) -> pd.DataFrame:
     """The regions an export covers: the region itself, or its regions at the selection's level —
     only those in `within` if it names any — inside the user's area (code, name, level …)."""
     reg = repo.regions_below(sel.region, sel.level, directory, area=sel.area)
-    return reg[reg["code"].isin(sel.within)].reset_index(drop=True) if sel.within else reg
+    reg = reg[reg["code"].isin(sel.within)].reset_index(drop=True) if sel.within else reg
+    if len(reg) and reg["successor_code"].notna().any():  # a code changed: follow it to the one in use now
+        everyone = repo.regions(directory, sel.area)
+        heir = dict(zip(everyone["code"], everyone["successor_code"])) | dict(zip(reg["code"], reg["successor_code"]))
+        return reg.assign(current_code=[lineage.current_code(c, heir) for c in reg["code"]])
+    return reg.assign(current_code=reg["code"])
 
 
 def _decorate(s: pd.DataFrame, cat: pd.DataFrame, reg: pd.DataFrame) -> pd.DataFrame:
     """The series rows in the file's columns and words (`cat` by indicator id, `reg` by region code)."""
     s = s.assign(
         name_zh=s["indicator_id"].map(cat["name_zh"]), unit=s["indicator_id"].map(cat["unit"]),
-        region_name=s["region_code"].map(reg["name"]), level_zh=s["region_code"].map(reg["level"]).map(vocab.LEVELS.labels),
+        region_name=s["region_code"].map(reg["name"]), current_code=s["region_code"].map(reg["current_code"]),
+        level_zh=s["region_code"].map(reg["level"]).map(vocab.LEVELS.labels),
         period_label=period_labels(s["period"], s["indicator_id"].map(cat["frequency"])),
         basis=np.where(s["derived"].astype(bool), "下级汇总", "本级报送"),
         status_zh=s["status"].map(vocab.STATUSES.labels),

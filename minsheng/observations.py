@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from minsheng import files
+from minsheng import files, lineage
 
 ROW_GROUP = 122_880  # rows per Parquet row group: DuckDB's own unit, fine-grained statistics for pruning
 SORT = ("region_code", "indicator_id", "period")
@@ -38,7 +38,10 @@ def connect(folder: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyCon
     con = duckdb.connect(":memory:", config=config)
     for name in TABLES:
         if (Path(folder) / f"{name}.parquet").exists():  # DuckDB quotes the path: no SQL text built here
-            con.read_parquet(str(Path(folder) / f"{name}.parquet")).create_view(name)
+            rel = con.read_parquet(str(Path(folder) / f"{name}.parquet"))
+            if name == "regions":  # the validity columns as dates, also in a table written before them
+                rel = rel.select(lineage.select_list(set(rel.columns)))
+            rel.create_view(name)
     return con
 
 

@@ -36,6 +36,11 @@ class Reference:
             if pd.notna(p):
                 self.children.setdefault(p, []).append(c)
         self.level = dict(zip(self.reg["code"], self.reg["level"]))
+        # validity (code changes): a region counts in a period when it is valid on the period's last day
+        for c in ("valid_from", "valid_to"):
+            self.reg[c] = pd.to_datetime(self.reg[c]) if c in self.reg else pd.NaT
+        self.bounded = self.reg.loc[self.reg["valid_from"].notna() | self.reg["valid_to"].notna(),
+                                    ["code", "valid_from", "valid_to"]].rename(columns={"code": "node"})
 
     def tree(self, roots) -> pd.DataFrame:
         """(root, node, depth, level) for every region under each root, the root itself at depth 0."""
@@ -50,11 +55,26 @@ class Reference:
                 depth += 1
         return pd.DataFrame({"root": r, "node": n, "depth": d, "level": [self.level[x] for x in n]})
 
+    @staticmethod
+    def period_end(period: pd.Series, frequency: pd.Series) -> pd.Series:
+        """The last day of each period, by month arithmetic on the calendar (no SQL intervals)."""
+        months = frequency.map({"month": 1, "quarter": 3}).fillna(12).astype(int)
+        first = period.dt.year * 12 + period.dt.month - 1 + months
+        nxt = pd.to_datetime(pd.DataFrame({"year": first // 12, "month": first % 12 + 1, "day": 1}))
+        return nxt - pd.Timedelta(days=1)
+
+    def _invalid(self, rows: pd.DataFrame, end: pd.Series) -> pd.Series:
+        """Whether each row's `node` is outside its validity on the day `end`."""
+        b = rows[["node"]].merge(self.bounded, on="node", how="left")
+        f, t = b["valid_from"].to_numpy(), b["valid_to"].to_numpy()
+        e = end.to_numpy()
+        return pd.Series((~pd.isna(f) & (f > e)) | (~pd.isna(t) & (t < e)), index=rows.index)
+
     def series(self, ids, roots, d0: dt.date, d1: dt.date) -> pd.DataFrame:
         """queries/series.sql in pandas: own value first, else Σ at the report level (Σnum/Σden for
         rates), standards min–max over the report level's own values; n_reported of n_expected."""
         keys = ["root", "indicator_id", "period"]
-        wanted = self.ind.loc[self.ind["id"].isin(list(ids)), ["id", "kind", "report_level"]]
+        wanted = self.ind.loc[self.ind["id"].isin(list(ids)), ["id", "kind", "report_level", "frequency"]]
         wanted = wanted.rename(columns={"id": "indicator_id"})
         tree = self.tree(roots)
         o = self.obs[self.obs["indicator_id"].isin(wanted["indicator_id"])]  # most selective first
@@ -63,6 +83,7 @@ class Reference:
         obs = o.merge(tree, left_on="region_code", right_on="node").merge(wanted, on="indicator_id")
         own = obs.loc[obs["depth"] == 0, keys + ["value", "numerator", "denominator", "status", "source"]]
         b = obs[(obs["depth"] > 0) & (obs["level"] == obs["report_level"])]  # standards too: min–max, not Σ
+        b = b[~self._invalid(b, self.period_end(b["period"], b["frequency"]))]  # a retired code's rows outside it
         g = b.groupby(keys)
         below = pd.DataFrame({
             "kind": g["kind"].first(), "sum_value": g["value"].sum(min_count=1).round(6),
@@ -77,6 +98,8 @@ class Reference:
         by_level = t.groupby(["root", "level"]).size().rename("n_expected").reset_index()
         expected = wanted.merge(by_level, left_on="report_level", right_on="level")[["root", "indicator_id", "n_expected"]]
         out = own.assign(_own=True).merge(below, on=keys, how="outer").merge(expected, on=["root", "indicator_id"], how="left")
+        out = out.merge(wanted[["indicator_id", "frequency"]], on="indicator_id", how="left")
+        out["n_expected"] -= self._expected_invalid(out, t, wanted)
         is_own = out["_own"].eq(True)
         kind = out["kind"]
         rate = 100.0 * out["sum_num"] / out["sum_den"].where(out["sum_den"] != 0)
@@ -93,6 +116,18 @@ class Reference:
             "status": out["status"].combine_first(out["b_status"]), "source": out["source"].combine_first(out["b_source"]),
         })
         return res.sort_values(KEYS).reset_index(drop=True)
+
+    def _expected_invalid(self, out: pd.DataFrame, t: pd.DataFrame, wanted: pd.DataFrame) -> pd.Series:
+        """Per answer row, how many of the units counted in n_expected are not valid in its period:
+        only regions with a bound on their validity (few) are looked at, row by row."""
+        bounded = t[t["node"].isin(self.bounded["node"])]
+        if bounded.empty:
+            return pd.Series(0, index=out.index)
+        rows = out.reset_index()[["index", "root", "indicator_id", "period", "frequency"]].merge(
+            wanted[["indicator_id", "kind", "report_level"]], on="indicator_id").merge(bounded, on="root")
+        rows = rows[rows["level"] == rows["report_level"]]
+        rows = rows[self._invalid(rows, self.period_end(rows["period"], rows["frequency"])).to_numpy()]
+        return rows.groupby("index").size().reindex(out.index, fill_value=0)
 
     def targets(self, region: str, year: int) -> pd.DataFrame:
         """The region's tasks for the year, in the 目标 page's order (repo.targets)."""
@@ -112,9 +147,16 @@ class Reference:
         freq = s["indicator_id"].map(cat["frequency"])
         year, month = s["period"].dt.year.astype(str) + "年", s["period"].dt.month
         label = year.where(freq != "month", year + month.astype(str) + "月")  # fmt.period_label, vectorised
+        heir = reg["successor_code"].dropna().to_dict() if "successor_code" in reg else {}
+        latest = {}
+        for code in s["region_code"].unique():  # follow each retired code's successors to the one in use
+            seen = [code]
+            while heir.get(seen[-1]) and heir[seen[-1]] not in seen:
+                seen.append(heir[seen[-1]])
+            latest[code] = seen[-1]
         s = s.assign(
             name_zh=s["indicator_id"].map(cat["name_zh"]), unit=s["indicator_id"].map(cat["unit"]),
-            region_name=s["region_code"].map(reg["name"]), level_zh=s["region_code"].map(reg["level"]).map(vocab.LEVELS.labels),
+            region_name=s["region_code"].map(reg["name"]), current_code=s["region_code"].map(latest), level_zh=s["region_code"].map(reg["level"]).map(vocab.LEVELS.labels),
             period_label=label.where(freq != "quarter", year + "第" + ((month - 1) // 3 + 1).astype(str) + "季度"),
             basis=np.where(s["derived"], "下级汇总", "本级报送"), status_zh=s["status"].map(vocab.STATUSES.labels),
             period=s["period"].dt.date, value=s["value"].round(6),

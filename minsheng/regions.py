@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from minsheng import lineage
+
 PICKER_LIMIT = 2_000  # above this many regions the picker lists the current path and its children
 
 
@@ -27,6 +29,7 @@ class Tree:
         for c in sorted(codes):
             self.children.setdefault(self.parent[c], []).append(c)
         self.roots = self.children.get(None, [])
+        self.heirs = lineage.heirs(regions)  # successor → the region it took over from (code changes)
         self.order: list[str] = []
         todo = list(reversed(self.roots))
         while todo:  # depth-first without recursion (villages are five levels down)

@@ -36,9 +36,11 @@ def regions(directory: Path | None = None, area: str | None = None) -> pd.DataFr
     return run("regions", {"area": area}, directory=directory)
 
 
-def regions_below(root: str, level: str | None, directory: Path | None = None, area: str | None = None) -> pd.DataFrame:
-    """The regions under `root` at `level` (the root itself when `level` is None), within `area`."""
-    return run("regions_below", {"root": root, "level": level, "area": area}, directory)
+def regions_below(root: str, level: str | None, directory: Path | None = None, area: str | None = None,
+                  on: dt.date | None = None) -> pd.DataFrame:
+    """The regions under `root` at `level` (the root itself when `level` is None), within `area`;
+    with `on`, only those whose code is valid that day (minsheng/lineage.py)."""
+    return run("regions_below", {"root": root, "level": level, "area": area, "on": on}, directory)
 
 
 def indicators(directory: Path | None = None) -> pd.DataFrame:

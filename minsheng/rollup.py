@@ -7,7 +7,9 @@ Every version folder carries, besides the four contract tables, three derived fi
                      reporting level in the region's subtree (counts, amounts, rates), or min, max and
                      count of those units' own values (standards, which are never summed);
                      whether any of them is provisional, and their sources.
-  coverage.parquet   how many regions of each level lie below each region (the "expected" count).
+  coverage.parquet   how many regions of each level lie below each region, and how many of them are
+                     direct children (the "expected" counts), per window of days over which the count
+                     holds: codes change (lineage.py), and a region counts only while it is valid.
   ancestors.parquet  every (region, ancestor) pair including the region itself, with the distance:
                      the closure of the parent links, used to confine a user to an area's subtree.
 
@@ -34,7 +36,7 @@ from pathlib import Path
 
 import duckdb
 
-from minsheng import files, observations
+from minsheng import files, lineage, observations
 from minsheng.observations import ROW_GROUP, SORT  # rollup.parquet is stored like the observations
 
 DERIVED = ("rollup", "coverage", "ancestors")
@@ -50,6 +52,16 @@ def path(folder: Path, name: str) -> Path:
     if name not in DERIVED:
         raise ValueError(f"未知派生表：{name}")
     return Path(folder) / f"{name}.parquet"
+
+
+def windowed(folder: Path) -> bool:
+    """Whether `folder`'s coverage.parquet has validity windows. A version made before code changes
+    were recorded has one count per (region, level) and no code changes to count; its files stay as
+    they are (rewriting them would break the version's checksums) and readers compute the windowed
+    coverage, a small table, in memory (`COVERAGE`)."""
+    import pyarrow.parquet as pq
+
+    return "valid_from" in pq.read_schema(path(folder, "coverage")).names
 
 
 def fingerprint(folder: Path) -> str:
@@ -94,14 +106,44 @@ _FRAGMENTS = {
     "lists": dict(src_leaf="list(distinct o.source)", src_up="list_distinct(flatten(list(src)))", src_join="",
                   names="", src_text="nullif(array_to_string(list_sort(x.src), '；'), '')"),
 }
-_ORDERS = {", ".join(SORT), "region_code, level", "ancestor, code"}
+# A reporting unit's row counts only in the periods its code is valid (lineage.py: valid on the
+# period's last day); a region with no bounds, nearly every one, passes on the first test.
+VALID = ("((r.vf is null and r.vt is null) or (coalesce(r.vf <= {e}, true) and coalesce(r.vt >= {e}, true)))"
+         .format(e=lineage.PERIOD_END_SQL.format(p="o.period", f="i.frequency")))
+# How many regions of each level lie below each region, per validity window: one row per (region,
+# level) and stretch of days over which that count holds (valid_from/valid_to empty: open). The windows change only where a code below starts or stops, so a
+# tree without code changes has one open row per (region, level), as small as a count without dates.
+COVERAGE = """
+    create or replace table coverage as
+    with below as (
+        select a.ancestor, r.level, r.valid_from as f, r.valid_to as t
+        from ancestors a join regions r on r.code = a.code
+        where a.depth > 0
+    ),
+    cuts as (  -- the days the set of valid regions below can change: a start, or the day after an end
+        select ancestor, level, f as day from below where f is not null
+        union select ancestor, level, t + 1 from below where t is not null
+        union select distinct ancestor, level, null::date from below
+    ),
+    windows as (
+        select ancestor, level, day as valid_from,
+               (lead(day) over (partition by ancestor, level order by day nulls first) - 1)::date as valid_to
+        from cuts
+    )
+    select w.ancestor as region_code, w.level, w.valid_from, w.valid_to,
+           count(*) filter (where (b.f is null or b.f <= coalesce(w.valid_from, w.valid_to))
+                              and (b.t is null or b.t >= coalesce(w.valid_from, w.valid_to))) as n_below
+    from windows w join below b on b.ancestor = w.ancestor and b.level = w.level
+    group by all
+"""
+_ORDERS = {", ".join(SORT), "region_code, level, valid_from", "ancestor, code"}
 
 
 def _safe(piece) -> bool:
     if isinstance(piece, _Lit) or isinstance(piece, int):
         return True
     text = str(piece)
-    return (bool(_TABLE.fullmatch(text)) or text in _ORDERS
+    return (bool(_TABLE.fullmatch(text)) or text in _ORDERS or text == VALID
             or any(text in f.values() for f in _FRAGMENTS.values()))
 
 
@@ -130,13 +172,15 @@ def build_into(con: duckdb.DuckDBPyConnection, only: list[str] | None = None) ->
     # Integer keys: grouping ~100M rows on strings costs several times more than on ints.
     con.execute("""
         create or replace temp table _r as
-        with numbered as (select code, level, parent_code, (row_number() over (order by code))::integer as rid
+        with numbered as (select code, level, parent_code, valid_from, valid_to,
+                                 (row_number() over (order by code))::integer as rid
                           from regions)
-        select a.code, a.level, a.rid, p.rid as prid from numbered a left join numbered p on p.code = a.parent_code
+        select a.code, a.level, a.rid, p.rid as prid, a.valid_from as vf, a.valid_to as vt
+        from numbered a left join numbered p on p.code = a.parent_code
     """)
     con.execute("""
         create or replace temp table _i as
-        select id, kind, report_level, (row_number() over (order by id))::integer as iid from indicators
+        select id, kind, report_level, frequency, (row_number() over (order by id))::integer as iid from indicators
         where $only::varchar[] is null or list_contains($only::varchar[], id)
     """, {"only": None if only is None else sorted(only)})
     n_sources = con.execute("select count(distinct source) from observations").fetchone()[0]
@@ -158,9 +202,9 @@ def build_into(con: duckdb.DuckDBPyConnection, only: list[str] | None = None) ->
         join _i i on i.id = o.indicator_id
         join _r r on r.code = o.region_code
         {src_join}
-        where r.prid is not null and i.kind <> 'standard' and r.level = i.report_level
+        where r.prid is not null and i.kind <> 'standard' and r.level = i.report_level and {valid}
         group by all
-    """, src_leaf=frag["src_leaf"], src_join=frag["src_join"])
+    """, src_leaf=frag["src_leaf"], src_join=frag["src_join"], valid=VALID)
     # … then each level's partial sums into the level above, until the top.
     parts = ["_up1"]
     while _run(con, "select count(*) from {t}", t=parts[-1]).fetchone()[0] and len(parts) < 16:
@@ -210,9 +254,9 @@ def build_into(con: duckdb.DuckDBPyConnection, only: list[str] | None = None) ->
         join _r r on r.code = o.region_code
         join up on up.rid = r.rid
         {src_join}
-        where i.kind = 'standard' and r.level = i.report_level
+        where i.kind = 'standard' and r.level = i.report_level and {valid}
         group by all
-    """, src_leaf=frag["src_leaf"], src_join=frag["src_join"])
+    """, src_leaf=frag["src_leaf"], src_join=frag["src_join"], valid=VALID)
     if bits:  # each distinct set of sources, spelled out once
         sources = [s for (s,) in con.execute("select source from _s order by bit").fetchall()]
         masks = {m for (m,) in con.execute("select distinct src from _sum union select distinct src from _std").fetchall()}
@@ -244,13 +288,7 @@ def build_into(con: duckdb.DuckDBPyConnection, only: list[str] | None = None) ->
         )
         select code, ancestor, depth from up
     """)
-    con.execute("""
-        create or replace table coverage as
-        select a.ancestor as region_code, r.level, count(*) as n_below
-        from ancestors a join regions r on r.code = a.code
-        where a.depth > 0
-        group by all
-    """)
+    con.execute(COVERAGE)
     con.execute("drop table _sum" if mixed else "drop view _sum")
     for t in ["_r", "_i", "_std", *parts] + (["_s", "_names"] if bits else []):
         _run(con, "drop table if exists {t}", t=t)
@@ -265,12 +303,17 @@ class InvariantError(ValueError):
 # query selects the keys of the rows that break one, `… where not (…)`, in one pass over rollup
 # (or ancestors) joined to the small tables, never over leaf rows. n_expected is series.sql's.
 _ROW = "select r.region_code, r.indicator_id, r.period from rollup r"
+# the coverage window holding a period's last day, and what it expects (as series.sql reckons n_expected:
+# a standard, the direct children valid then; anything else, the regions at its reporting level)
+_IN_WINDOW = ("{e} between coalesce(c.valid_from, date '0001-01-01') and coalesce(c.valid_to, date '9999-12-31')"
+              .format(e=lineage.PERIOD_END_SQL.format(p="r.period", f="i.frequency")))
 _KIND = " join indicators i on i.id = r.indicator_id"
 _BREAKING = {
     "unique：每个区划、指标、时期只有一行汇总": f"{_ROW} group by all having count(*) > 1",
     "n_reported ≤ n_expected：已报单位数不超过应报单位数": f"""{_ROW}{_KIND}
-        left join coverage c on c.region_code = r.region_code and c.level = i.report_level
-        where not (r.n_reported <= coalesce(c.n_below, 0))""",
+        left join coverage c on c.region_code = r.region_code and c.level = i.report_level and {_IN_WINDOW}
+        group by r.region_code, r.indicator_id, r.period, r.n_reported
+        having not (r.n_reported <= coalesce(sum(c.n_below), 0))""",
     # 0 ≤ Σnum ≤ Σden is 0 ≤ 100·Σnum/Σden ≤ 100 without the division's rounding
     "rate：比率在 0–100% 之间（0 ≤ Σ分子 ≤ Σ分母）":
         f"{_ROW}{_KIND} where i.kind = 'rate' and not (r.sum_num >= 0 and r.sum_num <= r.sum_den)",
@@ -327,7 +370,7 @@ def build(folder: Path, memory_limit: str | None = None, previous: Path | None =
                 files.link_or_copy(path(previous, name), path(folder, name))
         else:
             _copy(con, "rollup", path(folder, "rollup"), ", ".join(SORT))
-            _copy(con, "coverage", path(folder, "coverage"), "region_code, level")
+            _copy(con, "coverage", path(folder, "coverage"), "region_code, level, valid_from")
             _copy(con, "ancestors", path(folder, "ancestors"), "ancestor, code")
     finally:
         observations.close(con)

@@ -31,6 +31,7 @@ def fixture_tables() -> dict[str, pd.DataFrame]:
         dict(code=JIA2, name="甲二镇", level="township", parent_code=JIA, lon=113.12, lat=27.12),
         dict(code=YI1, name="乙一镇", level="township", parent_code=YI, lon=113.21, lat=26.91),
     ])
+    regions = regions.assign(valid_from=pd.NaT, valid_to=pd.NaT, successor_code=None)  # no code changes here
     ind = [
         ("cnt", "累计计数", "人", "count", "month", True, "township"),
         ("stock", "月末人数", "人", "count", "month", False, "township"),

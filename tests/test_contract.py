@@ -139,6 +139,8 @@ def test_the_template_marks_exactly_the_required_columns(kind):
 
 def _other(column: pd.Series, v):
     """Another value of the column's type."""
+    if pd.api.types.is_datetime64_any_dtype(column):  # a region's validity
+        return pd.Timestamp("2018-06-19") if pd.isna(v) else v + pd.Timedelta(days=1)
     if pd.api.types.is_string_dtype(column) or isinstance(v, str):
         return "x" if v is None or v != v else v + "x"
     if v is None or pd.isna(v):

@@ -164,7 +164,7 @@ def assert_export_xlsx(data: bytes) -> None:
     assert any(s.startswith(quoted(LINK)) for s in table["来源"])
     amt = table[(table["指标编码"] == "amt") & (table["区划代码"] == YI)]
     assert amt["数值"].tolist() == [NEGATIVE]
-    number = next(c for c in ws.iter_rows(min_row=2) if c[0].value == "amt" and c[2].value == YI)[7]
+    number = next(c for c in ws.iter_rows(min_row=2) if c[0].value == "amt" and c[2].value == YI)[head.index("数值")]
     assert number.data_type == "n"
     meta = {r[0].value: r[1].value for r in wb["说明"].iter_rows(min_row=2)}
     assert meta["区域"].startswith(quoted("=1+1")) and meta["来源"].startswith("'")

@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import fmt, images, maps, metrics, slides, vocab
+from minsheng import fmt, images, lineage, maps, metrics, slides, vocab
 from minsheng.selection import Selection
 from minsheng.ui import data, exports, frame, state, text
 
@@ -44,10 +44,11 @@ def inputs(sc: Selection, indicators: pd.DataFrame) -> Selection:
 def shown_regions(sel: Selection) -> tuple[pd.DataFrame, str | None]:
     """The regions drawn, and the one to outline: a city's or county's subdivisions at the level;
     for a township, it and its neighbours (those the user may see)."""
+    on = lineage.period_end(sel.end, sel.grain)  # a code counts in the periods it is valid in
     if sel.region_level in ("city", "county"):
-        return data.regions_below(sel, sel.region, sel.level), None
+        return data.regions_below(sel, sel.region, sel.level, on), None
     parent = data.tree().parent.get(sel.region) or sel.region
-    return data.regions_below(sel, parent, sel.level), sel.region
+    return data.regions_below(sel, parent, sel.level, on), sel.region
 
 
 def load(sel: Selection, shown: pd.DataFrame, ind: pd.Series) -> pd.DataFrame:

@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import charts, fmt, images, metrics, slides
+from minsheng import charts, fmt, images, lineage, metrics, slides
 from minsheng.selection import Selection
 from minsheng.ui import comparable, data, exports, frame, state, text
 
@@ -43,7 +43,7 @@ def inputs(sc: Selection, indicators: pd.DataFrame, years: list[int]) -> tuple[S
 
 
 def load(sel: Selection, indicators: pd.DataFrame, like_for_like: bool) -> pd.DataFrame:
-    s = data.series(sel)
+    s = lineage.series(sel, data.tree().heirs, dict(zip(indicators["id"], indicators["frequency"])), data.series)
     if s.empty:
         return s
     kinds, frequency = dict(zip(indicators["id"], indicators["kind"])), dict(zip(indicators["id"], indicators["frequency"]))
@@ -81,7 +81,8 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
         part = sel.with_(indicators=(ind_id,))  # this chart's selection: its subtitle and audit record
         source = d["source"].dropna().iloc[0] if d["source"].notna().any() else "—"
         sources += d["source"].dropna().unique().tolist()
-        sub = part.subtitle(basis(sel, row, d), comparable.basis(d, sel.view), T("来源：") + source)
+        joined = lineage.note(lineage.predecessors(sel.region, data.tree().heirs))  # 2018 年前为株洲县
+        sub = part.subtitle(basis(sel, row, d), comparable.basis(d, sel.view), T("来源：") + source, joined)
         fig = charts.trend(d, row | {"name_zh": text.name(row)}, names, sel.region, sel.view, sub, sel.grain, sel.lang)
         st.plotly_chart(fig, key=f"trend_{ind_id}", config={"displaylogo": False})
         title = text.name(row) + ("" if sel.view == "value" else f"（{T(charts.view_label(row, sel.view))}）")
@@ -89,6 +90,8 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
         exports.chart_buttons(fig, prov, key=f"trend_{ind_id}", sel=part)
         figures.append((fig, prov))
         comparable.caption(sel, d, names, sel.grain)
+        if joined:
+            st.caption(text.md(joined))
         if row["kind"] == "standard" and sel.view == "value":
             st.caption(T("标准类指标不加总：上级区划显示其本级标准。"))
         with st.expander(T("{name} · 数据表", name=text.md(text.name(row)))):

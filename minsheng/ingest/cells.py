@@ -194,6 +194,21 @@ def parse_deadline(text: str) -> tuple[dt.date | None, str | None]:
         return None, f"截止日期“{shown(text)}”不是日历上的日期"
 
 
+def day(what: str):
+    """The parser of a cell that holds one calendar day (2018-06-19), for the column called `what`:
+    a month or a year alone is refused, since the day a code starts or stops decides which periods it
+    counts in."""
+    def parse(text: str) -> tuple[dt.date | None, str | None]:
+        m = PERIOD_DATE.match(text.translate(FULL_WIDTH).strip())
+        if not m:
+            return None, f"{what}“{shown(text)}”无法识别：请写完整日期，如 2018-06-19"
+        try:
+            return dt.date(int(m[1]), int(m[2]), int(m[3])), None
+        except ValueError:
+            return None, f"{what}“{shown(text)}”不是日历上的日期"
+    return blank_is_none(parse)
+
+
 @functools.cache
 def term(words: vocab.Vocabulary):
     """The parser of a closed vocabulary: the code a clerk meant, or a message with the offered words.

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minsheng import observations, store, vocab
+from minsheng import lineage, observations, store, vocab
 from minsheng.ingest import cells, contract, readers, scope, validate
 from minsheng.ingest.catalog import Catalog
 from minsheng.ingest.problems import ERROR, WARNING, ImportRejected, Problem, error
@@ -43,7 +43,9 @@ class Plan:
 
 
 def _current(directory: Path, name: str) -> pd.DataFrame:
-    return store.with_added(pd.read_parquet(store.table_path(store.resolve(directory), name)), name)
+    table = store.with_added(pd.read_parquet(store.table_path(store.resolve(directory), name)), name)
+    # a regions table written before code changes were recorded gets their (empty) columns
+    return lineage.with_columns(table) if name == "regions" else table
 
 
 def catalog(directory: Path) -> Catalog:

@@ -18,7 +18,7 @@ from typing import Callable
 
 import pandas as pd
 
-from minsheng import observations, vocab
+from minsheng import lineage, observations, vocab
 from minsheng.ingest import cells, contract, official
 from minsheng.ingest.catalog import Catalog
 from minsheng.ingest.problems import Problem, error, warning
@@ -244,6 +244,7 @@ def _observation(check: _Check, row: _Row) -> dict | None:
     ind = _indicator(check, row, ind_id) if ind_id else _empty(check, row, "indicator_id")
     code = ind and _reporting_region(check, row, ind)
     period = code and _period(check, row, ind)
+    period = period and _in_validity(check, row, code, period, ind)
     if period is None or row.wide and row.get("value") is None:
         return None  # (a blank cell in a wide table: that period was not reported, a gap and not a zero)
     values = _values(check, row, ind)
@@ -266,6 +267,37 @@ def _reporting_region(check: _Check, row: _Row, ind) -> str | None:
         return check.error(row, f"{check.cat.by_code[code].name}是{_grade(level)}，而指标“{ind.name_zh}”按"
                            f"{_grade(report)}报送（上级数值由系统汇总，不需填报）", "region_code", "region_name")
     return code
+
+
+def _in_validity(check: _Check, row: _Row, code: str, period: dt.date, ind) -> dt.date | None:
+    """The period, if the region's code is valid on its last day (lineage.py); else an error that gives
+    the code's validity and, for a retired code, the region that took over."""
+    r, last = check.cat.by_code[code], lineage.period_end(period, ind.frequency)
+    start, end = getattr(r, "valid_from", None), getattr(r, "valid_to", None)
+    if lineage.valid_on(start, end, last):
+        return period
+    when = f"时期“{cells.shown(row.get('period'))}”"
+    if not pd.isna(start) and last < pd.Timestamp(start).date():
+        said = f"区划代码 {code}（{r.name}）{pd.Timestamp(start).date().isoformat()} 起启用，{when}早于其有效期"
+    else:
+        said = f"区划代码 {code}（{r.name}）已于 {pd.Timestamp(end).date().isoformat()} 停用，{when}不在其有效期内"
+    said += f"（{lineage.window(start, end)}）"
+    heir = _heir_on(check.cat.by_code, r, last)
+    if heir is not None:
+        said += f"，承继区划为 {heir.code} {heir.name}：该时期的数据请报在承继区划下"
+    return check.error(row, said, "region_code", "region_name")
+
+
+def _heir_on(by_code: dict, r, day: dt.date):
+    """The region that carries on `r` on `day`: its successor, or theirs if it changed again (the last
+    one reached when none is valid then); None for a region without a successor."""
+    heir, seen = None, {r.code}
+    while isinstance(nxt := getattr(r, "successor_code", None), str) and nxt in by_code and nxt not in seen:
+        heir = r = by_code[nxt]
+        seen.add(nxt)
+        if lineage.valid_on(r.valid_from, r.valid_to, day):
+            break
+    return heir
 
 
 def _period(check: _Check, row: _Row, ind) -> dt.date | None:
@@ -402,9 +434,27 @@ def _region_row(check: _Check, row: _Row) -> dict | None:
         (parent,) = _parsed(check, row, "parent_code") or (None,)
     lon, lat = _parsed(check, row, "lon", "lat") or (None, None)
     _seat(check, row, lon, lat)
+    start, end = _parsed(check, row, "valid_from", "valid_to") or (None, None)
+    successor = None
+    if row.get("successor_code"):
+        (successor,) = _parsed(check, row, "successor_code") or (None,)
+    _validity(check, row, code, start, end, successor)
     if not check.clean(row):
         return None
-    return dict(code=code, name=name, level=level, parent_code=parent, lon=lon, lat=lat)
+    return dict(code=code, name=name, level=level, parent_code=parent, lon=lon, lat=lat,
+                valid_from=start, valid_to=end, successor_code=successor)
+
+
+def _validity(check: _Check, row: _Row, code: str, start, end, successor) -> None:
+    """A code's validity on its own row: it ends no earlier than it starts; a successor needs an end."""
+    if start and end and end < start:
+        check.error(row, f"停用日期 {end.isoformat()} 早于启用日期 {start.isoformat()}", "valid_to")
+    if successor == code:
+        check.error(row, f"承继区划代码 {code} 是该区划自己", "successor_code")
+    elif successor and not end and "valid_to" not in row.cols:
+        check.error(row, "填写了承继区划代码，但文件没有“停用日期”列：请写明该代码停用的日期", "successor_code")
+    elif successor and not end:
+        _empty(check, row, "valid_to", "：填写了承继区划代码，须写明该代码停用的日期")
 
 
 def _known(check: _Check) -> set[str]:
@@ -443,6 +493,46 @@ def _tree(check: _Check, df: pd.DataFrame) -> list[Problem]:
     column = check.sheet.header[check.cols["parent_code" if "parent_code" in check.cols else "code"]]
     return [error(check.file, said, sheet=r["_sheet"], row=r["_row"], column=column)
             for r in rows if (said := tree.problem(r["code"]))]
+
+
+def _successions(check: _Check, df: pd.DataFrame) -> list[Problem]:
+    """Each successor, as a commit would leave the regions (the file's rows over the current ones): held
+    in the file or the table, valid on the day after its predecessor stops, and no chain of successors
+    comes back to where it started. Named at the file's row, in its 承继区划代码 column."""
+    cur = lineage.with_columns(check.cat.regions)
+    fields = ("name", "valid_from", "valid_to", "successor_code")
+    merged = {r["code"]: {f: r[f] for f in fields} for r in cur[["code", *fields]].to_dict("records")}
+    for r in df.to_dict("records"):  # a file without a column leaves that field of an existing region alone
+        kept = set(r["_absent"].split()) if r["code"] in merged else set()
+        merged[r["code"]] = {f: merged[r["code"]][f] if f in kept else r.get(f) for f in fields}
+    at = (check.sheet.header[check.cols["successor_code"]] if "successor_code" in check.cols else None)
+    out = []
+    for r in df.to_dict("records"):
+        said = _succession(merged, r["code"])
+        if said:
+            out.append(error(check.file, said, sheet=r["_sheet"], row=r["_row"], column=at))
+    return out
+
+
+def _succession(merged: dict[str, dict], code: str) -> str | None:
+    """What is wrong with one region's successor, if anything (`merged`: code → name and validity)."""
+    me = merged[code]
+    nxt, end = me["successor_code"], me["valid_to"]
+    if not isinstance(nxt, str) or not nxt:
+        return None
+    if nxt not in merged:
+        return f"承继区划代码 {nxt} 不在区划表或本文件中：请先导入承继区划，或在本文件中一并列出"
+    heir, day = merged[nxt], pd.Timestamp(end).date() + dt.timedelta(days=1)
+    if not lineage.valid_on(heir["valid_from"], heir["valid_to"], day):
+        return (f"承继区划 {nxt} {heir['name']}在 {day.isoformat()}（{me['name']}停用次日）不在有效期内"
+                f"（其有效期：{lineage.window(heir['valid_from'], heir['valid_to'])}）：请核对启用日期、停用日期")
+    seen = [code]
+    while isinstance(nxt, str) and nxt in merged:
+        if nxt in seen:
+            return "承继关系形成循环：" + " → ".join(f"{c} {merged[c]['name']}" for c in [*seen[seen.index(nxt):], nxt])
+        seen.append(nxt)
+        nxt = merged[nxt]["successor_code"]
+    return None
 
 
 @dataclass
@@ -511,6 +601,7 @@ RULES = {
                            lambda check, df: _year_on_year(df, check.cat, check.file, check.factor)),
     "targets": _Rules(_target, "与第 {row} 行重复：同一指标、区划、年度出现两次"),
     "regions": _Rules(_region_row, "区划代码 {key} 与第 {row} 行重复", ("code",), lambda check, df: _tree(check, df) + \
+                      _successions(check, df) + \
                       official.region_changes(check.file, df, check.cat.regions,
                                               {c: check.sheet.header[i] for c, i in check.cols.items()})),
     "indicators": _Rules(_indicator_row, "指标编码 {key} 与第 {row} 行重复", ("id",)),

@@ -9,6 +9,8 @@ Deferred download callables run outside the session: pages capture what they nee
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import streamlit as st
 
@@ -95,8 +97,8 @@ def _targets(ver: str, area: str | None, region: str, year: int) -> pd.DataFrame
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _regions_below(ver: str, area: str | None, root: str, level: str | None) -> pd.DataFrame:
-    return repo.regions_below(root, level, area=area)
+def _regions_below(ver: str, area: str | None, root: str, level: str | None, on: dt.date | None) -> pd.DataFrame:
+    return repo.regions_below(root, level, area=area, on=on)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -114,9 +116,9 @@ def targets(sel: Selection) -> pd.DataFrame:
     return _targets(sel.version, sel.area, sel.region, sel.year)
 
 
-def regions_below(sel: Selection, root: str, level: str | None) -> pd.DataFrame:
-    """The regions under `root` at `level` that the selection's user may see."""
-    return _regions_below(sel.version, sel.area, root, level)
+def regions_below(sel: Selection, root: str, level: str | None, on: dt.date | None = None) -> pd.DataFrame:
+    """The regions under `root` at `level` that the selection's user may see (with `on`: those valid that day)."""
+    return _regions_below(sel.version, sel.area, root, level, on)
 
 
 def export_preview(sel: Selection, limit: int) -> tuple[int, pd.DataFrame]:
