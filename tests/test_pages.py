@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import ROOT
 from minsheng.ui import pages
 
-CITY, SHIFENG, HETANG = "430200000000", "430204000000", "430202000000"
+CITY, SHIFENG, HETANG, QUYUAN = "430200000000", "430204000000", "430202000000", "430671000000"
 
 
 def app(page: str | None = None, **params) -> AppTest:
@@ -113,7 +113,7 @@ def test_map_values_change_with_the_indicator():
 
 
 def test_goals_reproduce_the_seed_report():
-    at = app("goals", year="2023", gmonth="7")
+    at = app("goals", region=QUYUAN, year="2023", gmonth="7")   # the report is 屈原管理区's (岳阳市)
     table = at.dataframe[0].value
     row = table.set_index("任务").loc["开展就业技能培训"]
     assert round(row["完成率"], 1) == 53.0 and round(row["序时进度"], 1) == 58.3
@@ -216,14 +216,14 @@ def test_english_pages_render(page):
 def test_region_picker_lists_the_path_and_its_children_when_regions_are_many(monkeypatch):
     from minsheng import regions
 
-    monkeypatch.setattr(regions, "PICKER_LIMIT", 20)  # the demo's 73 regions stand in for a province's 31,000
+    monkeypatch.setattr(regions, "PICKER_LIMIT", 20)  # the demo's 79 regions stand in for a province's 31,000
     at = app()
     picker = at.selectbox(key="_w_region")
-    assert picker.value == CITY and len(picker.options) == 1 + 9  # the city and its counties
+    assert picker.value == CITY and len(picker.options) == 1 + 9 + 1  # the city, its counties, 岳阳市
     picker.set_value(SHIFENG).run()
     opts = [o.strip() for o in at.selectbox(key="_w_region").options]
     assert "石峰区" in opts and "清水塘街道" in opts and "井墈街道" in opts  # 石峰区's townships now listed
-    assert "荷塘区" in opts and len(opts) < 73                             # its siblings still, not everything
+    assert "荷塘区" in opts and len(opts) < 79                             # its siblings still, not everything
     deep = app(region="430204901000")                                      # a link straight to a township
     assert deep.selectbox(key="_w_region").value == "430204901000" and not deep.error
 
