@@ -27,7 +27,7 @@ EN = {
         "No data for {region} in {year} in the chosen domains. Try another region, year or domain.",
     "其他部门": "Other departments", "暂无数据": "No data", "（本年尚未发布）": " (this year not yet published)",
     "来源：{source}": "Source: {source}", "由 {n}/{m} 个下级单位汇总": "summed from {n}/{m} subdivisions",
-    "完成率": "Completion",
+    "完成率": "Completion", "执行{name}标准": "{name}'s standard applies",
     # trend
     "指标（可多选）": "Indicators (several allowed)", "年份范围": "Years", "时间粒度": "Granularity",
     "粒度|年度": "Yearly", "粒度|月度": "Monthly", "显示": "Show", "同时显示下级区划": "Include subdivisions",
