@@ -118,6 +118,9 @@ def test_goals_reproduce_the_seed_report():
     row = table.set_index("任务").loc["开展就业技能培训"]
     assert round(row["完成率"], 1) == 53.0 and round(row["序时进度"], 1) == 58.3
     assert row["状态"] == "滞后"
+    # the rates as the report prints them: "已完成51.7%", "完成96%", "完成率64.6%"
+    rates = table.set_index("任务")["完成率"].round(1)
+    assert (rates["残疾儿童康复救助"], rates["新建5G基站"], rates["新生儿出生缺陷免费筛查"]) == (51.7, 96.0, 64.6)
     assert metrics_of(at)["序时进度"] == "58.3%"
     at.selectbox(key="_w_gmonth").set_value(12).run()
     assert metrics_of(at)["序时进度"] == "100.0%"
@@ -136,7 +139,7 @@ def test_goals_department_filter_and_lagging_first():
 
 def test_goals_empty_region_has_a_message():
     at = app("goals", region="430204901000")
-    assert any("没有设定目标任务" in i.value for i in at.info)
+    assert any("没有设定目标任务" in i.value and "屈原管理区设有 2023 年的任务" in i.value for i in at.info)
 
 
 def test_explore_level_changes_rows():
