@@ -170,3 +170,18 @@ def test_shifeng_enrolment_rate_is_100_percent_without_every_township_at_100(tab
     for year in (2021, 2022, 2023):
         urban = {c: rate[c, year] for c in ("430202", "430203", "430204", "430211")}
         assert max(urban, key=urban.get) == "430204", (year, urban)
+
+
+@pytest.mark.parametrize("row,refused", [
+    ([ZHUZHOU, "株洲市", "市", ""], False),           # the regions each city already has at the top stay there
+    ([YUEYANG, "岳阳市", "市", ""], False),
+    (["430300000000", "湘潭市", "市", ""], True),      # a new one beside them is still refused (issue 11)
+])
+def test_the_demos_two_cities_can_be_reimported_but_no_third_added(demo_dir, row, refused):
+    from minsheng.ingest import validate
+    from minsheng.ingest.readers import Sheet
+
+    cat = validate.Catalog(repo.regions(demo_dir), repo.indicators(demo_dir))
+    sheet = Sheet("regions.csv", None, ["区划代码", "名称", "级别", "上级代码"], [row])
+    errors = [p.message for p in validate.parse_sheet(sheet, "regions", cat, factor=0).problems if p.level == "错误"]
+    assert any("最高级" in e for e in errors) == refused, errors
