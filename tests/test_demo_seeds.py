@@ -185,3 +185,9 @@ def test_the_demos_two_cities_can_be_reimported_but_no_third_added(demo_dir, row
     sheet = Sheet("regions.csv", None, ["区划代码", "名称", "级别", "上级代码"], [row])
     errors = [p.message for p in validate.parse_sheet(sheet, "regions", cat, factor=0).problems if p.level == "错误"]
     assert any("最高级" in e for e in errors) == refused, errors
+
+
+def test_quyuan_remote_settlement_rate_at_the_end_of_june():
+    assert "截至6月底,全区异地就医直接结算备案1380人次,直接结算率达93%" in seed_text("001")
+    s = repo.series(["yb_remote_settle_rate"], [QUYUAN], dt.date(2023, 6, 1), dt.date(2023, 6, 1)).iloc[0]
+    assert round(100 * s["numerator"] / s["denominator"], 1) == 93.0 and SEED_001 in s["source"]
