@@ -329,7 +329,7 @@ class _Demo:
                     self.emit(q, code, year, m, v)
         else:
             for year in self.annual_years(q):
-                self.emit(q, code, year, None, round(self.level(q, year), d) if d else round(self.level(q, year)))
+                self.emit(q, code, year, None, round(self.level(q, year), d))
 
     def build(self) -> pd.DataFrame:
         insured_leaf: dict = {}
@@ -350,7 +350,7 @@ class _Demo:
                 self.annual_count(ind)
             if ind["id"] == "yb_resident_insured":
                 insured_leaf = {(r["region_code"], r["period"].year): r["value"] for r in self.rows[start:]}
-        for ind in INDICATORS:  # after 株洲市's, so adding 屈原管理区 left 株洲市's numbers as they were
+        for ind in INDICATORS:  # last: 屈原管理区's random draws do not shift 株洲市's numbers
             if "quyuan" in ind:
                 self.quyuan(ind)
         df = pd.DataFrame(self.rows)
