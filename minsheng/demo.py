@@ -1,9 +1,12 @@
 """Deterministic generator of the bundled demo dataset (`python -m minsheng demo`).
 
 The numbers are invented around the figures the seed reports give, which they reproduce exactly
-(for example 2022 城市低保标准 625 元/月, 适老化改造 1030 户 city-wide, 石峰区 2023 参保人数
-192847 at 100%). Rows are written at each indicator's reporting level; everything above it is a
-roll-up computed by the query layer, so the demo exercises the same arithmetic as real data.
+and in the place they belong: 株洲市's (2022 城市低保标准 625 元/月, 适老化改造 1030 户 city-wide,
+石峰区 2023 参保人数 192847 at 100%) and 岳阳市屈原管理区's (its July 2023 task report). Only the
+rows that make up a seed's figure cite the seed; a county with a seed figure keeps that share of
+the city in every year, so its series moves like its neighbours' instead of jumping to the figure.
+Rows are written at each indicator's reporting level; everything above it is a roll-up computed by
+the query layer, so the demo exercises the same arithmetic as real data.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from minsheng import store
-from minsheng.catalog_demo import INDICATORS, TASKS
-from minsheng.regions_demo import CITY, COUNTIES, county_code, hierarchy
+from minsheng.catalog_demo import GENERATED, INDICATORS, QUYUAN_SOURCE, QUYUAN_TASKS_2023, TASKS
+from minsheng.regions_demo import CITY, COUNTIES, QUYUAN, county_code, hierarchy
 
 FIRST_YEAR = 2018
 DEFAULT_AS_OF = (2026, 10)  # the last month with data; fixed so the demo is reproducible
@@ -30,6 +33,11 @@ COUNTY_POPULATION = {
     "430223": 630427, "430224": 491849, "430225": 160274, "430281": 885987,
 }
 URBAN_DISTRICTS = {"430202", "430203", "430204", "430211"}
+
+
+def points(ind: dict) -> dict:
+    """The figures a series is bent through: the seed's and the generator's own waypoints."""
+    return {**ind.get("waypoints", {}), **ind["anchors"]}
 
 
 def allocate(total: float, weights: list[float], decimals: int = 0) -> list[float]:
@@ -79,7 +87,7 @@ class _Demo:
             raw = min(99.2, ind["base"] + ind["growth"] * t)
         else:
             raw = ind["base"] * (1 + ind["growth"]) ** t
-        yearly = {y: v for (y, m), v in ind["anchors"].items() if m in (None, 12)}
+        yearly = {y: v for (y, m), v in points(ind).items() if m in (None, 12)}
         if not yearly:
             return raw
         if year in yearly:
@@ -99,9 +107,20 @@ class _Demo:
         w = (year - lo) / (hi - lo)
         return raw * (factor(lo) * (1 - w) + factor(hi) * w)
 
-    def split(self, total: float, decimals: int, county_noise: float = 0.06) -> dict[str, float]:
-        """City total → counties → townships, with a little noise in the shares."""
-        w = [cw * self.rng.uniform(1 - county_noise, 1 + county_noise) for cw in self.county_w]
+    def county_weights(self, ind) -> list[float]:
+        """Each county's weight in the city: its population, except that a county the seed gives a
+        count for keeps, in every year, the share of the city that count has in its year."""
+        w = dict(zip(self.county_codes, self.county_w))
+        if ind["kind"] != "rate":
+            for (c6, year), v in ind.get("county_anchors", {}).items():
+                share = v / self.level(ind, year)
+                others = sum(x for c, x in w.items() if c != county_code(c6))
+                w[county_code(c6)] = share * others / (1 - share)
+        return [w[c] for c in self.county_codes]
+
+    def split(self, total: float, decimals: int, county_noise: float = 0.06, weights=None) -> dict[str, float]:
+        """City total → counties, with a little noise in the shares."""
+        w = [cw * self.rng.uniform(1 - county_noise, 1 + county_noise) for cw in weights or self.county_w]
         return dict(zip(self.county_codes, allocate(total, w, decimals)))
 
     def to_towns(self, county: str, total: float, decimals: int) -> dict[str, float]:
@@ -109,13 +128,22 @@ class _Demo:
         w = [self.town_w[t] * self.rng.uniform(0.93, 1.07) for t in towns]
         return dict(zip(towns, allocate(total, w, decimals)))
 
+    @staticmethod
+    def cites(ind, region, year, month) -> bool:
+        """Whether a row is part of a figure a seed gives: that figure's period, in its place."""
+        if (year, month) in ind["anchors"] and region.startswith(ind.get("scope", CITY[0][:4])):
+            return True
+        last = None if ind["frequency"] == "year" else 12  # a county's figure is the year's
+        return any(y == year and month == last and region.startswith(c6) for c6, y in ind.get("county_anchors", {}))
+
     def emit(self, ind, region, year, month, value, num=None, den=None):
         provisional = (year, month or 12) == self.as_of
         self.rows.append(dict(indicator_id=ind["id"], region_code=region,
                               period=dt.date(year, month or 1, 1), value=round(value, 6),
                               numerator=num, denominator=den,
                               status="provisional" if provisional else "final",
-                              source=ind["source"], batch_id=BATCH))
+                              source=ind["source"] if self.cites(ind, region, year, month) else GENERATED,
+                              batch_id=BATCH))
 
     # -- generators by kind --------------------------------------------------------------------
     def standard(self, ind):
@@ -146,8 +174,9 @@ class _Demo:
 
     def annual_count(self, ind):
         d = ind.get("decimals", 0)
+        weights = self.county_weights(ind)
         for year in self.annual_years(ind):
-            counties = self._county_anchor(ind, year, self.split(self.level(ind, year), d))
+            counties = self._county_anchor(ind, year, self.split(self.level(ind, year), d, weights=weights))
             for region, v in self._leaves(ind, counties, d).items():
                 self.emit(ind, region, year, None, v)
 
@@ -156,22 +185,23 @@ class _Demo:
         for year in self.years:
             start, end = self.level(ind, year - 1), self.level(ind, year)
             for m in self.months(year):
-                anchor = ind["anchors"].get((year, m))
+                anchor = points(ind).get((year, m))
                 total = anchor if anchor is not None else (start + (end - start) * m / 12) * self.rng.uniform(0.995, 1.005)
                 for region, v in self._leaves(ind, self.split(total, d, 0.01), d).items():
                     self.emit(ind, region, year, m, v)
 
-    def _city_path(self, ind, year) -> list[float]:
-        """City-wide year-to-date values for each month with data in `year`."""
+    def _city_path(self, ind, year, tasks=TASKS) -> list[float]:
+        """City-wide year-to-date values for each month with data in `year`; in the current year a
+        task's value at the data date is the share of its target the task list gives."""
         d = ind.get("decimals", 0)
         months = self.months(year)
         total = self.level(ind, year)
         p = self.rng.uniform(0.95, 1.2)
         f = {m: (m / 12) ** p for m in range(1, 13)}
-        anchors = {m: v for (y, m), v in ind["anchors"].items() if y == year and m not in (None, 12)}
-        task = next((t for t in TASKS if t[0] == ind["id"]), None)
+        anchors = {m: v for (y, m), v in points(ind).items() if y == year and m not in (None, 12)}
+        task = next((t for t in tasks if t[0] == ind["id"]), None)
         if year == self.as_of[0] and task:
-            anchors[self.as_of[1]] = task[4] * task[5]
+            anchors[self.as_of[1]] = task[3] * task[4]
         path = []
         for m in months:
             if anchors:
@@ -194,7 +224,7 @@ class _Demo:
         for year in [y for y in self.years if y >= first]:
             path = self._city_path(ind, year)
             ytd: dict[str, float] = {}
-            county_w = [cw * self.rng.uniform(0.9, 1.1) for cw in self.county_w]
+            county_w = [cw * self.rng.uniform(0.95, 1.05) for cw in self.county_weights(ind)]
             per_county = []
             prev = 0
             for v in path:  # split each month's increment so every county's YTD is monotone
@@ -233,12 +263,10 @@ class _Demo:
             den_total = ind.get("denominator_base", 10000)
             counties = self.split(den_total, 0)
             leaves = self._leaves(ind, counties, 0)
-            anchored = {county_code(c6) for (c6, y), v in ind.get("county_anchors", {}).items() if y == year}
             pairs = {}
             for region, den in leaves.items():
-                county = region[:6] + "000000"
                 # spread below the city rate more than above it, so few places sit at exactly 100 %
-                r = 1.0 if county in anchored else min(0.999, city_rate + self.rng.uniform(-0.03, 0.012))
+                r = self._anchored_rate(ind, region[:6], year) or min(0.999, city_rate + self.rng.uniform(-0.03, 0.012))
                 if insured is not None and (region, year) in insured:
                     num = insured[(region, year)]
                     den = num if r >= 1.0 else round(num / r)
@@ -260,21 +288,48 @@ class _Demo:
             for region, (num, den) in pairs.items():
                 self.emit(ind, region, year, None, round(100 * num / den, 2), float(num), float(den))
 
-    def monthly_rate(self, ind):
+    def _anchored_rate(self, ind, code6, year) -> float | None:
+        """A township's rate in a county the seed gives a rate for: at the seed's level from its year
+        on (a little below it in places), about half a point a year lower before it."""
+        for (c6, y), v in ind.get("county_anchors", {}).items():
+            if c6 == code6:
+                if year >= y:
+                    return v / 100 - self.rng.uniform(0, 0.0007)
+                return min(0.9999, v / 100 - 0.0045 * (y - year) + self.rng.uniform(-0.0015, 0.0015))
+        return None
+
+    def monthly_rate(self, ind, counties=None):
+        counties = counties or list(zip(self.county_codes, self.county_w))
+        total_w = sum(w for _, w in counties)
         for year in self.years:
             target = self.level(ind, year) / 100
-            num_c = {c: 0 for c in self.county_codes}
-            den_c = {c: 0 for c in self.county_codes}
+            num_c = {c: 0 for c, _ in counties}
+            den_c = {c: 0 for c, _ in counties}
             for m in self.months(year):
                 base = ind["denominator_base"] / 12 * (1 + 0.08 * (year - FIRST_YEAR))
-                for c, w in zip(self.county_codes, self.county_w):
-                    den = round(base * w / sum(self.county_w) * self.rng.uniform(0.8, 1.2))
+                for c, w in counties:
+                    den = round(base * w / total_w * self.rng.uniform(0.8, 1.2))
                     anchor = ind["anchors"].get((year, 6))
                     r = anchor / 100 if anchor and m <= 6 else min(0.99, target + self.rng.uniform(-0.02, 0.02))
                     num_c[c] += round(den * r)
                     den_c[c] += den
                     self.emit(ind, c, year, m, round(100 * num_c[c] / den_c[c], 2),
                               float(num_c[c]), float(den_c[c]))
+
+    def quyuan(self, ind):
+        """屈原管理区's own series of an indicator its July 2023 report speaks of: one county-level
+        unit, sized and shaped by the indicator's `quyuan` block, its 2023 figures the report's."""
+        q = {**ind, **ind["quyuan"], "source": QUYUAN_SOURCE, "scope": QUYUAN[0]}
+        code, d = county_code(QUYUAN[0]), ind.get("decimals", 0)
+        if ind["kind"] == "rate":
+            self.monthly_rate(q, [(code, 1.0)])
+        elif ind["frequency"] == "month":
+            for year in [y for y in self.years if y >= ind.get("first_year", FIRST_YEAR)]:
+                for m, v in zip(self.months(year), self._city_path(q, year, tasks=())):
+                    self.emit(q, code, year, m, v)
+        else:
+            for year in self.annual_years(q):
+                self.emit(q, code, year, None, round(self.level(q, year), d))
 
     def build(self) -> pd.DataFrame:
         insured_leaf: dict = {}
@@ -295,6 +350,9 @@ class _Demo:
                 self.annual_count(ind)
             if ind["id"] == "yb_resident_insured":
                 insured_leaf = {(r["region_code"], r["period"].year): r["value"] for r in self.rows[start:]}
+        for ind in INDICATORS:  # last: 屈原管理区's random draws do not shift 株洲市's numbers
+            if "quyuan" in ind:
+                self.quyuan(ind)
         df = pd.DataFrame(self.rows)
         df["value"] = df["value"].astype("float64")
         return df
@@ -312,13 +370,14 @@ def indicators_frame() -> pd.DataFrame:
 
 
 def targets_frame(obs: pd.DataFrame, as_of: tuple[int, int]) -> pd.DataFrame:
-    """City targets for 2023 (the seed report) and the current year; county shares for the current year."""
-    rows = []
+    """屈原管理区's 2023 tasks (its July report); 株洲市's for the current year, and each county's share."""
+    rows = [dict(indicator_id=ind_id, region_code=county_code(QUYUAN[0]), year=2023, target=float(target),
+                 department=dept, task=task, deadline=dt.date(2023, 12, 31))
+            for ind_id, dept, task, target in QUYUAN_TASKS_2023]
     demo = _Demo(as_of)
-    for ind_id, dept, task, t2023, t_now, _ in TASKS:
-        for year, target in ((2023, t2023), (as_of[0], t_now)):
-            rows.append(dict(indicator_id=ind_id, region_code=CITY[0], year=year, target=float(target),
-                             department=dept, task=task, deadline=dt.date(year, 12, 31)))
+    for ind_id, dept, task, t_now, _ in TASKS:
+        rows.append(dict(indicator_id=ind_id, region_code=CITY[0], year=as_of[0], target=float(t_now),
+                         department=dept, task=task, deadline=dt.date(as_of[0], 12, 31)))
         decimals = 2 if isinstance(t_now, float) else 0
         for c, v in zip(demo.county_codes, allocate(t_now, demo.county_w, decimals)):
             rows.append(dict(indicator_id=ind_id, region_code=c, year=as_of[0], target=float(max(v, 1 if not decimals else 0.01)),
@@ -352,7 +411,7 @@ def build(data_dir: Path, as_of: tuple[int, int] = DEFAULT_AS_OF) -> dict[str, i
         "targets": targets_frame(obs, as_of),
     }
     last_day = (dt.date(as_of[0] + (as_of[1] == 12), as_of[1] % 12 + 1, 1) - dt.timedelta(days=1))
-    meta = {"title": "株洲市民生指标（演示数据）", "demo": True, "data_date": last_day.isoformat(),
+    meta = {"title": "株洲市、岳阳市屈原管理区民生指标（演示数据）", "demo": True, "data_date": last_day.isoformat(),
             "source_note": "演示数据：围绕两份种子报道中的公开数字生成，非官方统计",
             "generated_by": "python -m minsheng demo"}
     store.write_tables(data_dir, tables, meta)

@@ -27,7 +27,7 @@ EN = {
         "No data for {region} in {year} in the chosen domains. Try another region, year or domain.",
     "其他部门": "Other departments", "暂无数据": "No data", "（本年尚未发布）": " (this year not yet published)",
     "来源：{source}": "Source: {source}", "由 {n}/{m} 个下级单位汇总": "summed from {n}/{m} subdivisions",
-    "完成率": "Completion",
+    "完成率": "Completion", "执行{name}标准": "{name}'s standard applies",
     # 同比 across unequal coverage (minsheng/comparable.py)
     "同比按同口径": "YoY like for like",
     "只比较两期都报送的下级单位；关闭则比较两期已报单位的合计":
@@ -70,9 +70,10 @@ EN = {
     "状态": "Status", "任务": "Task", "目标值": "Target", "完成": "Actual", "差距（个百分点）": "Gap (pp)", "每月还需": "Needed per month",
     "重点民生实事完成率与序时进度": "Livelihood tasks: completion against time elapsed",
     "{region} · {year}年 · 截至{month}月 · 数据截至 {date}": "{region} · {year} · to month {month} · data as of {date}",
-    "{region} 在 {year} 年没有设定目标任务。演示数据中，株洲市设有 2023 年（与种子报告一致）和本年度的任务，各区县设有本年度的任务。":
-        "{region} has no targets for {year}. In the demo data, 株洲市 has targets for 2023 (as in the seed report) "
-        "and the current year, and each county for the current year.",
+    "{region} 在 {year} 年没有设定目标任务。": "{region} has no targets for {year}. ",
+    "演示数据中，株洲市及其各区县设有本年度的任务，岳阳市屈原管理区设有 2023 年的任务（与种子报告一致）。":
+        "In the demo data, 株洲市 and each of its counties have targets for the current year, and 岳阳市屈原管理区 "
+        "for 2023 (as in the seed report).",
     "完成率 = 完成 ÷ 目标；序时进度 = 截至所选月份已过时间占任务期限的比例。状态：已完成（≥100%）、超序时（≥序时进度）、滞后、严重滞后（落后序时进度超过阈值）。比率类任务以达到目标值为完成，不计序时进度。按滞后程度排序，最需要关注的在前。":
         "Completion = actual ÷ target; time elapsed = share of the task period passed by the chosen month. "
         "Status: completed (≥ 100%), ahead (≥ time elapsed), behind, far behind (more than the threshold behind). "

@@ -331,3 +331,23 @@ def kpis(series: pd.DataFrame, indicators: pd.DataFrame, year: int) -> pd.DataFr
     out["stale"] = out["stale"].fillna(False).astype(bool)
     out["yoy"] = out["yoy"].astype(object).where(out["yoy"].notna(), None)
     return out.merge(indicators, left_on="indicator_id", right_on="id", how="left")
+
+
+def inherit_standards(cards: pd.DataFrame, above: pd.DataFrame, ancestors: list[str],
+                      indicators: pd.DataFrame, year: int) -> pd.DataFrame:
+    """`kpis` cards with each standard the region has neither its own value of nor a range of its
+    subdivisions' filled from its nearest ancestor that has one — the standard that applies to it:
+    a township pays its county's 低保标准. `above` is the ancestors' series, `ancestors` nearest
+    first; `applies_from` names the ancestor (None where the card is the region's own)."""
+    out = cards.assign(applies_from=None)
+    todo = (out["kind"] == "standard") & out["value"].isna() & out["min_value"].isna()
+    for code in ancestors:
+        if not todo.any():
+            break
+        theirs = kpis(above[above["region_code"] == code], indicators, year).set_index("indicator_id")
+        fill = todo & out["indicator_id"].map(theirs["value"]).notna()
+        for col in [*KPI_COLUMNS[1:], "applies_from"]:
+            new = out["indicator_id"].map(theirs[col]) if col != "applies_from" else code
+            out[col] = out[col].where(~fill, new)
+        todo &= ~fill
+    return out

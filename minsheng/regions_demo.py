@@ -1,9 +1,12 @@
-"""The demo hierarchy: 株洲市, its nine county-level units and their townships.
+"""The demo hierarchy: 株洲市, its nine county-level units and their townships; and 岳阳市 with
+屈原管理区 alone, whose 2023 task report is the second seed (it is not part of 株洲市).
 
 County codes are the official 统计用区划代码. Township names are real names of townships in
 that county, but their codes are demo codes (the ninth digit is 9) and not the official ones:
 we did not have an authoritative list to copy them from, and a plausible-looking fake code is
-worse than a plainly artificial one.
+worse than a plainly artificial one. 屈原管理区's four 乡镇(街道) are the four its report counts
+("我区4个乡镇(街道)"); it names 营田镇 and 河市镇, and public descriptions of the district (1 街道,
+2 镇, 1 乡 in 2023) give 天问街道 and 凤凰乡.
 """
 
 CITY = ("430200000000", "株洲市")
@@ -21,6 +24,11 @@ COUNTIES = [
 ]
 
 
+# 岳阳市 holds only 屈原管理区 in the demo: it is there for the second seed report.
+SECOND_CITY = ("430600000000", "岳阳市")
+QUYUAN = ("430671", "屈原管理区", ["天问街道", "营田镇", "河市镇", "凤凰乡"])
+
+
 def county_code(code6: str) -> str:
     return code6 + "000000"
 
@@ -32,10 +40,12 @@ def township_code(code6: str, i: int) -> str:
 
 def hierarchy() -> list[dict]:
     """Every demo region as a row of the regions table (without coordinates)."""
-    rows = [{"code": CITY[0], "name": CITY[1], "level": "city", "parent_code": None}]
-    for code6, name, towns in COUNTIES:
-        rows.append({"code": county_code(code6), "name": name, "level": "county", "parent_code": CITY[0]})
-        for i, town in enumerate(towns):
-            rows.append({"code": township_code(code6, i), "name": town, "level": "township",
-                         "parent_code": county_code(code6)})
+    rows = []
+    for city, counties in ((CITY, COUNTIES), (SECOND_CITY, [QUYUAN])):
+        rows.append({"code": city[0], "name": city[1], "level": "city", "parent_code": None})
+        for code6, name, towns in counties:
+            rows.append({"code": county_code(code6), "name": name, "level": "county", "parent_code": city[0]})
+            for i, town in enumerate(towns):
+                rows.append({"code": township_code(code6, i), "name": town, "level": "township",
+                             "parent_code": county_code(code6)})
     return rows

@@ -7,7 +7,7 @@ import pytest
 
 from minsheng import demo, metrics, repo, store
 
-CITY, SHIFENG = "430200000000", "430204000000"
+CITY, SHIFENG, QUYUAN = "430200000000", "430204000000", "430671000000"
 
 
 def value(ind, region, period):
@@ -32,14 +32,16 @@ def value(ind, region, period):
     ("mz_lottery_sales", CITY, "2022-12-01", 25934),
     ("mz_lottery_fund", CITY, "2022-01-01", 8320),
     ("yb_resident_insured", SHIFENG, "2023-01-01", 192847),
-    ("yb_resident_insured_rate", SHIFENG, "2023-01-01", 100.0),
+    # 石峰区's "参保率达100%" is 100.0 % as shown, not every township at 100 % (test_demo_seeds)
     ("yb_service_points", SHIFENG, "2023-01-01", 83),
     ("yb_grids", SHIFENG, "2023-01-01", 273),
     ("yb_proxy_services", SHIFENG, "2022-12-01", 4763),
-    ("rs_skill_training", CITY, "2023-07-01", 453),
-    ("rs_new_urban_jobs", CITY, "2023-07-01", 1123),
-    ("yb_medical_aid", CITY, "2023-07-01", 3357),
-    ("wj_two_cancer_screening", CITY, "2023-07-01", 1000),
+    # the July 2023 task report is 屈原管理区's (岳阳市), not 株洲市's
+    ("rs_skill_training", QUYUAN, "2023-07-01", 453),
+    ("rs_new_urban_jobs", QUYUAN, "2023-07-01", 1123),
+    ("yb_medical_aid", QUYUAN, "2023-07-01", 3357),
+    ("wj_two_cancer_screening", QUYUAN, "2023-07-01", 1000),
+    ("rs_pension_insured", QUYUAN, "2023-01-01", 76500),
 ])
 def test_seed_figures(ind, region, period, expected):
     assert value(ind, region, period)["value"] == pytest.approx(expected, abs=1e-6)
@@ -54,22 +56,6 @@ def test_lottery_growth_matches_the_seed():
 def test_elder_care_coverage_over_90_percent_of_1388_villages():
     r = value("mz_elder_service_cov", CITY, "2022-01-01")
     assert r["denominator"] == 1388 and r["value"] > 90
-
-
-def test_seed_task_report_in_july_2023():
-    t = repo.targets(CITY, 2023)
-    kinds = dict(zip(repo.indicators()["id"], repo.indicators()["kind"]))
-    s = repo.series(t["indicator_id"], [CITY], dt.date(2023, 1, 1), dt.date(2023, 7, 1))
-    g = metrics.goal_table(t, s, kinds, 2023, 7).set_index("task")
-    assert round(100 * g.loc["开展就业技能培训", "completion"], 1) == 53.0
-    assert round(100 * g.loc["新增城镇就业", "completion"], 1) == 74.8
-    assert round(100 * g.loc["建设高标准农田", "completion"], 1) == 88.8
-    assert round(100 * g.loc["实施医疗救助", "completion"], 1) == 98.7
-    assert round(100 * g.loc["贫困残疾人家庭无障碍改造", "completion"], 1) == 85.7
-    assert round(100 * g.loc["“湘易办”新增注册用户", "completion"], 1) == 64.1
-    assert g.loc["农村适龄妇女“两癌”免费筛查", "status"] == "已完成"
-    assert g.loc["开展就业技能培训", "status"] == "滞后"      # 53 % against 58.3 % elapsed
-    assert g.loc["新增城镇就业", "status"] == "超序时"
 
 
 def test_current_year_has_every_status():
@@ -111,7 +97,11 @@ def test_sql_rollup_agrees_with_python_rollup(ind):
                 kids = rows[rows["region_code"].map(level) == cat["report_level"]]
                 kids = kids[kids["region_code"].map(lambda c: c.startswith(code[:6 if level[code] == "county" else 4]))]
             expected = metrics.rollup(cat["kind"], kids.to_dict("records"))
-            got = obs[(obs["region_code"] == code) & (obs["period"] == period)].iloc[0]
+            got = obs[(obs["region_code"] == code) & (obs["period"] == period)]
+            if kids.empty and not (rows["region_code"] == code).any():  # 岳阳市, 屈原管理区: none of these
+                assert got.empty, (code, period)
+                continue
+            got = got.iloc[0]
             if cat["kind"] == "standard" and expected["min"] is None:
                 assert pd.isna(got["min_value"]) and pd.isna(got["max_value"])
             elif cat["kind"] == "standard":

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import ROOT
 from minsheng.ui import pages
 
-CITY, SHIFENG, HETANG = "430200000000", "430204000000", "430202000000"
+CITY, SHIFENG, HETANG, QUYUAN = "430200000000", "430204000000", "430202000000", "430671000000"
 
 
 def app(page: str | None = None, **params) -> AppTest:
@@ -113,11 +113,14 @@ def test_map_values_change_with_the_indicator():
 
 
 def test_goals_reproduce_the_seed_report():
-    at = app("goals", year="2023", gmonth="7")
+    at = app("goals", region=QUYUAN, year="2023", gmonth="7")   # the report is 屈原管理区's (岳阳市)
     table = at.dataframe[0].value
     row = table.set_index("任务").loc["开展就业技能培训"]
     assert round(row["完成率"], 1) == 53.0 and round(row["序时进度"], 1) == 58.3
     assert row["状态"] == "滞后"
+    # the rates as the report prints them: "已完成51.7%", "完成96%", "完成率64.6%"
+    rates = table.set_index("任务")["完成率"].round(1)
+    assert (rates["残疾儿童康复救助"], rates["新建5G基站"], rates["新生儿出生缺陷免费筛查"]) == (51.7, 96.0, 64.6)
     assert metrics_of(at)["序时进度"] == "58.3%"
     at.selectbox(key="_w_gmonth").set_value(12).run()
     assert metrics_of(at)["序时进度"] == "100.0%"
@@ -136,7 +139,7 @@ def test_goals_department_filter_and_lagging_first():
 
 def test_goals_empty_region_has_a_message():
     at = app("goals", region="430204901000")
-    assert any("没有设定目标任务" in i.value for i in at.info)
+    assert any("没有设定目标任务" in i.value and "屈原管理区设有 2023 年的任务" in i.value for i in at.info)
 
 
 def test_explore_level_changes_rows():
@@ -216,14 +219,14 @@ def test_english_pages_render(page):
 def test_region_picker_lists_the_path_and_its_children_when_regions_are_many(monkeypatch):
     from minsheng import regions
 
-    monkeypatch.setattr(regions, "PICKER_LIMIT", 20)  # the demo's 73 regions stand in for a province's 31,000
+    monkeypatch.setattr(regions, "PICKER_LIMIT", 20)  # the demo's 79 regions stand in for a province's 31,000
     at = app()
     picker = at.selectbox(key="_w_region")
-    assert picker.value == CITY and len(picker.options) == 1 + 9  # the city and its counties
+    assert picker.value == CITY and len(picker.options) == 1 + 9 + 1  # the city, its counties, 岳阳市
     picker.set_value(SHIFENG).run()
     opts = [o.strip() for o in at.selectbox(key="_w_region").options]
     assert "石峰区" in opts and "清水塘街道" in opts and "井墈街道" in opts  # 石峰区's townships now listed
-    assert "荷塘区" in opts and len(opts) < 73                             # its siblings still, not everything
+    assert "荷塘区" in opts and len(opts) < 79                             # its siblings still, not everything
     deep = app(region="430204901000")                                      # a link straight to a township
     assert deep.selectbox(key="_w_region").value == "430204901000" and not deep.error
 

@@ -129,8 +129,9 @@ sc, T = frame.start()
 indicators = data.indicators()
 targets = data.targets(sc)
 if targets.empty:
-    st.info(T("{region} 在 {year} 年没有设定目标任务。演示数据中，株洲市设有 2023 年（与种子报告一致）"
-              "和本年度的任务，各区县设有本年度的任务。", region=text.md(sc.region_name), year=sc.year))
+    st.info(T("{region} 在 {year} 年没有设定目标任务。", region=text.md(sc.region_name), year=sc.year)
+            + (T("演示数据中，株洲市及其各区县设有本年度的任务，岳阳市屈原管理区设有 2023 年的任务（与种子报告一致）。")
+               if sc.demo else ""))
     g = pd.DataFrame()
 else:
     with frame.controls():

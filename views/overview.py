@@ -24,7 +24,12 @@ def load(sel: Selection, indicators: pd.DataFrame, like_for_like: bool) -> tuple
     """The cards (latest value in the year, 同比 against two years read before, like for like where
     coverage differs and `like_for_like`) and the region's tasks."""
     s = data.series(sel)
-    cards = comparable.cards(sel, metrics.kpis(s, indicators, sel.year), s, like_for_like)
+    cards = metrics.kpis(s, indicators, sel.year)
+    ups, standards = data.tree().ancestors(sel.region), indicators[indicators["kind"] == "standard"]
+    if ups and not standards.empty:  # a township shows the standards its county sets for it
+        above = data.series(sel.with_(indicators=tuple(standards["id"]), regions=tuple(ups)))
+        cards = metrics.inherit_standards(cards, above, ups, standards, sel.year)
+    cards = comparable.cards(sel, cards, s, like_for_like)
     kinds = dict(zip(indicators["id"], indicators["kind"]))
     t = data.targets(sel)
     goal = metrics.goal_table(t, s[s["indicator_id"].isin(t["indicator_id"])], kinds, sel.year,
@@ -59,6 +64,8 @@ def card(c, goal_row) -> None:
         fmt.period_label(c["period"], c["frequency"], text.lang())
     if c["stale"]:
         when += T("（本年尚未发布）")
+    if c.get("applies_from"):
+        when += "　" + T("执行{name}标准", name=text.md(data.tree().names.get(c["applies_from"], c["applies_from"])))
     help_text = (f"{text.md(T(c['domain']))}｜{vocab.KINDS.label(c['kind'])}｜"
                  + T("来源：{source}", source=text.md(c.get("obs_source") or c.get("source") or "—")))
     if c.get("derived") and c["kind"] != "standard":

@@ -12,7 +12,7 @@ import datetime as dt
 import difflib
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -486,6 +486,7 @@ def _tree(check: _Check, df: pd.DataFrame) -> list[Problem]:
     cur, rows = check.cat.regions, df.to_dict("records")
     tree = _Merged({c: p if isinstance(p, str) else None for c, p in zip(cur["code"], cur["parent_code"])},
                    dict(zip(cur["code"], cur["level"])), dict(zip(cur["code"], cur["name"])))
+    tree.top = {c for c, p in tree.parent.items() if p not in tree.level}  # at the top before this file
     for r in rows:  # a file without a 上级代码 column leaves an existing region's parent as it is
         if not (r["code"] in tree.parent and "parent_code" in r["_absent"].split()):
             tree.parent[r["code"]] = r["parent_code"]
@@ -541,6 +542,7 @@ class _Merged:
     parent: dict[str, str | None]
     level: dict[str, str]
     name: dict[str, str]
+    top: set[str] = field(default_factory=set)  # the regions at the top before the file: they may stay there
 
     def said(self, code: str) -> str:
         return f"{code} {self.name[code]}"
@@ -554,6 +556,8 @@ class _Merged:
             if rank(self.level[code]) > min(map(rank, self.level.values())):
                 return f"上级代码 {up} 不在区划表或本文件中"
             others = [c for c, p in self.parent.items() if p not in self.level and c != code]
+            if code in self.top:  # re-imported where it was (the demo holds two seeds' cities): no new top
+                return None
             return (f"区划表只能有一个最高级区划：已有 {'、'.join(map(self.said, others))}，"
                     f"{self.said(code)}不能再作为最高级（请核对上级代码）") if others else None
         if rank(self.level[up]) >= rank(self.level[code]):
