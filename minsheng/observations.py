@@ -118,7 +118,7 @@ def merge_sorted(old: Path, new, dest: Path, drop) -> int:
         j = 0
         last = pf.metadata.num_row_groups - 1
         for g in range(pf.metadata.num_row_groups):
-            t = pf.read_row_group(g)
+            t = pf.read_row_group(g).cast(schema)
             if g == last:
                 k = len(keys)
             else:

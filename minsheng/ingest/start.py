@@ -8,6 +8,7 @@ all read the order and the messages from here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -21,6 +22,10 @@ NEEDS = {"observations": ("regions", "indicators"), "targets": ("regions", "indi
 SHOWN = ("regions", "indicators", "observations")  # until each has rows, the pages show the first-run page
 META = {"demo": False, "data_date": None, "title": "民生指标"}
 
+TITLES = {"regions": "区划代码表", "indicators": "指标目录", "observations": "指标数据", "targets": "目标任务",
+          BOUNDARIES: "边界（GeoJSON）"}
+UNITS = {"regions": "个区划", "indicators": "个指标", "observations": "行", "targets": "项任务", BOUNDARIES: "个级别"}
+OPTIONAL = ("targets", BOUNDARIES)
 WHAT = {
     "regions": "统计用区划代码表：区划代码、名称，可含级别、上级代码、驻地经纬度（国家统计局公布的代码表可直接整理后导入）",
     "indicators": "指标目录：每个指标的编码、名称、单位、类型（计数、金额、比率、标准）和报送频度",
@@ -83,6 +88,33 @@ def missing(kind: str, counts: dict[str, int]) -> str | None:
         if not counts.get(need):
             return missing_message(need)
     return None
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    title: str
+    what: str
+    status: str
+    done: bool
+    optional: bool
+
+
+def steps(counts: dict[str, int]) -> list[Step]:
+    """Each step of loading a new store, in order, and where it stands (what the first-run page lists)."""
+    out = []
+    for kind in ORDER:
+        n, need = counts.get(kind, 0), [k for k in NEEDS.get(kind, ()) if not counts.get(k)]
+        status = (f"已导入 {n:,} {UNITS[kind]}" if n else
+                  f"需先导入{'、'.join(TITLES[k] for k in need)}" if need else "可以导入")
+        out.append(Step(kind, TITLES[kind], WHAT[kind], status, bool(n), kind in OPTIONAL))
+    return out
+
+
+def order_note(first_run: bool = True) -> str:
+    """The order of loading in one line, for the 导入 page of a new store ("" once there is data)."""
+    return "新数据目录，请按顺序导入：" + " → ".join(
+        f"{i}. {TITLES[k]}" + ("（可选）" if k in OPTIONAL else "") for i, k in enumerate(ORDER, 1)) if first_run else ""
 
 
 def boundary_note(level: str) -> str:
