@@ -233,3 +233,29 @@ def test_map_without_boundaries_or_coordinates_ranks_and_names_the_file(tmp_path
     note = " ".join(i.value for i in at.info)
     assert "county.geojson" in note and "properties.code" in note and "经度" in note
     assert not at.error
+
+
+@pytest.mark.browser
+def test_a_served_fresh_store_shows_the_first_run_page_on_every_link(tmp_path, chromium_path, browser):
+    """What `MINSHENG_DATA=<init output> make run` serves: the router's streamlit process, in Chromium."""
+    from browser_support import APP_SCRIPT, StreamlitServer, new_page, wait_idle
+
+    data = tmp_path / "bureau"
+    assert cli(tmp_path, "init", data).returncode == 0
+    env = {"MINSHENG_DATA": str(data), "MINSHENG_USERS": str(tmp_path / "users.json"),
+           "MINSHENG_AUDIT": str(tmp_path / "audit.log")}
+    server = StreamlitServer(APP_SCRIPT, ROOT, "fresh", env=env).start()
+    try:
+        ctx, page, requests = new_page(browser)
+        for path in ("/", "/map", "/trend?region=990100000000"):
+            page.goto(server.url + path)
+            wait_idle(page)
+            body = page.locator('[data-testid="stMain"]').inner_text()
+            assert "开始使用" in body and FIRST_RUN in body, (path, body[:400])
+            assert "Traceback" not in body and "Error" not in body and str(data) not in body
+            assert page.locator('[data-testid="stDownloadButton"]').count() == 4
+            assert page.url.endswith("/start")                  # every browsing page lands on the first-run page
+        assert not requests.external()
+        ctx.close()
+    finally:
+        server.stop()
