@@ -141,7 +141,7 @@ def test_a_missing_directory_shows_the_first_run_page(tmp_path, monkeypatch):
     assert not (tmp_path / "nothing").exists()  # reading writes nothing
 
 
-def test_regions_indicators_values_into_a_missing_directory_read_back_exactly(tmp_path):
+def test_regions_indicators_values_into_a_missing_directory_read_back_exactly(tmp_path, monkeypatch):
     data = tmp_path / "new" / "data"
     for name, text in (("区划.csv", REGIONS_CSV), ("指标.csv", INDICATORS_CSV), ("数据.csv", OBS_CSV)):
         r = cli(tmp_path, "import", write(tmp_path, name, text), data=data)
@@ -159,6 +159,14 @@ def test_regions_indicators_values_into_a_missing_directory_read_back_exactly(tm
         assert {c: float(got[c]) for c in expect} == {c: float(v) for c, v in expect.items()}
     parents = repo.regions(data).set_index("code")["parent_code"]
     assert parents["990103200000"] == BING and parents[BING] == CITY  # inferred from the codes
+    # with regions, indicators and values the pages show data (no targets, no boundaries, no coordinates)
+    monkeypatch.setenv("MINSHENG_DATA", str(data))
+    for page in pages.PAGES:
+        at = app(page.key, year="2024")
+        assert not at.error, (page.key, [e.value for e in at.error])
+        assert FIRST_RUN not in shown_text(at), page.key
+    city = obs.loc[obs["时期"] == 2024, "数值"].sum()
+    assert {m.label: m.value for m in app(year="2024").metric}["低保对象"] == f"{int(city):,} 人"
 
 
 @pytest.mark.parametrize("blank", [True, False])
@@ -200,39 +208,58 @@ def test_the_import_page_creates_the_store_in_a_missing_directory(tmp_path, monk
     assert store.exists(data) and len(repo.regions(data)) == 9
 
 
-def bare_store(directory):
-    """A store from an official list: regions without coordinates, no boundaries; one indicator by county."""
+def test_an_admin_with_an_area_is_told_where_the_first_region_list_is_loaded(fresh):
+    from minsheng.ingest import pipeline
+
+    before = fingerprint(fresh)
+    plan = pipeline.prepare(REGIONS_CSV.encode("utf-8-sig"), "区划.csv", fresh, area=CITY)
+    assert [p.message for p in plan.errors] == [p.message for p in plan.problems]
+    assert len(plan.errors) == 1 and "尚未导入区划" in plan.errors[0].message and "命令行" in plan.errors[0].message
+    assert fingerprint(fresh) == before
+
+
+def bare_store(directory) -> pd.DataFrame:
+    """A store from an official list: regions without coordinates, no boundaries; a rate reported by township.
+    Returns the townships' numerators and denominators."""
     regions = pd.DataFrame([dict(code=CITY, name="测试市", level="city", parent_code=None)] +
                            [dict(code=c, name=n, level="county", parent_code=CITY)
-                            for c, n in ((JIA, "甲区"), (YI, "乙县"), (BING, "丙县"))]).assign(lon=None, lat=None)
-    regions[["lon", "lat"]] = regions[["lon", "lat"]].astype("float64")
+                            for c, n in ((JIA, "甲区"), (YI, "乙县"), (BING, "丙县"))] +
+                           [dict(code=c, name=n, level="township", parent_code=p) for c, (n, p) in TOWNS.items()])
+    regions[["lon", "lat"]] = float("nan")
     indicators = pd.DataFrame([dict(id="t_rate", name_zh="参保率", name_en="Rate", unit="%", domain="医保", kind="rate",
-                                    frequency="year", cumulative=False, report_level="county", higher_is_better=True,
+                                    frequency="year", cumulative=False, report_level="township", higher_is_better=True,
                                     description="", source="测试", seq=1)])
-    pairs = {JIA: (950, 1000), YI: (1880, 2000), BING: (470, 480)}
-    obs = pd.DataFrame([dict(indicator_id="t_rate", region_code=c, period=dt.date(2024, 1, 1), value=100 * n / d,
-                             numerator=float(n), denominator=float(d), status="final", source="县报", batch_id="t")
-                        for c, (n, d) in pairs.items()])
+    pairs = pd.DataFrame([(c, p, n, d) for (c, (_, p)), (n, d) in zip(TOWNS.items(), [(950, 1000), (400, 500), (1880, 2000),
+                                                                                     (470, 480), (30, 40)])],
+                         columns=["code", "county", "num", "den"])
+    obs = pd.DataFrame([dict(indicator_id="t_rate", region_code=r.code, period=dt.date(2024, 1, 1), value=100 * r.num / r.den,
+                             numerator=float(r.num), denominator=float(r.den), status="final", source="乡镇报",
+                             batch_id="t") for r in pairs.itertuples()])
     targets = pd.DataFrame(columns=["indicator_id", "region_code", "year", "target", "department", "task", "deadline"])
     store.write_tables(directory, dict(regions=regions, indicators=indicators, observations=obs, targets=targets),
                        {"title": "测试", "demo": False, "data_date": "2024-12-31"})
-    return {c: 100 * n / d for c, (n, d) in pairs.items()}
+    return pairs
 
 
 def test_map_without_boundaries_or_coordinates_ranks_and_names_the_file(tmp_path, monkeypatch):
     d = tmp_path / "bare"
-    rates = bare_store(d)
+    pairs = bare_store(d)
     monkeypatch.setenv("MINSHENG_DATA", str(d))
     at = app("map", region=CITY, year="2024", ind="t_rate")
-    assert not at.get("deck_gl_json_chart")                 # no empty deck
-    names = {JIA: "甲区", YI: "乙县", BING: "丙县"}
-    expect = pd.Series(rates).sort_values(ascending=False)
-    table = at.dataframe[0].value
-    assert table.iloc[:, 1].tolist() == [names[c] for c in expect.index]
-    assert table.iloc[:, 2].round(6).tolist() == expect.round(6).tolist()
-    note = " ".join(i.value for i in at.info)
-    assert "county.geojson" in note and "properties.code" in note and "经度" in note
-    assert not at.error
+    assert not at.get("deck_gl_json_chart") and not at.error  # no empty deck, no error
+    names = {JIA: "甲区", YI: "乙县", BING: "丙县", **{c: n for c, (n, _) in TOWNS.items()}}
+    by_county = pairs.groupby("county")[["num", "den"]].sum()
+    for level, rates in (("county", 100 * by_county["num"] / by_county["den"]),
+                         ("township", 100 * pairs.set_index("code")["num"] / pairs.set_index("code")["den"])):
+        if level == "township":
+            at.segmented_control(key="_w_maplevel").set_value("township").run()
+            assert not at.exception and not at.get("deck_gl_json_chart")
+        expect = rates.sort_values(ascending=False)
+        table = at.dataframe[0].value
+        assert table.iloc[:, 1].tolist() == [names[c] for c in expect.index]
+        assert table.iloc[:, 2].round(6).tolist() == expect.round(6).tolist()
+        note = " ".join(i.value for i in at.info)
+        assert f"{level}.geojson" in note and "properties.code" in note and "经度" in note
 
 
 @pytest.mark.browser

@@ -34,6 +34,8 @@ def render(steps: list[start.Step]) -> None:
                 "区划、指标和指标数据都导入后，各页面即显示数据。")
     for number, step in enumerate(steps, 1):
         render_step(number, step)
+    if not steps[0].done and session.mode() != "single":  # a signed-in admin imports inside an area: none yet
+        st.warning(start.FIRST_REGIONS_BY_AREA, icon=":material/info:")
     if session.can("import"):
         st.page_link(pages.get("import").script, label="前往“导入”页上传文件", icon=":material/upload_file:")
     else:

@@ -222,8 +222,9 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
     cat = catalog(directory)
     loaded = {"regions": len(cat.regions), "indicators": len(cat.indicators)}
     importer = scope.Area(cat.tree, area)
-    if importer.refusal:
-        return Plan(file, sha, kind, pd.DataFrame(), [error(file, importer.refusal)])
+    if importer.refusal:  # in a new store no area exists yet: its first region list comes from the server
+        return Plan(file, sha, kind, pd.DataFrame(), [error(file, importer.refusal if len(cat.regions)
+                                                            else start.FIRST_REGIONS_BY_AREA)])
     if not importer.city_wide:  # names resolve inside the area first: a 红旗村 elsewhere is not ambiguous
         within = within or area
     problems: list[Problem] = []
@@ -234,8 +235,8 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
             problems += sheet.problems
             continue
         k = kind or contract.guess_kind(sheet.header)
-        if start.missing(k, loaded):  # one clear message, not one "unknown code" per row
-            return Plan(file, sha, k, pd.DataFrame(), [error(file, start.missing(k, loaded))])
+        if need := start.missing(k, loaded):  # one clear message, not one "unknown code" per row
+            return Plan(file, sha, k, pd.DataFrame(), [error(file, need)])
         chosen = chosen or k
         if k != chosen:
             problems.append(error(file, f"工作表“{sheet.name}”像是{vocab.FILES.label(k)}，与其他工作表"

@@ -26,6 +26,10 @@ TITLES = {"regions": "区划代码表", "indicators": "指标目录", "observati
           BOUNDARIES: "边界（GeoJSON）"}
 UNITS = {"regions": "个区划", "indicators": "个指标", "observations": "行", "targets": "项任务", BOUNDARIES: "个级别"}
 OPTIONAL = ("targets", BOUNDARIES)
+# A signed-in admin imports inside an area, and a new store has no area yet (scope.Area fails closed):
+# the first region list is loaded where no area applies.
+FIRST_REGIONS_BY_AREA = ("尚未导入区划：账号按管辖范围导入，而新数据目录中还没有任何区划。首次的区划代码表请在服务器上用命令行导入"
+                         "（python -m minsheng import 区划代码表.xlsx），或在未启用登录的本机单用户模式下经“导入”页导入")
 WHAT = {
     "regions": "统计用区划代码表：区划代码、名称，可含级别、上级代码、驻地经纬度（国家统计局公布的代码表可直接整理后导入）",
     "indicators": "指标目录：每个指标的编码、名称、单位、类型（计数、金额、比率、标准）和报送频度",
