@@ -26,11 +26,19 @@ if user is None:
     st.navigation(list(routes.values()), position="hidden")  # keeps a deep link (/trend?region=…) for after sign-in
     st.stop()
 # A page is listed for those with its right (导入: admins only); the page checks the role itself too.
-page = st.navigation([routes[p.key] for p in pages.PAGES if session.can(p.action)])
+allowed = [routes[p.key] for p in pages.PAGES if session.can(p.action)]
+# A new store (no regions, indicators or values yet): every browsing page opens the first-run page
+# (views/start.py), so a deep link or a bookmark lands there too; 导入 stays open for admins.
+fresh = data.first_run()
+start = st.Page(pages.START.script, title=T(pages.START.title), icon=pages.START.icon, url_path=pages.START.url)
+page = st.navigation([*allowed, start] if fresh else allowed, position="hidden" if fresh else "sidebar")
 problem = frame.data_problem()
 if problem:
     st.error(problem)
     st.stop()
-frame.sidebar(next(p for p in pages.PAGES if routes[p.key] is page))
+if fresh and page not in (start, routes["import"]):
+    st.switch_page(start)
+shown = pages.START if page is start else next(p for p in pages.PAGES if routes[p.key] is page)
+frame.first_run_sidebar(shown) if fresh else frame.sidebar(shown)
 signin.sidebar_account()
 page.run()

@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from minsheng import audit, store
-from minsheng.ingest import geo, pipeline, scope
+from minsheng.ingest import geo, pipeline, scope, start
+from minsheng.ingest.problems import error
 from minsheng.regions import Tree
 
 
@@ -23,8 +24,8 @@ class OutOfArea(store.StoreError):
 
 
 def _regions(directory: Path | None) -> pd.DataFrame:
-    """Every region of the current version (the importer checks against the whole tree)."""
-    return pd.read_parquet(store.table_path(store.resolve(directory or store.data_dir()), "regions"))
+    """Every region of the current version (the importer checks against the whole tree); none before a store."""
+    return pipeline.table(directory or store.data_dir(), "regions")
 
 
 def area(code: str | None, directory: Path | None = None) -> scope.Area:
@@ -37,6 +38,9 @@ def check_boundaries(payload: bytes, name: str, *, crs: str | None, code: str | 
     """A boundary file read against every region (geo.read_boundaries), with an error for each
     feature outside `user_area` — named, not silently left out."""
     regions = _regions(directory)
+    need = start.missing(start.BOUNDARIES, {"regions": len(regions)})
+    if need:
+        return {}, [error(name, need)]
     levels, problems = geo.read_boundaries(payload, regions, crs=crs, code=code, display_name=name)
     return levels, problems + scope.boundaries(levels, scope.Area(Tree(regions), user_area), name)
 
@@ -51,9 +55,25 @@ def _audited(action: str, actor: str | None, source: str, detail: dict, do, done
     return version
 
 
+def init(directory: Path, *, actor: str | None, source: str) -> None:
+    """Create an empty store in a blank directory (`python -m minsheng init`, or the first import), audited."""
+    with audit.change("init", actor, {"tables": list(store.TABLES)}, source):
+        store.create(directory, start.empty_tables(), dict(start.META))
+
+
 def commit(plan: pipeline.Plan, *, actor: str | None, source: str, accept_warnings: bool = False,
            directory: Path | None = None) -> str:
-    """Write an import's plan as a new data version (pipeline.commit), audited."""
+    """Write an import's plan as a new data version (pipeline.commit), audited; the first import into a
+    blank directory creates the store there first."""
+    directory = directory or store.data_dir()
+    if store.blank(directory) and not plan.errors and (accept_warnings or not plan.warnings):
+        try:
+            init(directory, actor=actor, source=source)
+        except audit.AuditError as e:
+            raise store.StoreError(str(e)) from None
+        except store.StoreError:
+            if not store.exists(directory):  # else another import created it first: commit into that
+                raise
     detail = dict(kind=plan.kind, file=plan.file, sha256=plan.sha256, warnings=len(plan.warnings),
                   **({"area": plan.area} if plan.area is not None else {}))
     return _audited("import", actor, source, detail,

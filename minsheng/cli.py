@@ -1,4 +1,4 @@
-"""Command line: `python -m minsheng demo|export|import|history|rollback|prune|check|users …`."""
+"""Command line: `python -m minsheng init|demo|export|import|history|rollback|prune|check|users …`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,21 @@ def _demo(args) -> int:
               f"页面仍显示当前版本；如需使用演示数据，请执行 python -m minsheng rollback base", file=sys.stderr)
     counts = demo.build(out, (y, m))
     print("演示数据已生成：" + "，".join(f"{k} {v} 行" for k, v in counts.items()))
+    return 0
+
+
+def _init(args) -> int:
+    from minsheng import changes
+    from minsheng.ingest import start
+
+    out = Path(args.dir) if args.dir else store.data_dir()
+    try:
+        changes.init(out, actor=audit.os_user(), source="cli")
+    except (store.StoreError, audit.AuditError) as e:
+        print(f"创建失败：{e}", file=sys.stderr)
+        return 2
+    steps = "；".join(f"{i}. {start.label(k)}（{start.template_hint(k)}）" for i, k in enumerate(start.ORDER, 1))
+    print(f"已创建空数据目录 {out}。设置 MINSHENG_DATA={out} 后按顺序导入：{steps}")
     return 0
 
 
@@ -119,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="输出目录（默认 data/ 或 MINSHENG_DATA）")
     p.add_argument("--as-of", default="2026-10", help="最后一个有数据的月份，YYYY-MM（默认 2026-10）")
     p.set_defaults(func=_demo)
+    p = sub.add_parser("init", help="创建一个空的数据目录（之后依次导入区划、指标、数据）")
+    p.add_argument("dir", nargs="?", help="新目录或空目录（默认 MINSHENG_DATA）")
+    p.set_defaults(func=_init)
     p = sub.add_parser("export", help="按条件导出数据（与“数据”页下载的文件相同）")
     p.add_argument("--indicator", action="append", required=True, help="指标编码，可重复或用逗号分隔")
     p.add_argument("--region", help="区划代码（默认最上级区划）")

@@ -58,6 +58,17 @@ def _view(con: duckdb.DuckDBPyConnection, schema: str, name: str, path: Path) ->
          + _sql_literal(str(path)) + ")")
 
 
+def _empty(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
+    """A table with no rows in the schema a new store starts with (ingest/contract.py)."""
+    from minsheng.ingest import contract
+
+    con.register("_ms_empty", contract.empty_table(name))
+    try:
+        _ddl(con, "create table", schema, "." + name + " as select * from _ms_empty")
+    finally:
+        con.unregister("_ms_empty")
+
+
 def _create_schema(con: duckdb.DuckDBPyConnection, directory: Path, reading: store.Reading) -> str:
     """A schema holding one version's views (or in-memory roll-ups), named after its fingerprint.
 
@@ -67,13 +78,17 @@ def _create_schema(con: duckdb.DuckDBPyConnection, directory: Path, reading: sto
     schema = "v_" + reading.fingerprint  # 16 hex digits from store.version: a plain identifier (_ddl checks)
     _ddl(con, "drop schema if exists", schema, " cascade")  # left half-made by a failed attempt
     _ddl(con, "create schema", schema)
+    blank = store.blank(directory)  # no store yet: empty tables, so the first-run and 导入 pages can read
     try:
         for name in store.TABLES:
             path = store.table_path(reading.folder, name)
+            if blank:
+                _empty(con, schema, name)
+                continue
             if not path.exists():
-                raise FileNotFoundError(f"数据目录中缺少 {path.name}（可运行 python -m minsheng demo 生成演示数据）")
+                raise FileNotFoundError(f"数据目录中缺少 {path.name}（可运行 python -m minsheng check 核查）")
             _view(con, schema, name, path)
-        if store.ensure_derived(directory, reading.folder):
+        if not blank and store.ensure_derived(directory, reading.folder):
             windowed = rollup.windowed(reading.folder)
             for name in rollup.DERIVED:
                 if name != "coverage" or windowed:

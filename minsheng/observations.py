@@ -108,16 +108,20 @@ def merge_sorted(old: Path, new, dest: Path, drop) -> int:
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(old)
-    schema = pf.schema_arrow
+    # nullable: DuckDB marks a column of a file it wrote with no nulls (or no rows: a new store) as required
+    schema = pa.schema([f.with_nullable(True) for f in pf.schema_arrow], metadata=pf.schema_arrow.metadata)
     new = new.select(schema.names).cast(schema)
     keys = list(zip(*(new.column(c).to_pylist() for c in SORT)))  # sorted, as tuples
     sort_keys = [(c, "ascending") for c in SORT]
 
     def batches():
+        if not pf.metadata.num_row_groups:  # an empty table (a new store's roll-up): the new rows are all
+            yield from new.to_batches()
+            return
         j = 0
         last = pf.metadata.num_row_groups - 1
         for g in range(pf.metadata.num_row_groups):
-            t = pf.read_row_group(g)
+            t = pf.read_row_group(g).cast(schema)
             if g == last:
                 k = len(keys)
             else:

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from minsheng import files, integrity, locks, observations, rollup
@@ -337,8 +338,10 @@ def missing_added(name: str, path: Path) -> list[tuple[str, str]]:
     return [(c, sql) for c, (sql, _) in fields.items() if c not in have]
 
 
-def _to_parquet(df: pd.DataFrame, path: Path, name: str) -> None:
-    if name == "observations":  # sorted by region in small row groups: lookups read one or two groups
+def _to_parquet(df: pd.DataFrame | pa.Table, path: Path, name: str) -> None:
+    if isinstance(df, pa.Table):  # typed as given: an empty table's date columns stay dates, not nulls
+        pq.write_table(df, path, compression="zstd")
+    elif name == "observations":  # sorted by region in small row groups: lookups read one or two groups
         observations.write(df, path)
     else:
         df.to_parquet(path, index=False, compression="zstd")
@@ -354,6 +357,40 @@ def write_tables(directory: Path, tables: dict[str, pd.DataFrame], meta: dict) -
     files.write_json(directory / "meta.json", meta)
     if all((Path(directory) / f"{n}.parquet").exists() for n in rollup.SOURCES):
         rollup.build(Path(directory))
+
+
+# Files a data directory may hold before it is a store: the audit log and the users file live in
+# it by default (audit.log_path, auth), and either may be written before the first import.
+_BEFORE_STORE = {"audit.log", "users.json", VERSIONS}
+
+
+def exists(directory: Path) -> bool:
+    """Whether `directory` holds a store: base tables (the demo, `create`) or committed versions."""
+    return table_path(directory, "regions").exists() or (_vroot(directory) / "CURRENT").exists()
+
+
+def blank(directory: Path) -> bool:
+    """Missing, or holding nothing of a store's (a store may be created there; anything else is not ours)."""
+    try:
+        names = set(os.listdir(directory))
+    except FileNotFoundError:
+        return True
+    return names <= _BEFORE_STORE and not exists(directory)
+
+
+def create(directory: Path, tables: dict[str, pa.Table], meta: dict, lock_timeout: float = 30) -> None:
+    """Make a blank directory a store: `tables` (empty ones, from the import contract) as its base version,
+    with a manifest of checksums like every committed version. StoreError when the directory is not blank."""
+    directory = Path(directory)
+    if sorted(tables) != sorted(TABLES):
+        raise StoreError("新数据目录须包含全部数据表")
+    with refusing_io("创建数据目录"):
+        directory.mkdir(parents=True, exist_ok=True)
+        with lock(directory, lock_timeout):
+            if not blank(directory):
+                raise StoreError("该目录已有数据或其他文件，不能在此创建新的数据目录；请指定一个空目录或新目录")
+            write_tables(directory, tables, meta)
+            integrity.record(directory, _files_of(directory, directory))
 
 
 def ensure_derived(directory: Path, folder: Path) -> bool:

@@ -15,7 +15,7 @@ def test_every_query_file_is_used():
 
 
 def test_every_page_script_is_registered_and_every_entry_exists():
-    registered = {p.script for p in pages.PAGES}
+    registered = {p.script for p in pages.ALL}
     scripts = {f"views/{p.name}" for p in (ROOT / "views").glob("*.py")}
     assert scripts == registered, f"not registered: {scripts - registered}; missing: {registered - scripts}"
     assert len({p.key for p in pages.PAGES}) == len({p.url for p in pages.PAGES}) == len(pages.PAGES)
@@ -62,7 +62,7 @@ def test_pages_stay_small_and_above_the_cache_edge():
     # A page reads inputs, asks ui/data (the cache edge) and draws; storage and SQL live below.
     below = re.compile(r"^\s*(from minsheng import .*\b(repo|db|store|rollup|observations|files)\b|"
                        r"from minsheng\.(repo|db|store|rollup)|import (duckdb|pyarrow))", re.M)
-    for page in pages.PAGES:
+    for page in pages.ALL:
         text = (ROOT / page.script).read_text(encoding="utf-8")
         assert not below.search(text), f"{page.script} reaches below the cache edge: {below.search(text)[0]}"
         assert len(text.splitlines()) <= 170, f"{page.script} has {len(text.splitlines())} lines (about 150 at most)"

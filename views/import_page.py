@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from minsheng import changes, export, safe_cells, vocab
-from minsheng.ingest import pipeline, readers, template
+from minsheng.ingest import pipeline, readers, start, template
 from minsheng.ingest.problems import as_frame
 from minsheng.ui import data, frame, session, text
 
@@ -24,7 +24,7 @@ def inputs(sc, indicators: pd.DataFrame) -> dict:
     indicator = c2.selectbox("宽表对应的指标", [None, *indicators["id"]], key="imp_ind",
                              format_func=lambda i: "（长表不需选择）" if i is None else label(i),
                              help="一行一个区划、一列一个年份或月份的表格，需指定是哪个指标")
-    within = c3.selectbox("按名称匹配区划的范围", [sc.region, None], key="imp_within",
+    within = c3.selectbox("按名称匹配区划的范围", [sc.region, None] if sc.region else [None], key="imp_within",
                           format_func=lambda c: "全部区划" if c is None else sc.region_name,
                           help="文件只写区划名称时，在此范围内查找，避免重名")
     factor = c4.number_input("同比变化提醒倍数", min_value=1.5, max_value=100.0, value=3.0, step=0.5, key="imp_factor",
@@ -99,8 +99,8 @@ def boundaries(f: dict) -> None:
 
 
 def render_templates(indicators: pd.DataFrame) -> None:
-    with st.expander("下载填报模板", icon=":material/description:"):
-        st.caption("模板含“说明”工作表、列名批注，以及指标编码、区划代码的下拉选项。")
+    with st.expander("下载填报模板", icon=":material/description:", expanded=data.first_run()):  # a new store: open
+        st.caption("模板含“说明”工作表、列名批注，以及指标编码、区划代码的下拉选项。" + start.order_note(data.first_run()))
         regions = data.regions()
         for col, kind in zip(st.columns(len(vocab.FILES.codes)), vocab.FILES.codes):
             col.download_button(f"{vocab.FILES.label(kind)}模板", template.template_bytes(kind, indicators, regions),

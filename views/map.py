@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from minsheng import fmt, images, lineage, maps, metrics, slides, vocab
+from minsheng.ingest import start
 from minsheng.selection import Selection
 from minsheng.ui import data, exports, frame, state, text
 
@@ -66,30 +67,29 @@ def load(sel: Selection, shown: pd.DataFrame, ind: pd.Series) -> pd.DataFrame:
 
 def render_map(sel: Selection, table: pd.DataFrame, ind: pd.Series, highlight: str | None):
     """The choropleth, its legend and notes, and its image buttons; returns the provenance and the
-    static figure's maker for the deck."""
+    static figure's maker for the deck (None when there is nothing to draw)."""
     ind_name, unit = text.name(ind), text.unit(ind["unit"])
     dec = fmt.decimals_for(ind["unit"], ind["kind"], ind.get("decimals"))
     rows = maps.rows(table, lambda v: fmt.value_with_unit(v, ind["unit"], ind["kind"], sel.lang, dec))
     coll = maps.boundaries(sel.level)
     st.markdown(f"**{text.md(f'{ind_name}（{unit}） · {sel.subtitle(dated=False)}')}**")
+    prov = exports.provenance(sel, f"{ind_name}（{unit}）", unit, "；".join(sorted(set(table["source"].dropna()))))
     deck = maps.choropleth(coll, rows, highlight)
-    if deck is None:
-        st.info(T("没有这些区划的边界或坐标，无法绘制地图；右侧排名仍可查看。"))
-    else:
-        event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="map_chart", height=520)
-        picked = (event.selection.objects.get("regions") or []) if event and event.selection else []
-        code = (picked[0].get("code") or picked[0].get("properties", {}).get("code")) if picked else None
-        if code and code != sel.region and data.tree().kids(code):
-            state.set_value("region", code)
-            st.rerun()
+    if deck is None:  # an official list has neither: say which file draws the map; the ranking stays
+        st.info(text.md(start.boundary_note(sel.level)), icon=":material/map:")
+        return prov, None
+    event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="map_chart", height=520)
+    picked = (event.selection.objects.get("regions") or []) if event and event.selection else []
+    code = (picked[0].get("code") or picked[0].get("properties", {}).get("code")) if picked else None
+    if code and code != sel.region and data.tree().kids(code):
+        state.set_value("region", code)
+        st.rerun()
     # raw HTML, not markdown with HTML allowed: markdown would still read the escaped text around the tags
     st.html(maps.legend_html(rows, lambda v: fmt.number(v, dec), T("图例（{unit}）：", unit=unit), T("无数据")))
     notes = [T("无底图，离线绘制")]
     if sel.level == "township" and coll and any(ft["properties"].get("synthetic") for ft in coll["features"]):
         notes.append(T("乡镇边界为示意边界，非实际行政界线"))
     st.caption("；".join(notes) + "。" + T("点击区县可下钻到其乡镇。"))
-    source = "；".join(sorted(set(table["source"].dropna())))
-    prov = exports.provenance(sel, f"{ind_name}（{unit}）", unit, source)
     static = lambda: images.map_figure(coll, rows, highlight=highlight,  # noqa: E731
                                       fmt_value=lambda v: fmt.number(v, dec))
     exports.chart_buttons(static, prov, key="map_static", sel=sel)
@@ -120,7 +120,7 @@ def render_ranking(sel: Selection, table: pd.DataFrame, ind: pd.Series, prov, st
         st.selectbox(T("下钻到"), [None] + drill["code"].tolist(), key="map_drill", on_change=drill_down,
                      format_func=lambda c: "—" if c is None else tree.label(c))
     exports.deck_button(sel, lambda: [
-        slides.Chart(prov.title, images.png(static(), prov)),
+        *([slides.Chart(prov.title, images.png(static(), prov))] if static else []),
         slides.Table(f"{prov.title} · {T('排名')}", [str(c) for c in show.columns],
                      [[fmt.number(v, dec) if isinstance(v, float) else str(v) for v in r]
                       for r in show.itertuples(index=False)])], [prov.source], rows=len(show))

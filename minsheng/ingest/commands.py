@@ -24,8 +24,8 @@ def _import(args) -> int:
         plan = pipeline.prepare(path.read_bytes(), path.name, directory, kind=args.kind, indicator=args.indicator,
                                 within=args.within, factor=args.factor, area=_area(args))
     except FileNotFoundError as e:
-        print(f"导入失败：数据目录 {directory} 中缺少数据表（{Path(str(e)).name}）。"
-              "可先运行 python -m minsheng demo，或用 MINSHENG_DATA 指向已有的数据目录", file=sys.stderr)
+        print(f"导入失败：数据目录 {directory} 不完整，缺少数据表（{Path(str(e)).name}）。"
+              "可运行 python -m minsheng check 核查；新目录无需准备，导入时自动创建", file=sys.stderr)
         return 2
     for p in plan.problems:
         print(str(p), file=sys.stderr)

@@ -257,3 +257,32 @@ def guess_kind(header: list[str]) -> str:
     if not returns and ("level" in found["regions"] or "parent_code" in found["regions"]):
         return "regions"
     return max(KINDS, key=lambda k: (len(found[k]), k == "observations"))
+
+
+# --- the tables the store keeps -------------------------------------------------------------------
+# A table's columns are its kind's stored columns and the carried ones, so a column added to the
+# contract is a column of a new, empty table too (`python -m minsheng init`). Its type follows from
+# how its cells are read; the columns no file holds are named here.
+_READ_AS = {cells.parse_number: "float64", cells.parse_year: "int64", cells.parse_period: "date32",
+            cells.parse_deadline: "date32", cells.parse_yes_no: "bool"}
+_CHECKED_AS = {"decimal": "float64", "positive": "float64", "lon": "float64", "lat": "float64", "year": "int64",
+               "date": "date32"}
+_NAMED = {"seq": "int64", "valid_from": "date32", "valid_to": "date32", "batch_id": "string", "decimals": "int64"}
+STAMPED = {"observations": ("batch_id",)}  # written by the import itself (the file's checksum), not by a clerk
+
+
+def table_columns(kind: str) -> list[tuple[str, str]]:
+    """(column, type) of the table `kind` fills, in order: string, float64, int64, date32 or bool."""
+    spec = KINDS[kind]
+    out = [(c.name, _NAMED.get(c.name) or _READ_AS.get(c.parse) or _CHECKED_AS.get(c.check) or "string")
+           for c in spec.columns if c.stored]
+    return out + [(c, _NAMED.get(c, "string")) for c in (*spec.carried, *STAMPED.get(kind, ()))]
+
+
+def empty_table(kind: str):
+    """The table `kind` fills with no rows, as a pyarrow Table: what a new store starts with."""
+    import pyarrow as pa
+
+    types = {"string": pa.large_string(), "float64": pa.float64(), "int64": pa.int64(), "date32": pa.date32(),
+             "bool": pa.bool_()}
+    return pa.schema([(name, types[t]) for name, t in table_columns(kind)]).empty_table()

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from minsheng import lineage, observations, store, vocab
-from minsheng.ingest import cells, contract, readers, scope, validate
+from minsheng.ingest import cells, contract, readers, scope, start, validate
 from minsheng.ingest.catalog import Catalog
 from minsheng.ingest.problems import ERROR, WARNING, ImportRejected, Problem, error
 from minsheng.regions import Tree
@@ -42,15 +42,18 @@ class Plan:
         return [p for p in self.problems if p.level == WARNING]
 
 
-def _current(directory: Path, name: str) -> pd.DataFrame:
+def table(directory: Path, name: str) -> pd.DataFrame:
+    """A table of the current version; before there is a store, the empty table a new one starts with.
+    A table written before a field was added gets it, empty (store.ADDED; regions: lineage's columns)."""
+    if not store.exists(directory):
+        return contract.empty_table(name).to_pandas()
     table = store.with_added(pd.read_parquet(store.table_path(store.resolve(directory), name)), name)
-    # a regions table written before code changes were recorded gets their (empty) columns
     return lineage.with_columns(table) if name == "regions" else table
 
 
 def catalog(directory: Path) -> Catalog:
     # Observations stay on disk: the year-on-year check reads just the rows it compares with.
-    return Catalog(_current(directory, "regions"), _current(directory, "indicators"),
+    return Catalog(table(directory, "regions"), table(directory, "indicators"),
                    observations_file=store.table_path(store.resolve(directory), "observations"))
 
 
@@ -213,13 +216,18 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
     sha = hashlib.sha256(data).hexdigest()
     if kind is not None and kind not in vocab.FILES:
         return Plan(file, sha, kind, pd.DataFrame(), [error(file, f"未知导入类型“{kind}”")])
+    refused = start.refusal(directory)
+    if refused:
+        return Plan(file, sha, kind, pd.DataFrame(), [error(file, refused)])
     progress(0.05, "读取文件…")
     sheets = readers.read_isolated(data, file, max_bytes)  # in a bounded child process
     progress(0.3, "逐行检查…")
     cat = catalog(directory)
+    loaded = {"regions": len(cat.regions), "indicators": len(cat.indicators)}
     importer = scope.Area(cat.tree, area)
-    if importer.refusal:
-        return Plan(file, sha, kind, pd.DataFrame(), [error(file, importer.refusal)])
+    if importer.refusal:  # in a new store no area exists yet: its first region list comes from the server
+        return Plan(file, sha, kind, pd.DataFrame(), [error(file, importer.refusal if len(cat.regions)
+                                                            else start.FIRST_REGIONS_BY_AREA)])
     if not importer.city_wide:  # names resolve inside the area first: a 红旗村 elsewhere is not ambiguous
         within = within or area
     problems: list[Problem] = []
@@ -230,6 +238,8 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
             problems += sheet.problems
             continue
         k = kind or contract.guess_kind(sheet.header)
+        if need := start.missing(k, loaded):  # one clear message, not one "unknown code" per row
+            return Plan(file, sha, k, pd.DataFrame(), [error(file, need)])
         chosen = chosen or k
         if k != chosen:
             problems.append(error(file, f"工作表“{sheet.name}”像是{vocab.FILES.label(k)}，与其他工作表"
@@ -259,7 +269,7 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
 def _preview(kind: str, rows: pd.DataFrame, directory: Path):
     if kind == "observations":
         return preview_observations(rows, directory)
-    return preview(kind, rows, _current(directory, kind))
+    return preview(kind, rows, table(directory, kind))
 
 
 def _cross_sheet_duplicates(rows: pd.DataFrame, kind: str, file: str) -> list[Problem]:
@@ -291,7 +301,7 @@ def commit(plan: Plan, directory: Path | None = None, *, accept_warnings: bool =
 def _confine_again(plan: Plan, directory: Path) -> None:
     """Check the rows again against the newer version's region tree (a township may have moved out
     of the importer's area since the preview) and recompute the scope; StoreConflict if any left."""
-    tree = Tree(_current(directory, "regions"))
+    tree = Tree(table(directory, "regions"))
     importer = scope.Area(tree, plan.area)
     _, problems = scope.confine(plan.kind, plan.rows, [], importer, plan.file, [])
     outside = [p for p in problems if p.level == ERROR]
@@ -302,6 +312,8 @@ def _confine_again(plan: Plan, directory: Path) -> None:
 
 
 def _write(plan: Plan, directory: Path, user: str | None, lock_timeout: float) -> str:
+    if not store.exists(directory):  # changes.commit creates the store first; a commit never half-makes one
+        raise store.StoreError("数据目录尚未创建：请先运行 python -m minsheng init <目录>，或经“导入”页、命令行导入")
     table = plan.merged.drop(columns=[c for c in plan.merged.columns if c.startswith("_")])
     if plan.kind == "observations":  # the file's rows only: the store merges them into the table
         table["batch_id"] = table["batch_id"].where(table["batch_id"].notna(), plan.sha256[:12]) \

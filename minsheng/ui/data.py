@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from minsheng import export, regions as region_tree, repo, store
+from minsheng.ingest import start
 from minsheng.selection import Selection
 from minsheng.ui import session
 
@@ -60,6 +61,25 @@ def _periods(ver: str) -> pd.DataFrame:
 @st.cache_data(max_entries=8, show_spinner=False)
 def _meta(ver: str) -> dict:
     return repo.meta()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _loaded(ver: str) -> dict[str, int]:
+    return start.loaded(store.data_dir())
+
+
+def loaded() -> dict[str, int]:
+    """Rows in each table of the data read (whole store, not the user's area): what a new store still lacks."""
+    return _loaded(version())
+
+
+def first_run() -> bool:
+    """Whether the store still lacks regions, indicators or values: the pages show the first-run page.
+    False when the data cannot be read at all: the router's data check (frame.data_problem) says why."""
+    try:
+        return start.first_run(loaded())
+    except (store.StoreError, OSError):
+        return False
 
 
 def regions() -> pd.DataFrame:

@@ -7,6 +7,7 @@ from it (`scope`) and adds its own choices with `Selection.with_`.
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlencode
 
 import duckdb
@@ -43,7 +44,7 @@ def data_problem() -> str | None:
                 st.warning(md(fallback), icon=":material/warning:")
             else:
                 st.info(T("数据正在维护，页面暂时显示较早的数据版本。"), icon=":material/info:")
-        if not data.tree().order:
+        if not data.tree().order and not data.first_run():  # a new store: the first-run page says what to load
             if data.area():
                 return T("你的区域（{area}）不在区划表中，无法显示数据。请联系管理员核对账户的区域设置。",
                          area=md(data.area()))
@@ -103,6 +104,22 @@ def sidebar(page: pages.Page) -> Selection:
     st.session_state[_SCOPE] = sc
     if sc.present:
         st.html(f"<style>{PRESENT_CSS}</style>")
+    return sc
+
+
+def first_run_sidebar(page: pages.Page) -> Selection:
+    """The frame of a new store, with no regions or years to pick: the way to the first-run page and,
+    for admins, to 导入; settles a selection with no region for the page."""
+    st.session_state.pop(_SCOPE, None)
+    with st.sidebar:
+        st.markdown(f"### {T('民生指标看板')}")
+        st.page_link(pages.START.script, label=T(pages.START.title), icon=pages.START.icon)
+        if session.can("import"):
+            imp = pages.get("import")
+            st.page_link(imp.script, label=T(imp.title), icon=imp.icon)
+    sc = Selection(region="", region_name=T("新数据目录"), region_level="", year=dt.date.today().year,
+                   data_date=data.meta().get("data_date"), area=data.area(), version=data.version(), page=page.title)
+    st.session_state[_SCOPE] = sc
     return sc
 
 

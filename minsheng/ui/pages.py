@@ -29,6 +29,10 @@ PAGES = (
     Page("import", "views/import_page.py", "import", "导入", ":material/upload_file:", action="import"),
 )
 DEFAULT = PAGES[0]
+# Shown instead of every browsing page while the store lacks regions, indicators or values (a new
+# bureau's first days); not listed in the menu once there is data.
+START = Page("start", "views/start.py", "start", "开始使用", ":material/rocket_launch:")
+ALL = (*PAGES, START)  # every page script in views/
 BROWSE = tuple(p for p in PAGES if p.action == "browse")  # what every signed-in user sees
 
 
