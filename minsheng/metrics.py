@@ -350,4 +350,5 @@ def inherit_standards(cards: pd.DataFrame, above: pd.DataFrame, ancestors: list[
             new = out["indicator_id"].map(theirs[col]) if col != "applies_from" else code
             out[col] = out[col].where(~fill, new)
         todo &= ~fill
+    out["yoy"] = out["yoy"].astype(object).where(out["yoy"].notna(), None)  # a Change or None, as `kpis` gives
     return out

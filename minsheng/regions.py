@@ -30,6 +30,8 @@ class Tree:
             self.children.setdefault(self.parent[c], []).append(c)
         self.roots = self.children.get(None, [])
         self.heirs = lineage.heirs(regions)  # successor → the region it took over from (code changes)
+        ends = regions["valid_to"] if "valid_to" in regions else pd.Series(None, index=regions.index)
+        self.retired: dict[str, int] = {c: pd.Timestamp(t).year for c, t in zip(regions["code"], ends) if pd.notna(t)}
         self.order: list[str] = []
         todo = list(reversed(self.roots))
         while todo:  # depth-first without recursion (villages are five levels down)
@@ -78,14 +80,16 @@ class Tree:
         else — the whole path repeats — with its code. Streamlit keys a widget's value by its label, so
         two villages drawn alike would swap on the next rerun; the labels do not depend on which
         regions a picker happens to list, so a region keeps its label on every page."""
-        labels = dict(self.names)
+        # a retired code says so (株洲县（2018年停用）): beside its successor of the same name it is told apart
+        labels = {c: (f"{n}（{self.retired[c]}年停用）" if c in self.retired else n) for c, n in self.names.items()}
         groups: dict[str, list[str]] = {}
-        for code, name in self.names.items():
+        for code, name in labels.items():
             groups.setdefault(name, []).append(code)
         for name, codes in groups.items():
             if len(codes) < 2:
                 continue
             up = {c: [self.names[a] for a in self.ancestors(c)] for c in codes}
+            tags = {c: "" for c in codes}  # two tops of one name have no ancestors to tell them apart
             for depth in range(1, max(len(u) for u in up.values()) + 1):
                 tags = {c: "·".join(u[:depth]) for c, u in up.items()}
                 if len(set(tags.values())) == len(tags):

@@ -136,3 +136,20 @@ def test_the_data_page_and_the_map_tell_same_name_regions_apart(same_names):
     assert not at.exception, [e.value for e in at.exception]
     names = list(at.dataframe[0].value["区域"])
     assert "新华街道（甲县）" in names and "新华街道（乙县）" in names and len(set(names)) == len(names), names
+
+
+def test_a_retired_code_says_so_and_two_tops_of_one_name_are_told_apart_by_code():
+    df = pd.DataFrame([
+        dict(code="990100000000", name="市", level="city", parent_code=None, valid_to=None),
+        dict(code="990200000000", name="市", level="city", parent_code=None, valid_to=None),
+        dict(code="990121000000", name="株洲县", level="county", parent_code="990100000000",
+             valid_to=pd.Timestamp("2018-06-19")),
+        dict(code="990112000000", name="渌口区", level="county", parent_code="990100000000", valid_to=None),
+        dict(code="990122000000", name="祁阳", level="county", parent_code="990100000000",
+             valid_to=pd.Timestamp("2021-03-01")),
+        dict(code="990182000000", name="祁阳", level="county", parent_code="990100000000", valid_to=None),
+    ])
+    tree = regions.Tree(df)
+    assert tree.label("990121000000") == "株洲县（2018年停用）" and tree.label("990112000000") == "渌口区"
+    assert tree.label("990122000000") == "祁阳（2021年停用）" and tree.label("990182000000") == "祁阳"
+    assert {tree.label("990100000000"), tree.label("990200000000")} == {"市 990100000000", "市 990200000000"}
