@@ -39,6 +39,9 @@ if problem:
 if fresh and page not in (start, routes["import"]):
     st.switch_page(start)
 shown = pages.START if page is start else next(p for p in pages.PAGES if routes[p.key] is page)
-frame.first_run_sidebar(shown) if fresh else frame.sidebar(shown)
+if fresh:  # statements, not an expression: Streamlit's magic would draw the value of an expression line
+    frame.first_run_sidebar(shown)
+else:
+    frame.sidebar(shown)
 signin.sidebar_account()
 page.run()

@@ -161,3 +161,21 @@ def test_no_import_circle_in_the_ui_layer():
 
     for name in graph:
         visit(name, [])
+
+
+def test_no_magic_draws_a_value_on_a_page():
+    """A line that is only an expression is drawn by Streamlit's "magic" (once the whole Selection of
+    a run, with its area and data version, showed above every page): magic is off, and no page draws
+    a docstring-and-attributes panel."""
+    cfg = (ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8")
+    assert "magicEnabled = false" in cfg
+    from streamlit.testing.v1 import AppTest
+
+    from minsheng.ui import pages
+
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    at.run()
+    for page in pages.PAGES:
+        at.switch_page(page.script).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert not at.get("help"), page.key
