@@ -70,6 +70,24 @@ def fixture_tables() -> dict[str, pd.DataFrame]:
     return dict(regions=regions, indicators=indicators, observations=pd.DataFrame(o), targets=targets)
 
 
+def app(page: str | None = None, **params):
+    """The dashboard in an AppTest, opened with URL parameters `params` (and switched to `page`), run
+    once without an exception."""
+    from streamlit.testing.v1 import AppTest
+
+    from minsheng.ui import pages
+
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    if page:
+        at.switch_page(pages.get(page).script)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 @pytest.fixture(scope="session")
 def fixture_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("fixture_data")

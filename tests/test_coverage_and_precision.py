@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, app
 from minsheng import fmt, repo, store
 from minsheng.ingest import contract, pipeline, template
 from minsheng.reference import KEYS, Reference, same
@@ -143,12 +143,7 @@ def test_like_for_like_respects_the_area(coverage_dir):
 
 def overview(directory: Path, monkeypatch, **params) -> AppTest:
     monkeypatch.setenv("MINSHENG_DATA", str(directory))
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app(**params)
 
 
 def card(at, label: str):

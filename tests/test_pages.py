@@ -3,24 +3,11 @@
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import app
 from minsheng.ui import pages
 
 CITY, SHIFENG, HETANG, QUYUAN = "430200000000", "430204000000", "430202000000", "430671000000"
-
-
-def app(page: str | None = None, **params) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    if page:
-        at.switch_page(pages.get(page).script)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def metrics_of(at) -> dict:

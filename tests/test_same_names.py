@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import ROOT, fixture_tables
+from conftest import app, fixture_tables
 from minsheng import regions, store
 from minsheng.ui import pages
 
@@ -80,17 +80,6 @@ def test_labels_stay_unique_when_everything_above_repeats_too():
     assert labels["990101001001"].endswith("990101001001") and labels["990101002001"].endswith("990101002001")
 
 
-def _app(**params):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def _stock(at) -> str:
     return next(m.value for m in at.metric if m.label == "月末人数")
 
@@ -98,7 +87,7 @@ def _stock(at) -> str:
 @pytest.mark.parametrize("village,other,value", [(HONGQI_YI, HONGQI_JIA, "222 人"), (XINHUA_YI, XINHUA_JIA, "444 人"),
                                                  (HONGQI_JIA, HONGQI_YI, "111 人")])
 def test_a_same_name_village_keeps_its_code_across_pages_years_and_languages(same_names, village, other, value):
-    at = _app(region=village, year="2023")
+    at = app(region=village, year="2023")
     picker = at.selectbox(key="_w_region")
     assert picker.value == village and _stock(at) == value
     for page in [*pages.BROWSE[1:], pages.DEFAULT]:
@@ -118,7 +107,7 @@ def test_a_same_name_village_keeps_its_code_across_pages_years_and_languages(sam
 
 
 def test_the_data_page_and_the_map_tell_same_name_regions_apart(same_names):
-    at = _app(region=CITY, year="2023", xinds="stock")
+    at = app(region=CITY, year="2023", xinds="stock")
     at.switch_page(pages.get("explore").script).run()
     at.segmented_control(key="_w_xlevel").set_value("village").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -129,7 +118,7 @@ def test_the_data_page_and_the_map_tell_same_name_regions_apart(same_names):
     picker.set_value([HONGQI_YI]).run()
     assert at.multiselect(key="_w_xregs").value == [HONGQI_YI]
     assert list(at.dataframe[0].value["区划代码"].unique()) == [HONGQI_YI]
-    at = _app(region=CITY, year="2023")
+    at = app(region=CITY, year="2023")
     at.switch_page(pages.get("map").script).run()
     at.selectbox(key="_w_ind").set_value("stock").run()
     at.segmented_control(key="_w_maplevel").set_value("township").run()

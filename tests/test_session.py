@@ -11,7 +11,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.util import patch_config_options
 
-from conftest import ROOT
+from conftest import ROOT, app
 from minsheng import audit, auth
 from minsheng.ui import pages, session, signin
 
@@ -49,12 +49,7 @@ def deferred(monkeypatch):
 
 
 def start(**params) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app(**params)
 
 
 def sign_in(at: AppTest, name: str, password: str = PW) -> AppTest:

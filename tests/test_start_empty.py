@@ -18,9 +18,8 @@ import openpyxl
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, app
 from minsheng import repo, store
 from minsheng.ui import pages
 
@@ -59,18 +58,6 @@ def fingerprint(directory):
         return None
     return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(directory.rglob("*")) if p.is_file() and p.name != "lock"}
-
-
-def app(page: str | None = None, **params) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    if page:
-        at.switch_page(pages.get(page).script)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def shown_text(at) -> str:
