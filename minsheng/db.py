@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from minsheng import lineage, rollup, store
+from minsheng import fields, rollup, store
 from minsheng.rollup import COVERAGE  # a module constant of literals (tests/test_meta.py)
 
 _lock = threading.Lock()
@@ -46,14 +46,9 @@ def _ddl(con: duckdb.DuckDBPyConnection, statement: str, schema: str, *rest: str
 
 
 def _view(con: duckdb.DuckDBPyConnection, schema: str, name: str, path: Path) -> None:
-    # a field added since the file was written reads as NULL: store.ADDED for most tables; for regions the
-    # validity columns as dates, empty in a table written before them (lineage.select_list spells out our
-    # own column names only)
-    if name == "regions":
-        cols = lineage.select_list(set(pq.read_schema(path).names))
-    else:
-        cols = "*" + ("".join(f", null::{sql} as {col}" for col, sql in store.missing_added(name, path))
-                      if name in store.TABLES else "")
+    # a field added since the file was written reads as NULL, a present one as its type (minsheng/fields.py:
+    # our own field names only)
+    cols = fields.select_list(name, set(pq.read_schema(path).names))
     _ddl(con, "create view", schema, "." + name + " as select " + cols + " from read_parquet("
          + _sql_literal(str(path)) + ")")
 

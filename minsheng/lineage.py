@@ -15,33 +15,12 @@ import datetime as dt
 
 import pandas as pd
 
-# the regions table's validity columns, with their SQL types; a table written before they existed
-# reads them as empty (`select_list`)
-COLUMNS = {"valid_from": "date", "valid_to": "date", "successor_code": "varchar"}
+from minsheng import fields
 
 # A period's last day in SQL, from its first day and its indicator's frequency (the one spelling of it
 # in SQL: rollup.py builds from it, queries/series.sql spells the same expression out).
 PERIOD_END_SQL = ("(({p}) + case {f} when 'month' then interval 1 month when 'quarter' then interval 3 month "
                   "else interval 1 year end - interval 1 day)::date")
-
-
-def select_list(names: set[str]) -> str:
-    """The select list that gives a regions file with columns `names` the validity columns as dates:
-    cast where present (pandas writes them as timestamps), empty where the file predates them."""
-    present = [c for c in COLUMNS if c in names]
-    replace = ", ".join(f"{c}::{COLUMNS[c]} as {c}" for c in present)
-    added = "".join(f", null::{t} as {c}" for c, t in COLUMNS.items() if c not in names)
-    return ("* replace (" + replace + ")" if replace else "*") + added
-
-
-def with_columns(regions: pd.DataFrame) -> pd.DataFrame:
-    """The regions table with the validity columns, empty where it has none (tables written before)."""
-    out = regions.copy()
-    for c in ("valid_from", "valid_to"):
-        out[c] = pd.to_datetime(out[c]) if c in out else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
-    if "successor_code" not in out:
-        out["successor_code"] = pd.Series(None, index=out.index, dtype="str")
-    return out
 
 
 def period_end(period: dt.date, frequency: str) -> dt.date:
@@ -79,7 +58,7 @@ def current_code(code: str, successor: dict) -> str:
 def heirs(regions: pd.DataFrame) -> dict[str, dict]:
     """successor code → the region it took over from, as a row (code, name, valid_from, valid_to …);
     of several merged into one, the latest to retire."""
-    rows = with_columns(regions)
+    rows = fields.with_added(regions, "regions")
     rows = rows[rows["successor_code"].notna()].sort_values("valid_to")
     return {r["successor_code"]: r for r in rows.to_dict("records")}
 

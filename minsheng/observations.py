@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from minsheng import files, lineage
+from minsheng import fields, files
 
 ROW_GROUP = 122_880  # rows per Parquet row group: DuckDB's own unit, fine-grained statistics for pruning
 SORT = ("region_code", "indicator_id", "period")
@@ -39,8 +39,7 @@ def connect(folder: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyCon
     for name in TABLES:
         if (Path(folder) / f"{name}.parquet").exists():  # DuckDB quotes the path: no SQL text built here
             rel = con.read_parquet(str(Path(folder) / f"{name}.parquet"))
-            if name == "regions":  # the validity columns as dates, also in a table written before them
-                rel = rel.select(lineage.select_list(set(rel.columns)))
+            rel = rel.select(fields.select_list(name, set(rel.columns)))  # added fields, also in older files
             rel.create_view(name)
     return con
 

@@ -56,11 +56,6 @@ CRASH_STEPS = ("start", "table-written", "tables-linked", "derived-built", "befo
 _ID = re.compile(r"v(\d{6})-\d{8}T\d{6}")
 _DEFAULT_META = {"demo": False, "data_date": None, "title": "民生指标"}
 _held = threading.local()  # directories whose lock this thread holds, so lock() nests
-# Fields added to a table after data directories were first written, (SQL type, pandas dtype): a file
-# without one reads as if every row held NULL (the field's default) — in the views (db.py) and in an
-# import's merge (ingest/pipeline.py), whose commit then writes it — so an older directory, or the
-# demo's tables, keep working unchanged. decimals: an indicator's display precision (NULL: by unit).
-ADDED = {"indicators": {"decimals": ("INTEGER", "Int64")}}
 
 
 class StoreError(Exception):
@@ -323,19 +318,6 @@ def _crash(step: str) -> None:
     # Test hook only: simulate `kill -9` at a named step of a commit.
     if os.environ.get("MINSHENG_CRASH_AT") == step:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def with_added(df: pd.DataFrame, name: str) -> pd.DataFrame:
-    """`df` with the fields of table `name` it lacks (ADDED), empty."""
-    missing = {c: pd.Series(pd.NA, index=df.index, dtype=t) for c, (_, t) in ADDED.get(name, {}).items() if c not in df}
-    return df.assign(**missing) if missing else df
-
-
-def missing_added(name: str, path: Path) -> list[tuple[str, str]]:
-    """(field, SQL type) of the ADDED fields the Parquet file of table `name` at `path` lacks."""
-    fields = ADDED.get(name, {})
-    have = set(pq.read_schema(path).names) if fields else set()
-    return [(c, sql) for c, (sql, _) in fields.items() if c not in have]
 
 
 def _to_parquet(df: pd.DataFrame | pa.Table, path: Path, name: str) -> None:

@@ -20,7 +20,7 @@ import pytest
 from openpyxl.utils import column_index_from_string
 
 from conftest import ROOT, fixture_tables
-from minsheng import repo, store
+from minsheng import fields, repo
 from minsheng.ingest import contract, pipeline, readers, template, validate
 from minsheng.ingest.readers import Sheet
 from test_template import list_validations
@@ -154,7 +154,7 @@ def _other(column: pd.Series, v):
 # subtraction (numpy refuses it on booleans). Strict, so the fix has to remove the mark.
 @pytest.mark.parametrize("kind", KINDS)  # indicators: re-importing the catalogue once raised TypeError
 def test_the_preview_keys_and_compares_by_the_contract(kind):
-    spec, current = contract.KINDS[kind], store.with_added(fixture_tables()[kind], kind)  # as the table reads
+    spec, current = contract.KINDS[kind], fields.with_added(fixture_tables()[kind], kind)  # as the table reads
     first = current.iloc[[0]].reset_index(drop=True)
     assert pipeline.preview(kind, first, current)[1] == {"新增": 0, "修改": 0, "未变": 1}
     for c in current.columns:

@@ -201,7 +201,7 @@ def test_an_indicators_file_with_only_the_required_columns_keeps_the_other_field
     assert new["seq"] == before["seq"].max() + 1 and bool(new["higher_is_better"]) is True
     kept = after.drop(index="zz_new")
     assert kept[before.columns].sort_index().equals(before.sort_index())
-    assert kept.drop(columns=before.columns).isna().all().all()  # a field added since (store.ADDED): empty
+    assert kept.drop(columns=before.columns).isna().all().all()  # a field added since (minsheng/fields.py): empty
 
 
 FIELDS = [("英文名称", "name_en", "Other name"), ("领域", "domain", "医保"), ("越大越好", "higher_is_better", "否"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minsheng import lineage, observations, store, vocab
+from minsheng import fields, observations, store, vocab
 from minsheng.ingest import cells, contract, readers, scope, start, validate
 from minsheng.ingest.catalog import Catalog
 from minsheng.ingest.problems import ERROR, WARNING, ImportRejected, Problem, error
@@ -44,11 +44,10 @@ class Plan:
 
 def table(directory: Path, name: str) -> pd.DataFrame:
     """A table of the current version; before there is a store, the empty table a new one starts with.
-    A table written before a field was added gets it, empty (store.ADDED; regions: lineage's columns)."""
+    A table written before a field was added gets it, empty (minsheng/fields.py)."""
     if not store.exists(directory):
         return contract.empty_table(name).to_pandas()
-    table = store.with_added(pd.read_parquet(store.table_path(store.resolve(directory), name)), name)
-    return lineage.with_columns(table) if name == "regions" else table
+    return fields.with_added(pd.read_parquet(store.table_path(store.resolve(directory), name)), name)
 
 
 def catalog(directory: Path) -> Catalog:
@@ -101,7 +100,7 @@ def _like(directory: Path, name: str) -> pd.DataFrame:
     """An empty frame with the table's columns and dtypes (from the file's schema, nothing read)."""
     import pyarrow.parquet as pq
 
-    return store.with_added(pq.read_schema(store.table_path(store.resolve(directory), name)).empty_table().to_pandas(), name)
+    return fields.with_added(pq.read_schema(store.table_path(store.resolve(directory), name)).empty_table().to_pandas(), name)
 
 
 def preview_observations(rows: pd.DataFrame, directory: Path) -> tuple[pd.DataFrame, dict, pd.DataFrame]:

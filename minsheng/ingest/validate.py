@@ -18,7 +18,7 @@ from typing import Callable
 
 import pandas as pd
 
-from minsheng import lineage, observations, vocab
+from minsheng import fields, lineage, observations, vocab
 from minsheng.ingest import cells, contract, official
 from minsheng.ingest.catalog import Catalog
 from minsheng.ingest.problems import Problem, error, warning
@@ -500,12 +500,12 @@ def _successions(check: _Check, df: pd.DataFrame) -> list[Problem]:
     """Each successor, as a commit would leave the regions (the file's rows over the current ones): held
     in the file or the table, valid on the day after its predecessor stops, and no chain of successors
     comes back to where it started. Named at the file's row, in its 承继区划代码 column."""
-    cur = lineage.with_columns(check.cat.regions)
-    fields = ("name", "valid_from", "valid_to", "successor_code")
-    merged = {r["code"]: {f: r[f] for f in fields} for r in cur[["code", *fields]].to_dict("records")}
+    cur = fields.with_added(check.cat.regions, "regions")
+    traced = ("name", "valid_from", "valid_to", "successor_code")
+    merged = {r["code"]: {f: r[f] for f in traced} for r in cur[["code", *traced]].to_dict("records")}
     for r in df.to_dict("records"):  # a file without a column leaves that field of an existing region alone
         kept = set(r["_absent"].split()) if r["code"] in merged else set()
-        merged[r["code"]] = {f: merged[r["code"]][f] if f in kept else r.get(f) for f in fields}
+        merged[r["code"]] = {f: merged[r["code"]][f] if f in kept else r.get(f) for f in traced}
     at = (check.sheet.header[check.cols["successor_code"]] if "successor_code" in check.cols else None)
     out = []
     for r in df.to_dict("records"):
