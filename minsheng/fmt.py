@@ -39,6 +39,12 @@ def decimals_for(unit: str, kind: str, own=None) -> int:
     return 1 if unit[:1] in ("万", "亿") else 0
 
 
+def sources(values) -> list[str]:
+    """The distinct sources behind some rows, each once: a roll-up's row carries its children's
+    sources joined with "；", so they are split before counting ("甲；乙" and "乙" are two, not three)."""
+    return sorted({part.strip() for v in values if isinstance(v, str) for part in v.split("；") if part.strip()})
+
+
 def number(value, decimals: int = 0) -> str:
     """1234567.8 → '1,234,568'; missing → '—'."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -69,7 +69,7 @@ EN = {
     "截至{year}年{month}月底，全年已过 {month}/12": "At the end of month {month} of {year}, {month}/12 of the year has passed",
     "状态": "Status", "任务": "Task", "目标值": "Target", "完成": "Actual", "差距（个百分点）": "Gap (pp)", "每月还需": "Needed per month",
     "重点民生实事完成率与序时进度": "Livelihood tasks: completion against time elapsed",
-    "{region} · {year}年 · 截至{month}月 · 数据截至 {date}": "{region} · {year} · to month {month} · data as of {date}",
+    "{year}年 · 截至{month}月": "{year} · to month {month}", "请选择指标": "Choose indicators",
     "{region} 在 {year} 年没有设定目标任务。": "{region} has no targets for {year}. ",
     "演示数据中，株洲市及其各区县设有本年度的任务，岳阳市屈原管理区设有 2023 年的任务（与种子报告一致）。":
         "In the demo data, 株洲市 and each of its counties have targets for the current year, and 岳阳市屈原管理区 "

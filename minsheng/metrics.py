@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from minsheng import i18n
+
 KINDS = ("count", "amount", "rate", "standard")
 STATUSES = ("严重滞后", "滞后", "超序时", "已完成")  # worst first: the order the goal page sorts by
 SEVERE_GAP = 0.15  # 严重滞后: 完成率 more than 15 percentage points behind 序时进度
@@ -51,10 +53,10 @@ class Change:
     value: float
     unit: str  # "%" for relative change, "个百分点" for a difference of rates
 
-    def signed(self) -> str:
-        """'+4.0%' or '-0.52 个百分点': the sign first, as st.metric reads it for the arrow."""
+    def signed(self, lang: str = "zh") -> str:
+        """'+4.0%' or '-0.52 个百分点' (English: pp): the sign first, as st.metric reads it for the arrow."""
         digits = 1 if self.unit == "%" else 2
-        return f"{self.value:+.{digits}f}{self.unit if self.unit == '%' else ' ' + self.unit}"
+        return f"{self.value:+.{digits}f}{self.unit if self.unit == '%' else ' ' + i18n.t(self.unit, lang)}"
 
     def label(self, prefix: str = "同比") -> str:
         return f"{prefix} {self.signed()}"
@@ -261,11 +263,11 @@ def goal_table(targets: pd.DataFrame, actuals: pd.DataFrame, kinds: dict[str, st
     for t in targets.itertuples():
         deadline = pd.Timestamp(t.deadline).date() if pd.notna(t.deadline) else dt.date(year, 12, 31)
         start = dt.date(year, 1, 1)
-        actual = None
-        actual_period = None
+        actual = actual_period = source = None
         if latest is not None and t.indicator_id in latest.index:
             actual = float(latest.loc[t.indicator_id, "value"])
             actual_period = latest.loc[t.indicator_id, "period"]
+            source = latest.loc[t.indicator_id].get("source")  # what the page cites: the row's, not the catalogue's
         late = reported_to(actual_period, (frequency or {}).get(t.indicator_id), month)
         as_of = month_end(year, late or month)
         elapsed = elapsed_share(as_of, start, deadline)
@@ -283,10 +285,10 @@ def goal_table(targets: pd.DataFrame, actuals: pd.DataFrame, kinds: dict[str, st
                          target=float(t.target), actual=actual, actual_period=actual_period, reported_to=late,
                          completion=done, elapsed=None if kind == "rate" else elapsed,
                          gap=None if done is None or kind == "rate" else gap_points(done, elapsed) / 100,
-                         status=st, months_left=months_left, pace=pace, deadline=deadline))
+                         status=st, months_left=months_left, pace=pace, deadline=deadline, source=source))
     df = pd.DataFrame(rows, columns=["indicator_id", "department", "task", "target", "actual", "actual_period",
                                      "reported_to", "completion", "elapsed", "gap", "status", "months_left", "pace",
-                                     "deadline"])
+                                     "deadline", "source"])
     order = {s: i for i, s in enumerate(STATUSES)}
     df["_o"] = df["status"].map(order).fillna(len(order))
     return df.sort_values(["_o", "gap"], na_position="last").drop(columns="_o").reset_index(drop=True)

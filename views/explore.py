@@ -27,7 +27,7 @@ def inputs(sc: Selection, indicators: pd.DataFrame, years: list[int]) -> Selecti
     c1, c2 = st.columns([3, 2])
     with c1:
         chosen = state.choice(st.multiselect, T("指标"), list(indicators["id"]), key="xinds", default=DEFAULT,
-                              multi=True, format_func=frame.indicator_label(indicators))
+                              multi=True, format_func=frame.indicator_label(indicators), placeholder=T("请选择指标"))
     with c2:
         level = state.choice(st.segmented_control, T("级别"), ["self", *levels_below(sc.region_level)], key="xlevel",
                              default="self", format_func=lambda v: T("本级") if v == "self" else T(vocab.LEVELS.label(v)))

@@ -57,7 +57,7 @@ def render(sel: Selection, g: pd.DataFrame, indicators: pd.DataFrame) -> None:
         col.metric(T(s), T("{n} 项", n=int(counts.get(s, 0))))
     fig = charts.goals(g, sel.subtitle(), sel.lang)
     st.plotly_chart(fig, key="goals_chart", config={"displaylogo": False})
-    source = "；".join(sorted(set(indicators.set_index("id").loc[g["indicator_id"].unique(), "source"].dropna())))
+    source = "；".join(fmt.sources(g["source"]))  # the reports behind the figures shown, of this year
     prov = exports.provenance(sel, T("重点民生实事完成率与序时进度"), "%", source)
     exports.chart_buttons(fig, prov, key="goals_chart", sel=sel)
     table = goal_rows(g, sel.as_of)
@@ -138,4 +138,4 @@ else:
         sel, depts, gap = inputs(sc, targets)
     g = load(sel, depts, gap, targets, indicators)
     render(sel, g, indicators)
-frame.footer(sc, indicators.loc[indicators["id"].isin(targets["indicator_id"]), "source"].tolist())
+frame.footer(sc, g["source"].tolist() if "source" in g else [])

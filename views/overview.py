@@ -59,7 +59,7 @@ def card_value(c, big: bool = False) -> str:
 
 
 def card(c, goal_row) -> None:
-    delta = c["yoy"].signed() + c["yoy_note"] if c["yoy"] is not None else None
+    delta = c["yoy"].signed(text.lang()) + c["yoy_note"] if c["yoy"] is not None else None
     when = T("暂无数据") if c["period"] is None or pd.isna(c["period"]) else \
         fmt.period_label(c["period"], c["frequency"], text.lang())
     if c["stale"]:

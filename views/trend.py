@@ -17,7 +17,8 @@ def inputs(sc: Selection, indicators: pd.DataFrame, years: list[int]) -> tuple[S
     c1, c2 = st.columns([3, 2])
     with c1:
         chosen = state.choice(st.multiselect, T("指标（可多选）"), ids, key="inds", default=DEFAULT, multi=True,
-                              format_func=frame.indicator_label(indicators), max_selections=6)
+                              format_func=frame.indicator_label(indicators), max_selections=6,
+                              placeholder=T("请选择指标"))
     with c2:
         lo, hi = min(years), max(years)
         span = state.value(st.slider, T("年份范围"), key="span", default=(lo, hi), min_value=lo, max_value=hi,
@@ -101,7 +102,7 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
 
 def table(sel: Selection, d: pd.DataFrame, row: dict, names: dict) -> pd.DataFrame:
     """One chart's numbers as a table under it: 未报 where nothing was reported, no 环比 by year."""
-    dec = fmt.decimals_for(row["unit"], row["kind"])
+    dec = fmt.decimals_for(row["unit"], row["kind"], row.get("decimals"))
     shown = [T("未报") if silent else fmt.number(v, dec) for v, silent in zip(d["value"], d["unreported"])]
     t = d.assign(区域=d["region_code"].map(names), 时期=[fmt.period_label(p, sel.grain, sel.lang) for p in d["period"]],
                  value=shown)

@@ -77,7 +77,7 @@ def deck_button(sel: Selection, build: Callable[[], list], sources: list[str], k
         return
 
     def make() -> bytes:
-        src = [(s, fmt.date_label(sel.data_date, sel.lang)) for s in sorted({s for s in sources if s})]
+        src = [(s, fmt.date_label(sel.data_date, sel.lang)) for s in fmt.sources(sources)]
         return slides.deck(sel.deck_title(), sel.deck_subtitle(), build(), src, sel.demo)
 
     st.download_button(T("导出汇报材料"), data=audited(make, **sel.audit(format="pptx", **detail)),

@@ -181,7 +181,7 @@ def controls():
 
 
 def footer(sc: Selection, sources: list[str] | None = None) -> None:
-    src = "；".join(sorted({s for s in (sources or []) if s})) or "—"
+    src = "；".join(fmt.sources(sources or [])) or "—"
     text = (T("区域：{region}（{code}）　来源：{sources}　数据日期：{date}", region=sc.region_name, code=sc.region,
               sources=src, date=fmt.date_label(sc.data_date, sc.lang)) + (T("　演示数据，非官方统计") if sc.demo else ""))
     if sc.present:
