@@ -273,3 +273,13 @@ def test_a_served_fresh_store_shows_the_first_run_page_on_every_link(tmp_path, c
         ctx.close()
     finally:
         server.stop()
+
+
+def test_the_first_run_page_says_each_thing_once_and_no_empty_code(fresh):
+    # found in review: the line under the title read "新数据目录 · 新数据目录 · 数据截至 未知" and the
+    # footer "区域：新数据目录（）" — a region that does not exist yet, with an empty code
+    at = app()
+    captions = [c.value for c in at.caption]
+    under_title = captions[0]
+    assert under_title.count("新数据目录") == 1 and "未知" not in under_title
+    assert not [c for c in captions if "（）" in c]

@@ -43,6 +43,6 @@ def render(steps: list[start.Step]) -> None:
     st.caption("也可在命令行导入：MINSHENG_DATA=<数据目录> python -m minsheng import <文件>（新目录在首次导入时自动创建）。")
 
 
-sc, _ = frame.start(period="尚未导入数据")
+# no footer: there is no region, source or data date to cite yet (it read "区域：新数据目录（）")
+frame.start(period="尚未导入数据")
 render(load())
-frame.footer(sc, [])

@@ -171,7 +171,7 @@ def header(sc: Selection, period: str | None = None) -> None:
         st.html(f"<div class='ms-slide-title'>{literal.html(title)}<span>{literal.html(sc.region_name)} · "
                 f"{literal.html(period)}</span></div>")
         return
-    bits = [sc.region_name, period, sc.dated()]
+    bits = [sc.region_name, period] + ([sc.dated()] if sc.data_date else [])  # a new store has no date yet
     st.caption(md(" · ".join(bits)) + (f"　:orange-badge[{T('演示数据')}]" if sc.demo else ""))
 
 
