@@ -114,3 +114,25 @@ def test_a_new_stores_indicator_pickers_speak_chinese(review_dir, monkeypatch):
         at = page(review_dir, monkeypatch, key, region=COUNTY)
         [picker] = [m for m in at.multiselect if m.label in ("指标（可多选）", "指标")]
         assert picker.value == [] and picker.placeholder == "请选择指标"  # not Streamlit's "Choose options"
+
+
+# --- at 1600×1000: the map's download buttons read in full ----------------------------------------
+
+@pytest.mark.browser
+def test_the_maps_download_buttons_are_not_cut_to_an_ellipsis(browser, app_server):
+    # the map's left column is 3/5 of the page; an eighth of it left "下··" of 下载 PNG and 下载 SVG
+    from browser_support import new_page, wait_idle
+
+    ctx, pg, _ = new_page(browser)
+    try:
+        pg.goto(app_server.url + "/map")
+        wait_idle(pg)
+        pg.get_by_role("button", name="下载 SVG").wait_for()
+        # Streamlit cuts a label that does not fit with an ellipsis box whose text is wider than it
+        cut = pg.evaluate("""() => [...document.querySelectorAll('button')]
+            .filter(b => b.innerText.includes('下载'))
+            .filter(b => [...b.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1))
+            .map(b => b.innerText.replace(/\\s+/g, ' ').trim())""")
+        assert cut == []
+    finally:
+        ctx.close()

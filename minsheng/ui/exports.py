@@ -60,15 +60,16 @@ def chart_buttons(fig: go.Figure | Callable[[], go.Figure], prov: images.Provena
     def figure() -> go.Figure:
         return fig() if callable(fig) else fig
 
-    c1, c2, _ = st.columns([1, 1, 6])
+    # side by side at their own width: fixed columns ([1, 1, 6]) cut the labels to "下··" in a narrow column
+    row = st.container(horizontal=True)
     name = safe_cells.file_name(prov.title, "chart")
     what = sel.audit(title=prov.title, subtitle=prov.subtitle)
-    c1.download_button(T("下载 PNG"), data=audited(lambda: images.png(figure(), prov), format="png", **what),
-                       file_name=f"{name}.png", mime="image/png", key=f"{key}_png", on_click="ignore",
-                       icon=":material/image:")
-    c2.download_button(T("下载 SVG"), data=audited(lambda: images.svg(figure(), prov), format="svg", **what),
-                       file_name=f"{name}.svg", mime="image/svg+xml", key=f"{key}_svg", on_click="ignore",
-                       icon=":material/draw:")
+    row.download_button(T("下载 PNG"), data=audited(lambda: images.png(figure(), prov), format="png", **what),
+                        file_name=f"{name}.png", mime="image/png", key=f"{key}_png", on_click="ignore",
+                        icon=":material/image:")
+    row.download_button(T("下载 SVG"), data=audited(lambda: images.svg(figure(), prov), format="svg", **what),
+                        file_name=f"{name}.svg", mime="image/svg+xml", key=f"{key}_svg", on_click="ignore",
+                        icon=":material/draw:")
 
 
 def deck_button(sel: Selection, build: Callable[[], list], sources: list[str], key: str = "deck", **detail) -> None:
