@@ -3,11 +3,24 @@
 -- a year before — so villages that stopped (or started) reporting do not read as a fall (or a rise).
 -- Counts and amounts: Σvalue of those units in each period; rates: 100 · Σnumerator / Σdenominator.
 -- Standards are never summed and are left out. n_both: how many units are compared.
+-- A unit is one region across its code changes (430221 株洲县 → 430212 渌口区): a row pairs with the
+-- year-before row of any code whose chain of successors ends where its own does, and a row counts
+-- only in periods its code is valid (the period's last day, minsheng/lineage.py), as the roll-ups do.
 -- Cheap by construction: only the asked regions' subtrees (through `ancestors`), only their
 -- reporting units' observations, only the asked periods and the year before them.
 -- Parameters: $indicators varchar[], $regions varchar[], $date_from date, $date_to date,
 -- $area varchar (the user's area: regions outside its subtree are dropped; null = no limit).
-with
+with recursive
+chain as (  -- each code and every code after it; depth-bounded, though the importer refuses cycles
+    select code, code as heir, 0 as depth from regions
+    union all
+    select chain.code, r.successor_code, chain.depth + 1
+    from chain join regions r on r.code = chain.heir
+    where r.successor_code is not null and r.successor_code <> '' and chain.depth < 32
+),
+heirs as (
+    select code, arg_max(heir, depth) as heir from chain group by code
+),
 roots as (
     select distinct code
     from (select unnest($regions::varchar[]) as code)
@@ -15,7 +28,7 @@ roots as (
        or code in (select code from ancestors where ancestor = $area::varchar)
 ),
 wanted as (
-    select id, kind, report_level
+    select id, kind, report_level, frequency
     from indicators
     where id in (select unnest($indicators::varchar[])) and kind <> 'standard'
 ),
@@ -25,12 +38,17 @@ below as (
     where ancestor in (select code from roots) and depth > 0
 ),
 units as (
-    select o.indicator_id, o.region_code, o.period, o.value, o.numerator, o.denominator
+    select o.indicator_id, o.region_code, coalesce(heirs.heir, o.region_code) as unit, o.period, o.value,
+           o.numerator, o.denominator
     from observations o
     join wanted on wanted.id = o.indicator_id
     join regions r on r.code = o.region_code and r.level = wanted.report_level
+    left join heirs on heirs.code = o.region_code
     where o.region_code in (select code from below)
       and o.period between cast($date_from::date - interval 1 year as date) and $date_to::date
+      and ((o.period + case wanted.frequency when 'month' then interval 1 month when 'quarter' then interval 3 month
+                       else interval 1 year end - interval 1 day)::date
+           between coalesce(r.valid_from, date '0001-01-01') and coalesce(r.valid_to, date '9999-12-31'))
 ),
 pairs as (
     select cur.indicator_id, cur.region_code, cur.period,
@@ -39,7 +57,7 @@ pairs as (
     from units cur
     join units prev
       on prev.indicator_id = cur.indicator_id
-     and prev.region_code = cur.region_code
+     and prev.unit = cur.unit
      and prev.period = cast(cur.period - interval 1 year as date)
     where cur.period between $date_from::date and $date_to::date
 )

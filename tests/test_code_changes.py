@@ -343,3 +343,20 @@ def test_the_overview_card_says_two_of_two_in_every_year(data, monkeypatch):
         helps = [h for h in cards.values() if h and "下级单位汇总" in h]
         assert helps and all("由 2/2 个下级单位汇总" in h for h in helps), (year, cards)
     assert seen[2017]["参保率"] != seen[2019]["参保率"]  # the year changed what the card says
+
+
+def test_like_for_like_pairs_a_successor_with_its_predecessor_a_year_before(data):
+    # found in review: 2019-03 against 2018-03 compared 荷塘区 alone (同口径 1 个) — 渌口区 and 株洲县,
+    # one county under two codes, never met; and rows outside a code's validity must not count either
+    o = tables()["observations"]
+    pop = o[o["indicator_id"] == "pop"].assign(period=lambda d: pd.to_datetime(d["period"]))
+
+    def value(code, period):
+        return float(pop[(pop["region_code"] == code) & (pop["period"] == period)]["value"].iloc[0])
+
+    got = repo.like_for_like(["pop"], [CITY], dt.date(2019, 3, 1), dt.date(2019, 6, 1), data).set_index("period")
+    for month, old_then in (("2019-03-01", OLD), ("2019-06-01", NEW)):  # June 2018 is 渌口区's (valid on the 30th)
+        p, base = pd.Timestamp(month), pd.Timestamp(month) - pd.DateOffset(years=1)
+        assert got.loc[p, "n_both"] == 2
+        assert got.loc[p, "value"] == value(HETANG, p) + value(NEW, p)
+        assert got.loc[p, "base_value"] == value(HETANG, base) + value(old_then, base)  # never the 9999 left under 株洲县
