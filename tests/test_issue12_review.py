@@ -11,12 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
-
-from conftest import ROOT
+from conftest import app
 from minsheng import i18n, metrics, store
 from minsheng.selection import Selection
-from minsheng.ui import pages
 
 CITY, COUNTY = "980100000000", "980101000000"
 
@@ -53,17 +50,9 @@ def review_dir(tmp_path_factory) -> Path:
     return d
 
 
-def page(directory: Path, monkeypatch, key: str, **params) -> AppTest:
+def page(directory: Path, monkeypatch, key: str, **params):
     monkeypatch.setenv("MINSHENG_DATA", str(directory))
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    if key != "overview":
-        at.switch_page(pages.get(key).script)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app(None if key == "overview" else key, **params)
 
 
 def footer(at) -> str:
