@@ -125,3 +125,15 @@ def test_the_maps_download_buttons_are_not_cut_to_an_ellipsis(browser, app_serve
         assert cut == []
     finally:
         ctx.close()
+
+
+# --- a new bureau's first indicator catalogue ------------------------------------------------------------
+
+def test_a_one_letter_indicator_code_is_refused_saying_why(review_dir):
+    from minsheng.ingest import pipeline
+
+    # "c" is a lowercase letter first: the message must name the rule it breaks (two to 64 characters)
+    lines = ["指标编码,指标名称,单位,类型,频度,报送级别", "c,人数,人,计数,年度,县"]
+    plan = pipeline.prepare(("\r\n".join(lines) + "\r\n").encode(), "指标.csv", review_dir)
+    [problem] = plan.errors
+    assert "2–64" in problem.message and "“c”" in problem.message

@@ -574,7 +574,7 @@ class _Merged:
 def _indicator_row(check: _Check, row: _Row) -> dict | None:
     iid = _text(check, row, "id")
     if iid and not re.fullmatch(r"[a-z][a-z0-9_]{1,63}", iid):
-        check.error(row, f"指标编码“{iid}”只能用小写字母、数字和下划线，以字母开头", "id")
+        check.error(row, f"指标编码“{iid}”只能用小写字母、数字和下划线，以字母开头，共 2–64 个字符", "id")
     name = _text(check, row, "name_zh")
     unit = _text(check, row, "unit")
     name_en, domain, description, source = (_text(check, row, c, required=False)
