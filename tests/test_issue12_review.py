@@ -137,3 +137,12 @@ def test_a_one_letter_indicator_code_is_refused_saying_why(review_dir):
     plan = pipeline.prepare(("\r\n".join(lines) + "\r\n").encode(), "指标.csv", review_dir)
     [problem] = plan.errors
     assert "2–64" in problem.message and "“c”" in problem.message
+
+
+def test_an_english_trend_subtitle_has_no_chinese_brackets(monkeypatch):
+    import json
+
+    monkeypatch.delenv("MINSHENG_DATA", raising=False)  # the demo: a year under way, so the basis has a note
+    at = app("trend", lang="en", inds="mz_home_aging_mod", kids="0")
+    title = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
+    assert "to month" in title and "（" not in title and "）" not in title

@@ -64,7 +64,7 @@ def basis(sel: Selection, row: dict, d: pd.DataFrame) -> str:
         partial = d[(d["region_code"] == sel.region) & (d["month"] < 12)]
         note = "；".join(T("{y}年截至{m}月", y=int(p.year), m=int(m)) for p, m in zip(partial["period"], partial["month"]))
     return (f"{T('累计值') if row['cumulative'] else ''}{T('年末/最新值') if sel.grain == 'year' else T('月度值')}"
-            f"{'（' + note + '）' if note else ''}")
+            f"{T('（{note}）', note=note) if note else ''}")
 
 
 def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[list[str], list]:
