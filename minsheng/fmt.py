@@ -52,6 +52,17 @@ def number(value, decimals: int = 0) -> str:
     return f"{value:,.{decimals}f}"
 
 
+def exact(value, decimals: int, most: int = 2) -> str:
+    """A figure someone set (a target) in at least `decimals` places and as many more, up to `most`, as
+    it has: a target of 34.8 人 (count ÷ a printed rate) reads 34.8, not 35, so 18 ÷ it is the 51.7 %
+    shown beside it."""
+    places = decimals
+    if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
+        while places < most and round(value, places) != round(value, most):
+            places += 1
+    return number(value, places)
+
+
 def pace(value: float, kind: str, decimals: int) -> str:
     """每月还需, never understated and never nothing: rounded up in the precision shown, so a count's
     whole units (stations, households) go up to the next whole one — one station left over five

@@ -146,3 +146,18 @@ def test_an_english_trend_subtitle_has_no_chinese_brackets(monkeypatch):
     at = app("trend", lang="en", inds="mz_home_aging_mod", kids="0")
     title = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
     assert "to month" in title and "（" not in title and "）" not in title
+
+
+def test_a_target_shows_the_decimal_it_has_so_the_rate_beside_it_adds_up():
+    """屈原管理区 残疾儿童康复救助: 18 人 done at the printed 51.7 %, so the target is 18 ÷ 0.517 ≈ 34.8; shown
+    as 35 人 the page read 18 of 35 (51.4 %) beside 51.7 %."""
+    from minsheng import fmt
+
+    assert fmt.exact(34.8, 0) == "34.8" and fmt.exact(35.0, 0) == "35" and fmt.exact(300.3, 0) == "300.3"
+    assert fmt.exact(1.25, 0) == "1.25" and fmt.exact(1.2549, 0) == "1.25" and fmt.exact(2.5, 1) == "2.5"
+    at = app("goals", region="430671000000", year="2023", gmonth="7")
+    rows = at.dataframe[0].value
+    task = rows[rows.iloc[:, 2].str.contains("残疾儿童")].iloc[0]
+    target = float(task.iloc[3].split()[0].replace(",", ""))
+    done = float(task.iloc[4].split()[0].replace(",", ""))
+    assert done == 18 and round(100 * done / target, 1) == 51.7

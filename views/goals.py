@@ -116,7 +116,8 @@ def goal_rows(g: pd.DataFrame, as_of: int) -> pd.DataFrame:
         T("状态"): [T(s) if isinstance(s, str) else T("无数据") for s in g["status"]],
         T("部门"): g["department"],
         T("任务"): g["task"],
-        T("目标值"): [qty(v, u, i) for v, u, i in zip(g["target"], g["unit"], g["indicator_id"])],
+        T("目标值"): [f"{fmt.exact(v, dec[i])} {text.unit(u)}".rstrip()
+                     for v, u, i in zip(g["target"], g["unit"], g["indicator_id"])],
         T("完成"): [done(r) for r in g.itertuples()],
         T("完成率"): 100 * g["completion"].astype(float),
         T("序时进度"): 100 * g["elapsed"].astype(float),
