@@ -44,7 +44,7 @@ EN = {
     "{region} 在所选年份暂无这些指标的数据。": "No data for {region} in the chosen years.",
     "{name}：{region} 在 {y0}–{y1} 年暂无数据。": "{name}: no data for {region} in {y0}–{y1}.",
     "及下级区划": " and subdivisions", "累计值": "year-to-date ", "年末/最新值": "year-end or latest value",
-    "月度值": "monthly values", "{y}年截至{m}月": "{y} to month {m}", "（{note}）": " ({note})", "来源：": "Source: ",
+    "月度值": "monthly values", "季度值": "quarterly values", "年度值": "yearly values", "{y}年截至{m}月": "{y} to month {m}", "（{note}）": " ({note})", "来源：": "Source: ",
     "标准类指标不加总：上级区划显示其本级标准。": "Standards are never summed: a region shows its own standard.",
     "{name} · 数据表": "{name} · table", "时期": "Period",
     "同比（个百分点）": "YoY (pp)", "同比（%）": "YoY (%)", "环比（个百分点）": "MoM (pp)", "环比（%）": "MoM (%)",

@@ -161,3 +161,14 @@ def test_a_target_shows_the_decimal_it_has_so_the_rate_beside_it_adds_up():
     target = float(task.iloc[3].split()[0].replace(",", ""))
     done = float(task.iloc[4].split()[0].replace(",", ""))
     assert done == 18 and round(100 * done / target, 1) == 51.7
+
+
+def test_a_yearly_indicator_in_the_monthly_view_is_not_called_monthly():
+    import json
+
+    at = app("trend", inds=["mz_dibao_std_urban", "mz_dibao_urban_persons"], grain="month")
+    subs = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    std = next(s for s in subs if "城市低保标准" in s)
+    persons = next(s for s in subs if "城市低保对象" in s)
+    assert "年度值" in std and "月度值" not in std
+    assert "月度值" in persons

@@ -63,7 +63,8 @@ def basis(sel: Selection, row: dict, d: pd.DataFrame) -> str:
     if sel.grain == "year" and row["frequency"] == "month":
         partial = d[(d["region_code"] == sel.region) & (d["month"] < 12)]
         note = "；".join(T("{y}年截至{m}月", y=int(p.year), m=int(m)) for p, m in zip(partial["period"], partial["month"]))
-    return (f"{T('累计值') if row['cumulative'] else ''}{T('年末/最新值') if sel.grain == 'year' else T('月度值')}"
+    each = {"month": "月度值", "quarter": "季度值"}.get(row["frequency"], "年度值")  # a monthly view of a yearly one
+    return (f"{T('累计值') if row['cumulative'] else ''}{T('年末/最新值') if sel.grain == 'year' else T(each)}"
             f"{T('（{note}）', note=note) if note else ''}")
 
 
