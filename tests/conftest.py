@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,9 @@ import pytest
 from minsheng import store
 
 ROOT = Path(__file__).resolve().parent.parent
+# The team's shared folder (seeds, reference statistics) beside the checkout, or where MINSHENG_SHARED
+# says (a second checkout elsewhere); tests that read it skip where it is absent, as in a user's clone.
+SHARED = Path(os.environ.get("MINSHENG_SHARED") or ROOT.parent / "shared")
 
 CITY, JIA, YI = "990100000000", "990101000000", "990102000000"
 JIA1, JIA2, YI1 = "990101001000", "990101002000", "990102001000"

@@ -17,13 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, SHARED
 from official_shapes import CITY, COUNTIES, csv_text, division_list
 from minsheng import regions as region_tree, repo, store
 
-CENSUS = ROOT.parent / "shared" / "reference" / "census2020_hunan_by_county"
-if not CENSUS.is_dir():  # a worktree beside the project checks the project's own shared folder
-    CENSUS = Path("/work/shared/reference/census2020_hunan_by_county")
+CENSUS = SHARED / "reference" / "census2020_hunan_by_county"
 
 
 def cli(data: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:

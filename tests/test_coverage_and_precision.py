@@ -22,13 +22,13 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, app
+from conftest import ROOT, SHARED, app
 from minsheng import fmt, repo, store
 from minsheng.ingest import contract, pipeline, template
 from minsheng.reference import KEYS, Reference, same
 from minsheng.ui import pages
 
-CENSUS = Path("/work/shared/reference/census2020_hunan_by_county/education_hunan.csv")
+CENSUS = SHARED / "reference" / "census2020_hunan_by_county" / "education_hunan.csv"
 
 # --- the coverage store -------------------------------------------------------------------------
 

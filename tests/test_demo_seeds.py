@@ -12,10 +12,10 @@ import re
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import SHARED
 from minsheng import metrics, repo
 
-SEEDS = ROOT.parent / "shared" / "seeds"
+SEEDS = SHARED / "seeds"
 ZHUZHOU = "430200000000"
 YUEYANG, QUYUAN = "430600000000", "430671000000"
 SEED_000 = "株洲日报"          # both seed-000 sources name the paper they were printed in
