@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import app, fixture_tables
+from conftest import ROOT, app, fixture_tables
 from minsheng import regions, store
 from minsheng.ui import pages
 
@@ -142,3 +142,43 @@ def test_a_retired_code_says_so_and_two_tops_of_one_name_are_told_apart_by_code(
     assert tree.label("990121000000") == "株洲县（2018年停用）" and tree.label("990112000000") == "渌口区"
     assert tree.label("990122000000") == "祁阳（2021年停用）" and tree.label("990182000000") == "祁阳"
     assert {tree.label("990100000000"), tree.label("990200000000")} == {"市 990100000000", "市 990200000000"}
+
+
+@pytest.mark.browser
+def test_in_a_real_browser_a_same_name_village_keeps_its_code(tmp_path, chromium_path, browser):
+    """What Streamlit's frontend does with the picker's labels: a link to the second 红旗村, then the
+    menu, the year and the language — the URL's code and the figure stay that village's."""
+    from browser_support import APP_SCRIPT, StreamlitServer, new_page, wait_idle
+
+    data = tmp_path / "data"
+    store.write_tables(data, _tables(), {"title": "测试数据", "demo": False, "data_date": "2023-03-31"})
+    env = {"MINSHENG_DATA": str(data), "MINSHENG_USERS": str(tmp_path / "users.json"),
+           "MINSHENG_AUDIT": str(tmp_path / "audit.log")}
+    server = StreamlitServer(APP_SCRIPT, ROOT, "same-names", env=env).start()
+    main = '[data-testid="stMain"]'
+    try:
+        ctx, page, _ = new_page(browser)
+        page.goto(f"{server.url}/?region={HONGQI_YI}&year=2023")
+        wait_idle(page)
+        picker = page.locator('[data-testid="stSidebar"] input[aria-label="区域"]')
+        assert picker.input_value().strip() == "红旗村（乙一镇）"
+        assert "222 人" in page.locator(main).inner_text()
+        for target in ("趋势", "数据", "总览"):
+            page.locator('[data-testid="stSidebarNavLink"]', has_text=target).click()
+            wait_idle(page)
+            assert f"region={HONGQI_YI}" in page.url, (target, page.url)
+            assert picker.input_value().strip() == "红旗村（乙一镇）", target
+        page.locator('[data-testid="stSidebar"] input[aria-label="年度"]').click()
+        page.get_by_role("option", name="2022年").click()
+        wait_idle(page)
+        assert "year=2022" in page.url and f"region={HONGQI_YI}" in page.url
+        assert "222 人" in page.locator(main).inner_text()
+        page.locator('[data-testid="stSidebar"] button', has_text="English").click()
+        page.wait_for_function("() => document.querySelector('h1') && document.querySelector('h1').innerText.trim() === 'Overview'",
+                               timeout=30_000)
+        wait_idle(page)
+        assert "lang=en" in page.url and f"region={HONGQI_YI}" in page.url
+        assert "222 persons" in page.locator(main).inner_text()
+        ctx.close()
+    finally:
+        server.stop()
