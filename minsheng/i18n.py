@@ -147,6 +147,7 @@ EN.update({
     "无权限：区域 {code} 不在你可查看的范围内，已改为显示 {name}。":
         "No permission: region {code} is outside the area you may see; showing {name} instead.",
     "没有区域 {code}，已改为显示 {name}。": "There is no region {code}; showing {name} instead.",
+    "没有 {asked} 年的数据，已改为显示 {shown}。": "There is no data for {asked}; showing {shown} instead.",
     "共 {n} 行，页面显示前 {shown} 行；下载文件包含全部行。":
         "{n} rows; the page shows the first {shown}, the downloads hold every row.",
 })

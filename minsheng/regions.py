@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from minsheng import lineage
+from minsheng.ingest.cells import twelve_digits
 
 PICKER_LIMIT = 2_000  # above this many regions the picker lists the current path and its children
 
@@ -100,6 +101,20 @@ class Tree:
         for label in labels.values():
             seen[label] = seen.get(label, 0) + 1
         return {c: (f"{label} {c}" if seen[label] > 1 else label) for c, label in labels.items()}
+
+    def find(self, text: str | None) -> str | None:
+        """The region a person typed into a link: its code of any official length (430204 →
+        430204000000), its label, or a name only one region has; None when none or several match."""
+        text = (text or "").strip()
+        if text in self.names:
+            return text
+        code = twelve_digits(text) if text else None
+        if code in self.names:
+            return code
+        by_label = [c for c, label in self.labels.items() if label == text]
+        by_name = [c for c, name in self.names.items() if name == text]
+        match = by_label or by_name
+        return match[0] if len(match) == 1 else None
 
     def label(self, code: str) -> str:
         """The region's name, told apart from any other region of the same name (see `_labels`)."""

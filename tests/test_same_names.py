@@ -182,3 +182,25 @@ def test_in_a_real_browser_a_same_name_village_keeps_its_code(tmp_path, chromium
         ctx.close()
     finally:
         server.stop()
+
+
+def test_a_link_may_name_a_region_by_a_short_code_or_its_name():
+    """Issue 13's small things: region=430204 and region=株洲市 open the region instead of "没有区域"."""
+    tree = regions.Tree(_tables()["regions"])
+    assert tree.find("990101") == JIA and tree.find("9901") == CITY and tree.find("990101001") == JIA1
+    assert tree.find("甲县") == JIA and tree.find("红旗村（乙一镇）") == HONGQI_YI
+    assert tree.find("红旗村") is None and tree.find("990199") is None and tree.find("") is None
+    for asked, code in (("430204", "430204000000"), ("株洲市", "430200000000"), ("4302", "430200000000")):
+        at = app(region=asked)
+        assert at.selectbox(key="_w_region").value == code and at.query_params["region"] == code
+        assert not at.warning or all("没有区域" not in w.value for w in at.warning)
+    at = app(region="红旗村")  # not in the demo at all: still the fallback and its warning
+    assert any("没有区域" in w.value for w in at.warning)
+
+
+def test_a_link_to_a_year_without_data_says_so():
+    at = app(year="1800")
+    assert any("没有 1800 年的数据，已改为显示 2026年" in w.value for w in at.warning)
+    at = app(year="abc")
+    assert any("没有 abc 年的数据" in w.value for w in at.warning)
+    assert not any("年的数据" in w.value for w in app(year="2023").warning)

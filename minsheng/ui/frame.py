@@ -56,6 +56,27 @@ def data_problem() -> str | None:
     return None
 
 
+def _normalise_url(tree) -> None:
+    """A link's region written as a short code (430204) or a name (株洲市) becomes the code, before the
+    picker reads it: a link typed by hand or pasted from a report still opens the region."""
+    asked = st.query_params.get("region")
+    if asked and asked not in tree and state.get("region") is None:
+        found = tree.find(asked)
+        if found:
+            st.query_params["region"] = found
+
+
+def _year_fallback(years: list[int]) -> str | None:
+    """The year named in the URL when there is no data for it (it then falls back, and says so)."""
+    asked = st.query_params.get("year")
+    if not asked or state.get("year") is not None:
+        return None
+    try:
+        return None if int(asked) in years else asked
+    except ValueError:
+        return asked
+
+
 def _out_of_area(options: list[str]) -> str | None:
     """The region named in the URL when the user may not see it (it then falls back to their area)."""
     asked = st.query_params.get("region")
@@ -70,6 +91,7 @@ def sidebar(page: pages.Page) -> Selection:
     st.session_state.pop(_SCOPE, None)
     meta = data.meta()
     tree = data.tree()
+    _normalise_url(tree)
     order = tree.picker(state.get("region") or st.query_params.get("region"))
     T = translator(lang())  # noqa: N806 (the same name as the module-level helper, bound to this run's language)
     with st.sidebar:
@@ -82,6 +104,7 @@ def sidebar(page: pages.Page) -> Selection:
                               help=T("可输入名称搜索；选择后各页面同步") if len(order) == len(tree.order) else
                               T("列出当前区域的上级与下级；选中下级后可继续向下选择"))
         years = available_years()
+        bad_year = _year_fallback(years)
         default_year = pd.Timestamp(meta["data_date"]).year if meta.get("data_date") else years[0]
         year = state.choice(st.selectbox, T("年度"), years, key="year", default=default_year, parse=int,
                             format_func=lambda y: T("{year}年", year=y))
@@ -98,6 +121,8 @@ def sidebar(page: pages.Page) -> Selection:
                      icon=":material/block:")
         else:
             st.warning(T("没有区域 {code}，已改为显示 {name}。", code=denied, name=shown))
+    if bad_year:  # as a bad region does: a link to a year without data does not silently show another
+        st.warning(T("没有 {asked} 年的数据，已改为显示 {shown}。", asked=md(bad_year[:10]), shown=T("{year}年", year=year)))
     sc = Selection(region=region, region_name=tree.label(region), region_level=tree.levels[region], year=int(year),
                    data_date=meta.get("data_date"), demo=bool(meta.get("demo")), present=bool(present), lang=lang(),
                    area=data.area(), version=data.version(), page=page.title)
