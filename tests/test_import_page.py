@@ -79,6 +79,14 @@ def test_rollback_from_the_page(data_copy):
     assert hist[0]["action"] == "rollback" and hist[1]["id"] == imported
     assert len(repo.series(["mz_dibao_urban_persons"], ["430204901000"], dt.date(2026, 11, 1),
                            dt.date(2026, 11, 1), data_copy)) == 0
+    # the message outlives the page's rerun, and the confirm box is cleared: one more click on 回退
+    # would otherwise roll back again (issue 13, item 8)
+    assert any("已回退到" in s.value for s in at.success), [s.value for s in at.success]
+    assert at.checkbox(key="imp_rollback_sure").value is False
+    assert at.button(key="imp_rollback").disabled
+    at.run()
+    assert not any("已回退到" in s.value for s in at.success)  # said once, not on every later run
+    assert len(store.history(data_copy)) == len(hist)
 
 
 def test_boundary_upload_is_checked_and_committed(data_copy):

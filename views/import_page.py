@@ -9,7 +9,7 @@ import streamlit as st
 from minsheng import changes, export, safe_cells, vocab
 from minsheng.ingest import pipeline, readers, start, template
 from minsheng.ingest.problems import as_frame
-from minsheng.ui import data, frame, session, text
+from minsheng.ui import data, frame, outcome, session, text
 
 KIND_LABEL = {None: "自动识别", **vocab.FILES.labels}
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -67,18 +67,6 @@ def problems_table(problems: list, errors: int, note: str = "") -> pd.DataFrame:
     return table
 
 
-def attempt(change, done: str, failed: str) -> bool:
-    """Run an audited change (minsheng/changes.py) as the signed-in user and say how it went."""
-    actor, source = session.actor()
-    try:
-        version = change(actor=actor, source=source)
-    except changes.StoreError as e:
-        st.error(failed.format(error=text.md(e)))
-        return False
-    st.success(done.format(version=version))
-    return True
-
-
 def boundaries(f: dict) -> None:
     """Polygons for the map: checked, converted to WGS84 if needed, committed as a new version."""
     up = f["upload"]
@@ -93,7 +81,7 @@ def boundaries(f: dict) -> None:
                                                   for lv, fc in levels.items()))
     confirmed = not problems or st.checkbox("我已核实上述警告，仍要导入", key="imp_geo_confirm")
     if st.button("提交边界", type="primary", disabled=not confirmed, key="imp_geo_commit"):
-        attempt(lambda **who: changes.commit_boundaries(levels, file=name, sha256=hashlib.sha256(payload).hexdigest(),
+        outcome.attempt(lambda **who: changes.commit_boundaries(levels, file=name, sha256=hashlib.sha256(payload).hexdigest(),
                                                         size=len(payload), user_area=user_area(), **who),
                 "已导入边界，生成数据版本 {version}。", "提交失败，数据未改变：{error}")
 
@@ -127,7 +115,7 @@ def render(plan: pipeline.Plan) -> None:
     confirmed = not warnings or st.checkbox(f"我已核实上述 {len(warnings)} 个警告，仍要导入", key="imp_confirm")
     if st.button("提交导入", type="primary", disabled=not confirmed or not (c.get("新增") or c.get("修改")),
                  key="imp_commit", icon=":material/cloud_upload:"):
-        if attempt(lambda **who: changes.commit(plan, accept_warnings=confirmed, **who),
+        if outcome.attempt(lambda **who: changes.commit(plan, accept_warnings=confirmed, **who),
                    "已导入，生成数据版本 {version}。各页面已使用新数据；如需撤销，可在下方“历史版本”中回退。",
                    "提交失败，数据未改变：{error}"):
             st.session_state.pop("_imp_plan", None)
@@ -144,11 +132,16 @@ def render_history() -> None:
     target = c1.selectbox("回退到", older, key="imp_rollback_to",
                           help="回退会生成一个新版本，内容与所选版本相同；回退本身也可以再撤销")
     sure = c1.checkbox("确认回退（当前数据不会删除，仍保留在历史中）", key="imp_rollback_sure")
-    if c2.button("回退", disabled=not sure, key="imp_rollback"):
-        was = next((h["id"] for h in changes.history() if h.get("current")), None)
-        if attempt(lambda **who: changes.rollback(target, user_area=user_area(), **who, **{"from": was}),
-                   f"已回退到 {target} 的内容（新版本 {{version}}）。", "回退失败：{error}"):
-            st.rerun()
+    c2.button("回退", disabled=not sure, key="imp_rollback", on_click=roll_back, args=(target,))
+
+
+def roll_back(target: str) -> None:
+    """The 回退 button's callback, run before the page: the confirm box is cleared (one more click
+    would roll back again) and the message is kept for the page (outcome.show)."""
+    st.session_state["imp_rollback_sure"] = False
+    was = next((h["id"] for h in changes.history() if h.get("current")), None)
+    outcome.attempt(lambda **who: changes.rollback(target, user_area=user_area(), **who, **{"from": was}),
+                    f"已回退到 {target} 的内容（新版本 {{version}}）。", "回退失败：{error}", later=True)
 
 
 sc, _ = frame.start(period="数据导入与版本")  # the 导入 page stays Chinese
@@ -166,5 +159,6 @@ else:
     plan = load(f)
     render(plan)
 st.divider()
+outcome.show()
 render_history()
 frame.footer(sc, [])

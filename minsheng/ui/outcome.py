@@ -1,0 +1,45 @@
+"""How an audited change made on a page went (an import, a boundary file, a rollback), said where the
+user will read it.
+
+A change run from a button's callback happens before the page is drawn; one followed by a rerun is
+drawn over at once. Either way the message is kept for the next draw of the page (`show`), once.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import streamlit as st
+
+from minsheng import changes
+from minsheng.ui import session
+from minsheng.ui.text import md
+
+_KEPT = "_ms_outcome"
+
+
+def attempt(change: Callable, done: str, failed: str, *, later: bool = False) -> bool:
+    """Run `change` (minsheng/changes.py) as the signed-in user and say how it went: now, or — `later`
+    — at the page's next draw. `done` may name the new {version}, `failed` the {error}."""
+    actor, source = session.actor()
+    try:
+        version = change(actor=actor, source=source)
+    except changes.StoreError as e:
+        _say("error", failed.format(error=md(e)), later)
+        return False
+    _say("success", done.format(version=version), later)
+    return True
+
+
+def _say(kind: str, message: str, later: bool) -> None:
+    if later:
+        st.session_state[_KEPT] = (kind, message)
+    else:
+        getattr(st, kind)(message)
+
+
+def show() -> None:
+    """The message a change left for this draw, if any (then it is gone)."""
+    kept = st.session_state.pop(_KEPT, None)
+    if kept:
+        getattr(st, kept[0])(kept[1])
