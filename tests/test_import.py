@@ -382,3 +382,11 @@ def test_two_imports_at_once_both_land(fresh):
     assert {h["file_name"] for h in hist[:2]} == {"a.csv", "b.csv"}
     got = repo.series([U], [QST, XSL], dt.date(2026, 12, 1), dt.date(2026, 12, 1), directory=fresh)
     assert sorted(got["value"].tolist()) == [91, 92]
+
+
+def test_a_bad_name_in_a_wide_table_is_listed_once_not_once_per_period(shared_copy, tmp_path):
+    f = tmp_path / "wide.csv"
+    f.write_text("指标编码,区划名称,2026-09,2026-10\nmz_dibao_urban_persons,不存在街道,1,2\n", encoding="utf-8-sig")
+    plan = prepare(f, shared_copy)
+    named = [p for p in plan.errors if "不存在街道" in p.message]
+    assert len(named) == 1 and named[0].row == 2 and named[0].column == "区划名称"

@@ -253,6 +253,8 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
     if len(frames) > 1 and not rows.empty:
         problems += _cross_sheet_duplicates(rows, chosen, file)
     rows, problems = scope.confine(chosen, rows, problems, importer, file, sheets)
+    # a wide table checks a row's name once per period column: the same problem at the same cell is one
+    problems = list(dict.fromkeys(problems))
     # the version the preview read (store.reading); a commit refuses if that is not the whole current one
     plan = Plan(file, sha, chosen, rows, problems, parent=store.reading(directory).id,
                 scope=scope.touched(chosen, rows, cat.tree), area=area)
