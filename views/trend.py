@@ -21,7 +21,8 @@ def inputs(sc: Selection, indicators: pd.DataFrame, years: list[int]) -> tuple[S
                               placeholder=T("请选择指标"))
     with c2:
         lo, hi = min(years), max(years)
-        span = state.value(st.slider, T("年份范围"), key="span", default=(lo, hi), min_value=lo, max_value=hi,
+        span = state.value(st.slider, T("年份范围"), key="span", default=follow_year(sc.year, lo, hi),
+                           min_value=lo, max_value=hi,
                            parse=lambda s: tuple(int(x) for x in s.split("-")),
                            valid=lambda v: isinstance(v, tuple) and len(v) == 2 and lo <= v[0] <= v[1] <= hi,
                            serialize=lambda v: f"{v[0]}-{v[1]}")
@@ -41,6 +42,26 @@ def inputs(sc: Selection, indicators: pd.DataFrame, years: list[int]) -> tuple[S
     return sc.with_(indicators=chosen, start=dt.date(span[0], 1, 1), end=dt.date(span[1], 12, 31), history=1,
                     grain=grain or "year", view=view or "value", children=kids,
                     regions=[sc.region] + (data.tree().kids(sc.region) if kids else [])), lfl
+
+
+def follow_year(year: int, lo: int, hi: int) -> tuple[int, int]:
+    """The span's default ends at the sidebar year; a new sidebar year moves a span already chosen so
+    that it ends there, its length kept where it fits (a span in the link is taken as it is)."""
+    end = min(max(year, lo), hi)
+    chosen, followed = state.get("span"), st.session_state.get("_span_year")
+    if isinstance(chosen, tuple) and followed is not None and followed != year:
+        state.set_value("span", (max(lo, end - (chosen[1] - chosen[0])), end))
+    st.session_state["_span_year"] = year
+    return lo, end
+
+
+def shown(sel: Selection, s: pd.DataFrame) -> Selection:
+    """The selection narrowed to the years the charts show, so titles and subtitles do not claim a
+    span past the data (a 2018–2026 span whose data end in 2025 says 2018–2025)."""
+    if s.empty:
+        return sel
+    first, last = int(s["period"].dt.year.min()), int(s["period"].dt.year.max())
+    return sel.with_(start=max(sel.start, dt.date(first, 1, 1)), end=min(sel.end, dt.date(last, 12, 31)))
 
 
 def load(sel: Selection, indicators: pd.DataFrame, like_for_like: bool) -> pd.DataFrame:
@@ -114,15 +135,22 @@ def table(sel: Selection, d: pd.DataFrame, row: dict, names: dict) -> pd.DataFra
     return t[keep].rename(columns=cols)
 
 
-sc, T = frame.start()
+sc = frame.scope()
+T = frame.translator(sc.lang)
+head = st.container()  # the title line says the span the charts show: drawn once it is known
 indicators = data.indicators()
 with frame.controls():
     sel, like_for_like = inputs(sc, indicators, sorted(frame.available_years()))
 sources = []
 if not sel.indicators:
+    with head:
+        frame.header(sc)
     st.info(T("请至少选择一个指标。"))
 else:
     s = load(sel, indicators, like_for_like)
+    sel = shown(sel, s)
+    with head:
+        frame.header(sc, sel.when())
     sources, figures = render(sel, s, indicators) if not s.empty else ([], [])
     if figures:
         exports.deck_button(sel, lambda: [slides.Chart(p.title, images.png(fig, p)) for fig, p in figures], sources)
