@@ -7,10 +7,12 @@ with the page's selection (`Selection.audit`).
 
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from minsheng import audit, fmt, images, safe_cells, slides
 from minsheng.selection import Selection
@@ -23,16 +25,42 @@ PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presen
 def audited(build: Callable[[], bytes], **detail) -> Callable[[], bytes]:
     """`build` wrapped to write an export record when the file is actually made.
 
-    Download callables run on another thread without the session, so who and from where are
-    taken now, when the button is drawn."""
+    Download callables run on a worker thread of the server without the session, so who and from
+    where are taken now, when the button is drawn, and the file is built in the session's context
+    (`in_context`)."""
     name, src = session.actor()
+    ctx = get_script_run_ctx(suppress_warning=True)
 
     def make() -> bytes:
-        payload = build()
+        payload = in_context(build, ctx)
         audit.record("export", name, {**detail, "bytes": len(payload)}, src)
         return payload
 
     return make
+
+
+def in_context(build: Callable[[], bytes], ctx) -> bytes:
+    """`build()` on a thread of its own that carries the drawing run's script context: the file is
+    worded in the session's language and reads the same caches as the page, and the server log gets
+    no "missing ScriptRunContext" line for each call a builder makes into Streamlit. The worker
+    thread Streamlit lends to download callables is shared, so the context is not attached to it."""
+    if ctx is None:  # bare mode (tests calling the builder directly)
+        return build()
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["payload"] = build()
+        except BaseException as e:  # noqa: BLE001 (handed back to the caller's thread below)
+            box["error"] = e
+
+    worker = threading.Thread(target=run, name="minsheng-export", daemon=True)
+    add_script_run_ctx(worker, ctx)
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["payload"]
 
 
 def allowed() -> bool:
