@@ -66,3 +66,13 @@ def test_no_span_past_the_data():
     assert f"–{last}" in header(at) and f"–{last + 1}" not in header(at)
     title = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
     assert f"–{last}" in title and f"–{last + 1}" not in title
+
+
+def test_each_chart_says_its_own_years():
+    """Two charts over 2018–2026: 适老化改造 is collected from 2021 and runs to 2026, 参保率 ends in 2025;
+    each chart's title says its own years."""
+    at = app("trend", year="2026", inds=["mz_home_aging_mod", "yb_resident_insured_rate"])
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    for ind, title in zip(["mz_home_aging_mod", "yb_resident_insured_rate"], titles):
+        first, last = years_of(ind)
+        assert f"{first}–{last}" in title, (ind, title)

@@ -101,7 +101,7 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
             st.info(T("{name}：{region} 在 {y0}–{y1} 年暂无数据。", name=text.md(text.name(row)), region=text.md(sel.region_name),
                       y0=sel.start.year, y1=sel.end.year))
             continue
-        part = sel.with_(indicators=(ind_id,))  # this chart's selection: its subtitle and audit record
+        part = shown(sel.with_(indicators=(ind_id,)), d)  # this chart's years: its subtitle and audit record
         source = d["source"].dropna().iloc[0] if d["source"].notna().any() else "—"
         sources += d["source"].dropna().unique().tolist()
         joined = lineage.note(lineage.predecessors(sel.region, data.tree().heirs))  # 2018 年前为株洲县
