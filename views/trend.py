@@ -125,7 +125,8 @@ else:
     s = load(sel, indicators, like_for_like)
     sources, figures = render(sel, s, indicators) if not s.empty else ([], [])
     if figures:
-        exports.deck_button(sel, lambda: [slides.Chart(p.title, images.png(fig, p)) for fig, p in figures], sources)
+        exports.deck_button(sel, lambda: [slides.Chart(T("{name}（{period}）", name=p.title, period=sel.when()),
+                                                       images.png(fig, p), source=p.source) for fig, p in figures], sources)
     if s.empty:
         st.info(T("{region} 在所选年份暂无这些指标的数据。", region=text.md(sel.region_name)))
 frame.footer(sel, sources)
