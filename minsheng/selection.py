@@ -134,11 +134,12 @@ class Selection:
         """The title slide's second line: the place and the period."""
         return f"{self.place()} · {self.when()}"
 
-    def origin(self, source: str) -> str:
-        """What every slide says about itself in its footer: region, period, source, data date and,
-        on demo data, 演示数据 — so a slide copied into another deck still says where it is from."""
+    def origin(self, source: str, period: str | None = None) -> str:
+        """What every slide says about itself in its footer: region, period (`period` where the slide
+        shows less than the selection), source, data date and, on demo data, 演示数据 — so a slide
+        copied into another deck still says where it is from."""
         text = self.t("区域：{region}（{code}） · 时期：{period} · 来源：{source} · 数据日期：{date}",
-                      region=self.region_name, code=self.region, period=self.when(), source=source or "—",
+                      region=self.region_name, code=self.region, period=period or self.when(), source=source or "—",
                       date=fmt.date_label(self.data_date, self.lang))
         return text + (self.t(" · 演示数据，非官方统计") if self.demo else "")
 

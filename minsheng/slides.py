@@ -49,6 +49,7 @@ class Chart:
     png: bytes
     note: str = ""
     source: str = ""  # this slide's source where it has its own (one indicator's chart); else the deck's
+    period: str = ""  # the period it shows where that is not the deck's (a chart from the first year reported)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class KpiGroup:
     title: str
     items: list[tuple[str, str, str]]  # (label, value with unit, change text e.g. "同比 +4.0%")
     source: str = ""
+    period: str = ""
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Table:
     rows: list[list[str]]
     highlight: dict[int, str] | None = None  # row index → hex fill (e.g. status colours)
     source: str = ""
+    period: str = ""
 
 
 def kpi_value(value, unit: str | None, decimals: int | None = None) -> str:
@@ -331,10 +334,11 @@ def _title_slide(prs, title: str, subtitle: str, dated: str, demo: bool, lang: s
 
 
 def deck(title: str, subtitle: str, parts: list[Chart | KpiGroup | Table], sources: list[tuple[str, str]],
-         demo: bool, origin: Callable[[str], str], dated: str = "", lang: str = "zh") -> bytes:
-    """The PPTX as bytes: every text native and editable, charts as the 3840×2160 images. `origin(source)`
-    is a slide's provenance line for its source (a part's own, else every source of the deck); `dated`
-    the title slide's data-date line."""
+         demo: bool, origin: Callable[..., str], dated: str = "", lang: str = "zh") -> bytes:
+    """The PPTX as bytes: every text native and editable, charts as the 3840×2160 images.
+    `origin(source, period)` is a slide's provenance line for its source (a part's own, else every source
+    of the deck) and its period (a part's own, else None: the deck's); `dated` the title slide's
+    data-date line."""
     prs = Presentation()
     prs.slide_width, prs.slide_height = SLIDE_W, SLIDE_H
     prs.core_properties.title = title
@@ -342,14 +346,14 @@ def deck(title: str, subtitle: str, parts: list[Chart | KpiGroup | Table], sourc
     every = "；".join(dict.fromkeys(name for name, _ in sources)) or "—"
     more = i18n.t("（续）", lang)
     for part in parts:
-        foot = origin(part.source or every)
+        foot = origin(part.source or every, part.period or None)
         if isinstance(part, Chart):
             _chart(prs, part, foot)
         else:
             {KpiGroup: _kpis, Table: _table}[type(part)](prs, part, foot, more)
     rows = [[name, date] for name, date in dict.fromkeys(sources)] or [["—", "—"]]
     _table(prs, Table(i18n.t("数据来源与数据日期", lang), [i18n.t("数据来源", lang), i18n.t("数据日期", lang)], rows),
-           origin(every), more)
+           origin(every, None), more)
     if demo:
         _textbox(prs.slides[-1], MARGIN, BODY_BOTTOM - Inches(0.5), SLIDE_W - 2 * MARGIN, Inches(0.4),
                  [(i18n.t("演示数据：围绕公开报道数字生成，非官方统计。", lang), 14, True, DEMO_COLOR)])

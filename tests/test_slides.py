@@ -31,8 +31,8 @@ TABLE = slides.Table("滞后任务清单", ["状态", "部门", "任务", "目�
 SOURCES = [("株洲市医疗保障局", "2026年10月31日"), ("株洲市民政局", "2026年9月30日")]
 
 
-def origin(source: str) -> str:
-    return f"区域：株洲市 · 时期：2026年 · 来源：{source} · 数据日期：2026年10月31日"
+def origin(source: str, period: str | None = None) -> str:
+    return f"区域：株洲市 · 时期：{period or '2026年'} · 来源：{source} · 数据日期：2026年10月31日"
 
 
 def build(demo: bool = True) -> bytes:

@@ -80,7 +80,9 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
             st.info(T("{name}：{region} 在 {y0}–{y1} 年暂无数据。", name=text.md(text.name(row)), region=text.md(sel.region_name),
                       y0=sel.start.year, y1=sel.end.year))
             continue
-        part = sel.with_(indicators=(ind_id,))  # this chart's selection: its subtitle and audit record
+        years = d.loc[d["value"].notna(), "period"].dt.year  # the years this chart shows (first reported 2021: 2021—)
+        part = sel.with_(indicators=(ind_id,), **({} if years.empty else dict(  # its subtitle and audit record
+            start=max(sel.start, dt.date(int(years.min()), 1, 1)), end=min(sel.end, dt.date(int(years.max()), 12, 31)))))
         source = d["source"].dropna().iloc[0] if d["source"].notna().any() else "—"
         sources += d["source"].dropna().unique().tolist()
         joined = lineage.note(lineage.predecessors(sel.region, data.tree().heirs))  # 2018 年前为株洲县
@@ -90,7 +92,7 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
         title = text.name(row) + ("" if sel.view == "value" else f"（{T(charts.view_label(row, sel.view))}）")
         prov = exports.provenance(part, title, charts.axis_unit(row, sel.view, sel.lang), source)
         exports.chart_buttons(fig, prov, key=f"trend_{ind_id}", sel=part)
-        figures.append((fig, prov))
+        figures.append((fig, prov, part.when()))
         comparable.caption(sel, d, names, sel.grain)
         if joined:
             st.caption(text.md(joined))
@@ -125,8 +127,8 @@ else:
     s = load(sel, indicators, like_for_like)
     sources, figures = render(sel, s, indicators) if not s.empty else ([], [])
     if figures:
-        exports.deck_button(sel, lambda: [slides.Chart(T("{name}（{period}）", name=p.title, period=sel.when()),
-                                                       images.png(fig, p), source=p.source) for fig, p in figures], sources)
+        exports.deck_button(sel, lambda: [slides.Chart(T("{name}（{period}）", name=p.title, period=when), images.png(fig, p),
+                                                       source=p.source, period=when) for fig, p, when in figures], sources)
     if s.empty:
         st.info(T("{region} 在所选年份暂无这些指标的数据。", region=text.md(sel.region_name)))
 frame.footer(sel, sources)
