@@ -170,7 +170,9 @@ def _chart(prs, part: Chart, origin: str) -> None:
 def _em(text: str) -> float:
     """Width in ems, on the wide side: CJK square; Latin, digits and signs about 0.62 (YaHei's are
     narrower, but a machine without it substitutes wider ones, and office suites space CJK from Latin)."""
-    return sum(1.0 if ord(c) >= 0x2E80 else 0.62 for c in text)
+    wide = [ord(c) >= 0x2E80 for c in text]
+    switches = sum(1 for a, b in zip(wide, wide[1:]) if a != b)  # 2024年1月: a gap at each change of script
+    return sum(1.0 if w else 0.62 for w in wide) + 0.2 * switches
 
 
 def _kpis(prs, part: KpiGroup, origin: str, more: str = "（续）") -> None:

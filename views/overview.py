@@ -101,12 +101,18 @@ def render(sel: Selection, cards: pd.DataFrame, goal: pd.DataFrame, domains: lis
 
 def deck_parts(sel: Selection, cards: pd.DataFrame, domains: list[str]) -> list:
     """One KPI slide per department section, eight cards a slide, each figure and 同比 written as the
-    card on the page writes it; each slide names the sources of its own cards."""
+    card on the page writes it, with the period of a figure older than the year (a yearly figure not out
+    yet); each slide names the sources of its own cards."""
+    def note(c) -> str:
+        change = f"{T('同比')} {c['yoy'].signed(text.lang())}{c['yoy_note']}" if c["yoy"] is not None else ""
+        if not c["stale"] or c["period"] is None or pd.isna(c["period"]):
+            return change
+        return "　".join(x for x in (change, fmt.period_label(c["period"], c["frequency"], sel.lang)
+                                     + T("（本年尚未发布）")) if x)
+
     parts = []
     for name, d in sections(cards, domains):
-        items = [(text.name(c), card_value(c),
-                  f"{T('同比')} {c['yoy'].signed(text.lang())}{c['yoy_note']}" if c["yoy"] is not None else "")
-                 for _, c in d.iterrows()]
+        items = [(text.name(c), card_value(c), note(c)) for _, c in d.iterrows()]
         title = T("{section}主要指标（{period}）", section=T(name), period=sel.when())
         source = "；".join(fmt.sources(d["obs_source"]))
         parts += [slides.KpiGroup(title + (T("（续）") if k else ""), items[k:k + 8], source)
