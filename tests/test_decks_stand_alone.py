@@ -276,6 +276,8 @@ def test_file_names_carry_region_and_period_and_differ_across_regions(decks, dow
     names = {page: name for page, (_, name, _) in decks.items()}
     assert names["overview"] == "株洲市_2026年_总览_演示数据.pptx"
     assert names["goals"] == "株洲市_截至2026年10月_目标_演示数据.pptx"
+    assert names["map"] == "株洲市_按区县_2025年_地图_城乡居民医保参保率_演示数据.pptx"  # the indicator too
+    assert names["map_townships"].startswith("株洲市_按乡镇（街道）_")
     for page in PAGES:
         at = run_page(page, region=SHIFENG)
         other = downloads.buttons(at)
@@ -287,14 +289,22 @@ def test_file_names_carry_region_and_period_and_differ_across_regions(decks, dow
     assert re.fullmatch(r"株洲市_\d{4}-\d{4}年_数据_演示数据\.(csv|xlsx)", data["下载 XLSX"][1])
 
 
-def test_chart_subtitles_say_the_period_shown(decks):
-    """The goals chart on the page says 截至2026年10月 and names the data date as such."""
+def test_chart_subtitles_say_the_period_shown(decks, downloads):
+    """The goals chart on the page says 截至2026年10月 and names the data date as such; so do its SVG
+    download and a trend chart's, which says the years that chart shows."""
     import json
 
     at = decks["goals"][2]
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     text = json.dumps(spec, ensure_ascii=False)
     assert "截至2026年10月 · 数据日期 2026年10月31日" in text and "数据截至" not in text
+    svg = downloads.buttons(at)["下载 SVG"][0]().decode("utf-8")
+    assert "株洲市 · 截至2026年10月" in svg and "数据日期：2026年10月31日" in svg and "数据截至" not in svg
+    y0, y1 = duckdb.connect().execute(  # the trend page's last chart: 城乡居民医保参保率
+        f"select min(year(period)), max(year(period)) from '{DATA}/observations.parquet' "
+        "where indicator_id = 'yb_resident_insured_rate'").fetchone()
+    svg = downloads.buttons(decks["trend"][2])["下载 SVG"][0]().decode("utf-8")
+    assert f"株洲市及下级区划 · {y0}—{y1}年" in svg, re.findall(r"株洲市及下级区划[^<]*", svg)
 
 
 # --- a rendered page of each deck ------------------------------------------------------------------

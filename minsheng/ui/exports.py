@@ -79,6 +79,7 @@ def deck_button(sel: Selection, build: Callable[[], list], sources: list[str], k
     if not allowed():
         return
     date = fmt.date_label(sel.data_date, sel.lang)
+    stem = sel.file_stem("_".join(x for x in (sel.t(sel.page), what) if x))  # 株洲市_按区县_2025年_地图_参保率
 
     def make() -> bytes:
         src = [(s, date) for s in fmt.sources(sources)]
@@ -86,5 +87,5 @@ def deck_button(sel: Selection, build: Callable[[], list], sources: list[str], k
                            dated=f"{sel.t('数据日期')}：{date}", lang=sel.lang)
 
     st.download_button(T("导出汇报材料"), data=audited(make, **sel.audit(format="pptx", **detail)),
-                       file_name=f"{sel.file_stem(sel.t(sel.page))}.pptx", mime=PPTX_MIME, key=key,
+                       file_name=f"{stem}.pptx", mime=PPTX_MIME, key=key,
                        on_click="ignore", icon=":material/slideshow:", type="primary")
