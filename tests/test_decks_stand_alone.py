@@ -331,3 +331,32 @@ def test_each_deck_renders_in_libreoffice(decks, tmp_path):
         pngs = sorted(out.glob(f"{page}-*.png"))
         assert len(pngs) == len(Presentation(io.BytesIO(data)).slides), (page, pngs)
         assert all(Path(p).stat().st_size > 2_000 for p in pngs)
+
+
+def test_every_deck_string_has_english():
+    """The words a deck adds — its titles, footer, headers, the title and sources slides — are in
+    minsheng/i18n.py, so an English session's deck is English too."""
+    import ast
+
+    from minsheng import i18n, selection, summary
+
+    def literals(node, names):
+        for n in ast.walk(node):
+            if isinstance(n, ast.Call) and n.args and isinstance(n.args[0], ast.Constant) \
+                    and isinstance(n.args[0].value, str):
+                f = n.func
+                if getattr(f, "id", None) in names or getattr(f, "attr", None) in names:
+                    yield n.args[0].value
+
+    found = []
+    for view in sorted((ROOT / "views").glob("*.py")):
+        tree = ast.parse(view.read_text(encoding="utf-8"))
+        for n in ast.walk(tree):
+            deck_call = isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "deck_button"
+            if deck_call or (isinstance(n, ast.FunctionDef) and n.name == "deck_parts"):
+                found += list(literals(n, {"T"}))
+    for module in ("minsheng/selection.py", "minsheng/slides.py"):
+        found += list(literals(ast.parse((ROOT / module).read_text(encoding="utf-8")), {"t"}))
+    found += list(selection.DECK_TITLES.values()) + list(summary.HEADERS)
+    assert len(found) > 30
+    assert [s for s in found if s not in i18n.EN and "{year}年" != s] == []
