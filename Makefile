@@ -27,11 +27,13 @@ system-deps:
 			chromium fonts-noto-cjk fontconfig >/dev/null; \
 	fi
 
-# Tests only: LibreOffice headless opens the exported CSV/XLSX the way a spreadsheet user's program does.
+# Tests only: LibreOffice headless opens the exported CSV/XLSX the way a spreadsheet user's program does
+# (calc) and renders each deck to PDF (impress); pdftoppm (poppler-utils) turns the PDF pages into the
+# PNGs kept under artifacts/decks/.
 test-deps:
-	@command -v soffice >/dev/null 2>&1 || { echo "安装 libreoffice-calc-nogui …"; \
+	@dpkg -s libreoffice-calc-nogui libreoffice-impress-nogui poppler-utils >/dev/null 2>&1 || { echo "安装 libreoffice-calc-nogui libreoffice-impress-nogui poppler-utils …"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			libreoffice-calc-nogui >/dev/null; }
+			libreoffice-calc-nogui libreoffice-impress-nogui poppler-utils >/dev/null; }
 
 # Two workers, a whole test file to each (module fixtures such as a browser or a server stay whole):
 # the suite is measured on two cores.

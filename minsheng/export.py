@@ -334,10 +334,9 @@ def _labelled(parts: Iterator[pd.DataFrame], demo: bool) -> tuple[Iterator[pd.Da
 
 
 def file_stem(sel: Selection) -> str:
-    """A download's file name without suffix: 民生指标_[演示数据_]区域_起止年 (the label also in the name,
-    so that a folder of files shows which ones are demo data)."""
-    demo = "演示数据_" if sel.demo else ""
-    return safe_cells.file_name(f"民生指标_{demo}{sel.region_name}_{sel.start:%Y}-{sel.end:%Y}")
+    """A download's file name without suffix, named as every download is (`Selection.file_stem`):
+    区域_时期_数据[_演示数据], e.g. 株洲市_按区县_2021-2023年_数据_演示数据."""
+    return sel.file_stem(sel.t("数据"))
 
 
 def payload(sel: Selection, kind: str, directory: Path | None = None, encoding: str = "utf-8-sig") -> bytes:

@@ -21,6 +21,27 @@ EN = {
     "区域：{region}（{code}）　来源：{sources}　数据日期：{date}": "Region: {region} ({code})   Source: {sources}   Data date: {date}",
     "　演示数据，非官方统计": "   Demo data, not official statistics",
     "退出演示模式": "Leave presentation mode", "{year}年": "{year}",
+    "{y0}—{y1}年": "{y0}–{y1}", "数据日期 {date}": "data date {date}",
+    # 导出汇报材料 (minsheng/selection.py, minsheng/slides.py, the views' deck_parts)
+    "{region}民生指标概览（{period}）": "{region}: livelihood indicators at a glance ({period})",
+    "{region}民生指标趋势（{period}）": "{region}: livelihood indicator trends ({period})",
+    "{region}{what}分布（{period}）": "{region}: {what} by region ({period})",
+    "{region}民生指标数据摘要（{period}）": "{region}: livelihood indicator data summary ({period})",
+    "{region}{page}（{period}）": "{region}: {page} ({period})",
+    "{region}{year}年重点民生实事推进情况（截至{month}月）": "{region}: progress of the {year} livelihood tasks (to {mon})",
+    "区域：{region}（{code}） · 时期：{period} · 来源：{source} · 数据日期：{date}":
+        "Region: {region} ({code}) · Period: {period} · Source: {source} · Data date: {date}",
+    " · 演示数据，非官方统计": " · Demo data, not official statistics",
+    "{section}主要指标（{period}）": "{section}: key indicators ({period})",
+    "总体进度（{period}）": "Overall progress ({period})", "完成率与序时进度（{period}）": "Completion against time elapsed ({period})",
+    "任务推进明细（{period}）": "Tasks in detail ({period})", "{name}（{period}）": "{name} ({period})",
+    "{name}分布（{period}）": "{name} by region ({period})", "{name}排名（{period}）": "{name}: ranking ({period})",
+    "指标摘要（{period}）": "Indicator summary ({period})", "单位": "Unit",
+    "时期范围": "Periods", "最新时期": "Latest period", "区划数": "Regions", "最新值": "Latest value",
+    "最低": "Lowest", "最高": "Highest", "数据来源与数据日期": "Sources and data dates", "数据来源": "Source",
+    "数据日期": "Data date", "生成日期：{date}": "Made on {date}", "演示数据：非官方统计，仅供演示": "Demo data: not official statistics",
+    "演示数据：围绕公开报道数字生成，非官方统计。": "Demo data: generated around published figures; not official statistics.",
+    "（续）": " (continued)",
     # overview
     "领域": "Domain", "目标任务 · {status}": "Tasks · {status}", "{n} 项": "{n}", "同比": "YoY",
     "{region} 在 {year} 年所选领域暂无数据。请换一个区域、年度或领域。":
@@ -69,7 +90,7 @@ EN = {
     "截至{year}年{month}月底，全年已过 {month}/12": "At the end of month {month} of {year}, {month}/12 of the year has passed",
     "状态": "Status", "任务": "Task", "目标值": "Target", "完成": "Actual", "差距（个百分点）": "Gap (pp)", "每月还需": "Needed per month",
     "重点民生实事完成率与序时进度": "Livelihood tasks: completion against time elapsed",
-    "{year}年 · 截至{month}月": "{year} · to month {month}", "请选择指标": "Choose indicators",
+    "截至{year}年{month}月": "to {mon} {year}", "请选择指标": "Choose indicators",
     "{region} 在 {year} 年没有设定目标任务。": "{region} has no targets for {year}. ",
     "演示数据中，株洲市及其各区县设有本年度的任务，岳阳市屈原管理区设有 2023 年的任务（与种子报告一致）。":
         "In the demo data, 株洲市 and each of its counties have targets for the current year, and 岳阳市屈原管理区 "

@@ -18,7 +18,12 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from minsheng import fmt, i18n, vocab
+from minsheng import fmt, i18n, safe_cells, vocab
+
+
+# a deck's title by page (the 目标 page's, which names its month, is written in deck_title)
+DECK_TITLES = {"总览": "{region}民生指标概览（{period}）", "趋势": "{region}民生指标趋势（{period}）",
+               "地图": "{region}{what}分布（{period}）", "数据": "{region}民生指标数据摘要（{period}）"}
 
 
 @dataclass(frozen=True)
@@ -82,23 +87,26 @@ class Selection:
         return text
 
     def when(self) -> str:
-        """When: 2018–2026, 2023年, 2026年10月, 2023年 · 截至7月."""
+        """When, as a meeting says it: 2018—2023年, 2023年, 2023年10月, 截至2023年7月."""
         if self.as_of:
-            return self.t("{year}年 · 截至{month}月", year=self.year, month=self.as_of)
+            return self.t("截至{year}年{month}月", year=self.year, month=self.as_of,
+                          mon=i18n.MONTHS_EN[self.as_of - 1])
         if self.start and self.end and self.start == self.end:
             return fmt.period_label(self.start, self.grain or "month", self.lang)
         if self.start and self.end and self.start.year != self.end.year:
-            return f"{self.start.year}–{self.end.year}"
+            return self.t("{y0}—{y1}年", y0=self.start.year, y1=self.end.year)
         return self.t("{year}年", year=self.start.year if self.start else self.year)
 
     def dated(self) -> str:
         return self.t("数据截至 {date}", date=fmt.date_label(self.data_date, self.lang))
 
     def subtitle(self, *extra: str, dated: bool = True) -> str:
-        """Place · period · what else the chart needs to say · the data date (left out where the
-        image's footer carries it)."""
+        """Place · the period the chart shows · what else the chart needs to say · the data date (left
+        out where the image's footer carries it). The data date is named as such, after the period: a
+        store dated 2026-10-31 showing July 2023 says both, and which is which."""
         parts = [self.place(), self.when(), *(e for e in extra if e)]
-        return " · ".join(parts + ([self.dated()] if dated else []))
+        date = self.t("数据日期 {date}", date=fmt.date_label(self.data_date, self.lang))
+        return " · ".join(parts + ([date] if dated else []))
 
     def describe(self, indicators, names: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
         """The filter as (label, value) pairs, in Chinese (the 数据 page, the XLSX 说明 sheet):
@@ -112,11 +120,36 @@ class Selection:
             out.append(("限定区划", "、".join((names or {}).get(c, c) for c in self.within)))
         return out
 
-    def deck_title(self) -> str:
-        return f"{self.t(self.page)} · {self.region_name}"
+    def deck_title(self, what: str = "") -> str:
+        """The deck's name as a meeting gives it: 株洲市民生指标概览（2023年）,
+        株洲市2023年重点民生实事推进情况（截至7月）, 株洲市民生指标趋势（2018—2023年）; `what`: the
+        map's indicator."""
+        if self.as_of:
+            return self.t("{region}{year}年重点民生实事推进情况（截至{month}月）", region=self.region_name,
+                          year=self.year, month=self.as_of, mon=i18n.MONTHS_EN[self.as_of - 1])
+        pattern = DECK_TITLES.get(self.page, "{region}{page}（{period}）")
+        return self.t(pattern, region=self.region_name, period=self.when(), what=what, page=self.t(self.page))
 
     def deck_subtitle(self) -> str:
-        return f"{self.region_name} · {self.t('{year}年', year=self.year)}"
+        """The title slide's second line: the place and the period."""
+        return f"{self.place()} · {self.when()}"
+
+    def origin(self, source: str, period: str | None = None) -> str:
+        """What every slide says about itself in its footer: region, period (`period` where the slide
+        shows less than the selection), source, data date and, on demo data, 演示数据 — so a slide
+        copied into another deck still says where it is from."""
+        text = self.t("区域：{region}（{code}） · 时期：{period} · 来源：{source} · 数据日期：{date}",
+                      region=self.region_name, code=self.region, period=period or self.when(), source=source or "—",
+                      date=fmt.date_label(self.data_date, self.lang))
+        return text + (self.t(" · 演示数据，非官方统计") if self.demo else "")
+
+    def file_stem(self, what: str = "") -> str:
+        """A download's file name without suffix: place_period_what[_演示数据] (株洲市_2023年_总览,
+        株洲市_截至2023年7月_目标), so files for several counties and years do not collide and a folder
+        of them shows which are demo data. Safe for file systems (safe_cells.file_name)."""
+        parts = [self.with_(children=False).place().replace(" · ", "_"), self.when().replace("—", "-").replace(" · ", "_"), what,
+                 self.t("演示数据") if self.demo else ""]
+        return safe_cells.file_name("_".join(p for p in parts if p))
 
     # --- the record ----------------------------------------------------------------------------
 

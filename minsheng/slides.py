@@ -1,5 +1,9 @@
 """导出汇报材料: a 16:9 PPTX of a page — title slide, one slide per chart, KPI group or table, sources.
 
+Every slide but the title carries a footer with its provenance (region, period, source, data date,
+演示数据 where it applies), so one slide pulled into another deck still says where it is from.
+Tables are set at a size a meeting room reads (14 pt) and run over as many slides as they need.
+
 PowerPoint and WPS never run slide text, but a table copied from a slide into a spreadsheet arrives
 cell by cell and a cell such as "=HYPERLINK(…)" would become a formula there: table cells go through
 `safe_cells.text` like every file's cells (numbers as text, "-3.5" or "+4.0%", stay as they are).
@@ -11,7 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pptx import Presentation
@@ -21,14 +27,17 @@ from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
-from minsheng import charts, fmt, safe_cells
+from minsheng import charts, fmt, i18n, safe_cells
 
 SLIDE_W, SLIDE_H = Inches(13.333), Inches(7.5)
 MARGIN = Inches(0.5)
 TITLE_TOP, TITLE_H = Inches(0.3), Inches(0.8)
 BODY_TOP = Inches(1.25)
+FOOTER_H = Inches(0.55)                       # the provenance line(s) at the foot of every content slide
+BODY_BOTTOM = SLIDE_H - FOOTER_H - Inches(0.1)
 FONT = "Microsoft YaHei"  # present on every Windows office machine; WPS maps it too
-ROWS_PER_SLIDE = 15
+TABLE_PT = 14           # table text: readable from the back of a meeting room on a 16:9 screen
+FOOTER_PT = 11
 CARDS_PER_SLIDE = 12
 ACCENT = charts.PALETTE[0]
 DEMO_COLOR = "D55E00"
@@ -39,12 +48,16 @@ class Chart:
     title: str
     png: bytes
     note: str = ""
+    source: str = ""  # this slide's source where it has its own (one indicator's chart); else the deck's
+    period: str = ""  # the period it shows where that is not the deck's (a chart from the first year reported)
 
 
 @dataclass
 class KpiGroup:
     title: str
     items: list[tuple[str, str, str]]  # (label, value with unit, change text e.g. "同比 +4.0%")
+    source: str = ""
+    period: str = ""
 
 
 @dataclass
@@ -53,6 +66,8 @@ class Table:
     columns: list[str]
     rows: list[list[str]]
     highlight: dict[int, str] | None = None  # row index → hex fill (e.g. status colours)
+    source: str = ""
+    period: str = ""
 
 
 def kpi_value(value, unit: str | None, decimals: int | None = None) -> str:
@@ -99,9 +114,10 @@ def _textbox(slide, left, top, width, height, lines, **kw):
     return box
 
 
-def _titled(prs, title: str):
+def _titled(prs, title: str, origin: str):
     """A slide from the 'Title Only' layout, its title placeholder moved to the 16:9 grid: the
-    placeholder (not a loose text box) so the title shows in the outline and stays editable as a title."""
+    placeholder (not a loose text box) so the title shows in the outline and stays editable as a title.
+    `origin`: the provenance line at its foot."""
     slide = prs.slides.add_slide(prs.slide_layouts[5])
     ph = slide.shapes.title
     ph.left, ph.top, ph.width, ph.height = MARGIN, TITLE_TOP, SLIDE_W - 2 * MARGIN, TITLE_H
@@ -112,17 +128,37 @@ def _titled(prs, title: str):
     bar.fill.solid()
     bar.fill.fore_color.rgb = _rgb(ACCENT)
     bar.line.fill.background()
+    _footer(slide, origin)
     return slide
+
+
+def _footer(slide, origin: str) -> None:
+    """The provenance at the slide's foot, above a hairline; 演示数据 in the warning colour."""
+    top = SLIDE_H - FOOTER_H
+    line = slide.shapes.add_connector(1, MARGIN, top, SLIDE_W - MARGIN, top)
+    line.line.color.rgb = _rgb("D0D5DB")
+    box = slide.shapes.add_textbox(MARGIN, top + Inches(0.04), SLIDE_W - 2 * MARGIN, FOOTER_H - Inches(0.08))
+    box.name = "provenance"
+    frame = box.text_frame
+    frame.word_wrap = True
+    frame.vertical_anchor = MSO_ANCHOR.MIDDLE
+    frame.margin_top = frame.margin_bottom = 0
+    p = frame.paragraphs[0]
+    for i, part in enumerate(origin.split(" · ")):
+        run = p.add_run()
+        run.text = ("" if i == 0 else " · ") + part
+        demo = part.startswith(("演示数据", "Demo data"))
+        _style(run, FOOTER_PT, demo, DEMO_COLOR if demo else "555555")
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def _chart(prs, part: Chart) -> None:
-    slide = _titled(prs, part.title)
+def _chart(prs, part: Chart, origin: str) -> None:
+    slide = _titled(prs, part.title, origin)
     note_h = Inches(0.45) if part.note else 0
-    box_w, box_h = SLIDE_W - 2 * MARGIN, SLIDE_H - BODY_TOP - Inches(0.3) - note_h
+    box_w, box_h = SLIDE_W - 2 * MARGIN, BODY_BOTTOM - BODY_TOP - note_h
     w, h = _png_size(part.png)
     scale = min(box_w / w, box_h / h)
     pw, ph = int(w * scale), int(h * scale)
@@ -132,17 +168,21 @@ def _chart(prs, part: Chart) -> None:
 
 
 def _em(text: str) -> float:
-    return sum(1.0 if ord(c) >= 0x2E80 else 0.55 for c in text)
+    """Width in ems, on the wide side: CJK square; Latin, digits and signs about 0.62 (YaHei's are
+    narrower, but a machine without it substitutes wider ones, and office suites space CJK from Latin)."""
+    wide = [ord(c) >= 0x2E80 for c in text]
+    switches = sum(1 for a, b in zip(wide, wide[1:]) if a != b)  # 2024年1月: a gap at each change of script
+    return sum(1.0 if w else 0.62 for w in wide) + 0.2 * switches
 
 
-def _kpis(prs, part: KpiGroup) -> None:
+def _kpis(prs, part: KpiGroup, origin: str, more: str = "（续）") -> None:
     chunks = [part.items[i:i + CARDS_PER_SLIDE] for i in range(0, len(part.items), CARDS_PER_SLIDE)] or [[]]
     for n, items in enumerate(chunks):
-        slide = _titled(prs, part.title + ("（续）" if n else ""))
+        slide = _titled(prs, part.title + (more if n else ""), origin)
         cols = len(items) if len(items) <= 4 else 3 if len(items) in (5, 6, 9) else 4
         rows = max(1, math.ceil(len(items) / max(cols, 1)))
         gap = Inches(0.25)
-        area_w, area_h = SLIDE_W - 2 * MARGIN, SLIDE_H - BODY_TOP - Inches(0.4)
+        area_w, area_h = SLIDE_W - 2 * MARGIN, BODY_BOTTOM - BODY_TOP
         cw = int((area_w - gap * (cols - 1)) / max(cols, 1))
         ch = min(int((area_h - gap * (rows - 1)) / rows), Inches(2.2))
         for i, (label, value, change) in enumerate(items):
@@ -156,7 +196,7 @@ def _kpis(prs, part: KpiGroup) -> None:
             tf = card.text_frame
             tf.margin_left = tf.margin_right = Inches(0.2)
             # the value shrinks for long texts ("1,234.5 万元"), so it stays on one line in the card
-            value_pt = max(18, min(36, 0.85 * Emu(cw - Inches(0.4)).pt / max(_em(value), 1)))
+            value_pt = max(18, min(36, 0.8 * Emu(cw - Inches(0.4)).pt / max(_em(value), 1)))
             _text(tf, [(label, 15, False, "444444"), (value, value_pt, True, "111111"),
                        (change, 13, False, "555555")], anchor=MSO_ANCHOR.MIDDLE)
 
@@ -176,51 +216,118 @@ def _fill(cell, hex_: str) -> None:
     cell.fill.fore_color.rgb = _rgb(hex_)
 
 
-def _table(prs, part: Table) -> None:
-    # columns as wide as their longest text (within limits), so fewer cells wrap and rows stay one line
-    weights = [min(max(_em(str(c)) for c in [h] + [r[j] for r in part.rows]), 16) + 1.5
+# 1,200 人, 93.8%, +4.0, -0.3 个百分点 read as numbers; a period (2023年3月, 2021—2023年) does not
+NUMERIC = re.compile(r"^[+\-−]?(\d|\.\d)")
+PERIOD = re.compile(r"^\d{4}(年|\s?[—–-]\s?\d{4}|\s?Q\d)")
+
+
+def _numeric_columns(part: Table) -> set[int]:
+    """Columns of numbers (with their units), set right-aligned as figures are read down a column: those
+    where at least three in four filled cells are numbers — a dash (no value) does not count, and a
+    word among figures (每月还需 "已完成") stays in its column's alignment."""
+    out = set()
+    for j in range(len(part.columns)):
+        cells = [str(r[j]).strip() for r in part.rows if str(r[j]).strip() not in ("", "—", "-")]
+        numbers = sum(1 for c in cells if NUMERIC.match(c) and not PERIOD.match(c))
+        if cells and numbers * 4 >= len(cells) * 3:
+            out.add(j)
+    return out
+
+
+def _lines(text: str, width_pt: float, size: float) -> int:
+    """How many lines `text` takes in a cell `width_pt` wide (a little pessimistic, so no row overflows)."""
+    return max(1, math.ceil(_em(text) * size / max(width_pt, size)))
+
+
+def _widths(part: Table, total: int, pad: int) -> list[int]:
+    """Column widths: each column's longest text on one line where the slide has room for all; where it
+    has not, the widest columns (task names) are cut to one common width and wrap, and every column
+    narrower than that (status, figures) keeps its text on one line."""
+    def need(text: str) -> float:
+        return Pt(_em(text) * TABLE_PT) + 2 * pad + Pt(4)
+
+    # a long header may take two lines
+    natural = [max([need(str(r[j])) for r in part.rows] + [need(str(h)) / 2 if len(str(h)) > 4 else need(str(h))])
                for j, h in enumerate(part.columns)]
+    if sum(natural) <= total:
+        return [int(n + (total - sum(natural)) * n / sum(natural)) for n in natural]
+    cap, rest, left = 0.0, float(total), len(natural)
+    for n in sorted(natural):  # the widest width all columns over it can share
+        if n * left > rest:
+            cap = rest / left
+            break
+        rest, left = rest - n, left - 1
+    return [int(min(n, cap)) for n in natural]
+
+
+def _table(prs, part: Table, origin: str, more: str = "（续）") -> None:
+    """A native table, as many rows a slide as fit at TABLE_PT (rows that wrap take more room), over
+    as many slides as the rows need; numbers right-aligned, the header repeated on each slide."""
     width = SLIDE_W - 2 * MARGIN
-    chunks = [range(i, min(i + ROWS_PER_SLIDE, len(part.rows))) for i in range(0, len(part.rows), ROWS_PER_SLIDE)]
-    for n, idx in enumerate(chunks or [range(0)]):
-        slide = _titled(prs, part.title + ("（续）" if n else ""))
-        row_h = Inches(0.34)
+    pad = Inches(0.08)
+    line = Pt(TABLE_PT * 1.35)  # office suites set CJK lines at about 1.3 em
+    right = _numeric_columns(part)
+    col_w = _widths(part, width, pad)
+
+    def height(cells) -> int:
+        return max(_lines(str(c), Emu(w - 2 * pad).pt, TABLE_PT) for c, w in zip(cells, col_w)) * line + Inches(0.12)
+
+    head_h = height(part.columns)
+    room = (BODY_BOTTOM - BODY_TOP - head_h) * 0.95  # a margin for renderers that set rows a little taller
+    chunks, cur, used = [], [], 0
+    for k, row in enumerate(part.rows):
+        h = height(row)
+        if cur and used + h > room:
+            chunks.append(cur)
+            cur, used = [], 0
+        cur.append((k, h))
+        used += h
+    chunks.append(cur)
+    for n, idx in enumerate(chunks):
+        slide = _titled(prs, part.title + (more if n else ""), origin)
         shape = slide.shapes.add_table(len(idx) + 1, len(part.columns), MARGIN, BODY_TOP, width,
-                                       row_h * (len(idx) + 1))
+                                       head_h + sum(h for _, h in idx))
         table = shape.table
         table.first_row = True
-        for j, w in enumerate(weights):
-            table.columns[j].width = int(width * w / sum(weights))
+        for j, w in enumerate(col_w):
+            table.columns[j].width = w
+        table.rows[0].height = head_h
         for j, h in enumerate(part.columns):
             cell = table.cell(0, j)
             _fill(cell, "1F3A5F")
+            cell.margin_left = cell.margin_right = pad
+            cell.vertical_anchor = MSO_ANCHOR.MIDDLE
             cell.text_frame.clear()
-            _text(cell.text_frame, [(safe_cells.text(str(h)), 12, True, "FFFFFF")], anchor=MSO_ANCHOR.MIDDLE)
-        for i, k in enumerate(idx, start=1):
-            table.rows[i].height = row_h
+            _text(cell.text_frame, [(safe_cells.text(str(h)), TABLE_PT, True, "FFFFFF")], anchor=MSO_ANCHOR.MIDDLE,
+                  align=PP_ALIGN.RIGHT if j in right else PP_ALIGN.LEFT)
+        for i, (k, h) in enumerate(idx, start=1):
+            table.rows[i].height = h
             fill = (part.highlight or {}).get(k) or ("FFFFFF" if i % 2 else "F2F4F7")
             for j, value in enumerate(part.rows[k]):
                 cell = table.cell(i, j)
                 _fill(cell, fill)
-                cell.margin_top = cell.margin_bottom = Inches(0.03)
+                cell.margin_top = cell.margin_bottom = Inches(0.04)
+                cell.margin_left = cell.margin_right = pad
+                cell.vertical_anchor = MSO_ANCHOR.MIDDLE
                 cell.text_frame.clear()
-                _text(cell.text_frame, [(safe_cells.text(str(value)), 11, False, _contrast_ink(fill))],
-                      anchor=MSO_ANCHOR.MIDDLE)
-        table.rows[0].height = row_h
+                _text(cell.text_frame, [(safe_cells.text(str(value)), TABLE_PT, False, _contrast_ink(fill))],
+                      anchor=MSO_ANCHOR.MIDDLE, align=PP_ALIGN.RIGHT if j in right else PP_ALIGN.LEFT)
 
 
-def _title_slide(prs, title: str, subtitle: str, demo: bool) -> None:
+def _title_slide(prs, title: str, subtitle: str, dated: str, demo: bool, lang: str) -> None:
     slide = prs.slides.add_slide(prs.slide_layouts[0])
     ph = slide.shapes.title
-    ph.left, ph.top, ph.width, ph.height = Inches(1), Inches(2.3), SLIDE_W - Inches(2), Inches(1.4)
+    ph.left, ph.top, ph.width, ph.height = Inches(1), Inches(2.1), SLIDE_W - Inches(2), Inches(1.6)
     ph.text_frame.clear()
     _text(ph.text_frame, [(title, 40, True, "111111")], anchor=MSO_ANCHOR.BOTTOM)
     sub = slide.placeholders[1]
-    sub.left, sub.top, sub.width, sub.height = Inches(1), Inches(3.9), SLIDE_W - Inches(2), Inches(1.6)
+    sub.left, sub.top, sub.width, sub.height = Inches(1), Inches(3.9), SLIDE_W - Inches(2), Inches(2)
     sub.text_frame.clear()
-    lines = [(subtitle, 22, False, "333333"), (f"生成日期：{fmt.date_label(dt.date.today())}", 16, False, "555555")]
+    made = i18n.t("生成日期：{date}", lang, date=fmt.date_label(dt.date.today(), lang))
+    lines = [(subtitle, 22, False, "333333")] + ([(dated, 18, False, "333333")] if dated else [])
+    lines.append((made, 16, False, "555555"))
     if demo:
-        lines.append(("演示数据：非官方统计，仅供演示", 16, True, DEMO_COLOR))
+        lines.append((i18n.t("演示数据：非官方统计，仅供演示", lang), 16, True, DEMO_COLOR))
     _text(sub.text_frame, lines)
     bar = slide.shapes.add_shape(MSO_SHAPE.RECTANGLE, Inches(1), Inches(3.78), Inches(2), Inches(0.08))
     bar.fill.solid()
@@ -229,19 +336,29 @@ def _title_slide(prs, title: str, subtitle: str, demo: bool) -> None:
 
 
 def deck(title: str, subtitle: str, parts: list[Chart | KpiGroup | Table], sources: list[tuple[str, str]],
-         demo: bool) -> bytes:
-    """The PPTX as bytes: every text native and editable, charts as the 3840×2160 images."""
+         demo: bool, origin: Callable[..., str], dated: str = "", lang: str = "zh") -> bytes:
+    """The PPTX as bytes: every text native and editable, charts as the 3840×2160 images.
+    `origin(source, period)` is a slide's provenance line for its source (a part's own, else every source
+    of the deck) and its period (a part's own, else None: the deck's); `dated` the title slide's
+    data-date line."""
     prs = Presentation()
     prs.slide_width, prs.slide_height = SLIDE_W, SLIDE_H
     prs.core_properties.title = title
-    _title_slide(prs, title, subtitle, demo)
+    _title_slide(prs, title, subtitle, dated, demo, lang)
+    every = "；".join(dict.fromkeys(name for name, _ in sources)) or "—"
+    more = i18n.t("（续）", lang)
     for part in parts:
-        {Chart: _chart, KpiGroup: _kpis, Table: _table}[type(part)](prs, part)
+        foot = origin(part.source or every, part.period or None)
+        if isinstance(part, Chart):
+            _chart(prs, part, foot)
+        else:
+            {KpiGroup: _kpis, Table: _table}[type(part)](prs, part, foot, more)
     rows = [[name, date] for name, date in dict.fromkeys(sources)] or [["—", "—"]]
-    _table(prs, Table("数据来源与数据日期", ["数据来源", "数据日期"], rows))
+    _table(prs, Table(i18n.t("数据来源与数据日期", lang), [i18n.t("数据来源", lang), i18n.t("数据日期", lang)], rows),
+           origin(every, None), more)
     if demo:
-        _textbox(prs.slides[-1], MARGIN, SLIDE_H - Inches(0.8), SLIDE_W - 2 * MARGIN, Inches(0.4),
-                 [("演示数据：围绕公开报道数字生成，非官方统计。", 12, True, DEMO_COLOR)])
+        _textbox(prs.slides[-1], MARGIN, BODY_BOTTOM - Inches(0.5), SLIDE_W - 2 * MARGIN, Inches(0.4),
+                 [(i18n.t("演示数据：围绕公开报道数字生成，非官方统计。", lang), 14, True, DEMO_COLOR)])
     out = io.BytesIO()
     prs.save(out)
     return out.getvalue()

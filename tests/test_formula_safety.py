@@ -224,7 +224,8 @@ def test_problem_list_has_no_live_formula(hostile):
 
 def test_deck_tables_are_inert_and_keep_numbers():
     rows = [[n, "-3.5", "+4.0%", "-1,234"] for n in HOSTILE]
-    deck = slides.deck("数据", "测试市", [slides.Table("表", ["名称", "数值", "变化", "人数"], rows)], [], False)
+    deck = slides.deck("数据", "测试市", [slides.Table("表", ["名称", "数值", "变化", "人数"], rows)], [], False,
+                       origin=lambda source, period: f"区域：测试市 · 来源：{source}")
     prs = Presentation(io.BytesIO(deck))
     table = next(s.table for slide in prs.slides for s in slide.shapes if s.has_table and s.table.cell(0, 0).text == "名称")
     got = [[table.cell(i, j).text for j in range(4)] for i in range(1, len(rows) + 1)]

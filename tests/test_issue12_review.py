@@ -91,7 +91,7 @@ def test_a_footer_names_each_source_once_when_rows_carry_several(tmp_path, monke
 
 def test_english_goals_subtitle_rate_change_and_indicator_placeholder_are_translated():
     sel = Selection(region=CITY, region_name="x", region_level="city", year=2023, lang="en", as_of=7)
-    assert sel.when() == "2023 · to month 7"
+    assert sel.when() == "to Jul 2023"
     assert metrics.Change(-0.06, "个百分点").signed("en") == "-0.06 pp"
     assert metrics.Change(-0.06, "个百分点").signed() == "-0.06 个百分点"
     assert i18n.t("请选择指标", "en") != "请选择指标"

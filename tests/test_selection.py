@@ -22,10 +22,11 @@ def test_params_read_the_history_before_the_first_period_shown():
 
 def test_the_subtitle_says_place_period_and_data_date_for_each_page():
     trend = FRAME.with_(children=True, start=dt.date(2018, 1, 1), end=dt.date(2023, 12, 31))
-    assert trend.subtitle("年末/最新值", "来源：测试") == "测试市及下级区划 · 2018–2023 · 年末/最新值 · 来源：测试 · 数据截至 2023年3月31日"
-    assert trend.subtitle(dated=False) == "测试市及下级区划 · 2018–2023"
+    # the period shown, as a meeting writes it, and the data date named as such (issue 13, item 2)
+    assert trend.subtitle("年末/最新值", "来源：测试") == "测试市及下级区划 · 2018—2023年 · 年末/最新值 · 来源：测试 · 数据日期 2023年3月31日"
+    assert trend.subtitle(dated=False) == "测试市及下级区划 · 2018—2023年"
     goals = FRAME.with_(page="目标", start=dt.date(2023, 1, 1), end=dt.date(2023, 7, 1), as_of=7)
-    assert goals.subtitle() == "测试市 · 2023年 · 截至7月 · 数据截至 2023年3月31日"
+    assert goals.subtitle() == "测试市 · 截至2023年7月 · 数据日期 2023年3月31日"
     one = FRAME.with_(page="地图", level="county", start=dt.date(2023, 3, 1), end=dt.date(2023, 3, 1), grain="month")
     assert one.subtitle(dated=False) == "测试市 · 按区县 · 2023年3月"
     assert one.with_(level="township", grain="year", start=dt.date(2022, 1, 1), end=dt.date(2022, 1, 1)

@@ -31,10 +31,15 @@ TABLE = slides.Table("滞后任务清单", ["状态", "部门", "任务", "目�
 SOURCES = [("株洲市医疗保障局", "2026年10月31日"), ("株洲市民政局", "2026年9月30日")]
 
 
+def origin(source: str, period: str | None = None) -> str:
+    return f"区域：株洲市 · 时期：{period or '2026年'} · 来源：{source} · 数据日期：2026年10月31日"
+
+
 def build(demo: bool = True) -> bytes:
     return slides.deck("株洲市民生指标汇报", "株洲市 · 2026年 · 截至10月",
-                       [slides.Chart("城乡居民基本医疗保险参保人数", tiny_png(), "注：2026年为截至10月数据"), KPIS, TABLE],
-                       SOURCES, demo)
+                       [slides.Chart("城乡居民基本医疗保险参保人数", tiny_png(), "注：2026年为截至10月数据",
+                                     source="株洲市医疗保障局"), KPIS, TABLE],
+                       SOURCES, demo, origin=origin, dated="数据日期：2026年10月31日")
 
 
 def all_text(prs) -> str:
@@ -69,10 +74,11 @@ def test_table_is_native_split_and_highlighted():
     prs = Presentation(io.BytesIO(build()))
     first, second = ([s for s in prs.slides[i].shapes if s.has_table][0].table for i in (3, 4))
     assert [c.text for c in first.rows[0].cells] == TABLE.columns == [c.text for c in second.rows[0].cells]
-    assert len(first.rows) == 1 + 15 and len(second.rows) == 1 + 5
+    n = len(first.rows) - 1  # as many as fit at 14 pt above the footer; the rest on the next slide
+    assert 10 <= n < 20 and len(second.rows) - 1 == 20 - n
     assert [c.text for c in first.rows[1].cells] == ROWS[0]
-    assert [c.text for c in second.rows[5].cells] == ROWS[19]
-    for table, offset in ((first, 0), (second, 15)):
+    assert [c.text for c in second.rows[len(second.rows) - 1].cells] == ROWS[19]
+    for table, offset in ((first, 0), (second, n)):
         for i, row in enumerate(list(table.rows)[1:]):
             want = TABLE.highlight.get(i + offset)
             if want:
@@ -83,7 +89,8 @@ def test_no_text_is_missing_and_fonts_are_set():
     data = build()
     prs = Presentation(io.BytesIO(data))
     text = all_text(prs)
-    wanted = ["株洲市 · 2026年 · 截至10月", "生成日期", "演示数据", "注：2026年为截至10月数据", "260.98 万人", "96.5%"]
+    wanted = ["株洲市 · 2026年 · 截至10月", "数据日期：2026年10月31日", "生成日期", "演示数据", "注：2026年为截至10月数据",
+              "260.98 万人", "96.5%"]
     wanted += [x for item in KPIS.items for x in item] + [x for r in ROWS for x in r] + [x for s in SOURCES for x in s]
     assert [w for w in wanted if w not in text] == []
     xml = "".join(s._element.xml for s in prs.slides)
@@ -98,3 +105,41 @@ def test_kpi_value():
     assert slides.kpi_value(2609783, "人") == "260.98 万人"
     assert slides.kpi_value(98.5, "%") == "98.5%"
     assert slides.kpi_value(625, "元/月") == "625 元/月"
+
+
+def test_every_slide_but_the_title_has_its_provenance_in_the_footer():
+    """The chart names its own source; the other slides every source of the deck (issue 13, item 2)."""
+    prs = Presentation(io.BytesIO(build()))
+    feet = [[s.text_frame.text for s in slide.shapes if s.name == "provenance"] for slide in prs.slides]
+    assert feet[0] == [] and all(len(f) == 1 for f in feet[1:])
+    assert feet[1] == [origin("株洲市医疗保障局")]
+    assert all(f == [origin("株洲市医疗保障局；株洲市民政局")] for f in feet[2:])
+    for slide in list(prs.slides)[1:]:
+        foot = next(s for s in slide.shapes if s.name == "provenance")
+        assert foot.top + foot.height <= prs.slide_height
+        assert all(s.top + s.height <= foot.top for s in slide.shapes if s.has_table or s.shape_type == 13)
+
+
+def test_table_numbers_are_right_aligned_at_a_readable_size():
+    from pptx.enum.text import PP_ALIGN
+    from pptx.util import Pt
+
+    prs = Presentation(io.BytesIO(build()))
+    table = [s for s in prs.slides[3].shapes if s.has_table][0].table
+    for row in list(table.rows)[1:]:
+        align = [c.text_frame.paragraphs[0].alignment for c in row.cells]
+        assert align[:3] == [PP_ALIGN.LEFT] * 3 and align[3:] == [PP_ALIGN.RIGHT] * 3  # 状态 部门 任务 | figures
+    sizes = {r.font.size for row in table.rows for c in row.cells for p in c.text_frame.paragraphs for r in p.runs}
+    assert min(sizes) >= Pt(14)
+
+
+def test_a_long_task_name_wraps_and_its_row_takes_the_room():
+    """A table too wide for one line a cell: the widest text column wraps, the figures do not."""
+    long = [["严重滞后", "行政审批服务局", "农村适龄妇女“两癌”免费筛查及随访管理服务" * 2, "76,000 人", "100.0%"]] * 14
+    data = slides.deck("t", "s", [slides.Table("表", ["状态", "部门", "任务", "目标值", "完成率"], long)], [], False,
+                       origin=origin)
+    prs = Presentation(io.BytesIO(data))
+    tables = [s for slide in prs.slides for s in slide.shapes if s.has_table][:-1]  # not the sources table
+    assert len(tables) >= 2 and sum(len(t.table.rows) - 1 for t in tables) == 14
+    widths = [c.width for c in tables[0].table.columns]
+    assert widths[2] == max(widths) and all(t.top + t.height <= prs.slide_height - slides.FOOTER_H for t in tables)

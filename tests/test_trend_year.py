@@ -36,7 +36,7 @@ def test_the_default_span_ends_at_the_sidebar_year(year):
     first, _ = years_of("yb_resident_insured_rate")
     assert at.slider(key="_w_span").value == (first, year)
     assert max(chart_years(at)) == year
-    assert f"{first}–{year}" in header(at)
+    assert f"{first}—{year}" in header(at)
     assert "yb_resident_insured_rate" in at.query_params["inds"]
 
 
@@ -47,7 +47,7 @@ def test_a_new_sidebar_year_moves_the_span_and_keeps_its_length():
     at.selectbox(key="_w_year").set_value(2025).run()
     assert at.slider(key="_w_span").value == (2023, 2025)
     assert chart_years(at) == {2023, 2024, 2025}
-    assert "2023–2025" in header(at)
+    assert "2023—2025" in header(at)
 
 
 def test_a_span_in_the_link_is_kept():
@@ -63,9 +63,9 @@ def test_no_span_past_the_data():
     _, last = years_of("yb_resident_insured_rate")
     at = app("trend", year=str(last + 1), inds="yb_resident_insured_rate")
     assert max(chart_years(at)) == last
-    assert f"–{last}" in header(at) and f"–{last + 1}" not in header(at)
+    assert f"—{last}年" in header(at) and f"—{last + 1}" not in header(at)
     title = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
-    assert f"–{last}" in title and f"–{last + 1}" not in title
+    assert f"—{last}年" in title and f"—{last + 1}" not in title
 
 
 def test_each_chart_says_its_own_years():
@@ -75,4 +75,4 @@ def test_each_chart_says_its_own_years():
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     for ind, title in zip(["mz_home_aging_mod", "yb_resident_insured_rate"], titles):
         first, last = years_of(ind)
-        assert f"{first}–{last}" in title, (ind, title)
+        assert f"{first}—{last}年" in title, (ind, title)

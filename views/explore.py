@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import export, fmt, slides, vocab
+from minsheng import export, slides, summary, vocab
 from minsheng.selection import Selection
 from minsheng.ui import data, exports, frame, state, text
 
@@ -78,17 +78,13 @@ def render(sel: Selection, total: int, df: pd.DataFrame) -> None:
                        on_click="ignore")
     c4.caption(T("CSV 默认为带 BOM 的 UTF-8，Excel/WPS 直接打开不乱码；旧系统要求时可选 GBK。区划代码在表格软件中保持为文本。"
                  "XLSX 另含“说明”工作表（筛选条件、单位、来源、数据日期）。"))
-    exports.deck_button(sel, lambda: deck_parts(df, total), df["来源"].dropna().unique().tolist(), rows=total)
+    exports.deck_button(sel, lambda: deck_parts(sel), df["来源"].dropna().unique().tolist(), rows=total)
 
 
-def deck_parts(df: pd.DataFrame, total: int | None = None, limit: int = 60) -> list:
-    """The table as native PPTX tables (the first `limit` rows: a deck is for reading, the XLSX for data)."""
-    total = len(df) if total is None else total
-    cols = ["指标名称", "区划名称", "时期", "数值", "单位"]
-    rows = [[str(r[0]), str(r[1]), str(r[2]), fmt.number(r[3], 2 if r[3] % 1 else 0), str(r[4])]
-            for r in df[cols].head(limit).itertuples(index=False)]
-    title = "、".join(dict.fromkeys(df["指标名称"])) + (f"（前 {limit} 行，共 {total} 行）" if total > limit else "")
-    return [slides.Table(title, cols, rows)]
+def deck_parts(sel: Selection) -> list:
+    """A summary per indicator over every row of the selection (the XLSX holds the rows themselves)."""
+    headers, rows = summary.rows(sel)
+    return [slides.Table(T("指标摘要（{period}）", period=sel.when()), headers, rows)]
 
 
 sc, T = frame.start()

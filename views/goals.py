@@ -75,23 +75,24 @@ def render(sel: Selection, g: pd.DataFrame, indicators: pd.DataFrame) -> None:
     st.caption(T("完成率 = 完成 ÷ 目标；序时进度 = 截至所选月份已过时间占任务期限的比例。"
                  "状态：已完成（≥100%）、超序时（≥序时进度）、滞后、严重滞后（落后序时进度超过阈值）。"
                  "比率类任务以达到目标值为完成，不计序时进度。按滞后程度排序，最需要关注的在前。"))
-    exports.deck_button(sel, lambda: deck_parts(g, table, elapsed, fig, prov), [prov.source], rows=len(table))
+    exports.deck_button(sel, lambda: deck_parts(sel, g, table, elapsed, fig, prov), [prov.source], rows=len(table))
 
 
-def deck_parts(g: pd.DataFrame, table: pd.DataFrame, elapsed: float, fig, prov) -> list:
+def deck_parts(sel: Selection, g: pd.DataFrame, table: pd.DataFrame, elapsed: float, fig, prov) -> list:
     """Slides for the 目标 page: the status counts, the chart, and the task table as a native table
-    (lagging tasks first, rows filled in their status colour)."""
+    (lagging tasks first, rows filled in their status colour), every figure as the page writes it."""
     counts = g["status"].value_counts()
-    kpi = slides.KpiGroup(T("重点民生实事完成率与序时进度"), [(T("序时进度"), fmt.percent(elapsed), "")] + [
+    month = T("截至{m}月", m=sel.as_of)
+    kpi = slides.KpiGroup(T("总体进度（{period}）", period=month), [(T("序时进度"), fmt.percent(elapsed), "")] + [
         (T(s), T("{n} 项", n=int(counts.get(s, 0))), "") for s in reversed(metrics.STATUSES)])
     shown = table.copy()
-    for c in (T("完成率"), T("序时进度")):
+    for c in (T("完成率"), T("序时进度")):  # the page's "%.1f%%" and "%+.1f" column formats
         shown[c] = [fmt.percent(v / 100) if pd.notna(v) else "—" for v in shown[c]]
     shown[T("差距（个百分点）")] = [f"{v:+.1f}" if pd.notna(v) else "—" for v in shown[T("差距（个百分点）")]]
     fills = {i: charts.STATUS_COLORS[s] for i, s in enumerate(g["status"]) if s in ("滞后", "严重滞后")}
     rows = [[str(v) for v in r] for r in shown.itertuples(index=False)]
-    return [kpi, slides.Chart(prov.title, images.png(fig, prov)),
-            slides.Table(T("任务") + " · " + T("状态"), list(shown.columns), rows, fills)]
+    return [kpi, slides.Chart(T("完成率与序时进度（{period}）", period=month), images.png(fig, prov)),
+            slides.Table(T("任务推进明细（{period}）", period=month), list(shown.columns), rows, fills)]
 
 
 def goal_rows(g: pd.DataFrame, as_of: int) -> pd.DataFrame:

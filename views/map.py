@@ -120,10 +120,11 @@ def render_ranking(sel: Selection, table: pd.DataFrame, ind: pd.Series, prov, st
         st.selectbox(T("下钻到"), [None] + drill["code"].tolist(), key="map_drill", on_change=drill_down,
                      format_func=lambda c: "—" if c is None else tree.label(c))
     exports.deck_button(sel, lambda: [
-        *([slides.Chart(prov.title, images.png(static(), prov))] if static else []),
-        slides.Table(f"{prov.title} · {T('排名')}", [str(c) for c in show.columns],
-                     [[fmt.number(v, dec) if isinstance(v, float) else str(v) for v in r]
-                      for r in show.itertuples(index=False)])], [prov.source], rows=len(show))
+        *([slides.Chart(T("{name}分布（{period}）", name=text.name(ind, sel.lang), period=sel.when()),
+                        images.png(static(), prov))] if static else []),
+        slides.Table(T("{name}排名（{period}）", name=text.name(ind, sel.lang), period=sel.when()), [str(c) for c in show.columns],
+                     [[str(r[0]), str(r[1]), fmt.number(r[2], dec), "—" if pd.isna(r[3]) else f"{r[3]:+.1f}"]
+                      for r in show.itertuples(index=False)])], [prov.source], rows=len(show), what=text.name(ind, sel.lang))
     parent = tree.parent.get(sel.region)  # None at the top of what this user may see
     if parent is not None and st.button(T("返回上级"), icon=":material/arrow_upward:"):
         state.set_value("region", parent)

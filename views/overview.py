@@ -99,15 +99,24 @@ def render(sel: Selection, cards: pd.DataFrame, goal: pd.DataFrame, domains: lis
                 card(c, goals_by_ind.get(c["indicator_id"]))
 
 
-def deck_parts(cards: pd.DataFrame, domains: list[str]) -> list:
-    """One KPI slide per department section, eight cards a slide, values in 万/亿 where they are large."""
+def deck_parts(sel: Selection, cards: pd.DataFrame, domains: list[str]) -> list:
+    """One KPI slide per department section, eight cards a slide, each figure and 同比 written as the
+    card on the page writes it, with the period of a figure older than the year (a yearly figure not out
+    yet); each slide names the sources of its own cards."""
+    def note(c) -> str:
+        change = f"{T('同比')} {c['yoy'].signed(text.lang())}{c['yoy_note']}" if c["yoy"] is not None else ""
+        if not c["stale"] or c["period"] is None or pd.isna(c["period"]):
+            return change
+        return "　".join(x for x in (change, fmt.period_label(c["period"], c["frequency"], sel.lang)
+                                     + T("（本年尚未发布）")) if x)
+
     parts = []
     for name, d in sections(cards, domains):
-        items = [(text.name(c), card_value(c, big=True),
-                  c["yoy"].label(T("同比")) + c["yoy_note"] if c["yoy"] is not None else "")
-                 for _, c in d.iterrows()]
-        for k in range(0, len(items), 8):
-            parts.append(slides.KpiGroup(T(name) + ("" if k == 0 else "（续）"), items[k:k + 8]))
+        items = [(text.name(c), card_value(c), note(c)) for _, c in d.iterrows()]
+        title = T("{section}主要指标（{period}）", section=T(name), period=sel.when())
+        source = "；".join(fmt.sources(d["obs_source"]))
+        parts += [slides.KpiGroup(title + (T("（续）") if k else ""), items[k:k + 8], source)
+                  for k in range(0, len(items), 8)]
     return parts
 
 
@@ -120,5 +129,6 @@ sel = sc.with_(indicators=tuple(indicators["id"]), start=dt.date(sc.year, 1, 1),
                history=2)
 cards, goal = load(sel, indicators, like_for_like)
 render(sel, cards, goal, domains)
-exports.deck_button(sel, lambda: deck_parts(cards, domains), cards["obs_source"].dropna().tolist(), domains=domains)
+slides_now = deck_parts(sel, cards, domains)  # in the run: the card texts need the session's language
+exports.deck_button(sel, lambda: slides_now, cards["obs_source"].dropna().tolist(), domains=domains)
 frame.footer(sel, cards.loc[cards["domain"].isin(domains), "obs_source"].dropna().tolist())

@@ -58,9 +58,10 @@ def follow_year(year: int, lo: int, hi: int) -> tuple[int, int]:
 def shown(sel: Selection, s: pd.DataFrame) -> Selection:
     """The selection narrowed to the years the charts show, so titles and subtitles do not claim a
     span past the data (a 2018–2026 span whose data end in 2025 says 2018–2025)."""
-    if s.empty:
+    years = s.loc[s["value"].notna(), "period"].dt.year
+    if years.empty:
         return sel
-    first, last = int(s["period"].dt.year.min()), int(s["period"].dt.year.max())
+    first, last = int(years.min()), int(years.max())
     return sel.with_(start=max(sel.start, dt.date(first, 1, 1)), end=min(sel.end, dt.date(last, 12, 31)))
 
 
@@ -111,7 +112,7 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
         title = text.name(row) + ("" if sel.view == "value" else f"（{T(charts.view_label(row, sel.view))}）")
         prov = exports.provenance(part, title, charts.axis_unit(row, sel.view, sel.lang), source)
         exports.chart_buttons(fig, prov, key=f"trend_{ind_id}", sel=part)
-        figures.append((fig, prov))
+        figures.append((fig, prov, part.when()))
         comparable.caption(sel, d, names, sel.grain)
         if joined:
             st.caption(text.md(joined))
@@ -153,7 +154,8 @@ else:
         frame.header(sc, sel.when())
     sources, figures = render(sel, s, indicators) if not s.empty else ([], [])
     if figures:
-        exports.deck_button(sel, lambda: [slides.Chart(p.title, images.png(fig, p)) for fig, p in figures], sources)
+        exports.deck_button(sel, lambda: [slides.Chart(T("{name}（{period}）", name=p.title, period=when), images.png(fig, p),
+                                                       source=p.source, period=when) for fig, p, when in figures], sources)
     if s.empty:
         st.info(T("{region} 在所选年份暂无这些指标的数据。", region=text.md(sel.region_name)))
 frame.footer(sel, sources)

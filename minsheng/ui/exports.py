@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from minsheng import audit, fmt, images, safe_cells, slides
+from minsheng import audit, fmt, images, slides
 from minsheng.selection import Selection
 from minsheng.ui import session
 from minsheng.ui.text import T
@@ -90,7 +90,7 @@ def chart_buttons(fig: go.Figure | Callable[[], go.Figure], prov: images.Provena
 
     # side by side at their own width: fixed columns ([1, 1, 6]) cut the labels to "下··" in a narrow column
     row = st.container(horizontal=True)
-    name = safe_cells.file_name(prov.title, "chart")
+    name = sel.file_stem(prov.title)  # 株洲市_2018-2023年_参保率: charts of several counties do not collide
     what = sel.audit(title=prov.title, subtitle=prov.subtitle)
     row.download_button(T("下载 PNG"), data=audited(lambda: images.png(figure(), prov), format="png", **what),
                         file_name=f"{name}.png", mime="image/png", key=f"{key}_png", on_click="ignore",
@@ -100,15 +100,20 @@ def chart_buttons(fig: go.Figure | Callable[[], go.Figure], prov: images.Provena
                         icon=":material/draw:")
 
 
-def deck_button(sel: Selection, build: Callable[[], list], sources: list[str], key: str = "deck", **detail) -> None:
-    """导出汇报材料: one PPTX for the page, built from the parts `build` returns when clicked."""
+def deck_button(sel: Selection, build: Callable[[], list], sources: list[str], key: str = "deck", what: str = "",
+                **detail) -> None:
+    """导出汇报材料: one PPTX for the page, built from the parts `build` returns when clicked; every slide
+    says its region, period, source and data date (`sel.origin`). `what`: the indicator a map deck shows."""
     if not allowed():
         return
+    date = fmt.date_label(sel.data_date, sel.lang)
+    stem = sel.file_stem("_".join(x for x in (sel.t(sel.page), what) if x))  # 株洲市_按区县_2025年_地图_参保率
 
     def make() -> bytes:
-        src = [(s, fmt.date_label(sel.data_date, sel.lang)) for s in fmt.sources(sources)]
-        return slides.deck(sel.deck_title(), sel.deck_subtitle(), build(), src, sel.demo)
+        src = [(s, date) for s in fmt.sources(sources)]
+        return slides.deck(sel.deck_title(what), sel.deck_subtitle(), build(), src, sel.demo, origin=sel.origin,
+                           dated=f"{sel.t('数据日期')}：{date}", lang=sel.lang)
 
     st.download_button(T("导出汇报材料"), data=audited(make, **sel.audit(format="pptx", **detail)),
-                       file_name=f"{safe_cells.file_name(sel.deck_title().replace(' · ', '_'))}.pptx", mime=PPTX_MIME, key=key,
+                       file_name=f"{stem}.pptx", mime=PPTX_MIME, key=key,
                        on_click="ignore", icon=":material/slideshow:", type="primary")
