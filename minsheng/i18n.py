@@ -199,3 +199,8 @@ def t(text: str, lang: str = "zh", context: str | None = None, **values) -> str:
 
 def unit(u: str, lang: str = "zh") -> str:
     return EN.get(u, u) if lang == "en" else u
+
+# drilling from a number (issue 13, item 4): a card to its trend, a bar to its task, the county × task matrix
+EN.update({
+    "看趋势": "Trend", "打开“{name}”的趋势": "Open the trend of “{name}”",
+})
