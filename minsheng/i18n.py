@@ -208,7 +208,9 @@ EN.update({
     "{region} 的下级区划没有设定这些任务的目标。": "The subdivisions of {region} have no targets for these tasks.",
     "完成率对照序时进度（截至{month}月），与任务表同一算法；颜色为状态。":
         "Completion against time elapsed (to month {month}), computed as in the task table; colours show the status.",
-    "灰色：无任务（未设目标）或未报（有目标、无数据）": "Grey: no task (no target set) or not reported (a target, no figure)",
+    "格内：完成率，及其领先（+）或落后（-）序时进度的百分点；灰色：无任务（未设目标）或未报（有目标、无数据）":
+        "In a cell: completion, and the points it is ahead of (+) or behind (-) time elapsed; grey: no task (no "
+        "target set) or not reported (a target, no figure)",
     "下级区划没有设定该任务的目标。": "No subdivision has a target for this task.",
     "链接中的任务不在所选区域与部门的任务中，已显示全部任务。":
         "The task in the link is not among this region's tasks for the departments chosen; showing all tasks.",

@@ -77,8 +77,9 @@ def card(c, goal_row) -> None:
         if goal_row is not None and goal_row["status"]:
             badge = STATUS_BADGE.get(goal_row["status"], "gray")
             when += f"　:{badge}-badge[{T(goal_row['status'])} · {T('完成率')} {fmt.percent(goal_row['completion'])}]"
-        st.caption(when)
-        drill.trend_link(c["indicator_id"], text.name(c))
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):  # one line where it fits
+            st.caption(when, width="stretch")
+            drill.trend_link(c["indicator_id"], text.name(c))
 
 
 def render(sel: Selection, cards: pd.DataFrame, goal: pd.DataFrame, domains: list[str]) -> None:

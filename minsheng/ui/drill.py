@@ -22,7 +22,7 @@ def frame_params(**extra) -> dict[str, str]:
 
 def trend_link(indicator_id: str, name: str) -> None:
     """A card's way to its trend: the trend page with this one indicator, for the card's region."""
-    st.page_link(pages.get("trend").script, label=T("看趋势"), icon=":material/show_chart:",
+    st.page_link(pages.get("trend").script, label=T("看趋势"), icon=":material/show_chart:", width="content",
                  query_params=frame_params(inds=indicator_id), help=T("打开“{name}”的趋势", name=name))
 
 

@@ -37,14 +37,22 @@ def subdivisions(sel: Selection, tasks: pd.DataFrame, gap: int, indicators: pd.D
 
 
 def _cell(r) -> tuple[str, str, str]:
-    """A matrix cell's (background, text colour, HTML content)."""
+    """A matrix cell's (background, text colour, HTML content): 完成率, and how far it is ahead of or
+    behind the column's 序时进度 in points (a late report: the month it is as of, and its own 序时)."""
     if r.cell in (matrix.NO_TASK, matrix.NOT_REPORTED):
         return GREY, "#555", literal.html(T(r.cell))
-    second = "" if pd.isna(r.elapsed) else T("序时 {p}", p=fmt.percent(r.elapsed))
+    second = "" if pd.isna(r.gap) else f"{100 * r.gap:+.1f}"
     if pd.notna(r.reported_to):
-        second += ("　" if second else "") + T("截至{m}月", m=int(r.reported_to))
+        second = T("截至{m}月", m=int(r.reported_to)) + f" {second}（{T('序时 {p}', p=fmt.percent(r.elapsed))}）"
     return (charts.STATUS_COLORS.get(r.status, GREY), "#fff",
             f"<b>{literal.html(fmt.percent(r.completion))}</b><br><small>{literal.html(second)}</small>")
+
+
+def _pace_row(tasks: pd.DataFrame, m: pd.DataFrame) -> str:
+    """The row under the task names: each task's 序时进度 as of the month (a rate task has none)."""
+    on_time = m[m["reported_to"].isna() & m["elapsed"].notna()].groupby("indicator_id")["elapsed"].first()
+    return "".join(f"<td class='ms-pace'>{literal.html(fmt.percent(on_time[i]) if i in on_time.index else '—')}</td>"
+                   for i in tasks["indicator_id"])
 
 
 def matrix_html(tasks: pd.DataFrame, m: pd.DataFrame, kids: list[str], names: dict, as_of: int, level: str) -> str:
@@ -64,16 +72,18 @@ def matrix_html(tasks: pd.DataFrame, m: pd.DataFrame, kids: list[str], names: di
         body.append(f"<tr><th scope='row'>{literal.html(names.get(code, code))}</th>{''.join(tds)}</tr>")
     legend = "".join(f"<span><i style='background:{c}'></i>{literal.html(T(s))}</span>"
                      for s, c in [*charts.STATUS_COLORS.items(), (matrix.NO_TASK, GREY)])
-    legend += f"<span>{literal.html(T('灰色：无任务（未设目标）或未报（有目标、无数据）'))}</span>"
+    legend += f"<span>{literal.html(T('格内：完成率，及其领先（+）或落后（-）序时进度的百分点；灰色：无任务（未设目标）或未报（有目标、无数据）'))}</span>"
     style = ("<style>.ms-matrix{overflow-x:auto}.ms-matrix table{border-collapse:collapse;font-size:.85rem}"
              ".ms-matrix th,.ms-matrix td{border:1px solid #fff;padding:.3rem .45rem;text-align:center;"
              "min-width:4.6rem}.ms-matrix thead th{background:#f4f6f8;font-weight:600;vertical-align:bottom}"
              ".ms-matrix tbody th{background:#f4f6f8;text-align:left;white-space:nowrap}"
+             ".ms-matrix .ms-pace{background:#f4f6f8;font-size:.8rem;color:#333;font-weight:400}"
              ".ms-legend{font-size:.8rem;color:#444;margin-top:.4rem}.ms-legend span{margin-right:1rem}"
              ".ms-legend i{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:-1px}</style>")
     corner = literal.html(T("区县") if level == "city" else T("乡镇（街道）"))
     return (f"{style}<div class='ms-matrix' data-testid='ms-goal-matrix'><table><thead><tr><th>{corner}</th>{head}"
-            f"</tr></thead><tbody>{''.join(body)}</tbody></table></div><div class='ms-legend'>{legend}</div>")
+            f"</tr><tr><th class='ms-pace'>{literal.html(T('序时进度'))}</th>{_pace_row(tasks, m)}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div><div class='ms-legend'>{legend}</div>")
 
 
 def render_matrix(sel: Selection, tasks: pd.DataFrame, kids: list[str], m: pd.DataFrame) -> None:
