@@ -236,6 +236,21 @@ def test_matrix_follows_the_month_and_the_department():
     check_matrix(hr, 6, {"rs_skill_training", "rs_new_urban_jobs"})
 
 
+def test_matrix_follows_the_severe_threshold():
+    at = app("goals")
+    severe = {k for k, c in matrix_cells(at).items() if c["status"] == "严重滞后"}
+    at.number_input(key="_w_gap").set_value(40).run()
+    cells = matrix_cells(at)
+    actuals = county_actuals(LAST_MONTH)
+    targets = {(r.region_code, r.indicator_id): r.target for r in sql(
+        "select region_code, indicator_id, target from targets where year = ?", [YEAR]).itertuples()}
+    assert severe
+    for k in severe:  # 严重滞后 at 15 points behind; at 40 only those more than 40 behind stay so
+        value, reported = actuals[k]
+        behind = -round(100 * (value / targets[k] - reported / 12), 1)
+        assert cells[k]["status"] == ("严重滞后" if behind > 40 else "滞后"), k
+
+
 def test_matrix_without_subdivision_targets_says_so():
     at = app("goals", region=SHIFENG)  # a county: its townships have no targets
     assert not any("ms-goal-matrix" in h.proto.body for h in at.get("html"))
@@ -302,3 +317,42 @@ def test_click_a_goals_bar_and_a_card_link_in_chromium(app_server, browser):
         assert not requests.external()
     finally:
         ctx.close()
+
+
+# --- hostile names in the matrix and the task detail ------------------------------------------------
+
+def test_hostile_task_and_department_names_stay_text(tmp_path, monkeypatch):
+    import datetime as dt
+
+    import pandas as pd
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import CITY as TCITY, JIA, YI, fixture_tables
+    from hostile_support import IFRAME, IMG, LITERAL, SCRIPT
+    from minsheng import store
+    from test_hostile_pages import SIGNS, _ESCAPED, markdown_sources
+
+    tables = fixture_tables()
+    t = tables["targets"]
+    t["department"], t["task"] = [f"民政局{IFRAME}", f"医保局{IMG}"], [f"任务{LITERAL}", f"参保{SCRIPT}"]
+    below = pd.DataFrame([dict(indicator_id="cnt", region_code=code, year=2023, target=target, department=t["department"][0],
+                               task=t["task"][0], deadline=dt.date(2023, 12, 31)) for code, target in ((JIA, 20.0), (YI, 60.0))])
+    tables["targets"] = pd.concat([t, below], ignore_index=True)
+    store.write_tables(tmp_path / "data", tables, {"title": "测试", "demo": False, "data_date": "2023-03-31"})
+    monkeypatch.setenv("MINSHENG_DATA", str(tmp_path / "data"))
+    for task in (None, "cnt"):
+        at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+        at.query_params.update({"region": TCITY, "year": "2023"} | ({"task": task} if task else {}))
+        at.run()
+        at.switch_page("views/goals.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        leaks = [(w, s) for w, s in markdown_sources(at._tree) if any(sign in _ESCAPED.sub("", s) for sign in SIGNS)]
+        assert not leaks
+        if task is None:
+            html = next(h.proto.body for h in at.get("html") if "ms-goal-matrix" in h.proto.body)
+            assert "&lt;iframe" in html and not any(p in html for p in (IFRAME, IMG, SCRIPT, "<b>b</b>"))
+            # 甲县: Σ townships' March figures 6 + 5 against 20; 乙县: 30 against 60 (conftest's data)
+            cells = matrix_cells(at)
+            assert cells[(JIA, "cnt")]["completion"] == 55.0 and cells[(YI, "cnt")]["completion"] == 50.0
+        else:
+            assert {m.label: m.value for m in at.metric}["完成率"] == f"{100 * 41 / 80:.1f}%"

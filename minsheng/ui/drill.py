@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from minsheng.ui import pages
-from minsheng.ui.text import T
+from minsheng.ui.text import T, md
 
 FRAME_KEYS = ("region", "year", "lang", "present")  # what the router keeps in every page's URL
 
@@ -23,7 +23,7 @@ def frame_params(**extra) -> dict[str, str]:
 def trend_link(indicator_id: str, name: str) -> None:
     """A card's way to its trend: the trend page with this one indicator, for the card's region."""
     st.page_link(pages.get("trend").script, label=T("看趋势"), icon=":material/show_chart:", width="content",
-                 query_params=frame_params(inds=indicator_id), help=T("打开“{name}”的趋势", name=name))
+                 query_params=frame_params(inds=indicator_id), help=T("打开“{name}”的趋势", name=md(name)))  # help is markdown
 
 
 TASK_KEY = "task"  # 目标: ?task=<indicator id> opens that task's detail
