@@ -70,15 +70,18 @@ def matrix_html(tasks: pd.DataFrame, m: pd.DataFrame, kids: list[str], names: di
             tds.append(f"<td style='background:{bg};color:{ink}' title='{literal.html(tip)}' "
                        f"data-region='{literal.html(code)}' data-task='{literal.html(ind)}'>{content}</td>")
         body.append(f"<tr><th scope='row'>{literal.html(names.get(code, code))}</th>{''.join(tds)}</tr>")
-    legend = "".join(f"<span><i style='background:{c}'></i>{literal.html(T(s))}</span>"
-                     for s, c in [*charts.STATUS_COLORS.items(), (matrix.NO_TASK, GREY)])
-    legend += f"<span>{literal.html(T('格内：完成率，及其领先（+）或落后（-）序时进度的百分点；灰色：无任务（未设目标）或未报（有目标、无数据）'))}</span>"
+    legend = "".join(f"<span><i style='background:{c}'></i>{literal.html(s)}</span>"
+                     for s, c in [*((T(k), v) for k, v in charts.STATUS_COLORS.items()),
+                                  (f"{T(matrix.NO_TASK)} / {T(matrix.NOT_REPORTED)}", GREY)])
+    legend += f"<div>{literal.html(T('格内：完成率，及其领先（+）或落后（-）序时进度的百分点；灰色：无任务（未设目标）或未报（有目标、无数据）'))}</div>"
     style = ("<style>.ms-matrix{overflow-x:auto}.ms-matrix table{border-collapse:collapse;font-size:.85rem}"
              ".ms-matrix th,.ms-matrix td{border:1px solid #fff;padding:.3rem .45rem;text-align:center;"
              "min-width:4.6rem}.ms-matrix thead th{background:#f4f6f8;font-weight:600;vertical-align:bottom}"
              ".ms-matrix tbody th{background:#f4f6f8;text-align:left;white-space:nowrap}"
+             # the region names stay in view while a phone scrolls the tasks sideways
+             ".ms-matrix tbody th,.ms-matrix thead th:first-child{position:sticky;left:0;z-index:1}"
              ".ms-matrix .ms-pace{background:#f4f6f8;font-size:.8rem;color:#333;font-weight:400}"
-             ".ms-legend{font-size:.8rem;color:#444;margin-top:.4rem}.ms-legend span{margin-right:1rem}"
+             ".ms-legend{font-size:.8rem;color:#444;margin-top:.4rem}.ms-legend span{margin-right:1rem;white-space:nowrap;display:inline-block}"
              ".ms-legend i{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:-1px}</style>")
     corner = literal.html(T("区县") if level == "city" else T("乡镇（街道）"))
     return (f"{style}<div class='ms-matrix' data-testid='ms-goal-matrix'><table><thead><tr><th>{corner}</th>{head}"
@@ -119,8 +122,9 @@ def render_task(sel: Selection, g: pd.Series, shown: pd.Series, m: pd.DataFrame,
                (T("完成率"), fmt.percent(g["completion"])), (T("序时进度"), fmt.percent(g["elapsed"])),
                (T("差距（个百分点）"), "—" if pd.isna(g["gap"]) else f"{100 * g['gap']:+.1f}"),
                (T("每月还需"), shown[T("每月还需")])]
-    for col, (label, value) in zip(st.columns(len(figures)), figures):
-        col.metric(label, md(value))
+    with st.container(horizontal=True, gap="large"):  # as wide as each figure needs: units are not cut
+        for label, value in figures:
+            st.metric(label, md(value), width="content")
     s = data.series(sel)
     s = s[(s["indicator_id"] == g["indicator_id"]) & (s["region_code"] == sel.region)
           & (s["period"].dt.year == sel.year) & (s["period"].dt.month <= sel.as_of)].sort_values("period")
@@ -129,13 +133,22 @@ def render_task(sel: Selection, g: pd.Series, shown: pd.Series, m: pd.DataFrame,
     source = T("来源：") + ("；".join(fmt.sources(s["source"])) or "—")
     fig = charts.task_progress(s[["period", "value"]], float(g["target"]), pace, g["task"],
                                sel.subtitle(source), unit(ind["unit"]), dec, sel.lang)
-    st.plotly_chart(fig, key="task_chart", config={"displaylogo": False})
     below = m[(m["indicator_id"] == g["indicator_id"]) & (m["cell"] != matrix.NO_TASK)]
-    if below.empty:
-        st.caption(T("下级区划没有设定该任务的目标。"))
-        return
-    names, u = data.tree().labels, unit(ind["unit"])
-    st.dataframe(pd.DataFrame({
+    # a slide (presentation mode) puts the subdivisions beside the chart, so the task fits one screen
+    chart_at, table_at = st.columns([3, 2]) if sel.present and not below.empty else (st.container(), st.container())
+    with chart_at:
+        st.plotly_chart(fig, key="task_chart", config={"displaylogo": False})
+    with table_at:
+        if below.empty:
+            st.caption(T("下级区划没有设定该任务的目标。"))
+        else:
+            _below_table(below, dec, unit(ind["unit"]), sel.present)
+
+
+def _below_table(below: pd.DataFrame, dec: int, u: str, brief: bool) -> None:
+    """The subdivisions' figures for one task, status cells in their colour (`brief`: a slide's columns)."""
+    names = data.tree().labels
+    t = pd.DataFrame({
         T("区域"): [names.get(c, c) for c in below["region_code"]],
         T("状态"): [T(c) for c in below["cell"]],
         T("目标值"): [f"{fmt.exact(v, dec)} {u}".rstrip() for v in below["target"]],
@@ -143,4 +156,10 @@ def render_task(sel: Selection, g: pd.Series, shown: pd.Series, m: pd.DataFrame,
         T("完成率"): [fmt.percent(v) if pd.notna(v) else "—" for v in below["completion"]],
         T("序时进度"): [fmt.percent(v) if pd.notna(v) else "—" for v in below["elapsed"]],
         T("差距（个百分点）"): [f"{100 * v:+.1f}" if pd.notna(v) else "—" for v in below["gap"]],
-    }), hide_index=True, width="stretch", key="task_below")
+    })
+    if brief:
+        t = t.drop(columns=[T("目标值"), T("完成")])
+    style = {T(k): f"background-color: {c}; color: white; font-weight: 600" for k, c in charts.STATUS_COLORS.items()}
+    row = 44 if brief else 35  # presentation mode's larger type makes taller rows: every row shows, no scroll
+    st.dataframe(t.style.map(lambda v: style.get(v, ""), subset=[T("状态")]), hide_index=True, width="stretch",
+                 height=row * (len(t) + 1) + 3, key="task_below")
