@@ -27,15 +27,16 @@ def goal_matrix(tasks: pd.DataFrame, targets: pd.DataFrame, actuals: pd.DataFram
     for code in regions:
         t = targets[targets["region_code"] == code]
         a = actuals[actuals["region_code"] == code] if not actuals.empty else actuals
-        g = metrics.goal_table(t, a, kinds, year, month, severe_gap, frequency).set_index("indicator_id")
+        g = {r["indicator_id"]: r for r in metrics.goal_table(t, a, kinds, year, month, severe_gap, frequency)
+             .to_dict("records")}
         for ind in tasks["indicator_id"]:
-            if ind not in g.index:
+            if ind not in g:
                 rows.append(dict(region_code=code, indicator_id=ind, cell=NO_TASK))
                 continue
-            r = g.loc[ind]
+            r = g[ind]
             rows.append(dict(region_code=code, indicator_id=ind, target=r["target"], actual=r["actual"],
                              completion=r["completion"], elapsed=r["elapsed"], gap=r["gap"], status=r["status"],
-                             reported_to=r["reported_to"], cell=r["status"] or NOT_REPORTED))
+                             reported_to=r["reported_to"], cell=r["status"] if isinstance(r["status"], str) else NOT_REPORTED))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

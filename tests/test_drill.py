@@ -280,11 +280,17 @@ def test_click_a_goals_bar_and_a_card_link_in_chromium(app_server, browser):
         page.goto(app_server.url + "/goals")
         wait_idle(page)
         page.locator('[data-testid="ms-goal-matrix"]').screenshot(path=out / "goals_matrix.png")
-        bar = page.locator('[data-testid="stPlotlyChart"] .barlayer .trace').first.locator("path").nth(2)
-        bar.scroll_into_view_if_needed()
-        box = bar.bounding_box()
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.wait_for_url(re.compile(r"task="), timeout=20_000)
+        bars = page.locator('[data-testid="stPlotlyChart"] .barlayer .trace').first.locator("path")
+        bars.nth(12).wait_for()  # all 13 tasks drawn
+        for _attempt in range(3):  # on a loaded machine the first click can land before Plotly listens
+            bars.nth(2).scroll_into_view_if_needed()
+            box = bars.nth(2).bounding_box()
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            try:
+                page.wait_for_url(re.compile(r"task="), timeout=10_000)
+                break
+            except Exception:  # playwright's TimeoutError
+                wait_idle(page)
         wait_idle(page)
         task = parse_qs(page.url.split("?", 1)[1])["task"][0]
         assert task in tasks

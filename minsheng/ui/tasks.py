@@ -32,8 +32,15 @@ def subdivisions(sel: Selection, tasks: pd.DataFrame, gap: int, indicators: pd.D
         return kids, pd.DataFrame(columns=matrix.COLUMNS)
     targets = pd.concat([data.targets(sel.with_(region=k)) for k in kids], ignore_index=True)
     actuals = data.series(sel.with_(regions=tuple(kids)))
-    return kids, matrix.goal_matrix(tasks, targets, actuals, kids, dict(zip(indicators["id"], indicators["kind"])),
-                                    sel.year, sel.as_of, gap / 100, dict(zip(indicators["id"], indicators["frequency"])))
+    key = (sel.key(), sel.as_of, gap, tuple(tasks["indicator_id"]))  # what decides the cells (version and area included)
+    return kids, _matrix(key, tasks, targets, actuals, kids, indicators, sel.year, sel.as_of, gap)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _matrix(key: tuple, _tasks, _targets, _actuals, _kids, _indicators, year: int, month: int, gap: int) -> pd.DataFrame:
+    """goal_table once per subdivision (≈ 10 ms each): kept per `key`, so a rerun does not judge them again."""
+    return matrix.goal_matrix(_tasks, _targets, _actuals, _kids, dict(zip(_indicators["id"], _indicators["kind"])),
+                              year, month, gap / 100, dict(zip(_indicators["id"], _indicators["frequency"])))
 
 
 def _cell(r) -> tuple[str, str, str]:
