@@ -179,6 +179,22 @@ def test_a_task_permalink_shows_its_detail(month):
         assert below.loc[names[code], "状态"] == expected_status(value / target, month / 12)
 
 
+def test_the_task_detail_follows_the_month():
+    at = app("goals", task="gx_5g_stations")
+    before = {m.label: m.value for m in at.metric}
+    at.selectbox(key="_w_gmonth").set_value(4).run()
+    after = {m.label: m.value for m in at.metric}
+    e = task_expected("gx_5g_stations", 4)
+    assert after != before and at.query_params["task"] == "gx_5g_stations"
+    assert after["完成率"] == f"{100 * e['done']:.1f}%" and after["序时进度"] == "33.3%"
+
+
+def test_a_card_link_opened_in_a_new_session_shows_that_trend():
+    at = app("trend", region=SHIFENG, year="2023", lang="zh", present="0", inds="yb_remote_settle_rate")
+    assert at.multiselect(key="_w_inds").value == ["yb_remote_settle_rate"]
+    assert at.selectbox(key="_w_region").value == SHIFENG and len(at.get("plotly_chart")) == 1
+
+
 def test_back_from_a_task_shows_every_task_and_clears_the_permalink():
     at = app("goals", task="ny_farmland")
     assert at.query_params.get("task") == "ny_farmland"
@@ -341,12 +357,16 @@ def test_hostile_task_and_department_names_stay_text(tmp_path, monkeypatch):
     tables = fixture_tables()
     t = tables["targets"]
     t["department"], t["task"] = [f"民政局{IFRAME}", f"医保局{IMG}"], [f"任务{LITERAL}", f"参保{SCRIPT}"]
-    below = pd.DataFrame([dict(indicator_id="cnt", region_code=code, year=2023, target=target, department=t["department"][0],
-                               task=t["task"][0], deadline=dt.date(2023, 12, 31)) for code, target in ((JIA, 20.0), (YI, 60.0))])
+    below = pd.DataFrame([dict(indicator_id=ind, region_code=code, year=2023, target=target, department=t["department"][0],
+                               task=t["task"][0] if ind == "cnt" else "资金任务", deadline=dt.date(2023, 12, 31))
+                          for ind, code, target in (("cnt", JIA, 20.0), ("cnt", YI, 60.0), ("amt", TCITY, 30.0),
+                                                    ("amt", JIA, 15.0), ("amt", YI, 15.0))])
     tables["targets"] = pd.concat([t, below], ignore_index=True)
+    o = tables["observations"]  # 乙县 reports no 资金 figure: its cell says 未报
+    tables["observations"] = o[~((o["indicator_id"] == "amt") & (o["region_code"] == YI))]
     store.write_tables(tmp_path / "data", tables, {"title": "测试", "demo": False, "data_date": "2023-03-31"})
     monkeypatch.setenv("MINSHENG_DATA", str(tmp_path / "data"))
-    for task in (None, "cnt"):
+    for task in (None, "cnt", "rate"):
         at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
         at.query_params.update({"region": TCITY, "year": "2023"} | ({"task": task} if task else {}))
         at.run()
@@ -360,5 +380,15 @@ def test_hostile_task_and_department_names_stay_text(tmp_path, monkeypatch):
             # 甲县: Σ townships' March figures 6 + 5 against 20; 乙县: 30 against 60 (conftest's data)
             cells = matrix_cells(at)
             assert cells[(JIA, "cnt")]["completion"] == 55.0 and cells[(YI, "cnt")]["completion"] == 50.0
-        else:
+            # 资金 is yearly: 12.5 against 15 by March (序时 25.0%) is ahead
+            assert cells[(JIA, "amt")]["completion"] == 83.3 and cells[(JIA, "amt")]["status"] == "超序时"
+            grey = [cells[(YI, "amt")], cells[(JIA, "rate")], cells[(YI, "rate")]]  # no figure; no target
+            assert [c["text"] for c in grey] == ["未报", "无任务", "无任务"]
+            assert {c["colour"] for c in grey} == {"#E6E8EB"} and all(c["completion"] is None for c in grey)
+        elif task == "cnt":
             assert {m.label: m.value for m in at.metric}["完成率"] == f"{100 * 41 / 80:.1f}%"
+        else:  # a rate task: a level to reach, no 序时进度 and no pace
+            shown = {m.label: m.value for m in at.metric}
+            rate = 100 * (90 + 10 + 270) / (100 + 100 + 300)  # Σnumerator / Σdenominator, conftest's 2023 rates
+            assert shown["完成"] == f"{rate:.1f} %" and shown["完成率"] == f"{100 * rate / 80:.1f}%"
+            assert shown["序时进度"] == shown["每月还需"] == "—"
