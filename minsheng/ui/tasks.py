@@ -25,19 +25,21 @@ def chart_selected() -> None:
         drill.open_task(ids[0])
 
 
-def subdivisions(sel: Selection, tasks: pd.DataFrame, gap: int, indicators: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+def subdivisions(sel: Selection, tasks: pd.DataFrame, gap: int,
+                 indicators: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
     """The region's subdivisions and their matrix for `tasks`, as of the selection's month."""
     kids = data.tree().kids(sel.region)
     if not kids or tasks.empty:
         return kids, pd.DataFrame(columns=matrix.COLUMNS)
     targets = pd.concat([data.targets(sel.with_(region=k)) for k in kids], ignore_index=True)
     actuals = data.series(sel.with_(regions=tuple(kids)))
-    key = (sel.key(), sel.as_of, gap, tuple(tasks["indicator_id"]))  # what decides the cells (version and area included)
+    key = (sel.key(), sel.as_of, gap, tuple(tasks["indicator_id"]))  # what decides the cells, version and area too
     return kids, _matrix(key, tasks, targets, actuals, kids, indicators, sel.year, sel.as_of, gap)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _matrix(key: tuple, _tasks, _targets, _actuals, _kids, _indicators, year: int, month: int, gap: int) -> pd.DataFrame:
+def _matrix(key: tuple, _tasks, _targets, _actuals, _kids, _indicators, year: int, month: int,
+            gap: int) -> pd.DataFrame:
     """goal_table once per subdivision (≈ 10 ms each): kept per `key`, so a rerun does not judge them again."""
     return matrix.goal_matrix(_tasks, _targets, _actuals, _kids, dict(zip(_indicators["id"], _indicators["kind"])),
                               year, month, gap / 100, dict(zip(_indicators["id"], _indicators["frequency"])))
@@ -58,11 +60,11 @@ def _cell(r) -> tuple[str, str, str]:
 def _pace_row(tasks: pd.DataFrame, m: pd.DataFrame) -> str:
     """The row under the task names: each task's 序时进度 as of the month (a rate task has none)."""
     on_time = m[m["reported_to"].isna() & m["elapsed"].notna()].groupby("indicator_id")["elapsed"].first()
-    return "".join(f"<td class='ms-pace'>{literal.html(fmt.percent(on_time[i]) if i in on_time.index else '—')}</td>"
-                   for i in tasks["indicator_id"])
+    shown = [fmt.percent(on_time[i]) if i in on_time.index else "—" for i in tasks["indicator_id"]]
+    return "".join(f"<td class='ms-pace'>{literal.html(p)}</td>" for p in shown)
 
 
-def matrix_html(tasks: pd.DataFrame, m: pd.DataFrame, kids: list[str], names: dict, as_of: int, level: str) -> str:
+def matrix_html(tasks: pd.DataFrame, m: pd.DataFrame, kids: list[str], names: dict, level: str) -> str:
     """The matrix as an HTML table, every value escaped; a legend under it."""
     head = "".join(f"<th>{literal.html(t)}<br><small>{literal.html(d)}</small></th>"
                    for t, d in zip(tasks["task"], tasks["department"]))
@@ -80,7 +82,8 @@ def matrix_html(tasks: pd.DataFrame, m: pd.DataFrame, kids: list[str], names: di
     legend = "".join(f"<span><i style='background:{c}'></i>{literal.html(s)}</span>"
                      for s, c in [*((T(k), v) for k, v in charts.STATUS_COLORS.items()),
                                   (f"{T(matrix.NO_TASK)} / {T(matrix.NOT_REPORTED)}", GREY)])
-    legend += f"<div>{literal.html(T('格内：完成率，及其领先（+）或落后（-）序时进度的百分点；灰色：无任务（未设目标）或未报（有目标、无数据）'))}</div>"
+    note = T("格内：完成率，及其领先（+）或落后（-）序时进度的百分点；灰色：无任务（未设目标）或未报（有目标、无数据）")
+    legend += f"<div>{literal.html(note)}</div>"
     style = ("<style>.ms-matrix{overflow-x:auto}.ms-matrix table{border-collapse:collapse;font-size:.85rem}"
              ".ms-matrix th,.ms-matrix td{border:1px solid #fff;padding:.3rem .45rem;text-align:center;"
              "min-width:4.6rem}.ms-matrix thead th{background:#f4f6f8;font-weight:600;vertical-align:bottom}"
@@ -88,7 +91,8 @@ def matrix_html(tasks: pd.DataFrame, m: pd.DataFrame, kids: list[str], names: di
              # the region names stay in view while a phone scrolls the tasks sideways
              ".ms-matrix tbody th,.ms-matrix thead th:first-child{position:sticky;left:0;z-index:1}"
              ".ms-matrix .ms-pace{background:#f4f6f8;font-size:.8rem;color:#333;font-weight:400}"
-             ".ms-legend{font-size:.8rem;color:#444;margin-top:.4rem}.ms-legend span{margin-right:1rem;white-space:nowrap;display:inline-block}"
+             ".ms-legend{font-size:.8rem;color:#444;margin-top:.4rem}"
+             ".ms-legend span{margin-right:1rem;white-space:nowrap;display:inline-block}"
              ".ms-legend i{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:-1px}</style>")
     corner = literal.html(T("区县") if level == "city" else T("乡镇（街道）"))
     return (f"{style}<div class='ms-matrix' data-testid='ms-goal-matrix'><table><thead><tr><th>{corner}</th>{head}"
@@ -106,7 +110,7 @@ def render_matrix(sel: Selection, tasks: pd.DataFrame, kids: list[str], m: pd.Da
         st.caption(T("{region} 的下级区划没有设定这些任务的目标。", region=md(sel.region_name)))
         return
     st.caption(T("完成率对照序时进度（截至{month}月），与任务表同一算法；颜色为状态。", month=sel.as_of))
-    st.html(matrix_html(tasks, m, kids, data.tree().labels, sel.as_of, sel.region_level))
+    st.html(matrix_html(tasks, m, kids, data.tree().labels, sel.region_level))
 
 
 def _pace_line(sel: Selection, target: float, deadline) -> pd.Series:
