@@ -138,6 +138,7 @@ def goals(df: pd.DataFrame, subtitle: str, lang: str = "zh") -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Bar(
         y=labels, x=100 * d["completion"], orientation="h", name=done, showlegend=False,
+        customdata=list(d["indicator_id"]),  # the task a click on its bar opens (目标, ?task=)
         marker_color=[STATUS_COLORS.get(s, "#999") for s in d["status"]],
         # a short bar (a task at 0 %) has no inside to write in: its figure goes beside it, in dark ink
         text=[f"{100 * c:.1f}%" for c in d["completion"]], insidetextanchor="end",
@@ -150,7 +151,8 @@ def goals(df: pd.DataFrame, subtitle: str, lang: str = "zh") -> go.Figure:
     el = d.dropna(subset=["elapsed"])
     fig.add_trace(go.Scatter(
         y=[literal.plotly(f"{t}（{dep}）") for t, dep in zip(el["task"], el["department"])], x=100 * el["elapsed"],
-        mode="markers", name=elapsed_name, marker=dict(symbol="line-ns-open", size=22, color="#000",
+        mode="markers", name=elapsed_name, customdata=list(el["indicator_id"]),
+        marker=dict(symbol="line-ns-open", size=22, color="#000",
                                                     line=dict(width=3)),
         hovertemplate=elapsed_name + " %{x:.1f}%<extra></extra>",
     ))
@@ -159,4 +161,25 @@ def goals(df: pd.DataFrame, subtitle: str, lang: str = "zh") -> go.Figure:
     fig.update_layout(hovermode="closest", bargap=0.35)
     fig.update_xaxes(range=[0, max(110, float(100 * d["completion"].max()) + 12) if len(d) else 110],
                      ticksuffix="%")
+    return fig
+
+
+def task_progress(months: pd.DataFrame, target: float, pace: pd.Series | None, title: str, subtitle: str,
+                  unit: str, decimals: int, lang: str = "zh") -> go.Figure:
+    """One task's figure month by month (`months`: period, value) against the line it should be on:
+    the target times 序时进度 at each month's end (`pace`, by period), or the target itself for a rate."""
+    done, on_pace = tr("完成", lang), tr("序时进度", lang) + " × " + tr("目标值", lang)
+    u = literal.plotly(unit)
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=months["period"], y=months["value"], name=done, marker_color="#0072B2",
+                         meta=[u], hovertemplate=f"%{{x|%Y-%m}}：%{{y:,.{decimals}f}} %{{meta[0]}}<extra></extra>"))
+    if pace is not None:
+        fig.add_trace(go.Scatter(x=pace.index, y=pace.values, name=on_pace, mode="lines+markers",
+                                 line=dict(color="#000", width=2, dash="dash"), meta=[u],
+                                 hovertemplate=f"%{{x|%Y-%m}}：%{{y:,.{decimals}f}} %{{meta[0]}}<extra></extra>"))
+    fig.add_hline(y=target, line_color=STATUS_COLORS["已完成"], line_width=1.5,
+                  annotation_text=literal.plotly(tr("目标值", lang)), annotation_position="top left")
+    _theme(fig, title, subtitle, unit=unit, lang=lang)
+    fig.update_yaxes(rangemode="tozero")
+    fig.update_xaxes(tickformat="%b %Y" if lang == "en" else "%m月", dtick="M1")
     return fig

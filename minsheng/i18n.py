@@ -220,3 +220,19 @@ def t(text: str, lang: str = "zh", context: str | None = None, **values) -> str:
 
 def unit(u: str, lang: str = "zh") -> str:
     return EN.get(u, u) if lang == "en" else u
+
+# drilling from a number (issue 13, item 4): a card to its trend, a bar to its task, the county × task matrix
+EN.update({
+    "看趋势": "Trend", "打开“{name}”的趋势": "Open the trend of “{name}”",
+    "返回全部任务": "All tasks", "无任务": "no task", "序时 {p}": "due {p}",
+    "各{level}完成情况": "Progress by {level}", "{region} 没有下级区划。": "{region} has no subdivisions.",
+    "{region} 的下级区划没有设定这些任务的目标。": "The subdivisions of {region} have no targets for these tasks.",
+    "完成率对照序时进度（截至{month}月），与任务表同一算法；颜色为状态。":
+        "Completion against time elapsed (to month {month}), computed as in the task table; colours show the status.",
+    "格内：完成率，及其领先（+）或落后（-）序时进度的百分点；灰色：无任务（未设目标）或未报（有目标、无数据）":
+        "In a cell: completion, and the points it is ahead of (+) or behind (-) time elapsed; grey: no task (no "
+        "target set) or not reported (a target, no figure)",
+    "下级区划没有设定该任务的目标。": "No subdivision has a target for this task.",
+    "链接中的任务不在所选区域与部门的任务中，已显示全部任务。":
+        "The task in the link is not among this region's tasks for the departments chosen; showing all tasks.",
+})

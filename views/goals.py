@@ -7,7 +7,7 @@ import streamlit as st
 
 from minsheng import charts, fmt, images, metrics, slides
 from minsheng.selection import Selection
-from minsheng.ui import data, exports, frame, state, text
+from minsheng.ui import data, drill, exports, frame, state, tasks, text
 
 # cell colours for the status column (no emoji: many office machines have no colour-emoji font)
 STATUS_STYLE = {s: f"background-color: {c}; color: white; font-weight: 600" for s, c in charts.STATUS_COLORS.items()}
@@ -56,7 +56,8 @@ def render(sel: Selection, g: pd.DataFrame, indicators: pd.DataFrame) -> None:
     for col, s in zip(cols[1:], reversed(metrics.STATUSES)):
         col.metric(T(s), T("{n} 项", n=int(counts.get(s, 0))))
     fig = charts.goals(g, sel.subtitle(), sel.lang)
-    st.plotly_chart(fig, key="goals_chart", config={"displaylogo": False})
+    st.plotly_chart(fig, key="goals_chart", config={"displaylogo": False}, on_select=tasks.chart_selected,
+                    selection_mode="points")  # a click on a bar opens its task (?task=)
     source = "；".join(fmt.sources(g["source"]))  # the reports behind the figures shown, of this year
     prov = exports.provenance(sel, T("重点民生实事完成率与序时进度"), "%", source)
     exports.chart_buttons(fig, prov, key="goals_chart", sel=sel)
@@ -139,5 +140,16 @@ else:
     with frame.controls():
         sel, depts, gap = inputs(sc, targets)
     g = load(sel, depts, gap, targets, indicators)
-    render(sel, g, indicators)
+    listed = targets[targets["department"].isin(depts)].drop_duplicates("indicator_id")  # the matrix's columns
+    kids, m = tasks.subdivisions(sel, listed, gap, indicators)
+    task = drill.task()
+    if task in set(g["indicator_id"]):
+        i = g.index[g["indicator_id"] == task][0]
+        tasks.render_task(sel, g.loc[i], goal_rows(g, sel.as_of).loc[i], m, indicators)
+    else:
+        if task:  # a permalink to a task this region or these departments do not have
+            st.warning(T("链接中的任务不在所选区域与部门的任务中，已显示全部任务。"))
+            drill.open_task(None)
+        render(sel, g, indicators)
+        tasks.render_matrix(sel, listed, kids, m)
 frame.footer(sc, g["source"].tolist() if "source" in g else [])

@@ -7,7 +7,7 @@ import streamlit as st
 
 from minsheng import fmt, metrics, slides, vocab
 from minsheng.selection import Selection
-from minsheng.ui import comparable, data, exports, frame, state, text
+from minsheng.ui import comparable, data, drill, exports, frame, state, text
 
 STATUS_BADGE = {"已完成": "green", "超序时": "blue", "滞后": "orange", "严重滞后": "red"}
 DELTA_COLOR = {1: "normal", -1: "inverse", None: "off"}
@@ -77,7 +77,9 @@ def card(c, goal_row) -> None:
         if goal_row is not None and goal_row["status"]:
             badge = STATUS_BADGE.get(goal_row["status"], "gray")
             when += f"　:{badge}-badge[{T(goal_row['status'])} · {T('完成率')} {fmt.percent(goal_row['completion'])}]"
-        st.caption(when)
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):  # one line where it fits
+            st.caption(when, width="stretch")
+            drill.trend_link(c["indicator_id"], text.name(c))
 
 
 def render(sel: Selection, cards: pd.DataFrame, goal: pd.DataFrame, domains: list[str]) -> None:

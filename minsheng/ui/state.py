@@ -4,7 +4,9 @@ Each filter keeps its value under a session key of its own (`_v_<key>`), not onl
 Streamlit forgets a widget's value on a page that does not draw it, and the region chosen on
 one page must still be chosen on the next. The value is read from the URL once per session,
 checked against what is allowed (anything else falls back to the default), and written back
-to the URL on every run.
+to the URL on every run. A URL that names a value other than the one this session last wrote
+there comes from a link followed inside the app (a KPI card's 看趋势, a task's permalink): that
+value wins over the session's, so the link opens what it names.
 """
 
 from __future__ import annotations
@@ -28,6 +30,24 @@ def set_value(key: str, value: Any) -> None:
     st.session_state[value_key(key)] = value
 
 
+def _written_key(key: str) -> str:
+    return f"_u_{key}"
+
+
+def _raw(key: str, multi: bool):
+    """What the URL holds for `key` now, as text (None when it names nothing)."""
+    if multi:
+        return tuple(st.query_params.get_all(key)) or None
+    raw = st.query_params.get(key)
+    return None if raw in (None, "") else raw
+
+
+def _followed_link(key: str, multi: bool) -> bool:
+    """Whether the URL names a value for `key` that this session did not write: a link was followed."""
+    raw = _raw(key, multi)
+    return raw is not None and _written_key(key) in st.session_state and raw != st.session_state[_written_key(key)]
+
+
 def _from_url(key: str, multi: bool, parse: Callable[[str], Any]) -> Any:
     try:
         if multi:
@@ -43,8 +63,10 @@ def _to_url(key: str, value: Any, multi: bool) -> None:
     if value is None or (multi and not value):
         if key in st.query_params:
             del st.query_params[key]
+        st.session_state[_written_key(key)] = None
         return
     st.query_params[key] = [str(v) for v in value] if multi else str(value)
+    st.session_state[_written_key(key)] = _raw(key, multi)
 
 
 def choice(widget: Callable, label: str, options: Sequence, *, key: str, default: Any = None,
@@ -52,9 +74,9 @@ def choice(widget: Callable, label: str, options: Sequence, *, key: str, default
     """A selectbox / radio / pills / multiselect / segmented control bound to `?key=`."""
     options = list(options)
     canon = value_key(key)
-    if canon not in st.session_state:
+    if canon not in st.session_state or _followed_link(key, multi):
         url = _from_url(key, multi, parse)
-        st.session_state[canon] = url if url is not None else default
+        st.session_state[canon] = url if url is not None else st.session_state.get(canon, default)
     value = st.session_state[canon]
     if multi:
         value = [v for v in (value or []) if v in options]
@@ -79,13 +101,13 @@ def value(widget: Callable, label: str, *, key: str, default: Any, parse: Callab
           valid: Callable[[Any], bool], serialize: Callable[[Any], str] = str, **kwargs) -> Any:
     """A slider / number input / toggle bound to `?key=`, checked with `valid`."""
     canon = value_key(key)
-    if canon not in st.session_state:
+    if canon not in st.session_state or _followed_link(key, False):
         try:
             raw = st.query_params.get(key)
             url = parse(raw) if raw not in (None, "") else None
         except (ValueError, TypeError):
             url = None
-        st.session_state[canon] = url if url is not None and valid(url) else default
+        st.session_state[canon] = url if url is not None and valid(url) else st.session_state.get(canon, default)
     if not valid(st.session_state[canon]):
         st.session_state[canon] = default
     wkey = f"_w_{key}"
@@ -97,4 +119,5 @@ def value(widget: Callable, label: str, *, key: str, default: Any, parse: Callab
     result = widget(label, key=wkey, on_change=changed, **kwargs)
     st.session_state[canon] = result
     st.query_params[key] = serialize(result)
+    st.session_state[_written_key(key)] = _raw(key, False)
     return result
