@@ -21,6 +21,12 @@ EN = {
     "区域：{region}（{code}）　来源：{sources}　数据日期：{date}": "Region: {region} ({code})   Source: {sources}   Data date: {date}",
     "　演示数据，非官方统计": "   Demo data, not official statistics",
     "退出演示模式": "Leave presentation mode", "{year}年": "{year}",
+    # presentation slides and the phone (minsheng/ui/paging.py, views/overview.py)
+    "上一张": "Previous", "下一张": "Next", "{i} / {n}": "{i} / {n}",
+    "没有第 {asked} 张幻灯片（共 {n} 张），已显示第 1 张。": "There is no slide {asked} ({n} in all); showing slide 1.",
+    "{name}（续）": "{name} (continued)", "滞后任务": "Lagging tasks",
+    "完成率 {done}，序时进度 {pace}": "completion {done}, time elapsed {pace}",
+    "另有 {n} 项滞后任务，见“目标”页。": "{n} more lagging tasks on the Targets page.",
     # overview
     "领域": "Domain", "目标任务 · {status}": "Tasks · {status}", "{n} 项": "{n}", "同比": "YoY",
     "{region} 在 {year} 年所选领域暂无数据。请换一个区域、年度或领域。":

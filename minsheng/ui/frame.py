@@ -127,6 +127,7 @@ def sidebar(page: pages.Page) -> Selection:
                    data_date=meta.get("data_date"), demo=bool(meta.get("demo")), present=bool(present), lang=lang(),
                    area=data.area(), version=data.version(), page=page.title)
     st.session_state[_SCOPE] = sc
+    st.html(f"<style>{NARROW_CSS}</style>")  # style only: Streamlit puts it out of the page's flow
     if sc.present:
         st.html(f"<style>{PRESENT_CSS}</style>")
     return sc
@@ -165,7 +166,7 @@ PRESENT_CSS = """
   { display: none !important; }
 .stApp, [data-testid="stMain"] { background: #ffffff !important; }
 [data-testid="stMain"] .block-container {
-  max-width: min(100vw, calc(100vh * 16 / 9)); padding: 2.2rem 3.2rem 4.5rem 3.2rem; margin: 0 auto; }
+  max-width: min(100vw, calc(100vh * 16 / 9)); padding: 1.6rem 3.2rem 3.6rem 3.2rem; margin: 0 auto; }
 html { font-size: 19px; }
 [data-testid="stMetricValue"] { font-size: 2.3rem !important; }
 [data-testid="stMetricLabel"] p { font-size: 1.05rem !important; }
@@ -176,6 +177,27 @@ h1 { display: none; }
 .ms-slide-footer { position: fixed; left: 0; right: 0; bottom: 0; padding: .45rem 3.2rem; background: #f4f6f8;
   border-top: 1px solid #dde3e8; font-size: .8rem; color: #444; display: flex; justify-content: space-between; z-index: 999; }
 .ms-slide-footer a { color: #888; text-decoration: none; white-space: nowrap; margin-left: 1.5rem; }
+[data-testid="stTooltipIcon"] { display: none !important; }
+.st-key-ms_slide_nav { position: fixed; top: 2.3rem; right: 3.2rem; left: auto; width: auto !important; z-index: 1000;
+  flex-wrap: nowrap; background: #ffffff; }
+.st-key-ms_slide_nav p { font-size: .8rem; margin: 0; white-space: nowrap; }
+.st-key-ms_slide_nav button p { color: #666; }
+"""
+
+# A phone (a link opened from a 企业微信/钉钉 group): one column, the numbers large, nothing wider than
+# the screen, and every control a finger can hit (≥ 44 px, as Apple's and Android's guides ask).
+NARROW_CSS = """
+@media (max-width: 640px) {
+  [data-testid="stMain"] .block-container { padding-left: .9rem; padding-right: .9rem; max-width: 100vw; }
+  [data-testid="stMain"] { overflow-x: hidden; }
+  [data-testid="stMetricValue"] { font-size: 2.4rem !important; }
+  [data-testid="stMain"] button, [data-testid="stMain"] a, [data-testid="stMain"] [data-baseweb="select"] > div,
+  [data-testid="stMain"] [data-baseweb="input"], [data-testid="stMain"] [role="radio"], [data-testid="stMain"] summary
+    { min-height: 44px; }
+  [data-testid="stMain"] [data-testid="stTooltipIcon"] { display: none; }
+  [data-testid="stMain"] .modebar-container { display: none; }
+  .ms-slide-footer { position: static; padding: .45rem .9rem; flex-wrap: wrap; }
+}
 """
 
 
