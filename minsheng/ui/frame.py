@@ -171,6 +171,12 @@ html { font-size: 19px; }
 [data-testid="stMetricValue"] { font-size: 2.3rem !important; }
 [data-testid="stMetricLabel"] p { font-size: 1.05rem !important; }
 h1 { display: none; }
+/* the wrappers of what is hidden, so their gaps go too: the title's, the filters', rows of download buttons */
+[data-testid="stElementContainer"]:has(h1), [data-testid="stLayoutWrapper"]:has(> .st-key-ms_controls),
+[data-testid="stElementContainer"]:has(> [data-testid="stDownloadButton"]),
+[data-testid="stLayoutWrapper"]:has([data-testid="stDownloadButton"]):not(:has([data-testid="stMetric"],
+  [data-testid="stPlotlyChart"], [data-testid="stDataFrame"], [data-testid="stDeckGlJsonChart"], [data-testid="stMarkdown"]))
+  { display: none !important; }
 .ms-slide-title { font-size: 2.1rem; font-weight: 700; color: #1a1a1a; margin: 0 0 .6rem 0;
   border-bottom: 3px solid #0072B2; padding-bottom: .4rem; }
 .ms-slide-title span { font-weight: 400; color: #555; font-size: 1.4rem; margin-left: .8rem; }
@@ -178,8 +184,9 @@ h1 { display: none; }
   border-top: 1px solid #dde3e8; font-size: .8rem; color: #444; display: flex; justify-content: space-between; z-index: 999; }
 .ms-slide-footer a { color: #888; text-decoration: none; white-space: nowrap; margin-left: 1.5rem; }
 [data-testid="stTooltipIcon"] { display: none !important; }
-.st-key-ms_slide_nav { position: fixed; top: 2.3rem; right: 3.2rem; left: auto; width: auto !important; z-index: 1000;
-  flex-wrap: nowrap; background: #ffffff; }
+[data-testid="stLayoutWrapper"]:has(> .st-key-ms_slide_nav) { position: fixed; top: 1.7rem; right: 3.2rem; z-index: 1000;
+  width: auto !important; background: #ffffff; }
+.st-key-ms_slide_nav { flex-wrap: nowrap; }
 .st-key-ms_slide_nav p { font-size: .8rem; margin: 0; white-space: nowrap; }
 .st-key-ms_slide_nav button p { color: #666; }
 """

@@ -36,6 +36,14 @@ def rows(df: pd.DataFrame, size: int) -> list[pd.DataFrame]:
     return chunks(df, size) if presenting() else [df]
 
 
+def grid(n: int, cap: int | None = None) -> dict:
+    """`st.dataframe`'s height (and row height) that shows `n` rows whole, without an inner scroll bar;
+    presentation mode's larger type needs taller rows (its default would cut the last ones off)."""
+    row = 40 if presenting() else 35
+    height = row * (n + 1) + 3
+    return dict(height=min(height, cap) if cap else height, row_height=row)
+
+
 def current(n: int) -> int:
     """The slide the URL names, counted from 0. None named is the first; one that is not a number from
     1 to `n` falls back to the first, and a toast says so (as a bad region or year does)."""
