@@ -63,7 +63,7 @@ def render(sel: Selection, total: int, df: pd.DataFrame) -> None:
     for part in paging.show(paging.rows(table, ROWS_PER_SLIDE)):  # presentation mode: a page of rows a slide
         st.dataframe(part, hide_index=True, width="stretch", **paging.grid(len(part), cap=600),
                      column_config={c: st.column_config.NumberColumn(format="localized") for c in ("数值", *OPTIONAL)})
-    if not exports.allowed() or sel.present:  # a slide has no downloads, nor their note
+    if not exports.allowed():
         return
     # the files are built later, on another thread: the selection (with the user's area) is taken now
     stem, what = export.file_stem(sel), sel.audit(rows=total)

@@ -171,11 +171,12 @@ html { font-size: 19px; }
 [data-testid="stMetricValue"] { font-size: 2.3rem !important; }
 [data-testid="stMetricLabel"] p { font-size: 1.05rem !important; }
 h1 { display: none; }
-/* the wrappers of what is hidden, so their gaps go too: the title's, the filters', rows of download buttons */
+/* the wrappers of what is hidden, so their gaps go too: the title's, the filters', rows of download buttons
+   (with what stands beside them: 数据's encoding picker and its note) */
 [data-testid="stElementContainer"]:has(h1), [data-testid="stLayoutWrapper"]:has(> .st-key-ms_controls),
 [data-testid="stElementContainer"]:has(> [data-testid="stDownloadButton"]),
 [data-testid="stLayoutWrapper"]:has([data-testid="stDownloadButton"]):not(:has([data-testid="stMetric"],
-  [data-testid="stPlotlyChart"], [data-testid="stDataFrame"], [data-testid="stDeckGlJsonChart"], [data-testid="stMarkdown"]))
+  [data-testid="stPlotlyChart"], [data-testid="stDataFrame"], [data-testid="stDeckGlJsonChart"]))
   { display: none !important; }
 .ms-slide-title { font-size: 2.1rem; font-weight: 700; color: #1a1a1a; margin: 0 0 .6rem 0;
   border-bottom: 3px solid #0072B2; padding-bottom: .4rem; }
