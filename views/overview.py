@@ -107,8 +107,9 @@ def render(sel: Selection, cards: pd.DataFrame, goal: pd.DataFrame, domains: lis
 def render_summary(goal: pd.DataFrame, shown: int = 5) -> None:
     """The tasks by status, and the lagging ones by name with 完成率 against 序时进度 (worst first)."""
     counts = goal["status"].value_counts()
-    for col, s in zip(st.columns(4), reversed(metrics.STATUSES)):
-        col.metric(T("目标任务 · {status}", status=T(s)), T("{n} 项", n=int(counts.get(s, 0))))
+    with st.container(key="ms_status"):  # a phone shows it two by two (minsheng/ui/frame.py NARROW_CSS)
+        for col, s in zip(st.columns(4), reversed(metrics.STATUSES)):
+            col.metric(T("目标任务 · {status}", status=T(s)), T("{n} 项", n=int(counts.get(s, 0))))
     late = goal[goal["status"].isin(["严重滞后", "滞后"])]
     if late.empty:
         return

@@ -199,11 +199,22 @@ NARROW_CSS = """
   [data-testid="stMain"] .block-container { padding-left: .9rem; padding-right: .9rem; max-width: 100vw; }
   [data-testid="stMain"] { overflow-x: hidden; }
   [data-testid="stMetricValue"] { font-size: 2.4rem !important; }
-  [data-testid="stMain"] button, [data-testid="stMain"] a, [data-testid="stMain"] [data-baseweb="select"] > div,
-  [data-testid="stMain"] [data-baseweb="input"], [data-testid="stMain"] [role="radio"], [data-testid="stMain"] summary
-    { min-height: 44px; }
-  [data-testid="stMain"] [data-testid="stTooltipIcon"] { display: none; }
+  /* touch targets: buttons, links, the fields of selects and inputs, toggles, slider thumbs */
+  [data-testid="stMain"] button, [data-testid="stMain"] a[href] { min-height: 44px; min-width: 44px; }
+  [data-testid="stMain"] [role="group"]:has([role="combobox"]), [data-testid="stMain"] [data-testid="stNumberInputContainer"],
+  [data-testid="stMain"] [data-testid="stTextInputRootElement"], [data-testid="stMain"] summary { min-height: 44px; }
+  [data-testid="stMain"] [data-testid="stNumberInputContainer"] input { min-height: 42px; }
+  [data-testid="stMain"] [data-testid="stCheckbox"] label { min-height: 44px; display: flex; align-items: center; }
+  [data-testid="stMain"] [data-testid="stSlider"] div:has(> div > input[type="range"]) {
+    box-sizing: content-box; border: 16px solid transparent; background-clip: padding-box; }
+  [data-testid="stMain"] [data-testid="stHeaderActionElements"], [data-testid="stMain"] [data-testid="stTooltipIcon"],
   [data-testid="stMain"] .modebar-container { display: none; }
+  /* 地图: the ranking (names and numbers) first, the map under it */
+  [data-testid="stMain"] [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stDeckGlJsonChart"])
+    { flex-direction: column-reverse; }
+  /* 总览's status summary two by two, not four rows of one */
+  .st-key-ms_status [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+  .st-key-ms_status [data-testid="stColumn"] { flex: 1 1 calc(50% - 1rem) !important; min-width: calc(50% - 1rem) !important; }
   .ms-slide-footer { position: static; padding: .45rem .9rem; flex-wrap: wrap; }
 }
 """
