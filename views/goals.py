@@ -65,7 +65,7 @@ def render(sel: Selection, g: pd.DataFrame, indicators: pd.DataFrame) -> None:
 
 def render_chart(sel: Selection, g: pd.DataFrame, elapsed: float, fig, prov) -> None:
     counts = g["status"].value_counts()
-    cols = st.columns(5)
+    cols = st.container(key="ms_status").columns(5)  # a phone shows them two by two (frame.NARROW_CSS)
     cols[0].metric(T("序时进度"), fmt.percent(elapsed),
                    help=T("截至{year}年{month}月底，全年已过 {month}/12", year=sel.year, month=sel.as_of))
     for col, s in zip(cols[1:], reversed(metrics.STATUSES)):

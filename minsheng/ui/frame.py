@@ -207,6 +207,7 @@ NARROW_CSS = """
   [data-testid="stMain"] [data-testid="stCheckbox"] label { min-height: 44px; display: flex; align-items: center; }
   [data-testid="stMain"] [data-testid="stSlider"] div:has(> div > input[type="range"]) {
     box-sizing: content-box; border: 16px solid transparent; background-clip: padding-box; }
+  [data-testid="stMain"] [data-testid="stSlider"] { padding: 0 14px; }  /* the end thumbs' hit areas stay on screen */
   [data-testid="stMain"] [data-testid="stHeaderActionElements"], [data-testid="stMain"] [data-testid="stTooltipIcon"],
   [data-testid="stMain"] .modebar-container { display: none; }
   /* 地图: the ranking (names and numbers) first, the map under it */
