@@ -132,3 +132,37 @@ def test_the_map_slide_has_no_drill_down_box():
     at = app("map", present="1")
     assert not [s for s in at.selectbox if s.key == "map_drill"]
     assert not any("点击区县可下钻" in c.value for c in at.caption)
+
+
+def test_the_overview_lists_the_lagging_tasks_with_completion_against_time():
+    """屈原管理区, 2023: every task's December figure against its target, from the Parquet files; the
+    year is over (序时进度 100%), so each task short of its target lags — and only those are listed."""
+    region = "430671000000"
+    obs = pd.read_parquet(ROOT / "data" / "observations.parquet")
+    tasks = pd.read_parquet(ROOT / "data" / "targets.parquet")
+    tasks = tasks[(tasks["region_code"] == region) & (tasks["year"] == 2023)]
+    obs = obs[(obs["region_code"] == region) & (pd.to_datetime(obs["period"]).dt.year == 2023)]
+    expected = []
+    for t in tasks.itertuples():
+        s = obs[obs["indicator_id"] == t.indicator_id].sort_values("period")
+        done = s["value"].iloc[-1] / t.target
+        assert pd.Timestamp(s["period"].iloc[-1]).month == 12  # reported to December: 序时进度 is the whole year
+        if done < 1:
+            expected.append((t.task, t.department, f"{100 * done:.1f}%"))
+    assert expected  # the demo data has one: 新生儿出生缺陷免费筛查 298 of 300.3
+    at = app(region=region, year="2023")
+    items = [m.value for m in at.markdown if m.value.startswith("- :")]
+    assert len(items) == 1
+    shown = items[0].split("\n")
+    assert len(shown) == len(expected)
+    for line, (task, dept, done) in zip(shown, expected):
+        assert f"{task}（{dept}）" in line and f"完成率 {done}，序时进度 100.0%" in line
+        assert ":orange-badge[滞后]" in line or ":red-badge[严重滞后]" in line
+    assert "滞后任务" in " ".join(m.value for m in at.markdown)
+
+
+def test_no_lagging_list_where_nothing_lags():
+    at = app(region="430671000000", year="2023", domains="医保")  # the list follows the tasks, not the domain filter
+    assert any(m.value.startswith("- :") for m in at.markdown)
+    at = app(region="430204000000", year="2025")  # no tasks set for 2025: no summary, no list
+    assert not any(m.value.startswith("- :") for m in at.markdown) and "滞后任务" not in " ".join(m.value for m in at.markdown)
