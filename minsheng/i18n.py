@@ -26,6 +26,7 @@ EN = {
     "没有第 {asked} 张幻灯片（共 {n} 张），已显示第 1 张。": "There is no slide {asked} ({n} in all); showing slide 1.",
     "{name}（续）": "{name} (continued)", "滞后任务": "Lagging tasks",
     "完成率 {done}，序时进度 {pace}": "completion {done}, time elapsed {pace}",
+    "{task}（{department}）": "{task} ({department})",
     "另有 {n} 项滞后任务，见“目标”页。": "{n} more lagging tasks on the Targets page.",
     # overview
     "领域": "Domain", "目标任务 · {status}": "Tasks · {status}", "{n} 项": "{n}", "同比": "YoY",

@@ -4,6 +4,7 @@ what the scrolling page shows — every card once, every table row once (issue 1
 
 import json
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -166,3 +167,10 @@ def test_no_lagging_list_where_nothing_lags():
     assert any(m.value.startswith("- :") for m in at.markdown)
     at = app(region="430204000000", year="2025")  # no tasks set for 2025: no summary, no list
     assert not any(m.value.startswith("- :") for m in at.markdown) and "滞后任务" not in " ".join(m.value for m in at.markdown)
+
+
+def test_the_lagging_list_in_english():
+    at = app(region="430671000000", year="2023", lang="en")
+    text = " ".join(m.value for m in at.markdown)
+    assert "Lagging tasks" in text and "completion 99.2%, time elapsed 100.0%" in text and ":orange-badge[Behind]" in text
+    assert "完成率" not in text and re.search(r"新生儿出生缺陷免费筛查 \(\S+\)", text)  # English brackets round the department

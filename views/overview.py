@@ -115,7 +115,8 @@ def render_summary(goal: pd.DataFrame, shown: int = 5) -> None:
         return
     st.markdown("**" + T("滞后任务") + "**")
     st.markdown("\n".join(
-        f"- :{STATUS_BADGE[r.status]}-badge[{T(r.status)}] {text.md(r.task)}（{text.md(r.department)}）　"
+        f"- :{STATUS_BADGE[r.status]}-badge[{T(r.status)}] "
+        + T("{task}（{department}）", task=text.md(r.task), department=text.md(r.department)) + "　"
         + T("完成率 {done}，序时进度 {pace}", done=fmt.percent(r.completion), pace=fmt.percent(r.elapsed))
         for r in late.head(shown).itertuples()))
     if len(late) > shown:
