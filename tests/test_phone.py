@@ -24,8 +24,8 @@ YOUXIAN = "430223000000"  # 攸县
 
 # The box a finger hits for each visible, enabled control in the main area: a select's whole field
 # (its input and its arrow open the same list), a toggle's label, a slider's thumb, a number field.
-TARGETS_JS = """() => {
-  const main = document.querySelector('[data-testid="stMain"]');
+TARGETS_JS = """(root) => {
+  const main = document.querySelector(root);
   const box = (e) => {
     if (e.matches('input[type=range]')) return e.parentElement.parentElement;
     if (e.matches('input[type=checkbox], input[type=radio]')) return e.closest('label') || e;
@@ -71,6 +71,14 @@ CARDS_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-
               return {label: m.querySelector('[data-testid="stMetricLabel"]').innerText.trim(), top: r.top, left: r.left}; })"""
 
 
+def small_targets(page, root: str) -> list[str]:
+    targets = page.evaluate(TARGETS_JS, root)
+    assert targets, f"no controls found in {root}"
+    small = [f"{t['what']} {t['w']:.0f}×{t['h']:.0f}" for t in targets if t["w"] < 43.5 or t["h"] < 43.5]
+    assert not small, f"touch targets under 44 px in {root}: {small}"
+    return small
+
+
 def open_page(browser, url: str, **size):
     ctx, page, _ = new_page(browser, **(size or PHONE))
     page.goto(url)
@@ -101,10 +109,7 @@ def test_a_phone_sees_one_column_with_no_sideways_scroll_and_big_targets(browser
                                         document.querySelector('[data-testid="stMain"]').scrollWidth]""")
         assert max(widths) <= 390, f"{name} scrolls sideways: {widths}"
         assert not page.evaluate(COLUMNS_JS), f"{name} has columns side by side: {page.evaluate(COLUMNS_JS)}"
-        targets = page.evaluate(TARGETS_JS)
-        assert targets, name
-        small = [f"{t['what']} {t['w']:.0f}×{t['h']:.0f}" for t in targets if t["w"] < 43.5 or t["h"] < 43.5]
-        assert not small, f"{name}: touch targets under 44 px: {small}"
+        assert not small_targets(page, '[data-testid="stMain"]'), name
         keep_full_height(page, name)
     finally:
         ctx.close()
@@ -163,5 +168,19 @@ def test_the_map_on_a_phone_fits_and_the_ranking_comes_first(browser, app_server
         ranking = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
         assert deck["x"] >= 0 and deck["x"] + deck["width"] <= 390
         assert ranking["y"] + ranking["height"] <= deck["y"]
+    finally:
+        ctx.close()
+
+
+def test_the_page_menu_and_the_sidebar_take_a_finger(browser, app_server):
+    """The header's menu buttons and, once opened, the sidebar's page links, pickers and switches."""
+    ctx, page = open_page(browser, f"{app_server.url}/")
+    try:
+        small_targets(page, '[data-testid="stHeader"]')
+        page.locator('[data-testid="stExpandSidebarButton"]').click()
+        page.locator('[data-testid="stSidebarNavLink"]').first.wait_for(state="visible")
+        page.wait_for_timeout(800)  # the sidebar slides in
+        small_targets(page, '[data-testid="stSidebar"]')
+        assert page.locator('[data-testid="stSidebarNavLink"]').count() >= 5
     finally:
         ctx.close()

@@ -199,16 +199,18 @@ NARROW_CSS = """
   [data-testid="stMain"] .block-container { padding-left: .9rem; padding-right: .9rem; max-width: 100vw; }
   [data-testid="stMain"] { overflow-x: hidden; }
   [data-testid="stMetricValue"] { font-size: 2.4rem !important; }
-  /* touch targets: buttons, links, the fields of selects and inputs, toggles, slider thumbs */
-  [data-testid="stMain"] button, [data-testid="stMain"] a[href] { min-height: 44px; min-width: 44px; }
-  [data-testid="stMain"] [role="group"]:has([role="combobox"]), [data-testid="stMain"] [data-testid="stNumberInputContainer"],
-  [data-testid="stMain"] [data-testid="stTextInputRootElement"], [data-testid="stMain"] summary { min-height: 44px; }
+  /* touch targets: buttons, links (the page menu's too), the fields of selects and inputs, toggles, slider thumbs */
+  :is([data-testid="stMain"], [data-testid="stSidebar"]) :is(button, a[href]), [data-testid="stHeader"] button
+    { min-height: 44px; min-width: 44px; }
+  :is([data-testid="stMain"], [data-testid="stSidebar"]) :is([role="group"]:has([role="combobox"]),
+    [data-testid="stNumberInputContainer"], [data-testid="stTextInputRootElement"], summary) { min-height: 44px; }
   [data-testid="stMain"] [data-testid="stNumberInputContainer"] input { min-height: 42px; }
-  [data-testid="stMain"] [data-testid="stCheckbox"] label { min-height: 44px; display: flex; align-items: center; }
+  :is([data-testid="stMain"], [data-testid="stSidebar"]) [data-testid="stCheckbox"] label
+    { min-height: 44px; display: flex; align-items: center; }
   [data-testid="stMain"] [data-testid="stSlider"] div:has(> div > input[type="range"]) {
     box-sizing: content-box; border: 16px solid transparent; background-clip: padding-box; }
   [data-testid="stMain"] [data-testid="stSlider"] { padding: 0 14px; }  /* the end thumbs' hit areas stay on screen */
-  [data-testid="stMain"] [data-testid="stHeaderActionElements"], [data-testid="stMain"] [data-testid="stTooltipIcon"],
+  [data-testid="stMain"] [data-testid="stHeaderActionElements"], [data-testid="stTooltipIcon"],
   [data-testid="stMain"] .modebar-container { display: none; }
   /* 地图: the ranking (names and numbers) first, the map under it */
   [data-testid="stMain"] [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stDeckGlJsonChart"])
