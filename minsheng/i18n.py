@@ -42,6 +42,13 @@ EN = {
     "数据日期": "Data date", "生成日期：{date}": "Made on {date}", "演示数据：非官方统计，仅供演示": "Demo data: not official statistics",
     "演示数据：围绕公开报道数字生成，非官方统计。": "Demo data: generated around published figures; not official statistics.",
     "（续）": " (continued)",
+    # presentation slides and the phone (minsheng/ui/paging.py, views/overview.py)
+    "上一张": "Previous", "下一张": "Next", "{i} / {n}": "{i} / {n}",
+    "没有第 {asked} 张幻灯片（共 {n} 张），已显示第 1 张。": "There is no slide {asked} ({n} in all); showing slide 1.",
+    "{name}（续）": "{name} (continued)", "滞后任务": "Lagging tasks",
+    "完成率 {done}，序时进度 {pace}": "completion {done}, time elapsed {pace}",
+    "{task}（{department}）": "{task} ({department})",
+    "另有 {n} 项滞后任务，见“目标”页。": "{n} more lagging tasks on the Targets page.",
     # overview
     "领域": "Domain", "目标任务 · {status}": "Tasks · {status}", "{n} 项": "{n}", "同比": "YoY",
     "{region} 在 {year} 年所选领域暂无数据。请换一个区域、年度或领域。":

@@ -7,8 +7,9 @@ import streamlit as st
 
 from minsheng import charts, fmt, images, metrics, slides
 from minsheng.selection import Selection
-from minsheng.ui import data, drill, exports, frame, state, tasks, text
+from minsheng.ui import data, drill, exports, frame, paging, state, tasks, text
 
+ROWS_PER_SLIDE = 16  # task rows on a slide: with the title, the header row, the notes and the footer, 1080 px
 # cell colours for the status column (no emoji: many office machines have no colour-emoji font)
 STATUS_STYLE = {s: f"background-color: {c}; color: white; font-weight: 600" for s, c in charts.STATUS_COLORS.items()}
 
@@ -46,29 +47,49 @@ def load(sel: Selection, depts: list[str], gap: int, targets: pd.DataFrame, indi
                     frequency=g["indicator_id"].map(frequency), decimals=g["indicator_id"].map(places))
 
 
-def render(sel: Selection, g: pd.DataFrame, indicators: pd.DataFrame) -> None:
+def render(sel: Selection, g: pd.DataFrame, matrix) -> None:
+    """The counts and chart, the task table and the 区县 × 任务 `matrix` (drawn by the callable); in
+    presentation mode the chart, the table a page a slide, then the matrix."""
     elapsed = metrics.elapsed_share(metrics.month_end(sel.year, sel.as_of), dt.date(sel.year, 1, 1),
                                     dt.date(sel.year, 12, 31))
+    table = goal_rows(g, sel.as_of)
+    pages = paging.rows(table, ROWS_PER_SLIDE)
+    fig = charts.goals(g, sel.subtitle(), sel.lang)
+    source = "；".join(fmt.sources(g["source"]))  # the reports behind the figures shown, of this year
+    prov = exports.provenance(sel, T("重点民生实事完成率与序时进度"), "%", source)
+    for part in paging.show(["chart", *pages, "matrix"]):
+        if isinstance(part, pd.DataFrame):
+            render_table(sel, g, part, last=part is pages[-1])
+        elif part == "chart":
+            render_chart(sel, g, elapsed, fig, prov)
+        else:
+            matrix()
+    exports.deck_button(sel, lambda: deck_parts(sel, g, table, elapsed, fig, prov), [prov.source], rows=len(table))
+
+
+def render_chart(sel: Selection, g: pd.DataFrame, elapsed: float, fig, prov) -> None:
     counts = g["status"].value_counts()
-    cols = st.columns(5)
+    cols = st.container(key="ms_status").columns(5)  # a phone shows them two by two (frame.NARROW_CSS)
     cols[0].metric(T("序时进度"), fmt.percent(elapsed),
                    help=T("截至{year}年{month}月底，全年已过 {month}/12", year=sel.year, month=sel.as_of))
     for col, s in zip(cols[1:], reversed(metrics.STATUSES)):
         col.metric(T(s), T("{n} 项", n=int(counts.get(s, 0))))
-    fig = charts.goals(g, sel.subtitle(), sel.lang)
     st.plotly_chart(fig, key="goals_chart", config={"displaylogo": False}, on_select=tasks.chart_selected,
                     selection_mode="points")  # a click on a bar opens its task (?task=)
-    source = "；".join(fmt.sources(g["source"]))  # the reports behind the figures shown, of this year
-    prov = exports.provenance(sel, T("重点民生实事完成率与序时进度"), "%", source)
     exports.chart_buttons(fig, prov, key="goals_chart", sel=sel)
-    table = goal_rows(g, sel.as_of)
+
+
+def render_table(sel: Selection, g: pd.DataFrame, table: pd.DataFrame, last: bool = True) -> None:
+    """The task table (one page of it on a slide); the notes under its last page."""
     style = {T(k): v for k, v in STATUS_STYLE.items()}
     styled = table.style.map(lambda v: style.get(v, ""), subset=[T("状态")])
-    st.dataframe(styled, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3, column_config={
+    st.dataframe(styled, hide_index=True, width="stretch", **paging.grid(len(table)), column_config={
         T("完成率"): st.column_config.ProgressColumn(format="%.1f%%", min_value=0.0, max_value=100.0),
         T("序时进度"): st.column_config.NumberColumn(format="%.1f%%"),
         T("差距（个百分点）"): st.column_config.NumberColumn(format="%+.1f"),
     })
+    if not last:
+        return
     late = int(g["reported_to"].notna().sum())
     if late:
         st.caption(T("{n} 项任务{month}月未报：按最近报送月份计算完成率、序时进度和每月还需（见“完成”列）。",
@@ -76,7 +97,6 @@ def render(sel: Selection, g: pd.DataFrame, indicators: pd.DataFrame) -> None:
     st.caption(T("完成率 = 完成 ÷ 目标；序时进度 = 截至所选月份已过时间占任务期限的比例。"
                  "状态：已完成（≥100%）、超序时（≥序时进度）、滞后、严重滞后（落后序时进度超过阈值）。"
                  "比率类任务以达到目标值为完成，不计序时进度。按滞后程度排序，最需要关注的在前。"))
-    exports.deck_button(sel, lambda: deck_parts(sel, g, table, elapsed, fig, prov), [prov.source], rows=len(table))
 
 
 def deck_parts(sel: Selection, g: pd.DataFrame, table: pd.DataFrame, elapsed: float, fig, prov) -> list:
@@ -150,6 +170,5 @@ else:
         if task:  # a permalink to a task this region or these departments do not have
             st.warning(T("链接中的任务不在所选区域与部门的任务中，已显示全部任务。"))
             drill.open_task(None)
-        render(sel, g, indicators)
-        tasks.render_matrix(sel, listed, kids, m)
+        render(sel, g, lambda: tasks.render_matrix(sel, listed, kids, m))
 frame.footer(sc, g["source"].tolist() if "source" in g else [])

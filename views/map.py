@@ -89,7 +89,7 @@ def render_map(sel: Selection, table: pd.DataFrame, ind: pd.Series, highlight: s
     notes = [T("无底图，离线绘制")]
     if sel.level == "township" and coll and any(ft["properties"].get("synthetic") for ft in coll["features"]):
         notes.append(T("乡镇边界为示意边界，非实际行政界线"))
-    st.caption("；".join(notes) + "。" + T("点击区县可下钻到其乡镇。"))
+    st.caption("；".join(notes) + "。" + ("" if sel.present else T("点击区县可下钻到其乡镇。")))  # a slide is not clicked
     static = lambda: images.map_figure(coll, rows, highlight=highlight,  # noqa: E731
                                       fmt_value=lambda v: fmt.number(v, dec))
     exports.chart_buttons(static, prov, key="map_static", sel=sel)
@@ -111,7 +111,7 @@ def render_ranking(sel: Selection, table: pd.DataFrame, ind: pd.Series, prov, st
                                 show.columns[3]: st.column_config.NumberColumn(format="%+.1f")})
     tree = data.tree()
     drill = table[[bool(tree.kids(c)) for c in table["code"]]]
-    if not drill.empty:
+    if not drill.empty and not sel.present:  # a slide has no controls
         def drill_down():
             if st.session_state.get("map_drill"):
                 state.set_value("region", st.session_state["map_drill"])

@@ -7,10 +7,11 @@ import streamlit as st
 
 from minsheng import fmt, metrics, slides, vocab
 from minsheng.selection import Selection
-from minsheng.ui import comparable, data, drill, exports, frame, state, text
+from minsheng.ui import comparable, data, drill, exports, frame, paging, state, text
 
 STATUS_BADGE = {"已完成": "green", "超序时": "blue", "滞后": "orange", "严重滞后": "red"}
 DELTA_COLOR = {1: "normal", -1: "inverse", None: "off"}
+PER_SLIDE = 12  # cards on a slide: three rows of four fit 1920×1080 with the title and the footer
 
 
 def inputs(indicators: pd.DataFrame) -> tuple[list[str], bool]:
@@ -83,22 +84,45 @@ def card(c, goal_row) -> None:
 
 
 def render(sel: Selection, cards: pd.DataFrame, goal: pd.DataFrame, domains: list[str]) -> None:
-    if goal["status"].notna().any():
-        counts = goal["status"].value_counts()
-        for col, s in zip(st.columns(4), reversed(metrics.STATUSES)):
-            col.metric(T("目标任务 · {status}", status=T(s)), T("{n} 项", n=int(counts.get(s, 0))))
-    parts = list(sections(cards, domains))
-    if not parts:
+    """The status summary and the lagging tasks, then each section's cards; in presentation mode one
+    slide each (a long section over several)."""
+    parts = (["summary"] if goal["status"].notna().any() else []) + [
+        (name, k > 0, piece) for name, d in sections(cards, domains)
+        for k, piece in enumerate(paging.chunks(d, PER_SLIDE) if paging.presenting() else [d])]
+    if not any(isinstance(p, tuple) for p in parts):
         st.info(T("{region} 在 {year} 年所选领域暂无数据。请换一个区域、年度或领域。", region=text.md(sel.region_name),
                   year=sel.year))
-        return
     goals_by_ind = {r["indicator_id"]: r for _, r in goal.iterrows()}
-    for name, d in parts:
-        st.subheader(text.md(T(name)))
-        cols = st.columns(4)
-        for i, (_, c) in enumerate(d.iterrows()):
-            with cols[i % 4]:
-                card(c, goals_by_ind.get(c["indicator_id"]))
+    for part in paging.show(parts):
+        if part == "summary":
+            render_summary(goal)
+            continue
+        name, continued, d = part
+        st.subheader(T("{name}（续）", name=text.md(T(name))) if continued else text.md(T(name)))
+        rows = list(d.iterrows())
+        for k in range(0, len(rows), 4):  # row by row: on a phone the columns stack in reading order
+            for col, (_, c) in zip(st.columns(4), rows[k:k + 4]):
+                with col:
+                    card(c, goals_by_ind.get(c["indicator_id"]))
+
+
+def render_summary(goal: pd.DataFrame, shown: int = 5) -> None:
+    """The tasks by status, and the lagging ones by name with 完成率 against 序时进度 (worst first)."""
+    counts = goal["status"].value_counts()
+    with st.container(key="ms_status"):  # a phone shows it two by two (minsheng/ui/frame.py NARROW_CSS)
+        for col, s in zip(st.columns(4), reversed(metrics.STATUSES)):
+            col.metric(T("目标任务 · {status}", status=T(s)), T("{n} 项", n=int(counts.get(s, 0))))
+    late = goal[goal["status"].isin(["严重滞后", "滞后"])]
+    if late.empty:
+        return
+    st.markdown("**" + T("滞后任务") + "**")
+    st.markdown("\n".join(
+        f"- :{STATUS_BADGE[r.status]}-badge[{T(r.status)}] "
+        + T("{task}（{department}）", task=text.md(r.task), department=text.md(r.department)) + "　"
+        + T("完成率 {done}，序时进度 {pace}", done=fmt.percent(r.completion), pace=fmt.percent(r.elapsed))
+        for r in late.head(shown).itertuples()))
+    if len(late) > shown:
+        st.caption(T("另有 {n} 项滞后任务，见“目标”页。", n=len(late) - shown))
 
 
 def deck_parts(sel: Selection, cards: pd.DataFrame, domains: list[str]) -> list:

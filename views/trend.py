@@ -7,9 +7,10 @@ import streamlit as st
 
 from minsheng import charts, fmt, images, lineage, metrics, slides
 from minsheng.selection import Selection
-from minsheng.ui import comparable, data, exports, frame, state, text
+from minsheng.ui import comparable, data, exports, frame, paging, state, text
 
 DEFAULT = ["mz_home_aging_mod", "yb_resident_insured_rate"]
+SLIDE_CHART = 700  # px: a chart alone on a 1920×1080 slide, under the title line, above the footer
 
 
 def inputs(sc: Selection, indicators: pd.DataFrame, years: list[int]) -> tuple[Selection, bool]:
@@ -95,7 +96,7 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
     names = data.tree().labels
     ind = indicators.set_index("id")
     sources, figures = [], []
-    for ind_id in sel.indicators:
+    for ind_id in paging.show(sel.indicators):  # presentation mode: a chart a slide
         d = s[s["indicator_id"] == ind_id]
         row = ind.loc[ind_id].to_dict() | {"id": ind_id}
         if d.empty:
@@ -108,7 +109,8 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
         joined = lineage.note(lineage.predecessors(sel.region, data.tree().heirs))  # 2018 年前为株洲县
         sub = part.subtitle(basis(sel, row, d), comparable.basis(d, sel.view), T("来源：") + source, joined)
         fig = charts.trend(d, row | {"name_zh": text.name(row)}, names, sel.region, sel.view, sub, sel.grain, sel.lang)
-        st.plotly_chart(fig, key=f"trend_{ind_id}", config={"displaylogo": False})
+        st.plotly_chart(fig, key=f"trend_{ind_id}", config={"displaylogo": False},
+                        height=SLIDE_CHART if sel.present else "content")
         title = text.name(row) + ("" if sel.view == "value" else f"（{T(charts.view_label(row, sel.view))}）")
         prov = exports.provenance(part, title, charts.axis_unit(row, sel.view, sel.lang), source)
         exports.chart_buttons(fig, prov, key=f"trend_{ind_id}", sel=part)

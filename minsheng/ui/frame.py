@@ -127,6 +127,7 @@ def sidebar(page: pages.Page) -> Selection:
                    data_date=meta.get("data_date"), demo=bool(meta.get("demo")), present=bool(present), lang=lang(),
                    area=data.area(), version=data.version(), page=page.title)
     st.session_state[_SCOPE] = sc
+    st.html(f"<style>{NARROW_CSS}</style>")  # style only: Streamlit puts it out of the page's flow
     if sc.present:
         st.html(f"<style>{PRESENT_CSS}</style>")
     return sc
@@ -165,17 +166,60 @@ PRESENT_CSS = """
   { display: none !important; }
 .stApp, [data-testid="stMain"] { background: #ffffff !important; }
 [data-testid="stMain"] .block-container {
-  max-width: min(100vw, calc(100vh * 16 / 9)); padding: 2.2rem 3.2rem 4.5rem 3.2rem; margin: 0 auto; }
+  max-width: min(100vw, calc(100vh * 16 / 9)); padding: 1.6rem 3.2rem 3.6rem 3.2rem; margin: 0 auto; }
 html { font-size: 19px; }
 [data-testid="stMetricValue"] { font-size: 2.3rem !important; }
 [data-testid="stMetricLabel"] p { font-size: 1.05rem !important; }
 h1 { display: none; }
+/* the wrappers of what is hidden, so their gaps go too: the title's, the filters', rows of download buttons
+   (with what stands beside them: 数据's encoding picker and its note) */
+[data-testid="stElementContainer"]:has(h1), [data-testid="stLayoutWrapper"]:has(> .st-key-ms_controls),
+[data-testid="stElementContainer"]:has(> [data-testid="stDownloadButton"]),
+[data-testid="stLayoutWrapper"]:has([data-testid="stDownloadButton"]):not(:has([data-testid="stMetric"],
+  [data-testid="stPlotlyChart"], [data-testid="stDataFrame"], [data-testid="stDeckGlJsonChart"]))
+  { display: none !important; }
 .ms-slide-title { font-size: 2.1rem; font-weight: 700; color: #1a1a1a; margin: 0 0 .6rem 0;
   border-bottom: 3px solid #0072B2; padding-bottom: .4rem; }
 .ms-slide-title span { font-weight: 400; color: #555; font-size: 1.4rem; margin-left: .8rem; }
 .ms-slide-footer { position: fixed; left: 0; right: 0; bottom: 0; padding: .45rem 3.2rem; background: #f4f6f8;
   border-top: 1px solid #dde3e8; font-size: .8rem; color: #444; display: flex; justify-content: space-between; z-index: 999; }
 .ms-slide-footer a { color: #888; text-decoration: none; white-space: nowrap; margin-left: 1.5rem; }
+[data-testid="stTooltipIcon"] { display: none !important; }
+[data-testid="stLayoutWrapper"]:has(> .st-key-ms_slide_nav) { position: fixed; top: 1.7rem; right: 3.2rem; z-index: 1000;
+  width: auto !important; background: #ffffff; }
+.st-key-ms_slide_nav { flex-wrap: nowrap; }
+.st-key-ms_slide_nav p { font-size: .8rem; margin: 0; white-space: nowrap; }
+.st-key-ms_slide_nav button p { color: #666; }
+"""
+
+# A phone (a link opened from a 企业微信/钉钉 group): one column, the numbers large, nothing wider than
+# the screen, and every control a finger can hit (≥ 44 px, as Apple's and Android's guides ask).
+NARROW_CSS = """
+@media (max-width: 640px) {
+  [data-testid="stMain"] .block-container { padding-left: .9rem; padding-right: .9rem; max-width: 100vw; }
+  [data-testid="stMain"] { overflow-x: hidden; }
+  [data-testid="stMetricValue"] { font-size: 2.4rem !important; }
+  /* touch targets: buttons, links (the page menu's too), the fields of selects and inputs, toggles, slider thumbs */
+  :is([data-testid="stMain"], [data-testid="stSidebar"]) :is(button, a[href]), [data-testid="stHeader"] button
+    { min-height: 44px; min-width: 44px; }
+  :is([data-testid="stMain"], [data-testid="stSidebar"]) :is([role="group"]:has([role="combobox"]),
+    [data-testid="stNumberInputContainer"], [data-testid="stTextInputRootElement"], summary) { min-height: 44px; }
+  [data-testid="stMain"] [data-testid="stNumberInputContainer"] input { min-height: 42px; }
+  :is([data-testid="stMain"], [data-testid="stSidebar"]) [data-testid="stCheckbox"] label
+    { min-height: 44px; display: flex; align-items: center; }
+  [data-testid="stMain"] [data-testid="stSlider"] div:has(> div > input[type="range"]) {
+    box-sizing: content-box; border: 16px solid transparent; background-clip: padding-box; }
+  [data-testid="stMain"] [data-testid="stSlider"] { padding: 0 14px; }  /* the end thumbs' hit areas stay on screen */
+  [data-testid="stMain"] [data-testid="stHeaderActionElements"], [data-testid="stTooltipIcon"],
+  [data-testid="stMain"] .modebar-container { display: none; }
+  /* 地图: the ranking (names and numbers) first, the map under it */
+  [data-testid="stMain"] [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stDeckGlJsonChart"])
+    { flex-direction: column-reverse; }
+  /* 总览's status summary two by two, not four rows of one */
+  .st-key-ms_status [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+  .st-key-ms_status [data-testid="stColumn"] { flex: 1 1 calc(50% - 1rem) !important; min-width: calc(50% - 1rem) !important; }
+  .ms-slide-footer { position: static; padding: .45rem .9rem; flex-wrap: wrap; }
+}
 """
 
 
