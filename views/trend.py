@@ -7,7 +7,7 @@ import streamlit as st
 
 from minsheng import charts, fmt, images, lineage, metrics, slides
 from minsheng.selection import Selection
-from minsheng.ui import comparable, data, exports, frame, state, text
+from minsheng.ui import comparable, data, exports, frame, grids, state, text
 
 DEFAULT = ["mz_home_aging_mod", "yb_resident_insured_rate"]
 
@@ -97,7 +97,8 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
         if row["kind"] == "standard" and sel.view == "value":
             st.caption(T("标准类指标不加总：上级区划显示其本级标准。"))
         with st.expander(T("{name} · 数据表", name=text.md(text.name(row)))):
-            st.dataframe(table(sel, d, row, names), hide_index=True, width="stretch")
+            shown = table(sel, d, row, names)
+            st.dataframe(shown, hide_index=True, width="stretch", column_config=grids.changes_config(shown, 3))
     return sources, figures
 
 
@@ -107,6 +108,7 @@ def table(sel: Selection, d: pd.DataFrame, row: dict, names: dict) -> pd.DataFra
     shown = [T("未报") if silent else fmt.number(v, dec) for v, silent in zip(d["value"], d["unreported"])]
     t = d.assign(区域=d["region_code"].map(names), 时期=[fmt.period_label(p, sel.grain, sel.lang) for p in d["period"]],
                  value=shown)
+    t = grids.in_reading_order(t, data.tree().order)  # by period, then regions as the picker lists them
     cols = {"区域": T("区域"), "时期": T("时期"), "value": f"{T('数值')}（{text.unit(row['unit'])}）",
             "yoy": text.change_label("同比", row["kind"], sel.lang),
             "mom": text.change_label(charts.view_label(row, "mom"), row["kind"], sel.lang)}
