@@ -175,6 +175,14 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+def column_width(values, least: float = 8, most: float = 60) -> float:
+    """A spreadsheet column wide enough for its longest value: Excel's width counts characters of the
+    default font, and a CJK character takes two (`width`), plus a margin for the filter's arrow."""
+    longest = max((width(str(v)) for v in values if v is not None and not (isinstance(v, float) and v != v)),
+                  default=0)
+    return min(most, max(least, longest + 3))
+
+
 def text_table(rows: list[tuple], right: tuple[int, ...] = ()) -> str:
     """Rows of text as aligned columns for a terminal (padded by display width, not length);
     the columns numbered in `right` are right-aligned."""

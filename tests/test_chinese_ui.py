@@ -77,3 +77,101 @@ def test_no_internal_names_or_raw_values_on_any_page(page):
     at = app(page)
     assert texts(at), "the walk found no text at all"
     assert offenders(at) == []
+
+
+# --- XLSX: filtered, frozen and wide enough -----------------------------------------------------
+
+def display_width(text: str) -> int:
+    """Computed here, not with the product's helper: East Asian wide and full-width characters count two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(text))
+
+
+def check_sheet(ws, rows: int | None = None) -> None:
+    """The header row carries a filter over every column, the header stays frozen, and each column is at
+    least as wide as the longest value written in it (a CJK character two units of Excel's width)."""
+    assert ws.freeze_panes == "A2", ws.title
+    assert ws.auto_filter.ref, ws.title
+    first, last = ws.auto_filter.ref.split(":")
+    assert first == "A1" and re.match(r"[A-Z]+", last).group(0) == ws.cell(1, ws.max_column).column_letter, ws.title
+    if rows is not None:
+        assert int(re.search(r"\d+", last).group(0)) == rows + 1
+    for col in ws.iter_cols(min_row=1, max_row=min(ws.max_row, 1001)):
+        # a date cell reads back as a datetime; Excel shows it as its date (yyyy-mm-dd)
+        values = [c.value.date().isoformat() if hasattr(c.value, "date") else c.value for c in col if c.value is not None]
+        if not values:
+            continue
+        longest = max(display_width(v) for v in values)
+        width = ws.column_dimensions[col[0].column_letter].width
+        assert width >= min(longest, 60), (ws.title, col[0].value, width, longest)
+
+
+def test_xlsx_export_is_filtered_frozen_and_wide_enough(demo_dir):
+    import datetime as dt
+    import io
+
+    import openpyxl
+
+    from minsheng import export
+
+    q = export.check(["mz_dibao_urban_persons", "zw_xiangyiban_users"], "430200000000", "county",
+                     dt.date(2026, 1, 1), dt.date(2026, 10, 1), directory=demo_dir)
+    wb = openpyxl.load_workbook(io.BytesIO(export.payload(q, "xlsx", demo_dir)))
+    n = export.count(q, demo_dir)
+    check_sheet(wb["数据"], rows=n)
+    names = [c.value for c in wb["数据"]["B"][1:]]
+    assert "“湘易办”新增注册" in names  # the longest name is there, so the width check covers it
+    note = wb["说明"]
+    assert note.freeze_panes == "A2"
+    assert note.column_dimensions["B"].width >= min(120, max(display_width(c.value or "") for c in note["B"]))
+
+
+@pytest.mark.parametrize("kind", ["observations", "targets", "regions", "indicators"])
+def test_templates_are_filtered_frozen_and_wide_enough(kind, demo_dir):
+    import io
+
+    import openpyxl
+
+    from minsheng import repo
+    from minsheng.ingest import template
+
+    wb = openpyxl.load_workbook(io.BytesIO(template.template_bytes(kind, repo.indicators(demo_dir),
+                                                                    repo.regions(demo_dir))))
+    ws = wb[wb.sheetnames[0]]
+    check_sheet(ws)
+    codes = wb["代码表"]
+    check_sheet(codes)
+    # the longest indicator name and region label are in the 代码表, and their column fits them
+    assert any(c.value == "集中供养孤儿基本生活费标准" for c in codes["B"])
+
+
+# --- English mode: units an English reader counts ---------------------------------------------
+
+def test_english_counts_ten_thousands_out():
+    from minsheng import fmt
+
+    # 3.12 万人 = 31,200 persons; 250.51 万人 = 2,505,100 persons ≈ 2.51 million
+    assert fmt.value_with_unit(3.12, "万人", "amount", "en") == "31,200 persons"
+    assert fmt.value_with_unit(250.51, "万人", "amount", "en") == "2.51 million persons"
+    assert fmt.value_with_unit(25051.1, "万元", "amount", "en") == "CNY 250.51 million"
+    assert fmt.value_with_unit(7.5, "万小时", "amount", "en") == "75,000 hours"
+    assert fmt.value_with_unit(3.12, "万人", "amount", "zh") == "3.12 万人"  # Chinese keeps 万
+    assert fmt.value_with_unit(731, "元/月", "standard", "en") == "731 yuan/mo"
+
+
+def test_english_cards_and_data_table_read_naturally():
+    at = app(region="430204000000", year="2023", lang="en")
+    cards = {m.label: m.value for m in at.metric}
+    shown = cards["Welfare lottery sales"]
+    zh = {m.label: m.value for m in app(region="430204000000", year="2023").metric}["福利彩票销售额"]
+    wan = float(zh.split()[0].replace(",", ""))  # "1,587.2 万元"
+    assert shown == f"CNY {wan * 1e4 / 1e6:,.2f} million"
+    assert "10k" not in " ".join(cards.values())
+    grid = app("explore", lang="en", xinds="zw_xiangyiban_users", xlevel="county").dataframe[0].value
+    assert list(grid.columns[:3]) == ["Indicator", "Region", "Region code"]
+    assert set(grid["Indicator"]) == {"New users of the Xiangyiban app"} and set(grid["Unit"]) == {"persons"}
+    raw = pd.read_parquet(ROOT / "data" / "observations.parquet")
+    raw = raw[(raw["indicator_id"] == "zw_xiangyiban_users") & raw["region_code"].isin(grid["Region code"])]
+    assert grid["Value"].max() == round(raw["value"].max() * 1e4)  # counted out: whole persons
+    assert grid["Period"].str.match(r"^(\w{3} )?\d{4}$").all()
