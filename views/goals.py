@@ -7,7 +7,7 @@ import streamlit as st
 
 from minsheng import charts, fmt, images, metrics, slides
 from minsheng.selection import Selection
-from minsheng.ui import data, exports, frame, state, text
+from minsheng.ui import data, exports, frame, grids, state, text
 
 # cell colours for the status column (no emoji: many office machines have no colour-emoji font)
 STATUS_STYLE = {s: f"background-color: {c}; color: white; font-weight: 600" for s, c in charts.STATUS_COLORS.items()}
@@ -63,7 +63,7 @@ def render(sel: Selection, g: pd.DataFrame, indicators: pd.DataFrame) -> None:
     table = goal_rows(g, sel.as_of)
     style = {T(k): v for k, v in STATUS_STYLE.items()}
     styled = table.style.map(lambda v: style.get(v, ""), subset=[T("状态")])
-    st.dataframe(styled, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3, column_config={
+    st.dataframe(styled, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3, column_config=grids.widths(table) | {
         T("完成率"): st.column_config.ProgressColumn(format="%.1f%%", min_value=0.0, max_value=100.0),
         T("序时进度"): st.column_config.NumberColumn(format="%.1f%%"),
         T("差距（个百分点）"): st.column_config.NumberColumn(format="%+.1f"),

@@ -68,6 +68,18 @@ def column_config(shown: pd.DataFrame) -> dict:
     return config
 
 
+def widths(shown: pd.DataFrame) -> dict:
+    """Text columns as wide as their longest value (部门 "行政审批服务局" was cut to "行政审批服"); a page
+    adds its own number and progress columns over these."""
+    config = {}
+    for col in shown.columns:
+        if pd.api.types.is_numeric_dtype(shown[col]):
+            continue
+        longest = max([fmt.width(str(col))] + [fmt.width(str(v)) for v in shown[col].head(500) if pd.notna(v)])
+        config[col] = st.column_config.TextColumn(width=min(420, 24 + PX_PER_COLUMN * longest))
+    return config
+
+
 def caption(sel: Selection, indicators: pd.DataFrame, names: dict) -> list[tuple[str, str]]:
     """The filter as the page words it: indicator names and units, no ids (the XLSX 说明 keeps them)."""
     cat = indicators.set_index("id")
