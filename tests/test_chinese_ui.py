@@ -266,3 +266,29 @@ def test_no_streamlit_english_on_any_page_in_chromium(app_server, browser):
     finally:
         ctx.close()
     assert {k: v for k, v in found.items() if v} == {}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_kpi_values_and_labels_are_not_cut(app_server, browser, width):
+    """"10,852 元/人…": st.metric cut long values and names with an ellipsis; they wrap instead."""
+    from browser_support import new_page, wait_idle
+
+    ctx, page, _ = new_page(browser, width=width, height=1000)
+    try:
+        page.goto(f"{app_server.url}/")
+        wait_idle(page)
+        page.evaluate("document.fonts.ready")  # measured once the CJK face has replaced the fallback
+        page.wait_for_timeout(300)
+        cut = page.eval_on_selector_all('[data-testid="stMetricValue"] p, [data-testid="stMetricLabel"] p', """els =>
+            els.filter(p => {
+              const box = p.closest('[data-testid="stMetric"]').getBoundingClientRect(), r = p.getBoundingClientRect();
+              const parent = p.parentElement;
+              return parent.scrollWidth > parent.clientWidth + 1 || r.right > box.right + 1
+                || getComputedStyle(parent).textOverflow === 'ellipsis' && parent.scrollWidth > parent.clientWidth;
+            }).map(p => p.innerText)""")
+        n = page.locator('[data-testid="stMetricValue"]').count()
+        page.screenshot(path=str(SHOTS / f"overview_cards_{width}.png"))
+    finally:
+        ctx.close()
+    assert n > 20 and cut == []

@@ -67,11 +67,14 @@ MODEBAR = {"Download plot as a PNG": "下载为 PNG 图片", "Zoom": "框选放�
            "Box Select": "框选", "Lasso Select": "套索选择"}
 
 
-# st.metric cuts a long value with an ellipsis ("10,852 元/人…"): let it wrap between number and unit
+# st.metric cuts a long value with an ellipsis ("10,852 元/人…") and its label too ("困难残疾人生活补…"):
+# both wrap instead. A value wraps balanced, so "12,214 元/人·年" breaks at its space, not after the "/"
 METRICS_CSS = """
-[data-testid="stMetricValue"], [data-testid="stMetricValue"] > div {
-  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
-  overflow-wrap: anywhere; word-break: keep-all; line-height: 1.2; }
+[data-testid="stMetricValue"] .stMarkdownEllipsis, [data-testid="stMetricValue"] p,
+[data-testid="stMetricLabel"] .stMarkdownEllipsis, [data-testid="stMetricLabel"] p {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
+[data-testid="stMetricValue"] .stMarkdownEllipsis { line-height: 1.15; text-wrap: balance; word-break: keep-all; }
+[data-testid="stMetricLabel"] > div:first-child { min-width: 0; flex: 1 1 auto; }
 """
 
 
