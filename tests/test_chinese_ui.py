@@ -73,9 +73,16 @@ def offenders(at) -> list[tuple[str, str]]:
     return bad
 
 
-@pytest.mark.parametrize("page", [p.key for p in pages.PAGES])
-def test_no_internal_names_or_raw_values_on_any_page(page):
-    at = app(page)
+VARIANTS = [(p.key, {}) for p in pages.PAGES] + [
+    ("trend", dict(grain="month", view="yoy")), ("trend", dict(inds="zw_xiangyiban_users", kids="1")),
+    ("map", dict(maplevel="township")), ("explore", dict(xlevel="township")),
+    ("goals", dict(gmonth="7", region="430204000000")), ("overview", dict(region="430204001000")),
+]
+
+
+@pytest.mark.parametrize("page, params", VARIANTS, ids=[f"{p}-{'&'.join(v)}" for p, v in VARIANTS])
+def test_no_internal_names_or_raw_values_on_any_page(page, params):
+    at = app(page, **params)
     assert texts(at), "the walk found no text at all"
     assert offenders(at) == []
 
@@ -292,3 +299,18 @@ def test_kpi_values_and_labels_are_not_cut(app_server, browser, width):
     finally:
         ctx.close()
     assert n > 20 and cut == []
+
+
+def test_english_goals_and_trend_tables_count_ten_thousands_out():
+    targets = pd.read_parquet(ROOT / "data" / "targets.parquet")
+    year = int(targets["year"].max())
+    row = targets[(targets["indicator_id"] == "zw_xiangyiban_users") & (targets["region_code"] == "430200000000")
+                  & (targets["year"] == year)].iloc[0]
+    whole = row["target"] * 1e4  # 万人 → persons
+    expected = f"{whole / 1e6:,.2f} million persons" if whole >= 1e6 else f"{whole:,.0f} persons"
+    goals = app("goals", lang="en", year=str(year)).dataframe[0].value
+    assert expected in set(goals["Target"])
+    assert not goals.astype(str).apply(lambda c: c.str.contains("10k")).any().any()
+    trend = app("trend", lang="en", inds="zw_xiangyiban_users").dataframe[0].value
+    assert "Value (persons)" in trend.columns
+    assert trend["Value (persons)"].str.replace(",", "").str.isdigit().all()  # whole persons, no 万 decimals

@@ -101,7 +101,7 @@ def goal_rows(g: pd.DataFrame, as_of: int) -> pd.DataFrame:
            zip(g["indicator_id"], g["unit"], g["kind"], g.get("decimals", pd.Series(None, index=g.index)))}
 
     def qty(v, u, i):
-        return f"{fmt.number(v, dec[i])} {text.unit(u)}".rstrip()
+        return text.amount(v, u, fmt.number(v, dec[i]))  # English counts 万 out (text.amount)
 
     def done(r):  # the figure, and the month it is as of when the chosen month has none
         note = "" if pd.isna(r.reported_to) else f"（{fmt.lag_note(int(r.reported_to), as_of, r.frequency, text.lang())}）"
@@ -110,14 +110,14 @@ def goal_rows(g: pd.DataFrame, as_of: int) -> pd.DataFrame:
     def pace(p, u, k, i):
         if p is None or pd.isna(p):
             return "—"
-        return T("已完成", context="每月还需") if p == 0 else f"{fmt.pace(p, k, dec[i])} {text.unit(u)}".rstrip()
+        up = fmt.pace(p, k, dec[i])  # rounded up in the precision shown, and so in English too
+        return T("已完成", context="每月还需") if p == 0 else text.amount(float(up.replace(",", "")), u, up)
 
     return pd.DataFrame({
         T("状态"): [T(s) if isinstance(s, str) else T("无数据") for s in g["status"]],
         T("部门"): g["department"],
         T("任务"): g["task"],
-        T("目标值"): [f"{fmt.exact(v, dec[i])} {text.unit(u)}".rstrip()
-                     for v, u, i in zip(g["target"], g["unit"], g["indicator_id"])],
+        T("目标值"): [text.amount(v, u, fmt.exact(v, dec[i])) for v, u, i in zip(g["target"], g["unit"], g["indicator_id"])],
         T("完成"): [done(r) for r in g.itertuples()],
         T("完成率"): 100 * g["completion"].astype(float),
         T("序时进度"): 100 * g["elapsed"].astype(float),
