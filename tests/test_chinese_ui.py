@@ -77,6 +77,7 @@ VARIANTS = [(p.key, {}) for p in pages.PAGES] + [
     ("trend", dict(grain="month", view="yoy")), ("trend", dict(inds="zw_xiangyiban_users", kids="1")),
     ("map", dict(maplevel="township")), ("explore", dict(xlevel="township")),
     ("goals", dict(gmonth="7", region="430204000000")), ("overview", dict(region="430204001000")),
+    ("overview", dict(present="1")), ("goals", dict(present="1")),  # the slide's title line and footer (st.html)
 ]
 
 
@@ -228,6 +229,9 @@ def test_no_streamlit_english_on_any_page_in_chromium(app_server, browser):
             # before the run's first message brings the style block, the skip link (off screen until it
             # has the keyboard focus) still says it in English; once the page is drawn it must not
             seen = (during - {"Skip to main content"}) | set(english_in(page))
+            # no main menu at all (client.toolbarMode = "minimal"): its Print, Settings, About, "Made with
+            # Streamlit" are English only
+            assert page.locator('[data-testid="stMainMenu"], [data-testid="stMainMenuButton"]').count() == 0
             assert "跳到正文" in page.evaluate(VISIBLE_TEXT)
             page.screenshot(path=str(SHOTS / f"{p.key}.png"))
             if seen:

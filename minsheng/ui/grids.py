@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from minsheng import fmt, i18n, vocab
+from minsheng.ingest import contract
 from minsheng.selection import Selection
 
 # on screen, in this order; 指标编码 (an internal id) and 时期起始日 (the 时期 again) stay in the files only
@@ -118,8 +119,6 @@ def preview(changes: pd.DataFrame, kind: str, indicators: pd.DataFrame, names: d
     """The 导入 page's 原 → 新 table in the template's words: headers as the template writes them, an
     indicator by its name, a region by its name beside its code, terms by their labels (初步, 正式),
     numbers in the indicator's precision (more where the file has more, up to two: fmt.exact)."""
-    from minsheng.ingest import contract
-
     spec = contract.KINDS[kind]
     fields = {c.name: c for c in spec.columns}
     cat = indicators.set_index("id")
