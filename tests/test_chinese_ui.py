@@ -180,6 +180,7 @@ def test_english_cards_and_data_table_read_naturally():
     grid = app("explore", lang="en", xinds="zw_xiangyiban_users", xlevel="county").dataframe[0].value
     assert list(grid.columns[:3]) == ["Indicator", "Region", "Region code"]
     assert set(grid["Indicator"]) == {"New users of the Xiangyiban app"} and set(grid["Unit"]) == {"persons"}
+    assert set(grid["Level"]) == {"County"} and set(grid["Status"]) <= {"final", "provisional"}
     raw = pd.read_parquet(ROOT / "data" / "observations.parquet")
     raw = raw[(raw["indicator_id"] == "zw_xiangyiban_users") & raw["region_code"].isin(grid["Region code"])]
     assert grid["Value"].max() == round(raw["value"].max() * 1e4)  # counted out: whole persons

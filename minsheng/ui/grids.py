@@ -50,7 +50,8 @@ def _english(out: pd.DataFrame, cat: pd.DataFrame, ids: pd.Series) -> pd.DataFra
         指标名称=ids.map(en).fillna(out["指标名称"]),
         时期=[fmt.period_label(p, f, "en") for p, f in zip(out["时期起始日"], freq)],
         单位=[i18n.unit(u[1:] if s else u, "en") for u, s in zip(out["单位"].fillna(""), scaled)],
-        **{c: out[c].map(lambda w: i18n.t(w, "en") if isinstance(w, str) else w) for c in WORDS},
+        # a row's level in the singular ("County"); the level picker's words are plurals ("Counties")
+        **{c: out[c].map(lambda w, c=c: i18n.t(w, "en", context=c) if isinstance(w, str) else w) for c in WORDS},
     )
 
 
