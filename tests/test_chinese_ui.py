@@ -264,9 +264,7 @@ def test_no_streamlit_english_on_any_page_in_chromium(app_server, browser):
             buttons.nth(i).hover()
             page.wait_for_selector('[data-testid="stTooltipContent"]', timeout=5_000)
             page.wait_for_timeout(200)
-            tip = page.locator('[data-testid="stTooltipContent"]').last.evaluate(VISIBLE_TEXT.replace(
-                "walk(document.body)", "walk(arguments[0] || document.body)").replace("() =>", "(el) =>").replace(
-                "arguments[0]", "el"))
+            tip = page.locator('[data-testid="stTooltipContent"]').last.evaluate(VISIBLE_TEXT)
             assert tip.strip() and not ENGLISH_RE.search(tip), (buttons.nth(i).get_attribute("aria-label"), tip)
         # Plotly's modebar tooltips (drawn from ::after)
         page.goto(f"{app_server.url}/trend")

@@ -1,4 +1,4 @@
-() => {
+(root) => {
   // The text a reader sees: text nodes of rendered elements drawn at a size above 0, with what CSS
   // draws in ::before / ::after, leaving out icon ligatures (Material Symbols draw "upload" as an icon).
   const out = [];
@@ -6,7 +6,7 @@
   const walk = (el) => {
     const cs = getComputedStyle(el);
     if (cs.display === 'none' || cs.visibility === 'hidden') return;
-    if (el.matches('[data-testid="stIconMaterial"], style, script, noscript, template')) return;
+    if (el.matches('[data-testid="stIconMaterial"], [translate="no"], style, script, noscript, template')) return;
     const before = literal(getComputedStyle(el, '::before').content);
     if (before) out.push(before);
     for (const n of el.childNodes) {
@@ -19,6 +19,6 @@
     const after = literal(getComputedStyle(el, '::after').content);
     if (after) out.push(after);
   };
-  walk(document.body);
+  walk(root || document.body);  // a locator's evaluate passes its element
   return out.join('\n');
 }
