@@ -9,13 +9,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from minsheng.ui import data, frame, pages, session, signin, text
+from minsheng.ui import chrome, data, frame, pages, session, signin, text
 
 ASSETS = Path(__file__).parent / "assets"
 # A local icon: a material-symbol page icon makes the browser fetch the favicon from a font CDN.
 st.set_page_config(page_title="民生指标看板", page_icon=str(ASSETS / "icon.png"), layout="wide")
 
 T = text.T  # page titles follow the UI language (minsheng/i18n.py)
+chrome.inject(text.lang())  # Streamlit's own English words in the UI language (minsheng/ui/chrome.py)
 data.begin_run()  # the data version this run reads, once
 # Sign-in first: refuses to serve without sign-in off loopback, shows the 未启用登录 banner in
 # single-user mode, or draws the sign-in form and returns None.

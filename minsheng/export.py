@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minsheng import files, lineage, repo, safe_cells, vocab
+from minsheng import files, fmt, lineage, repo, safe_cells, vocab
 from minsheng.ingest import cells
 from minsheng.regions import Tree
 from minsheng.selection import Selection
@@ -271,9 +271,9 @@ def _xlsx_stream(parts, f, meta, columns=None) -> int:
     for part in parts:
         if not started:
             for j, col in enumerate(part.columns):  # widths from the header and the first rows
-                width = max([len(str(col))] + [len(str(v)) for v in part[col].head(200) if pd.notna(v)])
-                ws.column_dimensions[_letter(j)].width = min(40, max(8, width * 1.6))
+                ws.column_dimensions[_letter(j)].width = fmt.column_width([col, *part[col].head(1000)])
             append(ws, part.columns)
+            width = len(part.columns)
             started = True
         if n + len(part) > XLSX_MAX_ROWS:
             raise ExportError(f"XLSX 最多容纳 {XLSX_MAX_ROWS:,} 行，本次导出超过此数；请缩小范围或改用 CSV")
@@ -284,12 +284,15 @@ def _xlsx_stream(parts, f, meta, columns=None) -> int:
         if "来源" in part:
             sources |= set(part["来源"].dropna())
     if not started:
+        width = len(list(columns or COLUMNS.values()))
         append(ws, columns or COLUMNS.values())
+    ws.auto_filter.ref = f"A1:{_letter(width - 1)}{n + 1}"  # the header row filters, as a clerk would set it
+    notes = [("项目", "内容"), *meta(n, sources)]
     ws2 = wb.create_sheet("说明")
-    ws2.column_dimensions["A"].width = 24
-    ws2.column_dimensions["B"].width = 90
-    append(ws2, ["项目", "内容"])
-    for row in meta(n, sources):
+    ws2.freeze_panes = "A2"
+    ws2.column_dimensions["A"].width = fmt.column_width([r[0] for r in notes])
+    ws2.column_dimensions["B"].width = fmt.column_width([r[1] for r in notes], most=120)
+    for row in notes:
         append(ws2, row)
     wb.save(f)
     return n

@@ -89,12 +89,36 @@ def span(low, high, unit: str = "", decimals: int = 0) -> str:
 
 
 def value_with_unit(value, unit: str, kind: str, lang: str = "zh", decimals=None) -> str:
-    """The value in its indicator's precision (`decimals`, the catalogue's; None: by unit) with its unit."""
+    """The value in its indicator's precision (`decimals`, the catalogue's; None: by unit) with its unit;
+    in English a 万 unit is counted out (english_amount): 3.12 万人 is "31,200 persons"."""
+    if lang == "en" and english_scaled(unit) and not _missing(value):
+        return english_amount(value, unit)
     text = number(value, decimals_for(unit, kind, decimals))
     if text == "—":
         return text
     shown = i18n.unit(unit, lang)
     return f"{text}%" if unit == "%" else f"{text} {shown}".rstrip()
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def english_scaled(unit: str) -> bool:
+    """A unit counted in ten-thousands (万人, 万元, 万小时): an English reader has no word for 万."""
+    return (unit or "").startswith("万") and len(unit) > 1
+
+
+def english_amount(value, unit: str) -> str:
+    """A 万 amount as English writes it: counted out to whole units below a million (3.12 万人 →
+    "31,200 persons"), in millions with two decimals from a million up (250.51 万人 → "2.51 million
+    persons"); money in yuan as "CNY …" (25,051.1 万元 → "CNY 250.51 million")."""
+    base = unit[1:]
+    whole = value * 1e4
+    shown = f"{whole / 1e6:,.2f} million" if abs(whole) >= 1e6 else f"{whole:,.0f}"
+    if base == "元":
+        return f"CNY {shown}"
+    return f"{shown} {i18n.unit(base, 'en')}".rstrip()
 
 
 def period_label(period, frequency: str, lang: str = "zh") -> str:
@@ -149,6 +173,14 @@ def human_number(value, unit: str | None, decimals: int | None = None) -> tuple[
 def width(text: str) -> int:
     """Display width in a terminal: CJK and full-width characters take two columns."""
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def column_width(values, least: float = 8, most: float = 60) -> float:
+    """A spreadsheet column wide enough for its longest value: Excel's width counts characters of the
+    default font, and a CJK character takes two (`width`), plus a margin for the filter's arrow."""
+    longest = max((width(str(v)) for v in values if v is not None and not (isinstance(v, float) and v != v)),
+                  default=0)
+    return min(most, max(least, longest + 3))
 
 
 def text_table(rows: list[tuple], right: tuple[int, ...] = ()) -> str:

@@ -128,10 +128,25 @@ EN.update({
     "民政": "Civil affairs", "医保": "Medical insurance", "卫健": "Health", "人社": "Human resources & social security",
     "残联": "Disabled persons", "农业农村": "Agriculture", "工信": "Industry & IT", "政务服务": "Government services",
     "人": "persons", "户": "households", "张": "beds", "个": "", "次": "times", "人次": "person-times", "亩": "mu",
-    "座": "stations", "万人": "10k persons", "万元": "10k yuan", "万小时": "10k hours", "元/月": "yuan/mo",
+    "座": "stations", "元": "yuan", "小时": "hours", "万人": "10k persons", "万元": "10k yuan", "万小时": "10k hours", "元/月": "yuan/mo",
     "元/年": "yuan/yr", "元/人·年": "yuan/person·yr", "%": "%",
     "市": "City", "县（市、区）": "Counties", "村（社区）": "Villages",
     "县级": "county", "乡镇级": "township", "市级": "city", "村级": "village",
+})
+
+# the 数据 grid's headers and words (minsheng/ui/grids.py) and Streamlit's own chrome (minsheng/ui/chrome.py)
+EN.update({
+    "指标名称": "Indicator", "区划名称": "Region", "区划代码": "Region code", "承继后区划代码": "Code now in use",
+    "单位": "Unit", "分子": "Numerator", "分母": "Denominator", "下级最小值": "Lowest below", "下级最大值": "Highest below",
+    "口径": "Basis", "数据状态": "Status", "来源": "Source", "下级汇总": "sum of subdivisions", "本级报送": "reported",
+    "正式": "final", "初步": "provisional", "级别|省": "Province", "级别|市": "City", "级别|县（市、区）": "County",
+    "级别|乡镇（街道）": "Township", "级别|村（社区）": "Village", "限定区划": "Regions", "{a} 至 {b}": "{a} to {b}",
+    "上传": "Upload", "单个文件不超过 {mb} MB · {types}": "Up to {mb} MB per file · {types}",
+    "将文件拖到这里": "Drop the file here", "跳到正文": "Skip to main content", "运行中…": "Running…", "停止": "Stop",
+    "显示/隐藏列": "Show/hide columns", "搜索": "Search", "全屏": "Fullscreen", "退出全屏": "Close fullscreen",
+    "下载为 PNG 图片": "Download plot as a PNG", "框选放大": "Zoom", "平移": "Pan", "放大": "Zoom in", "缩小": "Zoom out",
+    "自动缩放": "Autoscale", "还原坐标轴": "Reset axes", "框选": "Box Select", "套索选择": "Lasso Select",
+    "没有匹配的选项": "No results", "没有匹配的选项，或已选满 {n} 项": "No results, or {n} already chosen",
 })
 
 # sign-in and roles (minsheng/ui/session.py, minsheng/ui/exports.py); auth's own messages stay Chinese

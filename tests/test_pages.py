@@ -3,8 +3,9 @@
 import json
 
 import pytest
+import pandas as pd
 
-from conftest import app
+from conftest import ROOT, app
 from minsheng.ui import pages
 
 CITY, SHIFENG, HETANG, QUYUAN = "430200000000", "430204000000", "430202000000", "430671000000"
@@ -182,7 +183,18 @@ def test_english_translates_words_not_numbers():
     zh_m, en_m = metrics_of(zh), metrics_of(en)
     assert en_m["Residents enrolled in basic medical insurance"] == "192,847 persons"
     assert zh_m["城乡居民医保参保人数"] == "192,847 人"
-    assert sorted(map(_number, zh_m.values())) == sorted(map(_number, en_m.values()))
+    # the same figures, except that English counts a 万 unit out (3.12 万人 → 31,200 persons; issue 13, item 6)
+    cat = pd.read_parquet(ROOT / "data" / "indicators.parquet")
+    to_en, unit = dict(zip(cat["name_zh"], cat["name_en"])), dict(zip(cat["name_zh"], cat["unit"]))
+    assert {to_en[k] for k in zh_m if k in to_en} <= set(en_m)
+    for k, v in ((k, v) for k, v in zh_m.items() if k in to_en):  # the cards of indicators (not the task counts)
+        if unit[k].startswith("万") and "–" not in v:
+            zh_whole = float(_number(v).replace(",", "")) * 1e4
+            shown = en_m[to_en[k]].replace("CNY ", "")
+            en_whole = float(_number(shown).replace(",", "")) * (1e6 if "million" in shown else 1)
+            assert abs(en_whole - zh_whole) <= (5e3 if "million" in shown else 0.5), (k, v, en_m[to_en[k]])
+        else:
+            assert _number(en_m[to_en[k]]) == _number(v), k
     assert en.query_params["lang"] == "en"
 
 

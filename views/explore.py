@@ -7,13 +7,12 @@ import streamlit as st
 
 from minsheng import export, slides, summary, vocab
 from minsheng.selection import Selection
-from minsheng.ui import data, exports, frame, paging, state, text
+from minsheng.ui import data, exports, frame, grids, paging, state, text
 
 DEFAULT = ["mz_dibao_urban_persons"]
 PREVIEW = 5_000  # rows drawn on the page; the downloads stream every row
 ROWS_PER_SLIDE = 16  # table rows on a slide in presentation mode
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-OPTIONAL = ("分子", "分母", "下级最小值", "下级最大值")  # left out on screen where nothing fills them (the files keep them)
 
 
 def levels_below(level: str) -> list[str]:
@@ -57,12 +56,13 @@ def load(sel: Selection) -> tuple[int, pd.DataFrame]:
 def render(sel: Selection, total: int, df: pd.DataFrame) -> None:
     shown = (T("共 {n} 行", n=f"{total:,}") if total <= len(df) else
              T("共 {n} 行，页面显示前 {shown} 行；下载文件包含全部行。", n=f"{total:,}", shown=f"{len(df):,}"))
-    described = sel.describe(data.indicators(), data.tree().labels)
-    st.caption(text.md(" · ".join(f"{k}：{v}" for k, v in described) + " · " + shown))
-    table = df.drop(columns=[c for c in OPTIONAL if df[c].isna().all()])
-    for part in paging.show(paging.rows(table, ROWS_PER_SLIDE)):  # presentation mode: a page of rows a slide
+    colon = ": " if sel.lang == "en" else "："
+    described = grids.caption(sel, data.indicators(), data.tree().labels)
+    st.caption(text.md(" · ".join(f"{k}{colon}{v}" for k, v in described) + " · " + shown))
+    grid = grids.table(df, data.indicators(), sel.lang)  # names first, no ids, values in their precision
+    for part in paging.show(paging.rows(grid, ROWS_PER_SLIDE)):  # presentation mode: a page of rows a slide
         st.dataframe(part, hide_index=True, width="stretch", **paging.grid(len(part), cap=600),
-                     column_config={c: st.column_config.NumberColumn(format="localized") for c in ("数值", *OPTIONAL)})
+                     column_config=grids.column_config(grid))
     if not exports.allowed():
         return
     # the files are built later, on another thread: the selection (with the user's area) is taken now

@@ -7,9 +7,10 @@ import streamlit as st
 
 from minsheng import charts, fmt, images, metrics, slides
 from minsheng.selection import Selection
-from minsheng.ui import data, drill, exports, frame, paging, state, tasks, text
+from minsheng.ui import data, drill, exports, frame, grids, paging, state, tasks, text
 
 ROWS_PER_SLIDE = 16  # task rows on a slide: with the title, the header row, the notes and the footer, 1080 px
+MATRIX_ROWS = 9  # subdivisions of the 区县 × 任务 matrix on a slide
 # cell colours for the status column (no emoji: many office machines have no colour-emoji font)
 STATUS_STYLE = {s: f"background-color: {c}; color: white; font-weight: 600" for s, c in charts.STATUS_COLORS.items()}
 
@@ -47,23 +48,23 @@ def load(sel: Selection, depts: list[str], gap: int, targets: pd.DataFrame, indi
                     frequency=g["indicator_id"].map(frequency), decimals=g["indicator_id"].map(places))
 
 
-def render(sel: Selection, g: pd.DataFrame, matrix) -> None:
-    """The counts and chart, the task table and the 区县 × 任务 `matrix` (drawn by the callable); in
-    presentation mode the chart, the table a page a slide, then the matrix."""
+def render(sel: Selection, g: pd.DataFrame, matrices: list) -> None:
+    """The counts and chart, the task table and the 区县 × 任务 matrix (`matrices` draw it, in presentation
+    mode a slide each); in presentation mode the chart, the table a page a slide, then the matrix."""
     elapsed = metrics.elapsed_share(metrics.month_end(sel.year, sel.as_of), dt.date(sel.year, 1, 1),
                                     dt.date(sel.year, 12, 31))
-    table = goal_rows(g, sel.as_of)
+    table = tasks.goal_rows(g, sel.as_of)
     pages = paging.rows(table, ROWS_PER_SLIDE)
     fig = charts.goals(g, sel.subtitle(), sel.lang)
     source = "；".join(fmt.sources(g["source"]))  # the reports behind the figures shown, of this year
     prov = exports.provenance(sel, T("重点民生实事完成率与序时进度"), "%", source)
-    for part in paging.show(["chart", *pages, "matrix"]):
+    for part in paging.show(["chart", *pages, *matrices]):
         if isinstance(part, pd.DataFrame):
             render_table(sel, g, part, last=part is pages[-1])
-        elif part == "chart":
-            render_chart(sel, g, elapsed, fig, prov)
+        elif callable(part):
+            part()
         else:
-            matrix()
+            render_chart(sel, g, elapsed, fig, prov)
     exports.deck_button(sel, lambda: deck_parts(sel, g, table, elapsed, fig, prov), [prov.source], rows=len(table))
 
 
@@ -83,7 +84,7 @@ def render_table(sel: Selection, g: pd.DataFrame, table: pd.DataFrame, last: boo
     """The task table (one page of it on a slide); the notes under its last page."""
     style = {T(k): v for k, v in STATUS_STYLE.items()}
     styled = table.style.map(lambda v: style.get(v, ""), subset=[T("状态")])
-    st.dataframe(styled, hide_index=True, width="stretch", **paging.grid(len(table)), column_config={
+    st.dataframe(styled, hide_index=True, width="stretch", **paging.grid(len(table)), column_config=grids.widths(table) | {
         T("完成率"): st.column_config.ProgressColumn(format="%.1f%%", min_value=0.0, max_value=100.0),
         T("序时进度"): st.column_config.NumberColumn(format="%.1f%%"),
         T("差距（个百分点）"): st.column_config.NumberColumn(format="%+.1f"),
@@ -116,38 +117,6 @@ def deck_parts(sel: Selection, g: pd.DataFrame, table: pd.DataFrame, elapsed: fl
             slides.Table(T("任务推进明细（{period}）", period=month), list(shown.columns), rows, fills)]
 
 
-def goal_rows(g: pd.DataFrame, as_of: int) -> pd.DataFrame:
-    """The goal table as shown (and as exported to slides), in the UI language; `as_of` is the month
-    the report is made up to, named where a task's figure is older."""
-    dec = {i: fmt.decimals_for(u, k, d) for i, u, k, d in
-           zip(g["indicator_id"], g["unit"], g["kind"], g.get("decimals", pd.Series(None, index=g.index)))}
-
-    def qty(v, u, i):
-        return f"{fmt.number(v, dec[i])} {text.unit(u)}".rstrip()
-
-    def done(r):  # the figure, and the month it is as of when the chosen month has none
-        note = "" if pd.isna(r.reported_to) else f"（{fmt.lag_note(int(r.reported_to), as_of, r.frequency, text.lang())}）"
-        return qty(r.actual, r.unit, r.indicator_id) + note
-
-    def pace(p, u, k, i):
-        if p is None or pd.isna(p):
-            return "—"
-        return T("已完成", context="每月还需") if p == 0 else f"{fmt.pace(p, k, dec[i])} {text.unit(u)}".rstrip()
-
-    return pd.DataFrame({
-        T("状态"): [T(s) if isinstance(s, str) else T("无数据") for s in g["status"]],
-        T("部门"): g["department"],
-        T("任务"): g["task"],
-        T("目标值"): [f"{fmt.exact(v, dec[i])} {text.unit(u)}".rstrip()
-                     for v, u, i in zip(g["target"], g["unit"], g["indicator_id"])],
-        T("完成"): [done(r) for r in g.itertuples()],
-        T("完成率"): 100 * g["completion"].astype(float),
-        T("序时进度"): 100 * g["elapsed"].astype(float),
-        T("差距（个百分点）"): 100 * g["gap"].astype(float),
-        T("每月还需"): [pace(p, u, k, i) for p, u, k, i in zip(g["pace"], g["unit"], g["kind"], g["indicator_id"])],
-    })
-
-
 sc, T = frame.start()
 indicators = data.indicators()
 targets = data.targets(sc)
@@ -165,10 +134,11 @@ else:
     task = drill.task()
     if task in set(g["indicator_id"]):
         i = g.index[g["indicator_id"] == task][0]
-        tasks.render_task(sel, g.loc[i], goal_rows(g, sel.as_of).loc[i], m, indicators)
+        tasks.render_task(sel, g.loc[i], tasks.goal_rows(g, sel.as_of).loc[i], m, indicators)
     else:
         if task:  # a permalink to a task this region or these departments do not have
             st.warning(T("链接中的任务不在所选区域与部门的任务中，已显示全部任务。"))
             drill.open_task(None)
-        render(sel, g, lambda: tasks.render_matrix(sel, listed, kids, m))
+        render(sel, g, [lambda k=k: tasks.render_matrix(sel, listed, k, m) for k in paging.chunks(kids, MATRIX_ROWS)]
+               if paging.presenting() else [lambda: tasks.render_matrix(sel, listed, kids, m)])
 frame.footer(sc, g["source"].tolist() if "source" in g else [])

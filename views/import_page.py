@@ -9,7 +9,7 @@ import streamlit as st
 from minsheng import changes, export, safe_cells, vocab
 from minsheng.ingest import pipeline, readers, start, template
 from minsheng.ingest.problems import as_frame
-from minsheng.ui import data, frame, outcome, session, text
+from minsheng.ui import data, frame, grids, outcome, session, text
 
 KIND_LABEL = {None: "自动识别", **vocab.FILES.labels}
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -111,7 +111,8 @@ def render(plan: pipeline.Plan) -> None:
         col.metric(f"{what}行", f"{c.get(what, 0):,}")
     if plan.changes is not None and not plan.changes.empty:
         st.markdown("**将被修改的内容（原 → 新）**")
-        st.dataframe(plan.changes.head(500), hide_index=True, width="stretch")
+        shown = grids.preview(plan.changes.head(500), plan.kind, data.indicators(), data.tree().labels)
+        st.dataframe(shown, hide_index=True, width="stretch", column_config=grids.column_config(shown))
     confirmed = not warnings or st.checkbox(f"我已核实上述 {len(warnings)} 个警告，仍要导入", key="imp_confirm")
     if st.button("提交导入", type="primary", disabled=not confirmed or not (c.get("新增") or c.get("修改")),
                  key="imp_commit", icon=":material/cloud_upload:"):

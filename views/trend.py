@@ -7,7 +7,7 @@ import streamlit as st
 
 from minsheng import charts, fmt, images, lineage, metrics, slides
 from minsheng.selection import Selection
-from minsheng.ui import comparable, data, exports, frame, paging, state, text
+from minsheng.ui import comparable, data, exports, frame, grids, paging, state, text
 
 DEFAULT = ["mz_home_aging_mod", "yb_resident_insured_rate"]
 SLIDE_CHART = 700  # px: a chart alone on a 1920×1080 slide, under the title line, above the footer
@@ -121,17 +121,21 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
         if row["kind"] == "standard" and sel.view == "value":
             st.caption(T("标准类指标不加总：上级区划显示其本级标准。"))
         with st.expander(T("{name} · 数据表", name=text.md(text.name(row)))):
-            st.dataframe(table(sel, d, row, names), hide_index=True, width="stretch")
+            rows = table(sel, d, row, names)
+            st.dataframe(rows, hide_index=True, width="stretch", column_config=grids.changes_config(rows, 3))
     return sources, figures
 
 
 def table(sel: Selection, d: pd.DataFrame, row: dict, names: dict) -> pd.DataFrame:
     """One chart's numbers as a table under it: 未报 where nothing was reported, no 环比 by year."""
     dec = fmt.decimals_for(row["unit"], row["kind"], row.get("decimals"))
-    shown = [T("未报") if silent else fmt.number(v, dec) for v, silent in zip(d["value"], d["unreported"])]
+    whole = sel.lang == "en" and fmt.english_scaled(row["unit"])  # English counts 万 out: 31,200 persons
+    shown = [T("未报") if silent else fmt.number(v * 1e4, 0) if whole else fmt.number(v, dec)
+             for v, silent in zip(d["value"], d["unreported"])]
     t = d.assign(区域=d["region_code"].map(names), 时期=[fmt.period_label(p, sel.grain, sel.lang) for p in d["period"]],
                  value=shown)
-    cols = {"区域": T("区域"), "时期": T("时期"), "value": f"{T('数值')}（{text.unit(row['unit'])}）",
+    t = grids.in_reading_order(t, data.tree().order)  # by period, then regions as the picker lists them
+    cols = {"区域": T("区域"), "时期": T("时期"), "value": text.bracket(T("数值"), text.unit(row["unit"][1:] if whole else row["unit"]), sel.lang),
             "yoy": text.change_label("同比", row["kind"], sel.lang),
             "mom": text.change_label(charts.view_label(row, "mom"), row["kind"], sel.lang)}
     keep = [c for c in cols if c in t.columns and not (c == "mom" and sel.grain == "year")]

@@ -88,12 +88,13 @@ def _code_sheet(wb: Workbook, lists: dict) -> dict[str, str]:
             safe_cells.set_cell(ws.cell(r, col), str(value)).number_format = "@"
             safe_cells.set_cell(ws.cell(r, col + 1), meaning)
         letter = get_column_letter(col)
-        ws.column_dimensions[letter].width = 16
-        ws.column_dimensions[get_column_letter(col + 1)].width = 28
+        ws.column_dimensions[letter].width = fmt.column_width([heading, *(str(v) for v, _ in rows)])
+        ws.column_dimensions[get_column_letter(col + 1)].width = fmt.column_width(["名称/含义", *(m for _, m in rows)])
         if rows:
             # a range, not an inline list: Excel caps inline lists at 255 characters
             ranges[key] = f"{quote_sheetname(CODES)}!${letter}$2:${letter}${len(rows) + 1}"
     ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(3 * len(lists) - 1)}{max(len(r) for _, r in lists.values()) + 1}"
     ws.sheet_state = "hidden"  # keeps clerks from editing the lists; 说明 says how to unhide it
     return ranges
 
@@ -135,7 +136,7 @@ def _data_sheet(ws, cols: list[Column], ranges: dict[str, str]) -> None:
         note = f"{'必填' if col.required else '选填'}。{col.note}"
         c.comment = Comment(note, "民生指标看板", width=260, height=40 + 18 * (len(note) // 16 + 1))
         letter = get_column_letter(j)
-        ws.column_dimensions[letter].width = max(col.width, 2 * len(col.header) + 4)
+        ws.column_dimensions[letter].width = max(col.width, fmt.column_width([col.header]))
         if col.fmt:
             ws.column_dimensions[letter].number_format = col.fmt  # column style: applies to what the clerk types
         if col.check == "date":
@@ -145,6 +146,7 @@ def _data_sheet(ws, cols: list[Column], ranges: dict[str, str]) -> None:
             ws.add_data_validation(dv)
             dv.add(f"{letter}2:{letter}{ROWS + 1}")
     ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{ROWS + 1}"  # the rows the clerk fills, filterable
     ws.row_dimensions[1].height = 22
 
 

@@ -184,6 +184,7 @@ h1 { display: none; }
 .ms-slide-footer { position: fixed; left: 0; right: 0; bottom: 0; padding: .45rem 3.2rem; background: #f4f6f8;
   border-top: 1px solid #dde3e8; font-size: .8rem; color: #444; display: flex; justify-content: space-between; z-index: 999; }
 .ms-slide-footer a { color: #888; text-decoration: none; white-space: nowrap; margin-left: 1.5rem; }
+.ms-matrix th, .ms-matrix td { padding: .12rem .4rem !important; line-height: 1.25; }
 [data-testid="stTooltipIcon"] { display: none !important; }
 [data-testid="stLayoutWrapper"]:has(> .st-key-ms_slide_nav) { position: fixed; top: 1.7rem; right: 3.2rem; z-index: 1000;
   width: auto !important; background: #ffffff; }

@@ -91,6 +91,8 @@ def choice(widget: Callable, label: str, options: Sequence, *, key: str, default
     def changed():
         st.session_state[canon] = st.session_state[wkey]
 
+    if getattr(widget, "__name__", "") == "multiselect":  # "Select all" / "Select 2 matches" are English only
+        kwargs.setdefault("select_all", False)
     result = widget(label, options, key=wkey, on_change=changed, **kwargs)
     st.session_state[canon] = result
     _to_url(key, result, multi)

@@ -10,7 +10,7 @@ import streamlit as st
 from minsheng import charts, fmt, literal, matrix, metrics
 from minsheng.selection import Selection
 from minsheng.ui import data, drill
-from minsheng.ui.text import T, md, unit
+from minsheng.ui.text import T, amount, lang, md, unit
 
 BADGE = {"已完成": "green", "超序时": "blue", "滞后": "orange", "严重滞后": "red"}  # as 总览's cards
 GREY = "#E6E8EB"  # 无任务 / 未报 cells: no colour of a status, dark text
@@ -174,3 +174,35 @@ def _below_table(below: pd.DataFrame, dec: int, u: str, brief: bool) -> None:
     row = 44 if brief else 35  # presentation mode's larger type makes taller rows: every row shows, no scroll
     st.dataframe(t.style.map(lambda v: style.get(v, ""), subset=[T("状态")]), hide_index=True, width="stretch",
                  height=row * (len(t) + 1) + 3, key="task_below")
+
+
+def goal_rows(g: pd.DataFrame, as_of: int) -> pd.DataFrame:
+    """The goal table as shown (and as exported to slides), in the UI language; `as_of` is the month
+    the report is made up to, named where a task's figure is older."""
+    dec = {i: fmt.decimals_for(u, k, d) for i, u, k, d in
+           zip(g["indicator_id"], g["unit"], g["kind"], g.get("decimals", pd.Series(None, index=g.index)))}
+
+    def qty(v, u, i):
+        return amount(v, u, fmt.number(v, dec[i]))  # English counts 万 out (amount)
+
+    def done(r):  # the figure, and the month it is as of when the chosen month has none
+        note = "" if pd.isna(r.reported_to) else f"（{fmt.lag_note(int(r.reported_to), as_of, r.frequency, lang())}）"
+        return qty(r.actual, r.unit, r.indicator_id) + note
+
+    def pace(p, u, k, i):
+        if p is None or pd.isna(p):
+            return "—"
+        up = fmt.pace(p, k, dec[i])  # rounded up in the precision shown, and so in English too
+        return T("已完成", context="每月还需") if p == 0 else amount(float(up.replace(",", "")), u, up)
+
+    return pd.DataFrame({
+        T("状态"): [T(s) if isinstance(s, str) else T("无数据") for s in g["status"]],
+        T("部门"): g["department"],
+        T("任务"): g["task"],
+        T("目标值"): [amount(v, u, fmt.exact(v, dec[i])) for v, u, i in zip(g["target"], g["unit"], g["indicator_id"])],
+        T("完成"): [done(r) for r in g.itertuples()],
+        T("完成率"): 100 * g["completion"].astype(float),
+        T("序时进度"): 100 * g["elapsed"].astype(float),
+        T("差距（个百分点）"): 100 * g["gap"].astype(float),
+        T("每月还需"): [pace(p, u, k, i) for p, u, k, i in zip(g["pace"], g["unit"], g["kind"], g["indicator_id"])],
+    })

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from minsheng import i18n, literal
+from minsheng import fmt, i18n, literal
 from minsheng.ui import state
 
 
@@ -36,6 +36,19 @@ def name(row, language: str | None = None) -> str:
 
 def unit(u: str, language: str | None = None) -> str:
     return i18n.unit(u, language or lang())
+
+
+def amount(value, u: str, shown: str, language: str | None = None) -> str:
+    """`shown` (the value as a page formats it) with its unit; in English a 万 unit is counted out
+    (fmt.english_amount: 110 万人 → "1.10 million persons")."""
+    if (language or lang()) == "en" and fmt.english_scaled(u) and isinstance(value, (int, float)):
+        return fmt.english_amount(value, u)
+    return f"{shown} {unit(u, language)}".rstrip()
+
+
+def bracket(head: str, inner: str, language: str | None = None) -> str:
+    """A heading with its unit: 数值（人）, Value (persons)."""
+    return f"{head} ({inner})" if (language or lang()) == "en" else f"{head}（{inner}）"
 
 
 def change_label(what: str, kind: str, language: str | None = None) -> str:
