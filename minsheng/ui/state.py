@@ -5,6 +5,11 @@ Streamlit forgets a widget's value on a page that does not draw it, and the regi
 one page must still be chosen on the next. The value is read from the URL once per session,
 checked against what is allowed (anything else falls back to the default), and written back
 to the URL on every run.
+
+Each change written to the URL is a browser history entry (Streamlit pushes one when a run
+changes the query string). When a run finds a filter's URL value other than the one this session
+last wrote there, the browser moved (Back, Forward): the filter takes the URL's value again, so
+Back undoes a drill-down instead of the session writing the drilled region straight back.
 """
 
 from __future__ import annotations
@@ -28,6 +33,24 @@ def set_value(key: str, value: Any) -> None:
     st.session_state[value_key(key)] = value
 
 
+_WRITTEN = "_url_written"  # filter key -> what this session last wrote to ?key= (a str, or a tuple)
+
+
+def _url_raw(key: str, multi: bool):
+    return tuple(st.query_params.get_all(key)) if multi else st.query_params.get(key)
+
+
+def _moved(key: str, multi: bool) -> bool:
+    """Whether the URL holds a value for `key` that this session did not write (Back, Forward)."""
+    written = st.session_state.get(_WRITTEN, {})
+    raw = _url_raw(key, multi)
+    return key in written and raw not in (None, "", ()) and raw != written[key]
+
+
+def _remember(key: str, multi: bool) -> None:
+    st.session_state.setdefault(_WRITTEN, {})[key] = _url_raw(key, multi)
+
+
 def _from_url(key: str, multi: bool, parse: Callable[[str], Any]) -> Any:
     try:
         if multi:
@@ -43,8 +66,9 @@ def _to_url(key: str, value: Any, multi: bool) -> None:
     if value is None or (multi and not value):
         if key in st.query_params:
             del st.query_params[key]
-        return
-    st.query_params[key] = [str(v) for v in value] if multi else str(value)
+    else:
+        st.query_params[key] = [str(v) for v in value] if multi else str(value)
+    _remember(key, multi)
 
 
 def choice(widget: Callable, label: str, options: Sequence, *, key: str, default: Any = None,
@@ -52,7 +76,7 @@ def choice(widget: Callable, label: str, options: Sequence, *, key: str, default
     """A selectbox / radio / pills / multiselect / segmented control bound to `?key=`."""
     options = list(options)
     canon = value_key(key)
-    if canon not in st.session_state:
+    if canon not in st.session_state or _moved(key, multi):
         url = _from_url(key, multi, parse)
         st.session_state[canon] = url if url is not None else default
     value = st.session_state[canon]
@@ -79,7 +103,7 @@ def value(widget: Callable, label: str, *, key: str, default: Any, parse: Callab
           valid: Callable[[Any], bool], serialize: Callable[[Any], str] = str, **kwargs) -> Any:
     """A slider / number input / toggle bound to `?key=`, checked with `valid`."""
     canon = value_key(key)
-    if canon not in st.session_state:
+    if canon not in st.session_state or _moved(key, False):
         try:
             raw = st.query_params.get(key)
             url = parse(raw) if raw not in (None, "") else None
@@ -97,4 +121,5 @@ def value(widget: Callable, label: str, *, key: str, default: Any, parse: Callab
     result = widget(label, key=wkey, on_change=changed, **kwargs)
     st.session_state[canon] = result
     st.query_params[key] = serialize(result)
+    _remember(key, False)
     return result
