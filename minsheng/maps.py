@@ -200,23 +200,63 @@ def choropleth(collection: dict | None, rows: list[dict], highlight: str | None 
             stroked=True, get_line_color=[255, 255, 255], line_width_min_pixels=1))
         view = view_for([], [(p["lon"], p["lat"]) for p in pts])
         places = [(by_code[p["code"]], p["lon"], p["lat"], None) for p in pts]
+    places = [(dict(r, fill=color_for(r["value"], limits)), lon, lat, f) for r, lon, lat, f in places]
     layers.append(names_layer(places, view.zoom, offset=0 if shapes else 14))
     # map_provider=None and no map_style: Streamlit then draws no base map. Passing map_style=None
     # would instead ask Streamlit for its theme's Carto base map, fetched from the internet.
     return Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=tooltip)
 
 
+def _width_px(feature: dict | None, zoom: float) -> float | None:
+    """The region's width on screen at `zoom` (None for a point)."""
+    if feature is None:
+        return None
+    x0, _, x1, _ = _bbox([feature])
+    return (x1 - x0) * 512 * 2 ** zoom / 360
+
+
 def name_size(feature: dict | None, text: str, zoom: float) -> int:
     """Pixels for a region's name: as large as reads well, smaller where the region is narrow on
     screen (a city's small urban districts), so neighbouring names overlap less."""
-    if feature is None:
+    width_px = _width_px(feature, zoom)
+    if width_px is None:
         return NAME_PX[1]
-    x0, _, x1, _ = _bbox([feature])
-    width_px = (x1 - x0) * 512 * 2 ** zoom / 360
     return int(max(NAME_PX[0], min(NAME_PX[1], 0.8 * width_px / max(1, len(text)))))
 
 
-NAME_PX = (10, 14)  # the smallest and largest name on the map
+NAME_PX = (11, 15)  # the smallest and largest name on the map, in pixels
+
+
+def _screen(lon: float, lat: float, zoom: float) -> tuple[float, float]:
+    """Web-mercator pixels at `zoom` (y down), for placing names against each other."""
+    scale = 512 * 2 ** zoom / (2 * math.pi)
+    return math.radians(lon) * scale, -math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) * scale
+
+
+def place(labels: list[dict], zoom: float, base_dy: int = 0) -> list[dict]:
+    """A pixel offset for each name so that no two overlap at the opening view: the larger names
+    keep their place, a smaller one that would cover another moves above, below or beside it (a
+    city's small urban districts sit close together). Names and order are kept."""
+    taken: list[tuple[float, float, float, float]] = []
+
+    def free(b):
+        return all(b[2] <= t[0] or b[0] >= t[2] or b[3] <= t[1] or b[1] >= t[3] for t in taken)
+
+    for lab in sorted(labels, key=lambda d: -d["size"]):
+        x, y = _screen(lab["lon"], lab["lat"], zoom)
+        w, h = lab["size"] * len(lab["text"]) + 8, lab["size"] + 4
+        moves = [(0, 0), (0, -h), (0, h), (w * 0.75, 0), (-w * 0.75, 0), (0, -2 * h), (0, 2 * h),
+                 (w * 0.75, -h), (-w * 0.75, h), (w * 0.75, h), (-w * 0.75, -h)]
+        for dx, dy in moves:
+            box = (x + dx - w / 2, y + base_dy + dy - h / 2, x + dx + w / 2, y + base_dy + dy + h / 2)
+            if free(box):
+                break
+        else:  # nowhere free: it stays on its region
+            dx, dy = 0, 0
+            box = (x - w / 2, y + base_dy - h / 2, x + w / 2, y + base_dy + h / 2)
+        taken.append(box)
+        lab["offset"] = [round(dx), round(base_dy + dy)]
+    return labels
 
 
 def names_layer(places: list[tuple[dict, float | None, float | None, dict | None]], zoom: float,
@@ -229,22 +269,21 @@ def names_layer(places: list[tuple[dict, float | None, float | None, dict | None
         if lon is None or lat is None:
             continue
         text = r.get("short") or r["name"]
-        size = name_size(feature, text, zoom)
-        data.append({"text": text, "lon": round(lon, DIGITS), "lat": round(lat, DIGITS), "size": size,
-                     "priority": size * 10 + min(len(data), 9)})  # the larger name wins a collision
-    # quoted strings stay strings: pydeck makes any other string argument a JS expression. Bitmap
-    # glyphs (no SDF) keep CJK strokes sharp at 10–14 px; the ground keeps them legible on dark blue.
+        data.append({"text": text, "lon": round(lon, DIGITS), "lat": round(lat, DIGITS),
+                     "size": name_size(feature, text, zoom)})
+    # Names are placed here, not by deck.gl's CollisionFilterExtension: under software WebGL (no
+    # GPU, as on many office PCs and in headless Chromium) its collision pass blocked the page for
+    # seconds. Quoted strings stay strings: pydeck makes any other string argument a JS
+    # expression. Bitmap glyphs (SDF drew CJK soft and jagged under software WebGL) on a white
+    # ground read on every fill; the ground costs a layer (≈ 0.4 s of GPU-process CPU per load in
+    # headless Chromium without a GPU, little on a real one), a price paid for a readable picture.
     return pdk.Layer(
-        "TextLayer", data, id="names", pickable=False, get_position=["lon", "lat"], get_text="text",
-        get_size="size", size_units="'pixels'", get_color=[20, 20, 20, 255], character_set="'auto'",
-        font_family=f"'{NAME_FONT}'", font_weight=500, get_text_anchor="'middle'",
-        get_alignment_baseline="'center'" if not offset else "'top'", get_pixel_offset=[0, offset],
-        font_settings={"fontSize": 48, "buffer": 4}, background=True,
-        get_background_color=[255, 255, 255, 190], background_padding=[3, 1, 3, 1],
-        # where two names would overlap (a city's small urban districts) the smaller one is left
-        # out; hovering still names every region
-        extensions=[{"@@type": "CollisionFilterExtension"}], get_collision_priority="priority",
-        collision_test_props={"sizeScale": 1.1})
+        "TextLayer", place(data, zoom, offset), id="names", pickable=False, get_position=["lon", "lat"],
+        get_text="text", get_size="size", size_units="'pixels'", get_color=[20, 20, 20, 255],
+        character_set="'auto'", font_family=f"'{NAME_FONT}'", font_weight=500, get_text_anchor="'middle'",
+        get_alignment_baseline="'center'", get_pixel_offset="offset",
+        font_settings={"fontSize": 32, "buffer": 2}, background=True,
+        get_background_color=[255, 255, 255, 200], background_padding=[3, 1, 3, 1])
 
 
 def rows(table, label) -> list[dict]:
