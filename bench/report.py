@@ -31,7 +31,11 @@ def render(report: dict) -> str:
         if r["agree"] is False:
             lines.append(f"不一致 {r['name']}：{r['difference']}")
     if report["page_run_ms"]:
-        lines.append("页面运行（AppTest）：" + "，".join(f"{k} {v:,.0f} ms" for k, v in report["page_run_ms"].items()))
+        runs = report["page_run_ms"]
+        lines.append("页面运行（AppTest）：" + "，".join(f"{k} {v:,.0f} ms" for k, v in runs.items()))
+        if runs.get("map_rerun") and runs.get("overview_rerun"):
+            lines.append(f"地图重算 / 总览重算：{runs['map_rerun'] / runs['overview_rerun']:.2f} 倍"
+                         + (f"；地图 deck JSON {report['map_deck_kb']:,.1f} KB" if report.get("map_deck_kb") else ""))
     lines += [f"页面错误：{e}" for e in report["page_errors"]]
     if report.get("sessions"):
         lines += render_sessions(report["sessions"])

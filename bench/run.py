@@ -115,6 +115,7 @@ def run(directory: Path, repeat: int = 5, pages: bool = True, export_rows: int =
             err = spawn("pages", plan_path, Path(tmp), env={"MINSHENG_DATA": str(directory)})
             got = {} if err else json.loads((Path(tmp) / "pages.json").read_text(encoding="utf-8"))
             report |= dict(page_run_ms=got.get("page_run_ms", {}), pages_peak_rss_mb=got.get("peak_rss_mb"),
+                           map_deck_kb=got.get("map_deck_kb"),
                            page_errors=got.get("errors", []) + ([err] if err else []))
         else:
             report |= dict(page_run_ms={}, pages_peak_rss_mb=None, page_errors=[])

@@ -82,7 +82,9 @@ EN = {
     "{year}年（年度数据）": "{year} (annual data)", "{year}年年度数据尚未发布": "{year} annual data not yet published",
     "显示最近一年（{year}年）。": "Showing the latest year ({year}).", "按{level}": "by {level}",
     "无底图，离线绘制": "No base map, drawn offline", "乡镇边界为示意边界，非实际行政界线":
-        "township outlines are schematic, not legal boundaries", "点击区县可下钻到其乡镇。": "Click a county to drill down.",
+        "township outlines are schematic, not legal boundaries",
+    "点击地图上的区域或排名中的一行可打开该区域。": "Click a region on the map or a row of the ranking to open it.",
+    "所属县区": "County",
     "图例（{unit}）：": "Legend ({unit}): ", "无数据": "no data", "排名": "Rank", "下钻到": "Drill down to",
     "返回上级": "Up one level", "{region} 没有下级区划可显示。": "{region} has no subdivisions to show.",
     "没有这些区划的边界或坐标，无法绘制地图；右侧排名仍可查看。":

@@ -127,7 +127,8 @@ def test_bench_smoke(small, tmp_path):
         assert {"name", "p50_ms", "p95_ms", "cold_ms", "baseline_p50_ms", "baseline_p95_ms", "ratio"} <= set(q)
         assert q["agree"] is True and q["rows_out"] > 0, q
         assert q["ratio"] > 0
-    assert {"overview", "trend"} <= set(r["page_run_ms"]) and not r["page_errors"]
+    assert {"overview", "trend", "map", "map_rerun"} <= set(r["page_run_ms"]) and not r["page_errors"]
+    assert r["map_deck_kb"] is None or 0 < r["map_deck_kb"] < 200  # None: a data set without boundaries
 
 
 def test_sessions_smoke(small, tmp_path):

@@ -8,7 +8,7 @@ import streamlit as st
 from minsheng import fmt, images, lineage, maps, metrics, slides, vocab
 from minsheng.ingest import start
 from minsheng.selection import Selection
-from minsheng.ui import data, exports, frame, state, text
+from minsheng.ui import data, exports, frame, mapview, state, text
 
 DEFAULT = "yb_resident_insured_rate"
 
@@ -58,7 +58,7 @@ def load(sel: Selection, shown: pd.DataFrame, ind: pd.Series) -> pd.DataFrame:
     s = metrics.with_changes(s, {ind.name: ind["kind"]}, {ind.name: ind["frequency"]}) if len(s) else \
         s.assign(yoy=None)
     cur = s[s["period"] == pd.Timestamp(sel.end)].set_index("region_code")
-    out = shown[["code", "name", "level", "lon", "lat"]].copy()
+    out = shown[["code", "name", "level", "lon", "lat"]].assign(short=shown["name"])  # short: written on the map
     out["name"] = out["code"].map(data.tree().label)  # two 新华街道 of a city's townships, told apart
     for col in ("value", "yoy", "source"):
         out[col] = out["code"].map(cur[col]) if len(cur) else None
@@ -78,18 +78,15 @@ def render_map(sel: Selection, table: pd.DataFrame, ind: pd.Series, highlight: s
     if deck is None:  # an official list has neither: say which file draws the map; the ranking stays
         st.info(text.md(start.boundary_note(sel.level)), icon=":material/map:")
         return prov, None
-    event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="map_chart", height=520)
-    picked = (event.selection.objects.get("regions") or []) if event and event.selection else []
-    code = (picked[0].get("code") or picked[0].get("properties", {}).get("code")) if picked else None
-    if code and code != sel.region and data.tree().kids(code):
-        state.set_value("region", code)
-        st.rerun()
+    event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key=mapview.key("map_chart", sel),
+                            height=520)
+    mapview.open_region(mapview.picked_on_map(event), sel)  # a county drills down, a township opens
     # raw HTML, not markdown with HTML allowed: markdown would still read the escaped text around the tags
     st.html(maps.legend_html(rows, lambda v: fmt.number(v, dec), T("图例（{unit}）：", unit=unit), T("无数据")))
     notes = [T("无底图，离线绘制")]
     if sel.level == "township" and coll and any(ft["properties"].get("synthetic") for ft in coll["features"]):
         notes.append(T("乡镇边界为示意边界，非实际行政界线"))
-    st.caption("；".join(notes) + "。" + ("" if sel.present else T("点击区县可下钻到其乡镇。")))  # a slide is not clicked
+    st.caption("；".join(notes) + "。" + ("" if sel.present else T("点击地图上的区域或排名中的一行可打开该区域。")))  # a slide is not clicked
     static = lambda: images.map_figure(coll, rows, highlight=highlight,  # noqa: E731
                                       fmt_value=lambda v: fmt.number(v, dec))
     exports.chart_buttons(static, prov, key="map_static", sel=sel)
@@ -97,18 +94,18 @@ def render_map(sel: Selection, table: pd.DataFrame, ind: pd.Series, highlight: s
 
 
 def render_ranking(sel: Selection, table: pd.DataFrame, ind: pd.Series, prov, static) -> None:
-    show = metrics.ranked(table, ind["higher_is_better"])[["rank", "name", "value", "yoy"]].rename(columns={
-        "rank": T("排名"), "name": T("区域"), "value": f"{text.name(ind)}（{text.unit(ind['unit'])}）",
-        "yoy": text.change_label("同比", ind["kind"])})
+    ranked = mapview.with_county(metrics.ranked(table, ind["higher_is_better"]))
+    show = ranked[["rank", "name", *(["county"] if "county" in ranked else []), "value", "yoy"]].rename(columns={
+        "rank": T("排名"), "name": T("区域"), "county": T("所属县区"),
+        "value": f"{text.name(ind)}（{text.unit(ind['unit'])}）", "yoy": text.change_label("同比", ind["kind"])})
     dec = fmt.decimals_for(ind["unit"], ind["kind"], ind.get("decimals"))
     vmax = float(table["value"].max()) if table["value"].notna().any() else 1.0
     number_format = f"%.{dec}f"
     # bars for quantities; a rate's differences of a point or two would vanish in a 0–100 bar
     value_column = (st.column_config.NumberColumn(format=number_format) if ind["kind"] in ("rate", "standard")
                     else st.column_config.ProgressColumn(format=number_format, min_value=0.0, max_value=max(vmax, 1e-9)))
-    st.dataframe(show, hide_index=True, width="stretch", height=min(560, 35 * (len(show) + 1) + 3),
-                 column_config={show.columns[2]: value_column,
-                                show.columns[3]: st.column_config.NumberColumn(format="%+.1f")})
+    mapview.open_region(mapview.ranking(show, ranked["code"].tolist(), {
+        show.columns[-2]: value_column, show.columns[-1]: st.column_config.NumberColumn(format="%+.1f")}, sel), sel)
     tree = data.tree()
     drill = table[[bool(tree.kids(c)) for c in table["code"]]]
     if not drill.empty and not sel.present:  # a slide has no controls

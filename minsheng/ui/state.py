@@ -4,9 +4,14 @@ Each filter keeps its value under a session key of its own (`_v_<key>`), not onl
 Streamlit forgets a widget's value on a page that does not draw it, and the region chosen on
 one page must still be chosen on the next. The value is read from the URL once per session,
 checked against what is allowed (anything else falls back to the default), and written back
-to the URL on every run. A URL that names a value other than the one this session last wrote
-there comes from a link followed inside the app (a KPI card's 看趋势, a task's permalink): that
-value wins over the session's, so the link opens what it names.
+to the URL on every run.
+
+Each change written to the URL is a browser history entry (Streamlit pushes one when a run
+changes the query string). When a run finds a filter's URL value other than the one this session
+last wrote there, the browser moved (Back, Forward): the filter takes the URL's value again, so
+Back undoes a drill-down instead of the session writing the drilled region straight back.
+A link followed inside the app (a KPI card's 看趋势, a task's permalink) is the same case: the URL
+names a value this session did not write, and the link opens what it names.
 """
 
 from __future__ import annotations
@@ -30,22 +35,22 @@ def set_value(key: str, value: Any) -> None:
     st.session_state[value_key(key)] = value
 
 
-def _written_key(key: str) -> str:
-    return f"_u_{key}"
+_WRITTEN = "_url_written"  # filter key -> what this session last wrote to ?key= (a str, or a tuple)
 
 
-def _raw(key: str, multi: bool):
-    """What the URL holds for `key` now, as text (None when it names nothing)."""
-    if multi:
-        return tuple(st.query_params.get_all(key)) or None
-    raw = st.query_params.get(key)
-    return None if raw in (None, "") else raw
+def _url_raw(key: str, multi: bool):
+    return tuple(st.query_params.get_all(key)) if multi else st.query_params.get(key)
 
 
-def _followed_link(key: str, multi: bool) -> bool:
-    """Whether the URL names a value for `key` that this session did not write: a link was followed."""
-    raw = _raw(key, multi)
-    return raw is not None and _written_key(key) in st.session_state and raw != st.session_state[_written_key(key)]
+def _moved(key: str, multi: bool) -> bool:
+    """Whether the URL holds a value for `key` that this session did not write (Back, Forward)."""
+    written = st.session_state.get(_WRITTEN, {})
+    raw = _url_raw(key, multi)
+    return key in written and raw not in (None, "", ()) and raw != written[key]
+
+
+def _remember(key: str, multi: bool) -> None:
+    st.session_state.setdefault(_WRITTEN, {})[key] = _url_raw(key, multi)
 
 
 def _from_url(key: str, multi: bool, parse: Callable[[str], Any]) -> Any:
@@ -63,10 +68,9 @@ def _to_url(key: str, value: Any, multi: bool) -> None:
     if value is None or (multi and not value):
         if key in st.query_params:
             del st.query_params[key]
-        st.session_state[_written_key(key)] = None
-        return
-    st.query_params[key] = [str(v) for v in value] if multi else str(value)
-    st.session_state[_written_key(key)] = _raw(key, multi)
+    else:
+        st.query_params[key] = [str(v) for v in value] if multi else str(value)
+    _remember(key, multi)
 
 
 def choice(widget: Callable, label: str, options: Sequence, *, key: str, default: Any = None,
@@ -74,7 +78,7 @@ def choice(widget: Callable, label: str, options: Sequence, *, key: str, default
     """A selectbox / radio / pills / multiselect / segmented control bound to `?key=`."""
     options = list(options)
     canon = value_key(key)
-    if canon not in st.session_state or _followed_link(key, multi):
+    if canon not in st.session_state or _moved(key, multi):
         url = _from_url(key, multi, parse)
         st.session_state[canon] = url if url is not None else st.session_state.get(canon, default)
     value = st.session_state[canon]
@@ -103,7 +107,7 @@ def value(widget: Callable, label: str, *, key: str, default: Any, parse: Callab
           valid: Callable[[Any], bool], serialize: Callable[[Any], str] = str, **kwargs) -> Any:
     """A slider / number input / toggle bound to `?key=`, checked with `valid`."""
     canon = value_key(key)
-    if canon not in st.session_state or _followed_link(key, False):
+    if canon not in st.session_state or _moved(key, False):
         try:
             raw = st.query_params.get(key)
             url = parse(raw) if raw not in (None, "") else None
@@ -121,5 +125,5 @@ def value(widget: Callable, label: str, *, key: str, default: Any, parse: Callab
     result = widget(label, key=wkey, on_change=changed, **kwargs)
     st.session_state[canon] = result
     st.query_params[key] = serialize(result)
-    st.session_state[_written_key(key)] = _raw(key, False)
+    _remember(key, False)
     return result
