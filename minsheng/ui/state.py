@@ -48,6 +48,13 @@ def _followed_link(key: str, multi: bool) -> bool:
     return raw is not None and _written_key(key) in st.session_state and raw != st.session_state[_written_key(key)]
 
 
+def reads_url(key: str, multi: bool = False) -> bool:
+    """Whether this run takes filter `key` from the URL: the session's first run, or a URL value the
+    session did not write (a link followed, Browser Back or forward). The frame's checks of a URL
+    (a short code normalised, a bad year said so) apply exactly then."""
+    return value_key(key) not in st.session_state or _followed_link(key, multi)
+
+
 def _from_url(key: str, multi: bool, parse: Callable[[str], Any]) -> Any:
     try:
         if multi:
@@ -74,7 +81,7 @@ def choice(widget: Callable, label: str, options: Sequence, *, key: str, default
     """A selectbox / radio / pills / multiselect / segmented control bound to `?key=`."""
     options = list(options)
     canon = value_key(key)
-    if canon not in st.session_state or _followed_link(key, multi):
+    if reads_url(key, multi):
         url = _from_url(key, multi, parse)
         st.session_state[canon] = url if url is not None else st.session_state.get(canon, default)
     value = st.session_state[canon]
@@ -101,7 +108,7 @@ def value(widget: Callable, label: str, *, key: str, default: Any, parse: Callab
           valid: Callable[[Any], bool], serialize: Callable[[Any], str] = str, **kwargs) -> Any:
     """A slider / number input / toggle bound to `?key=`, checked with `valid`."""
     canon = value_key(key)
-    if canon not in st.session_state or _followed_link(key, False):
+    if reads_url(key):
         try:
             raw = st.query_params.get(key)
             url = parse(raw) if raw not in (None, "") else None
