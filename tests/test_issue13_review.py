@@ -60,3 +60,45 @@ def test_a_followed_link_to_a_region_outside_the_pickers_neighbourhood_opens_it(
     assert TOWN not in at.selectbox(key="_w_region").options
     follow(at, region=TOWN)
     assert region(at) == TOWN, region(at)
+
+
+# --- file names (item 2): place, period and 演示数据 survive a long name ------------------------------
+
+def _selection(name: str, lang: str = "zh", **kw):
+    import datetime as dt
+
+    from minsheng.selection import Selection
+
+    return Selection(region=TOWN, region_name=name, region_level="township", year=2023, demo=True, lang=lang,
+                     page="地图", start=dt.date(2023, 7, 1), end=dt.date(2023, 7, 1), grain="month", **kw)
+
+
+@pytest.mark.parametrize("lang,what", [
+    ("en", "Map_Living subsidy for disabled people in hardship"),  # the demo's longest English indicator
+    ("zh", "地图_" + "很长的指标名称" * 12),
+])
+def test_a_long_indicator_name_does_not_push_the_demo_tag_out_of_the_file_name(lang, what):
+    """An English map deck (株洲市, by county, July 2023, the longest indicator name) was cut at 80
+    characters before its Demo_data tag: a folder of files no longer showed which were demo data."""
+    sel = _selection("株洲市", lang, level="county")
+    stem = sel.file_stem(what)
+    tag = "Demo_data" if lang == "en" else "演示数据"
+    assert len(stem) <= 80 and stem.endswith("_" + tag), stem
+    assert ("Jul_2023" if lang == "en" else "2023年7月") in stem, stem
+
+
+def test_a_very_long_region_name_keeps_the_period_so_files_do_not_collide():
+    """A region name of 100 characters (an import allows it) filled the whole name: the files of
+    July and August were both called <name[:80]>, and the later download replaced the earlier."""
+    import datetime as dt
+
+    long = "超" * 100
+    july, august = _selection(long), _selection(long).with_(start=dt.date(2023, 8, 1), end=dt.date(2023, 8, 1))
+    a, b = july.file_stem("地图_参保率"), august.file_stem("地图_参保率")
+    assert a != b and "2023年7月" in a and "2023年8月" in b, (a, b)
+    assert len(a) <= 80 and a.endswith("_演示数据") and "/" not in a
+
+
+def test_path_separators_and_dots_in_a_region_name_stay_inside_the_name():
+    stem = _selection("../../etc/passwd 屈原\\管理区").file_stem("地图_参保率")
+    assert "/" not in stem and "\\" not in stem and not stem.startswith(".") and ".." not in stem.split("_")[0]
