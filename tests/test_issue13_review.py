@@ -102,3 +102,41 @@ def test_a_very_long_region_name_keeps_the_period_so_files_do_not_collide():
 def test_path_separators_and_dots_in_a_region_name_stay_inside_the_name():
     stem = _selection("../../etc/passwd 屈原\\管理区").file_stem("地图_参保率")
     assert "/" not in stem and "\\" not in stem and not stem.startswith(".") and ".." not in stem.split("_")[0]
+
+
+# --- a task with no figure (item 4) ---------------------------------------------------------------
+
+@pytest.fixture
+def store_with_unreported_task(tmp_path, monkeypatch):
+    """conftest's data and a task (目标 10 人 for the city, 5 人 for 甲县) nobody has reported."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from conftest import CITY as TCITY, JIA, fixture_tables
+    from minsheng import store
+
+    tables = fixture_tables()
+    ind = tables["indicators"]
+    tables["indicators"] = pd.concat([ind, ind[ind["id"] == "cnt"].assign(id="none", name_zh="未报指标", name_en="none",
+                                                                       seq=len(ind))], ignore_index=True)
+    tables["targets"] = pd.concat([tables["targets"], pd.DataFrame([
+        dict(indicator_id="none", region_code=code, year=2023, target=target, department="测试局", task="未报任务",
+             deadline=dt.date(2023, 12, 31)) for code, target in ((TCITY, 10.0), (JIA, 5.0))])], ignore_index=True)
+    store.write_tables(tmp_path / "data", tables, {"title": "测试", "demo": False, "data_date": "2023-03-31"})
+    monkeypatch.setenv("MINSHENG_DATA", str(tmp_path / "data"))
+    return TCITY
+
+
+def test_a_task_without_a_figure_says_dash_not_dash_and_a_unit(store_with_unreported_task):
+    """完成 of a task nobody reported read "— 人" in the task table, its deck, its detail and the
+    subdivisions under it: a dash is no quantity of persons."""
+    at = app("goals", region=store_with_unreported_task, year="2023")
+    table = at.dataframe[0].value
+    row = table[table["任务"] == "未报任务"].iloc[0]
+    assert row["完成"] == "—" and row["每月还需"] == "—", row.to_dict()
+    at = app("goals", region=store_with_unreported_task, year="2023", task="none")
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["目标值"] == "10 人" and shown["完成"] == "—", shown
+    below = at.dataframe[0].value
+    assert list(below["完成"]) == ["—"] and list(below["状态"]) == ["未报"], below.to_dict()

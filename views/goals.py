@@ -102,8 +102,8 @@ def goal_rows(g: pd.DataFrame, as_of: int) -> pd.DataFrame:
     dec = {i: fmt.decimals_for(u, k, d) for i, u, k, d in
            zip(g["indicator_id"], g["unit"], g["kind"], g.get("decimals", pd.Series(None, index=g.index)))}
 
-    def qty(v, u, i):
-        return f"{fmt.number(v, dec[i])} {text.unit(u)}".rstrip()
+    def qty(v, u, i):  # no figure: a dash, not "— 人"
+        return "—" if pd.isna(v) else f"{fmt.number(v, dec[i])} {text.unit(u)}".rstrip()
 
     def done(r):  # the figure, and the month it is as of when the chosen month has none
         note = "" if pd.isna(r.reported_to) else f"（{fmt.lag_note(int(r.reported_to), as_of, r.frequency, text.lang())}）"

@@ -163,7 +163,7 @@ def _below_table(below: pd.DataFrame, dec: int, u: str, brief: bool) -> None:
         T("区域"): [names.get(c, c) for c in below["region_code"]],
         T("状态"): [T(c) for c in below["cell"]],
         T("目标值"): [f"{fmt.exact(v, dec)} {u}".rstrip() for v in below["target"]],
-        T("完成"): [f"{fmt.number(v, dec)} {u}".rstrip() for v in below["actual"]],
+        T("完成"): ["—" if pd.isna(v) else f"{fmt.number(v, dec)} {u}".rstrip() for v in below["actual"]],
         T("完成率"): [fmt.percent(v) if pd.notna(v) else "—" for v in below["completion"]],
         T("序时进度"): [fmt.percent(v) if pd.notna(v) else "—" for v in below["elapsed"]],
         T("差距（个百分点）"): [f"{100 * v:+.1f}" if pd.notna(v) else "—" for v in below["gap"]],
