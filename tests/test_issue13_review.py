@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import app
+from test_session import users  # noqa: F401 (fixture)
 
 CITY, SHIFENG, TOWN = "430200000000", "430204000000", "430204901000"
 
@@ -140,3 +141,26 @@ def test_a_task_without_a_figure_says_dash_not_dash_and_a_unit(store_with_unrepo
     assert shown["目标值"] == "10 人" and shown["完成"] == "—", shown
     below = at.dataframe[0].value
     assert list(below["完成"]) == ["—"] and list(below["状态"]) == ["未报"], below.to_dict()
+
+
+# --- area scope: a followed link never widens it ---------------------------------------------------
+
+@pytest.mark.parametrize("asked", [CITY, "430202000000", "430202", "荷塘区", "430600000000"])
+def test_a_followed_link_outside_the_area_keeps_the_area_and_says_no_permission(users, asked):
+    """A county user (石峰区) follows a link a city colleague shared into the running session (or
+    goes Back to one): the region stays inside the area, the page says 无权限, no outside code shows.
+    Before, a followed link fell back silently (the 无权限 line was for a session's first URL only)."""
+    from minsheng import auth
+    from test_scope import codes_on_page, subtree
+    from test_session import PW, sign_in, start
+
+    auth.add_user("analyst_shifeng", "analyst", SHIFENG, PW)
+    at = sign_in(start(region=SHIFENG), "analyst_shifeng")
+    for page in ("goals", "trend", "overview"):
+        from minsheng.ui import pages
+
+        at.switch_page(pages.get(page).script).run()
+        follow(at, region=asked, task="mz_home_aging_mod")
+        assert region(at) == SHIFENG, (page, region(at))
+        assert any("无权限" in e.value for e in at.error), (page, [e.value for e in at.error])
+        assert codes_on_page(at) <= subtree(SHIFENG), page
