@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import app
+from test_decks_stand_alone import downloads  # noqa: F401 (fixture)
 from test_session import users  # noqa: F401 (fixture)
 
 CITY, SHIFENG, TOWN = "430200000000", "430204000000", "430204901000"
@@ -164,3 +165,90 @@ def test_a_followed_link_outside_the_area_keeps_the_area_and_says_no_permission(
         assert region(at) == SHIFENG, (page, region(at))
         assert any("无权限" in e.value for e in at.error), (page, [e.value for e in at.error])
         assert codes_on_page(at) <= subtree(SHIFENG), page
+
+
+# --- in_context (item 8): two sessions' downloads at once -------------------------------------------
+
+def test_two_sessions_building_decks_at_once_each_get_their_own_language_and_region(downloads):
+    """Session A (English, 岳阳市) and session B (Chinese, 石峰区) click 导出汇报材料 at the same time:
+    the server runs both callables on its worker threads. Each deck is worded in its own session's
+    language and names its own region only — no context leaks from one build into the other."""
+    import io
+    import threading
+
+    from pptx import Presentation
+
+    from test_slides import all_text
+
+    a = app(region="430600000000", year="2023", lang="en")
+    b = app(region=SHIFENG, lang="zh")
+    build_a, _ = next(v for k, v in downloads.buttons(a).items() if k == "Export slides (PPTX)")
+    build_b, _ = downloads.buttons(b)["导出汇报材料"]
+    out: dict[str, list] = {"a": [], "b": []}
+
+    def click(name, build):
+        for _ in range(2):
+            out[name].append(build())
+
+    threads = [threading.Thread(target=click, args=("a", build_a)), threading.Thread(target=click, args=("b", build_b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # and what a builder reads from its session while both run: the language and the region chosen
+    from minsheng.ui import exports, state, text
+
+    def ctx_of(build):
+        return dict(zip(build.__code__.co_freevars, (c.cell_contents for c in build.__closure__)))["ctx"]
+
+    seen: dict[str, set] = {"a": set(), "b": set()}
+
+    def probe(name, build):
+        for _ in range(20):
+            seen[name].add(exports.in_context(lambda: (text.lang(), state.get("region")), ctx_of(build)))
+
+    threads = [threading.Thread(target=probe, args=("a", build_a)), threading.Thread(target=probe, args=("b", build_b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {"a": {("en", "430600000000")}, "b": {("zh", SHIFENG)}}, seen
+    for payload in out["a"]:
+        text = all_text(Presentation(io.BytesIO(payload)))
+        assert "Region: 岳阳市" in text and "石峰区" not in text and "区域：" not in text
+    for payload in out["b"]:
+        text = all_text(Presentation(io.BytesIO(payload)))
+        assert "区域：石峰区" in text and "岳阳市" not in text and "Region:" not in text
+
+
+def test_a_builder_that_fails_raises_in_the_servers_thread_and_writes_no_export_record(downloads, tmp_path,
+                                                                                      monkeypatch):
+    """An exception inside a build (a chart renderer gone, a disk full) reaches the caller — Streamlit
+    logs it and tells the browser the file failed — rather than a download of nothing, and the audit
+    log does not claim a file was exported."""
+    import json
+    import os
+
+    from minsheng.ui import exports
+
+    at = app("goals")
+    build, _ = downloads.buttons(at)["导出汇报材料"]
+    ctx = dict(zip(build.__code__.co_freevars, (c.cell_contents for c in build.__closure__)))["ctx"]
+    with pytest.raises(ZeroDivisionError):
+        exports.in_context(lambda: 1 / 0, ctx)
+
+    def broken(*_a, **_k):
+        raise OSError("disk full")
+
+    log = os.environ["MINSHENG_AUDIT"]
+
+    def exports_logged() -> int:
+        lines = open(log, encoding="utf-8").read().splitlines() if os.path.exists(log) else []
+        return sum(json.loads(line).get("action") == "export" for line in lines if line.strip())
+
+    before = exports_logged()
+    assert build() and exports_logged() == before + 1  # a file made is recorded (so the check below can fail)
+    monkeypatch.setattr("minsheng.slides.deck", broken)
+    with pytest.raises(OSError):
+        build()
+    assert exports_logged() == before + 1
