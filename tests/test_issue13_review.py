@@ -1,6 +1,6 @@
 """Review of issue 13's items 2, 4, 5 and 8, as a leader, a clerk and an attacker would try them.
 
-Each test here failed before the fix it names. A URL value the session did not write "wins"
+Each test here failed before the fix it names, or guards a rule found holding. A URL value the session did not write "wins"
 (minsheng/ui/state.py): that is also what Browser Back and forward hand the app, so the frame's
 URL rules (a short code or a name normalised, a bad year or region said so) must hold for every URL
 the app reads, not only for the first one of a session."""
@@ -31,8 +31,10 @@ def follow(at, **params):
 
 @pytest.mark.parametrize("asked", ["430204", "石峰区"])
 def test_back_to_a_link_with_a_short_code_or_a_name_keeps_its_region(asked):
-    """Opened as ?region=430204 the app shows 石峰区 and rewrites the URL; Back returns to the entry
-    the link opened (?region=430204). It flipped to 株洲市 (the picker's first region), silently."""
+    """A URL handed to a running session (an in-app link, a URL the browser restores) that names the
+    region by its short code or its name, as a first visit may: it flipped to 株洲市 (the picker's
+    first region), silently. (In Chromium the rewritten first URL replaces the typed one in history,
+    so Back itself does not land there; see test_browser_back_and_forward_undo_and_redo_a_region_change.)"""
     at = app(region=asked)
     assert region(at) == SHIFENG
     follow(at, region=asked)
