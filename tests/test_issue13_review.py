@@ -1,7 +1,7 @@
 """Review of issue 13's items 2, 4, 5 and 8, as a leader, a clerk and an attacker would try them.
 
-Each test here failed before the fix it names, or guards a rule found holding. A URL value the session did not write "wins"
-(minsheng/ui/state.py): that is also what Browser Back and forward hand the app, so the frame's
+Each test here failed before the fix it names, or guards a rule found holding. A URL value the
+session did not write "wins" (minsheng/ui/state.py): that is also what Browser Back and forward hand the app, so the frame's
 URL rules (a short code or a name normalised, a bad year or region said so) must hold for every URL
 the app reads, not only for the first one of a session."""
 
