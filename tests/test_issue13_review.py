@@ -30,7 +30,7 @@ def follow(at, **params):
 
 
 @pytest.mark.parametrize("asked", ["430204", "石峰区"])
-def test_back_to_a_link_with_a_short_code_or_a_name_keeps_its_region(asked):
+def test_a_followed_link_with_a_short_code_or_a_name_keeps_its_region(asked):
     """A URL handed to a running session (an in-app link, a URL the browser restores) that names the
     region by its short code or its name, as a first visit may: it flipped to 株洲市 (the picker's
     first region), silently. (In Chromium the rewritten first URL replaces the typed one in history,
