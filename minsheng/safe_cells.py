@@ -31,6 +31,7 @@ TEXT_MARK = "\t"  # before a CSV field of digits only: a spreadsheet keeps it as
 _RISKY_START = re.compile("[" + re.escape("".join(TRIGGERS)) + r"]|\s+[=+\-@]")
 _NUMBER = re.compile(r"[+-]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?")
 _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what openpyxl refuses to write
+FILE_NAME_LIMIT = 80  # characters of a download's name without suffix (80 CJK = 240 bytes, under 255)
 _UNSAFE_IN_NAMES = re.compile(r"[\\/:*?\"<>|\s\x00-\x1f]+")
 
 
@@ -113,4 +114,4 @@ def file_name(stem: str, fallback: str = "导出") -> str:
     blanks, and no leading trigger or dot (a file called "=…" or "-…" invites the same trouble as
     a cell, and on a command line reads as an option)."""
     name = _UNSAFE_IN_NAMES.sub("_", stem).lstrip("".join(TRIGGERS) + "._")
-    return name.rstrip("._")[:80] or fallback
+    return name.rstrip("._")[:FILE_NAME_LIMIT] or fallback

@@ -22,6 +22,8 @@ from minsheng import fmt, i18n, safe_cells, vocab
 
 
 # a deck's title by page (the 目标 page's, which names its month, is written in deck_title)
+NAME_ROOM = 40  # characters of a file name a place may take, so its period and 演示数据 fit beside it
+FILE_NAME_LIMIT = safe_cells.FILE_NAME_LIMIT
 DECK_TITLES = {"总览": "{region}民生指标概览（{period}）", "趋势": "{region}民生指标趋势（{period}）",
                "地图": "{region}{what}分布（{period}）", "数据": "{region}民生指标数据摘要（{period}）"}
 
@@ -147,9 +149,16 @@ class Selection:
         """A download's file name without suffix: place_period_what[_演示数据] (株洲市_2023年_总览,
         株洲市_截至2023年7月_目标), so files for several counties and years do not collide and a folder
         of them shows which are demo data. Safe for file systems (safe_cells.file_name)."""
-        parts = [self.with_(children=False).place().replace(" · ", "_"), self.when().replace("—", "-").replace(" · ", "_"), what,
-                 self.t("演示数据") if self.demo else ""]
-        return safe_cells.file_name("_".join(p for p in parts if p))
+        def clean(text: str) -> str:
+            return safe_cells.file_name(text, "")
+
+        # the name is cut at 80 characters: a long place or indicator name gives way, the period and
+        # 演示数据 stay (cut as a whole, a long name pushed them out and July's file replaced August's)
+        place = clean(self.with_(children=False).place().replace(" · ", "_"))[:NAME_ROOM]
+        when, tag = clean(self.when().replace("—", "-").replace(" · ", "_")), clean(self.t("演示数据")) if self.demo else ""
+        room = FILE_NAME_LIMIT - sum(len(p) + 1 for p in (place, when, tag) if p) - 1
+        what = clean(what)[:max(room, 0)].rstrip("._")
+        return safe_cells.file_name("_".join(p for p in (place, when, what, tag) if p))
 
     # --- the record ----------------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ def _normalise_url(tree) -> None:
     """A link's region written as a short code (430204) or a name (株洲市) becomes the code, before the
     picker reads it: a link typed by hand or pasted from a report still opens the region."""
     asked = st.query_params.get("region")
-    if asked and asked not in tree and state.get("region") is None:
+    if asked and asked not in tree and state.reads_url("region"):
         found = tree.find(asked)
         if found:
             st.query_params["region"] = found
@@ -69,7 +69,7 @@ def _normalise_url(tree) -> None:
 def _year_fallback(years: list[int]) -> str | None:
     """The year named in the URL when there is no data for it (it then falls back, and says so)."""
     asked = st.query_params.get("year")
-    if not asked or state.get("year") is not None:
+    if not asked or not state.reads_url("year"):
         return None
     try:
         return None if int(asked) in years else asked
@@ -80,7 +80,7 @@ def _year_fallback(years: list[int]) -> str | None:
 def _out_of_area(options: list[str]) -> str | None:
     """The region named in the URL when the user may not see it (it then falls back to their area)."""
     asked = st.query_params.get("region")
-    if asked and asked not in options and state.get("region") is None:
+    if asked and asked not in options and state.reads_url("region"):
         return asked
     return None
 
@@ -92,7 +92,8 @@ def sidebar(page: pages.Page) -> Selection:
     meta = data.meta()
     tree = data.tree()
     _normalise_url(tree)
-    order = tree.picker(state.get("region") or st.query_params.get("region"))
+    # the picker lists the neighbourhood of the region the URL names when this run reads it (a link, Back)
+    order = tree.picker((st.query_params.get("region") if state.reads_url("region") else None) or state.get("region"))
     T = translator(lang())  # noqa: N806 (the same name as the module-level helper, bound to this run's language)
     with st.sidebar:
         st.markdown(f"### {T('民生指标看板')}")

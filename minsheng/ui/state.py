@@ -53,6 +53,13 @@ def _remember(key: str, multi: bool) -> None:
     st.session_state.setdefault(_WRITTEN, {})[key] = _url_raw(key, multi)
 
 
+def reads_url(key: str, multi: bool = False) -> bool:
+    """Whether this run takes filter `key` from the URL: the session's first run, or a URL value the
+    session did not write (a link followed, Browser Back or forward). The frame's checks of a URL
+    (a short code normalised, a bad year said so) apply exactly then."""
+    return value_key(key) not in st.session_state or _moved(key, multi)
+
+
 def _from_url(key: str, multi: bool, parse: Callable[[str], Any]) -> Any:
     try:
         if multi:
@@ -78,7 +85,7 @@ def choice(widget: Callable, label: str, options: Sequence, *, key: str, default
     """A selectbox / radio / pills / multiselect / segmented control bound to `?key=`."""
     options = list(options)
     canon = value_key(key)
-    if canon not in st.session_state or _moved(key, multi):
+    if reads_url(key, multi):
         url = _from_url(key, multi, parse)
         st.session_state[canon] = url if url is not None else st.session_state.get(canon, default)
     value = st.session_state[canon]
@@ -107,7 +114,7 @@ def value(widget: Callable, label: str, *, key: str, default: Any, parse: Callab
           valid: Callable[[Any], bool], serialize: Callable[[Any], str] = str, **kwargs) -> Any:
     """A slider / number input / toggle bound to `?key=`, checked with `valid`."""
     canon = value_key(key)
-    if canon not in st.session_state or _moved(key, False):
+    if reads_url(key):
         try:
             raw = st.query_params.get(key)
             url = parse(raw) if raw not in (None, "") else None

@@ -163,7 +163,7 @@ def _below_table(below: pd.DataFrame, dec: int, u: str, brief: bool) -> None:
         T("区域"): [names.get(c, c) for c in below["region_code"]],
         T("状态"): [T(c) for c in below["cell"]],
         T("目标值"): [f"{fmt.exact(v, dec)} {u}".rstrip() for v in below["target"]],
-        T("完成"): [f"{fmt.number(v, dec)} {u}".rstrip() for v in below["actual"]],
+        T("完成"): ["—" if pd.isna(v) else f"{fmt.number(v, dec)} {u}".rstrip() for v in below["actual"]],
         T("完成率"): [fmt.percent(v) if pd.notna(v) else "—" for v in below["completion"]],
         T("序时进度"): [fmt.percent(v) if pd.notna(v) else "—" for v in below["elapsed"]],
         T("差距（个百分点）"): [f"{100 * v:+.1f}" if pd.notna(v) else "—" for v in below["gap"]],
@@ -182,8 +182,8 @@ def goal_rows(g: pd.DataFrame, as_of: int) -> pd.DataFrame:
     dec = {i: fmt.decimals_for(u, k, d) for i, u, k, d in
            zip(g["indicator_id"], g["unit"], g["kind"], g.get("decimals", pd.Series(None, index=g.index)))}
 
-    def qty(v, u, i):
-        return amount(v, u, fmt.number(v, dec[i]))  # English counts 万 out (amount)
+    def qty(v, u, i):  # no figure: a dash, not "— 人"; English counts 万 out (text.amount)
+        return "—" if pd.isna(v) else amount(v, u, fmt.number(v, dec[i]))
 
     def done(r):  # the figure, and the month it is as of when the chosen month has none
         note = "" if pd.isna(r.reported_to) else f"（{fmt.lag_note(int(r.reported_to), as_of, r.frequency, lang())}）"
