@@ -227,8 +227,9 @@ def test_ranking_keeps_signs_and_right_aligns_numbers(decks):
         assert any(r[change].startswith("+") for r in values)
         for r in list(t.rows)[1:]:
             align = [c.text_frame.paragraphs[0].alignment for c in r.cells]
-            assert align[0] == align[2] == align[change] == PP_ALIGN.RIGHT  # rank, value, 同比
-            assert align[1] in (None, PP_ALIGN.LEFT)                        # the region's name
+            value = change - 1  # rank, name, (所属县区 for a city's townships), value, 同比
+            assert align[0] == align[value] == align[change] == PP_ALIGN.RIGHT
+            assert all(a in (None, PP_ALIGN.LEFT) for a in align[1:value])  # the region's name and county
 
 
 def test_table_text_is_readable_and_long_tables_run_over(decks):

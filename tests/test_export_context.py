@@ -60,7 +60,7 @@ def test_an_english_deck_is_worded_in_english(browser, server):
             page.locator('[data-testid="stDownloadButton"] button').first.click()
         titles = slides.slide_titles(Path(info.value.path()).read_bytes())
         civil = i18n.t("民政", "en")
-        assert civil != "民政" and civil in titles, titles
+        assert civil != "民政" and any(t.startswith(civil) for t in titles), titles
         assert not any("民政" in t for t in titles), titles
         assert WARNING not in server.log_path.read_text(errors="replace"), server.log_tail(20)
     finally:

@@ -147,7 +147,7 @@ def test_charts_escape_names_and_keep_them_out_of_hover_templates():
     title = fig.layout.title.text
     assert "&lt;img src=x&gt; $x$" in title and "&lt;b&gt;副&lt;/b&gt;标题" in title
     assert "单位：&lt;i&gt;人&lt;/i&gt;" in [a.text for a in fig.layout.annotations]
-    goals = charts.goals(pd.DataFrame({"task": ["<a href='x'>任务</a>"], "department": ["<b>局</b>"],
+    goals = charts.goals(pd.DataFrame({"task": ["<a href='x'>任务</a>"], "department": ["<b>局</b>"], "indicator_id": ["<i>t</i>"],
                                        "completion": [0.5], "elapsed": [0.4], "status": ["滞后"]}), "副标题")
     labels = [y for t in goals.data if t.y is not None for y in t.y if isinstance(y, str)]
     assert labels and all(plotly_shows(y) == ([], "<a href='x'>任务</a>（<b>局</b>）") for y in labels)

@@ -244,7 +244,8 @@ def test_map_without_boundaries_or_coordinates_ranks_and_names_the_file(tmp_path
         expect = rates.sort_values(ascending=False)
         table = at.dataframe[0].value
         assert table.iloc[:, 1].tolist() == [names[c] for c in expect.index]
-        assert table.iloc[:, 2].round(6).tolist() == expect.round(6).tolist()
+        # rank, name, (所属县区 for townships spanning several counties), value, 同比
+        assert table.iloc[:, -2].round(6).tolist() == expect.round(6).tolist()
         note = " ".join(i.value for i in at.info)
         assert f"{level}.geojson" in note and "properties.code" in note and "经度" in note
 

@@ -120,7 +120,7 @@ def render_ranking(sel: Selection, table: pd.DataFrame, ind: pd.Series, prov, st
         *([slides.Chart(T("{name}分布（{period}）", name=text.name(ind, sel.lang), period=sel.when()),
                         images.png(static(), prov))] if static else []),
         slides.Table(T("{name}排名（{period}）", name=text.name(ind, sel.lang), period=sel.when()), [str(c) for c in show.columns],
-                     [[str(r[0]), str(r[1]), fmt.number(r[2], dec), "—" if pd.isna(r[3]) else f"{r[3]:+.1f}"]
+                     [[*map(str, r[:-2]), fmt.number(r[-2], dec), "—" if pd.isna(r[-1]) else f"{r[-1]:+.1f}"]
                       for r in show.itertuples(index=False)])], [prov.source], rows=len(show), what=text.name(ind, sel.lang))
     parent = tree.parent.get(sel.region)  # None at the top of what this user may see
     if parent is not None and st.button(T("返回上级"), icon=":material/arrow_upward:"):
