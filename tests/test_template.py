@@ -19,10 +19,12 @@ HEADERS = {
     "indicators": ["指标编码", "指标名称", "英文名称", "单位", "领域", "类型", "频度", "累计", "报送级别", "越大越好", "说明", "来源", "小数位数"],
 }
 IDS, CODES = list(TABLES["indicators"]["id"]), list(TABLES["regions"]["code"])
+# a return picks an indicator by its name, the code after it; the catalogue is keyed by bare codes
+PICKS = [f"{n}（{i}）" for i, n in zip(TABLES["indicators"]["id"], TABLES["indicators"]["name_zh"])]
 # header → the values its drop-down must offer, per kind
 LISTS = {
-    "observations": {"指标编码": IDS, "区划代码": CODES, "状态": ["正式", "初步"]},
-    "targets": {"指标编码": IDS, "区划代码": CODES},
+    "observations": {"指标编码": PICKS, "区划代码": CODES, "状态": ["正式", "初步"]},
+    "targets": {"指标编码": PICKS, "区划代码": CODES},
     "regions": {"区划代码": CODES, "级别": ["市", "县", "乡镇", "村"], "上级代码": CODES, "承继区划代码": CODES},
     "indicators": {"指标编码": IDS, "类型": ["计数", "金额", "比率", "标准"], "频度": ["年度", "季度", "月度"],
                    "累计": ["是", "否"], "报送级别": ["市", "县", "乡镇", "村"], "越大越好": ["是", "否"],
@@ -81,6 +83,8 @@ def test_template_dropdowns_read_the_hidden_code_sheet(kind):
         names = [codes.cell(r, column_index_from_string(col) + 1).value for r in range(first, last + 1)]
         if want is IDS:
             assert names == list(TABLES["indicators"]["name_zh"])
+        if want is PICKS:
+            assert names == IDS
 
 
 def test_typed_codes_stay_text_and_numbers_are_checked():

@@ -65,15 +65,24 @@ def _example(kind: str, indicators: pd.DataFrame, regions: pd.DataFrame) -> list
             "是", "乡镇", "是", "年初至当月累计完成户数", "民政统计月报", 0]
 
 
-def _lists(indicators: pd.DataFrame, regions: pd.DataFrame) -> dict[str, tuple[str, list[tuple]]]:
-    """Every drop-down's (heading, rows of value and meaning), in 代码表 column order."""
+def _lists(indicators: pd.DataFrame, regions: pd.DataFrame, kind: str) -> dict[str, tuple[str, list[tuple]]]:
+    """Every drop-down's (heading, rows of value and meaning), in 代码表 column order. A return picks an
+    indicator by name — 城市低保对象（mz_dibao_urban_persons）, read as its code on import — while the
+    catalogue itself (kind "indicators") is keyed by bare codes."""
     domains = fmt.domain_order(list(fmt.DOMAINS) + [d for d in indicators.get("domain", []) if pd.notna(d) and d])
+    by_name = kind != "indicators"
     catalogue = {
-        "indicator": list(zip(indicators["id"], indicators["name_zh"])),
+        "indicator": [(picked_indicator(n, i), i) if by_name else (i, n) for i, n in zip(indicators["id"], indicators["name_zh"])],
         "region": [(c, f"{n}（{vocab.LEVELS.label(lv)}）") for c, n, lv in zip(regions["code"], regions["name"], regions["level"])],
         "domain": [(d, "") for d in domains],
     }
     return {c.name: (c.heading, c.terms.offered() if c.terms else catalogue[c.name]) for c in contract.LISTS}
+
+
+def picked_indicator(name: str, code: str) -> str:
+    """How a template's drop-down offers an indicator: its name, then its code (the importer's
+    `validate.PICKED` reads the code back and checks the name)."""
+    return f"{name}（{code}）"
 
 
 def _code_sheet(wb: Workbook, lists: dict) -> dict[str, str]:
@@ -205,7 +214,7 @@ def workbook(kind: str, indicators: pd.DataFrame, regions: pd.DataFrame) -> Work
     data = wb.active
     data.title = DATA  # first, so the file opens where the clerk types; 说明 is the next tab
     _help_sheet(wb.create_sheet(HELP), kind, cols, _example(kind, indicators, regions))
-    ranges = _code_sheet(wb, _lists(indicators, regions))
+    ranges = _code_sheet(wb, _lists(indicators, regions, kind))
     _data_sheet(data, cols, ranges)
     wb.active = 0
     return wb

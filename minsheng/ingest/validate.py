@@ -220,7 +220,18 @@ def _parsed(check: _Check, row: _Row, *columns: str) -> list | None:
     return out if ok else None
 
 
+# an indicator as the template's drop-down offers it: 城市低保对象（mz_dibao_urban_persons）
+PICKED = re.compile(r"(?P<name>.+?)\s*[（(](?P<code>[A-Za-z0-9_.\-]+)[）)]")
+
+
 def _indicator(check: _Check, row: _Row, ind_id: str):
+    picked = PICKED.fullmatch(ind_id.strip())
+    if picked and picked["code"] in check.cat.ind and ind_id not in check.cat.ind:
+        ind = check.cat.ind[picked["code"]]
+        if ind.name_zh.strip() == picked["name"].strip():
+            return ind
+        return check.error(row, f"指标“{cells.shown(ind_id)}”的名称与编码不符：编码 {picked['code']} 是"
+                                f"“{cells.shown(ind.name_zh)}”", "indicator_id")
     ind = check.cat.ind.get(ind_id)
     return ind if ind is not None else check.error(row, _unknown_indicator(check.cat, ind_id), "indicator_id")
 
@@ -411,7 +422,7 @@ def _target(check: _Check, row: _Row) -> dict | None:
     (deadline,) = _parsed(check, row, "deadline") or (None,)
     if not check.clean(row):
         return None
-    return dict(indicator_id=ind_id, region_code=code, year=year, target=float(target), department=dept,
+    return dict(indicator_id=ind.id, region_code=code, year=year, target=float(target), department=dept,
                 task=task or ind.name_zh, deadline=deadline or (dt.date(year, 12, 31) if year else None))
 
 
