@@ -222,7 +222,7 @@ EN.update({
 EN.update({
     "未报": "not reported", "等 {n} 个": " and others ({n})", "环比按当月增量": "MoM of monthly increments",
     "环比按当月增量（%）": "MoM of monthly increments (%)", "环比按当月增量（个百分点）": "MoM of monthly increments (pp)",
-    "截至{m}月，{missing}月未报": "as of month {m}; month {missing} not reported", "截至{m}月": "as of month {m}",
+    "截至{m}月，{missing}月未报": "as of month {m}; month {missing} not reported", "截至{m}月": "as of month {m}", "截至{month}月": "to {mon}",
     "{n} 项任务{month}月未报：按最近报送月份计算完成率、序时进度和每月还需（见“完成”列）。":
         "{n} tasks have no report for month {month}: completion, time elapsed and monthly pace are those of the "
         "latest month reported (see the Actual column).",

@@ -295,3 +295,15 @@ def test_browser_back_and_forward_undo_and_redo_a_region_change(app_server, brow
         assert "region=" + SHIFENG in page.url and "石峰区" in shown(page), page.url
     finally:
         ctx.close()
+
+
+def test_english_goals_slide_titles_say_the_month_as_their_footers_do(downloads):
+    """An English 目标 deck: "Tasks in detail (to Mar 2026)" above a footer that says "to Mar 2026", not
+    "(as of month 3)"."""
+    from minsheng import slides as deck_slides
+
+    at = app("goals", lang="en", year="2026", gmonth="3")
+    build, _ = next(v for k, v in downloads.buttons(at).items() if k == "Export slides (PPTX)")
+    titles = deck_slides.slide_titles(build())
+    assert any(t.endswith("(to Mar 2026)") for t in titles), titles
+    assert not any("month 3" in t for t in titles), titles

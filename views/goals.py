@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from minsheng import charts, fmt, images, metrics, slides
+from minsheng import charts, fmt, i18n, images, metrics, slides
 from minsheng.selection import Selection
 from minsheng.ui import data, drill, exports, frame, grids, paging, state, tasks, text
 
@@ -104,7 +104,7 @@ def deck_parts(sel: Selection, g: pd.DataFrame, table: pd.DataFrame, elapsed: fl
     """Slides for the 目标 page: the status counts, the chart, and the task table as a native table
     (lagging tasks first, rows filled in their status colour), every figure as the page writes it."""
     counts = g["status"].value_counts()
-    month = T("截至{m}月", m=sel.as_of)
+    month = T("截至{month}月", month=sel.as_of, mon=f"{i18n.MONTHS_EN[sel.as_of - 1]} {sel.year}")  # as the footer says it
     kpi = slides.KpiGroup(T("总体进度（{period}）", period=month), [(T("序时进度"), fmt.percent(elapsed), "")] + [
         (T(s), T("{n} 项", n=int(counts.get(s, 0))), "") for s in reversed(metrics.STATUSES)])
     shown = table.copy()
