@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from minsheng.ui import chrome, data, frame, pages, session, signin, text
+from minsheng.ui import chrome, data, frame, pages, session, signin, state, text
 
 ASSETS = Path(__file__).parent / "assets"
 # A local icon: a material-symbol page icon makes the browser fetch the favicon from a font CDN.
@@ -40,9 +40,13 @@ if problem:
 if fresh and page not in (start, routes["import"]):
     st.switch_page(start)
 shown = pages.START if page is start else next(p for p in pages.PAGES if routes[p.key] is page)
-if fresh:  # statements, not an expression: Streamlit's magic would draw the value of an expression line
-    frame.first_run_sidebar(shown)
-else:
-    frame.sidebar(shown)
-signin.sidebar_account()
-page.run()
+state.begin()  # the filters write this run's URL; it is sent once, at the end: one history entry a run
+try:
+    if fresh:  # statements, not an expression: Streamlit's magic would draw the value of an expression line
+        frame.first_run_sidebar(shown)
+    else:
+        frame.sidebar(shown)
+    signin.sidebar_account()
+    page.run()
+finally:
+    state.flush()

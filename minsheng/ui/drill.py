@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from minsheng.ui import pages
+from minsheng.ui import pages, state
 from minsheng.ui.text import T, md
 
 FRAME_KEYS = ("region", "year", "lang", "present")  # what the router keeps in every page's URL
@@ -16,7 +16,8 @@ FRAME_KEYS = ("region", "year", "lang", "present")  # what the router keeps in e
 
 def frame_params(**extra) -> dict[str, str]:
     """The frame's URL parameters as this run wrote them, with `extra` beside them."""
-    params = {k: st.query_params[k] for k in FRAME_KEYS if st.query_params.get(k) not in (None, "")}
+    url = state.url_dict()
+    params = {k: url[k] for k in FRAME_KEYS if url.get(k) not in (None, "")}
     return params | {k: str(v) for k, v in extra.items()}
 
 
@@ -32,12 +33,9 @@ TASK_KEY = "task"  # 目标: ?task=<indicator id> opens that task's detail
 def task() -> str | None:
     """The task the URL has open (a bar clicked, or a permalink); None for the task list. The URL is
     its only home: leaving 目标 through the menu closes it, as the menu clears a page's parameters."""
-    return st.query_params.get(TASK_KEY) or None
+    return state.url_get(TASK_KEY) or None
 
 
 def open_task(task_id: str | None) -> None:
     """Open a task's detail (None: back to the list), as a permalink."""
-    if task_id:
-        st.query_params[TASK_KEY] = task_id
-    elif TASK_KEY in st.query_params:
-        del st.query_params[TASK_KEY]
+    state.url_set(TASK_KEY, task_id or None)

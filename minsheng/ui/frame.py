@@ -63,7 +63,7 @@ def _normalise_url(tree) -> None:
     if asked and asked not in tree and state.reads_url("region"):
         found = tree.find(asked)
         if found:
-            st.query_params["region"] = found
+            state.url_set("region", found)
 
 
 def _year_fallback(years: list[int]) -> str | None:
@@ -79,7 +79,7 @@ def _year_fallback(years: list[int]) -> str | None:
 
 def _out_of_area(options: list[str]) -> str | None:
     """The region named in the URL when the user may not see it (it then falls back to their area)."""
-    asked = st.query_params.get("region")
+    asked = state.url_get("region")  # as normalised
     if asked and asked not in options and state.reads_url("region"):
         return asked
     return None
@@ -93,7 +93,7 @@ def sidebar(page: pages.Page) -> Selection:
     tree = data.tree()
     _normalise_url(tree)
     # the picker lists the neighbourhood of the region the URL names when this run reads it (a link, Back)
-    order = tree.picker((st.query_params.get("region") if state.reads_url("region") else None) or state.get("region"))
+    order = tree.picker((state.url_get("region") if state.reads_url("region") else None) or state.get("region"))
     T = translator(lang())  # noqa: N806 (the same name as the module-level helper, bound to this run's language)
     with st.sidebar:
         st.markdown(f"### {T('民生指标看板')}")
@@ -256,7 +256,7 @@ def footer(sc: Selection, sources: list[str] | None = None) -> None:
     text = (T("区域：{region}（{code}）　来源：{sources}　数据日期：{date}", region=sc.region_name, code=sc.region,
               sources=src, date=fmt.date_label(sc.data_date, sc.lang)) + (T("　演示数据，非官方统计") if sc.demo else ""))
     if sc.present:
-        params = {k: v for k, v in st.query_params.to_dict().items() if k != "present"}
+        params = {k: v for k, v in state.url_dict().items() if k != "present"}
         exit_href = "?" + urlencode({**params, "present": "0"})
         st.html(f"<div class='ms-slide-footer'><div>{literal.html(text)}</div>"
                 f"<a href='{literal.html(exit_href)}' target='_self'>{literal.html(T('退出演示模式'))}</a></div>")

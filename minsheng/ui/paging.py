@@ -13,7 +13,7 @@ from typing import Sequence, TypeVar
 import pandas as pd
 import streamlit as st
 
-from minsheng.ui import frame
+from minsheng.ui import frame, state
 from minsheng.ui.text import T, md
 
 KEY = "slide"
@@ -47,7 +47,7 @@ def grid(n: int, cap: int | None = None) -> dict:
 def current(n: int) -> int:
     """The slide the URL names, counted from 0. None named is the first; one that is not a number from
     1 to `n` falls back to the first, and a toast says so (as a bad region or year does)."""
-    raw = st.query_params.get(KEY)
+    raw = state.url_get(KEY)
     if raw in (None, ""):
         return 0
     try:
@@ -62,7 +62,7 @@ def current(n: int) -> int:
 
 
 def _go(k: int) -> None:
-    st.query_params[KEY] = str(k)
+    state.url_set(KEY, str(k))
 
 
 def nav(i: int, n: int) -> None:
@@ -80,13 +80,12 @@ def show(parts: Sequence[P]) -> list[P]:
     (with the counter and controls when there is more than one)."""
     parts = list(parts)
     if not presenting():
-        if KEY in st.query_params:  # a slide means nothing on a scrolling page
-            del st.query_params[KEY]
+        state.url_set(KEY, None)  # a slide means nothing on a scrolling page
         return parts
     if not parts:
         return []
     i = current(len(parts))
-    st.query_params[KEY] = str(i + 1)
+    state.url_set(KEY, str(i + 1))
     if len(parts) > 1:
         nav(i, len(parts))
     return [parts[i]]

@@ -36,9 +36,58 @@ def set_value(key: str, value: Any) -> None:
 
 
 _WRITTEN = "_url_written"  # filter key -> what this session last wrote to ?key= (a str, or a tuple)
+_RUN_URL = "_url_this_run"  # key -> values: the URL this run leaves, sent once when it ends (`flush`)
+
+
+def begin() -> None:
+    """Start this run's URL from the browser's. Filters write into it and `flush` sends it once: Streamlit
+    pushes a browser history entry for every change it is sent, so a page that fills in six parameters
+    one by one made Back take six presses to leave it (and seven to leave the app from a pasted link)."""
+    st.session_state[_RUN_URL] = {k: st.query_params.get_all(k) for k in st.query_params}
+
+
+def flush() -> None:
+    """Send the URL this run leaves, in one change (none when it is the browser's already)."""
+    run = st.session_state.pop(_RUN_URL, None)
+    if run is not None and run != {k: st.query_params.get_all(k) for k in st.query_params}:
+        st.query_params.from_dict(run)
+
+
+def url_get(key: str) -> str | None:
+    """`?key=` as this run leaves it so far (the browser's before the router began the run, or in a callback)."""
+    values = url_get_all(key)
+    return values[-1] if values else None
+
+
+def url_get_all(key: str) -> list[str]:
+    run = st.session_state.get(_RUN_URL)
+    return list(run.get(key, [])) if run is not None else st.query_params.get_all(key)
+
+
+def url_dict() -> dict[str, str]:
+    """Every parameter as this run leaves it so far, the last value of a repeated one."""
+    run = st.session_state.get(_RUN_URL)
+    return {k: v[-1] for k, v in run.items() if v} if run is not None else st.query_params.to_dict()
+
+
+def url_set(key: str, value: str | Sequence[str] | None) -> None:
+    """Set (None or empty: drop) `?key=` in the URL this run leaves; in a callback, or without the router,
+    in the browser's at once."""
+    values = [] if value is None else [value] if isinstance(value, str) else [str(v) for v in value]
+    run = st.session_state.get(_RUN_URL)
+    if run is not None:
+        if values:
+            run[key] = values
+        else:
+            run.pop(key, None)
+    elif values:
+        st.query_params[key] = values if len(values) > 1 or not isinstance(value, str) else values[0]
+    elif key in st.query_params:
+        del st.query_params[key]
 
 
 def _url_raw(key: str, multi: bool):
+    """What the browser's URL holds for `key` (as a tuple for a multi-valued filter)."""
     return tuple(st.query_params.get_all(key)) if multi else st.query_params.get(key)
 
 
@@ -50,7 +99,8 @@ def _moved(key: str, multi: bool) -> bool:
 
 
 def _remember(key: str, multi: bool) -> None:
-    st.session_state.setdefault(_WRITTEN, {})[key] = _url_raw(key, multi)
+    values = url_get_all(key)
+    st.session_state.setdefault(_WRITTEN, {})[key] = tuple(values) if multi else (values[-1] if values else None)
 
 
 def reads_url(key: str, multi: bool = False) -> bool:
@@ -63,9 +113,9 @@ def reads_url(key: str, multi: bool = False) -> bool:
 def _from_url(key: str, multi: bool, parse: Callable[[str], Any]) -> Any:
     try:
         if multi:
-            raw = st.query_params.get_all(key)
+            raw = url_get_all(key)
             return [parse(x) for x in raw] if raw else None
-        raw = st.query_params.get(key)
+        raw = url_get(key)
         return parse(raw) if raw not in (None, "") else None
     except (ValueError, TypeError):
         return None
@@ -73,10 +123,9 @@ def _from_url(key: str, multi: bool, parse: Callable[[str], Any]) -> Any:
 
 def _to_url(key: str, value: Any, multi: bool) -> None:
     if value is None or (multi and not value):
-        if key in st.query_params:
-            del st.query_params[key]
+        url_set(key, None)
     else:
-        st.query_params[key] = [str(v) for v in value] if multi else str(value)
+        url_set(key, [str(v) for v in value] if multi else str(value))
     _remember(key, multi)
 
 
@@ -116,7 +165,7 @@ def value(widget: Callable, label: str, *, key: str, default: Any, parse: Callab
     canon = value_key(key)
     if reads_url(key):
         try:
-            raw = st.query_params.get(key)
+            raw = url_get(key)
             url = parse(raw) if raw not in (None, "") else None
         except (ValueError, TypeError):
             url = None
@@ -131,6 +180,6 @@ def value(widget: Callable, label: str, *, key: str, default: Any, parse: Callab
 
     result = widget(label, key=wkey, on_change=changed, **kwargs)
     st.session_state[canon] = result
-    st.query_params[key] = serialize(result)
+    url_set(key, serialize(result))
     _remember(key, False)
     return result
