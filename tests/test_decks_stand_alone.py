@@ -63,6 +63,14 @@ class Downloads:
                 if b.proto.deferred_file_id in self.kept}
 
 
+def parquet_con():
+    """DuckDB with the demo tables as views of their Parquet files (the expected numbers' source)."""
+    con = duckdb.connect()
+    for t in ("observations", "targets", "regions", "indicators"):
+        con.read_parquet(f"{DATA}/{t}.parquet").create_view(t)
+    return con
+
+
 @pytest.fixture(scope="module")
 def downloads():
     d = Downloads()
@@ -117,17 +125,17 @@ def reported(indicator: str, region: str, year: int, month: int = 12, back: int 
     """(sum of values, sum of numerators, sum of denominators, unit, kind) of the indicator's latest
     period up to `month` of `year` (and no more than `back` years before it: a card shows last year's
     figure of a yearly indicator not out yet), over the regions under `region` at its report level."""
-    con = duckdb.connect()
-    sql = f"""
+    con = parquet_con()
+    sql = """
         with recursive tree(code) as (
-            select code from '{DATA}/regions.parquet' where code = $region
+            select code from regions where code = $region
             union all
-            select r.code from '{DATA}/regions.parquet' r join tree t on r.parent_code = t.code),
-        ind as (select * from '{DATA}/indicators.parquet' where id = $ind),
+            select r.code from regions r join tree t on r.parent_code = t.code),
+        ind as (select * from indicators where id = $ind),
         rows as (
-            select o.* from '{DATA}/observations.parquet' o
+            select o.* from observations o
             join tree t on t.code = o.region_code
-            join '{DATA}/regions.parquet' r on r.code = o.region_code
+            join regions r on r.code = o.region_code
             join ind on ind.id = o.indicator_id and r.level = ind.report_level
             where o.period <= make_date($year, $month, 1) and year(o.period) >= $year - $back)
         select sum(value), sum(numerator), sum(denominator), any_value(ind.unit), any_value(ind.kind)
@@ -153,8 +161,8 @@ def test_provenance_names_the_period_each_deck_shows(decks):
     for page, want in periods.items():
         assert all(want in footer(s) for s in content_slides(decks[page][0])), page
     # a trend chart says the years it shows: those its indicator has data for, within the span chosen
-    y0, y1 = duckdb.connect().execute(
-        f"select min(year(period)), max(year(period)) from '{DATA}/observations.parquet' "
+    y0, y1 = parquet_con().execute(
+        "select min(year(period)), max(year(period)) from observations "
         "where indicator_id = 'mz_home_aging_mod'").fetchone()
     first = content_slides(decks["trend"][0])[0]
     assert first.shapes.title.text_frame.text == f"困难老年人家庭适老化改造（{y0}—{y1}年）"
@@ -186,15 +194,15 @@ def test_overview_numbers_are_the_pages_numbers(decks):
         assert not change or re.fullmatch(r"(同比 [+-]\d+\.\d{1,2}(%| 个百分点)\S*)?(　?\d{4}年（本年尚未发布）)?",
                                           change), (label, change)
     # a yearly figure not out for 2026 shows last year's, and says so (the footer's period is the year's)
-    last = duckdb.connect().execute(f"select max(year(period)) from '{DATA}/observations.parquet' "
+    last = parquet_con().execute("select max(year(period)) from observations "
                                     "where indicator_id = 'yb_resident_insured_rate'").fetchone()[0]
     assert last < 2026 and cards["城乡居民医保参保率"][1].endswith(f"{last}年（本年尚未发布）")
 
 
 def test_goals_numbers_are_the_pages_numbers(decks):
     """完成率 = actual ÷ target, to one decimal as the page's column shows it; every task appears."""
-    con = duckdb.connect()
-    tasks = con.execute(f"select task, indicator_id, target from '{DATA}/targets.parquet' "
+    con = parquet_con()
+    tasks = con.execute("select task, indicator_id, target from targets "
                         "where region_code = $1 and year = 2026", [CITY]).fetchall()
     shown = {}
     for _, t in tables(decks["goals"][0]):
@@ -214,8 +222,8 @@ def test_goals_numbers_are_the_pages_numbers(decks):
 def test_ranking_keeps_signs_and_right_aligns_numbers(decks):
     ranking = [t for slide, t in tables(decks["map"][0]) if "排名" in slide.shapes.title.text_frame.text]
     townships = [t for slide, t in tables(decks["map_townships"][0]) if "排名" in slide.shapes.title.text_frame.text]
-    n = duckdb.connect().execute(f"""select count(*) from '{DATA}/regions.parquet' t
-        join '{DATA}/regions.parquet' c on t.parent_code = c.code where t.level = 'township' and c.parent_code = $1""",
+    n = parquet_con().execute("""select count(*) from regions t
+        join regions c on t.parent_code = c.code where t.level = 'township' and c.parent_code = $1""",
                                  [CITY]).fetchone()[0]
     assert len(townships) >= 2 and sum(len(t.rows) - 1 for t in townships) == n  # every township, paged
     ranking += townships
@@ -258,13 +266,13 @@ def test_the_data_deck_is_a_summary_per_indicator(decks):
     head = [c.text for c in t.rows[0].cells]
     rows = {r.cells[0].text: [c.text for c in r.cells] for r in list(t.rows)[1:]}
     assert set(rows) == {"城市低保对象", "城乡居民医保参保率"} and "最低" in head and "最高" in head
-    con = duckdb.connect()
-    latest = con.execute(f"""  -- each county's rate: Σ numerator ÷ Σ denominator of its townships
-        with t as (select o.*, r.parent_code county from '{DATA}/observations.parquet' o
-                   join '{DATA}/regions.parquet' r on r.code = o.region_code
+    con = parquet_con()
+    latest = con.execute("""  -- each county's rate: Σ numerator ÷ Σ denominator of its townships
+        with t as (select o.*, r.parent_code county from observations o
+                   join regions r on r.code = o.region_code
                    where o.indicator_id = 'yb_resident_insured_rate' and r.level = 'township'),
              c as (select county, period, sum(numerator) / sum(denominator) * 100 v from t group by all)
-        select r.name, c.v from c join '{DATA}/regions.parquet' r on r.code = c.county
+        select r.name, c.v from c join regions r on r.code = c.county
         where r.parent_code = $1 and c.period = (select max(period) from c)""", [CITY]).fetchall()
     rate = rows["城乡居民医保参保率"]
     assert rate[head.index("区划数")] == str(len(latest))
@@ -301,8 +309,8 @@ def test_chart_subtitles_say_the_period_shown(decks, downloads):
     assert "截至2026年10月 · 数据日期 2026年10月31日" in text and "数据截至" not in text
     svg = downloads.buttons(at)["下载 SVG"][0]().decode("utf-8")
     assert "株洲市 · 截至2026年10月" in svg and "数据日期：2026年10月31日" in svg and "数据截至" not in svg
-    y0, y1 = duckdb.connect().execute(  # the trend page's last chart: 城乡居民医保参保率
-        f"select min(year(period)), max(year(period)) from '{DATA}/observations.parquet' "
+    y0, y1 = parquet_con().execute(  # the trend page's last chart: 城乡居民医保参保率
+        "select min(year(period)), max(year(period)) from observations "
         "where indicator_id = 'yb_resident_insured_rate'").fetchone()
     svg = downloads.buttons(decks["trend"][2])["下载 SVG"][0]().decode("utf-8")
     assert f"株洲市及下级区划 · {y0}—{y1}年" in svg, re.findall(r"株洲市及下级区划[^<]*", svg)

@@ -28,7 +28,7 @@ STATUS_COLOUR = {"已完成": "#009E73", "超序时": "#0072B2", "滞后": "#E69
 def sql(query: str, params=None):
     con = duckdb.connect()
     for t in ("observations", "targets", "regions", "indicators"):
-        con.execute(f"create view {t} as select * from read_parquet('{DATA / (t + '.parquet')}')")
+        con.read_parquet(str(DATA / f"{t}.parquet")).create_view(t)
     return con.execute(query, params or []).df()
 
 

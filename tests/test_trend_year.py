@@ -13,8 +13,8 @@ OBS = str(ROOT / "data" / "observations.parquet")
 
 
 def years_of(indicator: str) -> tuple[int, int]:
-    lo, hi = duckdb.execute(f"SELECT min(year(period)), max(year(period)) FROM '{OBS}' "
-                            "WHERE indicator_id = ?", [indicator]).fetchone()
+    lo, hi = duckdb.execute("SELECT min(year(period)), max(year(period)) FROM read_parquet(?) "
+                            "WHERE indicator_id = ?", [OBS, indicator]).fetchone()
     return int(lo), int(hi)
 
 
