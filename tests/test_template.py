@@ -84,7 +84,7 @@ def test_template_dropdowns_read_the_hidden_code_sheet(kind):
         if want is IDS:
             assert names == list(TABLES["indicators"]["name_zh"])
         if want is PICKS:
-            assert names == IDS
+            assert names == list(TABLES["indicators"]["name_zh"])
 
 
 def test_typed_codes_stay_text_and_numbers_are_checked():

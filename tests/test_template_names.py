@@ -77,3 +77,16 @@ def test_a_name_that_is_not_its_codes_is_refused_with_row_and_column(store):
     bad = [p for p in plan.problems if "名称与编码不符" in p.message]
     assert len(bad) == 1 and bad[0].row == 2 and bad[0].column == "指标编码", plan.problems
     assert NAMES[U] in bad[0].message and U in bad[0].message
+
+
+def test_a_name_that_starts_like_a_formula_is_picked_through_its_apostrophe(store, tmp_path):
+    """A catalogue name beginning with = is written to the drop-down as '=…（code） (never a formula);
+    picked, it still imports as its code."""
+    ind = IND.copy()
+    ind.loc[ind["id"] == U, "name_zh"] = "=城市低保对象"
+    wb = openpyxl.load_workbook(io.BytesIO(template.template_bytes("observations", ind, REG)))
+    offer = next(c.value for c in wb["代码表"]["A"] if c.value and c.value.endswith(f"（{U}）"))
+    assert offer == f"'=城市低保对象（{U}）"
+    ind.to_parquet(store / "indicators.parquet")
+    plan = pipeline.prepare(filled("observations", [[offer, SHIFENG_TOWN, "响石岭街道", "2026-10", 123]]), "f.xlsx", store)
+    assert [p for p in plan.problems if p.level == "错误"] == [] and plan.rows["indicator_id"].tolist() == [U]

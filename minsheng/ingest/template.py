@@ -72,7 +72,7 @@ def _lists(indicators: pd.DataFrame, regions: pd.DataFrame, kind: str) -> dict[s
     domains = fmt.domain_order(list(fmt.DOMAINS) + [d for d in indicators.get("domain", []) if pd.notna(d) and d])
     by_name = kind != "indicators"
     catalogue = {
-        "indicator": [(picked_indicator(n, i), i) if by_name else (i, n) for i, n in zip(indicators["id"], indicators["name_zh"])],
+        "indicator": [(picked_indicator(n, i), n) if by_name else (i, n) for i, n in zip(indicators["id"], indicators["name_zh"])],
         "region": [(c, f"{n}（{vocab.LEVELS.label(lv)}）") for c, n, lv in zip(regions["code"], regions["name"], regions["level"])],
         "domain": [(d, "") for d in domains],
     }

@@ -228,7 +228,8 @@ def _indicator(check: _Check, row: _Row, ind_id: str):
     picked = PICKED.fullmatch(ind_id.strip())
     if picked and picked["code"] in check.cat.ind and ind_id not in check.cat.ind:
         ind = check.cat.ind[picked["code"]]
-        if ind.name_zh.strip() == picked["name"].strip():
+        # the template writes a name that starts like a formula after an apostrophe (safe_cells.text)
+        if ind.name_zh.strip() in (picked["name"].strip(), picked["name"].strip().removeprefix("'")):
             return ind
         return check.error(row, f"指标“{cells.shown(ind_id)}”的名称与编码不符：编码 {picked['code']} 是"
                                 f"“{cells.shown(ind.name_zh)}”", "indicator_id")
