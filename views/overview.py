@@ -48,14 +48,12 @@ def sections(cards: pd.DataFrame, domains: list[str]):
         yield name, shown[section == name]
 
 
-def card_value(c, big: bool = False) -> str:
-    """A card's number with its unit; a standard without its own value shows its subdivisions' range;
-    `big` writes large counts in 万/亿, as slides do."""
+def card_value(c) -> str:
+    """A card's number with its unit, as the card and its slide write it; a standard without its own
+    value shows its subdivisions' range."""
     dec = fmt.decimals_for(c["unit"], c["kind"], c.get("decimals"))
     if pd.isna(c["value"]) and pd.notna(c.get("min_value")):
         return fmt.span(c["min_value"], c["max_value"], text.unit(c["unit"]), dec)
-    if big:
-        return slides.kpi_value(c["value"], text.unit(c["unit"]), dec)
     return fmt.value_with_unit(c["value"], c["unit"], c["kind"], text.lang(), dec)
 
 

@@ -55,14 +55,20 @@ def _english(out: pd.DataFrame, cat: pd.DataFrame, ids: pd.Series) -> pd.DataFra
     )
 
 
+def text_px(values, header, cap: int) -> int:
+    """Pixels for a grid column wide enough for its header and its longest value (a CJK character takes
+    two display columns), at most `cap`."""
+    longest = max([fmt.width(str(header))] + [fmt.width(str(v)) for v in list(values)[:500] if pd.notna(v)])
+    return min(cap, 24 + PX_PER_COLUMN * longest)
+
+
 def column_config(shown: pd.DataFrame) -> dict:
     """Widths from the longest text in each column (a CJK character counts double), capped so that one
     long source does not push the values off screen; numbers localized (grouped, no trailing zeros)."""
     config = {}
     numbers = {i18n.t(c, lang) for c in NUMBERS for lang in i18n.LANGS}
     for col in shown.columns:
-        longest = max([fmt.width(str(col))] + [fmt.width(str(v)) for v in shown[col].head(500) if pd.notna(v)])
-        px = min(360, 24 + PX_PER_COLUMN * longest)
+        px = text_px(shown[col], col, 360)
         if col in numbers:
             config[col] = st.column_config.NumberColumn(format="localized", width=px)
         else:
@@ -77,8 +83,7 @@ def widths(shown: pd.DataFrame) -> dict:
     for col in shown.columns:
         if pd.api.types.is_numeric_dtype(shown[col]):
             continue
-        longest = max([fmt.width(str(col))] + [fmt.width(str(v)) for v in shown[col].head(500) if pd.notna(v)])
-        config[col] = st.column_config.TextColumn(width=min(420, 24 + PX_PER_COLUMN * longest))
+        config[col] = st.column_config.TextColumn(width=text_px(shown[col], col, 420))
     return config
 
 

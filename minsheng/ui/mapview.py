@@ -11,10 +11,9 @@ import pandas as pd
 import streamlit as st
 
 from minsheng.selection import Selection
-from minsheng.ui import data, state
+from minsheng.ui import data, grids, state
 from minsheng.ui.text import T
 
-CJK_PX, PAD_PX = 15, 30  # a CJK character's width in the grid's font, and a cell's padding
 
 
 def key(name: str, sel: Selection) -> str:
@@ -53,15 +52,10 @@ def with_county(ranked: pd.DataFrame) -> pd.DataFrame:
     return ranked.assign(county=parents.map(lambda p: tree.label(p) if p else "—"))
 
 
-def text_width(values) -> int:
-    """Pixels for a column of names so none is cut (the grid's automatic width cut 来龙门街道)."""
-    longest = max((len(str(v)) for v in values), default=2)
-    return CJK_PX * max(longest, 2) + PAD_PX
-
-
 def ranking(show: pd.DataFrame, codes: list[str], column_config: dict, sel: Selection) -> str | None:
     """The ranking table; clicking a row returns that row's region code."""
-    names = {c: st.column_config.TextColumn(width=text_width(list(show[c]) + [c]))
+    # names never cut (the grid's automatic width cut 来龙门街道)
+    names = {c: st.column_config.TextColumn(width=grids.text_px(show[c], c, 420))
              for c in (T("区域"), T("所属县区")) if c in show.columns}
     event = st.dataframe(show, hide_index=True, width="stretch", height=min(560, 35 * (len(show) + 1) + 3),
                          column_config={**column_config, **names}, on_select="rerun",
