@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 # Port and address come from Streamlit's own settings (STREAMLIT_SERVER_PORT, STREAMLIT_SERVER_ADDRESS);
 # the address is loopback unless set: without sign-in the app refuses any other (README, 用户与登录).
 run: $(STAMP) system-deps
-	STREAMLIT_SERVER_ADDRESS=$${STREAMLIT_SERVER_ADDRESS:-127.0.0.1} $(PY) -m streamlit run dashboard.py
+	STREAMLIT_SERVER_ADDRESS=$${STREAMLIT_SERVER_ADDRESS:-127.0.0.1} $(PY) -m streamlit run app.py
 
 # The browser tests need Chromium and CJK fonts; install them when missing (root on Debian).
 system-deps:

@@ -1,4 +1,4 @@
-"""Users at once on a real server: `streamlit run dashboard.py` on 127.0.0.1, and each session a
+"""Users at once on a real server: `streamlit run app.py` on 127.0.0.1, and each session a
 websocket client speaking the browser's protocol (BackMsg rerun_script out, ForwardMsg deltas back)
 without rendering anything. Sessions run in the server's threads on its one DuckDB connection, as
 with browsers, while twenty clients cost the two cores little (a headless Chromium page each would
@@ -31,7 +31,7 @@ CONTENT = {"metric", "plotly_chart", "deck_gl_json_chart", "dataframe"}  # a pag
 
 
 class Server:
-    """One `streamlit run dashboard.py` on a free port of 127.0.0.1, serving `directory`."""
+    """One `streamlit run app.py` on a free port of 127.0.0.1, serving `directory`."""
 
     def __init__(self, directory: Path):
         self.directory, self.proc, self.port = Path(directory).resolve(), None, 0
@@ -43,7 +43,7 @@ class Server:
                 s.bind(("127.0.0.1", 0))
                 self.port = s.getsockname()[1]
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", str(store.ROOT / "dashboard.py"),
+                [sys.executable, "-m", "streamlit", "run", str(store.ROOT / "app.py"),
                  "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(self.port),
                  "--browser.gatherUsageStats", "false", "--server.runOnSave", "false",
                  "--server.fileWatcherType", "none"],

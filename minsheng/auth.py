@@ -2,13 +2,14 @@
 
 # The users file (default <data dir>/users.json, or MINSHENG_USERS) is JSON:
 #   {"version": 1, "users": {"民政科员01": {"name", "role", "area", "email", "subject", "password_hash",
-#     "disabled", "failed", "failed_since", "locked_until", "created", "updated"}}}
+#     "must_change", "disabled", "failed", "failed_since", "locked_until", "created", "updated"}}}
 # Times are ISO 8601 in UTC. Every change holds flock() on "<file>.lock" across read–modify–write
 # and replaces the file atomically (files.write_json: temp file, fsync, rename), mode 0600.
 # Beside it: "<file>.had-users", written with the first user, which keeps sign-in required once a
 # deployment has had users (emptied or deleted, the file no longer means single-user mode), and
 # "<file>.signin/NN.lock", the flocks that serialise sign-in checks per account (SIGN_IN_LOCKS files,
-# however many names are tried).
+# however many names are tried), and "<file>.sessions/", the signed-in sessions (minsheng/sessions.py).
+# A change of role, area or password, disabling and removing end the user's sessions.
 
 from __future__ import annotations
 
@@ -98,6 +99,7 @@ class User:
     locked_until: str | None = None
     created: str | None = None
     updated: str | None = None
+    must_change: bool = False   # a one-time password: a new one must be set at the next sign-in
 
     def can(self, action: str) -> bool:
         return can(self.role, action)
@@ -106,7 +108,8 @@ class User:
 def _user(rec: dict) -> User:
     return User(name=rec["name"], role=Role.parse(rec["role"]), area=rec["area"], disabled=bool(rec.get("disabled")),
                 email=rec.get("email"), subject=rec.get("subject"), failed=rec.get("failed", 0),
-                locked_until=rec.get("locked_until"), created=rec.get("created"), updated=rec.get("updated"))
+                locked_until=rec.get("locked_until"), created=rec.get("created"), updated=rec.get("updated"),
+                must_change=bool(rec.get("must_change")))
 
 
 def normalise_area(code) -> str | None:
@@ -259,12 +262,51 @@ def _get(data: dict, name: str) -> dict:
         raise AuthError(f"没有用户“{name}”") from None
 
 
+def fingerprint(name: str) -> str | None:
+    """What a signed-in session of `name` must still match (minsheng/sessions.py): a digest of the role, area
+    and password hash; None when the user is gone or disabled. Raises AuthError for a broken users file."""
+    rec = _load(users_path())["users"].get(name)
+    if not rec or rec.get("disabled"):
+        return None
+    mix = json.dumps([rec.get("role"), rec.get("area"), rec.get("password_hash"), rec.get("email"),
+                      rec.get("subject")], ensure_ascii=False)
+    return hashlib.sha256(mix.encode("utf-8")).hexdigest()
+
+
+def _end_sessions(name: str, outcome: dict) -> None:
+    # The fingerprint already refuses them; this deletes their files and says how many in the audit line.
+    from minsheng import sessions
+
+    try:
+        outcome["sessions_ended"] = len(sessions.revoke(name))
+    except OSError:
+        outcome["sessions_ended"] = "unknown"
+
+
+def end_sessions(name: str, *, by: str | None = None, source: str | None = None, short: str | None = None) -> list:
+    """End the signed-in sessions of `name` (or only the one whose id starts with `short`): `users sessions
+    --revoke` and 用户管理. Audited as a sign-out with reason "revoked"; the sessions ended."""
+    from minsheng import sessions
+
+    if get_user(name) is None and not sessions.sessions(name):
+        raise AuthError(f"没有用户“{name}”")
+    ended = sessions.revoke(name, short)
+    audit.record("sign-out", name, {"reason": "revoked", "ended": len(ended), "by": by,
+                                    **({"session": short} if short else {})}, source)
+    return ended
+
+
 def _change(name: str, by: str | None, source: str | None, **fields) -> User:
-    shown = {k: v for k, v in fields.items() if k in ("role", "area", "disabled", "email", "subject")}
-    with audit.change("users-change", by, {"name": name, **shown} if shown else {"name": name, "op": "password"},
-                      source), _edit() as data:
-        rec = _get(data, name)
-        rec.update(fields, updated=_iso(clock()))
+    shown = {k: v for k, v in fields.items() if k in ("role", "area", "disabled", "email", "subject", "must_change")}
+    op = {} if "password_hash" not in fields else {"op": "password"}
+    with audit.change("users-change", by, {"name": name, **op, **shown}, source) as outcome:
+        with _edit() as data:
+            rec = _get(data, name)
+            before = dict(rec)
+            rec.update(fields, updated=_iso(clock()))
+        if any(before.get(k) != rec.get(k) for k in ("role", "area", "password_hash", "email", "subject")) \
+                or rec.get("disabled"):
+            _end_sessions(name, outcome)
     return _user(rec)
 
 
@@ -322,8 +364,9 @@ def list_users() -> list[User]:
 
 
 def add_user(name: str, role, area, password: str | None, *, email: str | None = None, subject: str | None = None,
-             by: str | None = None, source: str | None = None) -> User:
-    """Add a user; `password` None makes one who can only sign in through OIDC (matched by email or subject)."""
+             by: str | None = None, source: str | None = None, one_time: bool = False) -> User:
+    """Add a user; `password` None makes one who can only sign in through OIDC (matched by email or subject).
+    `one_time`: the password is to be changed at the first sign-in (an admin made it up and handed it over)."""
     if not _NAME.fullmatch(name or ""):
         raise AuthError(f"用户名“{name}”无效：1–64 个字母、数字、汉字或 . _ @ -")
     role, area = Role.parse(role), area_code(area)
@@ -335,7 +378,8 @@ def add_user(name: str, role, area, password: str | None, *, email: str | None =
             raise AuthError(f"用户“{name}”已存在")
         _mark(users_path())  # before the user exists, so no crash leaves users without the marker
         data["users"][name] = dict(name=name, role=role.name, area=area, email=(email or "").lower() or None,
-                                   subject=subject, password_hash=pw_hash, disabled=False, failed=0,
+                                   subject=subject, password_hash=pw_hash, must_change=one_time, disabled=False,
+                                   failed=0,
                                    failed_since=None, locked_until=None, created=now, updated=now)
         rec = data["users"][name]
     return _user(rec)
@@ -349,10 +393,41 @@ def set_area(name: str, area, *, by: str | None = None, source: str | None = Non
     return _change(name, by, source, area=area_code(area))
 
 
-def set_password(name: str, password: str, *, by: str | None = None, source: str | None = None) -> User:
-    """New password; also clears a lockout (an admin resetting it has checked who is asking)."""
+def set_password(name: str, password: str, *, by: str | None = None, source: str | None = None,
+                 one_time: bool = False) -> User:
+    """New password; also clears a lockout (an admin resetting it has checked who is asking). `one_time`:
+    the user must set their own at the next sign-in. Ends the user's sessions."""
     return _change(name, by, source, password_hash=hash_password(password), failed=0, failed_since=None,
-                   locked_until=None)
+                   locked_until=None, must_change=one_time)
+
+
+def password_matches(name: str, password: str) -> bool:
+    """Whether `password` is the user's current one (no lockout counting: for "not the same as before" checks
+    by someone already signed in)."""
+    rec = _load(users_path())["users"].get(name) or {}
+    return bool(rec.get("password_hash")) and _verify(rec["password_hash"], password)
+
+
+def one_time_password() -> str:
+    """A password for an admin to hand over once (12 letters and digits, no look-alikes such as 0/O, 1/l)."""
+    import secrets
+
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def remove_user(name: str, *, by: str | None = None, source: str | None = None) -> None:
+    """Delete a user from the file (their audit lines stay); ends their sessions. The last admin who can
+    sign in with a password is not removed while other users remain: nobody could manage them in the app."""
+    with audit.change("users-change", by, {"op": "remove", "name": name}, source) as outcome:
+        with _edit() as data:
+            _get(data, name)
+            rest = [r for k, r in data["users"].items() if k != name]
+            if rest and not any(r.get("role") == Role.admin.name and not r.get("disabled") for r in rest) \
+                    and data["users"][name].get("role") == Role.admin.name:
+                raise AuthError(f"“{name}”是最后一个可用的管理员，删除后无人能在看板中管理用户；请先让另一位用户成为管理员")
+            del data["users"][name]
+        _end_sessions(name, outcome)
 
 
 def disable(name: str, *, by: str | None = None, source: str | None = None) -> User:

@@ -6,9 +6,9 @@ import getpass
 import math
 import sys
 
-from minsheng import audit, auth, fmt
+from minsheng import audit, auth, fmt, sessions
 from minsheng.auth import (ROLE_ZH, AuthError, Role, add_user, area_code, disable, enable, get_user, list_users,
-                           locked_for, reset_single_user, set_area, set_password, set_role, users_path)
+                           locked_for, remove_user, reset_single_user, set_area, set_password, set_role, users_path)
 
 
 def _read_password() -> str:
@@ -60,6 +60,15 @@ def _cli(args) -> int:
         elif args.users_cmd in ("disable", "enable"):
             u = (disable if args.users_cmd == "disable" else enable)(args.name, by=by, source=src)
             print(f"用户 {u.name} 已{'停用' if u.disabled else '启用'}")
+        elif args.users_cmd == "remove":
+            remove_user(args.name, by=by, source=src)
+            print(f"已删除用户 {args.name}，其登录已全部结束（审计日志中的记录保留）")
+        elif args.users_cmd == "sessions":
+            if args.revoke:
+                n = len(auth.end_sessions(args.revoke, by=by, source=src))
+                print(f"已结束用户 {args.revoke} 的 {n} 个登录")
+            else:
+                _sessions(args.name)
         elif args.users_cmd == "reset-single-user":
             reset_single_user(by=by, source=src)
             print("已恢复本机单用户模式：看板不再要求登录，只在本机地址上提供服务")
@@ -72,6 +81,17 @@ def _cli(args) -> int:
         print(f"错误：无法读写 {e.filename or users_path()}：{e.strerror or e}", file=sys.stderr)
         return 2
     return 0
+
+
+def _sessions(name: str | None) -> None:
+    rows = [("用户", "登录编号", "登录时间", "最近活动", "到期", "来源", "方式")]
+    for s in sessions.sessions(name):
+        rows.append((s.user, s.short, sessions.when(s.created), sessions.when(s.seen), sessions.when(s.ends()),
+                     s.source, "设置密码" if s.purpose == sessions.CHANGE_PASSWORD else s.method))
+    if len(rows) == 1:
+        print(f"{'用户 ' + name + ' ' if name else ''}没有进行中的登录")
+        return
+    print(fmt.text_table(rows))
 
 
 def _list() -> None:
@@ -93,7 +113,7 @@ def _list() -> None:
 
 
 def add_parsers(sub) -> None:
-    """Register `users {add,set-role,set-area,passwd,disable,enable,list,reset-single-user}` on the CLI's subparsers."""
+    """Register `users {add,set-role,set-area,passwd,disable,enable,list,remove,sessions,reset-single-user}`."""
     p = sub.add_parser("users", help="管理看板用户（有用户后看板需要登录）")
     p.set_defaults(func=_cli)
     us = p.add_subparsers(dest="users_cmd", required=True)
@@ -116,5 +136,9 @@ def add_parsers(sub) -> None:
     for cmd, text in (("disable", "停用用户"), ("enable", "重新启用用户并解除锁定")):
         us.add_parser(cmd, help=text).add_argument("name")
     us.add_parser("list", help="列出用户（不显示密码）")
+    us.add_parser("remove", help="删除用户并结束其登录（审计记录保留）").add_argument("name")
+    a = us.add_parser("sessions", help="列出进行中的登录；--revoke 用户名 结束该用户的全部登录")
+    a.add_argument("name", nargs="?", help="只列出此用户的登录")
+    a.add_argument("--revoke", metavar="用户名", help="结束此用户的全部登录（下一次点击即退出）")
     us.add_parser("reset-single-user",
                   help="用户文件中已没有用户时，恢复无登录的本机单用户模式（否则看板保持登录模式）")

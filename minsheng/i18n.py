@@ -260,3 +260,26 @@ EN.update({
     "链接中的任务不在所选区域与部门的任务中，已显示全部任务。":
         "The task in the link is not among this region's tasks for the departments chosen; showing all tasks.",
 })
+
+# sign-in that lasts (issue 14): the sign-in pages of minsheng/web.py, the gate, 用户管理 (views/users.py)
+EN.update({
+    "请登录后查看": "Sign in to continue", "设置新密码": "Set a new password",
+    "{name}：管理员给的是一次性密码，请设置自己的密码后继续。":
+        "{name}: the administrator gave you a one-time password. Set your own to continue.",
+    "新密码（至少 {n} 个字符）": "New password (at least {n} characters)", "再次输入新密码": "New password again",
+    "保存并进入看板": "Save and open the dashboard", "确定要退出登录吗？": "Sign out now?", "返回看板": "Back to the dashboard",
+    "两次输入的密码不一致": "The two passwords differ", "新密码不能与一次性密码相同": "The new password must differ from the one-time password",
+    "登录表单已失效（可能来自其他网站，或页面打开太久），请重新输入。":
+        "This sign-in form is no longer valid (it may come from another site, or was open too long). Please try again.",
+    "来自此地址的登录尝试过多，请 {m} 分钟后再试。": "Too many sign-in attempts from this address. Try again in {m} min.",
+    "下载链接已失效或无权下载。": "This download link has expired, or you may not download.", "请先登录。": "Please sign in first.",
+    "登录已过期，请重新登录。": "Your sign-in has expired. Please sign in again.", "已退出登录。": "You are signed out.",
+    "登录已结束（已在其他窗口退出，或账户、权限已变更），请重新登录。":
+        "Your sign-in has ended (signed out in another window, or your account or rights changed). Please sign in again.",
+    "密码已更新，请用新密码登录。": "Password changed. Sign in with the new one.",
+    "看板须通过 app.py 启动（make run，或 python -m streamlit run app.py）：直接运行 dashboard.py "
+    "没有登录页面和安全响应头，已停止。":
+        "Start the dashboard through app.py (make run, or python -m streamlit run app.py): dashboard.py run directly has "
+        "no sign-in pages and no security headers, so it has stopped.",
+    "用户名或密码错误": "Wrong user name or password", "账户已停用": "This account is disabled",
+})

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_SCRIPT = ROOT / "dashboard.py"
+APP_SCRIPT = ROOT / "app.py"  # st.App: the sign-in routes and headers in front of dashboard.py
 ARTIFACTS = ROOT / "artifacts"
 
 CHROMIUM_ARGS = [

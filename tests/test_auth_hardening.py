@@ -351,9 +351,12 @@ def test_an_emptied_users_file_keeps_sign_in_required(env, tmp_path):
     users.chmod(0o600)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
     at.run()                                                        # the next click after emptying it
-    assert not at.exception and at.text_input(key="ms_signin_name") is not None
+    assert not at.exception and at.get("link_button")[0].proto.url.startswith("/signin?")
     assert "未启用登录" not in " ".join(w.value for w in at.warning) and not at.metric
-    assert "用户文件中没有用户，暂时无人能登录" in " ".join(w.value for w in at.warning)
+    from asgi_support import Browser, site
+
+    page = Browser(site()).get("/signin")                           # the sign-in page says why nobody gets in
+    assert "用户文件中没有用户，暂时无人能登录" in page.text
     assert auth.sign_in_required()                                  # emptied: still sign-in mode
     users.unlink()
     assert auth.sign_in_required()                                  # deleted: still sign-in mode
@@ -462,6 +465,7 @@ def test_only_the_local_user_sees_every_region(monkeypatch):
         from minsheng.ui import session
         st.session_state[session.USER] = auth.User(name="本机用户", role=auth.Role.admin, area="",
                                                    email="x@example.cn")
+        st.session_state[session.BOUND] = session.cookie_digest()
         try:
             st.write(repr(session.area()))
         except session.NotSignedIn as e:

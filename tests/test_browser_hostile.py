@@ -73,15 +73,17 @@ SVG_TEXTS_JS = """(sel) => [...document.querySelectorAll('[data-testid="stPlotly
 
 def _hover_tooltip(page) -> str:
     """Move over the map until the deck shows a tooltip; its text ("" if none showed)."""
-    box = page.locator(DECK_CANVAS).bounding_box()
-    for _ in range(3):  # on a busy machine deck.gl may not have drawn (or picked) on the first pass
+    page.wait_for_function(f"""() => {{ const c = document.querySelector('{DECK_CANVAS}');
+                                      return !!c && c.width > 0 && c.height > 0; }}""", timeout=30_000)
+    for _ in range(4):  # on a busy machine deck.gl may not have drawn (or picked) on the first pass
+        page.wait_for_timeout(800)
+        box = page.locator(DECK_CANVAS).bounding_box()  # measured each pass: the canvas may still be sizing
         for i in range(1, 16):
             for j in range(1, 12):
                 page.mouse.move(box["x"] + box["width"] * i / 16, box["y"] + box["height"] * j / 12)
                 tip = page.evaluate(TOOLTIP_JS)
                 if tip:
                     return tip
-        page.wait_for_timeout(1000)
     return ""
 
 

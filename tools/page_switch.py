@@ -21,7 +21,7 @@ with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
 log = tempfile.TemporaryFile()
-p = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.address", "127.0.0.1",
+p = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
                       "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
                      cwd=root, stdout=log, stderr=log)
 DRAWN = {"地图": "() => { const c = document.querySelector('[data-testid=\"stDeckGlJsonChart\"] canvas#deckgl-overlay'); return !!c && c.width > 0; }",

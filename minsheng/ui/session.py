@@ -4,12 +4,14 @@
 # from configuration (so a user added with
 # `python -m minsheng users add` takes effect at the next click, without a restart):
 #   oidc      .streamlit/secrets.toml has an [auth] section: st.login(), claims mapped by auth.user_from_claims
-#   password  the deployment has had a user (auth.sign_in_required): a sign-in form checked by
-#             auth.authenticate (lockout, audit)
+#   password  the deployment has had a user (auth.sign_in_required): the sign-in page of minsheng/web.py
+#             (auth.authenticate: lockout, audit) sets a session cookie; every run checks it (sessions.check)
 #   single    neither: one local user acting as admin over every region, served only to requests that are
 #             provably local (request_problem: loopback peer, loopback Host and Origin, no forwarding header)
-# The signed-in name lives in session state; the User is re-read from the users file on every run,
-# so a role, area or disabled flag changed by an admin applies at once.
+# The User is re-read from the users file on every run, so a role, area or disabled flag changed by an admin
+# applies at once. In password mode it is bound to the session cookie of the browser that ran the script:
+# `user()` answers only while the cookie this run came with is the one the gate checked (BOUND), so a
+# second client that names this Streamlit session's id (Streamlit resumes such a websocket) is nobody.
 
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ LOCAL = auth.User(name="本机用户", role=auth.Role.admin, area="")  # area ""
 
 NAME = "_ms_user_name"           # password mode: the name signed in with
 USER = "_ms_user"                # the User of this run (set by signin.gate())
+BOUND = "_ms_bound"              # digest of the session cookie USER was checked against
+HARNESS = "_ms_harness_token"    # AppTest only (no browser connection, so no cookies): the session token
 OIDC_SEEN = "_ms_oidc_audited"   # the OIDC identity whose sign-in was already audited
 
 
@@ -47,9 +51,35 @@ def user() -> auth.User | None:
     another thread without the session: capture what they need (actor(), area()) when drawing."""
     try:
         u = st.session_state.get(USER)
+        bound = st.session_state.get(BOUND)
     except Exception:  # no session (a bare import, another thread)
         return None
-    return u if isinstance(u, auth.User) else None
+    if not isinstance(u, auth.User):
+        return None
+    return u if u == LOCAL or bound == cookie_digest() else None
+
+
+def token() -> str | None:
+    """The session cookie's token this run came with (minsheng/sessions.py). AppTest has no browser and no
+    cookies: there, and only there, the token is taken from session state (HARNESS)."""
+    from minsheng import sessions
+
+    try:
+        jar = st.context.cookies
+        if headers():
+            return jar.get(sessions.COOKIE)
+        value = st.session_state.get(HARNESS)
+    except Exception:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def cookie_digest() -> str:
+    """What BOUND must equal for this run's user to count: the digest of its session cookie ("" without one)."""
+    from minsheng import sessions
+
+    t = token()
+    return sessions.digest(t) if t else ""
 
 
 def area() -> str | None:

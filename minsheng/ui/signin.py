@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import sys
 import threading
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 from streamlit import config
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from minsheng import audit, auth
+from minsheng import audit, auth, sessions, web
 from minsheng.ui import data, session, state, text
-from minsheng.ui.session import ALLOW_ENV, LOCAL, NAME, OIDC_SEEN, USER
+from minsheng.ui.session import ALLOW_ENV, BOUND, LOCAL, NAME, OIDC_SEEN, USER
 
 _warned = False
 _warn_lock = threading.Lock()
@@ -41,6 +43,11 @@ def gate() -> auth.User | None:
     T = text.translator(text.lang())  # noqa: N806
 
     st.session_state.pop(USER, None)  # set again below only for someone signed in: fail closed
+    st.session_state.pop(BOUND, None)
+    if session.headers() and not web.SERVED.is_set():  # a browser, but not through app.py: no sign-in routes, no headers
+        st.error(T("看板须通过 app.py 启动（make run，或 python -m streamlit run app.py）：直接运行 dashboard.py "
+                   "没有登录页面和安全响应头，已停止。"), icon=":material/gpp_bad:")
+        st.stop()
     try:
         how = session.mode()
     except (auth.AuthError, OSError) as e:  # broken, unsafe or unreadable users file: nobody gets in
@@ -83,45 +90,59 @@ def _presenting() -> bool:
 
 
 def _password(T) -> auth.User | None:  # noqa: N803
-    name = st.session_state.get(NAME)
-    if name:
-        u = auth.get_user(name)
-        if u is not None and not u.disabled:
-            st.session_state[USER] = u
-            return u
-        # removed or disabled by an admin since signing in: out at once
-        st.session_state.pop(NAME, None)
-        audit.record("sign-out", name, {"method": "password", "reason": "disabled"}, session.source())
-        st.error(T("账户已停用，请联系管理员。"))
-    _sign_in_form(T)
-    return None
-
-
-def _sign_in_form(T) -> None:  # noqa: N803
-    st.title(T("民生指标看板"))
-    if not auth.users_exist():  # the deployment had users and has none now: it stays closed
-        st.warning(T("用户文件中没有用户，暂时无人能登录。管理员可添加用户（python -m minsheng users add），"
-                     "或确认恢复无登录的本机单用户模式（python -m minsheng users reset-single-user）。"),
-                   icon=":material/lock:")
-    with st.form("ms_signin", clear_on_submit=True, width=420):
-        st.markdown(f"**{T('登录')}**")
-        name = st.text_input(T("用户名"), key="ms_signin_name", autocomplete="username")
-        password = st.text_input(T("密码"), type="password", key="ms_signin_password",
-                                 autocomplete="current-password")
-        submitted = st.form_submit_button(T("登录"), type="primary", icon=":material/login:")
-    if not submitted:
-        return
-    if not (name or "").strip() or not password:
-        st.error(T("请输入用户名和密码"))
-        return
-    try:
-        u = auth.authenticate(name.strip(), password, source=session.source())  # audits success and failure
-    except auth.AuthError as e:
-        st.error(text.md(e))
-        return
+    # The session cookie set by the sign-in page (minsheng/web.py), checked on every run: signed out in another
+    # tab, expired, revoked, or the user disabled or changed — and this run goes to the sign-in page.
+    token = session.token()
+    live = sessions.check(token) if token else None
+    u = auth.get_user(live.user) if live else None
+    if u is None or u.disabled:
+        had = st.session_state.pop(NAME, None)
+        why = "revoked" if had else "expired" if token else None
+        if had:
+            audit.record("sign-out", had, {"method": "password", "reason": why}, session.source())
+        _to_sign_in(T, why)
+        return None
+    digest = sessions.digest(token)
     st.session_state[NAME] = u.name
     st.session_state[USER] = u
-    st.rerun()
+    st.session_state[BOUND] = digest
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        web.bound[ctx.session_id] = digest  # the websocket that may resume this Streamlit session (web.Guard)
+    return u
+
+
+def here() -> str:
+    """This page's path and query, for coming back after signing in."""
+    try:
+        url = st.context.url
+    except Exception:
+        url = None
+    path = urlsplit(url).path if url else f"{web.base_path()}/"
+    q = urlencode([(k, v) for k in st.query_params for v in st.query_params.get_all(k)])
+    return path + (f"?{q}" if q else "")
+
+
+def redirect(url: str) -> None:
+    """Send the browser to `url` (a path of this server): the message st.login and st.logout send."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        msg = ForwardMsg()
+        msg.auth_redirect.url = url
+        ctx.enqueue(msg)
+
+
+def _to_sign_in(T, why: str | None) -> None:  # noqa: N803
+    """The run of a browser that is not (or no longer) signed in: off to the sign-in page, which brings it back
+    here; a link too, for a browser that does not follow."""
+    target = web.signin_url(web.safe_next(here()), why)
+    st.title(T("民生指标看板"))
+    if why:
+        st.info(T(web.REASONS[why]), icon=":material/lock:")
+    st.link_button(T("登录"), target, type="primary", icon=":material/login:")
+    redirect(target)
 
 
 def _claims() -> dict:
@@ -159,6 +180,7 @@ def _oidc(T) -> auth.User | None:  # noqa: N803
         st.session_state[OIDC_SEEN] = ("ok", identity)
         audit.record("sign-in", u.name, {"method": "oidc", "role": u.role.name, "area": u.area}, session.source())
     st.session_state[USER] = u
+    st.session_state[BOUND] = session.cookie_digest()
     return u
 
 
@@ -170,17 +192,20 @@ def _area_name(code: str) -> str:
 
 
 def sign_out() -> None:
-    """Forget the signed-in user (audited); OIDC also clears Streamlit's identity cookie."""
+    """End this browser's session (audited) and go to the sign-in page; OIDC also clears Streamlit's identity cookie."""
     u = session.user()
     oidc = session.oidc_configured()
-    if u is not None:
-        audit.record("sign-out", u.name, {"method": "oidc" if oidc else "password"}, session.source())
-    for key in (NAME, USER, OIDC_SEEN):
+    if oidc and u is not None:
+        audit.record("sign-out", u.name, {"method": "oidc"}, session.source())
+    elif u is not None:
+        web.end_session(session.token(), session.source())
+    for key in (NAME, USER, BOUND, OIDC_SEEN):
         st.session_state.pop(key, None)
     if oidc:
         st.logout()
     else:
-        st.rerun()
+        redirect(web.signin_url(f"{web.base_path()}/", "signed-out"))
+        st.stop()
 
 
 def sidebar_account() -> None:
