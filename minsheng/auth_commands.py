@@ -41,10 +41,13 @@ def _cli(args) -> int:
     try:
         if args.users_cmd == "add":
             _check_known(args.area)
-            pw = None if args.no_password else _read_password()
+            once = auth.one_time_password() if args.one_time else None
+            pw = None if args.no_password else once or _read_password()
             u = add_user(args.name, args.role, args.area, pw, email=args.email, subject=args.subject,
-                         by=by, source=src)
+                         by=by, source=src, one_time=bool(once))
             print(f"已添加用户 {u.name}（{ROLE_ZH[u.role]}，区域 {u.area}）")
+            if once:
+                print(f"一次性密码（只显示这一次，首次登录时须改为自己的密码）：{once}")
         elif args.users_cmd == "set-role":
             u = set_role(args.name, args.role, by=by, source=src)
             print(f"用户 {u.name} 的角色已改为 {ROLE_ZH[u.role]}")
@@ -55,8 +58,11 @@ def _cli(args) -> int:
         elif args.users_cmd == "passwd":
             if get_user(args.name) is None:  # before asking for a password that would be thrown away
                 raise AuthError(f"没有用户“{args.name}”")
-            set_password(args.name, _read_password(), by=by, source=src)
-            print(f"用户 {args.name} 的密码已更新")
+            once = auth.one_time_password() if args.one_time else None
+            set_password(args.name, once or _read_password(), by=by, source=src, one_time=bool(once))
+            print(f"用户 {args.name} 的密码已更新，其登录已全部结束")
+            if once:
+                print(f"一次性密码（只显示这一次，下次登录时须改为自己的密码）：{once}")
         elif args.users_cmd in ("disable", "enable"):
             u = (disable if args.users_cmd == "disable" else enable)(args.name, by=by, source=src)
             print(f"用户 {u.name} 已{'停用' if u.disabled else '启用'}")
@@ -125,14 +131,16 @@ def add_parsers(sub) -> None:
     a.add_argument("--email", help="统一身份认证（OIDC）登录时按邮箱匹配")
     a.add_argument("--subject", help="统一身份认证（OIDC）登录时按 sub 匹配")
     a.add_argument("--no-password", action="store_true", help="不设密码，只能通过统一身份认证登录")
+    a.add_argument("--one-time", action="store_true", help="生成一次性密码并显示一次，首次登录时须改为自己的密码")
     a = us.add_parser("set-role", help="修改角色")
     a.add_argument("name")
     a.add_argument("role", choices=roles)
     a = us.add_parser("set-area", help="修改区域")
     a.add_argument("name")
     a.add_argument("area")
-    a = us.add_parser("passwd", help="重设密码（并解除锁定）；密码从标准输入读取")
+    a = us.add_parser("passwd", help="重设密码（并解除锁定、结束其登录）；密码从标准输入读取")
     a.add_argument("name")
+    a.add_argument("--one-time", action="store_true", help="生成一次性密码并显示一次，下次登录时须改为自己的密码")
     for cmd, text in (("disable", "停用用户"), ("enable", "重新启用用户并解除锁定")):
         us.add_parser(cmd, help=text).add_argument("name")
     us.add_parser("list", help="列出用户（不显示密码）")

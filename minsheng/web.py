@@ -517,7 +517,18 @@ def routes() -> list:
 
 # Streamlit session id → digest of the session cookie of the last run in it (minsheng/ui/signin.py writes it);
 # a websocket may resume a Streamlit session only with the cookie that session was signed in with.
-bound: dict[str, str] = {}
+class _Bound(OrderedDict):
+    """At most BOUND_KEPT entries, the least recently written forgotten first (a forgotten one is never resumed)."""
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > BOUND_KEPT:
+            self.popitem(last=False)
+
+
+BOUND_KEPT = 100_000
+bound: dict[str, str] = _Bound()
 _first_use: OrderedDict[str, float] = OrderedDict()   # download path → when it was first served
 _first_lock = threading.Lock()
 
@@ -626,10 +637,10 @@ def _download_rules(send, live: sessions.Session, path: str):
 
 
 def _no_foreign_resume(scope, digest: str):
-    """Drop a websocket's request to resume a Streamlit session last run with another session cookie."""
+    """Drop a websocket's request to resume a Streamlit session unless its last run was with this session cookie."""
     raw = _header(scope, b"sec-websocket-protocol")
     entries = [e.strip() for e in raw.split(",")] if raw else []
-    if len(entries) >= 3 and entries[2] and bound.get(entries[2], digest) != digest:
+    if len(entries) >= 3 and entries[2] and bound.get(entries[2]) != digest:  # unknown ids too: fail closed
         entries[2] = ""
         headers = [(k, v) for k, v in scope["headers"] if k != b"sec-websocket-protocol"]
         headers.append((b"sec-websocket-protocol", ", ".join(entries).encode("latin-1")))

@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -620,20 +621,21 @@ def test_sign_in_with_the_users_file(browser, signin_server):
     ctx, page, reqs = new_page(browser)
     try:
         page.goto(f"{signin_server.url}/trend?region={SHIFENG}&year=2023")
-        wait_idle(page)
-        main = page.locator('[data-testid="stMain"]')
+        assert urlsplit(page.url).path == "/signin"                  # the sign-in page (minsheng/web.py)
         assert page.locator('[data-testid="stSidebarNav"]').count() == 0
         assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
         page.get_by_label("用户名").fill("analyst01")
         page.get_by_label("密码", exact=True).fill("wrong-password")
         page.get_by_role("button", name="登录").click()
-        wait_idle(page)
-        assert "用户名或密码错误" in main.inner_text()
+        page.wait_for_load_state()
+        assert "用户名或密码错误" in page.locator(".err").inner_text()
         page.get_by_label("用户名").fill("analyst01")
         page.get_by_label("密码", exact=True).fill("Kennwort-2026")
         page.get_by_role("button", name="登录").click()
+        page.wait_for_url("**/trend?**")
         wait_idle(page)
         page.wait_for_function(DRAWN_JS["trend"], timeout=30_000)
+        main = page.locator('[data-testid="stMain"]')
         assert page.locator("h1").first.inner_text().strip() == "趋势"
         assert "石峰区 · " in main.inner_text() and f"region={SHIFENG}" in page.url
         sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
@@ -643,9 +645,8 @@ def test_sign_in_with_the_users_file(browser, signin_server):
         assert page.get_by_role("button", name="下载 PNG").count() > 0
         assert not problems_on(page), problems_on(page)
         page.get_by_role("button", name="退出登录").click()
-        # the rerun can start later than wait_idle's settle time on a busy machine: wait for the form
+        page.wait_for_url("**/signin?**")                            # the sign-in page again
         page.get_by_label("用户名").wait_for(state="visible", timeout=30_000)
-        wait_idle(page)
         assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
         assert not reqs.external(), reqs.external()
     finally:

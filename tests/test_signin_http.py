@@ -380,6 +380,9 @@ def test_a_websocket_cannot_resume_a_session_signed_in_with_another_cookie(app):
     own = websocket(app, headers=[*admin._cookie_header("/"), ("sec-websocket-protocol", asks)])
     assert own[1]["text"] == "hello " + asks                            # the same browser reconnecting keeps it
     assert websocket(app, headers=[("sec-websocket-protocol", asks)])[0]["code"] == 1008
+    unknown = "streamlit, xsrf-token, never-seen-here"                  # an id no run of this cookie had: dropped
+    assert websocket(app, headers=[*admin._cookie_header("/"), ("sec-websocket-protocol", unknown)])[1]["text"] \
+        == "hello streamlit, xsrf-token, "
 
 
 # --- headers -------------------------------------------------------------------------------------------------------
@@ -425,3 +428,23 @@ def test_the_sessions_folder_is_private(app):
     assert all(p.stat().st_mode & 0o077 == 0 for p in folder.iterdir())
     rec = json.loads(next(folder.iterdir()).read_text(encoding="utf-8"))
     assert set(rec) == {"user", "created", "seen", "source", "agent", "method", "purpose", "fingerprint"}
+
+
+def test_the_users_command_hands_out_a_one_time_password(app, users):
+    env = dict(os.environ, MINSHENG_USERS=str(users / "users.json"), MINSHENG_AUDIT=str(users / "audit.log"))
+    env.pop("MINSHENG_DATA", None)  # the bundled demo data: 株洲市 is in its regions table
+    r = subprocess.run([sys.executable, "-m", "minsheng", "users", "add", "clerk07", "--role", "viewer", "--area",
+                        CITY, "--one-time"], text=True, capture_output=True, cwd=ROOT, env=env, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    [once] = re.findall(r"一次性密码[^：]*：(\S+)", r.stdout)
+    assert len(once) == 12 and once not in (users / "users.json").read_text() + (users / "audit.log").read_text()
+    b = Browser(app)
+    assert urlsplit(b.sign_in("clerk07", once).location).path == "/signin/password"
+    old = Browser(app)
+    old.sign_in("viewer01", PW)
+    r = subprocess.run([sys.executable, "-m", "minsheng", "users", "passwd", "viewer01", "--one-time"], text=True,
+                       capture_output=True, cwd=ROOT, env=env, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0 and old.get("/").status == 303            # a reset ends the sessions
+    [again] = re.findall(r"一次性密码[^：]*：(\S+)", r.stdout)
+    assert urlsplit(Browser(app).sign_in("viewer01", again).location).path == "/signin/password"

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from minsheng import audit, auth
+from minsheng import audit, auth, sessions
 
 ALLOW_ENV = "MINSHENG_ALLOW_NO_LOGIN"
 LOCAL_HOSTS_ENV = "MINSHENG_LOCAL_HOSTS"        # more host names a local browser may use (comma-separated)
@@ -62,8 +62,6 @@ def user() -> auth.User | None:
 def token() -> str | None:
     """The session cookie's token this run came with (minsheng/sessions.py). AppTest has no browser and no
     cookies: there, and only there, the token is taken from session state (HARNESS)."""
-    from minsheng import sessions
-
     try:
         jar = st.context.cookies
         if headers():
@@ -76,8 +74,6 @@ def token() -> str | None:
 
 def cookie_digest() -> str:
     """What BOUND must equal for this run's user to count: the digest of its session cookie ("" without one)."""
-    from minsheng import sessions
-
     t = token()
     return sessions.digest(t) if t else ""
 

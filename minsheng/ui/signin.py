@@ -11,6 +11,7 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 from streamlit import config
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from minsheng import audit, auth, sessions, web
@@ -125,8 +126,6 @@ def here() -> str:
 
 def redirect(url: str) -> None:
     """Send the browser to `url` (a path of this server): the message st.login and st.logout send."""
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
     ctx = get_script_run_ctx()
     if ctx is not None:
         msg = ForwardMsg()
