@@ -12,8 +12,9 @@ a fingerprint of the user's role, area and password hash at that moment (auth.fi
   longer matches. The `users` changes also delete the files (auth calls revoke), but the check does not
   depend on that: a session of a changed user is refused even if its file is still there.
 
-`check` is called on every script run and every media request; it rewrites the file at most once a
-TOUCH seconds (to move the idle deadline), so a busy page costs one small read, not a write.
+`check` is called on every script run and every media request; the last request's time is the file's
+modification time, moved at most once a TOUCH seconds (os.utime: it cannot bring back a file that a sign-out
+in another tab deleted meanwhile, as a rewrite could), so a busy page costs one small read, not a write.
 A session may be for one purpose only ("change-password": a one-time password was right and a new one must
 be set before the app opens); `check` refuses it for any other.
 """
@@ -111,8 +112,10 @@ def _path(key: str) -> Path:
 
 def _read(path: Path) -> Session | None:
     try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-        return Session(key=path.stem, user=str(rec["user"]), created=float(rec["created"]), seen=float(rec["seen"]),
+        with open(path, encoding="utf-8") as f:
+            seen = os.fstat(f.fileno()).st_mtime
+            rec = json.loads(f.read())
+        return Session(key=path.stem, user=str(rec["user"]), created=float(rec["created"]), seen=seen,
                        source=str(rec.get("source") or ""), agent=str(rec.get("agent") or ""),
                        method=str(rec.get("method") or "password"), purpose=str(rec.get("purpose") or APP),
                        fingerprint=str(rec["fingerprint"]))
@@ -122,9 +125,10 @@ def _read(path: Path) -> Session | None:
 
 def _write(s: Session) -> None:
     folder().mkdir(mode=0o700, parents=True, exist_ok=True)
-    files.write_json(_path(s.key), {"user": s.user, "created": s.created, "seen": s.seen, "source": s.source[:200],
-                                    "agent": s.agent[:200], "method": s.method, "purpose": s.purpose,
-                                    "fingerprint": s.fingerprint}, mode=0o600)
+    path = _path(s.key)
+    files.write_json(path, {"user": s.user, "created": s.created, "source": s.source[:200], "agent": s.agent[:200],
+                            "method": s.method, "purpose": s.purpose, "fingerprint": s.fingerprint}, mode=0o600)
+    os.utime(path, (s.seen, s.seen))
 
 
 def _remove(key: str) -> bool:
@@ -178,12 +182,13 @@ def check(token: str | None, purpose: str = APP) -> Session | None:
     if s.purpose != purpose:
         return None
     if now - s.seen >= TOUCH:
-        s = Session(**{**s.__dict__, "seen": now})
         try:
-            if _path(key).exists():  # not brought back after a sign-out in another tab
-                _write(s)
+            os.utime(_path(key), (now, now))
+        except FileNotFoundError:
+            return None  # signed out (in another tab) a moment ago
         except OSError:
             pass  # a read-only disk: the session stays valid until its recorded deadline
+        s = Session(**{**s.__dict__, "seen": now})
     return s
 
 

@@ -265,9 +265,10 @@ def sign_in_page(next_url: str, csrf: str, *, error: str | None = None, note: st
             f'<input type="hidden" name="csrf" value="{html.escape(csrf)}">'
             f'<input type="hidden" name="next" value="{html.escape(next_url)}">'
             f'<label for="name">{html.escape(T("用户名"))}</label>'
-            f'<input type="text" id="name" name="name" value="{html.escape(name)}" autocomplete="username" required autofocus>'
-            f'<label for="password">{html.escape(T("密码"))}</label>'
-            f'<input type="password" id="password" name="password" autocomplete="current-password" required>'
+            f'<input type="text" id="name" name="name" value="{html.escape(name)}" autocomplete="username" required'
+            f'{"" if name else " autofocus"}><label for="password">{html.escape(T("密码"))}</label>'
+            f'<input type="password" id="password" name="password" autocomplete="current-password" required'
+            f'{" autofocus" if name else ""}>'
             f'<button type="submit">{html.escape(T("登录"))}</button></form>')
     return _page(T("登录") + " · " + T("民生指标看板"), body, lang)
 
@@ -567,7 +568,7 @@ class Guard:
             return await _refuse(scope, receive, send, 404)
         if kind == "http":
             send = _with_headers(send, security_headers(path))
-        if not sign_in_required() or _public(rel):
+        if _public(rel) or not sign_in_required():  # public first: static files need no read of the users file
             return await self.app(scope, receive, send)
         token = _cookies(scope).get(sessions.COOKIE)
         live = sessions.check(token) if token else None

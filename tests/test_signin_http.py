@@ -427,7 +427,7 @@ def test_the_sessions_folder_is_private(app):
     assert folder.stat().st_mode & 0o077 == 0
     assert all(p.stat().st_mode & 0o077 == 0 for p in folder.iterdir())
     rec = json.loads(next(folder.iterdir()).read_text(encoding="utf-8"))
-    assert set(rec) == {"user", "created", "seen", "source", "agent", "method", "purpose", "fingerprint"}
+    assert set(rec) == {"user", "created", "source", "agent", "method", "purpose", "fingerprint"}
 
 
 def test_the_users_command_hands_out_a_one_time_password(app, users):
