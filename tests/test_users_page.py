@@ -254,3 +254,19 @@ def test_hostile_region_names_stay_text(users, tmp_path, monkeypatch):
     assert [s for _, s in sources if any(sign in _ESCAPED.sub("", s) for sign in SIGNS)] == []
     assert any(placed["regions"][JIA][:8] in _ESCAPED.sub(lambda m: m.group(0)[1], s).replace("\u2060", "")
                for _, s in sources)                                       # the names are there, escaped
+
+
+def test_single_user_mode_shows_the_log_and_no_user_forms(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINSHENG_USERS", str(tmp_path / "users.json"))     # none: local single-user mode
+    monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
+    audit.record("export", "本机用户", {"page": "数据", "format": "csv", "rows": 12, "indicators": ["x"]}, "localhost")
+    audit.record("import", "clerk", {"file": "a.csv", "ok": False, "error": "文件为空"}, "cli")
+    at = start()
+    at.switch_page(PAGE).run()
+    ok(at)
+    assert "users add" in texts(at.info) and not at.text_input and at.selectbox(key="usr_log_user")
+    rows = log_rows(at)
+    assert list(rows["用户"]) == ["clerk", "本机用户"] and list(rows["结果"]) == ["失败", ""]
+    assert "错误：文件为空" in rows["详情"][0] and rows["详情"][1] == "页面：数据；格式：csv；行数：12"
+    at.selectbox(key="usr_log_user").set_value("clerk").run()
+    assert list(log_rows(at)["用户"]) == ["clerk"]

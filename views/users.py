@@ -15,10 +15,10 @@ PER_USER = ("usr_role", "usr_area", "usr_rm_sure", "usr_session")
 
 
 def inputs(tabs, people: list, lines: list) -> dict:
-    """The user to manage and the audit log's filters."""
-    with tabs[1]:
-        label = {u.name: f"{u.name}（{T(auth.ROLE_ZH[u.role])} · {tree.label(u.area)}）" for u in people}
-        name = st.selectbox(T("选择用户"), list(label), format_func=label.get, key="usr_pick")
+    """The user to manage (none in single-user mode: no tab for it) and the audit log's filters."""
+    label = {u.name: f"{u.name}（{T(auth.ROLE_ZH[u.role])} · {tree.label(u.area)}）" for u in people}
+    with tabs[1] or st.empty():
+        name = st.selectbox(T("选择用户"), list(label), format_func=label.get, key="usr_pick") if people else None
         if st.session_state.get(PICKED) != name:  # another user: their own values, not the last one's choices
             for k in PER_USER:
                 st.session_state.pop(k, None)
@@ -136,12 +136,13 @@ def manage(u: auth.User, live: list) -> None:
 
 
 def render(tabs, f: dict, d: dict, people: list) -> None:
-    with tabs[0]:
-        st.dataframe(accounts.users_table(people, tree, d["counts"]), hide_index=True, width="stretch")
-        st.subheader(T("添加用户"))
-        add_form()
-    with tabs[1]:
-        manage(f["user"], d["live"])
+    if tabs[0] is not None:
+        with tabs[0]:
+            st.dataframe(accounts.users_table(people, tree, d["counts"]), hide_index=True, width="stretch")
+            st.subheader(T("添加用户"))
+            add_form()
+        with tabs[1]:
+            manage(f["user"], d["live"])
     with tabs[2]:
         shown = min(len(d["log"]), accounts.LOG_ROWS)
         st.caption(T("共 {n} 条记录，按时间倒序显示最新的 {shown} 条。", n=len(d["log"]), shown=shown))
@@ -152,18 +153,17 @@ sc, T = frame.start(period=text.T("用户、登录与审计日志"))
 if not session.can("manage_users"):
     st.error(T("无权限：用户管理仅限管理员。"), icon=":material/block:")
     st.stop()
-if session.is_local():
+local, me, tree = session.is_local(), session.user(), data.tree()
+if local:  # a user added here would sign the local admin out: the first one comes from the command line
     st.info(T("本机单用户模式没有用户，也无需登录。用命令行添加第一位管理员（python -m minsheng users add 用户名 "
               "--role admin --area 区划代码）后，看板即要求登录，此页可管理其区域内的用户。"), icon=":material/info:")
-else:
-    me, tree = session.user(), data.tree()
-    areas = [c for c in tree.order if tree.levels[c] != "village" or c == me.area]
-    role_zh, area_zh = (lambda r: T(auth.ROLE_ZH[auth.Role[r]])), (lambda c: f"{tree.indented(c)}（{c}）")
-    people = accounts.in_scope(auth.list_users(), tree)
-    lines = accounts.visible(audit.read(None), {u.name for u in people} | {me.name}, data.top_areas() == {me.area})
-    said()
-    tabs = st.tabs([T("用户"), T("管理用户"), T("审计日志")], key="usr_tabs")
-    f = inputs(tabs, people, lines)
-    d = load(f, lines)
-    render(tabs, f, d, people)
+areas = [c for c in tree.order if tree.levels[c] != "village" or c == me.area]
+role_zh, area_zh = (lambda r: T(auth.ROLE_ZH[auth.Role[r]])), (lambda c: f"{tree.indented(c)}（{c}）")
+people = [] if local else accounts.in_scope(auth.list_users(), tree)
+lines = accounts.visible(audit.read(None), {u.name for u in people} | {me.name}, local or data.top_areas() == {me.area})
+said()
+tabs = (None, None, st.container()) if local else st.tabs([T("用户"), T("管理用户"), T("审计日志")], key="usr_tabs")
+f = inputs(tabs, people, lines)
+d = load(f, lines)
+render(tabs, f, d, people)
 frame.footer(sc, [])
