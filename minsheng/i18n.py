@@ -283,3 +283,60 @@ EN.update({
         "no sign-in pages and no security headers, so it has stopped.",
     "用户名或密码错误": "Wrong user name or password", "账户已停用": "This account is disabled",
 })
+
+# 用户管理 (views/users.py)
+EN.update({
+    "用户管理": "Users", "用户、登录与审计日志": "Users, sign-ins and the audit log",
+    "用户": "User", "管理用户": "Manage a user", "审计日志": "Audit log", "选择用户": "User to manage",
+    "无权限：用户管理仅限管理员。": "Not allowed: only administrators manage users.",
+    "本机单用户模式没有用户，也无需登录。用命令行添加第一位管理员（python -m minsheng users add 用户名 "
+    "--role admin --area 区划代码）后，看板即要求登录，此页可管理其区域内的用户。":
+        "Local single-user mode has no users and no sign-in. Add the first administrator on the command line "
+        "(python -m minsheng users add NAME --role admin --area CODE); the dashboard then requires sign-in, and this "
+        "page manages the users within the administrator's region.",
+    "角色": "Role", "邮箱": "Email", "邮箱（可选）": "Email (optional)", "统一身份认证登录时用于匹配本账户":
+        "Used to match this account at single sign-on", "1–64 个字母、数字、汉字或 . _ @ -":
+        "1–64 letters, digits, Chinese characters or . _ @ -",
+    "添加用户": "Add user", "已添加用户 {name}。": "User {name} added.",
+    "{name} 的一次性密码如下，只显示这一次：请交给本人，首次登录时须改为自己的密码。":
+        "The one-time password of {name}, shown this once: hand it to them in person; they must set their own at "
+        "the first sign-in.",
+    "无权限：区域 {code} 不在你管理的范围内": "Not allowed: region {code} is outside the region you manage",
+    "无法写入用户文件或审计日志：{error}": "Cannot write the users file or the audit log: {error}",
+    "这是你自己的账户：不能停用、删除自己，不能降低自己的角色、改动自己的区域或重置自己的密码——"
+    "否则你会当场失去管理权限，甚至无人能管理这些用户。如需更改，请另一位管理员操作。":
+        "This is your own account: you cannot disable or remove yourself, lower your own role, change your own "
+        "region or reset your own password. You would lose the right to manage at once, and perhaps nobody could "
+        "manage these users. Ask another administrator.",
+    "保存角色": "Save role", "保存区域": "Save region",
+    "{name} 的角色已改为{role}，其登录已结束。": "{name} is now {role}; their sign-ins have ended.",
+    "{name} 的区域已改为{area}，其登录已结束。": "The region of {name} is now {area}; their sign-ins have ended.",
+    "启用": "Enable", "已启用 {name}。": "{name} enabled.", "停用": "Disable",
+    "已停用 {name}，其登录已结束。": "{name} disabled; their sign-ins have ended.",
+    "重置密码": "Reset password", "生成一次性密码（只显示一次），本人首次登录时须改为自己的密码；其登录全部结束":
+        "Makes a one-time password (shown once) that they must replace at the next sign-in; ends their sign-ins",
+    "已重置 {name} 的密码，其登录已结束。": "Password of {name} reset; their sign-ins have ended.",
+    "确认删除（审计日志中的记录保留）": "Confirm removal (the audit log keeps their lines)", "删除用户": "Remove user",
+    "已删除用户 {name}。": "User {name} removed.",
+    "进行中的登录": "Signed-in sessions", "没有进行中的登录。": "No one is signed in with this account.",
+    "登录编号": "Session", "登录时间": "Signed in", "最近活动": "Last active", "到期": "Ends", "方式": "Method",
+    "结束此登录": "End this session", "结束全部登录": "End all sessions", "已结束登录 {short}。": "Session {short} ended.",
+    "已结束 {name} 的全部登录。": "Every session of {name} ended.",
+    "全部用户": "All users", "全部事件": "All events", "事件": "Event", "做了操作的用户，或被操作的用户":
+        "The user who acted, or the user acted on", "“全部事件”不列出已有结果记录的操作意图":
+        "“All events” leaves out the intent lines whose outcome is recorded",
+    "共 {n} 条记录，按时间倒序显示最新的 {shown} 条。": "{n} lines; the newest {shown} shown, newest first.",
+    "用户名": "User name", "需改密码": "Must change password", "登录数": "Sessions", "创建时间": "Created",
+    "已停用": "disabled", "已锁定": "locked", "正常": "active", "是": "yes", "否": "no",
+    "时间": "Time", "对象": "Subject", "详情": "Details", "结果": "Outcome", "成功": "succeeded", "失败": "failed",
+    "见其结果记录": "see its outcome", "未记录结果": "no outcome recorded",
+    "登录失败": "sign-in failed", "登录结束": "signed out", "初始化数据目录": "data folder created", "回退": "rollback",
+    "导出": "export", "用户变更": "users change", "操作意图（先于操作记录）": "intent (written before a change)",
+    "设置密码": "set password", "恢复单用户模式": "back to single-user mode",
+    "本人退出": "signed out", "被管理员结束": "ended by an administrator", "已过期": "expired", "密码错误": "wrong password",
+    "用户名不存在": "unknown user name", "账户锁定中": "account locked", "失败过多，账户已锁定": "too many failures, locked",
+    "超出逐条记录上限（合计）": "over the per-line cap (a total)", "同一地址尝试过多": "too many tries from one address",
+    "统一身份认证": "single sign-on", "操作": "change", "原因": "reason", "结束登录数": "sessions ended",
+    "操作者": "by", "页面": "page", "格式": "format", "行数": "rows", "文件": "file", "回退到": "to", "回退前": "from",
+    "版本": "version", "次数": "count", "错误": "error", "新增": "new", "修改": "changed", "未变": "unchanged",
+})

@@ -65,6 +65,8 @@ DRAWN_JS = {
                       && !!document.querySelector('[data-testid="stDownloadButton"]')""",
     "import": """() => !!document.querySelector('[data-testid="stFileUploader"]')
                         && !!document.querySelector('[data-testid="stDataFrame"]')""",
+    # single-user mode (the test server's): the page says how to add the first user
+    "users": """() => !!document.querySelector('[data-testid="stMain"] [data-testid="stAlert"]')""",
 }
 
 # Draws one character at a time in a canvas with the given CSS font and compares its pixels with

@@ -18,7 +18,7 @@ from minsheng.ui import pages  # noqa: E402
 pytestmark = pytest.mark.browser
 
 W, H = 1920, 1080
-SLIDE_PAGES = {p.key: "/" + p.url for p in pages.PAGES if p.key != "import"}
+SLIDE_PAGES = {p.key: "/" + p.url for p in pages.BROWSE}  # not 导入 or 用户管理: nobody presents them
 
 # What the screen shows: the main area's full height, and every visible thing drawn (a text, a
 # canvas, a chart's marks) whose box reaches into the footer's. Containers are left out: their boxes

@@ -92,6 +92,13 @@ def tree() -> region_tree.Tree:
     return _tree(version(), area())
 
 
+def top_areas() -> set[str]:
+    """The codes at the top of the whole region table (a city's own, or several: the demo has two cities). An
+    admin whose area is the only one sees every region, and 用户管理 shows them also the audit lines of names
+    not (or no longer) in the users file, whose area nobody can tell."""
+    return set(_tree(version(), None).roots)
+
+
 def indicators() -> pd.DataFrame:
     return _indicators(version())
 

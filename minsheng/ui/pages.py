@@ -27,6 +27,7 @@ PAGES = (
     Page("goals", "views/goals.py", "goals", "目标", ":material/flag:"),
     Page("explore", "views/explore.py", "data", "数据", ":material/table:"),
     Page("import", "views/import_page.py", "import", "导入", ":material/upload_file:", action="import"),
+    Page("users", "views/users.py", "users", "用户管理", ":material/manage_accounts:", action="manage_users"),
 )
 DEFAULT = PAGES[0]
 # Shown instead of every browsing page while the store lacks regions, indicators or values (a new
