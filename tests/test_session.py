@@ -301,6 +301,37 @@ def test_import_commit_is_audited(users, tmp_path, monkeypatch):
     assert all(json.dumps(x, ensure_ascii=False).count(PW) == 0 for x in events())
 
 
+def test_a_rollback_clicked_after_the_session_ended_changes_nothing(users, tmp_path, monkeypatch):
+    # 回退 is a callback: Streamlit runs it before the script, so before the gate checks the cookie again
+    import shutil
+
+    from minsheng import store
+
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data)
+    monkeypatch.setenv("MINSHENG_DATA", str(data))
+    good = ("指标编码,区划代码,时期,数值\nmz_dibao_urban_persons,430204901000,2026-11,120\n").encode("utf-8-sig")
+    at = as_user("admin01", "import")
+    at.file_uploader(key="imp_file").set_value(("石峰区11月.csv", good, "text/csv")).run()
+    at.button(key="imp_commit").click().run()
+    before = store.history(data)
+    at.selectbox(key="imp_rollback_to").set_value(store.BASE).run()
+    at.checkbox(key="imp_rollback_sure").check().run()
+    sessions.revoke("admin01")                                   # signed out elsewhere, or revoked by another admin
+    at.button(key="imp_rollback").click().run()
+    assert store.history(data) == before and not events("rollback")
+    at = as_user("admin01", "import")                            # the same for an admin demoted meanwhile
+    at.selectbox(key="imp_rollback_to").set_value(store.BASE).run()
+    at.checkbox(key="imp_rollback_sure").check().run()
+    token = at.session_state[session.HARNESS]
+    path = auth.users_path()
+    rec = json.loads(path.read_text(encoding="utf-8"))
+    rec["users"]["admin01"]["role"] = "viewer"                   # an edit of the file the session check sees
+    path.write_text(json.dumps(rec), encoding="utf-8")
+    at.button(key="imp_rollback").click().run()
+    assert store.history(data) == before and not events("rollback") and sessions.check(token) is None
+
+
 def test_sign_in_strings_have_english():
     import ast
 

@@ -142,7 +142,7 @@ def roll_back(target: str) -> None:
     st.session_state["imp_rollback_sure"] = False
     was = next((h["id"] for h in changes.history() if h.get("current")), None)
     outcome.attempt(lambda **who: changes.rollback(target, user_area=user_area(), **who, **{"from": was}),
-                    f"已回退到 {target} 的内容（新版本 {{version}}）。", "回退失败：{error}", later=True)
+                    f"已回退到 {target} 的内容（新版本 {{version}}）。", "回退失败：{error}", later=True, action="rollback")
 
 
 sc, _ = frame.start(period="数据导入与版本")  # the 导入 page stays Chinese

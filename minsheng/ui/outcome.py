@@ -18,9 +18,15 @@ from minsheng.ui.text import md
 _KEPT = "_ms_outcome"
 
 
-def attempt(change: Callable, done: str, failed: str, *, later: bool = False) -> bool:
+def attempt(change: Callable, done: str, failed: str, *, later: bool = False, action: str = "import") -> bool:
     """Run `change` (minsheng/changes.py) as the signed-in user and say how it went: now, or — `later`
-    — at the page's next draw. `done` may name the new {version}, `failed` the {error}."""
+    — at the page's next draw. `done` may name the new {version}, `failed` the {error}. The user is checked
+    again first (session.recheck): a callback runs before the sign-in gate, so a session that ended a moment
+    ago, or a user whose rights were taken away, must not make one more change."""
+    u = session.recheck()
+    if u is None or not u.can(action):
+        _say("error", "未做任何更改：登录已结束或权限已变更，请重新登录。", later)
+        return False
     actor, source = session.actor()
     try:
         version = change(actor=actor, source=source)

@@ -59,6 +59,18 @@ def user() -> auth.User | None:
     return u if u == LOCAL or bound == cookie_digest() else None
 
 
+def recheck() -> auth.User | None:
+    """The signed-in user checked again against the server now: for a change made from a widget callback,
+    which Streamlit runs before the script (and so before the gate). None when the session has ended or the
+    user is gone, disabled or changed since the last run."""
+    u = user()
+    if u is None or u == LOCAL or oidc_configured():
+        return u
+    live = sessions.check(token())
+    fresh = auth.get_user(live.user) if live is not None and live.user == u.name else None
+    return fresh if fresh is not None and not fresh.disabled else None
+
+
 def token() -> str | None:
     """The session cookie's token this run came with (minsheng/sessions.py). AppTest has no browser and no
     cookies: there, and only there, the token is taken from session state (HARNESS)."""
