@@ -15,6 +15,14 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 STATUS_COLORS = {"已完成": "#009E73", "超序时": "#0072B2", "滞后": "#E69F00", "严重滞后": "#D55E00"}
 FONT = "Noto Sans CJK SC, Noto Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
 
+# The config of every st.plotly_chart. The modebar of Streamlit's plotly.js (v4) would offer "Download plot
+# as a PNG" (toImage) to anyone, with no role check and no audit line; downloadJson (the figure with its data,
+# when a figure asks for it) and sendChartToCloud (Share chart, which posts the data to a server) would hand
+# the data out too. Pictures are exported through the audited 下载 PNG / SVG buttons (minsheng/ui/exports.py);
+# zoom, pan, reset and Streamlit's fullscreen stay. tests/test_viewer_downloads.py reads the bundle's buttons.
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["toImage", "downloadJson", "sendChartToCloud"],
+                 "showSendToCloud": False}
+
 
 def _slim_template() -> go.layout.Template:
     # plotly_white's layout and the defaults of the trace types we draw: assigning the whole

@@ -146,7 +146,7 @@ EN.update({
     "上传": "Upload", "单个文件不超过 {mb} MB · {types}": "Up to {mb} MB per file · {types}",
     "将文件拖到这里": "Drop the file here", "跳到正文": "Skip to main content", "运行中…": "Running…", "停止": "Stop",
     "显示/隐藏列": "Show/hide columns", "搜索": "Search", "全屏": "Fullscreen", "退出全屏": "Close fullscreen",
-    "下载为 PNG 图片": "Download plot as a PNG", "框选放大": "Zoom", "平移": "Pan", "放大": "Zoom in", "缩小": "Zoom out",
+    "框选放大": "Zoom", "平移": "Pan", "放大": "Zoom in", "缩小": "Zoom out",
     "自动缩放": "Autoscale", "还原坐标轴": "Reset axes", "框选": "Box Select", "套索选择": "Lasso Select",
     "没有匹配的选项": "No results", "没有匹配的选项，或已选满 {n} 项": "No results, or {n} already chosen",
 })

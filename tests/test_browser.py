@@ -622,6 +622,7 @@ def test_sign_in_with_the_users_file(browser, signin_server):
     for an analyst, 退出登录 returns to the form; sign-ins are in the audit log."""
     ctx, page, reqs = new_page(browser)
     try:
+        # the deep link without a session is the HTML sign-in page (minsheng/web.py), which names it as next
         page.goto(f"{signin_server.url}/trend?region={SHIFENG}&year=2023")
         assert urlsplit(page.url).path == "/signin"                  # the sign-in page (minsheng/web.py)
         assert page.locator('[data-testid="stSidebarNav"]').count() == 0

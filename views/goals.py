@@ -75,7 +75,7 @@ def render_chart(sel: Selection, g: pd.DataFrame, elapsed: float, fig, prov) -> 
                    help=T("截至{year}年{month}月底，全年已过 {month}/12", year=sel.year, month=sel.as_of))
     for col, s in zip(cols[1:], reversed(metrics.STATUSES)):
         col.metric(T(s), T("{n} 项", n=int(counts.get(s, 0))))
-    st.plotly_chart(fig, key="goals_chart", config={"displaylogo": False}, on_select=tasks.chart_selected,
+    st.plotly_chart(fig, key="goals_chart", config=charts.PLOTLY_CONFIG, on_select=tasks.chart_selected,
                     selection_mode="points")  # a click on a bar opens its task (?task=)
     exports.chart_buttons(fig, prov, key="goals_chart", sel=sel)
 

@@ -9,7 +9,7 @@ import streamlit as st
 from minsheng import changes, export, safe_cells, vocab
 from minsheng.ingest import pipeline, readers, start, template
 from minsheng.ingest.problems import as_frame
-from minsheng.ui import data, frame, grids, outcome, session, text
+from minsheng.ui import data, exports, frame, grids, outcome, session, text
 
 KIND_LABEL = {None: "自动识别", **vocab.FILES.labels}
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -91,7 +91,9 @@ def render_templates(indicators: pd.DataFrame) -> None:
         st.caption("模板含“说明”工作表、列名批注，以及指标编码、区划代码的下拉选项。" + start.order_note(data.first_run()))
         regions = data.regions()
         for col, kind in zip(st.columns(len(vocab.FILES.codes)), vocab.FILES.codes):
-            col.download_button(f"{vocab.FILES.label(kind)}模板", template.template_bytes(kind, indicators, regions),
+            col.download_button(f"{vocab.FILES.label(kind)}模板",
+                                exports.audited(lambda kind=kind: template.template_bytes(kind, indicators, regions),
+                                                format="xlsx", template=kind, regions=len(regions)),
                                 file_name=f"{vocab.FILES.label(kind)}导入模板.xlsx", key=f"tpl_{kind}", on_click="ignore",
                                 mime=XLSX_MIME)
 
@@ -102,8 +104,11 @@ def render(plan: pipeline.Plan) -> None:
     st.markdown(f"**{text.md(plan.file)}** · {vocab.FILES.label(plan.kind)} · SHA-256 `{plan.sha256[:12]}…`")
     if plan.problems:
         table = problems_table(plan.problems, len(errors), "有错误时不能导入，请修改文件后重新上传。" if errors else "")
-        st.download_button("下载问题清单（CSV）", export.to_csv(table), f"{safe_cells.file_name(plan.file)}_问题清单.csv",
-                           mime="text/csv", key="imp_problems", on_click="ignore")
+        st.download_button("下载问题清单（CSV）",
+                           exports.audited(lambda: export.to_csv(table), format="csv", problems=len(plan.problems),
+                                           file=plan.file, sha256=plan.sha256),
+                           f"{safe_cells.file_name(plan.file)}_问题清单.csv", mime="text/csv", key="imp_problems",
+                           on_click="ignore")
     if errors:
         return
     c = plan.counts

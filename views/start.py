@@ -4,7 +4,7 @@ import streamlit as st
 
 from minsheng import vocab
 from minsheng.ingest import start, template
-from minsheng.ui import data, frame, pages, session
+from minsheng.ui import data, exports, frame, pages, session
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -14,26 +14,32 @@ def load() -> list[start.Step]:
     return start.steps(data.loaded())
 
 
-def render_step(number: int, step: start.Step) -> None:
+def render_step(number: int, step: start.Step, downloads: bool) -> None:
     with st.container(border=True):
         left, right = st.columns([4, 1])
         mark = ":green-badge[:material/check: " if step.done else ":gray-badge["
         left.markdown(f"**{number}. {step.title}**{'（可选）' if step.optional else ''}　{mark}{step.status}]")
         left.caption(step.what + "。" + start.template_hint(step.kind))
-        if step.kind in vocab.FILES:
-            # the template lists the regions and indicators already loaded in its drop-downs
-            right.download_button(f"{vocab.FILES.label(step.kind)}模板",
-                                  template.template_bytes(step.kind, data.indicators(), data.regions()),
-                                  file_name=f"{vocab.FILES.label(step.kind)}导入模板.xlsx", mime=XLSX_MIME,
-                                  key=f"start_tpl_{step.kind}", on_click="ignore", icon=":material/download:")
+        if downloads and step.kind in vocab.FILES:
+            # the template lists the regions and indicators already loaded in its drop-downs (the user's
+            # area's): a download like any other, for the roles that export, built when clicked and audited
+            kind, indicators, regions = step.kind, data.indicators(), data.regions()
+            right.download_button(f"{vocab.FILES.label(kind)}模板",
+                                  exports.audited(lambda: template.template_bytes(kind, indicators, regions),
+                                                  format="xlsx", template=kind, regions=len(regions)),
+                                  file_name=f"{vocab.FILES.label(kind)}导入模板.xlsx", mime=XLSX_MIME,
+                                  key=f"start_tpl_{kind}", on_click="ignore", icon=":material/download:")
 
 
 def render(steps: list[start.Step]) -> None:
     st.markdown("数据目录中还没有可显示的数据。请按下列顺序导入：先导入**区划代码表**（其余文件都按区划代码对应），"
                 "再导入**指标目录**，然后是各地报送的**指标数据**；目标任务和边界可随后补充。"
                 "区划、指标和指标数据都导入后，各页面即显示数据。")
+    downloads = session.can("export")
+    if not downloads:
+        st.caption("下载填报模板需要“分析”或“管理员”角色。")
     for number, step in enumerate(steps, 1):
-        render_step(number, step)
+        render_step(number, step, downloads)
     if not steps[0].done and session.mode() != "single":  # a signed-in admin imports inside an area: none yet
         st.warning(start.FIRST_REGIONS_BY_AREA, icon=":material/info:")
     if session.can("import"):

@@ -109,7 +109,7 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
         joined = lineage.note(lineage.predecessors(sel.region, data.tree().heirs))  # 2018 年前为株洲县
         sub = part.subtitle(basis(sel, row, d), comparable.basis(d, sel.view), T("来源：") + source, joined)
         fig = charts.trend(d, row | {"name_zh": text.name(row)}, names, sel.region, sel.view, sub, sel.grain, sel.lang)
-        st.plotly_chart(fig, key=f"trend_{ind_id}", config={"displaylogo": False},
+        st.plotly_chart(fig, key=f"trend_{ind_id}", config=charts.PLOTLY_CONFIG,
                         height=SLIDE_CHART if sel.present else "content")
         title = text.name(row) + ("" if sel.view == "value" else f"（{T(charts.view_label(row, sel.view))}）")
         prov = exports.provenance(part, title, charts.axis_unit(row, sel.view, sel.lang), source)

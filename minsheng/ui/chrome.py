@@ -61,8 +61,8 @@ def css(lang: str, upload_mb: int) -> str:
 # the tooltips of the toolbar over every table and chart (Streamlit's element toolbar), by aria-label
 TOOLBAR = {"Show/hide columns": "显示/隐藏列", "Search": "搜索", "Fullscreen": "全屏", "Close fullscreen": "退出全屏",
            "Download as CSV": "下载 CSV"}
-# Plotly's modebar over each chart (data-title of each button)
-MODEBAR = {"Download plot as a PNG": "下载为 PNG 图片", "Zoom": "框选放大", "Pan": "平移", "Zoom in": "放大",
+# Plotly's modebar over each chart (data-title of each button; it has no download: charts.PLOTLY_CONFIG)
+MODEBAR = {"Zoom": "框选放大", "Pan": "平移", "Zoom in": "放大",
            "Zoom out": "缩小", "Autoscale": "自动缩放", "Reset axes": "还原坐标轴", "Fullscreen": "全屏",
            "Box Select": "框选", "Lasso Select": "套索选择"}
 

@@ -148,7 +148,7 @@ def render_task(sel: Selection, g: pd.Series, shown: pd.Series, m: pd.DataFrame,
     # a slide (presentation mode) puts the subdivisions beside the chart, so the task fits one screen
     chart_at, table_at = st.columns([3, 2]) if sel.present and not below.empty else (st.container(), st.container())
     with chart_at:
-        st.plotly_chart(fig, key="task_chart", config={"displaylogo": False})
+        st.plotly_chart(fig, key="task_chart", config=charts.PLOTLY_CONFIG)
     with table_at:
         if below.empty:
             st.caption(T("下级区划没有设定该任务的目标。"))
