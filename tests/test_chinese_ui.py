@@ -317,3 +317,16 @@ def test_english_goals_and_trend_tables_count_ten_thousands_out():
     trend = app("trend", lang="en", inds="zw_xiangyiban_users").dataframe[0].value
     assert "Value (persons)" in trend.columns
     assert trend["Value (persons)"].str.replace(",", "").str.isdigit().all()  # whole persons, no 万 decimals
+
+
+def test_every_grid_shows_a_dash_for_a_missing_value():
+    # Streamlit draws a missing cell as the English word "None" unless told otherwise; the grids are canvases,
+    # so the visible-text checks above cannot see it
+    import ast
+
+    for path in [*(ROOT / "views").glob("*.py"), *(ROOT / "minsheng" / "ui").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "dataframe":
+                kw = {k.arg: k.value for k in node.keywords}
+                assert isinstance(kw.get("placeholder"), ast.Constant) and kw["placeholder"].value == "—", \
+                    f"{path.name}:{node.lineno}"

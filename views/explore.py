@@ -61,7 +61,7 @@ def render(sel: Selection, total: int, df: pd.DataFrame) -> None:
     st.caption(text.md(" · ".join(f"{k}{colon}{v}" for k, v in described) + " · " + shown))
     grid = grids.table(df, data.indicators(), sel.lang)  # names first, no ids, values in their precision
     for part in paging.show(paging.rows(grid, ROWS_PER_SLIDE)):  # presentation mode: a page of rows a slide
-        st.dataframe(part, hide_index=True, width="stretch", **paging.grid(len(part), cap=600),
+        st.dataframe(part, placeholder="—", hide_index=True, width="stretch", **paging.grid(len(part), cap=600),
                      column_config=grids.column_config(grid))
     if not exports.allowed():
         return

@@ -84,7 +84,7 @@ def render_table(sel: Selection, g: pd.DataFrame, table: pd.DataFrame, last: boo
     """The task table (one page of it on a slide); the notes under its last page."""
     style = {T(k): v for k, v in STATUS_STYLE.items()}
     styled = table.style.map(lambda v: style.get(v, ""), subset=[T("状态")])
-    st.dataframe(styled, hide_index=True, width="stretch", **paging.grid(len(table)), column_config=grids.widths(table) | {
+    st.dataframe(styled, placeholder="—", hide_index=True, width="stretch", **paging.grid(len(table)), column_config=grids.widths(table) | {
         T("完成率"): st.column_config.ProgressColumn(format="%.1f%%", min_value=0.0, max_value=100.0),
         T("序时进度"): st.column_config.NumberColumn(format="%.1f%%"),
         T("差距（个百分点）"): st.column_config.NumberColumn(format="%+.1f"),

@@ -63,7 +63,7 @@ def load(f: dict) -> pipeline.Plan | None:
 def problems_table(problems: list, errors: int, note: str = "") -> pd.DataFrame:
     table = as_frame(sorted(problems, key=lambda p: (p.level != "错误", p.sheet or "", p.row or 0)))
     (st.error if errors else st.warning)(f"发现 {errors} 个错误、{len(problems) - errors} 个警告。" + note)
-    st.dataframe(table, hide_index=True, width="stretch", height=min(420, 35 * (len(table) + 1) + 3))
+    st.dataframe(table, placeholder="—", hide_index=True, width="stretch", height=min(420, 35 * (len(table) + 1) + 3))
     return table
 
 
@@ -117,7 +117,7 @@ def render(plan: pipeline.Plan) -> None:
     if plan.changes is not None and not plan.changes.empty:
         st.markdown("**将被修改的内容（原 → 新）**")
         shown = grids.preview(plan.changes.head(500), plan.kind, data.indicators(), data.tree().labels)
-        st.dataframe(shown, hide_index=True, width="stretch", column_config=grids.column_config(shown))
+        st.dataframe(shown, placeholder="—", hide_index=True, width="stretch", column_config=grids.column_config(shown))
     confirmed = not warnings or st.checkbox(f"我已核实上述 {len(warnings)} 个警告，仍要导入", key="imp_confirm")
     if st.button("提交导入", type="primary", disabled=not confirmed or not (c.get("新增") or c.get("修改")),
                  key="imp_commit", icon=":material/cloud_upload:"):
@@ -130,7 +130,7 @@ def render(plan: pipeline.Plan) -> None:
 def render_history() -> None:
     hist, within = changes.history(user_area=user_area()), changes.area(user_area())
     st.subheader("历史版本", help=None if within.city_wide else f"只列出更改全部在{text.md(within.name)}内的版本")
-    st.dataframe(changes.history_table(hist), hide_index=True, width="stretch")
+    st.dataframe(changes.history_table(hist), placeholder="—", hide_index=True, width="stretch")
     older = changes.rollback_targets(user_area=user_area())
     if not older or not session.can("rollback"):
         return

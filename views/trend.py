@@ -122,7 +122,7 @@ def render(sel: Selection, s: pd.DataFrame, indicators: pd.DataFrame) -> tuple[l
             st.caption(T("标准类指标不加总：上级区划显示其本级标准。"))
         with st.expander(T("{name} · 数据表", name=text.md(text.name(row)))):
             rows = table(sel, d, row, names)
-            st.dataframe(rows, hide_index=True, width="stretch", column_config=grids.changes_config(rows, 3))
+            st.dataframe(rows, placeholder="—", hide_index=True, width="stretch", column_config=grids.changes_config(rows, 3))
     return sources, figures
 
 

@@ -126,7 +126,7 @@ def manage(u: auth.User, live: list) -> None:
     if not live:
         st.caption(T("没有进行中的登录。"))
         return
-    st.dataframe(accounts.sessions_table(live), hide_index=True, width="stretch")
+    st.dataframe(accounts.sessions_table(live), placeholder="—", hide_index=True, width="stretch")
     c1, c2, c3 = st.columns([2, 1, 1])
     short = c1.selectbox(T("登录编号"), [s.short for s in live], key="usr_session")
     if c2.button(T("结束此登录"), key="usr_revoke_one"):
@@ -138,7 +138,7 @@ def manage(u: auth.User, live: list) -> None:
 def render(tabs, f: dict, d: dict, people: list) -> None:
     if tabs[0] is not None:
         with tabs[0]:
-            st.dataframe(accounts.users_table(people, tree, d["counts"]), hide_index=True, width="stretch")
+            st.dataframe(accounts.users_table(people, tree, d["counts"]), placeholder="—", hide_index=True, width="stretch")
             st.subheader(T("添加用户"))
             add_form()
         with tabs[1]:
@@ -146,7 +146,7 @@ def render(tabs, f: dict, d: dict, people: list) -> None:
     with tabs[2]:
         shown = min(len(d["log"]), accounts.LOG_ROWS)
         st.caption(T("共 {n} 条记录，按时间倒序显示最新的 {shown} 条。", n=len(d["log"]), shown=shown))
-        st.dataframe(accounts.log_table(d["log"], tree, d["answered"]), hide_index=True, width="stretch")
+        st.dataframe(accounts.log_table(d["log"], tree, d["answered"]), placeholder="—", hide_index=True, width="stretch")
 
 
 sc, T = frame.start(period=text.T("用户、登录与审计日志"))

@@ -57,7 +57,7 @@ def ranking(show: pd.DataFrame, codes: list[str], column_config: dict, sel: Sele
     # names never cut (the grid's automatic width cut 来龙门街道)
     names = {c: st.column_config.TextColumn(width=grids.text_px(show[c], c, 420))
              for c in (T("区域"), T("所属县区")) if c in show.columns}
-    event = st.dataframe(show, hide_index=True, width="stretch", height=min(560, 35 * (len(show) + 1) + 3),
+    event = st.dataframe(show, placeholder="—", hide_index=True, width="stretch", height=min(560, 35 * (len(show) + 1) + 3),
                          column_config={**column_config, **names}, on_select="rerun",
                          selection_mode="single-row", key=key("map_rank", sel))
     return picked_row(event, codes)

@@ -172,7 +172,7 @@ def _below_table(below: pd.DataFrame, dec: int, u: str, brief: bool) -> None:
         t = t.drop(columns=[T("目标值"), T("完成")])
     style = {T(k): f"background-color: {c}; color: white; font-weight: 600" for k, c in charts.STATUS_COLORS.items()}
     row = 44 if brief else 35  # presentation mode's larger type makes taller rows: every row shows, no scroll
-    st.dataframe(t.style.map(lambda v: style.get(v, ""), subset=[T("状态")]), hide_index=True, width="stretch",
+    st.dataframe(t.style.map(lambda v: style.get(v, ""), subset=[T("状态")]), placeholder="—", hide_index=True, width="stretch",
                  height=row * (len(t) + 1) + 3, key="task_below")
 
 
