@@ -113,11 +113,14 @@ def _outcome(action: str, user: str | None, detail: dict, source: str | None, in
 
 
 def read(limit: int | None = 100) -> list[dict]:
-    """The last `limit` events (all if None), oldest first; a torn or foreign line is skipped."""
+    """The last `limit` events (all if None), oldest first; a torn or foreign line is skipped. With a limit
+    only the file's tail is read (blocks from the end), so a log years long costs what its last lines do."""
     try:
-        lines = log_path().read_text(encoding="utf-8").splitlines()
+        with open(log_path(), "rb") as f:
+            raw = f.read() if not limit else _tail(f, limit)
     except FileNotFoundError:
         return []
+    lines = raw.decode("utf-8", "replace").splitlines()
     out = []
     for line in lines[-limit:] if limit else lines:
         try:
@@ -125,3 +128,19 @@ def read(limit: int | None = 100) -> list[dict]:
         except ValueError:
             continue
     return out
+
+
+def _tail(f, lines: int, block: int = 1 << 20) -> bytes:
+    # the bytes after the (lines + 1)-th newline from the end, or the whole file if it has fewer
+    end = f.seek(0, os.SEEK_END)
+    pos, parts, found = end, [], 0
+    while pos > 0 and found <= lines:
+        step = min(block, pos)
+        pos -= step
+        f.seek(pos)
+        chunk = f.read(step)
+        parts.append(chunk)
+        found += chunk.count(b"\n")
+    data = b"".join(reversed(parts))
+    return data if pos == 0 else data[data.index(b"\n") + 1:]
+

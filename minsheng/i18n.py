@@ -340,3 +340,4 @@ EN.update({
     "操作者": "by", "页面": "page", "格式": "format", "行数": "rows", "文件": "file", "回退到": "to", "回退前": "from",
     "版本": "version", "次数": "count", "错误": "error", "新增": "new", "修改": "changed", "未变": "unchanged",
 })
+EN["（只查了审计日志最近的 {k} 条；更早的见 audit.log 文件）"] = " (only the latest {k} lines of the audit log were read; older ones are in audit.log)"

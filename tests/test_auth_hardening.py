@@ -549,3 +549,20 @@ def test_an_outcome_that_cannot_be_written_does_not_undo_the_report(env, tmp_pat
     monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
     [intent] = events()
     assert intent["action"] == "intent" and intent["detail"] == {"action": "users-change", "op": "add", "name": "x"}
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 20])
+def test_the_last_lines_of_a_long_audit_log_are_read_from_its_tail(tmp_path, monkeypatch, block):
+    monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
+    written = [audit.record("export", f"u{i}", {"i": i, "pad": "表" * (i % 50)}) for i in range(400)]
+    (tmp_path / "audit.log").open("ab").write(b"{torn line\n")          # a torn last line is skipped
+    with open(tmp_path / "audit.log", "rb") as f:
+        tail = audit._tail(f, 25, block=block)
+    whole = (tmp_path / "audit.log").read_bytes().splitlines()
+    assert 25 <= len(tail.splitlines()) and tail.splitlines()[-25:] == whole[-25:]
+    if block < 100:                                                      # and only about that much was read
+        assert len(tail.splitlines()) <= 26
+    for limit in (1, 24, 399, 400, 1000):
+        want = written[-(limit - 1):] if limit > 1 else []               # the torn line took one of the places
+        assert audit.read(limit) == want[-400:], limit
+    assert audit.read(None) == written

@@ -144,8 +144,8 @@ def render(tabs, f: dict, d: dict, people: list) -> None:
         with tabs[1]:
             manage(f["user"], d["live"])
     with tabs[2]:
-        shown = min(len(d["log"]), accounts.LOG_ROWS)
-        st.caption(T("共 {n} 条记录，按时间倒序显示最新的 {shown} 条。", n=len(d["log"]), shown=shown))
+        st.caption(T("共 {n} 条记录，按时间倒序显示最新的 {shown} 条。", n=len(d["log"]), shown=min(len(d["log"]), accounts.LOG_ROWS))
+                   + (T("（只查了审计日志最近的 {k} 条；更早的见 audit.log 文件）", k=accounts.LOG_READ) if cut else ""))
         st.dataframe(accounts.log_table(d["log"], tree, d["answered"]), placeholder="—", hide_index=True, width="stretch")
 
 
@@ -160,7 +160,8 @@ if local:  # a user added here would sign the local admin out: the first one com
 areas = [c for c in tree.order if tree.levels[c] != "village" or c == me.area]
 role_zh, area_zh = (lambda r: T(auth.ROLE_ZH[auth.Role[r]])), (lambda c: f"{tree.indented(c)}（{c}）")
 people = [] if local else accounts.in_scope(auth.list_users(), tree)
-lines = accounts.visible(audit.read(None), {u.name for u in people} | {me.name}, local or data.top_areas() == {me.area})
+raw = audit.read(accounts.LOG_READ)  # the log's tail; `cut`: older lines were left unread
+cut, lines = len(raw) >= accounts.LOG_READ, accounts.visible(raw, {u.name for u in people} | {me.name}, local or data.top_areas() == {me.area})
 said()
 tabs = (None, None, st.container()) if local else st.tabs([T("用户"), T("管理用户"), T("审计日志")], key="usr_tabs")
 f = inputs(tabs, people, lines)

@@ -13,6 +13,7 @@ from minsheng.regions import Tree
 from minsheng.ui.text import T
 
 LOG_ROWS = 500  # audit lines drawn at most (the newest); the caption says how many matched
+LOG_READ = 50_000  # the newest lines of the audit log the page reads (its tail only: audit.read); older ones by file
 ACTION_ZH = {"sign-in": "登录", "sign-in-failed": "登录失败", "sign-out": "登录结束", "init": "初始化数据目录",
              "import": "导入", "rollback": "回退", "export": "导出", "users-change": "用户变更",
              "intent": "操作意图（先于操作记录）"}
