@@ -13,7 +13,8 @@ Routes, all plain HTML forms that work without script:
     Cache-Control no-store on media, exports and the sign-in pages;
   - with sign-in by password: every page, media file, upload and websocket needs a live session cookie
     (minsheng/sessions.py). A page opened without one goes to /signin and comes back after; a websocket
-    without one is closed before Streamlit sees it; a websocket asking to resume another signed-in
+    without one, or opened by a page of another origin (any mode), is closed before Streamlit sees it;
+    a websocket asking to resume another signed-in
     session's Streamlit session starts a fresh one instead (Streamlit resumes any session whose id a
     client names); a download is refused to a role without export rights, and a download link works for
     MEDIA_TTL seconds after it is first used;
@@ -567,6 +568,8 @@ class Guard:
             return await _refuse(scope, receive, send, 404)
         if kind == "http":
             send = _with_headers(send, security_headers(path))
+        elif not _socket_from_here(scope):  # in every mode: single-user mode has no cookie to steal at all
+            return await _refuse(scope, receive, send, 1008)
         if not sign_in_required() or _public(rel):
             return await self.app(scope, receive, send)
         token = _cookies(scope).get(sessions.COOKIE)
@@ -634,6 +637,20 @@ def _download_rules(send, live: sessions.Session, path: str):
             return
         await send(message)
     return wrapped
+
+
+def _socket_from_here(scope) -> bool:
+    """A websocket opened by a page of this app: the Origin a browser always sends names the Host it connected
+    to. Streamlit's own check admits any port of localhost, 127.0.0.1 and the server's own addresses, and a
+    browser sends the session cookie to every port of a host (same site): without this, a page of another
+    app on the same machine (http://10.0.0.5:8080 beside the dashboard on :8501) could open the app's
+    websocket with the user's cookie, read what the app draws for them and click for them. No Origin: not a
+    browser, so no one's cookie but its own."""
+    origin = _header(scope, b"origin")
+    if not origin:
+        return True
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == _header(scope, b"host").lower()
 
 
 def _no_foreign_resume(scope, digest: str):
