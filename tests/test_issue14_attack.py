@@ -209,6 +209,9 @@ def test_an_admin_still_signed_in_rolls_back_with_one_click(users, tmp_path, mon
 
 # --- 3. a download "link" is its content ---------------------------------------------------------------------------
 
+@pytest.mark.xfail(strict=True, reason="not fixed here: a middleware cannot tell a new click from a replay of a "
+                   "content-named link; drop MEDIA_TTL (the cookie and the export right still hold) or decide it "
+                   "elsewhere (see the report)")
 def test_the_same_file_is_still_downloadable_after_the_link_lifetime(users, monkeypatch):
     # Shows: Streamlit names a download by a hash of its bytes, type and file name (the same chart, the same
     # 问题清单, the same selection within a minute are the same /media/ path for every click and every user),
