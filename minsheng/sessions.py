@@ -12,8 +12,11 @@ a fingerprint of the user's role, area and password hash at that moment (auth.fi
   longer matches. The `users` changes also delete the files (auth calls revoke), but the check does not
   depend on that: a session of a changed user is refused even if its file is still there.
 
-`check` is called on every script run and every media request; it rewrites the file at most once a
-TOUCH seconds (to move the idle deadline), so a busy page costs one small read, not a write.
+`check` is called on every script run and every media request. The last request's time is the file's
+modification time: `check` sets it at most once a TOUCH seconds (to move the idle deadline), so a busy page
+costs one small read, not a write, and never rewrites the file — a rewrite racing a sign-out in another tab
+would bring the ended session back; setting the time of a file that is gone fails instead. ("seen" in the
+file is when the session was made.)
 A session may be for one purpose only ("change-password": a one-time password was right and a new one must
 be set before the app opens); `check` refuses it for any other.
 """
@@ -111,8 +114,9 @@ def _path(key: str) -> Path:
 
 def _read(path: Path) -> Session | None:
     try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-        return Session(key=path.stem, user=str(rec["user"]), created=float(rec["created"]), seen=float(rec["seen"]),
+        with open(path, encoding="utf-8") as f:
+            rec, seen = json.loads(f.read()), os.fstat(f.fileno()).st_mtime
+        return Session(key=path.stem, user=str(rec["user"]), created=float(rec["created"]), seen=seen,
                        source=str(rec.get("source") or ""), agent=str(rec.get("agent") or ""),
                        method=str(rec.get("method") or "password"), purpose=str(rec.get("purpose") or APP),
                        fingerprint=str(rec["fingerprint"]))
@@ -148,6 +152,7 @@ def create(user: str, *, source: str = "", agent: str = "", method: str = "passw
     now = clock()
     _write(Session(key=digest(token), user=user, created=now, seen=now, source=source, agent=agent, method=method,
                    purpose=purpose, fingerprint=fp))
+    os.utime(_path(digest(token)), (now, now))  # the last request's time (clock(): tests move it)
     return token
 
 
@@ -178,12 +183,13 @@ def check(token: str | None, purpose: str = APP) -> Session | None:
     if s.purpose != purpose:
         return None
     if now - s.seen >= TOUCH:
-        s = Session(**{**s.__dict__, "seen": now})
         try:
-            if _path(key).exists():  # not brought back after a sign-out in another tab
-                _write(s)
+            os.utime(_path(key), (now, now))
+        except FileNotFoundError:
+            return None  # signed out (or revoked) since the read above
         except OSError:
             pass  # a read-only disk: the session stays valid until its recorded deadline
+        s = Session(**{**s.__dict__, "seen": now})
     return s
 
 

@@ -234,3 +234,37 @@ def test_the_same_file_is_still_downloadable_after_the_link_lifetime(users, monk
         web._first_use[path] -= web.MEDIA_TTL + 60
     assert admin.get("/media/download.csv").status == 200
     assert analyst.get("/media/download.csv").status == 200
+
+
+# --- 4. a sign-out undone by another tab's touch -------------------------------------------------------------------
+
+def test_a_session_signed_out_while_another_tab_moves_its_idle_deadline_stays_over(users, monkeypatch):
+    # Shows: check() moves the idle deadline by rewriting the session file after asking whether it still exists;
+    # a sign-out (another tab's 退出登录, or `users sessions --revoke`) landing between the two was undone: the
+    # rewrite brought the file back and the signed-out cookie worked again. The disk here is made slow (the write
+    # waits until the sign-out is done) so that the interleaving, which a busy server meets by chance, happens.
+    # (The fix sets the file's time instead, which fails on a file that is gone.)
+    now = [2_000_000.0]
+    monkeypatch.setattr(sessions, "clock", lambda: now[0])
+    token = sessions.create("viewer01", source="test")
+    now[0] += sessions.TOUCH + 1                            # the next check writes the new last-seen time
+    writing, signed_out = threading.Event(), threading.Event()
+
+    def slow(call):  # the disk takes its time with the write that moves the deadline (a rewrite or a touch)
+        def slowly(*args, **kwargs):
+            writing.set()
+            signed_out.wait(10)
+            return call(*args, **kwargs)
+        return slowly
+
+    with monkeypatch.context() as disk:
+        disk.setattr(sessions.files, "write_json", slow(sessions.files.write_json))
+        disk.setattr(sessions.os, "utime", slow(sessions.os.utime))
+        tab = threading.Thread(target=sessions.check, args=(token,))
+        tab.start()
+        assert writing.wait(10)
+        assert sessions.end(token) is not None              # 退出登录 in the other tab, meanwhile
+        signed_out.set()
+        tab.join(10)
+    assert sessions.check(token) is None                    # and it stays signed out
+    assert not sessions.sessions("viewer01")
