@@ -359,8 +359,11 @@ def _clear(name: str, scope, path: str = "/") -> str:
     return cookie_header(name, "", scope, max_age=0, path=path)
 
 
-def _new_csrf(scope) -> tuple[str, str]:
-    token = secrets.token_urlsafe(24)
+def _form_token(scope) -> tuple[str, str]:
+    # The token this browser already holds, if any: a new one on every page would leave only the tab drawn last
+    # able to sign in (a session that ends sends every open tab to /signin at once).
+    held = _cookies(scope).get(CSRF_COOKIE, "")
+    token = held if re.fullmatch(r"[A-Za-z0-9_-]{32}", held) else secrets.token_urlsafe(24)
     return token, cookie_header(CSRF_COOKIE, token, scope, max_age=3600, path="/signin", same_site="Strict")
 
 
@@ -379,7 +382,7 @@ async def signin_get(request):
     token = request.cookies.get(sessions.COOKIE)
     if token and sessions.check(token):
         return _redirect(next_url)
-    csrf, csrf_cookie = _new_csrf(scope)
+    csrf, csrf_cookie = _form_token(scope)
     why = request.query_params.get("why")
     lang = _lang(next_url)
     note = t(REASONS[why], lang) if why in REASONS else None
@@ -402,7 +405,7 @@ async def signin_post(request):
         return _html(_page("400", "<h1>400</h1>", "zh"), 400)
     next_url = safe_next(form.get("next"))
     lang = _lang(next_url)
-    csrf, csrf_cookie = _new_csrf(scope)
+    csrf, csrf_cookie = _form_token(scope)
     name = (form.get("name") or "").strip()[:64]
 
     def again(message: str, status: int = 200):
@@ -435,7 +438,7 @@ async def password_get(request):
     s = sessions.check(request.cookies.get(sessions.COOKIE), sessions.CHANGE_PASSWORD)
     if s is None:
         return _redirect(f"{base_path()}/signin?{urlencode({'next': next_url})}")
-    csrf, csrf_cookie = _new_csrf(scope)
+    csrf, csrf_cookie = _form_token(scope)
     return _html(password_page(next_url, csrf, s.user), cookies=(csrf_cookie,))
 
 
@@ -452,7 +455,7 @@ async def password_post(request):
     s = sessions.check(token, sessions.CHANGE_PASSWORD)
     if s is None:
         return _redirect(f"{base_path()}/signin?{urlencode({'next': next_url, 'why': 'expired'})}")
-    csrf, csrf_cookie = _new_csrf(scope)
+    csrf, csrf_cookie = _form_token(scope)
 
     def again(message: str, status: int = 200):
         return _html(password_page(next_url, csrf, s.user, error=message), status, cookies=(csrf_cookie,))
@@ -487,7 +490,7 @@ async def signout_get(request):
     scope = request.scope
     token = request.cookies.get(sessions.COOKIE)
     if token and sessions.check(token):  # a live session is only ended by a post from this app (no link can)
-        csrf, csrf_cookie = _new_csrf(scope)
+        csrf, csrf_cookie = _form_token(scope)
         return _html(sign_out_page(csrf), cookies=(cookie_header(CSRF_COOKIE, csrf, scope, max_age=3600,
                                                                  path="/signout", same_site="Strict"),))
     return _redirect(f"{base_path()}/signin?why=signed-out", (_clear(sessions.COOKIE, scope),))
