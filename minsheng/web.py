@@ -573,7 +573,7 @@ class Guard:
             send = _with_headers(send, security_headers(path))
         elif not _socket_from_here(scope):  # in every mode: single-user mode has no cookie to steal at all
             return await _refuse(scope, receive, send, 1008)
-        if not sign_in_required() or _public(rel):
+        if _public(rel) or not sign_in_required():  # public first: no users-file read for every script and font
             return await self.app(scope, receive, send)
         token = _cookies(scope).get(sessions.COOKIE)
         live = sessions.check(token) if token else None
