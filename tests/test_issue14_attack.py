@@ -8,12 +8,13 @@ Each test is a hole found by trying: it failed on the code as merged for issue 1
   still roll the data back from a page left open.
 - Download links are named by their content (Streamlit's media id is a hash of the bytes, type and name), so
   "works for five minutes after its first use" refused the same file to anyone, ever, five minutes after
-  someone first downloaded it.
+  someone first downloaded it (a strict xfail: the fix is to be decided).
+- A sign-out landing while another tab's run moved the session's idle deadline was undone (the file rewritten).
+- Of several tabs sent to /signin at once, only the one drawn last could sign in (one form token per page).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import http.server
 import re
