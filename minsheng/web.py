@@ -13,7 +13,8 @@ Routes, all plain HTML forms that work without script:
     Cache-Control no-store on media, exports and the sign-in pages;
   - with sign-in by password: every page, media file, upload and websocket needs a live session cookie
     (minsheng/sessions.py). A page opened without one goes to /signin and comes back after; a websocket
-    without one is closed before Streamlit sees it; a websocket asking to resume another signed-in
+    without one, or opened by a page of another origin (any mode), is closed before Streamlit sees it;
+    a websocket asking to resume another signed-in
     session's Streamlit session starts a fresh one instead (Streamlit resumes any session whose id a
     client names); a download is refused to a role without export rights, and a download link works for
     MEDIA_TTL seconds after it is first used;
@@ -359,8 +360,11 @@ def _clear(name: str, scope, path: str = "/") -> str:
     return cookie_header(name, "", scope, max_age=0, path=path)
 
 
-def _new_csrf(scope) -> tuple[str, str]:
-    token = secrets.token_urlsafe(24)
+def _form_token(scope) -> tuple[str, str]:
+    # The token this browser already holds, if any: a new one on every page would leave only the tab drawn last
+    # able to sign in (a session that ends sends every open tab to /signin at once).
+    held = _cookies(scope).get(CSRF_COOKIE, "")
+    token = held if re.fullmatch(r"[A-Za-z0-9_-]{32}", held) else secrets.token_urlsafe(24)
     return token, cookie_header(CSRF_COOKIE, token, scope, max_age=3600, path="/signin", same_site="Strict")
 
 
@@ -379,7 +383,7 @@ async def signin_get(request):
     token = request.cookies.get(sessions.COOKIE)
     if token and sessions.check(token):
         return _redirect(next_url)
-    csrf, csrf_cookie = _new_csrf(scope)
+    csrf, csrf_cookie = _form_token(scope)
     why = request.query_params.get("why")
     lang = _lang(next_url)
     note = t(REASONS[why], lang) if why in REASONS else None
@@ -402,7 +406,7 @@ async def signin_post(request):
         return _html(_page("400", "<h1>400</h1>", "zh"), 400)
     next_url = safe_next(form.get("next"))
     lang = _lang(next_url)
-    csrf, csrf_cookie = _new_csrf(scope)
+    csrf, csrf_cookie = _form_token(scope)
     name = (form.get("name") or "").strip()[:64]
 
     def again(message: str, status: int = 200):
@@ -435,7 +439,7 @@ async def password_get(request):
     s = sessions.check(request.cookies.get(sessions.COOKIE), sessions.CHANGE_PASSWORD)
     if s is None:
         return _redirect(f"{base_path()}/signin?{urlencode({'next': next_url})}")
-    csrf, csrf_cookie = _new_csrf(scope)
+    csrf, csrf_cookie = _form_token(scope)
     return _html(password_page(next_url, csrf, s.user), cookies=(csrf_cookie,))
 
 
@@ -452,7 +456,7 @@ async def password_post(request):
     s = sessions.check(token, sessions.CHANGE_PASSWORD)
     if s is None:
         return _redirect(f"{base_path()}/signin?{urlencode({'next': next_url, 'why': 'expired'})}")
-    csrf, csrf_cookie = _new_csrf(scope)
+    csrf, csrf_cookie = _form_token(scope)
 
     def again(message: str, status: int = 200):
         return _html(password_page(next_url, csrf, s.user, error=message), status, cookies=(csrf_cookie,))
@@ -487,7 +491,7 @@ async def signout_get(request):
     scope = request.scope
     token = request.cookies.get(sessions.COOKIE)
     if token and sessions.check(token):  # a live session is only ended by a post from this app (no link can)
-        csrf, csrf_cookie = _new_csrf(scope)
+        csrf, csrf_cookie = _form_token(scope)
         return _html(sign_out_page(csrf), cookies=(cookie_header(CSRF_COOKIE, csrf, scope, max_age=3600,
                                                                  path="/signout", same_site="Strict"),))
     return _redirect(f"{base_path()}/signin?why=signed-out", (_clear(sessions.COOKIE, scope),))
@@ -568,7 +572,9 @@ class Guard:
             return await _refuse(scope, receive, send, 404)
         if kind == "http":
             send = _with_headers(send, security_headers(path))
-        if _public(rel) or not sign_in_required():  # public first: static files need no read of the users file
+        elif not _socket_from_here(scope):  # in every mode: single-user mode has no cookie to steal at all
+            return await _refuse(scope, receive, send, 1008)
+        if _public(rel) or not sign_in_required():  # public first: no users-file read for every script and font
             return await self.app(scope, receive, send)
         token = _cookies(scope).get(sessions.COOKIE)
         live = sessions.check(token) if token else None
@@ -635,6 +641,20 @@ def _download_rules(send, live: sessions.Session, path: str):
             return
         await send(message)
     return wrapped
+
+
+def _socket_from_here(scope) -> bool:
+    """A websocket opened by a page of this app: the Origin a browser always sends names the Host it connected
+    to. Streamlit's own check admits any port of localhost, 127.0.0.1 and the server's own addresses, and a
+    browser sends the session cookie to every port of a host (same site): without this, a page of another
+    app on the same machine (http://10.0.0.5:8080 beside the dashboard on :8501) could open the app's
+    websocket with the user's cookie, read what the app draws for them and click for them. No Origin: not a
+    browser, so no one's cookie but its own."""
+    origin = _header(scope, b"origin")
+    if not origin:
+        return True
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == _header(scope, b"host").lower()
 
 
 def _no_foreign_resume(scope, digest: str):

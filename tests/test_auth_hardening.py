@@ -322,6 +322,8 @@ def _websocket_run(port: int, headers: dict) -> str:
 
 
 def test_a_real_server_refuses_rebinding_and_forwarded_requests_without_sign_in(tmp_path, fixture_dir):
+    import websockets
+
     from bench.sessions import Server
 
     data = tmp_path / "data"
@@ -332,8 +334,10 @@ def test_a_real_server_refuses_rebinding_and_forwarded_requests_without_sign_in(
         rebinding = _websocket_run(server.port, {"Host": f"evil.example:{server.port}",
                                                  "Origin": f"http://evil.example:{server.port}"})
         via = _websocket_run(server.port, {"Origin": f"http://127.0.0.1:{server.port}", "Via": "1.1 proxy"})
-        xfh = _websocket_run(server.port, {"Origin": f"http://localhost:{server.port}",
+        xfh = _websocket_run(server.port, {"Origin": f"http://127.0.0.1:{server.port}",
                                            "X-Forwarded-Host": "dashboard.example"})
+        with pytest.raises(websockets.exceptions.InvalidStatus):  # a page of another origin: closed before Streamlit
+            _websocket_run(server.port, {"Origin": f"http://localhost:{server.port}"})
     finally:
         server.stop()
     assert "本机单用户模式" in local and "metric" in local

@@ -13,6 +13,7 @@ from minsheng.ui import data, exports, frame, grids, outcome, session, text
 
 KIND_LABEL = {None: "自动识别", **vocab.FILES.labels}
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ROLLBACK = "_imp_rollback_asked"  # the version 回退 was clicked for, until the page (after the gate) does it
 
 
 def inputs(sc, indicators: pd.DataFrame) -> dict:
@@ -142,15 +143,28 @@ def render_history() -> None:
 
 
 def roll_back(target: str) -> None:
-    """The 回退 button's callback, run before the page: the confirm box is cleared (one more click
-    would roll back again) and the message is kept for the page (outcome.show)."""
+    """The 回退 button's callback: it clears the confirm box (one more click would roll back again) and only
+    notes the request. A callback runs before the router, so before the sign-in gate of this run: on a page
+    left open by an admin since signed out, disabled or made a viewer, the user is still the last run's.
+    The page does the rollback after the gate (`pending_rollback`)."""
     st.session_state["imp_rollback_sure"] = False
+    st.session_state[ROLLBACK] = (target, session.cookie_digest())  # for this browser's sign-in only
+
+
+def pending_rollback() -> None:
+    """The rollback the 回退 button asked for, made by the signed-in user if they still may; then the page
+    is drawn again with the new data version (the message waits for it: outcome.show)."""
+    target, digest = st.session_state.pop(ROLLBACK, (None, None))
+    if target is None or digest != session.cookie_digest() or not session.can("rollback"):
+        return
     was = next((h["id"] for h in changes.history() if h.get("current")), None)
     outcome.attempt(lambda **who: changes.rollback(target, user_area=user_area(), **who, **{"from": was}),
                     f"已回退到 {target} 的内容（新版本 {{version}}）。", "回退失败：{error}", later=True, action="rollback")
+    st.rerun()  # this run's data version was read before the rollback (data.begin_run)
 
 
 sc, _ = frame.start(period="数据导入与版本")  # the 导入 page stays Chinese
+pending_rollback()
 indicators = data.indicators()
 if not session.can("import"):
     st.error("无权限：导入数据、回退版本仅限管理员。如需导入，请联系管理员。", icon=":material/block:")
