@@ -273,14 +273,22 @@ def fingerprint(name: str) -> str | None:
     return hashlib.sha256(mix.encode("utf-8")).hexdigest()
 
 
-def _end_sessions(name: str, outcome: dict) -> None:
-    # The fingerprint already refuses them; this deletes their files and says how many in the audit line.
+def _end_sessions(name: str, outcome: dict, by: str | None, source: str | None) -> None:
+    # The fingerprint already refuses them; this deletes their files, says how many in the change's audit
+    # line, and writes the user's sign-out line (reason "changed") when any was live.
     from minsheng import sessions
 
     try:
-        outcome["sessions_ended"] = len(sessions.revoke(name))
+        ended = len(sessions.revoke(name))
     except OSError:
         outcome["sessions_ended"] = "unknown"
+        return
+    outcome["sessions_ended"] = ended
+    if ended:
+        try:
+            audit.record("sign-out", name, {"reason": "changed", "ended": ended, "by": by}, source)
+        except OSError:
+            pass  # the change's own outcome line says how many ended
 
 
 def end_sessions(name: str, *, by: str | None = None, source: str | None = None, short: str | None = None) -> list:
@@ -306,7 +314,7 @@ def _change(name: str, by: str | None, source: str | None, **fields) -> User:
             rec.update(fields, updated=_iso(clock()))
         if any(before.get(k) != rec.get(k) for k in ("role", "area", "password_hash", "email", "subject")) \
                 or rec.get("disabled"):
-            _end_sessions(name, outcome)
+            _end_sessions(name, outcome, by, source)
     return _user(rec)
 
 
@@ -427,7 +435,7 @@ def remove_user(name: str, *, by: str | None = None, source: str | None = None) 
                     and data["users"][name].get("role") == Role.admin.name:
                 raise AuthError(f"“{name}”是最后一个可用的管理员，删除后无人能在看板中管理用户；请先让另一位用户成为管理员")
             del data["users"][name]
-        _end_sessions(name, outcome)
+        _end_sessions(name, outcome, by, source)
 
 
 def disable(name: str, *, by: str | None = None, source: str | None = None) -> User:

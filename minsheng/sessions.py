@@ -27,6 +27,7 @@ import json
 import os
 import re
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +148,9 @@ def create(user: str, *, source: str = "", agent: str = "", method: str = "passw
     fp = auth.fingerprint(user)
     if fp is None:
         raise auth.AuthError(f"没有可登录的用户“{user}”")
+    if not private():
+        raise auth.AuthError(f"登录记录文件夹 {folder().name} 可被其他账户写入，为安全起见暂停登录：请执行 "
+                             f"chmod 700 {folder().name}")
     prune()
     token = secrets.token_urlsafe(32)
     now = clock()
@@ -164,33 +168,55 @@ def check(token: str | None, purpose: str = APP) -> Session | None:
     """The live session a cookie's token names, or None: unknown, over (its file is then deleted), for
     another purpose, or of a user who is gone, disabled or changed since signing in. Moves the idle
     deadline (at most one write a TOUCH)."""
+    return checked(token, purpose)[0]
+
+
+def checked(token: str | None, purpose: str = APP) -> tuple[Session | None, str]:
+    """check(), and why there is no session: "" (there is one), "none" (no such session: never issued, signed
+    out, revoked), "expired" (idle or too old), "changed" (the user was changed, disabled or removed),
+    "purpose" (a session for something else), "unsafe" (the sessions folder is writable by others)."""
     from minsheng import auth
 
     if not well_formed(token):
-        return None
+        return None, "none"
+    if not private():
+        return None, "unsafe"
     key = digest(token)
     s = _read(_path(key))
     if s is None:
-        return None
+        return None, "none"
     now = clock()
     try:
         fp = auth.fingerprint(s.user)
     except (auth.AuthError, OSError):
-        return None  # users file unreadable: nobody is signed in (fail closed); the file is kept
+        return None, "changed"  # users file unreadable: nobody is signed in (fail closed); the file is kept
     if _expired(s, now) or fp != s.fingerprint:
         _remove(key)
-        return None
+        return None, "expired" if fp == s.fingerprint else "changed"
     if s.purpose != purpose:
-        return None
+        return None, "purpose"
     if now - s.seen >= TOUCH:
         try:
             os.utime(_path(key), (now, now))
         except FileNotFoundError:
-            return None  # signed out (in another tab) a moment ago
+            return None, "none"  # signed out (in another tab) a moment ago
         except OSError:
             pass  # a read-only disk: the session stays valid until its recorded deadline
         s = Session(**{**s.__dict__, "seen": now})
-    return s
+    return s, ""
+
+
+def private() -> bool:
+    """Whether the sessions folder is the app's alone: whoever may write into it (and read the users file) could
+    plant a session, so a folder others may write, or that is a symbolic link, serves no session (fail closed)."""
+    path = folder()
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return True  # no session yet; create() makes it 0700
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and not st.st_mode & 0o022
 
 
 def end(token: str | None) -> Session | None:

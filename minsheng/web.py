@@ -17,7 +17,8 @@ Routes, all plain HTML forms that work without script:
     a websocket asking to resume another signed-in
     session's Streamlit session starts a fresh one instead (Streamlit resumes any session whose id a
     client names); a download is refused to a role without export rights, and a download link works for
-    MEDIA_TTL seconds after it is first used;
+    MEDIA_TTL seconds after that browser's last click on an export (a file Streamlit serves is named by its
+    content, so "after its first use" would refuse everyone a file built anew);
   - Streamlit's agent API (/_stcore/agent/…) is never served.
 The script checks the same cookie again on every run (minsheng/ui/signin.py): the middleware is the wall,
 the per-run check is what binds the identity to the browser that holds the cookie.
@@ -29,6 +30,7 @@ import base64
 import functools
 import hashlib
 import html
+import ipaddress
 import os
 import re
 import secrets
@@ -46,7 +48,7 @@ from minsheng.i18n import t
 FRAME_ANCESTORS_ENV = "MINSHENG_FRAME_ANCESTORS"   # origins allowed to embed the app (space-separated)
 SECURE_ENV = "MINSHENG_COOKIE_SECURE"               # 1: Secure cookies even when the request looks like http
 CSRF_COOKIE = "ms_csrf"
-MEDIA_TTL = 300             # seconds a download link works after its first use
+MEDIA_TTL = 300             # seconds a download link works after the session's last export click
 SIGNIN_PER_ADDRESS = 20     # sign-in posts per client address …
 SIGNIN_WINDOW = 300         # … in this many seconds
 TRACKED_ADDRESSES = 10_000
@@ -104,8 +106,14 @@ def source(scope) -> str:
 
 
 def _address(scope) -> str:
-    # the client part of source(): what a rate limit counts by
-    return source(scope).split(" ")[0]
+    """What a rate limit counts by: the client part of source(); an IPv6 client by its /64, the block one
+    household or office is given (one address each would let a single client count as millions)."""
+    client = source(scope).split(" ")[0]
+    try:
+        ip = ipaddress.ip_address(client.strip("[]"))
+    except ValueError:
+        return client
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 and not ip.ipv4_mapped else client
 
 
 def secure(scope) -> bool:
@@ -425,7 +433,7 @@ async def signin_post(request):
         purpose = sessions.CHANGE_PASSWORD if u.must_change else sessions.APP
         token = sessions.create(u.name, source=source(scope), agent=_agent(request), purpose=purpose)
     except auth.AuthError as e:
-        return again(str(e) if lang == "zh" else t(str(e), lang), 401)
+        return again(t(str(e), lang), 401)
     max_age = sessions.CHANGE_PASSWORD_MAX if u.must_change else sessions.lifetime()
     cookie = cookie_header(sessions.COOKIE, token, scope, max_age=max_age)
     if u.must_change:
@@ -472,7 +480,7 @@ async def password_post(request):
         await run_in_threadpool(auth.set_password, s.user, new, by=s.user, source=source(scope))
         fresh = sessions.create(s.user, source=source(scope), agent=_agent(request))
     except auth.AuthError as e:
-        return again(str(e) if lang == "zh" else t(str(e), lang))
+        return again(t(str(e), lang))
     sessions.end(token)
     audit.record("sign-in", s.user, {"method": "password", "after": "password-set"}, source(scope))
     return _redirect(next_url, (cookie_header(sessions.COOKIE, fresh, scope, max_age=sessions.lifetime()),
@@ -534,25 +542,27 @@ class _Bound(OrderedDict):
 
 BOUND_KEPT = 100_000
 bound: dict[str, str] = _Bound()
-_first_use: OrderedDict[str, float] = OrderedDict()   # download path → when it was first served
+exported: dict[str, float] = _Bound()   # session cookie digest → when it last built an export (exports.audited)
 _first_lock = threading.Lock()
 
-PUBLIC = ("/static/", "/_stcore/health", "/_stcore/host-config", "/_stcore/script-health-check", "/favicon.ico",
-          "/signin", "/signout", "/component/")
+PUBLIC = ("/static/", "/component/")                                   # folders of files that are not data
+PUBLIC_PATHS = ("/_stcore/health", "/_stcore/host-config", "/favicon.ico")  # exactly these
+OWN = ("/signin", "/signout")                                                # the routes above, and below them
 
 
 def _public(path: str) -> bool:
-    return any(path == p.rstrip("/") or path.startswith(p) for p in PUBLIC)
+    return path.startswith(PUBLIC) or path in PUBLIC_PATHS or any(path == p or path.startswith(p + "/") for p in OWN)
 
 
-def _expired_link(path: str) -> bool:
-    now = time.monotonic()
-    with _first_lock:
-        first = _first_use.setdefault(path, now)
-        _first_use.move_to_end(path)
-        while len(_first_use) > 10_000:
-            _first_use.popitem(last=False)
-    return now - first > MEDIA_TTL
+def note_export(digest: str) -> None:
+    """An export was just built for the browser holding this session cookie (minsheng/ui/exports.py): its
+    download link works for MEDIA_TTL seconds from now."""
+    exported[digest] = time.monotonic()
+
+
+def _export_fresh(digest: str) -> bool:
+    when = exported.get(digest)
+    return when is not None and time.monotonic() - when <= MEDIA_TTL
 
 
 class Guard:
@@ -586,7 +596,7 @@ class Guard:
         if rel.startswith("/media/"):
             if live is None:
                 return await _refuse(scope, receive, send, 403)
-            return await self.app(scope, receive, _download_rules(send, live, path))
+            return await self.app(scope, receive, _download_rules(send, live, sessions.digest(token)))
         if live is None:
             if rel.startswith("/_stcore/") or scope.get("method") not in ("GET", "HEAD"):
                 return await _refuse(scope, receive, send, 403)
@@ -612,9 +622,9 @@ def _with_headers(send, extra):
     return wrapped
 
 
-def _download_rules(send, live: sessions.Session, path: str):
+def _download_rules(send, live: sessions.Session, digest: str):
     """A media response that is a download (Content-Disposition: attachment): refused to a role without export
-    rights and once the link is older than MEDIA_TTL; images and the like pass."""
+    rights, and more than MEDIA_TTL after this browser's last export click; images and the like pass."""
     state = {"blocked": False}
 
     async def wrapped(message):
@@ -626,7 +636,7 @@ def _download_rules(send, live: sessions.Session, path: str):
                     u = auth.get_user(live.user)
                 except (auth.AuthError, OSError):
                     pass
-                if u is None or not u.can("export") or _expired_link(path):
+                if u is None or not u.can("export") or not _export_fresh(digest):
                     state["blocked"] = True
                     body = t("下载链接已失效或无权下载。").encode()
                     await send({"type": "http.response.start", "status": 403,

@@ -20,7 +20,6 @@ import http.server
 import re
 import shutil
 import threading
-from collections import OrderedDict
 
 import pytest
 from argon2 import PasswordHasher
@@ -210,14 +209,12 @@ def test_an_admin_still_signed_in_rolls_back_with_one_click(users, tmp_path, mon
 
 # --- 3. a download "link" is its content ---------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="not fixed here: a middleware cannot tell a new click from a replay of a "
-                   "content-named link; drop MEDIA_TTL (the cookie and the export right still hold) or decide it "
-                   "elsewhere (see the report)")
 def test_the_same_file_is_still_downloadable_after_the_link_lifetime(users, monkeypatch):
-    # Shows: Streamlit names a download by a hash of its bytes, type and file name (the same chart, the same
+    # Showed: Streamlit names a download by a hash of its bytes, type and file name (the same chart, the same
     # 问题清单, the same selection within a minute are the same /media/ path for every click and every user),
     # so the middleware's "five minutes after its first use" refused a file someone built and asked for just
-    # now, because someone else (or the same analyst) had downloaded the same bytes earlier.
+    # now, because someone else (or the same analyst) had downloaded the same bytes earlier. The lifetime now
+    # runs from each browser's own last export click (exports.audited → web.note_export).
     from streamlit.runtime.media_file_storage import MediaFileKind
     from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
@@ -225,15 +222,19 @@ def test_the_same_file_is_still_downloadable_after_the_link_lifetime(users, monk
     first = storage.load_and_get_id(b"a,b\n1,2\n", "text/csv", MediaFileKind.DOWNLOADABLE, "download.csv")
     again = storage.load_and_get_id(b"a,b\n1,2\n", "text/csv", MediaFileKind.DOWNLOADABLE, "download.csv")
     assert first == again                                   # a new click on the same export: the same link
+    clock = [100.0]
+    monkeypatch.setattr(web.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(web, "exported", web._Bound())
     app = site()
     analyst, admin = Browser(app), Browser(app)
     analyst.sign_in("analyst01", PW)
     admin.sign_in("admin01", PW)
-    monkeypatch.setattr(web, "_first_use", OrderedDict())
+    web.note_export(sessions.digest(analyst.session))
     assert analyst.get("/media/download.csv").status == 200
-    for path in web._first_use:                             # six minutes later, the same export, built anew
-        web._first_use[path] -= web.MEDIA_TTL + 60
+    clock[0] += web.MEDIA_TTL + 60                          # six minutes later, the same export, built anew
+    web.note_export(sessions.digest(admin.session))
     assert admin.get("/media/download.csv").status == 200
+    web.note_export(sessions.digest(analyst.session))
     assert analyst.get("/media/download.csv").status == 200
 
 

@@ -351,20 +351,25 @@ def test_a_one_time_password_must_be_replaced_before_the_app_opens(app):
 # --- downloads ---------------------------------------------------------------------------------------------------
 
 def test_download_links_need_the_cookie_an_export_role_and_expire(app, monkeypatch):
+    clock = [5000.0]
+    monkeypatch.setattr(web.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(web, "exported", web._Bound())
     viewer, analyst = Browser(app), Browser(app)
     viewer.sign_in("viewer01", PW)
     analyst.sign_in("analyst01", PW)
+    web.note_export(sessions.digest(viewer.session))                     # even were a viewer's click to build one
     assert call(app, "GET", "/media/download.csv").status == 403        # no cookie: nothing
     assert viewer.get("/media/download.csv").status == 403             # a viewer: no data file by any link
     assert viewer.get("/media/icon.png").status == 200                  # pictures on the page still show
+    assert analyst.get("/media/download.csv").status == 403            # no click of this browser built it
+    web.note_export(sessions.digest(analyst.session))                    # the click (exports.audited)
     r = analyst.get("/media/download.csv")
     assert r.status == 200 and r.body == b"a,b\n1,2\n" and r.header("cache-control") == "no-store"
-    clock = [5000.0]
-    monkeypatch.setattr(web.time, "monotonic", lambda: clock[0])
-    assert analyst.get("/media/later.csv").status == 200               # first use starts the clock …
     clock[0] += web.MEDIA_TTL + 1
-    r = analyst.get("/media/later.csv")                                 # … and the link dies after it
+    r = analyst.get("/media/download.csv")                              # the link dies MEDIA_TTL after the click
     assert r.status == 403 and "content-disposition" not in dict(r.headers) and b"a,b" not in r.body
+    web.note_export(sessions.digest(analyst.session))                    # a new click on the same export: the
+    assert analyst.get("/media/download.csv").status == 200             # same content-named link works again
 
 
 # --- a websocket cannot take over another browser's Streamlit session --------------------------------------------

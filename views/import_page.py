@@ -9,11 +9,10 @@ import streamlit as st
 from minsheng import changes, export, safe_cells, vocab
 from minsheng.ingest import pipeline, readers, start, template
 from minsheng.ingest.problems import as_frame
-from minsheng.ui import data, exports, frame, grids, outcome, session, text
+from minsheng.ui import data, exports, frame, grids, outcome, session, text, versions
 
 KIND_LABEL = {None: "自动识别", **vocab.FILES.labels}
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-ROLLBACK = "_imp_rollback_asked"  # the version 回退 was clicked for, until the page (after the gate) does it
 
 
 def inputs(sc, indicators: pd.DataFrame) -> dict:
@@ -38,24 +37,19 @@ def inputs(sc, indicators: pd.DataFrame) -> dict:
     return dict(upload=upload, kind=kind, indicator=indicator, within=within, factor=factor, crs=crs)
 
 
-def user_area() -> str | None:
-    """The area imports and rollbacks are confined to (ingest/scope.py); None only in single-user mode."""
-    return None if session.mode() == "single" else session.user().area  # an empty area refuses
-
-
 def load(f: dict) -> pipeline.Plan | None:
     """Validate and preview the uploaded file once per file and settings (kept for the commit click)."""
     up = f["upload"]
     payload = up.getvalue()
     # by content: a corrected file of the same name and size is a new file
     key = (hashlib.sha256(payload).hexdigest(), f["kind"], f["indicator"], f["within"], f["factor"], data.version(),
-           user_area())
+           versions.user_area())
     cached = st.session_state.get("_imp_plan")
     if cached and cached[0] == key:
         return cached[1]
     bar = st.progress(0.0, text="读取文件…")
     plan = pipeline.prepare(payload, up.name, kind=f["kind"], indicator=f["indicator"], within=f["within"],
-                            factor=f["factor"], progress=lambda x, text: bar.progress(x, text=text), area=user_area())
+                            factor=f["factor"], progress=lambda x, text: bar.progress(x, text=text), area=versions.user_area())
     bar.empty()
     st.session_state["_imp_plan"] = (key, plan)
     return plan
@@ -72,7 +66,7 @@ def boundaries(f: dict) -> None:
     """Polygons for the map: checked, converted to WGS84 if needed, committed as a new version."""
     up = f["upload"]
     payload, name = up.getvalue(), Path(up.name).name  # the file's name is only a label, never a path
-    levels, problems = changes.check_boundaries(payload, name, crs=f["crs"], user_area=user_area())
+    levels, problems = changes.check_boundaries(payload, name, crs=f["crs"], user_area=versions.user_area())
     errors = [p for p in problems if p.level == "错误"]
     if problems:
         problems_table(problems, len(errors))
@@ -83,7 +77,7 @@ def boundaries(f: dict) -> None:
     confirmed = not problems or st.checkbox("我已核实上述警告，仍要导入", key="imp_geo_confirm")
     if st.button("提交边界", type="primary", disabled=not confirmed, key="imp_geo_commit"):
         outcome.attempt(lambda **who: changes.commit_boundaries(levels, file=name, sha256=hashlib.sha256(payload).hexdigest(),
-                                                        size=len(payload), user_area=user_area(), **who),
+                                                        size=len(payload), user_area=versions.user_area(), **who),
                 "已导入边界，生成数据版本 {version}。", "提交失败，数据未改变：{error}")
 
 
@@ -128,43 +122,8 @@ def render(plan: pipeline.Plan) -> None:
             st.session_state.pop("_imp_plan", None)
 
 
-def render_history() -> None:
-    hist, within = changes.history(user_area=user_area()), changes.area(user_area())
-    st.subheader("历史版本", help=None if within.city_wide else f"只列出更改全部在{text.md(within.name)}内的版本")
-    st.dataframe(changes.history_table(hist), placeholder="—", hide_index=True, width="stretch")
-    older = changes.rollback_targets(user_area=user_area())
-    if not older or not session.can("rollback"):
-        return
-    c1, c2 = st.columns([3, 1])
-    target = c1.selectbox("回退到", older, key="imp_rollback_to",
-                          help="回退会生成一个新版本，内容与所选版本相同；回退本身也可以再撤销")
-    sure = c1.checkbox("确认回退（当前数据不会删除，仍保留在历史中）", key="imp_rollback_sure")
-    c2.button("回退", disabled=not sure, key="imp_rollback", on_click=roll_back, args=(target,))
-
-
-def roll_back(target: str) -> None:
-    """The 回退 button's callback: it clears the confirm box (one more click would roll back again) and only
-    notes the request. A callback runs before the router, so before the sign-in gate of this run: on a page
-    left open by an admin since signed out, disabled or made a viewer, the user is still the last run's.
-    The page does the rollback after the gate (`pending_rollback`)."""
-    st.session_state["imp_rollback_sure"] = False
-    st.session_state[ROLLBACK] = (target, session.cookie_digest())  # for this browser's sign-in only
-
-
-def pending_rollback() -> None:
-    """The rollback the 回退 button asked for, made by the signed-in user if they still may; then the page
-    is drawn again with the new data version (the message waits for it: outcome.show)."""
-    target, digest = st.session_state.pop(ROLLBACK, (None, None))
-    if target is None or digest != session.cookie_digest() or not session.can("rollback"):
-        return
-    was = next((h["id"] for h in changes.history() if h.get("current")), None)
-    outcome.attempt(lambda **who: changes.rollback(target, user_area=user_area(), **who, **{"from": was}),
-                    f"已回退到 {target} 的内容（新版本 {{version}}）。", "回退失败：{error}", later=True, action="rollback")
-    st.rerun()  # this run's data version was read before the rollback (data.begin_run)
-
-
 sc, _ = frame.start(period="数据导入与版本")  # the 导入 page stays Chinese
-pending_rollback()
+versions.pending_rollback()
 indicators = data.indicators()
 if not session.can("import"):
     st.error("无权限：导入数据、回退版本仅限管理员。如需导入，请联系管理员。", icon=":material/block:")
@@ -180,5 +139,5 @@ else:
     render(plan)
 st.divider()
 outcome.show()
-render_history()
+versions.render_history()
 frame.footer(sc, [])

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from minsheng import audit, fmt, images, slides
+from minsheng import audit, fmt, images, slides, web
 from minsheng.selection import Selection
 from minsheng.ui import session
 from minsheng.ui.text import T
@@ -30,10 +30,12 @@ def audited(build: Callable[[], bytes], **detail) -> Callable[[], bytes]:
     (`in_context`)."""
     name, src = session.actor()
     ctx = get_script_run_ctx(suppress_warning=True)
+    digest = session.cookie_digest()  # the browser whose click this is: its download link opens (web.note_export)
 
     def make() -> bytes:
         payload = in_context(build, ctx)
         audit.record("export", name, {**detail, "bytes": len(payload)}, src)
+        web.note_export(digest)
         return payload
 
     return make

@@ -49,3 +49,20 @@ def show() -> None:
     kept = st.session_state.pop(_KEPT, None)
     if kept:
         getattr(st, kept[0])(kept[1])
+
+
+def asked(key: str, *args) -> None:
+    """For a button's callback: note the request `key` (with `args`) for this browser's sign-in, and do nothing
+    else. Streamlit runs a callback before the script, so before the sign-in gate: a page left open by a user
+    since signed out, disabled or demoted still has the last run's user there. The page carries the request
+    out after the gate (`pending`)."""
+    st.session_state[f"_asked_{key}"] = (args, session.cookie_digest())
+
+
+def pending(key: str, action: str) -> tuple | None:
+    """The arguments of the request `asked` noted, once, if this run's signed-in user (the same browser's
+    sign-in) made it and may still `action`; else None, and the request is dropped."""
+    args, digest = st.session_state.pop(f"_asked_{key}", (None, None))
+    if args is None or digest != session.cookie_digest() or not session.can(action):
+        return None
+    return args

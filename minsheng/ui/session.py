@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from minsheng import audit, auth, sessions
+from minsheng import audit, auth, sessions, web
 
 ALLOW_ENV = "MINSHENG_ALLOW_NO_LOGIN"
 LOCAL_HOSTS_ENV = "MINSHENG_LOCAL_HOSTS"        # more host names a local browser may use (comma-separated)
@@ -75,9 +75,8 @@ def token() -> str | None:
     """The session cookie's token this run came with (minsheng/sessions.py). AppTest has no browser and no
     cookies: there, and only there, the token is taken from session state (HARNESS)."""
     try:
-        jar = st.context.cookies
-        if headers():
-            return jar.get(sessions.COOKIE)
+        if web.SERVED.is_set() or headers():  # served through app.py, or a browser: only ever the cookie
+            return st.context.cookies.get(sessions.COOKIE)
         value = st.session_state.get(HARNESS)
     except Exception:
         return None

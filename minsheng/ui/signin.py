@@ -94,13 +94,15 @@ def _password(T) -> auth.User | None:  # noqa: N803
     # The session cookie set by the sign-in page (minsheng/web.py), checked on every run: signed out in another
     # tab, expired, revoked, or the user disabled or changed — and this run goes to the sign-in page.
     token = session.token()
-    live = sessions.check(token) if token else None
+    live, lost = sessions.checked(token) if token else (None, "none")
     u = auth.get_user(live.user) if live else None
-    if u is None or u.disabled:
+    if u is None:
         had = st.session_state.pop(NAME, None)
-        why = "revoked" if had else "expired" if token else None
-        if had:
-            audit.record("sign-out", had, {"method": "password", "reason": why}, session.source())
+        # what this tab can tell: its session timed out, the user was changed, or it is gone (signed out in
+        # another tab — that tab wrote the sign-out line — or revoked, which `users`/用户管理 wrote)
+        why = "expired" if lost == "expired" else "revoked" if had or lost == "changed" else "expired" if token else None
+        if had and lost in ("expired", "changed"):
+            audit.record("sign-out", had, {"method": "password", "reason": lost}, session.source())
         _to_sign_in(T, why)
         return None
     digest = sessions.digest(token)
