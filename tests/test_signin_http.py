@@ -453,3 +453,19 @@ def test_the_users_command_hands_out_a_one_time_password(app, users):
     assert r.returncode == 0 and old.get("/").status == 303            # a reset ends the sessions
     [again] = re.findall(r"一次性密码[^：]*：(\S+)", r.stdout)
     assert urlsplit(Browser(app).sign_in("viewer01", again).location).path == "/signin/password"
+
+
+def test_a_sessions_folder_others_may_write_serves_no_session(app):
+    # whoever can write into it (and read users.json, for the fingerprint) could plant a session file
+    b = Browser(app)
+    b.sign_in("viewer01", PW)
+    folder = auth.users_path().parent / "users.json.sessions"
+    folder.chmod(0o777)
+    try:
+        assert b.get("/").status == 303
+        r = Browser(app).sign_in("analyst01", PW)
+        assert r.status == 401 and "chmod 700" in error_of(r)
+    finally:
+        folder.chmod(0o700)
+    assert b.session is None                                            # its cookie was cleared: sign in again
+    assert Browser(app).sign_in("analyst01", PW).status == 303          # made private again: sign-in works
