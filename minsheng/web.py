@@ -405,15 +405,26 @@ async def signin_get(request):
     return _html(sign_in_page(next_url, csrf, note=note), cookies=tuple(out))
 
 
+async def _posted(request):
+    """A form post's fields, the page to go on to and its language; None for a body that is not a small form."""
+    form = await _form(request)
+    if form is None:
+        return None
+    next_url = safe_next(form.get("next"))
+    return form, next_url, _lang(next_url)
+
+
+def _bad_form():
+    return _html(_page("400", "<h1>400</h1>", "zh"), 400)
+
+
 async def signin_post(request):
     from starlette.concurrency import run_in_threadpool
 
     scope = request.scope
-    form = await _form(request)
-    if form is None:
-        return _html(_page("400", "<h1>400</h1>", "zh"), 400)
-    next_url = safe_next(form.get("next"))
-    lang = _lang(next_url)
+    if (posted := await _posted(request)) is None:
+        return _bad_form()
+    form, next_url, lang = posted
     csrf, csrf_cookie = _form_token(scope)
     name = (form.get("name") or "").strip()[:64]
 
@@ -455,11 +466,9 @@ async def password_post(request):
     from starlette.concurrency import run_in_threadpool
 
     scope = request.scope
-    form = await _form(request)
-    if form is None:
-        return _html(_page("400", "<h1>400</h1>", "zh"), 400)
-    next_url = safe_next(form.get("next"))
-    lang = _lang(next_url)
+    if (posted := await _posted(request)) is None:
+        return _bad_form()
+    form, next_url, lang = posted
     token = request.cookies.get(sessions.COOKIE)
     s = sessions.check(token, sessions.CHANGE_PASSWORD)
     if s is None:

@@ -15,6 +15,28 @@ from http import cookies as http_cookies
 from urllib.parse import urlencode, urlsplit
 
 HOST = "127.0.0.1:8501"
+PW = "Kennwort-2026"
+CITY = "430200000000"
+
+
+def users_file(tmp_path, monkeypatch, extra: tuple = ()):
+    """A users file and audit log of the test's own with a viewer, an analyst and an admin (and `extra`
+    (name, role) pairs) over 株洲市, a cheap hasher (tests only), lifetimes and headers at their defaults, and
+    the middleware's per-process state fresh."""
+    from argon2 import PasswordHasher
+
+    from minsheng import auth, sessions, web
+
+    monkeypatch.setenv("MINSHENG_USERS", str(tmp_path / "users.json"))
+    monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
+    for env in (sessions.IDLE_ENV, sessions.MAX_ENV, web.FRAME_ANCESTORS_ENV, web.SECURE_ENV):
+        monkeypatch.delenv(env, raising=False)
+    monkeypatch.setattr(auth, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monkeypatch.setattr(web, "per_address", web._PerAddress())
+    monkeypatch.setattr(web, "bound", web._Bound())
+    for name, role in (("viewer01", "viewer"), ("analyst01", "analyst"), ("admin01", "admin"), *extra):
+        auth.add_user(name, role, CITY, PW)
+    return tmp_path
 
 
 def site():

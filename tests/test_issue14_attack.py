@@ -25,7 +25,7 @@ import pytest
 from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
-from asgi_support import Browser, site, websocket
+from asgi_support import Browser, users_file, site, websocket
 from browser_support import APP_SCRIPT, ROOT, StreamlitServer, new_page, wait_idle
 from minsheng import auth, sessions, store, web
 from minsheng.ui import pages, session
@@ -36,16 +36,7 @@ PW = "Kennwort-2026"
 
 @pytest.fixture
 def users(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINSHENG_USERS", str(tmp_path / "users.json"))
-    monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
-    for env in (sessions.IDLE_ENV, sessions.MAX_ENV, web.FRAME_ANCESTORS_ENV, web.SECURE_ENV):
-        monkeypatch.delenv(env, raising=False)
-    monkeypatch.setattr(auth, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(web, "per_address", web._PerAddress())
-    monkeypatch.setattr(web, "bound", {})
-    for name, role in (("viewer01", "viewer"), ("analyst01", "analyst"), ("admin01", "admin"), ("admin02", "admin")):
-        auth.add_user(name, role, CITY, PW)
-    return tmp_path
+    return users_file(tmp_path, monkeypatch, (("admin02", "admin"),))
 
 
 # --- 1. another app on the same host opens a websocket with the user's cookie ------------------------------------

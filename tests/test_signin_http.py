@@ -15,9 +15,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from argon2 import PasswordHasher
 
-from asgi_support import Browser, call, site, websocket
+from asgi_support import Browser, users_file, call, site, websocket
 from conftest import ROOT
 from minsheng import audit, auth, sessions, web
 
@@ -27,16 +26,7 @@ PW = "Kennwort-2026"
 
 @pytest.fixture
 def users(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINSHENG_USERS", str(tmp_path / "users.json"))
-    monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
-    for env in (sessions.IDLE_ENV, sessions.MAX_ENV, web.FRAME_ANCESTORS_ENV, web.SECURE_ENV):
-        monkeypatch.delenv(env, raising=False)
-    monkeypatch.setattr(auth, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(web, "per_address", web._PerAddress())
-    monkeypatch.setattr(web, "bound", {})
-    for name, role in (("viewer01", "viewer"), ("analyst01", "analyst"), ("admin01", "admin")):
-        auth.add_user(name, role, CITY, PW)
-    return tmp_path
+    return users_file(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -109,7 +109,7 @@ def _value(key: str, v, tree: Tree) -> str:
     if key in ("area", "region"):
         return area_label(str(v), tree)
     words = {"op": OPS, "reason": REASONS, "method": METHODS}.get(key, {})
-    if v in words:
+    if isinstance(v, str) and v in words:
         return T(words[v])
     if key == "page" and isinstance(v, str):
         return T(v)
