@@ -37,18 +37,26 @@ below as (
     from ancestors
     where ancestor in (select code from roots) and depth > 0
 ),
+placed as (  -- the asked subtrees' rows, each with its region's level and validity: joined on the code
+    -- alone first, so no regions × indicators product is ever built (at 100M rows that product
+    -- was 1.35 s of a county's 1.5 s)
+    select o.indicator_id, o.region_code, o.period, o.value, o.numerator, o.denominator,
+           r.level, r.valid_from, r.valid_to
+    from observations o
+    join regions r on r.code = o.region_code
+    where o.region_code in (select code from below)
+      and o.indicator_id in (select id from wanted)
+      and o.period between cast($date_from::date - interval 1 year as date) and $date_to::date
+),
 units as (
     select o.indicator_id, o.region_code, coalesce(heirs.heir, o.region_code) as unit, o.period, o.value,
            o.numerator, o.denominator
-    from observations o
-    join wanted on wanted.id = o.indicator_id
-    join regions r on r.code = o.region_code and r.level = wanted.report_level
+    from placed o
+    join wanted on wanted.id = o.indicator_id and wanted.report_level = o.level
     left join heirs on heirs.code = o.region_code
-    where o.region_code in (select code from below)
-      and o.period between cast($date_from::date - interval 1 year as date) and $date_to::date
-      and ((o.period + case wanted.frequency when 'month' then interval 1 month when 'quarter' then interval 3 month
+    where ((o.period + case wanted.frequency when 'month' then interval 1 month when 'quarter' then interval 3 month
                        else interval 1 year end - interval 1 day)::date
-           between coalesce(r.valid_from, date '0001-01-01') and coalesce(r.valid_to, date '9999-12-31'))
+           between coalesce(o.valid_from, date '0001-01-01') and coalesce(o.valid_to, date '9999-12-31'))
 ),
 pairs as (
     select cur.indicator_id, cur.region_code, cur.period,
