@@ -34,7 +34,8 @@ def _bench(args) -> int:
                          export_rows=20_000 if args.smoke else EXPORT_ROWS)
         if args.sessions or args.only_sessions:
             duration = args.duration or (sessions.SMOKE_DURATION if args.smoke else sessions.SESSION_DURATION)
-            report["sessions"] = sessions.run(directory, args.sessions or 20, duration)
+            report["sessions"] = sessions.run(directory, args.sessions or 20, duration,
+                                              alone_rounds=1 if args.smoke else sessions.ALONE_ROUNDS)
     finally:
         if tmp:
             tmp.cleanup()

@@ -47,6 +47,9 @@ def render_sessions(s: dict) -> list[str]:
     lines = [f"并发会话（真实服务，{s['driver']}）：{s['n']} 个会话 × {s['duration_s']:,.0f} s，"
              f"页面运行 {s['runs']:,} 次，错误 {s['errors']}，p50 {_num(s['p50_ms'])} ms，p95 {_num(s['p95_ms'])} ms，"
              f"服务峰值内存 {_num(s['peak_rss_mb'])} MB；驱动端 CPU {s['client_cpu_s']:.1f} s / {s['wall_s']:.0f} s",
+             f"  服务端：每秒完成 {s['runs_per_s']:.2f} 次页面运行（{s['cores']} 核），负载下每次运行 CPU {_num(s['cpu_ms_per_run'])} ms；"
+             f"单个用户独占时每次运行 CPU（{s['alone_rounds']} 轮，均值 / p50）：" + "，".join(
+                 f"{k} {_num(v['cpu_ms_mean'])} / {_num(v['cpu_ms_p50'])} ms" for k, v in s["pages"].items()),
              "  按页面（运行次数，其中画出数据的次数）：" + "，".join(
                  f"{k} {v['runs']}（{v['drawn']}）次 p50 {_num(v['p50_ms'])} / p95 {_num(v['p95_ms'])} ms"
                  for k, v in s["pages"].items())]

@@ -153,6 +153,6 @@ sel = sc.with_(indicators=tuple(indicators["id"]), start=dt.date(sc.year, 1, 1),
                history=2)
 cards, goal = load(sel, indicators, like_for_like)
 render(sel, cards, goal, domains)
-slides_now = deck_parts(sel, cards, domains)  # in the run: the card texts need the session's language
-exports.deck_button(sel, lambda: slides_now, cards["obs_source"].dropna().tolist(), domains=domains)
+# built on click, in this session's context (exports.in_context: its language): a tenth of a run's CPU otherwise
+exports.deck_button(sel, lambda: deck_parts(sel, cards, domains), cards["obs_source"].dropna().tolist(), domains=domains)
 frame.footer(sel, cards.loc[cards["domain"].isin(domains), "obs_source"].dropna().tolist())
