@@ -1,0 +1,235 @@
+"""Two replicas of the app behind nginx on loopback (minsheng/replicas.py, deploy/minsheng.conf.template): signing
+in through nginx, one session valid on both replicas, the routing cookie pinning a browser's websocket and uploads
+to one replica, and an import seen by a session on the other replica. Skips when nginx is not installed
+(`make test-deps` installs nginx-light)."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import os
+import re
+import shutil
+import subprocess
+import sys
+from http import cookies as http_cookies
+from urllib.parse import urlencode
+
+import pytest
+
+from conftest import ROOT
+from minsheng import replicas, sessions
+
+pytestmark = pytest.mark.browser  # real servers, as the browser tests: not in `make test-fast`
+
+PW = "Kennwort-2026"
+IND, CITY = "mz_dibao_std_rural", "430200000000"   # 株洲市's 城市低保… 2025 value is 7820 in the bundled data
+NEW_VALUE = 7777
+TREND = f"trend?{urlencode({'inds': IND, 'region': CITY, 'kids': '0'})}"
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    if replicas.nginx() is None:
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx-light; `make test-deps` does)")
+    from argon2 import PasswordHasher
+
+    from minsheng import auth
+
+    tmp = tmp_path_factory.mktemp("replicas")
+    data = tmp / "data"
+    shutil.copytree(ROOT / "data", data)
+    env = {"MINSHENG_DATA": str(data), "MINSHENG_USERS": str(tmp / "users.json"), "MINSHENG_AUDIT": str(tmp / "audit.log")}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        mp.setattr(auth, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))  # its hash says so
+        auth.add_user("admin01", "admin", CITY, PW)
+    d = replicas.Deployment(replicas=2, env=env, workdir=tmp).start()
+    d.data = data
+    yield d
+    d.stop()
+
+
+def request(port: int, method: str, path: str, headers: dict | None = None, body: bytes = b""):
+    """(status, headers as a list of pairs, body) of one request to 127.0.0.1:`port`, no redirects followed."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        c.request(method, path, body=body or None, headers={"Host": f"127.0.0.1:{port}", **(headers or {})})
+        r = c.getresponse()
+        return r.status, [(k.lower(), v) for k, v in r.getheaders()], r.read()
+    finally:
+        c.close()
+
+
+def set_cookies(headers) -> dict[str, str]:
+    jar = http_cookies.SimpleCookie()
+    for k, v in headers:
+        if k == "set-cookie":
+            jar.load(v)
+    return {k: m.value for k, m in jar.items()}
+
+
+def cookie_header(jar: dict) -> str:
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+def sign_in(port: int, origin: str) -> tuple[int, dict]:
+    """Post the sign-in form through `port` as a browser whose page has `origin`; (status, cookies set)."""
+    status, headers, body = request(port, "GET", "/signin?next=%2F")
+    assert status == 200, body[:300]
+    jar = set_cookies(headers)
+    csrf = re.search(rb'name="csrf" value="([^"]+)"', body).group(1).decode()
+    form = urlencode({"csrf": csrf, "next": "/", "name": "admin01", "password": PW}).encode()
+    status, headers, _ = request(port, "POST", "/signin", {
+        "Cookie": cookie_header(jar), "Origin": origin, "Content-Type": "application/x-www-form-urlencoded"}, form)
+    return status, {**jar, **set_cookies(headers)}
+
+
+@pytest.fixture(scope="module")
+def signed_in(deployment):
+    status, jar = sign_in(deployment.port, deployment.url)
+    assert status == 303 and jar.get(sessions.COOKIE), (status, jar)
+    return jar[sessions.COOKIE]
+
+
+def replica_of(d, route: str) -> int:
+    """The replica port nginx sends a browser with this routing cookie to, read from nginx's access log."""
+    request(d.port, "GET", f"/_stcore/health?probe={route}", {"Cookie": f"{replicas.ROUTE_COOKIE}={route}"})
+    line = next(x for x in reversed(d.access_log()) if f"probe={route} " in x)
+    return int(re.search(r"127\.0\.0\.1:(\d+) route=", line).group(1))
+
+
+def test_sign_in_through_nginx_and_the_session_holds_on_every_replica(deployment, signed_in):
+    d = deployment
+    status, headers, _ = request(d.port, "GET", "/")
+    h = dict(headers)
+    assert status == 303 and h["location"].startswith("/signin?next=%2F")
+    # the app's security headers come through nginx unchanged; nginx adds the routing cookie
+    assert "frame-ancestors 'none'" in h["content-security-policy"] and h["x-frame-options"] == "DENY"
+    assert h["referrer-policy"] == "no-referrer" and h["x-content-type-options"] == "nosniff"
+    route = set_cookies(headers)[replicas.ROUTE_COOKIE]
+    assert re.fullmatch(r"[0-9a-f]{32}", route) and "HttpOnly" in h["set-cookie"]
+    # a browser that has one is not given another
+    _, again, _ = request(d.port, "GET", "/", {"Cookie": f"{replicas.ROUTE_COOKIE}={route}"})
+    assert replicas.ROUTE_COOKIE not in set_cookies(again)
+
+    # a sign-in form posted from another site is refused through nginx as it is directly
+    status, jar = sign_in(d.port, "http://evil.example")
+    assert status == 403 and sessions.COOKIE not in jar
+
+    # the session made on whichever replica took the post opens the page on each replica directly
+    for port in d.ports:
+        status, _, body = request(port, "GET", "/", {"Cookie": f"{sessions.COOKIE}={signed_in}"})
+        assert status == 200 and b"<noscript>" in body, (port, status, body[:200])
+        status, _, _ = request(port, "GET", "/")
+        assert status == 303
+
+
+async def _open(d, jar: dict, origin: str):
+    import websockets
+
+    return await websockets.connect(
+        f"ws://127.0.0.1:{d.port}/_stcore/stream", subprotocols=["streamlit"], max_size=None, open_timeout=30,
+        additional_headers={"Cookie": cookie_header(jar), "Origin": origin})
+
+
+async def _run(ws, page_and_query: str) -> tuple[str, list[str]]:
+    """Run a page in the session; (its Streamlit session id, the specs of the Plotly charts it drew)."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    page, _, query = page_and_query.partition("?")
+    back = BackMsg()
+    back.rerun_script.page_name, back.rerun_script.query_string = page, query
+    await ws.send(back.SerializeToString())
+    session_id, drawn = "", []
+    while True:
+        msg = ForwardMsg()
+        msg.ParseFromString(await asyncio.wait_for(ws.recv(), 60))
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            session_id = msg.new_session.initialize.session_id
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            el = msg.delta.new_element
+            if el.WhichOneof("type") == "plotly_chart":
+                drawn.append(el.plotly_chart.spec)
+        elif kind == "script_finished" and msg.script_finished != msg.FINISHED_EARLY_FOR_RERUN:
+            return session_id, drawn
+
+
+def _upload(d, jar: dict, session_id: str) -> int:
+    boundary = "minsheng-replica-test"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n"
+            f"Content-Type: text/csv\r\n\r\n指标编码,区划代码,时期,数值\r\n--{boundary}--\r\n").encode()
+    status, _, _ = request(d.port, "PUT", f"/_stcore/upload_file/{session_id}/file-1", {
+        "Cookie": cookie_header(jar), "X-Xsrftoken": jar["_streamlit_xsrf"], "Origin": d.url,
+        "Content-Type": f"multipart/form-data; boundary={boundary}"}, body)
+    return status
+
+
+def _points(specs: list[str]) -> dict[str, float]:
+    """Year → value of every line the page's Plotly charts draw (Plotly sends arrays as base64 binary)."""
+    import base64
+    import json
+
+    import numpy as np
+
+    out = {}
+    for spec in specs:
+        for trace in json.loads(spec)["data"]:
+            y = trace["y"]
+            ys = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]) if isinstance(y, dict) else y
+            out.update({x[:4]: float(v) for x, v in zip(trace["x"], ys)})
+    return out
+
+
+def test_the_route_pins_websocket_and_upload_and_an_import_reaches_the_other_replica(deployment, signed_in):
+    d = deployment
+    a, b = d.ports
+    routes = {}
+    for k in range(64):  # routing cookies that nginx sends to each replica
+        routes.setdefault(replica_of(d, f"r{k:02d}"), f"r{k:02d}")
+        if len(routes) == 2:
+            break
+    assert set(routes) == {a, b}, f"64 routing cookies all went to one replica: {routes}"
+
+    def browser(port):  # a browser pinned to `port`: the page, then the health check that sets Streamlit's XSRF cookie
+        jar = {sessions.COOKIE: signed_in, replicas.ROUTE_COOKIE: routes[port]}
+        assert request(d.port, "GET", "/", {"Cookie": cookie_header(jar)})[0] == 200
+        status, headers, _ = request(d.port, "GET", "/_stcore/health", {"Cookie": cookie_header(jar)})
+        assert status == 200
+        return {**jar, **set_cookies(headers)}
+
+    on_b, on_a = browser(b), browser(a)
+
+    async def scenario():
+        ws = await _open(d, on_b, d.url)
+        try:
+            session_id, before = await _run(ws, TREND)
+            assert session_id and _points(before)["2025"] == 7820 and _points(before)["2024"] == 7241
+            # the upload lands where the session lives; the same upload routed to the other replica finds no session
+            assert _upload(d, on_b, session_id) == 204
+            assert _upload(d, on_a, session_id) == 400
+            # an import written by another process (the CLI, under the store's lock) into the shared data …
+            csv = d.workdir / "new.csv"
+            csv.write_text(f"指标编码,区划代码,时期,数值\n{IND},{CITY},2025,{NEW_VALUE}\n", encoding="utf-8")
+            run = subprocess.run([sys.executable, "-m", "minsheng", "import", str(csv), "--yes"], cwd=ROOT,
+                                 env={**os.environ, "MINSHENG_DATA": str(d.data)},
+                                 capture_output=True, text=True, timeout=60)
+            assert run.returncode == 0, run.stderr
+            # … is what the session on replica B draws on its next run
+            _, after = await _run(ws, TREND)
+            assert _points(after)["2025"] == NEW_VALUE and _points(after)["2024"] == 7241
+        finally:
+            await ws.close()
+        # a websocket opened by a page of another origin is still closed before Streamlit sees it
+        import websockets
+
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await _open(d, on_b, "http://evil.example")
+        assert refused.value.response.status_code == 403
+
+    asyncio.run(scenario())
+    served = [x for x in d.access_log() if "/_stcore/stream" in x or "/_stcore/upload_file/" in x]
+    assert any(f":{b} route={routes[b]}" in x and "stream" in x for x in served), served
