@@ -68,12 +68,7 @@ class Server:
         return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-n:])
 
     def peak_rss_mb(self) -> float | None:
-        """The server process's high-water resident set (VmHWM), while it still runs."""
-        try:
-            status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        except OSError:
-            return None
-        return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), None)
+        return peak_rss_mb(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -85,6 +80,15 @@ class Server:
                 self.proc.wait()
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """A process's high-water resident set (VmHWM), while it still runs."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), None)
 
 
 def _query(scopes: dict, rng) -> str:
@@ -118,12 +122,35 @@ def problems(msg, page: str) -> list[str]:
     return [f"{page}: {text}"[:300]] if "Traceback (most recent call last)" in text else []
 
 
-async def _session(i: int, port: int, until: float, scopes, record) -> None:
-    """One user: connect, go through every page in PAGES for a region and year, reconnect as a new
-    user with another region and year, until `until` (a run under way is finished)."""
-    import websockets  # with the protocol classes, imported only when sessions run
+async def run_page(ws, page: str, query: str) -> list:
+    """Run one page in the websocket's session (as a browser's click or link does); the ForwardMsgs of the run,
+    to its end (a run the app restarts itself, st.rerun, ends with the next one)."""
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    back = BackMsg()
+    back.rerun_script.query_string = query
+    back.rerun_script.page_name = page
+    await ws.send(back.SerializeToString())
+    out = []
+    while True:
+        msg = ForwardMsg()
+        msg.ParseFromString(await asyncio.wait_for(ws.recv(), RUN_TIMEOUT))
+        out.append(msg)
+        if msg.WhichOneof("type") == "script_finished" and msg.script_finished != msg.FINISHED_EARLY_FOR_RERUN:
+            return out
+
+
+def drew_data(msg) -> bool:
+    return (msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element"
+            and msg.delta.new_element.WhichOneof("type") in CONTENT)
+
+
+async def _session(i: int, port: int, until: float, scopes, record, headers: dict | None = None) -> None:
+    """One user: connect, go through every page in PAGES for a region and year, reconnect as a new
+    user with another region and year, until `until` (a run under way is finished). `headers`: what a
+    browser's websocket would carry through a proxy (cookies, Origin)."""
+    import websockets  # imported only when sessions run
 
     rng = np.random.default_rng(1000 + i)
     order = list(PAGES)
@@ -132,63 +159,158 @@ async def _session(i: int, port: int, until: float, scopes, record) -> None:
         start = int(rng.integers(len(order)))
         try:
             async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
-                                          max_size=None, open_timeout=60, ping_interval=None) as ws:
+                                          max_size=None, open_timeout=60, ping_interval=None,
+                                          additional_headers=headers) as ws:
                 for k in range(len(order)):
                     if time.monotonic() >= until:
                         return
                     page = order[(start + k) % len(order)]
-                    back = BackMsg()
-                    back.rerun_script.query_string = query
-                    back.rerun_script.page_name = page
-                    found, drawn, t = [], False, time.perf_counter()
-                    await ws.send(back.SerializeToString())
-                    while True:  # a run the app restarts itself (st.rerun) ends with the next one
-                        msg = ForwardMsg()
-                        msg.ParseFromString(await asyncio.wait_for(ws.recv(), RUN_TIMEOUT))
-                        found += problems(msg, f"{PAGES[page]}?{query}")
-                        drawn = drawn or (msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element"
-                                          and msg.delta.new_element.WhichOneof("type") in CONTENT)
-                        if (msg.WhichOneof("type") == "script_finished"
-                                and msg.script_finished != msg.FINISHED_EARLY_FOR_RERUN):
-                            break
-                    record(PAGES[page], 1000 * (time.perf_counter() - t), found, drawn)
+                    t = time.perf_counter()
+                    msgs = await run_page(ws, page, query)
+                    record(PAGES[page], 1000 * (time.perf_counter() - t),
+                           [x for m in msgs for x in problems(m, f"{PAGES[page]}?{query}")], any(map(drew_data, msgs)))
         except Exception as e:  # a dropped connection or a run past RUN_TIMEOUT: a failed run
             record(None, None, [f"会话 {i}: {type(e).__name__}: {e}"[:300]], False)
             await asyncio.sleep(1)
 
 
+class _Tally:
+    """Page-run times by page, how many drew data, and every problem, as the sessions record them."""
+
+    def __init__(self):
+        self.times: dict[str, list[float]] = {p: [] for p in PAGES.values()}
+        self.drew = dict.fromkeys(PAGES.values(), 0)
+        self.errors: list[str] = []
+
+    def record(self, page, ms, found, drawn):
+        if page is not None:
+            self.times[page].append(ms)
+            self.drew[page] += drawn
+        self.errors.extend(found)
+
+    def summary(self, scopes, **extra) -> dict:
+        allt = [x for v in self.times.values() for x in v]
+        return dict(**extra, runs=len(allt), errors=len(self.errors), p50_ms=percentile(allt, 50),
+                    p95_ms=percentile(allt, 95), driver="websocket（浏览器协议，不渲染）",
+                    regions=len(scopes["regions"]), years=scopes["years"], indicators=len(scopes["indicators"]),
+                    pages={p: dict(runs=len(v), drawn=self.drew[p], p50_ms=percentile(v, 50), p95_ms=percentile(v, 95))
+                           for p, v in self.times.items()},
+                    error_samples=list(dict.fromkeys(self.errors))[:10])
+
+
+def _drive(port: int, n: int, duration: float, scopes, tally: _Tally, headers=lambda i: None) -> dict:
+    """`n` sessions on `port` for `duration` seconds; the wall and the driver's CPU seconds."""
+    async def drive():
+        until = time.monotonic() + duration
+        await asyncio.gather(*(_session(i, port, until, scopes, tally.record, headers(i)) for i in range(n)))
+
+    t0, cpu0 = time.monotonic(), time.process_time()
+    asyncio.run(drive())
+    return dict(n=n, duration_s=duration, wall_s=time.monotonic() - t0, client_cpu_s=time.process_time() - cpu0)
+
+
 def run(directory: Path, n: int = 20, duration: float = SESSION_DURATION) -> dict:
     """`n` users at once for `duration` seconds on a real server; the `sessions` part of the report."""
     directory = Path(directory).resolve()
-    scopes = session_scopes(directory)
-    times: dict[str, list[float]] = {p: [] for p in PAGES.values()}
-    drew = dict.fromkeys(PAGES.values(), 0)
-    errors: list[str] = []
-
-    def record(page, ms, found, drawn):
-        if page is not None:
-            times[page].append(ms)
-            drew[page] += drawn
-        errors.extend(found)
-
+    scopes, tally = session_scopes(directory), _Tally()
     server = Server(directory).start()
     try:
-        async def drive():
-            until = time.monotonic() + duration
-            await asyncio.gather(*(_session(i, server.port, until, scopes, record) for i in range(n)))
-
-        t0, cpu0 = time.monotonic(), time.process_time()
-        asyncio.run(drive())
-        wall, client_cpu = time.monotonic() - t0, time.process_time() - cpu0
+        timing = _drive(server.port, n, duration, scopes, tally)
         rss = server.peak_rss_mb()
         if server.proc.poll() is not None:
-            errors.append(f"服务进程已退出：{server.tail(5)}")
+            tally.errors.append(f"服务进程已退出：{server.tail(5)}")
     finally:
         server.stop()
-    allt = [x for v in times.values() for x in v]
-    return dict(n=n, duration_s=duration, wall_s=wall, client_cpu_s=client_cpu, runs=len(allt), errors=len(errors),
-                p50_ms=percentile(allt, 50), p95_ms=percentile(allt, 95), peak_rss_mb=rss, driver="websocket（浏览器协议，不渲染）",
-                regions=len(scopes["regions"]), years=scopes["years"], indicators=len(scopes["indicators"]),
-                pages={p: dict(runs=len(v), drawn=drew[p], p50_ms=percentile(v, 50), p95_ms=percentile(v, 95))
-                       for p, v in times.items()},
-                error_samples=list(dict.fromkeys(errors))[:10])
+    return tally.summary(scopes, **timing, peak_rss_mb=rss)
+
+
+# --- through nginx, in front of several replicas (minsheng/replicas.py) -------------------------------------
+
+def request(port: int, method: str, path: str, headers: dict | None = None, body: bytes = b""):
+    """(status, headers as lower-case pairs, body) of one request to 127.0.0.1:`port`, no redirect followed."""
+    import http.client
+
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        c.request(method, path, body=body or None, headers={"Host": f"127.0.0.1:{port}", **(headers or {})})
+        r = c.getresponse()
+        return r.status, [(k.lower(), v) for k, v in r.getheaders()], r.read()
+    finally:
+        c.close()
+
+
+def set_cookies(headers) -> dict[str, str]:
+    from http import cookies as http_cookies
+
+    jar = http_cookies.SimpleCookie()
+    for k, v in headers:
+        if k == "set-cookie":
+            jar.load(v)
+    return {k: m.value for k, m in jar.items()}
+
+
+def cookie_header(jar: dict) -> str:
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+def sign_in(port: int, name: str, password: str, origin: str) -> tuple[int, dict]:
+    """Post the sign-in form (minsheng/web.py) as a browser whose page has `origin`; (status, cookies it was given)."""
+    import re
+
+    status, headers, body = request(port, "GET", "/signin?next=%2F")
+    if status != 200:
+        raise RuntimeError(f"登录页返回 {status}")
+    jar = set_cookies(headers)
+    csrf = re.search(rb'name="csrf" value="([^"]+)"', body).group(1).decode()
+    form = urlencode({"csrf": csrf, "next": "/", "name": name, "password": password}).encode()
+    status, headers, _ = request(port, "POST", "/signin", {
+        "Cookie": cookie_header(jar), "Origin": origin, "Content-Type": "application/x-www-form-urlencoded"}, form)
+    return status, {**jar, **set_cookies(headers)}
+
+
+def _top_region(directory: Path) -> str:
+    import pandas as pd
+
+    r = pd.read_parquet(store.resolve(directory) / "regions.parquet", columns=["code", "parent_code"])
+    return str(r.loc[r["parent_code"].isna(), "code"].iloc[0])
+
+
+def run_replicas(directory: Path, n: int, duration: float, counts: tuple[int, ...] = (1, 2)) -> list[dict]:
+    """The same sessions through nginx in front of each number of replicas in `counts`, one after the other in
+    one run, signed in as one admin (sign-in is on: nginx is a proxy); a row per count with page runs per second."""
+    import secrets
+
+    from minsheng import auth, replicas, sessions as signins
+
+    directory = Path(directory).resolve()
+    scopes, rows = session_scopes(directory), []
+    with tempfile.TemporaryDirectory(prefix="bench-replicas-") as tmp:
+        env = {"MINSHENG_DATA": str(directory), "MINSHENG_USERS": f"{tmp}/users.json", "MINSHENG_AUDIT": f"{tmp}/audit.log"}
+        password, saved = secrets.token_urlsafe(18), {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            auth.add_user("bench", "admin", _top_region(directory), password)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k)
+                else:
+                    os.environ[k] = v
+        for count in counts:
+            d, tally = replicas.Deployment(replicas=count, env=env, workdir=Path(tmp) / f"r{count}").start(), _Tally()
+            try:
+                status, jar = sign_in(d.port, "bench", password, d.url)
+                if signins.COOKIE not in jar:
+                    raise RuntimeError(f"经 nginx 登录失败（{status}）")
+                # each session a browser of its own routing cookie, as nginx would have given it
+                timing = _drive(d.port, n, duration, scopes, tally, lambda i: {
+                    "Origin": d.url, "Cookie": f"{signins.COOKIE}={jar[signins.COOKIE]}; {replicas.ROUTE_COOKIE}=bench{i}"})
+                rss = [peak_rss_mb(p.pid) for p in d.procs[:count]]
+                tally.errors += [f"副本 {i + 1} 已退出" for i, p in enumerate(d.procs[:count]) if p.poll() is not None]
+            finally:
+                d.stop()
+            row = tally.summary(scopes, replicas=count, **timing, peak_rss_mb=sum(x or 0 for x in rss))
+            row["runs_per_s"] = row["runs"] / row["wall_s"]
+            row["runs_per_s_per_core"] = row["runs_per_s"] / len(os.sched_getaffinity(0))
+            rows.append(row)
+    return rows

@@ -6,17 +6,17 @@ to one replica, and an import seen by a session on the other replica. Skips when
 from __future__ import annotations
 
 import asyncio
-import http.client
 import os
 import re
 import shutil
 import subprocess
 import sys
-from http import cookies as http_cookies
 from urllib.parse import urlencode
 
 import pytest
 
+from bench import sessions as bench_sessions
+from bench.sessions import cookie_header, request, set_cookies
 from conftest import ROOT
 from minsheng import replicas, sessions
 
@@ -51,39 +51,8 @@ def deployment(tmp_path_factory):
     d.stop()
 
 
-def request(port: int, method: str, path: str, headers: dict | None = None, body: bytes = b""):
-    """(status, headers as a list of pairs, body) of one request to 127.0.0.1:`port`, no redirects followed."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        c.request(method, path, body=body or None, headers={"Host": f"127.0.0.1:{port}", **(headers or {})})
-        r = c.getresponse()
-        return r.status, [(k.lower(), v) for k, v in r.getheaders()], r.read()
-    finally:
-        c.close()
-
-
-def set_cookies(headers) -> dict[str, str]:
-    jar = http_cookies.SimpleCookie()
-    for k, v in headers:
-        if k == "set-cookie":
-            jar.load(v)
-    return {k: m.value for k, m in jar.items()}
-
-
-def cookie_header(jar: dict) -> str:
-    return "; ".join(f"{k}={v}" for k, v in jar.items())
-
-
 def sign_in(port: int, origin: str) -> tuple[int, dict]:
-    """Post the sign-in form through `port` as a browser whose page has `origin`; (status, cookies set)."""
-    status, headers, body = request(port, "GET", "/signin?next=%2F")
-    assert status == 200, body[:300]
-    jar = set_cookies(headers)
-    csrf = re.search(rb'name="csrf" value="([^"]+)"', body).group(1).decode()
-    form = urlencode({"csrf": csrf, "next": "/", "name": "admin01", "password": PW}).encode()
-    status, headers, _ = request(port, "POST", "/signin", {
-        "Cookie": cookie_header(jar), "Origin": origin, "Content-Type": "application/x-www-form-urlencoded"}, form)
-    return status, {**jar, **set_cookies(headers)}
+    return bench_sessions.sign_in(port, "admin01", PW, origin)
 
 
 @pytest.fixture(scope="module")
@@ -136,26 +105,12 @@ async def _open(d, jar: dict, origin: str):
 
 async def _run(ws, page_and_query: str) -> tuple[str, list[str]]:
     """Run a page in the session; (its Streamlit session id, the specs of the Plotly charts it drew)."""
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
     page, _, query = page_and_query.partition("?")
-    back = BackMsg()
-    back.rerun_script.page_name, back.rerun_script.query_string = page, query
-    await ws.send(back.SerializeToString())
-    session_id, drawn = "", []
-    while True:
-        msg = ForwardMsg()
-        msg.ParseFromString(await asyncio.wait_for(ws.recv(), 60))
-        kind = msg.WhichOneof("type")
-        if kind == "new_session":
-            session_id = msg.new_session.initialize.session_id
-        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
-            el = msg.delta.new_element
-            if el.WhichOneof("type") == "plotly_chart":
-                drawn.append(el.plotly_chart.spec)
-        elif kind == "script_finished" and msg.script_finished != msg.FINISHED_EARLY_FOR_RERUN:
-            return session_id, drawn
+    msgs = await bench_sessions.run_page(ws, page, query)
+    session_id = next((m.new_session.initialize.session_id for m in msgs if m.WhichOneof("type") == "new_session"), "")
+    return session_id, [m.delta.new_element.plotly_chart.spec for m in msgs if m.WhichOneof("type") == "delta"
+                        and m.delta.WhichOneof("type") == "new_element"
+                        and m.delta.new_element.WhichOneof("type") == "plotly_chart"]
 
 
 def _upload(d, jar: dict, session_id: str) -> int:
