@@ -197,6 +197,12 @@ def _serve(args) -> int:
         ports = [args.first_port + i for i in range(args.replicas)]
         print(site_config(ports, f"{args.host}:{args.port}"), end="")
         return 0
+    from minsheng import web
+    from minsheng.ui import session
+
+    if not web.sign_in_required() and os.environ.get(session.ALLOW_ENV, "").strip() != "1":
+        print("注意：还没有用户。单用户模式只接受本机直连的浏览器，经 nginx 打开的页面会拒绝显示；"
+              "请先添加用户（python -m minsheng users add …）", file=sys.stderr)
     d = Deployment(replicas=args.replicas, port=args.port, host=args.host, first_port=args.first_port,
                    workdir=Path(args.workdir) if args.workdir else None)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # systemd's stop: leave through `finally`
