@@ -122,15 +122,16 @@ def problems(msg, page: str) -> list[str]:
     return [f"{page}: {text}"[:300]] if "Traceback (most recent call last)" in text else []
 
 
-async def run_page(ws, page: str, query: str) -> list:
-    """Run one page in the websocket's session (as a browser's click or link does); the ForwardMsgs of the run,
-    to its end (a run the app restarts itself, st.rerun, ends with the next one)."""
+async def run_page(ws, page: str, query: str, widgets=()) -> list:
+    """Run one page in the websocket's session (as a browser's click or link does) with these WidgetStates; the
+    ForwardMsgs of the run, to its end (a run the app restarts itself, st.rerun, ends with the next one)."""
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     back = BackMsg()
     back.rerun_script.query_string = query
     back.rerun_script.page_name = page
+    back.rerun_script.widget_states.widgets.extend(widgets)
     await ws.send(back.SerializeToString())
     out = []
     while True:

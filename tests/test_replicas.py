@@ -1,16 +1,13 @@
 """Two replicas of the app behind nginx on loopback (minsheng/replicas.py, deploy/minsheng.conf.template): signing
 in through nginx, one session valid on both replicas, the routing cookie pinning a browser's websocket and uploads
-to one replica, and an import seen by a session on the other replica. Skips when nginx is not installed
-(`make test-deps` installs nginx-light)."""
+to one replica, and a file imported on replica A's 导入 page drawn by a session on replica B. Skips when nginx is
+not installed (`make test-deps` installs nginx-light)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
-import subprocess
-import sys
 from urllib.parse import urlencode
 
 import pytest
@@ -18,12 +15,12 @@ import pytest
 from bench import sessions as bench_sessions
 from bench.sessions import cookie_header, request, set_cookies
 from conftest import ROOT
-from minsheng import replicas, sessions
+from minsheng import replicas, sessions, store
 
 pytestmark = pytest.mark.browser  # real servers, as the browser tests: not in `make test-fast`
 
 PW = "Kennwort-2026"
-IND, CITY = "mz_dibao_std_rural", "430200000000"   # 株洲市's 城市低保… 2025 value is 7820 in the bundled data
+IND, CITY = "mz_dibao_std_rural", "430200000000"   # 株洲市's 农村低保标准: 7,820 for 2025 in the bundled data
 NEW_VALUE = 7777
 TREND = f"trend?{urlencode({'inds': IND, 'region': CITY, 'kids': '0'})}"
 
@@ -103,27 +100,33 @@ async def _open(d, jar: dict, origin: str):
         additional_headers={"Cookie": cookie_header(jar), "Origin": origin})
 
 
-async def _run(ws, page_and_query: str) -> tuple[str, list[str]]:
-    """Run a page in the session; (its Streamlit session id, the specs of the Plotly charts it drew)."""
+async def _run(ws, page_and_query: str, widgets=()) -> tuple[str, list]:
+    """Run a page in the session; (its Streamlit session id, the elements it drew)."""
     page, _, query = page_and_query.partition("?")
-    msgs = await bench_sessions.run_page(ws, page, query)
+    msgs = await bench_sessions.run_page(ws, page, query, widgets)
     session_id = next((m.new_session.initialize.session_id for m in msgs if m.WhichOneof("type") == "new_session"), "")
-    return session_id, [m.delta.new_element.plotly_chart.spec for m in msgs if m.WhichOneof("type") == "delta"
-                        and m.delta.WhichOneof("type") == "new_element"
-                        and m.delta.new_element.WhichOneof("type") == "plotly_chart"]
+    problems = [x for m in msgs for x in bench_sessions.problems(m, page)]
+    assert not problems, problems
+    return session_id, [m.delta.new_element for m in msgs
+                        if m.WhichOneof("type") == "delta" and m.delta.WhichOneof("type") == "new_element"]
 
 
-def _upload(d, jar: dict, session_id: str) -> int:
+def _of(elements, kind: str) -> list:
+    return [getattr(e, kind) for e in elements if e.WhichOneof("type") == kind]
+
+
+def _upload(d, jar: dict, session_id: str, file_id: str, content: bytes) -> int:
+    """PUT a file into a Streamlit session's uploads through nginx, as the browser's file uploader does."""
     boundary = "minsheng-replica-test"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n"
-            f"Content-Type: text/csv\r\n\r\n指标编码,区划代码,时期,数值\r\n--{boundary}--\r\n").encode()
-    status, _, _ = request(d.port, "PUT", f"/_stcore/upload_file/{session_id}/file-1", {
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"new.csv\"\r\n"
+            f"Content-Type: text/csv\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    status, _, _ = request(d.port, "PUT", f"/_stcore/upload_file/{session_id}/{file_id}", {
         "Cookie": cookie_header(jar), "X-Xsrftoken": jar["_streamlit_xsrf"], "Origin": d.url,
         "Content-Type": f"multipart/form-data; boundary={boundary}"}, body)
     return status
 
 
-def _points(specs: list[str]) -> dict[str, float]:
+def _points(elements) -> dict[str, float]:
     """Year → value of every line the page's Plotly charts draw (Plotly sends arrays as base64 binary)."""
     import base64
     import json
@@ -131,15 +134,15 @@ def _points(specs: list[str]) -> dict[str, float]:
     import numpy as np
 
     out = {}
-    for spec in specs:
-        for trace in json.loads(spec)["data"]:
+    for chart in _of(elements, "plotly_chart"):
+        for trace in json.loads(chart.spec)["data"]:
             y = trace["y"]
             ys = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]) if isinstance(y, dict) else y
             out.update({x[:4]: float(v) for x, v in zip(trace["x"], ys)})
     return out
 
 
-def test_the_route_pins_websocket_and_upload_and_an_import_reaches_the_other_replica(deployment, signed_in):
+def test_the_route_pins_websocket_and_upload_and_an_import_on_a_shows_on_b(deployment, signed_in):
     d = deployment
     a, b = d.ports
     routes = {}
@@ -158,27 +161,37 @@ def test_the_route_pins_websocket_and_upload_and_an_import_reaches_the_other_rep
 
     on_b, on_a = browser(b), browser(a)
 
+    content = f"指标编码,区划代码,时期,数值\n{IND},{CITY},2025,{NEW_VALUE}\n".encode()
+
     async def scenario():
-        ws = await _open(d, on_b, d.url)
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        ws_b, ws_a = await _open(d, on_b, d.url), await _open(d, on_a, d.url)
         try:
-            session_id, before = await _run(ws, TREND)
-            assert session_id and _points(before)["2025"] == 7820 and _points(before)["2024"] == 7241
-            # the upload lands where the session lives; the same upload routed to the other replica finds no session
-            assert _upload(d, on_b, session_id) == 204
-            assert _upload(d, on_a, session_id) == 400
-            # an import written by another process (the CLI, under the store's lock) into the shared data …
-            csv = d.workdir / "new.csv"
-            csv.write_text(f"指标编码,区划代码,时期,数值\n{IND},{CITY},2025,{NEW_VALUE}\n", encoding="utf-8")
-            run = subprocess.run([sys.executable, "-m", "minsheng", "import", str(csv), "--yes"], cwd=ROOT,
-                                 env={**os.environ, "MINSHENG_DATA": str(d.data)},
-                                 capture_output=True, text=True, timeout=60)
-            assert run.returncode == 0, run.stderr
-            # … is what the session on replica B draws on its next run
-            _, after = await _run(ws, TREND)
+            _, before = await _run(ws_b, TREND)
+            assert _points(before)["2025"] == 7820 and _points(before)["2024"] == 7241
+            # the admin opens 导入 on replica A and picks the file: the upload reaches the replica of the session;
+            # the same upload routed to replica B finds no such session there
+            session_a, page = await _run(ws_a, "import")
+            uploader = next(u for u in _of(page, "file_uploader") if u.id.endswith("imp_file"))
+            assert _upload(d, on_b, session_a, "f1", content) == 400
+            assert _upload(d, on_a, session_a, "f1", content) == 204
+            picked = WidgetState(id=uploader.id)
+            picked.file_uploader_state_value.uploaded_file_info.add(name="new.csv", size=len(content), file_id="f1")
+            _, preview = await _run(ws_a, "import", [picked])
+            commit = next(x for x in _of(preview, "button") if x.id.endswith("imp_commit"))
+            assert not commit.disabled and [m.body for m in _of(preview, "metric")][:2] == ["0", "1"]  # 新增 0, 修改 1
+            # … and commits it: a new version in the shared data directory, under the store's lock
+            await _run(ws_a, "import", [picked, WidgetState(id=commit.id, trigger_value=True)])
+            newest = store.history(d.data)[0]
+            assert (newest["file_name"], newest["user"]) == ("new.csv", "admin01"), newest
+            # … which the session on replica B draws on its next run
+            _, after = await _run(ws_b, TREND)
             assert _points(after)["2025"] == NEW_VALUE and _points(after)["2024"] == 7241
         finally:
-            await ws.close()
-        # a websocket opened by a page of another origin is still closed before Streamlit sees it
+            await ws_a.close()
+            await ws_b.close()
+        # a websocket opened by a page of another origin is still refused before Streamlit sees it
         import websockets
 
         with pytest.raises(websockets.InvalidStatus) as refused:
@@ -186,5 +199,6 @@ def test_the_route_pins_websocket_and_upload_and_an_import_reaches_the_other_rep
         assert refused.value.response.status_code == 403
 
     asyncio.run(scenario())
-    served = [x for x in d.access_log() if "/_stcore/stream" in x or "/_stcore/upload_file/" in x]
-    assert any(f":{b} route={routes[b]}" in x and "stream" in x for x in served), served
+    served = d.access_log()
+    for port, route in routes.items():  # each websocket was served by the replica its route names
+        assert any(f"/_stcore/stream" in x and f":{port} route={route}" in x for x in served), served[-10:]
