@@ -269,11 +269,17 @@ def sign_in(port: int, name: str, password: str, origin: str) -> tuple[int, dict
     return status, {**jar, **set_cookies(headers)}
 
 
-def _top_region(directory: Path) -> str:
-    import pandas as pd
+def _area(directory: Path, scopes: dict) -> str:
+    """The benchmark user's area: the top region above most of the regions the sessions pick from (the province on
+    synthetic data); the sessions then pick only within it, as a user of that area would."""
+    from minsheng import repo
+    from minsheng.regions import Tree
 
-    r = pd.read_parquet(store.resolve(directory) / "regions.parquet", columns=["code", "parent_code"])
-    return str(r.loc[r["parent_code"].isna(), "code"].iloc[0])
+    tree = Tree(repo.regions(directory))
+    tops = [tree.path(c)[0] for c in scopes["regions"]]
+    area = max(sorted(set(tops)), key=tops.count)
+    scopes["regions"] = [c for c, top in zip(scopes["regions"], tops) if top == area]
+    return area
 
 
 def run_replicas(directory: Path, n: int, duration: float, counts: tuple[int, ...] = (1, 2)) -> list[dict]:
@@ -290,7 +296,7 @@ def run_replicas(directory: Path, n: int, duration: float, counts: tuple[int, ..
         password, saved = secrets.token_urlsafe(18), {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
-            auth.add_user("bench", "admin", _top_region(directory), password)
+            auth.add_user("bench", "admin", _area(directory, scopes), password)
         finally:
             for k, v in saved.items():
                 if v is None:
