@@ -29,11 +29,13 @@ system-deps:
 
 # Tests only: LibreOffice headless opens the exported CSV/XLSX the way a spreadsheet user's program does
 # (calc) and renders each deck to PDF (impress); pdftoppm (poppler-utils) turns the PDF pages into the
-# PNGs kept under artifacts/decks/.
+# PNGs kept under artifacts/decks/; nginx-light fronts two replicas in tests/test_replicas.py (`make run`
+# serves one process and needs no nginx).
+TEST_PACKAGES := libreoffice-calc-nogui libreoffice-impress-nogui poppler-utils nginx-light
 test-deps:
-	@dpkg -s libreoffice-calc-nogui libreoffice-impress-nogui poppler-utils >/dev/null 2>&1 || { echo "安装 libreoffice-calc-nogui libreoffice-impress-nogui poppler-utils …"; \
+	@dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1 || { echo "安装 $(TEST_PACKAGES) …"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			libreoffice-calc-nogui libreoffice-impress-nogui poppler-utils >/dev/null; }
+			$(TEST_PACKAGES) >/dev/null; }
 
 # Two workers, a whole test file to each (module fixtures such as a browser or a server stay whole):
 # the suite is measured on two cores.

@@ -34,8 +34,12 @@ def _bench(args) -> int:
                          export_rows=20_000 if args.smoke else EXPORT_ROWS)
         if args.sessions or args.only_sessions:
             duration = args.duration or (sessions.SMOKE_DURATION if args.smoke else sessions.SESSION_DURATION)
-            report["sessions"] = sessions.run(directory, args.sessions or 20, duration,
-                                              alone_rounds=1 if args.smoke else sessions.ALONE_ROUNDS)
+            if args.replicas:  # 1 and N replicas behind nginx, one after the other in this run
+                report["replicas"] = sessions.run_replicas(directory, args.sessions or 20, duration,
+                                                           counts=tuple(sorted({1, args.replicas})))
+            else:
+                report["sessions"] = sessions.run(directory, args.sessions or 20, duration,
+                                                  alone_rounds=1 if args.smoke else sessions.ALONE_ROUNDS)
     finally:
         if tmp:
             tmp.cleanup()
@@ -43,7 +47,8 @@ def _bench(args) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
     failed = any(r["agree"] is False for r in report.get("queries", [])) or report.get("page_errors")
-    return 1 if failed or report.get("sessions", {}).get("errors") else 0
+    errors = report.get("sessions", {}).get("errors") or any(r["errors"] for r in report.get("replicas", []))
+    return 1 if failed or errors else 0
 
 
 def add_parsers(sub) -> None:
@@ -58,4 +63,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--duration", type=float, help=f"并发会话持续秒数（默认 {sessions.SESSION_DURATION:.0f}；"
                                                   f"--smoke 时 {sessions.SMOKE_DURATION:.0f}）")
     p.add_argument("--only-sessions", action="store_true", help="只跑并发会话，不做查询与 pandas 对比")
+    p.add_argument("--replicas", type=int, default=0, metavar="N",
+                   help="并发会话经 nginx 先后访问 1 个和 N 个副本（需要 nginx），报告每秒页面运行次数")
     p.set_defaults(func=_bench)

@@ -15,7 +15,8 @@ def _num(x, digits: int = 0) -> str:
 def render(report: dict) -> str:
     """The report as a plain-text table."""
     if "queries" not in report:  # --only-sessions
-        return "\n".join(render_sessions(report["sessions"]))
+        return "\n".join([*(render_sessions(report["sessions"]) if report.get("sessions") else []),
+                          *render_replicas(report.get("replicas", []))])
     head = ("查询", "输出行", "本实现冷", "p50", "p95", "pandas冷", "p50", "p95", "倍数", "一致")
     times = ("rows_out", "cold_ms", "p50_ms", "p95_ms", "baseline_cold_ms", "baseline_p50_ms", "baseline_p95_ms")
     rows = [head] + [(r["name"], *(_num(r[k]) for k in times), _num(r["ratio"], 1),
@@ -39,7 +40,7 @@ def render(report: dict) -> str:
     lines += [f"页面错误：{e}" for e in report["page_errors"]]
     if report.get("sessions"):
         lines += render_sessions(report["sessions"])
-    return "\n".join(lines)
+    return "\n".join(lines + render_replicas(report.get("replicas", [])))
 
 
 def render_sessions(s: dict) -> list[str]:
@@ -54,3 +55,14 @@ def render_sessions(s: dict) -> list[str]:
                  f"{k} {v['runs']}（{v['drawn']}）次 p50 {_num(v['p50_ms'])} / p95 {_num(v['p95_ms'])} ms"
                  for k, v in s["pages"].items())]
     return lines + [f"  会话错误：{e}" for e in s["error_samples"]]
+
+
+def render_replicas(rows: list[dict]) -> list[str]:
+    """--replicas: a line per number of replicas behind nginx (same sessions, same run), then their errors."""
+    if not rows:
+        return []
+    lines = [f"经 nginx 的副本（{rows[0]['n']} 个会话 × {rows[0]['duration_s']:,.0f} s，同一次运行先后测量）：",
+             "| 副本 | 页面运行 | 每秒 | 每核每秒 | p50 ms | p95 ms | 错误 | 副本内存合计 MB |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['replicas']} | {r['runs']:,} | {r['runs_per_s']:.2f} | {r['runs_per_s_per_core']:.2f} | "
+              f"{_num(r['p50_ms'])} | {_num(r['p95_ms'])} | {r['errors']} | {_num(r['peak_rss_mb'])} |" for r in rows]
+    return lines + [f"  {r['replicas']} 个副本的会话错误：{e}" for r in rows for e in r["error_samples"]]

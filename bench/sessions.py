@@ -69,12 +69,7 @@ class Server:
         return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-n:])
 
     def peak_rss_mb(self) -> float | None:
-        """The server process's high-water resident set (VmHWM), while it still runs."""
-        try:
-            status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        except OSError:
-            return None
-        return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), None)
+        return peak_rss_mb(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -86,6 +81,15 @@ class Server:
                 self.proc.wait()
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """A process's high-water resident set (VmHWM), while it still runs."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), None)
 
 
 def _query(scopes: dict, rng) -> str:
@@ -119,52 +123,92 @@ def problems(msg, page: str) -> list[str]:
     return [f"{page}: {text}"[:300]] if "Traceback (most recent call last)" in text else []
 
 
-async def _connect(port: int):
-    import websockets  # with the protocol classes, imported only when sessions run
-
-    return websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"], max_size=None,
-                              open_timeout=60, ping_interval=None)
-
-
-async def _run_page(ws, page: str, query: str) -> tuple[float, list[str], bool]:
-    """One page run as a browser asks for it: (milliseconds until the run finished, problems, drew data)."""
+async def run_page(ws, page: str, query: str, widgets=()) -> list:
+    """Run one page in the websocket's session (as a browser's click or link does) with these WidgetStates; the
+    ForwardMsgs of the run, to its end (a run the app restarts itself, st.rerun, ends with the next one)."""
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     back = BackMsg()
     back.rerun_script.query_string = query
     back.rerun_script.page_name = page
-    found, drawn, t = [], False, time.perf_counter()
+    back.rerun_script.widget_states.widgets.extend(widgets)
     await ws.send(back.SerializeToString())
-    while True:  # a run the app restarts itself (st.rerun) ends with the next one
+    out = []
+    while True:
         msg = ForwardMsg()
         msg.ParseFromString(await asyncio.wait_for(ws.recv(), RUN_TIMEOUT))
-        found += problems(msg, f"{PAGES[page]}?{query}")
-        drawn = drawn or (msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element"
-                          and msg.delta.new_element.WhichOneof("type") in CONTENT)
+        out.append(msg)
         if msg.WhichOneof("type") == "script_finished" and msg.script_finished != msg.FINISHED_EARLY_FOR_RERUN:
-            return 1000 * (time.perf_counter() - t), found, drawn
+            return out
 
 
-async def _session(i: int, port: int, until: float, scopes, record) -> None:
+def drew_data(msg) -> bool:
+    return (msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element"
+            and msg.delta.new_element.WhichOneof("type") in CONTENT)
+
+
+async def _session(i: int, port: int, until: float, scopes, record, headers: dict | None = None) -> None:
     """One user: connect, go through every page in PAGES for a region and year, reconnect as a new
-    user with another region and year, until `until` (a run under way is finished)."""
+    user with another region and year, until `until` (a run under way is finished). `headers`: what a
+    browser's websocket would carry through a proxy (cookies, Origin)."""
+    import websockets  # imported only when sessions run
+
     rng = np.random.default_rng(1000 + i)
     order = list(PAGES)
     while time.monotonic() < until:
         query = _query(scopes, rng)
         start = int(rng.integers(len(order)))
         try:
-            async with await _connect(port) as ws:
+            async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
+                                          max_size=None, open_timeout=60, ping_interval=None,
+                                          additional_headers=headers) as ws:
                 for k in range(len(order)):
                     if time.monotonic() >= until:
                         return
                     page = order[(start + k) % len(order)]
-                    ms, found, drawn = await _run_page(ws, page, query)
-                    record(PAGES[page], ms, found, drawn)
+                    t = time.perf_counter()
+                    msgs = await run_page(ws, page, query)
+                    record(PAGES[page], 1000 * (time.perf_counter() - t),
+                           [x for m in msgs for x in problems(m, f"{PAGES[page]}?{query}")], any(map(drew_data, msgs)))
         except Exception as e:  # a dropped connection or a run past RUN_TIMEOUT: a failed run
             record(None, None, [f"会话 {i}: {type(e).__name__}: {e}"[:300]], False)
             await asyncio.sleep(1)
+
+
+class _Tally:
+    """Page-run times by page, how many drew data, and every problem, as the sessions record them."""
+
+    def __init__(self):
+        self.times: dict[str, list[float]] = {p: [] for p in PAGES.values()}
+        self.drew = dict.fromkeys(PAGES.values(), 0)
+        self.errors: list[str] = []
+
+    def record(self, page, ms, found, drawn):
+        if page is not None:
+            self.times[page].append(ms)
+            self.drew[page] += drawn
+        self.errors.extend(found)
+
+    def summary(self, scopes, **extra) -> dict:
+        allt = [x for v in self.times.values() for x in v]
+        return dict(**extra, runs=len(allt), errors=len(self.errors), p50_ms=percentile(allt, 50),
+                    p95_ms=percentile(allt, 95), driver="websocket（浏览器协议，不渲染）",
+                    regions=len(scopes["regions"]), years=scopes["years"], indicators=len(scopes["indicators"]),
+                    pages={p: dict(runs=len(v), drawn=self.drew[p], p50_ms=percentile(v, 50), p95_ms=percentile(v, 95))
+                           for p, v in self.times.items()},
+                    error_samples=list(dict.fromkeys(self.errors))[:10])
+
+
+def _drive(port: int, n: int, duration: float, scopes, tally: _Tally, headers=lambda i: None) -> dict:
+    """`n` sessions on `port` for `duration` seconds; the wall and the driver's CPU seconds."""
+    async def drive():
+        until = time.monotonic() + duration
+        await asyncio.gather(*(_session(i, port, until, scopes, tally.record, headers(i)) for i in range(n)))
+
+    t0, cpu0 = time.monotonic(), time.process_time()
+    asyncio.run(drive())
+    return dict(n=n, duration_s=duration, wall_s=time.monotonic() - t0, client_cpu_s=time.process_time() - cpu0)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -176,14 +220,17 @@ def cpu_seconds(pid: int) -> float:
 async def _alone(port: int, pid: int, scopes, rounds: int) -> dict[str, list[float]]:
     """Server CPU milliseconds of each page run with one user alone on the server (so that all of the
     server's CPU in a run is that run's): `rounds` users in turn, each through every page once."""
+    import websockets
+
     rng = np.random.default_rng(7)
     cpu: dict[str, list[float]] = {p: [] for p in PAGES.values()}
     for _ in range(rounds):
         query = _query(scopes, rng)
-        async with await _connect(port) as ws:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
+                                      max_size=None, open_timeout=60, ping_interval=None) as ws:
             for page in PAGES:
                 c0 = cpu_seconds(pid)
-                await _run_page(ws, page, query)
+                await run_page(ws, page, query)
                 cpu[PAGES[page]].append(1000 * (cpu_seconds(pid) - c0))
     return cpu
 
@@ -193,42 +240,121 @@ def run(directory: Path, n: int = 20, duration: float = SESSION_DURATION, alone_
     (`alone_rounds` users in turn), then `n` users at once for `duration` seconds — page times, the
     server's runs per second and its CPU per run under that load."""
     directory = Path(directory).resolve()
-    scopes = session_scopes(directory)
-    times: dict[str, list[float]] = {p: [] for p in PAGES.values()}
-    drew = dict.fromkeys(PAGES.values(), 0)
-    errors: list[str] = []
-
-    def record(page, ms, found, drawn):
-        if page is not None:
-            times[page].append(ms)
-            drew[page] += drawn
-        errors.extend(found)
-
+    scopes, tally = session_scopes(directory), _Tally()
     server = Server(directory).start()
     try:
         alone = asyncio.run(_alone(server.port, server.proc.pid, scopes, alone_rounds))
-
-        async def drive():
-            until = time.monotonic() + duration
-            await asyncio.gather(*(_session(i, server.port, until, scopes, record) for i in range(n)))
-
-        t0, cpu0, server0 = time.monotonic(), time.process_time(), cpu_seconds(server.proc.pid)
-        asyncio.run(drive())
-        wall, client_cpu = time.monotonic() - t0, time.process_time() - cpu0
-        server_cpu = cpu_seconds(server.proc.pid) - server0
+        cpu0 = cpu_seconds(server.proc.pid)
+        timing = _drive(server.port, n, duration, scopes, tally)
+        server_cpu = cpu_seconds(server.proc.pid) - cpu0
         rss = server.peak_rss_mb()
         if server.proc.poll() is not None:
-            errors.append(f"服务进程已退出：{server.tail(5)}")
+            tally.errors.append(f"服务进程已退出：{server.tail(5)}")
     finally:
         server.stop()
-    allt = [x for v in times.values() for x in v]
-    return dict(n=n, duration_s=duration, wall_s=wall, client_cpu_s=client_cpu, runs=len(allt), errors=len(errors),
-                p50_ms=percentile(allt, 50), p95_ms=percentile(allt, 95), peak_rss_mb=rss, driver="websocket（浏览器协议，不渲染）",
-                runs_per_s=len(allt) / wall, server_cpu_s=server_cpu, cpu_ms_per_run=1000 * server_cpu / max(len(allt), 1),
-                cores=len(os.sched_getaffinity(0)), alone_rounds=alone_rounds,
-                regions=len(scopes["regions"]), years=scopes["years"], indicators=len(scopes["indicators"]),
-                pages={p: dict(runs=len(v), drawn=drew[p], p50_ms=percentile(v, 50), p95_ms=percentile(v, 95),
-                               cpu_ms_mean=float(np.mean(alone[p])) if alone[p] else None,
-                               cpu_ms_p50=percentile(alone[p], 50))
-                       for p, v in times.items()},
-                error_samples=list(dict.fromkeys(errors))[:10])
+    out = tally.summary(scopes, **timing, peak_rss_mb=rss)
+    out.update(runs_per_s=out["runs"] / timing["wall_s"], server_cpu_s=server_cpu,
+               cpu_ms_per_run=1000 * server_cpu / max(out["runs"], 1), cores=len(os.sched_getaffinity(0)),
+               alone_rounds=alone_rounds)
+    for page, row in out["pages"].items():
+        row.update(cpu_ms_mean=float(np.mean(alone[page])) if alone[page] else None,
+                   cpu_ms_p50=percentile(alone[page], 50))
+    return out
+
+
+# --- through nginx, in front of several replicas (minsheng/replicas.py) -------------------------------------
+
+def request(port: int, method: str, path: str, headers: dict | None = None, body: bytes = b""):
+    """(status, headers as lower-case pairs, body) of one request to 127.0.0.1:`port`, no redirect followed."""
+    import http.client
+
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        c.request(method, path, body=body or None, headers={"Host": f"127.0.0.1:{port}", **(headers or {})})
+        r = c.getresponse()
+        return r.status, [(k.lower(), v) for k, v in r.getheaders()], r.read()
+    finally:
+        c.close()
+
+
+def set_cookies(headers) -> dict[str, str]:
+    from http import cookies as http_cookies
+
+    jar = http_cookies.SimpleCookie()
+    for k, v in headers:
+        if k == "set-cookie":
+            jar.load(v)
+    return {k: m.value for k, m in jar.items()}
+
+
+def cookie_header(jar: dict) -> str:
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+def sign_in(port: int, name: str, password: str, origin: str) -> tuple[int, dict]:
+    """Post the sign-in form (minsheng/web.py) as a browser whose page has `origin`; (status, cookies it was given)."""
+    import re
+
+    status, headers, body = request(port, "GET", "/signin?next=%2F")
+    if status != 200:
+        raise RuntimeError(f"登录页返回 {status}")
+    jar = set_cookies(headers)
+    csrf = re.search(rb'name="csrf" value="([^"]+)"', body).group(1).decode()
+    form = urlencode({"csrf": csrf, "next": "/", "name": name, "password": password}).encode()
+    status, headers, _ = request(port, "POST", "/signin", {
+        "Cookie": cookie_header(jar), "Origin": origin, "Content-Type": "application/x-www-form-urlencoded"}, form)
+    return status, {**jar, **set_cookies(headers)}
+
+
+def _area(directory: Path, scopes: dict) -> str:
+    """The benchmark user's area: the top region above most of the regions the sessions pick from (the province on
+    synthetic data); the sessions then pick only within it, as a user of that area would."""
+    from minsheng import repo
+    from minsheng.regions import Tree
+
+    tree = Tree(repo.regions(directory))
+    tops = [tree.path(c)[0] for c in scopes["regions"]]
+    area = max(sorted(set(tops)), key=tops.count)
+    scopes["regions"] = [c for c, top in zip(scopes["regions"], tops) if top == area]
+    return area
+
+
+def run_replicas(directory: Path, n: int, duration: float, counts: tuple[int, ...] = (1, 2)) -> list[dict]:
+    """The same sessions through nginx in front of each number of replicas in `counts`, one after the other in
+    one run, signed in as one admin (sign-in is on: nginx is a proxy); a row per count with page runs per second."""
+    import secrets
+
+    from minsheng import auth, replicas, sessions as signins
+
+    directory = Path(directory).resolve()
+    scopes, rows = session_scopes(directory), []
+    with tempfile.TemporaryDirectory(prefix="bench-replicas-") as tmp:
+        env = {"MINSHENG_DATA": str(directory), "MINSHENG_USERS": f"{tmp}/users.json", "MINSHENG_AUDIT": f"{tmp}/audit.log"}
+        password, saved = secrets.token_urlsafe(18), {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            auth.add_user("bench", "admin", _area(directory, scopes), password)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k)
+                else:
+                    os.environ[k] = v
+        for count in counts:
+            d, tally = replicas.Deployment(replicas=count, env=env, workdir=Path(tmp) / f"r{count}").start(), _Tally()
+            try:
+                status, jar = sign_in(d.port, "bench", password, d.url)
+                if signins.COOKIE not in jar:
+                    raise RuntimeError(f"经 nginx 登录失败（{status}）")
+                # each session a browser of its own routing cookie, as nginx would have given it
+                timing = _drive(d.port, n, duration, scopes, tally, lambda i: {
+                    "Origin": d.url, "Cookie": f"{signins.COOKIE}={jar[signins.COOKIE]}; {replicas.ROUTE_COOKIE}=bench{i}"})
+                rss = [peak_rss_mb(p.pid) for p in d.procs[:count]]
+                tally.errors += [f"副本 {i + 1} 已退出" for i, p in enumerate(d.procs[:count]) if p.poll() is not None]
+            finally:
+                d.stop()
+            row = tally.summary(scopes, replicas=count, **timing, peak_rss_mb=sum(x or 0 for x in rss))
+            row["runs_per_s"] = row["runs"] / row["wall_s"]
+            row["runs_per_s_per_core"] = row["runs_per_s"] / len(os.sched_getaffinity(0))
+            rows.append(row)
+    return rows

@@ -1,4 +1,4 @@
-"""Command line: `python -m minsheng init|demo|export|import|history|rollback|prune|check|users …`."""
+"""Command line: `python -m minsheng init|demo|export|import|history|rollback|prune|check|users|serve …`."""
 
 from __future__ import annotations
 
@@ -161,12 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check", help="逐个版本核对文件校验和（发现损坏的版本及共用同一文件的版本）")
     p.set_defaults(func=_check)
     from bench.cli import add_parsers as bench_parsers  # the benchmark: an application beside the package
-    from minsheng import auth_commands, synth
+    from minsheng import auth_commands, replicas, synth
     from minsheng.ingest import commands
 
     commands.add_parsers(sub)  # import, template
     synth.add_parsers(sub)
     bench_parsers(sub)
+    replicas.add_parsers(sub)  # serve: several app processes behind nginx
     auth_commands.add_parsers(sub)  # users add|set-role|set-area|passwd|disable|enable|list
     args = parser.parse_args(argv)
     return args.func(args)
