@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -62,8 +63,11 @@ def signed_in(deployment):
 def replica_of(d, route: str) -> int:
     """The replica port nginx sends a browser with this routing cookie to, read from nginx's access log."""
     request(d.port, "GET", f"/_stcore/health?probe={route}", {"Cookie": f"{replicas.ROUTE_COOKIE}={route}"})
-    line = next(x for x in reversed(d.access_log()) if f"probe={route} " in x)
-    return int(re.search(r"127\.0\.0\.1:(\d+) route=", line).group(1))
+    deadline = time.monotonic() + 10  # nginx writes the line as it finalises the request, after the reply
+    while not (lines := [x for x in d.access_log() if f"probe={route} " in x]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lines, f"nginx 访问日志中没有 probe={route}"
+    return int(re.search(r"127\.0\.0\.1:(\d+) route=", lines[-1]).group(1))
 
 
 def test_sign_in_through_nginx_and_the_session_holds_on_every_replica(deployment, signed_in):
@@ -199,6 +203,12 @@ def test_the_route_pins_websocket_and_upload_and_an_import_on_a_shows_on_b(deplo
         assert refused.value.response.status_code == 403
 
     asyncio.run(scenario())
-    served = d.access_log()
+
+    def pinned(port, route, served) -> bool:
+        return any("/_stcore/stream" in x and f":{port} route={route}" in x for x in served)
+
+    deadline = time.monotonic() + 10  # a websocket's line is written once nginx has closed it
+    while not all(pinned(p, r, served := d.access_log()) for p, r in routes.items()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     for port, route in routes.items():  # each websocket was served by the replica its route names
-        assert any(f"/_stcore/stream" in x and f":{port} route={route}" in x for x in served), served[-10:]
+        assert pinned(port, route, served), served[-10:]
