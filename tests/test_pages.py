@@ -290,3 +290,23 @@ def test_the_language_and_presentation_mode_reread_nothing(monkeypatch):
     assert not at.exception and at.title[0].value == "Trends" and calls == []
     at.multiselect(key="_w_inds").set_value(["mz_dibao_urban_persons"]).run()
     assert calls == ["series"]                       # a new choice is a new query
+
+
+def test_map_of_a_province_ranks_its_cities(monkeypatch, tmp_path):
+    """A province on 地图 (the session benchmark found it failing: 未知级别 province): its cities are
+    ranked, and the level switch offers its counties."""
+    from minsheng import synth
+
+    synth.build(tmp_path, 20_000, scale="small")
+    regions = pd.read_parquet(tmp_path / "regions.parquet")
+    province = regions.loc[regions["level"] == "province", "code"].iloc[0]
+    cities = set(regions.loc[(regions["level"] == "city") & (regions["parent_code"] == province), "name"])
+    monkeypatch.setenv("MINSHENG_DATA", str(tmp_path))
+    at = app("map", region=province)
+    assert not at.exception, [e.value for e in at.exception]
+    assert cities and set(at.dataframe[0].value["区域"]) == cities
+    counties = set(regions.loc[regions["parent_code"].isin(
+        regions.loc[regions["name"].isin(cities) & (regions["level"] == "city"), "code"]), "name"])
+    at.button_group[0].set_value("county").run()  # the level switch: the province's counties
+    assert not at.exception, [e.value for e in at.exception]
+    assert counties and set(at.dataframe[0].value["区域"]) == counties

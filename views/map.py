@@ -31,9 +31,10 @@ def inputs(sc: Selection, indicators: pd.DataFrame) -> Selection:
             year = min(sc.year, last.year)  # this year's annual figures may not be out yet
             st.text_input(T("时期"), T("{year}年（年度数据）", year=year), disabled=True)
     with c3:
-        if sc.region_level == "city":
-            level = state.choice(st.segmented_control, T("显示层级"), ["county", "township"], key="maplevel",
-                                 default="county", format_func=lambda v: T(vocab.LEVELS[v].group)) or "county"
+        if sc.region_level in ("province", "city"):  # a province's cities or counties; a city's counties or townships
+            options = ["city", "county"] if sc.region_level == "province" else ["county", "township"]
+            level = state.choice(st.segmented_control, T("显示层级"), options, key="maplevel", default=options[0],
+                                 format_func=lambda v: T(vocab.LEVELS[v].group)) or options[0]
         else:  # a county's townships; a township among its neighbours
             level = "township" if sc.region_level == "county" else sc.region_level
             st.text_input(T("显示层级"), T(vocab.LEVELS[level].group), disabled=True)
@@ -46,7 +47,7 @@ def shown_regions(sel: Selection) -> tuple[pd.DataFrame, str | None]:
     """The regions drawn, and the one to outline: a city's or county's subdivisions at the level;
     for a township, it and its neighbours (those the user may see)."""
     on = lineage.period_end(sel.end, sel.grain)  # a code counts in the periods it is valid in
-    if sel.region_level in ("city", "county"):
+    if sel.region_level in ("province", "city", "county"):
         return data.regions_below(sel, sel.region, sel.level, on), None
     parent = data.tree().parent.get(sel.region) or sel.region
     return data.regions_below(sel, parent, sel.level, on), sel.region
