@@ -179,3 +179,20 @@ def test_no_magic_draws_a_value_on_a_page():
         at.switch_page(page.script).run()
         assert not at.exception, [e.value for e in at.exception]
         assert not at.get("help"), page.key
+
+
+def test_no_full_collection_after_each_run_and_the_imports_frozen():
+    """Streamlit's post-run gc.collect(2) walked every long-lived object after each page run, half a warm
+    server's CPU (README "Performance"): it is off, and the server freezes what its imports made."""
+    import gc
+    import subprocess
+    import sys
+
+    cfg = (ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8")
+    assert "postScriptGC = false" in cfg and 'fileWatcherType = "none"' in cfg
+    code = ("import gc, sys; from minsheng import web; n = web.freeze_imports(); "
+            "print(n, gc.get_freeze_count(), int('minsheng.ui.frame' in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    n, count, pages_imported = map(int, out.stdout.split()[-3:])
+    assert n > 50_000 and count >= n - 10 and pages_imported, out.stderr[-500:]
+    assert gc.isenabled()
