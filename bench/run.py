@@ -63,7 +63,7 @@ def run(directory: Path, repeat: int = 5, pages: bool = True, export_rows: int =
     """Time every query on both sides and the page runs; the report as `--json` writes it."""
     directory = Path(directory).resolve()
     p = plan(directory, export_rows) | {"repeat": repeat}
-    rows = pq.ParquetFile(store.table_path(store.resolve(directory), "observations")).metadata.num_rows
+    rows = store.row_counts(store.resolve(directory))["observations"]
     results, answers = [], {}
     for q in p["queries"]:
         db.reset(directory)  # cold: a new connection, views and Parquet footers read again

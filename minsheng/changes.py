@@ -124,13 +124,20 @@ def rollback(version_id: str, *, actor: str | None, source: str, user: str | Non
     return _audited("rollback", actor, source, {"to": version_id, **detail, **more}, do)
 
 
+def compact(*, actor: str | None, source: str, lock_timeout: float = 30, directory: Path | None = None) -> str | None:
+    """Fold the current version's deltas into its base files (store.compact), audited; None: nothing to fold."""
+    directory = directory or store.data_dir()
+    return _audited("compact", actor, source, {}, lambda: store.compact(directory, user=actor, lock_timeout=lock_timeout))
+
+
 def undone_scope(records: list[dict], version_id: str) -> list[str] | None:
     """The scope of rolling back to `version_id`: what every version after it changed, taken
     together (records newest first, as `history` gives them); None if there is no such version."""
     ids = [r["id"] for r in records]
     if version_id not in ids:
         return None
-    return scope.common(r.get("scope") for r in records[:ids.index(version_id)])
+    # a compaction changes no value: it widens no scope (undoing only one is for a city-wide admin)
+    return scope.common(r.get("scope") for r in records[:ids.index(version_id)] if r.get("action") != "compact")
 
 
 def rollback_targets(directory: Path | None = None, user_area: str | None = None) -> list[str]:
@@ -163,7 +170,7 @@ def history(directory: Path | None = None, user_area: str | None = None) -> list
     return [r for r in records if within.sees(r.get("scope"))]
 
 
-ACTIONS = {"base": "初始数据", "import": "导入", "rollback": "回滚"}
+ACTIONS = {"base": "初始数据", "import": "导入", "rollback": "回滚", "compact": "合并增量"}
 TABLES = {"regions": "区划", "indicators": "指标", "observations": "观测", "targets": "目标"}
 
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m minsheng init|demo|export|import|history|rollback|prune|check|users|serve …`."""
+"""Command line: `python -m minsheng init|demo|export|import|history|rollback|compact|prune|check|users|serve …`."""
 
 from __future__ import annotations
 
@@ -91,6 +91,18 @@ def _rollback(args) -> int:
         done=f"已回滚到 {args.version}，新版本 {{version}}", failed="回滚失败：{error}")
 
 
+def _compact(args) -> int:
+    from minsheng import changes
+
+    try:
+        made = changes.compact(actor=audit.os_user(), source="cli", lock_timeout=args.timeout)
+    except store.StoreError as e:
+        print(f"合并失败：{e}", file=sys.stderr)
+        return 2
+    print(f"已把增量合并进基础文件，新版本 {made}（数据不变）" if made else "当前版本没有增量文件，无需合并")
+    return 0
+
+
 def _prune(args) -> int:
     try:
         gone = store.prune(store.data_dir(), args.keep, lock_timeout=args.timeout)
@@ -158,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=int, required=True, help="保留的版本数")
     p.add_argument("--timeout", type=float, default=30, help="等待其他提交完成的秒数（默认 30）")
     p.set_defaults(func=_prune)
+    p = sub.add_parser("compact", help="把导入累积的增量文件合并进基础文件（生成数据相同的新版本）")
+    p.add_argument("--timeout", type=float, default=30, help="等待其他提交完成的秒数（默认 30）")
+    p.set_defaults(func=_compact)
     p = sub.add_parser("check", help="逐个版本核对文件校验和（发现损坏的版本及共用同一文件的版本）")
     p.set_defaults(func=_check)
     from bench.cli import add_parsers as bench_parsers  # the benchmark: an application beside the package

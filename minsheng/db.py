@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from minsheng import fields, rollup, store
+from minsheng import fields, layers, rollup, store
 from minsheng.rollup import COVERAGE  # a module constant of literals (tests/test_meta.py)
 
 _lock = threading.Lock()
@@ -28,29 +28,26 @@ class _Engine:
 _engines: dict[Path, _Engine] = {}  # one connection per data directory
 
 
-def _sql_literal(text: str) -> str:
-    # DDL cannot take bound parameters; the path comes from configuration, never from a user,
-    # and is quoted here so that any character in it stays inside the literal.
-    return "'" + text.replace("'", "''") + "'"
-
-
 _SCHEMA = re.compile(r"v_[0-9a-f]{16}")
 
 
 def _ddl(con: duckdb.DuckDBPyConnection, statement: str, schema: str, *rest: str) -> None:
     """Run `statement schema` + rest: DDL over our own names (a schema checked by _SCHEMA, table names
-    from store.TABLES and rollup.DERIVED, paths quoted by _sql_literal); DDL takes no parameters."""
+    from store.TABLES and rollup.DERIVED, paths quoted by layers.quoted); DDL takes no parameters."""
     if not _SCHEMA.fullmatch(schema):
         raise ValueError(f"不允许的模式名：{schema!r}")
     con.execute(statement + " " + schema + "".join(rest))
 
 
 def _view(con: duckdb.DuckDBPyConnection, schema: str, name: str, path: Path) -> None:
+    if name in layers.LAYERED:  # base and delta as one table (layers.py: quoted paths, our own columns)
+        _ddl(con, "create view", schema, "." + name + " as " + layers.relation_sql(path.parent, name))
+        return
     # a field added since the file was written reads as NULL, a present one as its type (minsheng/fields.py:
     # our own field names only)
     cols = fields.select_list(name, set(pq.read_schema(path).names))
     _ddl(con, "create view", schema, "." + name + " as select " + cols + " from read_parquet("
-         + _sql_literal(str(path)) + ")")
+         + layers.quoted(path) + ")")
 
 
 def _empty(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from minsheng import fields, files
+from minsheng import fields, files, layers
 
 ROW_GROUP = 122_880  # rows per Parquet row group: DuckDB's own unit, fine-grained statistics for pruning
 SORT = ("region_code", "indicator_id", "period")
@@ -37,10 +37,14 @@ def connect(folder: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyCon
               "memory_limit": memory_limit or os.environ.get("MINSHENG_BUILD_MEMORY", "3GB")}
     con = duckdb.connect(":memory:", config=config)
     for name in TABLES:
-        if (Path(folder) / f"{name}.parquet").exists():  # DuckDB quotes the path: no SQL text built here
-            rel = con.read_parquet(str(Path(folder) / f"{name}.parquet"))
-            rel = rel.select(fields.select_list(name, set(rel.columns)))  # added fields, also in older files
-            rel.create_view(name)
+        if not (Path(folder) / f"{name}.parquet").exists():
+            continue
+        if name in layers.LAYERED:  # base and delta as one table (layers.py)
+            con.execute("create view " + name + " as " + layers.relation_sql(folder, name))
+            continue
+        rel = con.read_parquet(str(Path(folder) / f"{name}.parquet"))  # DuckDB quotes the path
+        rel = rel.select(fields.select_list(name, set(rel.columns)))  # added fields, also in older files
+        rel.create_view(name)
     return con
 
 
@@ -138,29 +142,64 @@ def merge_sorted(old: Path, new, dest: Path, drop) -> int:
     return _write_sorted(batches(), Path(dest), schema)
 
 
-def merge(source: Path, rows, dest: Path, memory_limit: str | None = None) -> int:
-    """Write `dest`: the observations of `source` with `rows` (a DataFrame in the table's columns)
-    replacing those with the same (indicator, region, period) and the rest added — sorted, in the
-    source file's schema — without loading the existing table into Python (DuckDB sorts, spilling
-    past its memory limit). Returns the row count."""
+def _delta_schema(base_schema):
+    import pyarrow as pa
+
+    nullable = [f.with_nullable(True) for f in base_schema]
+    return pa.schema([*nullable, pa.field(layers.IN_BASE, pa.bool_())], metadata=base_schema.metadata)
+
+
+def write_delta(source: Path, name: str, fresh, dest: Path, memory_limit: str | None = None) -> int:
+    """Write `dest`'s delta of layered table `name` (layers.py): the delta of version folder `source`
+    with the rows of `fresh` (an Arrow table or DataFrame in the table's columns) replacing those of the
+    same key and the rest added, each flagged with whether its key is in the base (which `dest` links
+    from `source`). Reads the base's key columns only, never the table whole. Returns the delta's rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pq.read_schema(source)
-    new = pa.Table.from_pandas(rows[schema.names], preserve_index=False).cast(schema)
-    con = connect(Path(source).parent, memory_limit)
+    base = layers.base_path(source, name)
+    schema = pq.read_schema(base)
+    cols = schema.names
+    if not isinstance(fresh, pa.Table):
+        fresh = pa.Table.from_pandas(fresh[cols], preserve_index=False)
+    fresh = fresh.select(cols).cast(pa.schema([f.with_nullable(True) for f in schema]))
+    con = connect(source, memory_limit)
     try:
-        con.register("new_rows", new)
-        reader = con.sql("""
-            select * from observations old
-            anti join new_rows using (indicator_id, region_code, period)
-            union all
-            select * from new_rows
-            order by region_code, indicator_id, period
-        """).to_arrow_reader(ROW_GROUP)
-        return _write_sorted(reader, Path(dest), schema)
+        con.register("fresh", fresh)
+        reader = con.sql(layers.merged_delta_sql(source, name, "fresh") + " order by " + ", ".join(SORT)
+                         ).to_arrow_reader(ROW_GROUP)
+        return _write_sorted(reader, layers.delta_path(dest, name), _delta_schema(schema))
     finally:
         close(con)
+
+
+def fold(source: Path, name: str, dest: Path) -> int:
+    """Write `dest`'s base of layered table `name`: `source`'s base with its delta merged in, streaming
+    the sorted base once (merge_sorted); `dest` then has no delta. Returns the rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    base = layers.base_path(source, name)
+    if not layers.has_delta(source, name):
+        files.link_or_copy(base, layers.base_path(dest, name))
+        return pq.read_metadata(base).num_rows
+    delta = pq.read_table(layers.delta_path(source, name))
+    replaced = delta.filter(delta.column(layers.IN_BASE))
+    delta = delta.drop_columns([layers.IN_BASE])
+
+    def key(t):
+        parts = [pc.cast(t.column(c), pa.string()) for c in layers.KEY]
+        return pc.binary_join_element_wise(*parts, "\x1f")
+
+    gone = key(replaced)
+
+    def drop(group, part):  # the base rows whose key the delta replaces
+        return pc.is_in(key(group), value_set=gone) if len(gone) else None
+
+    n = merge_sorted(base, delta, layers.base_path(dest, name), drop)
+    layers.delta_path(dest, name).unlink(missing_ok=True)  # folded into the base just written
+    return n
 
 
 def existing(source: Path, keys):

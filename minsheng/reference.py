@@ -21,13 +21,27 @@ KEYS = ["indicator_id", "region_code", "period"]  # one row of a series answer
 OBS_COLS = ["indicator_id", "region_code", "period", "value", "numerator", "denominator", "status", "source"]
 
 
+def layered(folder: Path, name: str, **read) -> pd.DataFrame:
+    """Table `name` ("observations" or "rollup") as of version folder `folder`: the base file, and where
+    imports left a delta file beside it (NAME.delta.parquet, minsheng/layers.py) its rows in place of the
+    base's with the same indicator, region and period, sorted as stored — applied here in pandas, not by
+    the product's view. `read`: pandas.read_parquet's options."""
+    base = pd.read_parquet(Path(folder) / f"{name}.parquet", **read)
+    delta = Path(folder) / f"{name}.delta.parquet"
+    if not delta.exists():
+        return base
+    new = pd.read_parquet(delta, **read)[base.columns]
+    replaced = pd.MultiIndex.from_frame(base[KEYS]).isin(pd.MultiIndex.from_frame(new[KEYS]))
+    out = pd.concat([base[~replaced], new], ignore_index=True)
+    return out.sort_values(["region_code", "indicator_id", "period"], ignore_index=True)
+
+
 class Reference:
     """The series, targets and export answers from the data directory's tables, in pandas."""
 
     def __init__(self, directory: Path):
         folder = store.resolve(Path(directory))
-        self.obs = pd.read_parquet(store.table_path(folder, "observations"), columns=OBS_COLS,
-                                   to_pandas_kwargs={"date_as_object": False})
+        self.obs = layered(folder, "observations", columns=OBS_COLS, to_pandas_kwargs={"date_as_object": False})
         self.reg = pd.read_parquet(store.table_path(folder, "regions"))
         self.ind = pd.read_parquet(store.table_path(folder, "indicators"))
         self.tgt = pd.read_parquet(store.table_path(folder, "targets"))

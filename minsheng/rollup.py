@@ -36,7 +36,7 @@ from pathlib import Path
 
 import duckdb
 
-from minsheng import files, lineage, observations
+from minsheng import files, layers, lineage, observations
 from minsheng.observations import ROW_GROUP, SORT  # rollup.parquet is stored like the observations
 
 DERIVED = ("rollup", "coverage", "ancestors")
@@ -70,6 +70,9 @@ def fingerprint(folder: Path) -> str:
     for name in SOURCES:
         size, mtime = files.identity(Path(folder) / f"{name}.parquet") or ("-", "-")  # missing: matches no stamp
         h.update(f"{name}:{size}:{mtime};".encode())
+    delta = files.identity(layers.delta_path(folder, "observations"))  # absent: as before deltas existed
+    if delta:
+        h.update(f"observations.delta:{delta[0]}:{delta[1]};".encode())
     return h.hexdigest()[:16]
 
 
@@ -91,9 +94,7 @@ class _Lit(str):
 
 
 def _lit(text) -> _Lit:
-    # COPY takes no bound parameters; these paths are ours (a version folder), never
-    # user input, and are quoted so any character stays inside the literal.
-    return _Lit("'" + str(text).replace("'", "''") + "'")
+    return _Lit(layers.quoted(text))  # COPY takes no bound parameters
 
 
 # The only pieces ever put into this module's SQL text: quoted paths (_Lit), our own table names,
@@ -341,37 +342,53 @@ def check(con: duckdb.DuckDBPyConnection) -> None:
         raise InvariantError("汇总表检查未通过：" + "；".join(broken))
 
 
-def build(folder: Path, memory_limit: str | None = None, previous: Path | None = None,
-          changed: set[str] | None = None) -> None:
+def _stamp(folder: Path, source: str) -> None:
+    files.write_text(stamp_path(folder), json.dumps({"source": source}) + "\n")
+
+
+def fold(previous: Path, folder: Path) -> None:
+    """`folder`'s roll-ups: those of `previous` (current, from the same rows) with the roll-up delta
+    folded into the base — same rows, one file; coverage and ancestors linked."""
+    observations.fold(previous, "rollup", folder)
+    for name in ("coverage", "ancestors"):
+        files.link_or_copy(path(previous, name), path(folder, name))
+    _stamp(folder, fingerprint(folder))
+
+
+def build(folder: Path, memory_limit: str | None = None, previous: Path | None = None, touched=None) -> None:
     """Write rollup, coverage and ancestors beside the tables in `folder` (each file atomically), then
     the stamp that ties them to the tables they came from.
 
     Incremental when `previous` (the version `folder` was made from, with current roll-ups and the
-    same regions and indicators files) and `changed` (the indicators whose observations differ) are
-    given: only those indicators are rolled up again; the other rows, coverage and ancestors are kept."""
+    same regions and indicators files) and `touched` (a DataFrame of the (indicator_id, period) pairs
+    whose observations differ) are given: only those pairs are rolled up again, into the roll-up's
+    delta (layers.py); the base roll-up, coverage and ancestors are linked from `previous`."""
     source = fingerprint(folder)
     folder = Path(folder)
-    incremental = (previous is not None and changed is not None and current(previous)
+    incremental = (previous is not None and touched is not None and current(previous)
                    and all(files.identity(folder / f"{n}.parquet") == files.identity(Path(previous) / f"{n}.parquet")
                            for n in ("regions", "indicators")))
     con = observations.connect(folder, memory_limit)
     try:
-        build_into(con, sorted(changed) if incremental else None)
-        if incremental:  # the old rows of other indicators, streamed; the rebuilt ones merged in
+        if incremental:  # the leaf rows of just the touched pairs: a filtered scan of base and delta
             import pyarrow as pa
-            import pyarrow.compute as pc
 
-            fresh = con.sql("select * from rollup order by " + ", ".join(SORT)).to_arrow_table()
-            gone = pa.array(sorted(changed), pa.string())
-            observations.merge_sorted(
-                path(previous, "rollup"), fresh, path(folder, "rollup"),
-                lambda group, part: pc.is_in(pc.cast(group.column("indicator_id"), pa.string()), value_set=gone))
-            for name in ("coverage", "ancestors"):
+            pairs = touched[["indicator_id", "period"]].drop_duplicates()
+            con.register("_touched", pa.Table.from_pandas(pairs, preserve_index=False))
+            con.execute("alter view observations rename to _all_observations")
+            con.execute("create view observations as select * from _all_observations semi join _touched "
+                        "using (indicator_id, period)")
+            build_into(con, sorted(set(pairs["indicator_id"])))
+            fresh = con.sql("select * from rollup").to_arrow_table()
+            observations.write_delta(previous, "rollup", fresh, folder, memory_limit)
+            for name in DERIVED:
                 files.link_or_copy(path(previous, name), path(folder, name))
         else:
+            layers.delta_path(folder, "rollup").unlink(missing_ok=True)  # the whole roll-up is the base now
+            build_into(con)
             _copy(con, "rollup", path(folder, "rollup"), ", ".join(SORT))
             _copy(con, "coverage", path(folder, "coverage"), "region_code, level, valid_from")
             _copy(con, "ancestors", path(folder, "ancestors"), "ancestor, code")
     finally:
         observations.close(con)
-    files.write_text(stamp_path(folder), json.dumps({"source": source}) + "\n")
+    _stamp(folder, source)

@@ -44,15 +44,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from minsheng import files, integrity, locks, observations, rollup
+from minsheng import files, integrity, layers, locks, observations, rollup
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("regions", "indicators", "observations", "targets")
 BOUNDARY_LEVELS = ("city", "county", "township", "village")
 BASE = "base"
 VERSIONS = ".versions"
-CRASH_STEPS = ("start", "table-written", "tables-linked", "derived-built", "before-rename", "renamed",
-               "current-written", "switched")
+CRASH_STEPS = ("start", "table-written", "tables-linked", "delta-written", "derived-built", "before-rename",
+               "renamed", "current-written", "switched")
 _ID = re.compile(r"v(\d{6})-\d{8}T\d{6}")
 _DEFAULT_META = {"demo": False, "data_date": None, "title": "民生指标"}
 _held = threading.local()  # directories whose lock this thread holds, so lock() nests
@@ -148,8 +148,10 @@ def read_meta(directory: Path) -> dict:
 
 def _fingerprint(vid: str, folder: Path) -> str:
     h = hashlib.sha256(vid.encode())
-    for name in (*TABLES, "meta"):
-        ident = files.identity(folder / (f"{name}.parquet" if name != "meta" else "meta.json"))
+    for name in (*TABLES, "meta", "delta"):
+        path = (folder / "meta.json" if name == "meta" else layers.delta_path(folder, "observations") if name == "delta"
+                else folder / f"{name}.parquet")
+        ident = files.identity(path)
         if ident:
             h.update(f"{name}:{ident[0]}:{ident[1]};".encode())
     return h.hexdigest()[:16]
@@ -183,7 +185,8 @@ def _files_of(directory: Path, folder: Path) -> list[str]:
         present = set(os.listdir(folder))
     except FileNotFoundError:
         return []
-    names = [n for n in (*(f"{t}.parquet" for t in (*TABLES, *rollup.DERIVED)), rollup.stamp_path(folder).name,
+    names = [n for n in (*(f"{t}.parquet" for t in (*TABLES, *rollup.DERIVED)),
+                         *(layers.delta_path(folder, t).name for t in layers.LAYERED), rollup.stamp_path(folder).name,
                          "meta.json") if n in present]
     if "boundaries" in present and os.path.isdir(os.path.join(folder, "boundaries")):
         names += sorted(f"boundaries/{n}" for n in os.listdir(os.path.join(folder, "boundaries"))
@@ -267,8 +270,10 @@ def reading(directory: Path) -> Reading:
     raise StoreError(f"{why}，且没有完好的版本可用。请管理员运行 python -m minsheng check 核查")
 
 
-def _rows(folder: Path) -> dict[str, int]:
-    return {n: pq.read_metadata(table_path(folder, n)).num_rows for n in TABLES if table_path(folder, n).exists()}
+def row_counts(folder: Path) -> dict[str, int]:
+    """Rows of each table of a version folder as readers see them (deltas counted), from Parquet footers."""
+    return {n: layers.rows(folder, n) if n in layers.LAYERED else pq.read_metadata(table_path(folder, n)).num_rows
+            for n in TABLES if table_path(folder, n).exists()}
 
 
 def history(directory: Path) -> list[dict]:
@@ -280,7 +285,7 @@ def history(directory: Path) -> list[dict]:
     out.append(dict(id=BASE, parent=None, action=BASE, user=None, file_name=None, file_sha256=None, kind=None,
                     created=dt.datetime.fromtimestamp(max(mtimes)).astimezone().isoformat(timespec="seconds")
                     if mtimes else None,
-                    rows=_rows(Path(directory)), changed=[], note="初始数据", source=None))
+                    rows=row_counts(Path(directory)), changed=[], note="初始数据", source=None))
     for rec in out:
         rec["current"] = rec["id"] == cur
     return out
@@ -334,6 +339,8 @@ def write_tables(directory: Path, tables: dict[str, pd.DataFrame], meta: dict) -
     data goes through `commit`."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / integrity.MANIFEST).unlink(missing_ok=True)  # recorded by `check` for the old files: stale now
+    for name in layers.LAYERED:  # the tables written here are whole: no delta over them
+        layers.delta_path(directory, name).unlink(missing_ok=True)
     for name, df in tables.items():
         files.atomic_write(table_path(directory, name), lambda p, df=df, name=name: _to_parquet(df, p, name))
     files.write_json(directory / "meta.json", meta)
@@ -486,10 +493,10 @@ def _snapshot(directory: Path, folder: Path) -> dict[str, tuple[int, int] | None
 
 def _new_version(directory: Path, source_id: str, parent: str, meta: dict, record: dict,
                  tables: dict[str, pd.DataFrame] | None = None, geo: dict[str, str] | None = None,
-                 rows: pd.DataFrame | None = None) -> str:
+                 rows: pd.DataFrame | None = None, fold: bool = False) -> str:
     """Build a complete version folder from version `source_id` (given tables and boundary files
     written, `rows` merged into the source's observations, the rest linked) and make it current;
-    `parent` is the version it follows in the history.
+    `parent` is the version it follows in the history; `fold`: the deltas written into the bases.
     Call with the lock held. The source is checked in full first: a damaged file linked into the new
     version would damage it too. On any failure before the switch the half-built folder is removed."""
     require_whole(directory, source_id, "本次提交" if record["action"] != "rollback" else "回退")
@@ -502,12 +509,12 @@ def _new_version(directory: Path, source_id: str, parent: str, meta: dict, recor
     tmp.mkdir()
     try:
         _crash("start")
-        linked = _fill(directory, source, tmp, tables or {}, geo or {}, rows)
+        linked = _fill(directory, source, tmp, tables or {}, geo or {}, rows, fold)
         files.write_json(tmp / "meta.json", meta)
         known = {n: e["sha256"] for n, e in (integrity.read(source) or {}).items() if n in linked}
         integrity.record(tmp, _files_of(directory, tmp), known)  # before the folder gets its name
         files.write_json(tmp / "version.json", dict(id=vid, parent=parent, created=now.isoformat(timespec="seconds"),
-                                                    **record, rows=_rows(tmp)))
+                                                    **record, rows=row_counts(tmp)))
         files.fsync(tmp)
         _crash("before-rename")
         os.rename(tmp, root / vid)
@@ -527,24 +534,31 @@ def _new_version(directory: Path, source_id: str, parent: str, meta: dict, recor
 
 
 def _fill(directory: Path, source: Path, tmp: Path, tables: dict[str, pd.DataFrame], geo: dict[str, str],
-          rows: pd.DataFrame | None) -> set[str]:
-    """Write and link a new version's files into `tmp`; returns the names linked from `source`."""
+          rows: pd.DataFrame | None, fold: bool = False) -> set[str]:
+    """Write and link a new version's files into `tmp`; returns the names linked from `source`.
+
+    Observations `rows` go into a new delta beside the linked base (layers.py), not into a rewrite of the
+    table; the deltas are folded into new bases when `fold` is asked (compaction) or the delta has grown
+    past layers.limit."""
     linked = set()
     for name, df in tables.items():
         _to_parquet(df, table_path(tmp, name), name)
         files.fsync(table_path(tmp, name))
         _crash("table-written")
-    if rows is not None:  # merged by DuckDB from the source file: the table never enters Python whole
-        if table_path(source, "observations").exists():
-            observations.merge(table_path(source, "observations"), rows, table_path(tmp, "observations"))
-        else:
-            observations.write(rows, table_path(tmp, "observations"))
+    merging = rows is not None and table_path(source, "observations").exists()
+    if rows is not None and not merging:  # a directory without an observations table yet: the rows are it
+        observations.write(rows, table_path(tmp, "observations"))
         files.fsync(table_path(tmp, "observations"))
         _crash("table-written")
     for name in TABLES:
-        if name not in tables and not (name == "observations" and rows is not None) and table_path(source, name).exists():  # a fresh directory may lack some
+        if name not in tables and table_path(source, name).exists() and not (name == "observations" and rows is not None
+                                                                            and not merging):
             files.link_or_copy(table_path(source, name), table_path(tmp, name))
             linked.add(table_path(tmp, name).name)
+    delta = layers.delta_path(source, "observations")
+    if "observations" not in tables and delta.exists() and not merging and not fold:
+        files.link_or_copy(delta, layers.delta_path(tmp, "observations"))
+        linked.add(delta.name)
     # Every version carries its own boundaries/ (links, mostly), so a rollback restores the map too.
     src_b, dst_b = _boundaries_in(directory, source), tmp / "boundaries"
     if src_b.is_dir() or geo:
@@ -557,17 +571,33 @@ def _fill(directory: Path, source: Path, tmp: Path, tables: dict[str, pd.DataFra
                 linked.add(f"boundaries/{f.name}")
         files.fsync(dst_b)
     _crash("tables-linked")
-    # Roll-ups: linked when the tables they come from are the source's (same files), else rebuilt.
+    if merging:  # the import's rows into the delta: the size of the delta, not of the table, is written
+        observations.write_delta(source, "observations", rows, tmp)
+        files.fsync(layers.delta_path(tmp, "observations"))
+        _crash("delta-written")
+    folding = "observations" not in tables and (fold or (merging and layers.delta_rows(tmp, "observations")
+                                                         > layers.limit(tmp)))
+    if folding:  # one streaming pass over the sorted base; the numbers stay as they were
+        observations.fold(tmp if merging else source, "observations", tmp)
+        files.fsync(table_path(tmp, "observations"))
+        linked.discard(table_path(tmp, "observations").name)
+        _crash("table-written")
+    # Roll-ups: linked when the tables they come from are the source's (same files), folded when only
+    # the observations were, else rebuilt (an import's touched indicator-periods only).
     if rollup.current(source) and rollup.fingerprint(source) == rollup.fingerprint(tmp):
-        for name in rollup.DERIVED:
-            files.link_or_copy(rollup.path(source, name), rollup.path(tmp, name))
-            linked.add(rollup.path(tmp, name).name)
-        files.link_or_copy(rollup.stamp_path(source), rollup.stamp_path(tmp))
-        linked.add(rollup.stamp_path(tmp).name)
+        for p in (*(rollup.path(source, n) for n in rollup.DERIVED), rollup.stamp_path(source),
+                  layers.delta_path(source, "rollup")):
+            if p.exists():
+                files.link_or_copy(p, tmp / p.name)
+                linked.add(p.name)
     elif all(table_path(tmp, n).exists() for n in rollup.SOURCES):
-        # an import of observations re-rolls only the indicators it touched
         try:
-            rollup.build(tmp, previous=source, changed=set(rows["indicator_id"]) if rows is not None else None)
+            if folding and not merging and rollup.current(source):
+                rollup.fold(source, tmp)
+            else:
+                rollup.build(tmp, previous=source, touched=rows if merging else None)
+                if folding:
+                    observations.fold(tmp, "rollup", tmp)
         except rollup.InvariantError as e:  # before the switch: the current version stays as it was
             raise StoreError(f"{e}。本次提交未生效，当前版本不变") from e
     _crash("derived-built")
@@ -671,6 +701,19 @@ def rollback(directory: Path, version_id: str, *, user: str | None = None, lock_
         record = _record("rollback", user=user, changed=[k for k in {**was, **now} if was.get(k) != now.get(k)],
                          note=f"回滚到 {version_id}", source=version_id, scope=scope)
         return _new_version(directory, version_id, cur or (ids[0] if ids else BASE), _meta_in(source), record)
+
+
+def compact(directory: Path, *, user: str | None = None, lock_timeout: float = 30) -> str | None:
+    """Fold the current version's deltas into its base files, as a new version with the same data
+    (`python -m minsheng compact`); None when there is nothing to fold. Readers go on reading the old
+    version until the switch; imports wait for the lock."""
+    with refusing_io("合并增量"), lock(directory, lock_timeout):
+        parent = current(directory)
+        folder = _folder(directory, parent)
+        if not any(layers.has_delta(folder, n) for n in layers.LAYERED):
+            return None
+        record = _record("compact", user=user, note="合并增量文件（数据不变）", scope=[])
+        return _new_version(directory, parent, parent, _meta_in(folder), record, fold=True)
 
 
 def prune(directory: Path, keep: int, *, lock_timeout: float = 30) -> list[str]:

@@ -347,7 +347,7 @@ def _tables(directory: Path) -> dict[str, pd.DataFrame]:
     return {name: pd.read_parquet(store.table_path(folder, name)) for name in store.TABLES}
 
 
-@pytest.mark.parametrize("step", ["table-written", "before-rename", "renamed", "current-written", "switched"])
+@pytest.mark.parametrize("step", ["delta-written", "derived-built", "before-rename", "renamed", "current-written", "switched"])
 def test_import_killed_during_commit_leaves_old_or_new_data_whole(fresh, step):
     """`kill -9` of `python -m minsheng import` at each step of its commit: old or new, never a mix."""
     old = _tables(fresh)

@@ -18,7 +18,7 @@ from test_import import cli
 from test_import_page import data_copy  # noqa: F401 (fixture)
 from test_session import PW, sign_in, start, users  # noqa: F401 (fixture)
 
-from minsheng import audit, auth, changes, store
+from minsheng import audit, auth, changes, reference, store
 from minsheng.ingest import pipeline
 from minsheng.ingest.problems import ERROR, ImportRejected
 
@@ -44,7 +44,7 @@ def csv(*lines: str) -> bytes:
 
 
 def stored(directory, indicator: str, region: str, period: str) -> list[float]:
-    o = pd.read_parquet(store.table_path(store.resolve(directory), "observations"))
+    o = reference.layered(store.resolve(directory), "observations")  # base and delta, applied in pandas
     o = o[(o["indicator_id"] == indicator) & (o["region_code"] == region) & (o["period"].astype(str) == period)]
     return o["value"].tolist()
 

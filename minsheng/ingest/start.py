@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
 
 from minsheng import store, vocab
 from minsheng.ingest import contract
@@ -74,8 +73,7 @@ def loaded(directory: Path) -> dict[str, int]:
     if not store.exists(directory):
         return dict.fromkeys(ORDER, 0)
     folder = store.resolve(directory)
-    out = {n: pq.read_metadata(store.table_path(folder, n)).num_rows if store.table_path(folder, n).exists() else 0
-           for n in store.TABLES}
+    out = dict.fromkeys(store.TABLES, 0) | store.row_counts(folder)
     b = store.boundaries_dir(directory)
     out[BOUNDARIES] = len(list(b.glob("*.geojson"))) if b.is_dir() else 0
     return out
