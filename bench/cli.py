@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import sessions
+from bench import imports, sessions
 from bench.plan import EXPORT_ROWS
 from bench.report import render
 from bench.run import describe, run
@@ -27,7 +27,7 @@ def _bench(args) -> int:
         print("请用 --data 指定数据目录（或 --smoke）", file=sys.stderr)
         return 2
     try:
-        if args.only_sessions:
+        if args.only_sessions or args.only_imports:
             report = {"data": describe(directory)}
         else:
             report = run(directory, repeat=2 if args.smoke else args.repeat, pages=not args.no_pages,
@@ -40,6 +40,8 @@ def _bench(args) -> int:
             else:
                 report["sessions"] = sessions.run(directory, args.sessions or 20, duration,
                                                   alone_rounds=1 if args.smoke else sessions.ALONE_ROUNDS)
+        if args.imports or args.only_imports:
+            report["imports"] = imports.run(directory, rows=1_000 if args.smoke else imports.ROWS)
     finally:
         if tmp:
             tmp.cleanup()
@@ -65,4 +67,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--only-sessions", action="store_true", help="只跑并发会话，不做查询与 pandas 对比")
     p.add_argument("--replicas", type=int, default=0, metavar="N",
                    help="并发会话经 nginx 先后访问 1 个和 N 个副本（需要 nginx），报告每秒页面运行次数")
+    p.add_argument("--imports", action="store_true",
+                   help="另测导入：一个月的报表（约 1 万行）两次导入与合并增量，在数据目录的硬链接副本上")
+    p.add_argument("--only-imports", action="store_true", help="只测导入")
     p.set_defaults(func=_bench)

@@ -16,7 +16,7 @@ def render(report: dict) -> str:
     """The report as a plain-text table."""
     if "queries" not in report:  # --only-sessions
         return "\n".join([*(render_sessions(report["sessions"]) if report.get("sessions") else []),
-                          *render_replicas(report.get("replicas", []))])
+                          *render_replicas(report.get("replicas", [])), *render_imports(report.get("imports"))])
     head = ("查询", "输出行", "本实现冷", "p50", "p95", "pandas冷", "p50", "p95", "倍数", "一致")
     times = ("rows_out", "cold_ms", "p50_ms", "p95_ms", "baseline_cold_ms", "baseline_p50_ms", "baseline_p95_ms")
     rows = [head] + [(r["name"], *(_num(r[k]) for k in times), _num(r["ratio"], 1),
@@ -40,7 +40,22 @@ def render(report: dict) -> str:
     lines += [f"页面错误：{e}" for e in report["page_errors"]]
     if report.get("sessions"):
         lines += render_sessions(report["sessions"])
-    return "\n".join(lines + render_replicas(report.get("replicas", [])))
+    return "\n".join(lines + render_replicas(report.get("replicas", [])) + render_imports(report.get("imports")))
+
+
+def render_imports(r: dict | None) -> list[str]:
+    """--imports: each month's returns through the importer (read and check, commit), then the compaction."""
+    if not r:
+        return []
+    lines = [f"导入一个月的报表（{r['base_rows']:,} 行的观测表，硬链接副本，子进程）："]
+    for i, m in enumerate(r["months"], 1):
+        lines.append(f"  第 {i} 个月 {m['rows']:,} 行（新增 {m['added']:,}，修改 {m['changed']:,}）：读取与检查 "
+                     f"{m['prepare_s']:.1f} s，提交（含汇总）{m['commit_s']:.1f} s，共 {m['total_s']:.1f} s"
+                     f"（进程 {m['wall_s']:.1f} s），峰值内存 {_num(m['peak_mb'])} MB")
+    c = r["compact"]
+    lines.append(f"  合并增量（compact）：{c['compact_s']:.1f} s，峰值内存 {_num(c['peak_mb'])} MB；"
+                 f"合并后观测 {r['rows_after']:,} 行")
+    return lines
 
 
 def render_sessions(s: dict) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -129,6 +130,20 @@ def test_bench_smoke(small, tmp_path):
         assert q["ratio"] > 0
     assert {"overview", "trend", "map", "map_rerun"} <= set(r["page_run_ms"]) and not r["page_errors"]
     assert r["map_deck_kb"] is None or 0 < r["map_deck_kb"] < 200  # None: a data set without boundaries
+
+
+def test_imports_smoke(small, tmp_path):
+    """bench --only-imports: two months through the importer and a compaction, on a linked copy."""
+    before = {p: os.stat(p).st_ino for p in small.rglob("*") if p.is_file()}
+    out = tmp_path / "imports.json"
+    assert cli("bench", "--smoke", "--only-imports", "--data", str(small), "--json", str(out)) == 0
+    r = json.loads(out.read_text(encoding="utf-8"))["imports"]
+    first = read(small, "observations")
+    assert r["base_rows"] == len(first)
+    assert all(m["rows"] > 0 and m["added"] == m["rows"] and m["commit_s"] > 0 for m in r["months"])
+    assert r["rows_after"] == len(first) + sum(m["added"] for m in r["months"])  # new months: every row is new
+    assert r["compact"]["version"] and r["compact"]["peak_mb"] > 0
+    assert {p: os.stat(p).st_ino for p in small.rglob("*") if p.is_file()} == before  # the data itself untouched
 
 
 def test_sessions_smoke(small, tmp_path):
