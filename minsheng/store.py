@@ -6,6 +6,8 @@
 #                                                  `write_tables` (the demo generator); never pruned
 #   rollup.parquet, coverage.parquet,              derived from the tables (minsheng/rollup.py), in
 #   ancestors.parquet, rollup.json                 every version folder; rebuilt when missing or stale
+#   observations.delta.parquet,                    what imports added since the base files were written
+#   rollup.delta.parquet                           (minsheng/layers.py); folded into them by `compact`
 #   boundaries/*.geojson (+ SOURCE.md)             the base version's polygons
 #   .versions/CURRENT                              id of the current version; absent → "base"
 #   .versions/v000003-20261123T132501/             one immutable folder per version: all four tables,
