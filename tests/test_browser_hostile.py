@@ -135,6 +135,7 @@ def test_hostile_text_stays_text_on_every_page(browser, hostile_server):
                 if not any(t.startswith(LITERAL + " · ") for t in header):
                     missing.append(("header caption", header))
             if key == "overview" and not params:
+                page.wait_for_selector('[data-testid="stMetricLabel"]', timeout=30_000)  # a loaded machine's first run
                 labels = page.evaluate(TEXTS_JS, '[data-testid="stMetricLabel"]')
                 if LITERAL not in labels:
                     missing.append(("metric label", labels))
@@ -151,6 +152,12 @@ def test_hostile_text_stays_text_on_every_page(browser, hostile_server):
                 page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
                     files=[{"name": UPLOAD, "mimeType": "text/csv", "buffer": "甲,乙\n1,2\n".encode()}])
                 wait_idle(page)
+                try:  # the preview's run follows the upload: on a loaded machine, after a first idle moment
+                    page.wait_for_function("t => [...document.querySelectorAll('[data-testid=\"stMain\"] "
+                                           "[data-testid=\"stMarkdownContainer\"]')].some(e => e.innerText.trim()"
+                                           ".startsWith(t))", arg=UPLOAD + " · ", timeout=30_000)
+                except Exception:
+                    pass  # reported below as missing, with what was shown
                 bad = page.evaluate(FOUND_JS, OUTSIDE)
                 if bad:
                     found["import, uploaded"] = bad

@@ -288,6 +288,10 @@ def test_kpi_values_and_labels_are_not_cut(app_server, browser, width):
     try:
         page.goto(f"{app_server.url}/")
         wait_idle(page)
+        # the cards: on a loaded machine a rerun can follow the first idle moment by more than wait_idle's settle
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stMetricValue\"]').length > 20",
+                               timeout=60_000)
+        wait_idle(page)
         page.evaluate("document.fonts.ready")  # measured once the CJK face has replaced the fallback
         page.wait_for_timeout(300)
         cut = page.eval_on_selector_all('[data-testid="stMetricValue"] p, [data-testid="stMetricLabel"] p', """els =>

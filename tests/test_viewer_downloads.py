@@ -207,15 +207,26 @@ def copied_from_grids(page) -> list[tuple[str, str]]:
             page.wait_for_timeout(100)
             page.mouse.click(box["x"] + 40, box["y"] + 52)
             page.wait_for_timeout(200)
-            if cell.count():
+            # selected, and the keyboard in the grid (a rerun finishing on a loaded machine can take the
+            # focus back to the page, whose Ctrl+A would select the page's own text)
+            if cell.count() and grid.evaluate("e => e.contains(document.activeElement)"):
                 break
         assert cell.count() == 1, "no cell selected: the copy would have had nothing to take"
+        assert grid.evaluate("e => e.contains(document.activeElement)"), "the grid does not have the keyboard"
         text = cell.first.inner_text()
-        page.keyboard.press("Control+C")
-        page.wait_for_timeout(250)
-        page.keyboard.press("Control+A")
-        page.keyboard.press("Control+C")
-        page.wait_for_timeout(250)
+        for _ in range(3):
+            page.keyboard.press("Control+C")
+            page.wait_for_timeout(250)
+            page.keyboard.press("Control+A")
+            page.keyboard.press("Control+C")
+            page.wait_for_timeout(250)
+            # Ctrl+A that selected the page's own text went to the page, not the grid (a rerun on a loaded
+            # machine took the focus): the browser then copied that visible text, not the grid's cells. Again.
+            if not page.evaluate("window.getSelection().toString().trim()"):
+                break
+            page.evaluate("window.getSelection().removeAllRanges(); navigator.clipboard.writeText('marker-before-copy')")
+            page.mouse.click(box["x"] + 40, box["y"] + 52)
+            page.wait_for_timeout(300)
         out.append((text, page.evaluate("navigator.clipboard.readText()")))
         page.keyboard.press("Escape")
     return out
