@@ -17,7 +17,6 @@ import os
 import re
 import tempfile
 import threading
-import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -132,13 +131,14 @@ class _Chdb:
         with self.lock:
             return self.session.query(sql, "ArrowTable", params=params or {})
 
-    def command(self, sql: str) -> None:
+    def command(self, sql: str, params: dict | None = None) -> None:
         with self.lock:
-            self.session.query(sql, "CSV")
+            self.session.query(sql, "CSV", params=params or {})
 
-    def load_parquet(self, table: str, path: Path) -> None:
-        # DDL takes no parameters: the path is our own temporary file, quoted so nothing in it leaves the literal
-        self.command(f"insert into {table} select * from file({_literal(str(path))}, Parquet)")
+    def load_parquet(self, database: str, table: str, path: Path) -> None:
+        # the path is our own temporary file, a bound String (file() takes a constant expression)
+        _ddl(self, "insert into", database, "." + table + " select * from file({path:String}, Parquet)",
+             {"path": str(path)})
 
     def close(self) -> None:
         self.session.close()
@@ -157,14 +157,14 @@ class _Server:
         with self.lock:
             return self.client.query_arrow(sql, parameters=params or None, settings=SETTINGS)
 
-    def command(self, sql: str) -> None:
+    def command(self, sql: str, params: dict | None = None) -> None:
         with self.lock:
-            self.client.command(sql, settings=SETTINGS)
+            self.client.command(sql, parameters=params or None, settings=SETTINGS)
 
-    def load_parquet(self, table: str, path: Path) -> None:
-        db, name = table.split(".")
+    def load_parquet(self, database: str, table: str, path: Path) -> None:
         with self.lock:
-            self.client.insert_arrow(name, pq.read_table(path), database=db)
+            for batch in pq.ParquetFile(path).iter_batches(1_000_000):  # a bounded amount in memory at a time
+                self.client.insert_arrow(table, pa.Table.from_batches([batch]), database=database)
 
     def close(self) -> None:
         self.client.close()
@@ -213,11 +213,18 @@ def reset() -> None:
 
 # ---- reading ---------------------------------------------------------------------------------------------
 
+_POINTER = "select database from minsheng.published order by seq desc limit 1"
+_HISTORY = "select database, max(seq) as s from minsheng.published group by database order by s desc"
+_SWITCH = ("insert into minsheng.published select (select coalesce(max(seq), 0) + 1 from minsheng.published), "
+           "now64(3), {database:String}, {version:String}")
+SETTINGS_SQL = "\nsettings " + ", ".join(f"{k} = {int(v)}" for k, v in SETTINGS.items())
+
+
 def published(where: str | None = None) -> str:
     """The database readers read now: the newest row of the pointer table."""
     e = engine(where)
     try:
-        t = e.arrow(f"select database from {POINTER_DB}.published order by seq desc, at desc limit 1")
+        t = e.arrow(_POINTER)
     except Exception as err:
         if "UNKNOWN_DATABASE" in str(err) or "UNKNOWN_TABLE" in str(err):
             t = pa.table({"database": pa.array([], pa.string())})
@@ -237,19 +244,17 @@ _CASTS = {pa.uint8(): pa.int64(), pa.uint16(): pa.int64(), pa.uint32(): pa.int64
 def normalise(table: pa.Table) -> pd.DataFrame:
     """An answer as DuckDB's `.df()` gives it: the same column types, converted to pandas by DuckDB itself
     (so NULL strings, dates and nullable integers come out as on the default engine)."""
-    table = table.cast(pa.schema([pa.field(f.name, _CASTS.get(f.type, f.type)) for f in table.schema]))
-    return duckdb.from_arrow(table).df()
+    return duckdb.from_arrow(conform(table)).df()
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """ClickHouse's Arrow answer in the Arrow types DuckDB's has."""
+    return table.cast(pa.schema([pa.field(f.name, _CASTS.get(f.type, f.type)) for f in table.schema]))
 
 
 def arrow(name: str, params: dict | None = None, where: str | None = None) -> pa.Table:
     """queries/NAME.sql on the published version, its values bound; the answer as Arrow."""
-    e = engine(where)
-    sql = load_sql(name, published(where))
-    return e.arrow(sql + _settings(), _bind(params or {}))
-
-
-def _settings() -> str:
-    return "\nsettings " + ", ".join(f"{k} = {int(v)}" for k, v in SETTINGS.items())
+    return engine(where).arrow(load_sql(name, published(where)) + SETTINGS_SQL, _bind(params or {}))
 
 
 def run(name: str, params: dict | None = None, where: str | None = None) -> pd.DataFrame:
@@ -258,8 +263,8 @@ def run(name: str, params: dict | None = None, where: str | None = None) -> pd.D
 
 def count(name: str, params: dict | None = None, where: str | None = None) -> int:
     e = engine(where)
-    sql = "select count() from (\n" + load_sql(name, published(where)) + "\n)" + _settings()
-    return int(e.arrow(sql, _bind(params or {})).column(0)[0].as_py())
+    t = e.arrow("select count() from (\n" + load_sql(name, published(where)) + "\n)" + SETTINGS_SQL, _bind(params or {}))
+    return int(t.column(0)[0].as_py())
 
 
 # ---- publishing ------------------------------------------------------------------------------------------
@@ -273,46 +278,61 @@ def publish(directory: Path, where: str | None = None, keep: int = KEEP) -> str:
     reading = store.reading(directory)
     name = database_name(reading)
     e = engine(where)
-    e.command(f"create database if not exists {POINTER_DB}")
-    e.command(f"create table if not exists {POINTER_DB}.published (seq UInt64, at DateTime64(3), database String, "
-              "version String) engine = MergeTree order by seq")
-    e.command(f"drop database if exists {name}")  # left half-made by a failed attempt (never the published one:
-    # a version's database is made once; publishing the same version again makes it again under the same name)
-    e.command(f"create database {name}")
+    _ddl(e, "create database if not exists", POINTER_DB)
+    _ddl(e, "create table if not exists", POINTER_DB, ".published (seq UInt64, at DateTime64(3), database String, "
+         "version String) engine = MergeTree order by seq")
+    try:
+        if published(where) == name:  # already what readers read: never rebuilt under them
+            return name
+    except EngineError:
+        pass
+    _ddl(e, "drop database if exists", name)  # left half-made by a failed attempt
+    _ddl(e, "create database", name)
     cur = db.cursor(directory)  # the tables exactly as DuckDB reads them (missing fields, in-memory roll-ups)
     try:
         with tempfile.TemporaryDirectory(prefix="minsheng-publish-") as tmp:
             for table in TABLES:
                 part = Path(tmp) / f"{table}.parquet"
-                cur.execute(f"copy (select * from {table}) to {_duck_literal(str(part))} (format parquet)")
-                schema = pq.read_schema(part)
-                columns = ", ".join(f"`{f.name}` {_ch_type(f.type)}" for f in schema)
-                order = _ORDER.get(table, "tuple()")
-                e.command(f"create table {name}.{table} ({columns}) engine = MergeTree order by ({order}) "
-                          "settings allow_nullable_key = 1")
-                e.load_parquet(f"{name}.{table}", part)
+                cur.table(table).write_parquet(str(part))
+                columns = ", ".join(f"`{f.name}` {_ch_type(_typed(table, f))}" for f in pq.read_schema(part))
+                _ddl(e, "create table", name, f".{table} ({columns}) engine = MergeTree order by "
+                     f"({_ORDER.get(table, 'tuple()')}) settings allow_nullable_key = 1")
+                e.load_parquet(name, table, part)
     except BaseException:
-        e.command(f"drop database if exists {name}")
+        _ddl(e, "drop database if exists", name)
         raise
     finally:
         cur.close()
-    seq = int(time.time() * 1000)
-    e.command(f"insert into {POINTER_DB}.published values ({seq}, now64(3), {_literal(name)}, {_literal(reading.id)})")
+    e.command(_SWITCH, {"database": name, "version": reading.id})  # one row: readers move in one step
     _drop_old(e, keep)
     return name
 
 
 def _drop_old(e, keep: int) -> None:
-    rows = e.arrow(f"select database, max(seq) as s from {POINTER_DB}.published group by database order by s desc")
-    names = [n for n in rows.column(0).to_pylist() if _DATABASE.fullmatch(n)]
+    names = [n for n in e.arrow(_HISTORY).column(0).to_pylist() if _DATABASE.fullmatch(n)]
     for old in names[max(keep, 1):]:
-        e.command(f"drop database if exists {old}")
-        e.command(f"alter table {POINTER_DB}.published delete where database = {_literal(old)} "
-                  "settings mutations_sync = 1")
+        _ddl(e, "drop database if exists", old)
+        _ddl(e, "alter table", POINTER_DB, ".published delete where database = " + _literal(old)
+             + " settings mutations_sync = 1")
 
 
-def _duck_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def _ddl(e, statement: str, database: str, rest: str = "", params: dict | None = None) -> None:
+    """Run `statement database` + rest: DDL over our own names (a database checked by _check_database or the
+    pointer's, tables from TABLES, columns from DuckDB's own Parquet schema, values quoted by _literal);
+    DDL takes no parameters."""
+    if database != POINTER_DB:
+        _check_database(database)
+    e.command(statement + " " + database + rest, params)
+
+
+def _typed(table: str, f: pa.Field) -> pa.DataType:
+    """A column's type; where DuckDB has none (a table written empty from pandas: all NULL), the store's."""
+    from minsheng.ingest import contract
+
+    if not pa.types.is_null(f.type):
+        return f.type
+    known = contract.empty_table(table).schema if table in store.TABLES else pa.schema([])
+    return known.field(f.name).type if f.name in known.names else pa.string()
 
 
 def _ch_type(t: pa.DataType) -> str:
@@ -344,23 +364,29 @@ def _ch_type(t: pa.DataType) -> str:
 
 _ROLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _AREA = re.compile(r"[0-9]{1,12}")
-_POLICY_COLUMN = {"regions": "code", "observations": "region_code", "rollup": "region_code",
-                  "coverage": "region_code", "targets": "region_code", "ancestors": "code"}
+# The regional tables and their region column. `ancestors` holds codes only, no values, and the policies'
+# own subquery reads it: a policy on it would filter the subquery that defines it.
+POLICY_TABLES = {"regions": "code", "observations": "region_code", "rollup": "region_code",
+                 "coverage": "region_code", "targets": "region_code"}
+
+
+def policy_filter(database: str, area: str, table: str) -> str:
+    """The condition a row policy puts on `table`: its region is `area` or below it."""
+    _check_database(database)
+    if not _AREA.fullmatch(area or ""):
+        raise ValueError(f"区划代码应为数字：{area!r}")
+    return (f"{POLICY_TABLES[table]} in (select code from {database}.ancestors "
+            f"where ancestor = {_literal(area)})")
 
 
 def row_policies(database: str, area: str, role: str) -> list[str]:
     """CREATE ROW POLICY statements that limit `role` (a ClickHouse user or role) to `area`'s subtree in
-    `database`: each regional table shows it only the rows of regions whose ancestors include `area`.
-    The queries take the area as a bound parameter too; the policy holds for anyone who queries the
-    server directly. DDL takes no parameters: the area must be a region code and the role a plain name."""
-    _check_database(database)
-    if not _AREA.fullmatch(area or ""):
-        raise ValueError(f"区划代码应为数字：{area!r}")
+    `database`: each regional table shows it only the rows of regions in that subtree. The queries take
+    the area as a bound parameter as well; the policies hold for anyone who queries the server directly
+    (a BI tool, clickhouse-client). DDL takes no parameters: the area must be a region code and the
+    role a plain name, both checked here."""
     if not _ROLE.fullmatch(role or ""):
         raise ValueError(f"不允许的用户或角色名：{role!r}")
-    subtree = f"(select code from {database}.ancestors where ancestor = {_literal(area)})"
-    out = []
-    for table, column in _POLICY_COLUMN.items():
-        out.append(f"create row policy if not exists ms_area_{area}_{table} on {database}.{table} "
-                   f"for select using {column} in {subtree} to {role}")
-    return out
+    return [f"create row policy or replace ms_area_{area}_{table} on {database}.{table} "
+            f"for select using {policy_filter(database, area, table)} to {role}"
+            for table in POLICY_TABLES]

@@ -8,7 +8,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 
 from minsheng import db, fmt, store
 
@@ -90,22 +89,22 @@ def series_batches(indicator_ids, region_codes, date_from: dt.date, date_to: dt.
                    area: str | None = None, batch_rows: int = 100_000):
     """`series` as a stream of DataFrames of at most `batch_rows` rows, for exports too large to hold."""
     params = _series_params(indicator_ids, region_codes, date_from, date_to, area)
+    for batch in _series_arrow(params, directory, batch_rows):
+        df = batch.to_pandas()
+        df["period"] = pd.to_datetime(df["period"])
+        yield df
+
+
+def _series_arrow(params: dict, directory: Path | None, batch_rows: int):
     if engine() == "clickhouse":  # the answer arrives whole, then goes out in batches
         from minsheng import clickhouse
 
-        for batch in clickhouse.arrow("series", params).to_batches(batch_rows):
-            df = clickhouse.normalise(pa.Table.from_batches([batch]))
-            df["period"] = pd.to_datetime(df["period"])
-            yield df
+        yield from clickhouse.conform(clickhouse.arrow("series", params)).to_batches(batch_rows)
         return
     cur = db.cursor(directory)
     try:
         # A relation's Arrow reader streams (DuckDB 2.0: an execute() result would copy every row first).
-        reader = cur.sql(load_sql("series"), params=params).to_arrow_reader(batch_rows)
-        for batch in reader:
-            df = batch.to_pandas()
-            df["period"] = pd.to_datetime(df["period"])
-            yield df
+        yield from cur.sql(load_sql("series"), params=params).to_arrow_reader(batch_rows)
     finally:
         cur.close()
 
