@@ -150,21 +150,19 @@ class _Server:
     def __init__(self, url: str):
         import clickhouse_connect
 
-        self.client = clickhouse_connect.get_client(dsn=url, settings=SETTINGS)
-        self.lock = threading.Lock()  # one client is one HTTP session: one query at a time
+        # no session id: a client with one is not thread-safe, and each Streamlit session is a thread;
+        # without, the client's connection pool runs their queries at once
+        self.client = clickhouse_connect.get_client(dsn=url, settings=SETTINGS, autogenerate_session_id=False)
 
     def arrow(self, sql: str, params: dict | None = None) -> pa.Table:
-        with self.lock:
-            return self.client.query_arrow(sql, parameters=params or None, settings=SETTINGS)
+        return self.client.query_arrow(sql, parameters=params or None, settings=SETTINGS)
 
     def command(self, sql: str, params: dict | None = None) -> None:
-        with self.lock:
-            self.client.command(sql, parameters=params or None, settings=SETTINGS)
+        self.client.command(sql, parameters=params or None, settings=SETTINGS)
 
     def load_parquet(self, database: str, table: str, path: Path) -> None:
-        with self.lock:
-            for batch in pq.ParquetFile(path).iter_batches(1_000_000):  # a bounded amount in memory at a time
-                self.client.insert_arrow(table, pa.Table.from_batches([batch]), database=database)
+        for batch in pq.ParquetFile(path).iter_batches(1_000_000):  # a bounded amount in memory at a time
+            self.client.insert_arrow(table, pa.Table.from_batches([batch]), database=database)
 
     def close(self) -> None:
         self.client.close()
