@@ -210,3 +210,20 @@ def test_row_policy_filters_keep_exactly_the_area_and_refuse_other_text(chdb_pat
     for area, role in (("99' or 1=1 --", "viewer"), (JIA, "viewer; drop user x")):
         with pytest.raises(ValueError):
             clickhouse.row_policies(name, area, role)
+
+
+def test_without_chdb_or_configuration_the_engine_says_what_to_do(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setenv("MINSHENG_ENGINE", "clickhouse")
+    monkeypatch.delenv("MINSHENG_CLICKHOUSE_URL", raising=False)
+    monkeypatch.delenv("MINSHENG_CLICKHOUSE_PATH", raising=False)
+    with pytest.raises(clickhouse.EngineError, match="MINSHENG_CLICKHOUSE_PATH"):
+        repo.regions()
+    monkeypatch.setenv("MINSHENG_CLICKHOUSE_PATH", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "chdb", None)  # as where requirements-dev.txt is not installed
+    with pytest.raises(clickhouse.EngineError, match="未安装 chDB"):
+        repo.regions()
+    monkeypatch.setenv("MINSHENG_ENGINE", "spark")
+    with pytest.raises(ValueError, match="MINSHENG_ENGINE"):
+        repo.regions()
