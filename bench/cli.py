@@ -31,7 +31,7 @@ def _bench(args) -> int:
             report = {"data": describe(directory)}
         else:
             report = run(directory, repeat=2 if args.smoke else args.repeat, pages=not args.no_pages,
-                         export_rows=20_000 if args.smoke else EXPORT_ROWS)
+                         export_rows=20_000 if args.smoke else EXPORT_ROWS, engine=args.engine)
         if args.sessions or args.only_sessions:
             duration = args.duration or (sessions.SMOKE_DURATION if args.smoke else sessions.SESSION_DURATION)
             if args.replicas:  # 1 and N replicas behind nginx, one after the other in this run
@@ -48,7 +48,8 @@ def _bench(args) -> int:
     print(render(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    failed = any(r["agree"] is False for r in report.get("queries", [])) or report.get("page_errors")
+    failed = any(r["agree"] is False or r.get("ch_agree") is False for r in report.get("queries", [])) \
+        or report.get("page_errors")
     errors = report.get("sessions", {}).get("errors") or any(r["errors"] for r in report.get("replicas", []))
     return 1 if failed or errors else 0
 
@@ -60,6 +61,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--repeat", type=int, default=5, help="热查询重复次数（默认 5）")
     p.add_argument("--smoke", action="store_true", help="快速冒烟：重复 2 次；无 --data 时自建小数据集")
     p.add_argument("--no-pages", action="store_true", help="不运行 AppTest 页面计时")
+    p.add_argument("--engine", choices=["duckdb", "both"], default="duckdb",
+                   help="both：同样的查询再在 ClickHouse 上计时（MINSHENG_CLICKHOUSE_URL，否则临时 chDB），并排报告")
     p.add_argument("--sessions", type=int, default=0, metavar="N",
                    help="另起真实 streamlit 服务，N 个会话同时轮流访问各页面（如 20）")
     p.add_argument("--duration", type=float, help=f"并发会话持续秒数（默认 {sessions.SESSION_DURATION:.0f}；"

@@ -28,6 +28,8 @@ def render(report: dict) -> str:
                  + (f"；页面进程 {_num(report['pages_peak_rss_mb'])} MB" if report.get("pages_peak_rss_mb") else ""))
     if report["baseline_note"]:
         lines.append(f"pandas 基线{report['baseline_note']}")
+    if any("ch_p50_ms" in r for r in report["queries"]):
+        lines += render_engines(report["queries"])
     for r in report["queries"]:
         if r["agree"] is False:
             lines.append(f"不一致 {r['name']}：{r['difference']}")
@@ -56,6 +58,19 @@ def render_imports(r: dict | None) -> list[str]:
     lines.append(f"  合并增量（compact）：{c['compact_s']:.1f} s，峰值内存 {_num(c['peak_mb'])} MB；"
                  f"合并后观测 {r['rows_after']:,} 行")
     return lines
+
+
+def render_engines(queries: list[dict]) -> list[str]:
+    """--engine both: each query's times on DuckDB and ClickHouse side by side, and their ratio."""
+    first = queries[0]
+    head = ("查询", "DuckDB冷", "p50", "p95", "ClickHouse冷", "p50", "p95", "CH/DuckDB", "一致")
+    rows = [head] + [(r["name"], *(_num(r[k]) for k in ("cold_ms", "p50_ms", "p95_ms", "ch_cold_ms", "ch_p50_ms",
+                                                       "ch_p95_ms")),
+                      _num(r["ch_ratio"], 1), {True: "是", False: "否"}[r["ch_agree"]]) for r in queries]
+    lines = [f"两个引擎（ClickHouse：{first['ch_where']}，发布用时 {_num(first['ch_publish_ms'])} ms；"
+             "CH/DuckDB = ClickHouse p50 / DuckDB p50）"]
+    lines += fmt.text_table(rows, right=tuple(range(1, len(head)))).splitlines()
+    return lines + [f"两个引擎不一致 {r['name']}：{r['ch_difference']}" for r in queries if r["ch_agree"] is False]
 
 
 def render_sessions(s: dict) -> list[str]:

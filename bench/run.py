@@ -59,24 +59,66 @@ def _keys(part: str, columns: dict) -> list[str]:
             "table": [columns[k] for k in KEYS]}[part]
 
 
-def run(directory: Path, repeat: int = 5, pages: bool = True, export_rows: int = EXPORT_ROWS) -> dict:
+def _timed(q: dict, directory: Path, repeat: int, cold) -> tuple[dict, float, list[float]]:
+    """A planned query once cold (after `cold()`) and `repeat` times warm: its answer and the times in ms."""
+    cold()
+    t = time.perf_counter()
+    answer = ours(q, directory)
+    cold_ms = 1000 * (time.perf_counter() - t)
+    warm = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        answer = ours(q, directory)
+        warm.append(1000 * (time.perf_counter() - t))
+    return answer, cold_ms, warm
+
+
+def _clickhouse(queries: list[dict], directory: Path, repeat: int, results: list[dict], answers: dict,
+                columns: dict) -> None:
+    """The same queries on ClickHouse (a server at MINSHENG_CLICKHOUSE_URL, else chDB in a temporary folder),
+    after publishing this data there; times beside DuckDB's and whether the answers are the same."""
+    from minsheng import clickhouse
+
+    with tempfile.TemporaryDirectory(prefix="bench-chdb-") as tmp:
+        where = os.environ.get("MINSHENG_CLICKHOUSE_URL") or "chdb:" + tmp
+        t = time.perf_counter()
+        clickhouse.publish(directory, where)
+        publish_ms = 1000 * (time.perf_counter() - t)
+        saved = {k: os.environ.get(k) for k in ("MINSHENG_ENGINE", "MINSHENG_CLICKHOUSE_URL", "MINSHENG_CLICKHOUSE_PATH")}
+        os.environ["MINSHENG_ENGINE"] = "clickhouse"
+        if where.startswith("chdb:"):
+            os.environ["MINSHENG_CLICKHOUSE_PATH"] = tmp
+        try:
+            for q, r in zip(queries, results):
+                got, cold, warm = _timed(q, directory, repeat, clickhouse.reset)
+                diffs = [f"{part}: {d}" for part, df in got.items()
+                         if (d := same(df, answers[q["name"]][part], _keys(part, columns)))]
+                r |= dict(ch_cold_ms=cold, ch_p50_ms=percentile(warm, 50), ch_p95_ms=percentile(warm, 95),
+                          ch_ratio=percentile(warm, 50) / r["p50_ms"] if r["p50_ms"] > 0 else None,
+                          ch_agree=not diffs, ch_difference="；".join(diffs) or None, ch_publish_ms=publish_ms,
+                          ch_where="ClickHouse 服务器" if not where.startswith("chdb:") else "chDB（嵌入式，单进程）")
+        finally:
+            clickhouse.reset()
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def run(directory: Path, repeat: int = 5, pages: bool = True, export_rows: int = EXPORT_ROWS,
+        engine: str = "duckdb") -> dict:
     """Time every query on both sides and the page runs; the report as `--json` writes it."""
     directory = Path(directory).resolve()
     p = plan(directory, export_rows) | {"repeat": repeat}
     rows = store.row_counts(store.resolve(directory))["observations"]
     results, answers = [], {}
     for q in p["queries"]:
-        db.reset(directory)  # cold: a new connection, views and Parquet footers read again
-        t = time.perf_counter()
-        answers[q["name"]] = ours(q, directory)
-        cold = 1000 * (time.perf_counter() - t)
-        warm = []
-        for _ in range(repeat):
-            t = time.perf_counter()
-            answers[q["name"]] = ours(q, directory)
-            warm.append(1000 * (time.perf_counter() - t))
+        answers[q["name"]], cold, warm = _timed(q, directory, repeat, lambda: db.reset(directory))
         results.append(dict(name=q["name"], rows_out=int(sum(len(df) for df in answers[q["name"]].values())),
                             cold_ms=cold, p50_ms=percentile(warm, 50), p95_ms=percentile(warm, 95)))
+    if engine == "both":
+        _clickhouse(p["queries"], directory, repeat, results, answers, p["columns"])
     report = dict(rows=rows, data=describe(directory), repeat=repeat, peak_rss_mb=peak_rss_mb(),
                   params={q["name"]: {k: (v if not isinstance(v, list) or len(v) <= 6 else f"{len(v)} 项")
                                       for k, v in q.items() if k not in ("name", "kind")} for q in p["queries"]})

@@ -1,4 +1,4 @@
-"""Command line: `python -m minsheng init|demo|export|import|history|rollback|compact|prune|check|users|serve …`."""
+"""Command line: `python -m minsheng init|demo|export|import|history|rollback|compact|prune|check|publish|users|serve …`."""
 
 from __future__ import annotations
 
@@ -137,6 +137,21 @@ def _check(args) -> int:
     return 1 if damaged or problem else 0
 
 
+def _publish(args) -> int:
+    """Load the version readers see into ClickHouse and switch its readers to it (minsheng/clickhouse.py)."""
+    from minsheng import clickhouse
+
+    _warn_if_fallback()
+    where = args.url or ("chdb:" + str(Path(args.path).resolve()) if args.path else None)
+    try:
+        name = clickhouse.publish(store.data_dir(), where, keep=args.keep)
+    except (clickhouse.EngineError, store.StoreError) as e:
+        print(f"发布失败：{e}", file=sys.stderr)
+        return 2
+    print(f"已发布到 ClickHouse 数据库 {name}（保留最近 {args.keep} 个）")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from minsheng import export  # --encoding offers what the 数据 page offers (export.ENCODINGS)
 
@@ -175,6 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_compact)
     p = sub.add_parser("check", help="逐个版本核对文件校验和（发现损坏的版本及共用同一文件的版本）")
     p.set_defaults(func=_check)
+    p = sub.add_parser("publish", help="把当前数据版本载入第二个引擎（ClickHouse），读者整体切换到新版本")
+    p.add_argument("--engine", required=True, choices=["clickhouse"], help="目标引擎")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--url", help="ClickHouse 服务器地址（默认 MINSHENG_CLICKHOUSE_URL）")
+    where.add_argument("--path", help="chDB 目录（嵌入式 ClickHouse，默认 MINSHENG_CLICKHOUSE_PATH）")
+    p.add_argument("--keep", type=int, default=2, help="保留的已发布版本数（默认 2）")
+    p.set_defaults(func=_publish)
     from bench.cli import add_parsers as bench_parsers  # the benchmark: an application beside the package
     from minsheng import auth_commands, replicas, synth
     from minsheng.ingest import commands

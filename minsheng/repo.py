@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pandas as pd
 from minsheng import db, fmt, store
 
 QUERIES = store.ROOT / "queries"
+ENGINES = ("duckdb", "clickhouse")  # DuckDB over the Parquet store (default); ClickHouse (minsheng/clickhouse.py)
 
 
 @lru_cache(maxsize=None)
@@ -21,7 +23,20 @@ def load_sql(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def engine() -> str:
+    """The engine queries run on, from MINSHENG_ENGINE. With clickhouse, every query reads the version
+    last published there (python -m minsheng publish --engine clickhouse), not `directory`."""
+    name = (os.environ.get("MINSHENG_ENGINE") or "duckdb").strip().lower()
+    if name not in ENGINES:
+        raise ValueError(f"MINSHENG_ENGINE 应为 {' 或 '.join(ENGINES)}，而不是 {name!r}")
+    return name
+
+
 def run(name: str, params: dict | None = None, directory: Path | None = None) -> pd.DataFrame:
+    if engine() == "clickhouse":
+        from minsheng import clickhouse
+
+        return clickhouse.run(name, params or {})
     cur = db.cursor(directory)
     try:
         return cur.execute(load_sql(name), params or {}).df()
@@ -73,15 +88,23 @@ def series(indicator_ids: list[str] | tuple[str, ...], region_codes: list[str] |
 def series_batches(indicator_ids, region_codes, date_from: dt.date, date_to: dt.date, directory: Path | None = None,
                    area: str | None = None, batch_rows: int = 100_000):
     """`series` as a stream of DataFrames of at most `batch_rows` rows, for exports too large to hold."""
+    params = _series_params(indicator_ids, region_codes, date_from, date_to, area)
+    for batch in _series_arrow(params, directory, batch_rows):
+        df = batch.to_pandas()
+        df["period"] = pd.to_datetime(df["period"])
+        yield df
+
+
+def _series_arrow(params: dict, directory: Path | None, batch_rows: int):
+    if engine() == "clickhouse":  # the answer arrives whole, then goes out in batches
+        from minsheng import clickhouse
+
+        yield from clickhouse.conform(clickhouse.arrow("series", params)).to_batches(batch_rows)
+        return
     cur = db.cursor(directory)
     try:
         # A relation's Arrow reader streams (DuckDB 2.0: an execute() result would copy every row first).
-        reader = cur.sql(load_sql("series"), params=_series_params(indicator_ids, region_codes, date_from, date_to, area)
-                         ).to_arrow_reader(batch_rows)
-        for batch in reader:
-            df = batch.to_pandas()
-            df["period"] = pd.to_datetime(df["period"])
-            yield df
+        yield from cur.sql(load_sql("series"), params=params).to_arrow_reader(batch_rows)
     finally:
         cur.close()
 
@@ -89,10 +112,14 @@ def series_batches(indicator_ids, region_codes, date_from: dt.date, date_to: dt.
 def series_count(indicator_ids, region_codes, date_from: dt.date, date_to: dt.date, directory: Path | None = None,
                  area: str | None = None) -> int:
     """How many rows `series` would return."""
+    params = _series_params(indicator_ids, region_codes, date_from, date_to, area)
+    if engine() == "clickhouse":
+        from minsheng import clickhouse
+
+        return clickhouse.count("series", params)
     cur = db.cursor(directory)
     try:
-        return cur.execute("select count(*) from (\n" + load_sql("series") + "\n)",
-                           _series_params(indicator_ids, region_codes, date_from, date_to, area)).fetchall()[0][0]
+        return cur.execute("select count(*) from (\n" + load_sql("series") + "\n)", params).fetchall()[0][0]
     finally:
         cur.close()
 

@@ -55,7 +55,9 @@ answer as (  -- each asked region's own rows beside its roll-up rows
 -- (codes change, minsheng/lineage.py) at the indicator's reporting level, standards included.
 -- `coverage` holds the counts per window of days.
 expected as (
-    select answer.indicator_id, answer.region_code, answer.period, sum(coverage.n_below) as n_expected
+    -- a double, as DuckDB's HUGEINT sum reaches pandas, on ClickHouse too (its sum is an Int64)
+    select answer.indicator_id, answer.region_code, answer.period,
+           cast(sum(coverage.n_below) as double) as n_expected
     from answer
     join wanted on wanted.id = answer.indicator_id
     join coverage
@@ -79,7 +81,7 @@ select
     coalesce(answer.denominator, answer.sum_den) as denominator,
     case when wanted.kind = 'standard' then answer.min_value end as min_value,
     case when wanted.kind = 'standard' then answer.max_value end as max_value,
-    not answer.has_own as derived,
+    cast(not answer.has_own as boolean) as derived,  -- a boolean on ClickHouse too (there: UInt8)
     coalesce(answer.n_reported, 0) as n_reported,
     coalesce(expected.n_expected, 0) as n_expected,
     coalesce(answer.status, answer.below_status) as status,

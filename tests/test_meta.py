@@ -75,8 +75,13 @@ COMPOSED_SQL = {
     ("observations.py", "write_delta"): "layers.merged_delta_sql: quoted paths, checked column and table names",
     ("rollup.py", "_run"): "templates filled only with pieces checked against rollup's allow-lists",
     ("rollup.py", "check"): "the invariant queries of rollup.CHECKS, module constants made of literals",
+    ("clickhouse.py", "_ddl"): "DDL on a published version's database (checked name), tables from TABLES, "
+                               "columns from DuckDB's Parquet schema, values quoted by _literal",
+    ("clickhouse.py", "arrow"): "chDB's or a server's runner: given load_sql's transpiled queries/ files and "
+                                "the module's constants (its callers are checked here too)",
+    ("clickhouse.py", "command"): "chDB's or a server's runner: given _ddl's statements and module constants",
 }
-RUNS_SQL = {"execute", "executemany", "sql", "query"}
+RUNS_SQL = {"execute", "executemany", "sql", "query", "arrow", "command", "query_arrow"}  # DuckDB, chDB, ClickHouse
 
 
 def _sql_calls():
