@@ -2,21 +2,28 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
 .PHONY: run test test-fast demo bench clean system-deps test-deps
 
-$(STAMP): requirements.txt requirements-dev.txt
+# What the app needs (requirements.txt) and, for the tests, what they add (requirements-dev.txt: pytest,
+# Playwright, chDB for the ClickHouse path …): `make run` installs only the first.
+$(RUN_STAMP): requirements.txt
 	@# Debian's python3 ships without venv/ensurepip until python3-venv is installed
 	@$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv python3-pip >/dev/null; }
-	$(PYTHON) -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP) requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
 # Port and address come from Streamlit's own settings (STREAMLIT_SERVER_PORT, STREAMLIT_SERVER_ADDRESS);
 # the address is loopback unless set: without sign-in the app refuses any other (README, 用户与登录).
-run: $(STAMP) system-deps
+run: $(RUN_STAMP) system-deps
 	STREAMLIT_SERVER_ADDRESS=$${STREAMLIT_SERVER_ADDRESS:-127.0.0.1} $(PY) -m streamlit run app.py
 
 # The browser tests need Chromium and CJK fonts; install them when missing (root on Debian).
@@ -47,11 +54,11 @@ test: $(STAMP) system-deps test-deps
 test-fast: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_WORKERS) -m "not browser"
 
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	$(PY) -m minsheng demo
 
 # The benchmark on a small synthetic set of its own; see README "Performance" for the full runs.
-bench: $(STAMP)
+bench: $(RUN_STAMP)
 	$(PY) -m minsheng bench --smoke
 
 clean:
