@@ -208,6 +208,82 @@ def security_headers(path: str) -> list[tuple[bytes, bytes]]:
     return out
 
 
+def _static_js() -> Path:
+    import streamlit
+
+    return Path(streamlit.__file__).parent / "static" / "static" / "js"
+
+
+_IMPORT = re.compile(rb"""(?:\bfrom|\bimport)\s*["'`]\./([\w.\-]+\.js)["'`]""")
+
+
+@functools.cache
+def chunk_files(stem: str) -> tuple[str, ...]:
+    """The files (names in Streamlit's static/js) that loading the front-end chunk `stem` ("DeckGlJsonChart")
+    fetches at once: its content-hashed file and what that imports statically (transitively), minus what
+    index.html already preloads. Found by reading the installed Streamlit, so a new version's hashes are picked
+    up at start; () when no single file is named `stem.<hash>.js`."""
+    folder = _static_js()
+    try:
+        found = [f.name for f in folder.iterdir() if re.fullmatch(re.escape(stem) + r"\.[\w-]+\.js", f.name)]
+        index = (folder.parent.parent / "index.html").read_text(encoding="utf-8")
+    except OSError:
+        return ()
+    if len(found) != 1:
+        return ()
+    preloaded = set(re.findall(r'(?:href|src)="\./static/js/([\w.\-]+\.js)"', index))
+    order, todo = [], [found[0]]
+    while todo:
+        name = todo.pop(0)
+        if name in order or name in preloaded:
+            continue
+        try:
+            text = (folder / name).read_bytes()
+        except OSError:
+            continue
+        order.append(name)
+        todo.extend(m.decode() for m in _IMPORT.findall(text))
+    return tuple(order)
+
+
+def page_links(rel_path: str) -> bytes | None:
+    """The Link header of a page's HTML: modulepreload for the chunks the page draws with (fetched and compiled
+    while the main bundle starts, not after the first element arrives: deck.gl's 3 MB was most of what 地图 waited
+    for), prefetch for the other pages' (in the cache when the user switches to them). None off the pages."""
+    from minsheng.ui import pages
+
+    try:
+        return _links_of(pages.by_url(rel_path).key)
+    except KeyError:
+        return None
+
+
+@functools.cache  # by page key, never by the requested path (which a client chooses)
+def _links_of(key: str) -> bytes | None:
+    from minsheng.ui import pages
+
+    page = pages.get(key)
+    own = [f for stem in page.chunks for f in chunk_files(stem)]
+    others = [f for p in pages.PAGES for stem in p.chunks for f in chunk_files(stem) if f not in own]
+    base = base_path()
+    links = [f"<{base}/static/js/{quote(f)}>; rel=modulepreload" for f in own]
+    links += [f"<{base}/static/js/{quote(f)}>; rel=prefetch; as=script; crossorigin"
+              for f in dict.fromkeys(others)]
+    return ", ".join(links).encode("latin-1") if links else None
+
+
+def _with_links(send, link: bytes):
+    """Add the Link header to a successful HTML response (the page shell), not to redirects or sign-in refusals."""
+    async def wrapped(message):
+        if message["type"] == "http.response.start" and message.get("status") == 200:
+            headers = message.get("headers", [])
+            kind = dict((k.lower(), v) for k, v in headers).get(b"content-type", b"")
+            if kind.startswith(b"text/html"):
+                message = {**message, "headers": [*headers, (b"link", link)]}
+        await send(message)
+    return wrapped
+
+
 # --- rate limit per client address -----------------------------------------------------------------------
 
 class _PerAddress:
@@ -591,6 +667,8 @@ class Guard:
             return await _refuse(scope, receive, send, 404)
         if kind == "http":
             send = _with_headers(send, security_headers(path))
+            if scope.get("method") in ("GET", "HEAD") and (link := page_links(rel)):
+                send = _with_links(send, link)
         elif not _socket_from_here(scope):  # in every mode: single-user mode has no cookie to steal at all
             return await _refuse(scope, receive, send, 1008)
         if _public(rel) or not sign_in_required():  # public first: no users-file read for every script and font

@@ -18,12 +18,15 @@ class Page:
     title: str          # the Chinese title, also its key in minsheng/i18n.py
     icon: str
     action: str = "browse"  # the right a user needs to see it (auth.ACTIONS)
+    # Streamlit's lazily loaded front-end chunks the page draws with (file stems in its static/js), which
+    # the HTML response asks the browser to fetch and compile at once (minsheng/web.py, preload_links)
+    chunks: tuple[str, ...] = ()
 
 
 PAGES = (
     Page("overview", "views/overview.py", "", "总览", ":material/dashboard:"),
     Page("trend", "views/trend.py", "trend", "趋势", ":material/show_chart:"),
-    Page("map", "views/map.py", "map", "地图", ":material/map:"),
+    Page("map", "views/map.py", "map", "地图", ":material/map:", chunks=("DeckGlJsonChart",)),
     Page("goals", "views/goals.py", "goals", "目标", ":material/flag:"),
     Page("explore", "views/explore.py", "data", "数据", ":material/table:"),
     Page("import", "views/import_page.py", "import", "导入", ":material/upload_file:", action="import"),
