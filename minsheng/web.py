@@ -208,48 +208,59 @@ def security_headers(path: str) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def _static_js() -> Path:
+def _static() -> Path:
     import streamlit
 
-    return Path(streamlit.__file__).parent / "static" / "static" / "js"
+    return Path(streamlit.__file__).parent / "static" / "static"
 
 
 _IMPORT = re.compile(rb"""(?:\bfrom|\bimport)\s*["'`]\./([\w.\-]+\.js)["'`]""")
 
 
+def _hashed(folder: Path, stem: str, ext: str) -> str | None:
+    """The one file `stem.<hash>.ext` in folder, or None."""
+    try:
+        found = [f.name for f in folder.iterdir() if re.fullmatch(re.escape(stem) + r"\.[\w-]+\." + ext, f.name)]
+    except OSError:
+        return None
+    return found[0] if len(found) == 1 else None
+
+
 @functools.cache
 def chunk_files(stem: str) -> tuple[str, ...]:
-    """The files (names in Streamlit's static/js) that loading the front-end chunk `stem` ("DeckGlJsonChart")
-    fetches at once: its content-hashed file and what that imports statically (transitively), minus what
-    index.html already preloads. Found by reading the installed Streamlit, so a new version's hashes are picked
-    up at start; () when no single file is named `stem.<hash>.js`."""
-    folder = _static_js()
+    """The files (paths under Streamlit's static/) that loading the front-end chunk `stem` ("DeckGlJsonChart")
+    fetches at once: its content-hashed script, what that imports statically (transitively), minus what
+    index.html already preloads, and its stylesheet (Streamlit waits for it before it draws the element). Found
+    by reading the installed Streamlit, so a new version's hashes are picked up at start; () when no single
+    script is named `stem.<hash>.js`."""
+    js = _static() / "js"
+    first = _hashed(js, stem, "js")
     try:
-        found = [f.name for f in folder.iterdir() if re.fullmatch(re.escape(stem) + r"\.[\w-]+\.js", f.name)]
-        index = (folder.parent.parent / "index.html").read_text(encoding="utf-8")
+        index = (_static().parent / "index.html").read_text(encoding="utf-8")
     except OSError:
         return ()
-    if len(found) != 1:
+    if first is None:
         return ()
     preloaded = set(re.findall(r'(?:href|src)="\./static/js/([\w.\-]+\.js)"', index))
-    order, todo = [], [found[0]]
+    order, todo = [], [first]
     while todo:
         name = todo.pop(0)
         if name in order or name in preloaded:
             continue
         try:
-            text = (folder / name).read_bytes()
+            text = (js / name).read_bytes()
         except OSError:
             continue
         order.append(name)
         todo.extend(m.decode() for m in _IMPORT.findall(text))
-    return tuple(order)
+    css = _hashed(_static() / "css", stem, "css")
+    return tuple(f"js/{n}" for n in order) + ((f"css/{css}",) if css else ())
 
 
 def page_links(rel_path: str) -> bytes | None:
-    """The Link header of a page's HTML: modulepreload for the chunks the page draws with (fetched and compiled
-    while the main bundle starts, not after the first element arrives: deck.gl's 3 MB was most of what 地图 waited
-    for), prefetch for the other pages' (in the cache when the user switches to them). None off the pages."""
+    """The Link header of a page's HTML: preload the chunks the page draws with (fetched and compiled while the
+    main bundle starts, not only after the elements arrive: deck.gl's 3 MB was most of what 地图 waited for),
+    prefetch the other pages' (in the cache when the user switches to them). None off the pages."""
     from minsheng.ui import pages
 
     try:
@@ -258,17 +269,24 @@ def page_links(rel_path: str) -> bytes | None:
         return None
 
 
+def _link(base: str, path: str, rel: str) -> str:
+    url = f"<{base}/static/{quote(path)}>"
+    if rel == "prefetch":
+        return f"{url}; rel=prefetch; crossorigin"
+    if path.endswith(".css"):  # Streamlit adds the stylesheet with crossorigin: the same request, so the same cache
+        return f"{url}; rel=preload; as=style; crossorigin"
+    return f"{url}; rel=modulepreload"
+
+
 @functools.cache  # by page key, never by the requested path (which a client chooses)
 def _links_of(key: str) -> bytes | None:
     from minsheng.ui import pages
 
-    page = pages.get(key)
-    own = [f for stem in page.chunks for f in chunk_files(stem)]
-    others = [f for p in pages.PAGES for stem in p.chunks for f in chunk_files(stem) if f not in own]
+    own = dict.fromkeys(f for stem in pages.chunks_of(pages.get(key)) for f in chunk_files(stem))
+    others = dict.fromkeys(f for p in pages.PAGES for stem in pages.chunks_of(p) for f in chunk_files(stem)
+                           if f not in own)
     base = base_path()
-    links = [f"<{base}/static/js/{quote(f)}>; rel=modulepreload" for f in own]
-    links += [f"<{base}/static/js/{quote(f)}>; rel=prefetch; as=script; crossorigin"
-              for f in dict.fromkeys(others)]
+    links = [_link(base, f, "preload") for f in own] + [_link(base, f, "prefetch") for f in others]
     return ", ".join(links).encode("latin-1") if links else None
 
 
