@@ -227,6 +227,16 @@ def _hashed(folder: Path, stem: str, ext: str) -> str | None:
 
 
 @functools.cache
+def shell_scripts() -> tuple[str, ...]:
+    """The scripts Streamlit's index.html loads itself (its main bundle and that bundle's modulepreloads), in order."""
+    try:
+        index = (_static().parent / "index.html").read_text(encoding="utf-8")
+    except OSError:
+        return ()
+    return tuple(dict.fromkeys(re.findall(r'(?:href|src)="\./static/js/([\w.\-]+\.js)"', index)))
+
+
+@functools.cache
 def chunk_files(stem: str) -> tuple[str, ...]:
     """The files (paths under Streamlit's static/) that loading the front-end chunk `stem` ("DeckGlJsonChart")
     fetches at once: its content-hashed script, what that imports statically (transitively), minus what
@@ -235,13 +245,9 @@ def chunk_files(stem: str) -> tuple[str, ...]:
     script is named `stem.<hash>.js`."""
     js = _static() / "js"
     first = _hashed(js, stem, "js")
-    try:
-        index = (_static().parent / "index.html").read_text(encoding="utf-8")
-    except OSError:
-        return ()
     if first is None:
         return ()
-    preloaded = set(re.findall(r'(?:href|src)="\./static/js/([\w.\-]+\.js)"', index))
+    preloaded = set(shell_scripts())
     order, todo = [], [first]
     while todo:
         name = todo.pop(0)
@@ -286,7 +292,10 @@ def _links_of(key: str) -> bytes | None:
     others = dict.fromkeys(f for p in pages.PAGES for stem in pages.chunks_of(p) for f in chunk_files(stem)
                            if f not in own)
     base = base_path()
-    links = [_link(base, f, "preload") for f in own] + [_link(base, f, "prefetch") for f in others]
+    # Streamlit's own scripts first: a Link header is read before the HTML, and preloads listed only after
+    # them would be fetched ahead of the main bundle and delay it (measured: 0.3 s → 1.2 s for its arrival)
+    links = [_link(base, f"js/{f}", "preload") for f in shell_scripts()] if own else []
+    links += [_link(base, f, "preload") for f in own] + [_link(base, f, "prefetch") for f in others]
     return ", ".join(links).encode("latin-1") if links else None
 
 
