@@ -11,6 +11,8 @@ Routes, all plain HTML forms that work without script:
   - headers on every response: a Content-Security-Policy of the app's own origin only, frame-ancestors
     from MINSHENG_FRAME_ANCESTORS (none by default), Referrer-Policy no-referrer, nosniff, and
     Cache-Control no-store on media, exports and the sign-in pages;
+  - on a page's HTML, a Link header that preloads the Streamlit chunks the page draws with and prefetches
+    the other pages' (page_links; README "Performance");
   - with sign-in by password: every page, media file, upload and websocket needs a live session cookie
     (minsheng/sessions.py). A page opened without one goes to /signin and comes back after; a websocket
     without one, or opened by a page of another origin (any mode), is closed before Streamlit sees it;
