@@ -11,6 +11,8 @@ Routes, all plain HTML forms that work without script:
   - headers on every response: a Content-Security-Policy of the app's own origin only, frame-ancestors
     from MINSHENG_FRAME_ANCESTORS (none by default), Referrer-Policy no-referrer, nosniff, and
     Cache-Control no-store on media, exports and the sign-in pages;
+  - on a page's HTML, a Link header that preloads the Streamlit chunks the page draws with and prefetches
+    the other pages' (page_links; README "Performance");
   - with sign-in by password: every page, media file, upload and websocket needs a live session cookie
     (minsheng/sessions.py). A page opened without one goes to /signin and comes back after; a websocket
     without one, or opened by a page of another origin (any mode), is closed before Streamlit sees it;
@@ -206,6 +208,109 @@ def security_headers(path: str) -> list[tuple[bytes, bytes]]:
     if path.startswith(f"{base}/media/") or path.startswith(f"{base}/signin") or path.startswith(f"{base}/signout"):
         out.append((b"cache-control", b"no-store"))
     return out
+
+
+def _static() -> Path:
+    import streamlit
+
+    return Path(streamlit.__file__).parent / "static" / "static"
+
+
+_IMPORT = re.compile(rb"""(?:\bfrom|\bimport)\s*["'`]\./([\w.\-]+\.js)["'`]""")
+
+
+def _hashed(folder: Path, stem: str, ext: str) -> str | None:
+    """The one file `stem.<hash>.ext` in folder, or None."""
+    try:
+        found = [f.name for f in folder.iterdir() if re.fullmatch(re.escape(stem) + r"\.[\w-]+\." + ext, f.name)]
+    except OSError:
+        return None
+    return found[0] if len(found) == 1 else None
+
+
+@functools.cache
+def shell_scripts() -> tuple[str, ...]:
+    """The scripts Streamlit's index.html loads itself (its main bundle and that bundle's modulepreloads), in order."""
+    try:
+        index = (_static().parent / "index.html").read_text(encoding="utf-8")
+    except OSError:
+        return ()
+    return tuple(dict.fromkeys(re.findall(r'(?:href|src)="\./static/js/([\w.\-]+\.js)"', index)))
+
+
+@functools.cache
+def chunk_files(stem: str) -> tuple[str, ...]:
+    """The files (paths under Streamlit's static/) that loading the front-end chunk `stem` ("DeckGlJsonChart")
+    fetches at once: its content-hashed script, what that imports statically (transitively), minus what
+    index.html already preloads, and its stylesheet (Streamlit waits for it before it draws the element). Found
+    by reading the installed Streamlit, so a new version's hashes are picked up at start; () when no single
+    script is named `stem.<hash>.js`."""
+    js = _static() / "js"
+    first = _hashed(js, stem, "js")
+    if first is None:
+        return ()
+    preloaded = set(shell_scripts())
+    order, todo = [], [first]
+    while todo:
+        name = todo.pop(0)
+        if name in order or name in preloaded:
+            continue
+        try:
+            text = (js / name).read_bytes()
+        except OSError:
+            continue
+        order.append(name)
+        todo.extend(m.decode() for m in _IMPORT.findall(text))
+    css = _hashed(_static() / "css", stem, "css")
+    return tuple(f"js/{n}" for n in order) + ((f"css/{css}",) if css else ())
+
+
+def page_links(rel_path: str) -> bytes | None:
+    """The Link header of a page's HTML: preload the chunks the page draws with (fetched and compiled while the
+    main bundle starts, not only after the elements arrive: deck.gl's 3 MB was most of what 地图 waited for),
+    prefetch the other pages' (in the cache when the user switches to them). None off the pages."""
+    from minsheng.ui import pages
+
+    try:
+        return _links_of(pages.by_url(rel_path).key)
+    except KeyError:
+        return None
+
+
+def _link(base: str, path: str, rel: str) -> str:
+    url = f"<{base}/static/{quote(path)}>"
+    if rel == "prefetch":
+        return f"{url}; rel=prefetch; crossorigin"
+    if path.endswith(".css"):  # Streamlit adds the stylesheet with crossorigin: the same request, so the same cache
+        return f"{url}; rel=preload; as=style; crossorigin"
+    return f"{url}; rel=modulepreload"
+
+
+@functools.cache  # by page key, never by the requested path (which a client chooses)
+def _links_of(key: str) -> bytes | None:
+    from minsheng.ui import pages
+
+    own = dict.fromkeys(f for stem in pages.chunks_of(pages.get(key)) for f in chunk_files(stem))
+    others = dict.fromkeys(f for p in pages.PAGES for stem in pages.chunks_of(p) for f in chunk_files(stem)
+                           if f not in own)
+    base = base_path()
+    # Streamlit's own scripts first: a Link header is read before the HTML, and preloads listed only after
+    # them would be fetched ahead of the main bundle and delay it (measured: 0.3 s → 1.2 s for its arrival)
+    links = [_link(base, f"js/{f}", "preload") for f in shell_scripts()] if own else []
+    links += [_link(base, f, "preload") for f in own] + [_link(base, f, "prefetch") for f in others]
+    return ", ".join(links).encode("latin-1") if links else None
+
+
+def _with_links(send, link: bytes):
+    """Add the Link header to a successful HTML response (the page shell), not to redirects or sign-in refusals."""
+    async def wrapped(message):
+        if message["type"] == "http.response.start" and message.get("status") == 200:
+            headers = message.get("headers", [])
+            kind = dict((k.lower(), v) for k, v in headers).get(b"content-type", b"")
+            if kind.startswith(b"text/html"):
+                message = {**message, "headers": [*headers, (b"link", link)]}
+        await send(message)
+    return wrapped
 
 
 # --- rate limit per client address -----------------------------------------------------------------------
@@ -591,6 +696,8 @@ class Guard:
             return await _refuse(scope, receive, send, 404)
         if kind == "http":
             send = _with_headers(send, security_headers(path))
+            if scope.get("method") in ("GET", "HEAD") and (link := page_links(rel)):
+                send = _with_links(send, link)
         elif not _socket_from_here(scope):  # in every mode: single-user mode has no cookie to steal at all
             return await _refuse(scope, receive, send, 1008)
         if _public(rel) or not sign_in_required():  # public first: no users-file read for every script and font

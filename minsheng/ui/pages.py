@@ -18,14 +18,24 @@ class Page:
     title: str          # the Chinese title, also its key in minsheng/i18n.py
     icon: str
     action: str = "browse"  # the right a user needs to see it (auth.ACTIONS)
+    # Streamlit's lazily loaded front-end chunks the page draws with besides FRAME_CHUNKS (file stems in its
+    # static/js): the page's HTML asks the browser to fetch and compile them at once (minsheng/web.py, page_links)
+    chunks: tuple[str, ...] = ()
 
+
+# What every page's frame draws (the sidebar's pickers, the footer's HTML, the export buttons); what a page
+# adds is its Page.chunks. The browser otherwise asks for each only when the
+# first element of its kind arrives, one round of requests after another.
+FRAME_CHUNKS = ("Selectbox", "Checkbox", "ButtonGroup", "Html", "DownloadButton")
 
 PAGES = (
-    Page("overview", "views/overview.py", "", "总览", ":material/dashboard:"),
-    Page("trend", "views/trend.py", "trend", "趋势", ":material/show_chart:"),
-    Page("map", "views/map.py", "map", "地图", ":material/map:"),
-    Page("goals", "views/goals.py", "goals", "目标", ":material/flag:"),
-    Page("explore", "views/explore.py", "data", "数据", ":material/table:"),
+    Page("overview", "views/overview.py", "", "总览", ":material/dashboard:", chunks=("Metric", "PageLink")),
+    Page("trend", "views/trend.py", "trend", "趋势", ":material/show_chart:",
+         chunks=("Multiselect", "Slider", "PlotlyChart", "DataFrame")),
+    Page("map", "views/map.py", "map", "地图", ":material/map:", chunks=("TextInput", "DeckGlJsonChart", "DataFrame")),
+    Page("goals", "views/goals.py", "goals", "目标", ":material/flag:",
+         chunks=("Multiselect", "NumberInput", "Metric", "PlotlyChart", "DataFrame")),
+    Page("explore", "views/explore.py", "data", "数据", ":material/table:", chunks=("Multiselect", "DataFrame")),
     Page("import", "views/import_page.py", "import", "导入", ":material/upload_file:", action="import"),
     Page("users", "views/users.py", "users", "用户管理", ":material/manage_accounts:", action="manage_users"),
 )
@@ -35,6 +45,11 @@ DEFAULT = PAGES[0]
 START = Page("start", "views/start.py", "start", "开始使用", ":material/rocket_launch:")
 ALL = (*PAGES, START)  # every page script in views/
 BROWSE = tuple(p for p in PAGES if p.action == "browse")  # what every signed-in user sees
+
+
+def chunks_of(page: Page) -> tuple[str, ...]:
+    """The front-end chunks a page's HTML preloads: the frame's, then the page's own."""
+    return tuple(dict.fromkeys((*FRAME_CHUNKS, *page.chunks))) if page.action == "browse" else page.chunks
 
 
 def get(key: str) -> Page:
