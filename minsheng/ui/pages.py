@@ -23,19 +23,20 @@ class Page:
     chunks: tuple[str, ...] = ()
 
 
-# What every page's frame draws (the sidebar's pickers, the footer's HTML, the export buttons); what a page
-# adds is its Page.chunks. The browser otherwise asks for each only when the
-# first element of its kind arrives, one round of requests after another.
-FRAME_CHUNKS = ("Selectbox", "Checkbox", "ButtonGroup", "Html", "DownloadButton")
+# What every page's frame draws would go here (the sidebar's pickers, the footer's HTML): preloading those
+# small chunks measured no gain (bench/loads.py) and made every page's Link header ~8 KB, past a proxy's
+# default 4–8 KB buffer for a response's headers (nginx answered 502). Only the big chunks are named:
+# deck.gl's 3 MB on 地图, Plotly's on 趋势 and 目标.
+FRAME_CHUNKS: tuple[str, ...] = ()
 
 PAGES = (
-    Page("overview", "views/overview.py", "", "总览", ":material/dashboard:", chunks=("Metric", "PageLink")),
+    Page("overview", "views/overview.py", "", "总览", ":material/dashboard:"),
     Page("trend", "views/trend.py", "trend", "趋势", ":material/show_chart:",
-         chunks=("Multiselect", "Slider", "PlotlyChart", "DataFrame")),
-    Page("map", "views/map.py", "map", "地图", ":material/map:", chunks=("TextInput", "DeckGlJsonChart", "DataFrame")),
+         chunks=("PlotlyChart",)),
+    Page("map", "views/map.py", "map", "地图", ":material/map:", chunks=("DeckGlJsonChart",)),
     Page("goals", "views/goals.py", "goals", "目标", ":material/flag:",
-         chunks=("Multiselect", "NumberInput", "Metric", "PlotlyChart", "DataFrame")),
-    Page("explore", "views/explore.py", "data", "数据", ":material/table:", chunks=("Multiselect", "DataFrame")),
+         chunks=("PlotlyChart",)),
+    Page("explore", "views/explore.py", "data", "数据", ":material/table:"),
     Page("import", "views/import_page.py", "import", "导入", ":material/upload_file:", action="import"),
     Page("users", "views/users.py", "users", "用户管理", ":material/manage_accounts:", action="manage_users"),
 )
