@@ -212,7 +212,10 @@ def bounded(args: list[str], data_dir: Path, timeout: float = SECONDS, cwd: Path
     timeout; kill its whole process group on timeout. Returns rc, output, seconds and peak RSS."""
     env = {**os.environ, "MINSHENG_DATA": str(data_dir), "PYTHONPATH": str(ROOT)}
     start = time.monotonic()
-    p = subprocess.Popen([PYTHON, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    # through a small waiter whose only child is the run: its RUSAGE_CHILDREN is that run's peak (with the
+    # sandbox helpers it starts), not the largest of every process this test worker ever started (a
+    # LibreOffice of another test file in the same worker peaks past 1 GB)
+    p = subprocess.Popen([PYTHON, "-c", _WAITER, PYTHON, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          preexec_fn=_bounds, start_new_session=True)
     try:
         out, err = p.communicate(timeout=timeout)
@@ -226,9 +229,25 @@ def bounded(args: list[str], data_dir: Path, timeout: float = SECONDS, cwd: Path
             os.killpg(p.pid, signal.SIGKILL)   # whatever it left behind (a sandbox helper)
         except ProcessLookupError:
             pass
-    # the child is reaped: RUSAGE_CHILDREN now holds the largest RSS of any waited-for child
-    return dict(rc=p.returncode, out=out.decode(errors="replace"), err=err.decode(errors="replace")[-4000:],
-                seconds=time.monotonic() - start, rss_kb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    err_text, found, peak = err.decode(errors="replace").rpartition("\n" + _PEAK)
+    if not found:
+        err_text, peak = peak, ""
+    return dict(rc=p.returncode, out=out.decode(errors="replace"), err=err_text[-4000:],
+                seconds=time.monotonic() - start, rss_kb=int(peak) if peak.strip().isdigit() else None)
+
+
+# Runs argv[1:], passes its exit code on, and writes the run's peak RSS (KB, it and every process it waited
+# for) as the last line of stderr.
+_PEAK = "MINSHENG_TEST_PEAK_RSS_KB="
+_WAITER = f"""
+import os, resource, subprocess, sys
+code = subprocess.call(sys.argv[1:])
+sys.stderr.write("\\n{_PEAK}" + str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) + "\\n")
+sys.stderr.flush()
+if code < 0:  # killed by a signal (the memory or CPU limit): end the same way
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
 
 
 PREPARE = textwrap.dedent("""
