@@ -290,8 +290,8 @@ def _link(base: str, path: str, rel: str) -> str:
 def _links_of(key: str) -> bytes | None:
     from minsheng.ui import pages
 
-    own = dict.fromkeys(f for stem in pages.chunks_of(pages.get(key)) for f in chunk_files(stem))
-    others = dict.fromkeys(f for p in pages.PAGES for stem in pages.chunks_of(p) for f in chunk_files(stem)
+    own = dict.fromkeys(f for stem in pages.get(key).chunks for f in chunk_files(stem))
+    others = dict.fromkeys(f for p in pages.PAGES for stem in p.chunks for f in chunk_files(stem)
                            if f not in own)
     base = base_path()
     # Streamlit's own scripts first: a Link header is read before the HTML, and preloads listed only after

@@ -89,7 +89,7 @@ def test_every_chunk_the_registry_names_is_in_the_installed_streamlit():
     """A Streamlit upgrade that renames a component's chunk shows up here, not as a silently slower page."""
     from minsheng.ui import pages
 
-    stems = {stem for p in pages.PAGES for stem in pages.chunks_of(p)}
+    stems = {stem for p in pages.PAGES for stem in p.chunks}
     missing = sorted(stem for stem in stems if not web.chunk_files(stem))
     assert not missing, missing
     assert web.chunk_files("NoSuchChunkAnywhere") == ()

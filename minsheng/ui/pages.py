@@ -18,16 +18,12 @@ class Page:
     title: str          # the Chinese title, also its key in minsheng/i18n.py
     icon: str
     action: str = "browse"  # the right a user needs to see it (auth.ACTIONS)
-    # Streamlit's lazily loaded front-end chunks the page draws with besides FRAME_CHUNKS (file stems in its
-    # static/js): the page's HTML asks the browser to fetch and compile them at once (minsheng/web.py, page_links)
+    # the big lazily loaded Streamlit front-end chunks the page draws with (file stems in its static/js): the
+    # page's HTML asks the browser to fetch and compile them at once (minsheng/web.py, page_links). The small
+    # ones (the sidebar's pickers, tables) measured no gain and made every page's Link header ~8 KB, past a
+    # proxy's default 4 KB buffer for response headers (nginx answered 502): only deck.gl and Plotly are named.
     chunks: tuple[str, ...] = ()
 
-
-# What every page's frame draws would go here (the sidebar's pickers, the footer's HTML): preloading those
-# small chunks measured no gain (bench/loads.py) and made every page's Link header ~8 KB, past a proxy's
-# default 4–8 KB buffer for a response's headers (nginx answered 502). Only the big chunks are named:
-# deck.gl's 3 MB on 地图, Plotly's on 趋势 and 目标.
-FRAME_CHUNKS: tuple[str, ...] = ()
 
 PAGES = (
     Page("overview", "views/overview.py", "", "总览", ":material/dashboard:"),
@@ -46,11 +42,6 @@ DEFAULT = PAGES[0]
 START = Page("start", "views/start.py", "start", "开始使用", ":material/rocket_launch:")
 ALL = (*PAGES, START)  # every page script in views/
 BROWSE = tuple(p for p in PAGES if p.action == "browse")  # what every signed-in user sees
-
-
-def chunks_of(page: Page) -> tuple[str, ...]:
-    """The front-end chunks a page's HTML preloads: the frame's, then the page's own."""
-    return tuple(dict.fromkeys((*FRAME_CHUNKS, *page.chunks))) if page.action == "browse" else page.chunks
 
 
 def get(key: str) -> Page:
