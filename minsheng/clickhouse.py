@@ -43,7 +43,7 @@ PARAM_TYPES = {
 TABLES = (*store.TABLES, *rollup.DERIVED)
 # Sort keys of the loaded tables (every query filters the big ones on these first).
 _ORDER = {"observations": "indicator_id, region_code, period", "rollup": "indicator_id, region_code, period",
-          "ancestors": "ancestor, code", "coverage": "region_code, level", "regions": "code"}
+          "lfl": "indicator_id, region_code, period", "ancestors": "ancestor, code", "coverage": "region_code, level", "regions": "code"}
 KEEP = 2  # published databases kept: the one readers use and the one before it (a query still running)
 POINTER_DB = "minsheng"
 _DATABASE = re.compile(r"ms_v\d{6}_[0-9a-f]{16}|ms_base_[0-9a-f]{16}")
@@ -364,7 +364,7 @@ _ROLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _AREA = re.compile(r"[0-9]{1,12}")
 # The regional tables and their region column. `ancestors` holds codes only, no values, and the policies'
 # own subquery reads it: a policy on it would filter the subquery that defines it.
-POLICY_TABLES = {"regions": "code", "observations": "region_code", "rollup": "region_code",
+POLICY_TABLES = {"regions": "code", "observations": "region_code", "rollup": "region_code", "lfl": "region_code",
                  "coverage": "region_code", "targets": "region_code"}
 
 

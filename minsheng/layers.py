@@ -9,7 +9,8 @@ An import of a month's returns used to rewrite the whole observations file (a pr
                                 newest value of each key), sorted the same way, with `in_base`:
                                 whether the row replaces a base row of the same key
   rollup.parquet / rollup.delta.parquet   the same for the roll-up rows, the delta holding each
-                                re-rolled (indicator, period) whole
+  lfl.parquet / lfl.delta.parquet         re-rolled (indicator, period) whole (and lfl, the like-for-like
+                                roll-up, each period a touched one pairs with)
 
 and a reader sees `base minus the keys the delta replaces, plus the delta` (`relation_sql`, the one
 definition, used by the app's views in db.py and by the build connection in observations.connect).
@@ -31,7 +32,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-LAYERED = ("observations", "rollup")
+LAYERED = ("observations", "rollup", "lfl")
 KEY = ("indicator_id", "region_code", "period")  # one row of either table
 IN_BASE = "in_base"  # the delta's own column: its row replaces a base row
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")

@@ -131,6 +131,51 @@ class Reference:
         })
         return res.sort_values(KEYS).reset_index(drop=True)
 
+    def like_for_like(self, ids, roots, d0: dt.date, d1: dt.date) -> pd.DataFrame:
+        """queries/like_for_like.sql in pandas, straight from the leaf rows: per root, indicator and period,
+        the units below the root that reported then and a year before. A unit is a code with every code
+        whose successors lead to it (walked here in Python), each row valid on its period's last day;
+        a unit's rows in one period are summed (merged codes), and it counts under the least parent code
+        of its rows in the later period."""
+        wanted = self.ind.loc[self.ind["id"].isin(list(ids)) & self.ind["kind"].ne("standard"),
+                              ["id", "kind", "report_level", "frequency"]].rename(columns={"id": "indicator_id"})
+        o = self.obs[self.obs["indicator_id"].isin(wanted["indicator_id"])].merge(wanted, on="indicator_id")
+        o = o[o["region_code"].map(self.level).eq(o["report_level"])]
+        o = o[~self._invalid(o.assign(node=o["region_code"]), self.period_end(o["period"], o["frequency"])).to_numpy()]
+        successor = dict(zip(self.reg["code"], self.reg.get("successor_code", pd.Series(None, index=self.reg.index))))
+        parent = dict(zip(self.reg["code"], self.reg["parent_code"]))
+
+        def heir(code):
+            seen = [code]
+            while isinstance(nxt := successor.get(seen[-1]), str) and nxt and nxt not in seen and len(seen) <= 32:
+                seen.append(nxt)
+            return seen[-1]
+
+        o = o.assign(unit=o["region_code"].map({c: heir(c) for c in o["region_code"].unique()}),
+                     parent=o["region_code"].map(parent))
+        keys = ["indicator_id", "unit", "period"]
+        g = o.groupby(keys)
+        now = pd.DataFrame({"s": g["value"].sum(min_count=1), "sn": g["numerator"].sum(min_count=1),
+                            "sd": g["denominator"].sum(min_count=1), "parent": g["parent"].min()}).reset_index()
+        then = now.drop(columns="parent").rename(columns={"s": "bs", "sn": "bsn", "sd": "bsd"})
+        then["period"] = then["period"] + pd.DateOffset(years=1)
+        pairs = now[now["parent"].notna()].merge(then, on=keys)
+        pairs = pairs[(pairs["period"] >= pd.Timestamp(d0)) & (pairs["period"] <= pd.Timestamp(d1))]
+        tree = self.tree(roots)
+        pairs = pairs.merge(tree[["root", "node"]], left_on="parent", right_on="node")  # the unit lies below the root
+        g = pairs.groupby(["indicator_id", "root", "period"])
+        out = pd.DataFrame({c: g[c].sum(min_count=1) for c in ("s", "sn", "sd", "bs", "bsn", "bsd")})
+        out["n_both"] = g.size()
+        out = out.reset_index().merge(wanted[["indicator_id", "kind"]], on="indicator_id")
+        rate = out["kind"].eq("rate")
+        res = pd.DataFrame({
+            "indicator_id": out["indicator_id"], "region_code": out["root"], "period": out["period"],
+            "value": np.where(rate, 100.0 * out["sn"] / out["sd"].where(out["sd"] != 0), out["s"].round(6)),
+            "base_value": np.where(rate, 100.0 * out["bsn"] / out["bsd"].where(out["bsd"] != 0), out["bs"].round(6)),
+            "n_both": out["n_both"].astype("int64"),
+        })
+        return res.sort_values(KEYS).reset_index(drop=True)
+
     def _expected_invalid(self, out: pd.DataFrame, t: pd.DataFrame, wanted: pd.DataFrame) -> pd.Series:
         """Per answer row, how many of the units counted in n_expected are not valid in its period:
         only regions with a bound on their validity (few) are looked at, row by row."""

@@ -5,9 +5,9 @@
 #   regions.parquet … targets.parquet, meta.json   the "base" version: bundled data, written by
 #                                                  `write_tables` (the demo generator); never pruned
 #   rollup.parquet, coverage.parquet,              derived from the tables (minsheng/rollup.py), in
-#   ancestors.parquet, rollup.json                 every version folder; rebuilt when missing or stale
+#   ancestors.parquet, lfl.parquet, rollup.json    every version folder; rebuilt when missing or stale
 #   observations.delta.parquet,                    what imports added since the base files were written
-#   rollup.delta.parquet                           (minsheng/layers.py); folded into them by `compact`
+#   rollup.delta.parquet, lfl.delta.parquet        (minsheng/layers.py); folded into them by `compact`
 #   boundaries/*.geojson (+ SOURCE.md)             the base version's polygons
 #   .versions/CURRENT                              id of the current version; absent → "base"
 #   .versions/v000003-20261123T132501/             one immutable folder per version: all four tables,
@@ -588,7 +588,7 @@ def _fill(directory: Path, source: Path, tmp: Path, tables: dict[str, pd.DataFra
     # the observations were, else rebuilt (an import's touched indicator-periods only).
     if rollup.current(source) and rollup.fingerprint(source) == rollup.fingerprint(tmp):
         for p in (*(rollup.path(source, n) for n in rollup.DERIVED), rollup.stamp_path(source),
-                  layers.delta_path(source, "rollup")):
+                  *(layers.delta_path(source, n) for n in layers.LAYERED if n != "observations")):
             if p.exists():
                 files.link_or_copy(p, tmp / p.name)
                 linked.add(p.name)
@@ -599,7 +599,9 @@ def _fill(directory: Path, source: Path, tmp: Path, tables: dict[str, pd.DataFra
             else:
                 rollup.build(tmp, previous=source, touched=rows if merging else None)
                 if folding:
-                    observations.fold(tmp, "rollup", tmp)
+                    for name in layers.LAYERED:
+                        if name != "observations":
+                            observations.fold(tmp, name, tmp)
         except rollup.InvariantError as e:  # before the switch: the current version stays as it was
             raise StoreError(f"{e}。本次提交未生效，当前版本不变") from e
     _crash("derived-built")

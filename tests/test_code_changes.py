@@ -328,6 +328,34 @@ def test_a_retired_code_in_a_later_period_names_the_successor_in_use_then(fresh)
     assert said[3].endswith("承继区划为 430212000000 渌口区：该时期的数据请报在承继区划下")
 
 
+def test_like_for_like_compares_a_merged_region_with_the_sum_of_the_old_ones_once(tmp_path):
+    # 撤并: a second county merged into 渌口区 along with 株洲县. Both old codes are one unit with 渌口区, so
+    # 2019-03 compares 渌口区 (once) with 株洲县 + the merged county of 2018-03; pairing rows rather than units
+    # counted 渌口区 twice (against each old code) and called it three units
+    merged = "430299000000"
+    t = tables()
+    t["regions"] = pd.concat([t["regions"], pd.DataFrame([dict(
+        code=merged, name="并入县", level="county", parent_code=CITY, lon=113.0, lat=27.5,
+        valid_from=pd.NaT, valid_to=pd.Timestamp(STOP), successor_code=NEW)])], ignore_index=True)
+    t["observations"] = pd.concat([t["observations"], pd.DataFrame(
+        [_row("pop", merged, m, 300 + k) for k, m in enumerate(MONTHS) if m < pd.Timestamp("2018-06-01")])],
+        ignore_index=True)
+    store.write_tables(tmp_path, t, {"title": "撤并测试", "demo": False, "data_date": "2019-12-31"})
+    pop = t["observations"].query("indicator_id == 'pop'").assign(period=lambda d: pd.to_datetime(d["period"]))
+
+    def value(code, period):
+        return float(pop[(pop["region_code"] == code) & (pop["period"] == pd.Timestamp(period))]["value"].iloc[0])
+
+    got = repo.like_for_like(["pop"], [CITY], dt.date(2019, 3, 1), dt.date(2019, 3, 1), tmp_path).iloc[0]
+    assert got["n_both"] == 2  # 荷塘区, and 渌口区 with what it took over
+    assert got["value"] == value(HETANG, "2019-03-01") + value(NEW, "2019-03-01")
+    assert got["base_value"] == value(HETANG, "2018-03-01") + value(OLD, "2018-03-01") + value(merged, "2018-03-01")
+    ids, codes = ["pop", "rate", "std"], t["regions"]["code"].tolist()
+    mine = repo.like_for_like(ids, codes, dt.date(2017, 1, 1), dt.date(2019, 12, 1), tmp_path)
+    want = Reference(tmp_path).like_for_like(ids, codes, dt.date(2017, 1, 1), dt.date(2019, 12, 1))
+    assert len(want) > 20 and same(mine[want.columns.tolist()], want, KEYS) is None
+
+
 def test_the_overview_card_says_two_of_two_in_every_year(data, monkeypatch):
     monkeypatch.setenv("MINSHENG_DATA", str(data))
     seen = {}

@@ -32,8 +32,14 @@ def every_region_every_indicator(directory) -> tuple[pd.DataFrame, pd.DataFrame]
 
 
 def agree(directory) -> pd.DataFrame:
+    """Every series answer, and every like-for-like one (the lfl roll-up), against the reference's."""
     ours, theirs = every_region_every_indicator(directory)
     assert same(ours[theirs.columns.tolist()], theirs, KEYS) is None
+    regions = repo.regions(directory)["code"].tolist()
+    ids = repo.indicators(directory)["id"].tolist()
+    mine = repo.like_for_like(ids, regions, D0, D1, directory)
+    want = Reference(directory).like_for_like(ids, regions, D0, D1)
+    assert same(mine[want.columns.tolist()], want, KEYS) is None
     return ours
 
 
