@@ -126,9 +126,15 @@ def cursor(directory: Path | None = None) -> duckdb.DuckDBPyConnection:
         if engine is None:
             # A bounded engine: page queries are small; anything larger spills to the temp folder
             # (not to ./.tmp, DuckDB's default for in-memory databases).
+            # parquet_metadata_cache: a Parquet footer (950 row groups at 100M rows) is parsed once, not on
+            # every bind — 15 ms of a 43 ms lookup. Safe with our files: DuckDB trusts an entry only while the
+            # file's mtime is unchanged and more than 10 s old, and a version's files are never rewritten in
+            # place. SET GLOBAL: a plain SET holds for the connection only, not for the cursors made from it
+            # (and the setting cannot go into connect's config: the Parquet reader is not loaded yet).
             engine = _engines[directory] = _Engine(duckdb.connect(":memory:", config={
                 "threads": 2, "memory_limit": os.environ.get("MINSHENG_DUCKDB_MEMORY", "1GB"),
                 "temp_directory": str(Path(tempfile.gettempdir()) / f"minsheng-duckdb-app-{os.getpid()}")}))
+            engine.con.execute("set global parquet_metadata_cache = true")
         schema = engine.schemas.get(reading.fingerprint)
         if schema is None:
             schema = engine.schemas[reading.fingerprint] = _create_schema(engine.con, directory, reading)
