@@ -9,7 +9,7 @@ import pytest
 from conftest import CITY, JIA, JIA1, YI, fixture_tables
 from minsheng import observations, repo, rollup, store
 
-UNIQUE, REPORTED, RATE, NEGATIVE, ACYCLIC = rollup.CHECKS  # the names, in the order they run
+UNIQUE, REPORTED, RATE, NEGATIVE, LFL_UNIQUE, LFL_BOTH, ACYCLIC = rollup.CHECKS  # the names, in the order they run
 
 
 def _rows(t: dict, ind: str, region: str) -> pd.Series:
@@ -100,3 +100,26 @@ def test_a_commit_that_breaks_an_invariant_changes_nothing(tmp_path, how):
     pd.testing.assert_frame_equal(repo.series(["cnt"], [JIA], *months, d), before)
     v2 = store.commit(d, {}, observations=bad.assign(value=1.0))  # the next good commit clears the partial folder
     assert store.current(d) == v2 and not list((d / ".versions").glob(".tmp-*"))
+
+
+def test_the_like_for_like_invariants_fire_on_pairs_that_break_them(tmp_path):
+    # lfl is made by the build itself, so no input table can break it alone: break the built table instead
+    from minsheng import synth
+
+    synth.build(tmp_path, 5_000, scale="small")
+    con = observations.connect(tmp_path)
+    try:
+        rollup.build_into(con)
+        assert con.execute("select count(*) from lfl").fetchone()[0] > 0
+        rollup.check(con)  # as built: nothing fires
+        con.execute("insert into lfl select * from lfl limit 1")
+        with pytest.raises(rollup.InvariantError) as e:
+            rollup.check(con)
+        assert LFL_UNIQUE in str(e.value) and LFL_BOTH not in str(e.value)
+        rollup.build_into(con)
+        con.execute("update lfl set n_both = n_both + 1000000")  # more units compared than reported
+        with pytest.raises(rollup.InvariantError) as e:
+            rollup.check(con)
+        assert LFL_BOTH in str(e.value) and LFL_UNIQUE not in str(e.value)
+    finally:
+        observations.close(con)
