@@ -44,3 +44,22 @@ def select_list(name: str, names: set[str]) -> str:
     replace = ", ".join(f"{c}::{fields[c][0]} as {c}" for c in present)
     added = "".join(f", null::{sql} as {c}" for c, (sql, _) in fields.items() if c not in names)
     return ("* replace (" + replace + ")" if replace else "*") + added
+
+
+def typed(df: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
+    """`df` with exactly the columns of `schema` (name → string | int64 | float64 | date32), each as its type,
+    missing ones empty: how the reporting cycle's small tables (forms, submissions, returns) are read and
+    written, so their Parquet schema never drifts."""
+    out = pd.DataFrame(index=df.index)
+    for col, kind in schema.items():
+        v = df[col] if col in df else pd.Series(None, index=df.index, dtype="object")
+        if kind == "int64":
+            out[col] = pd.to_numeric(v).astype("int64")
+        elif kind == "float64":
+            out[col] = pd.to_numeric(v).astype("float64")
+        elif kind == "date32":
+            out[col] = pd.Series([None if pd.isna(x) else pd.Timestamp(x).date() for x in v], index=df.index,
+                                 dtype="object")
+        else:
+            out[col] = v.astype("object").where(v.notna(), None)
+    return out.reset_index(drop=True)

@@ -50,6 +50,10 @@ from minsheng import files, integrity, layers, locks, observations, rollup
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("regions", "indicators", "observations", "targets")
+# The reporting cycle's tables (minsheng/cycle.py): the 报表 catalogue, the submissions' event log and the
+# figures each submission sent. Versioned with the data, so a submission and the figures it approves land
+# in one commit; optional (a version from before the cycle has none: read as empty) and small, read whole.
+SIDE = ("forms", "submissions", "returns")
 BOUNDARY_LEVELS = ("city", "county", "township", "village")
 BASE = "base"
 VERSIONS = ".versions"
@@ -79,7 +83,7 @@ def data_dir() -> Path:
 
 def table_path(directory: Path, name: str) -> Path:
     """The file of a table inside a given folder (use `resolve` for the current version's folder)."""
-    if name not in TABLES:
+    if name not in TABLES and name not in SIDE:
         raise ValueError(f"未知数据表：{name}")
     return Path(directory) / f"{name}.parquet"
 
@@ -150,7 +154,7 @@ def read_meta(directory: Path) -> dict:
 
 def _fingerprint(vid: str, folder: Path) -> str:
     h = hashlib.sha256(vid.encode())
-    for name in (*TABLES, "meta", "delta"):
+    for name in (*TABLES, *SIDE, "meta", "delta"):
         path = (folder / "meta.json" if name == "meta" else layers.delta_path(folder, "observations") if name == "delta"
                 else folder / f"{name}.parquet")
         ident = files.identity(path)
@@ -187,7 +191,7 @@ def _files_of(directory: Path, folder: Path) -> list[str]:
         present = set(os.listdir(folder))
     except FileNotFoundError:
         return []
-    names = [n for n in (*(f"{t}.parquet" for t in (*TABLES, *rollup.DERIVED)),
+    names = [n for n in (*(f"{t}.parquet" for t in (*TABLES, *SIDE, *rollup.DERIVED)),
                          *(layers.delta_path(folder, t).name for t in layers.LAYERED), rollup.stamp_path(folder).name,
                          "meta.json") if n in present]
     if "boundaries" in present and os.path.isdir(os.path.join(folder, "boundaries")):
@@ -275,7 +279,7 @@ def reading(directory: Path) -> Reading:
 def row_counts(folder: Path) -> dict[str, int]:
     """Rows of each table of a version folder as readers see them (deltas counted), from Parquet footers."""
     return {n: layers.rows(folder, n) if n in layers.LAYERED else pq.read_metadata(table_path(folder, n)).num_rows
-            for n in TABLES if table_path(folder, n).exists()}
+            for n in (*TABLES, *SIDE) if table_path(folder, n).exists()}
 
 
 def history(directory: Path) -> list[dict]:
@@ -552,7 +556,7 @@ def _fill(directory: Path, source: Path, tmp: Path, tables: dict[str, pd.DataFra
         observations.write(rows, table_path(tmp, "observations"))
         files.fsync(table_path(tmp, "observations"))
         _crash("table-written")
-    for name in TABLES:
+    for name in (*TABLES, *SIDE):
         if name not in tables and table_path(source, name).exists() and not (name == "observations" and rows is not None
                                                                             and not merging):
             files.link_or_copy(table_path(source, name), table_path(tmp, name))
@@ -637,7 +641,7 @@ def commit(directory: Path, tables: dict[str, pd.DataFrame], *, action: str = "i
     `expected_parent`: the version the caller's tables were derived from; StoreConflict if it is no
     longer current.
     """
-    unknown = sorted(set(tables) - set(TABLES))
+    unknown = sorted(set(tables) - set(TABLES) - set(SIDE))
     if unknown:
         raise StoreError(f"未知数据表：{'、'.join(unknown)}")
     if observations is not None and "observations" in tables:
@@ -646,7 +650,7 @@ def commit(directory: Path, tables: dict[str, pd.DataFrame], *, action: str = "i
         raise StoreError("没有要提交的数据")
     with refusing_io("本次提交"), lock(directory, lock_timeout):
         parent = _parent(directory, expected_parent)
-        changed = [n for n in TABLES if n in tables or (n == "observations" and observations is not None)]
+        changed = [n for n in (*TABLES, *SIDE) if n in tables or (n == "observations" and observations is not None)]
         record = _record(action, user=user, file_name=file_name, file_sha256=file_sha256, kind=kind,
                          changed=changed, note=note, scope=scope)
         return _new_version(directory, parent, parent, {**_meta_in(_folder(directory, parent)), **(meta_update or {})},

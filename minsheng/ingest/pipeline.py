@@ -56,7 +56,7 @@ def catalog(directory: Path) -> Catalog:
                    observations_file=store.table_path(store.resolve(directory), "observations"))
 
 
-def _align(df: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+def align(df: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
     """New rows with the existing table's columns and dtypes, so the Parquet schema never drifts."""
     out = pd.DataFrame({c: df[c] if c in df else pd.Series([None] * len(df), dtype=object, index=df.index)
                         for c in like.columns})
@@ -96,7 +96,7 @@ def _kept(joined: pd.DataFrame, exists: pd.Series, absent: pd.Series, spec: cont
     return out
 
 
-def _like(directory: Path, name: str) -> pd.DataFrame:
+def table_like(directory: Path, name: str) -> pd.DataFrame:
     """An empty frame with the table's columns and dtypes (from the file's schema, nothing read)."""
     import pyarrow.parquet as pq
 
@@ -110,8 +110,8 @@ def preview_observations(rows: pd.DataFrame, directory: Path) -> tuple[pd.DataFr
     path = store.table_path(store.resolve(directory), "observations")
     if not path.exists():
         return preview("observations", rows, pd.DataFrame(columns=rows.columns))
-    like = _like(directory, "observations")
-    return preview("observations", rows, observations.existing(path, _align(rows, like)), merge=False, like=like)
+    like = table_like(directory, "observations")
+    return preview("observations", rows, observations.existing(path, align(rows, like)), merge=False, like=like)
 
 
 def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame, merge: bool = True,
@@ -127,7 +127,7 @@ def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame, merge: bool = 
         if c in cur:
             cur[c] = pd.to_datetime(cur[c]).dt.date
     like = cur if like is None else like
-    new = _align(rows, like)
+    new = align(rows, like)
     joined = new.merge(cur, on=key, how="left", suffixes=("", "_old"), indicator=True)
     joined.index = new.index
     exists = joined["_merge"] == "both"
@@ -139,7 +139,7 @@ def preview(kind: str, rows: pd.DataFrame, current: pd.DataFrame, merge: bool = 
     for mask in differs.values():
         changed_mask |= mask
     counts = {"新增": int((~exists).sum()), "修改": int(changed_mask.sum()), "未变": int((exists & ~changed_mask).sum())}
-    new = _align(joined[list(like.columns)], like)
+    new = align(joined[list(like.columns)], like)
     changes = _changes(joined, changed_mask, differs, spec)
     if not merge:
         return new, counts, changes
@@ -312,6 +312,16 @@ def _confine_again(plan: Plan, directory: Path) -> None:
     plan.scope = scope.touched(plan.kind, plan.rows, tree)
 
 
+def data_date_update(directory: Path, periods) -> dict:
+    """The meta change rows of these periods make: the data date moves to the end of the latest month
+    written, never back."""
+    if len(periods) == 0:
+        return {}
+    month_end = (pd.Timestamp(max(periods)) + pd.offsets.MonthEnd(0)).date()
+    data_date = store.read_meta(directory).get("data_date")
+    return {"data_date": month_end.isoformat()} if not data_date or month_end.isoformat() > data_date else {}
+
+
 def _write(plan: Plan, directory: Path, user: str | None, lock_timeout: float) -> str:
     if not store.exists(directory):  # changes.commit creates the store first; a commit never half-makes one
         raise store.StoreError("数据目录尚未创建：请先运行 python -m minsheng init <目录>，或经“导入”页、命令行导入")
@@ -319,13 +329,7 @@ def _write(plan: Plan, directory: Path, user: str | None, lock_timeout: float) -
     if plan.kind == "observations":  # the file's rows only: the store merges them into the table
         table["batch_id"] = table["batch_id"].where(table["batch_id"].notna(), plan.sha256[:12]) \
             if "batch_id" in table else plan.sha256[:12]
-    meta_update = {}
-    if plan.kind == "observations" and not plan.rows.empty:
-        last = max(plan.rows["period"])
-        meta = store.read_meta(directory)
-        month_end = (pd.Timestamp(last) + pd.offsets.MonthEnd(0)).date()
-        if not meta.get("data_date") or month_end.isoformat() > meta["data_date"]:
-            meta_update["data_date"] = month_end.isoformat()
+    meta_update = data_date_update(directory, plan.rows["period"]) if plan.kind == "observations" else {}
     meta_update["last_import"] = dt.datetime.now().isoformat(timespec="seconds")
     tables, rows = ({}, table) if plan.kind == "observations" else ({plan.kind: table}, None)
     return store.commit(directory, tables, observations=rows, action="import", file_name=plan.file, file_sha256=plan.sha256,
