@@ -62,7 +62,9 @@ class AuthError(Exception):
 class Role(enum.IntEnum):
     viewer = 1    # browse
     analyst = 2   # viewer + exports
-    admin = 3     # analyst + import, rollback, users
+    reporter = 3  # viewer + 填报: drafts and 上报 for the regions of their area (minsheng/cycle.py)
+    reviewer = 4  # analyst + 审核: approve or return what the regions directly below their area sent
+    admin = 5     # everything: import, rollback, users, and every step of the cycle
 
     @classmethod
     def parse(cls, value) -> Role:
@@ -74,16 +76,29 @@ class Role(enum.IntEnum):
             raise AuthError(f"未知角色“{value}”，可选：{'、'.join(r.name for r in cls)}") from None
 
 
-ROLE_ZH = {Role.viewer: "浏览", Role.analyst: "分析", Role.admin: "管理员"}
-ACTIONS = {"browse": Role.viewer, "export": Role.analyst, "import": Role.admin, "rollback": Role.admin,
-           "manage_users": Role.admin}
+ROLE_ZH = {Role.viewer: "浏览", Role.analyst: "分析", Role.reporter: "填报", Role.reviewer: "审核",
+           Role.admin: "管理员"}
+# action → the roles that may do it. Not an order of roles: a reporter may submit but not export, a
+# reviewer export but not submit; an admin may do everything.
+_EVERYONE = frozenset(Role)
+ACTIONS: dict[str, frozenset[Role]] = {
+    "browse": _EVERYONE,
+    "export": frozenset({Role.analyst, Role.reviewer, Role.admin}),
+    "submit": frozenset({Role.reporter, Role.admin}),
+    "review": frozenset({Role.reviewer, Role.admin}),
+    "import": frozenset({Role.admin}),
+    "rollback": frozenset({Role.admin}),
+    "manage_users": frozenset({Role.admin}),
+}
+# Where a sign-in's claims carry several roles, the one a user gets: the first of these they hold.
+PRECEDENCE = (Role.admin, Role.reviewer, Role.reporter, Role.analyst, Role.viewer)
 
 
 def can(role, action: str) -> bool:
-    """Whether `role` may do `action` (browse, export, import, rollback, manage_users)."""
+    """Whether `role` may do `action` (one of ACTIONS)."""
     if action not in ACTIONS:
         raise ValueError(f"未知操作：{action}")
-    return role is not None and Role.parse(role) >= ACTIONS[action]
+    return role is not None and Role.parse(role) in ACTIONS[action]
 
 
 @dataclass(frozen=True)
@@ -646,5 +661,5 @@ def user_from_claims(claims: dict, mapping: dict | None = None, users: list[User
     area = normalise_area(claims.get(mapping["area"])) if mapping.get("area") else None
     if roles and area:
         name = claims.get(mapping.get("name", "email")) or sub
-        return User(name=str(name), role=max(roles), area=area, email=email or None, subject=sub) if name else None
+        return User(name=str(name), role=next(r for r in PRECEDENCE if r in roles), area=area, email=email or None, subject=sub) if name else None
     return entry

@@ -159,7 +159,7 @@ EN.update({
         "Your account ({who}) is not authorised for this dashboard; ask an administrator.",
     "账户已停用，请联系管理员。": "This account has been disabled; ask an administrator.",
     "当前用户：**{name}** · {role} · {area}": "Signed in: **{name}** · {role} · {area}",
-    "浏览": "viewer", "分析": "analyst", "管理员": "admin",
+    "浏览": "viewer", "分析": "analyst", "填报": "reporter", "审核": "reviewer", "管理员": "admin",
     "未启用登录": "Sign-in off", "本机单用户模式，拥有全部权限": "local single-user mode, all rights",
     "未启用登录：本机单用户模式，仅本机可访问，拥有全部权限。添加第一个用户后看板需要登录。":
         "Sign-in is off: local single-user mode, reachable from this machine only, with all rights. "
@@ -331,7 +331,7 @@ EN.update({
     "时间": "Time", "对象": "Subject", "详情": "Details", "结果": "Outcome", "成功": "succeeded", "失败": "failed",
     "见其结果记录": "see its outcome", "未记录结果": "no outcome recorded",
     "登录失败": "sign-in failed", "登录结束": "signed out", "初始化数据目录": "data folder created", "回退": "rollback", "合并增量": "compaction",
-    "导出": "export", "用户变更": "users change", "操作意图（先于操作记录）": "intent (written before a change)",
+    "导出": "export", "用户变更": "users change", "保存草稿": "draft saved", "上报": "submitted", "审核通过": "approved", "退回": "returned", "操作意图（先于操作记录）": "intent (written before a change)",
     "设置密码": "set password", "恢复单用户模式": "back to single-user mode",
     "本人退出": "signed out", "被管理员结束": "ended by an administrator", "已过期": "expired", "密码错误": "wrong password",
     "用户名不存在": "unknown user name", "账户锁定中": "account locked", "失败过多，账户已锁定": "too many failures, locked",

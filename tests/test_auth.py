@@ -132,9 +132,11 @@ def test_unknown_user_costs_a_verify(env, monkeypatch):
 
 def test_roles():
     R = auth.Role
-    assert R.viewer < R.analyst < R.admin
-    expected = {"viewer": {"browse"}, "analyst": {"browse", "export"},
-                "admin": {"browse", "export", "import", "rollback", "manage_users"}}
+    # not an order: a reporter may submit and not export, a reviewer export and review but not submit
+    expected = {"viewer": {"browse"}, "analyst": {"browse", "export"}, "reporter": {"browse", "submit"},
+                "reviewer": {"browse", "export", "review"},
+                "admin": {"browse", "export", "import", "rollback", "manage_users", "submit", "review"}}
+    assert set(expected) == set(R.__members__)
     for role, allowed in expected.items():
         for action in auth.ACTIONS:
             assert auth.can(role, action) == (action in allowed), (role, action)
