@@ -289,14 +289,20 @@ def _reason(text) -> str:
 
 # --- the return built from a form's cells, checked by the importer -------------------------------
 
+def sent_indicators(form: forms.Form, cells_in: dict) -> list[str]:
+    """The form's indicators a web return sends, in order: row n + 2 of its CSV is the n-th of them. An
+    indicator left wholly blank is a row not sent (the check names it as missing)."""
+    got = _clean_cells(cells_in)
+    return [iid for iid in form.indicators if any(v.strip() for v in got.get(iid, {}).values())]
+
+
 def return_csv(form: forms.Form, key: Key, cells_in: dict, source: str = "") -> bytes:
     """A long return (the import template's columns) with one row per indicator of the form, in its order:
-    what the web form sends to the importer. Row n + 2 of it is the form's n-th indicator."""
+    what the web form sends to the importer (sent_indicators: which, and their rows)."""
     period = {"month": f"{key.period:%Y-%m}", "quarter": f"{key.period.year}年第{(key.period.month - 1) // 3 + 1}季度"
               }.get(form.frequency, str(key.period.year))
     got = _clean_cells(cells_in)
-    # an indicator left wholly blank is a row not sent: the check below names it as missing
-    sent = [iid for iid in form.indicators if any(v.strip() for v in got.get(iid, {}).values())]
+    sent = sent_indicators(form, cells_in)
     df = pd.DataFrame([{"指标编码": iid, "区划代码": key.region_code, "时期": period,
                         "数值": got.get(iid, {}).get("value", ""), "分子": got.get(iid, {}).get("numerator", ""),
                         "分母": got.get(iid, {}).get("denominator", ""), "来源": source}

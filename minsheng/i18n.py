@@ -12,6 +12,7 @@ LANGS = {"zh": "中文", "en": "English"}
 EN = {
     # navigation and frame
     "总览": "Overview", "趋势": "Trends", "地图": "Map", "目标": "Targets", "数据": "Data", "导入": "Import",
+    "报送进度": "Reporting progress", "数据填报": "Report figures", "数据审核": "Review returns",
     "民生指标看板": "Livelihood Indicators", "区域": "Region", "年度": "Year", "语言": "Language",
     "演示数据": "Demo data", "围绕公开报道数字生成，非官方统计": "generated around published figures; not official statistics",
     "可输入名称搜索；选择后各页面同步": "Type to search; applies to every page",

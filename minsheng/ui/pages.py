@@ -33,6 +33,9 @@ PAGES = (
     Page("goals", "views/goals.py", "goals", "目标", ":material/flag:",
          chunks=("PlotlyChart",)),
     Page("explore", "views/explore.py", "data", "数据", ":material/table:"),
+    Page("progress", "views/progress.py", "progress", "报送进度", ":material/checklist:"),
+    Page("report", "views/report.py", "report", "数据填报", ":material/edit_note:", action="submit"),
+    Page("review", "views/review.py", "review", "数据审核", ":material/fact_check:", action="review"),
     Page("import", "views/import_page.py", "import", "导入", ":material/upload_file:", action="import"),
     Page("users", "views/users.py", "users", "用户管理", ":material/manage_accounts:", action="manage_users"),
 )

@@ -1,0 +1,199 @@
+"""What the reporting cycle's pages (填报, 审核, 报送进度) share: the signed-in user as a cycle Actor, the
+报表 and periods to pick from, a step run with its outcome said on the next draw, the history of a
+return, and the cached progress cells other pages count 已报 n/N from (minsheng/progress.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Callable
+
+import pandas as pd
+import streamlit as st
+
+from minsheng import cycle, forms, lineage, progress, store
+from minsheng.ingest.problems import Problem
+from minsheng.selection import Selection
+from minsheng.ui import data, session
+from minsheng.ui.text import md
+
+SAID = "_cyc_said"        # (kind, message) for the next draw of the page
+PROBLEMS = "_cyc_problems"  # (tag, [Problem]) of the last check, drawn beside the cells
+
+
+def actor() -> cycle.Actor:
+    """The signed-in user as the cycle sees them (the gate has run: there is one)."""
+    u = session.user()
+    if u is None:
+        raise session.NotSignedIn("未登录")
+    return cycle.Actor.of(u)
+
+
+def directory():
+    return store.data_dir()
+
+
+def today() -> dt.date:
+    return cycle.clock().date()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _catalogue(ver: str) -> dict[str, forms.Form]:
+    return forms.load(store.data_dir())
+
+
+def catalogue() -> dict[str, forms.Form]:
+    """Every 报表 of this run's data version, by id."""
+    return _catalogue(data.version())
+
+
+def regions_at(form: forms.Form, period: dt.date, within: str | None) -> list[str]:
+    """The regions of the user's area at the form's level, under `within`, that owe a return for `period`
+    (valid on its last day), in the tree's order."""
+    tree, regions = data.tree(), data.regions()
+    end = lineage.period_end(period, form.frequency)
+    valid = {c for c, vf, vt in zip(regions["code"], regions.get("valid_from", [None] * len(regions)),
+                                    regions.get("valid_to", [None] * len(regions))) if lineage.valid_on(vf, vt, end)}
+    return [c for c in tree.order if tree.levels.get(c) == form.level and c in valid
+            and (within is None or within in tree.path(c))]
+
+
+def forms_here(within: str | None) -> list[forms.Form]:
+    """The 报表 some region under `within` (in the user's area) reports."""
+    tree = data.tree()
+    levels = {tree.levels[c] for c in tree.order if within is None or within in tree.path(c)}
+    return [f for f in catalogue().values() if f.level in levels]
+
+
+def periods(form: forms.Form, year: int) -> list[dt.date]:
+    """The form's periods of `year` that have begun, newest first."""
+    last = min(today(), dt.date(year, 12, 31))
+    return list(reversed(form.periods(dt.date(year, 1, 1), last))) if dt.date(year, 1, 1) <= last else []
+
+
+def default_period(form: forms.Form, options: list[dt.date]) -> int:
+    """The index of the period being reported now: the newest that has ended (its deadline is running), or
+    the newest there is."""
+    for i, p in enumerate(options):
+        if lineage.period_end(p, form.frequency) < today():
+            return i
+    return 0
+
+
+def period_picker(form: forms.Form, year: int, key: str) -> dt.date | None:
+    options = periods(form, year)
+    if not options:
+        st.info(md(f"{year}年“{form.name}”还没有需要报送的时期。"))
+        return None
+    return st.selectbox("时期", options, index=default_period(form, options), key=key,
+                        format_func=lambda p: forms.period_label(p, form.frequency),
+                        help=f"报送时限：{form.deadline_text}")
+
+
+def form_picker(options: list[forms.Form], key: str, container=st) -> forms.Form:
+    ids = [f.id for f in options]
+    by_id = {f.id: f for f in options}
+    fid = container.selectbox("报表", ids, key=key, format_func=lambda i: f"{by_id[i].name}（{by_id[i].deadline_text}）")
+    return by_id[fid]
+
+
+def step(run: Callable[[cycle.Actor, str], object], done: str, tag: str = "") -> bool:
+    """Take a step of the cycle as the signed-in user: on success the message is kept for the next draw and
+    the page reruns (every table shows the new state); a refusal is said now, in Chinese, and its problems
+    (cycle.Invalid) are kept for the cells to show. Nothing is written on a refusal."""
+    try:
+        run(actor(), session.source())
+    except cycle.Invalid as e:
+        st.session_state[PROBLEMS] = (tag, e.problems)
+        errors = sum(p.level == "错误" for p in e.problems)
+        st.session_state[SAID] = ("error", f"未上报：发现 {errors} 个错误、{len(e.problems) - errors} 个警告，请按提示修改。"
+                                  if errors else "未上报：请先核实下列警告，勾选确认后再上报。")
+        st.rerun()
+    except (store.StoreError, forms.FormError) as e:
+        st.error(md(e), icon=":material/block:")
+        return False
+    except OSError as e:
+        st.error(md(f"无法写入数据目录或审计日志：{e.strerror or e}"), icon=":material/error:")
+        return False
+    st.session_state.pop(PROBLEMS, None)
+    st.session_state[SAID] = ("success", done)
+    st.rerun()
+    return True
+
+
+def said() -> None:
+    kept = st.session_state.pop(SAID, None)
+    if kept:
+        getattr(st, kept[0])(md(kept[1]))
+
+
+def problems(tag: str) -> list[Problem]:
+    kept = st.session_state.get(PROBLEMS)
+    return kept[1] if kept and kept[0] == tag else []
+
+
+def history(status: cycle.Status) -> pd.DataFrame:
+    """A return's steps, newest first, in words."""
+    ev = status.events
+    if ev.empty:
+        return pd.DataFrame(columns=["时间", "操作", "操作人", "原因", "变更数"])
+    at = [dt.datetime.fromisoformat(a).astimezone(cycle.CHINA).strftime("%Y-%m-%d %H:%M") for a in ev["at"]]
+    out = pd.DataFrame({"时间": at, "操作": ev["event"].map(lambda e: cycle.EVENT_ZH.get(e, e)),
+                        "操作人": ev["actor"], "原因": ev["reason"].fillna(""), "变更数": ev["changed"].astype("Int64")})
+    return out.iloc[::-1].reset_index(drop=True)
+
+
+def show_history(status: cycle.Status, key: str) -> None:
+    h = history(status)
+    if h.empty:
+        st.caption("尚无上报记录。")
+        return
+    st.dataframe(h, hide_index=True, width="stretch", key=key, placeholder="—",
+                 height=min(300, 35 * (len(h) + 1) + 3))
+
+
+def state_line(status: cycle.Status, form: forms.Form) -> str:
+    """The return's state in one markdown line (values escaped)."""
+    due = form.deadline(status.key.period)
+    bits = [f"**状态：{status.state_zh}**", f"截止 {due:%Y年%-m月%-d日}"]
+    if status.submitted_at:
+        sent = status.submitted_at.astimezone(cycle.CHINA)
+        bits.append(f"上报 {sent:%Y-%m-%d %H:%M}（{md(status.submitted_by)}）"
+                    + ("，迟报" if sent.date() > due else ""))
+    last = status.last
+    if last and last["event"] in ("approve", "return"):
+        bits.append(f"{cycle.EVENT_ZH[last['event']]}：{md(last['actor'])}")
+    return " · ".join(bits)
+
+
+# --- progress, cached by data version and area ------------------------------------------------------
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _cells(ver: str, area: str | None, form_id: str, first: dt.date, last: dt.date, within: str | None,
+           day: dt.date) -> pd.DataFrame:
+    form = forms.load(store.data_dir())[form_id]
+    table = progress.cells(store.data_dir(), form, form.periods(first, last), area=within or area, today=day)
+    return table
+
+
+def cells(form: forms.Form, first: dt.date, last: dt.date, within: str | None) -> pd.DataFrame:
+    """progress.cells for the periods of [first, last], under `within` (inside the user's area)."""
+    return _cells(data.version(), data.area(), form.id, first, last, within, today())
+
+
+def coverage(sc: Selection) -> list[str]:
+    """已报 n/N of every 报表 reported under the page's region, for the period being reported now: the words
+    other pages show under their title (the 报送进度 page's own source)."""
+    out = []
+    for form in forms_here(sc.region):
+        if form.level == sc.region_level:
+            continue
+        options = periods(form, today().year)
+        if not options:
+            continue
+        period = options[default_period(form, options)]
+        t = cells(form, period, period, sc.region)
+        if t.empty:
+            continue
+        n, total = int(t["reported"].sum()), len(t)
+        out.append(f"{form.name}{forms.period_label(period, form.frequency)} 已报 {n}/{total}")
+    return out
