@@ -111,7 +111,7 @@ def render_form(form: forms.Form, key: cycle.Key, loaded: dict) -> None:
                                              disabled=locked, placeholder=FIELD_ZH[f])
             for p in by_row.get(iid, []):
                 st.markdown(f":{'red' if p.level == '错误' else 'orange'}[{text.md(p.level)}："
-                            f"{text.md(p.column or '')} {text.md(p.message)}]")
+                            f"{text.md(p.column + ' ' if p.column else '')}{text.md(p.message)}]")
         reason = None
         if status.state == cycle.APPROVED:
             st.warning("本期已通过审核并锁定。修改须填写原因，修改后重新审核。", icon=":material/lock:")
