@@ -144,3 +144,56 @@ def coverage(directory: Path, form: forms.Form, period: dt.date, area: str | Non
     """已报 n / N for one form and period in an area: the figure other pages show."""
     t = cells(directory, form, [period], area)
     return int(t["reported"].sum()), len(t)
+
+
+# --- the tables of the 报送进度 page -------------------------------------------------------------------
+
+def _row_of(table: pd.DataFrame, tree: Tree, root: str) -> pd.Series:
+    """Each cell's row on the page: the region directly below `root` that holds it."""
+    kids = set(tree.kids(root))
+    up = {c: next((a for a in tree.path(c) if a in kids), None) for c in table["region_code"].unique()}
+    return table["region_code"].map(up)
+
+
+def _column(table: pd.DataFrame, tree: Tree, root: str) -> pd.DataFrame:
+    """The cells as the page's rows show them: the return's MARK where the form is reported directly below
+    `root`, else each region below with 已报 n/N of its returns (✓ when all are in): row, period, mark."""
+    if table["region_code"].map(tree.parent.get).eq(root).all():
+        return pd.DataFrame({"row": table["region_code"], "period": table["period"], "mark": table["cell"].map(MARK)})
+    t = table.assign(row=_row_of(table, tree, root)).dropna(subset=["row"])
+    g = t.groupby(["row", "period"]).agg(n=("reported", "sum"), total=("reported", "size")).reset_index()
+    g["mark"] = [f"{'✓ ' if n == total else ''}已报 {n}/{total}" for n, total in zip(g["n"], g["total"])]
+    return g[["row", "period", "mark"]]
+
+
+def _named(m: pd.DataFrame, tree: Tree) -> pd.DataFrame:
+    m = m.reindex([c for c in tree.order if c in m.index])
+    m.insert(0, "区划", [tree.names.get(c, c) for c in m.index])
+    return m.reset_index(drop=True)
+
+
+def grid(table: pd.DataFrame, form: forms.Form, tree: Tree, root: str) -> pd.DataFrame:
+    """The matrix the office chases from: a row per region directly below `root`, a column per period."""
+    if table.empty:
+        return pd.DataFrame()
+    col = _column(table, tree, root)
+    labels = {p: forms.period_label(p, form.frequency) for p in sorted(table["period"].unique())}
+    m = col.pivot(index="row", columns="period", values="mark").rename(columns=labels)
+    return _named(m.reindex(columns=list(labels.values())), tree)
+
+
+def by_forms(tables: dict[str, pd.DataFrame], tree: Tree, root: str) -> pd.DataFrame:
+    """One period's matrix: a row per region directly below `root`, a column per 报表 (name → its cells)."""
+    cols = [_column(t, tree, root).set_index("row")["mark"].rename(name) for name, t in tables.items() if len(t)]
+    return _named(pd.concat(cols, axis=1), tree) if cols else pd.DataFrame()
+
+
+def levels(rates_: pd.DataFrame, tree: Tree, root: str, period: dt.date) -> pd.DataFrame:
+    """One period's counts and rates for `root` and each region directly below it, in Chinese."""
+    r = rates_[rates_["period"] == period]
+    keep = [c for c in [root, *tree.kids(root)] if c in set(r["region_code"])]
+    r = r.set_index("region_code").reindex(keep)
+    return pd.DataFrame({"区划": [tree.names.get(c, c) for c in keep], "应报": r["expected"].values,
+                         "已报": r["reported"].values, "按时": r["on_time"].values, "迟报": r["late"].values,
+                         "待审核": r["pending"].values, "已退回": r["returned"].values, "未报": r["missing"].values,
+                         "报送率": r["report_rate"].values, "及时率": r["on_time_rate"].values})

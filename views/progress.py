@@ -45,35 +45,6 @@ def ended(form: forms.Form, periods: list) -> list:
     return [p for p in periods if lineage.period_end(p, form.frequency) < reporting.today()]
 
 
-def rows_below(sc, table: pd.DataFrame) -> pd.DataFrame:
-    """The cells summed to the regions directly below the sidebar's region (the matrix's rows when the form is
-    reported further down): region_code, period, and 已报 n/N."""
-    tree = data.tree()
-    kids = set(tree.kids(sc.region))
-    up = {c: next((a for a in tree.path(c) if a in kids), None) for c in table["region_code"].unique()}
-    t = table.assign(row=table["region_code"].map(up)).dropna(subset=["row"])
-    g = t.groupby(["row", "period"]).agg(n=("reported", "sum"), total=("reported", "size"),
-                                          ok=("on_time", "sum")).reset_index()
-    g["mark"] = [f"{'✓ ' if n == total else ''}已报 {n}/{total}" for n, total in zip(g["n"], g["total"])]
-    return g
-
-
-def grid(sc, form: forms.Form, table: pd.DataFrame) -> pd.DataFrame:
-    """The matrix: rows the regions below the sidebar's region, columns the periods."""
-    tree = data.tree()
-    labels = {p: forms.period_label(p, form.frequency) for p in sorted(table["period"].unique())}
-    if all(tree.parent.get(c) == sc.region for c in table["region_code"].unique()):
-        m = progress.matrix(table, form)
-    else:
-        g = rows_below(sc, table)
-        m = g.pivot(index="row", columns="period", values="mark").rename(columns=labels)
-        m = m.reindex(columns=list(labels.values()))
-    order = [c for c in tree.order if c in m.index]
-    m = m.reindex(order)
-    m.insert(0, "区划", [tree.names.get(c, c) for c in m.index])
-    return m.reset_index(drop=True)
-
-
 def styled(m: pd.DataFrame):
     def paint(v):
         if not isinstance(v, str):
@@ -84,18 +55,6 @@ def styled(m: pd.DataFrame):
             return CELL_STYLE["✓ 按时"]
         return CELL_STYLE["未报"] if v.startswith("已报 0/") else CELL_STYLE["迟报"] if v.startswith("已报") else ""
     return m.style.map(paint, subset=[c for c in m.columns if c != "区划"])
-
-
-def level_table(sc, rates: pd.DataFrame, period: dt.date) -> pd.DataFrame:
-    """Counts and rates of one period for the region and each region directly below it."""
-    tree = data.tree()
-    r = rates[rates["period"] == period]
-    keep = [sc.region, *tree.kids(sc.region)]
-    r = r[r["region_code"].isin(keep)].set_index("region_code").reindex([c for c in keep if c in set(r["region_code"])])
-    out = pd.DataFrame({"区划": [tree.names.get(c, c) for c in r.index], "应报": r["expected"], "已报": r["reported"],
-                        "按时": r["on_time"], "迟报": r["late"], "待审核": r["pending"], "已退回": r["returned"],
-                        "未报": r["missing"], "报送率": r["report_rate"], "及时率": r["on_time_rate"]})
-    return out.reset_index(drop=True)
 
 
 def trend(sc, form: forms.Form, rates: pd.DataFrame) -> go.Figure:
@@ -111,38 +70,27 @@ def trend(sc, form: forms.Form, rates: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def by_forms(sc, options: list[forms.Form], period: dt.date, form: forms.Form) -> pd.DataFrame:
-    """For one period: rows the regions below, a column per 报表 reported in that period (n/N or a cell)."""
-    tree = data.tree()
-    out = None
-    for f in options:
-        if not f.active(period) or f.period_of(period) != period:
-            continue
-        t = reporting.cells(f, period, period, sc.region)
-        if t.empty:
-            continue
-        if all(tree.parent.get(c) == sc.region for c in t["region_code"]):
-            col = t.set_index("region_code")["cell"].map(progress.MARK)
-        else:
-            col = rows_below(sc, t).set_index("row")["mark"]
-        col.name = f.name
-        out = col.to_frame() if out is None else out.join(col, how="outer")
-    if out is None:
-        return pd.DataFrame()
-    out = out.reindex([c for c in tree.order if c in out.index])
-    out.insert(0, "区划", [tree.names.get(c, c) for c in out.index])
-    return out.reset_index(drop=True)
+def by_forms(sc, options: list[forms.Form], period: dt.date) -> pd.DataFrame:
+    """For one period: rows the regions below, a column per 报表 reported in that period."""
+    tables = {f.name: reporting.cells(f, period, period, sc.region) for f in options
+              if f.active(period) and f.period_of(period) == period}
+    return progress.by_forms(tables, data.tree(), sc.region)
 
 
-def render(sc, f: dict) -> None:
+def load(sc, f: dict) -> dict:
+    """The year's cells of the 报表 (the periods that have ended) and their counts and rates at each level."""
     form = f["form"]
     first, last = year_span(form, sc.year)
     table = reporting.cells(form, first, last, sc.region)
     table = table[table["period"].isin(ended(form, list(table["period"].unique())))]
+    return dict(table=table, rates=progress.rates(table, data.regions(), sc.region) if len(table) else None)
+
+
+def render(sc, f: dict, loaded: dict) -> None:
+    form, table, rates = f["form"], loaded["table"], loaded["rates"]
     if table.empty:
         st.info(text.md(f"{sc.year}年“{form.name}”在{sc.region_name}下没有应报的时期。"))
         return
-    rates = progress.rates(table, data.regions(), sc.region)
     if f["period"] is None:  # the period being reported now
         shown = sorted(table["period"].unique(), reverse=True)
         period = shown[reporting.default_period(form, shown)]
@@ -161,16 +109,16 @@ def render(sc, f: dict) -> None:
         st.caption(text.md(f"报送率 {r['report_rate']:.1f}%（已报 ÷ 应报） · 及时率 {r['on_time_rate']:.1f}%（按时 ÷ 应报）"
                            "。待审核计入已报；已退回、未报不计。"))
     if f["view"] == "forms":
-        m = by_forms(sc, f["forms"], period, form)
+        m = by_forms(sc, f["forms"], period)
         st.markdown(f"**{label}各报表报送情况**")
     else:
-        m = grid(sc, form, table)
+        m = progress.grid(table, form, data.tree(), sc.region)
         st.markdown(f"**{sc.year}年“{text.md(form.name)}”逐期报送情况**")
     if not m.empty:
         st.dataframe(styled(m), hide_index=True, width="stretch", key="prg_matrix", placeholder="—",
                      height=min(560, 35 * (len(m) + 1) + 3))
     st.markdown(f"**{label}各级报送率**")
-    st.dataframe(level_table(sc, rates, period), hide_index=True, width="stretch", key="prg_levels",
+    st.dataframe(progress.levels(rates, data.tree(), sc.region, period), hide_index=True, width="stretch", key="prg_levels",
                  column_config={c: st.column_config.NumberColumn(c, format="%.1f%%") for c in ("报送率", "及时率")})
     if rates["period"].nunique() > 1:
         st.plotly_chart(trend(sc, form, rates), key="prg_trend", config=charts.PLOTLY_CONFIG)
@@ -197,5 +145,6 @@ def chase_button(sc, form: forms.Form, table: pd.DataFrame) -> None:
 sc, T = frame.start()
 picked = inputs(sc)
 if picked:
-    render(sc, picked)
+    loaded = load(sc, picked)
+    render(sc, picked, loaded)
 frame.footer(sc, [])

@@ -2,24 +2,15 @@
 the importer's own rules and messages, a draft kept, 上报 for review; or the filled template uploaded. The
 return's state and history beside it (minsheng/cycle.py)."""
 
-import datetime as dt
-import hashlib
-
 import pandas as pd
 import streamlit as st
 
-from minsheng import cycle, fmt, forms, safe_cells, store
+from minsheng import cycle, fmt, forms, safe_cells
 from minsheng.ingest import template
+from minsheng.ingest.problems import as_frame
 from minsheng.ui import data, exports, frame, reporting, session, text
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FIELDS = ("value", "numerator", "denominator")
-FIELD_ZH = {"value": "数值", "numerator": "分子", "denominator": "分母"}
-
-
-def plain(v) -> str:
-    """A figure as a clerk types it: no thousands separators, no trailing zeros."""
-    return "" if v is None or pd.isna(v) else f"{float(v):.6f}".rstrip("0").rstrip(".")
 
 
 def inputs(sc) -> tuple[forms.Form, cycle.Key] | None:
@@ -50,40 +41,14 @@ def load(form: forms.Form, key: cycle.Key) -> dict:
     return dict(status=status, indicators=ind, near=near)
 
 
-def starting_cells(status: cycle.Status) -> dict:
-    """What the rows start from: the saved draft, else the last return sent (to correct a returned one), else
-    nothing."""
-    if status.draft:
-        return status.draft.get("cells", {})
-    if not status.values.empty:
-        return {r["indicator_id"]: {f: plain(r[f]) for f in FIELDS}
-                for r in status.values.to_dict("records")}
-    return {}
-
-
-def tag_of(key: cycle.Key) -> str:
-    return hashlib.sha256(f"{key.form_id}|{key.region_code}|{key.period}".encode()).hexdigest()[:10]
-
-
-def row_problems(form: forms.Form, sent: list[str], problems: list) -> tuple[dict, list]:
-    """The check's problems by indicator (row n + 2 of the return is sent[n]) and those of no one row."""
-    by_row, general = {}, []
-    for p in problems:
-        if p.row is not None and 2 <= p.row < len(sent) + 2:
-            by_row.setdefault(sent[p.row - 2], []).append(p)
-        else:
-            general.append(p)
-    return by_row, general
-
-
 def render_form(form: forms.Form, key: cycle.Key, loaded: dict) -> None:
     status, ind, near = loaded["status"], loaded["indicators"], loaded["near"]
-    tag = tag_of(key)
+    tag = reporting.tag_of(key)
     locked = status.state == cycle.SUBMITTED
-    start = starting_cells(status)
+    start = reporting.starting_cells(status)
     kept = reporting.problems(tag)
     sent = st.session_state.get(f"_rep_sent_{tag}", [])
-    by_row, general = row_problems(form, sent, kept)
+    by_row, general = reporting.by_row(sent, kept)
     for p in general:
         (st.error if p.level == "错误" else st.warning)(text.md(p.message), icon=":material/error:")
     rates = any(ind.loc[i, "kind"] == "rate" for i in form.indicators if i in ind.index)
@@ -103,12 +68,12 @@ def render_form(form: forms.Form, key: cycle.Key, loaded: dict) -> None:
                 v = near[what].get(iid) if iid in near.index else None
                 col.markdown(text.md(fmt.exact(v, 0)) if v is not None and not pd.isna(v) else "—")
             got[iid] = {}
-            for col, f in zip(cols[3:], FIELDS if rates else FIELDS[:1]):
+            for col, f in zip(cols[3:], reporting.FIELDS if rates else reporting.FIELDS[:1]):
                 if f != "value" and (row is None or row["kind"] != "rate"):
                     continue
-                got[iid][f] = col.text_input(FIELD_ZH[f], value=str(start.get(iid, {}).get(f, "")),
+                got[iid][f] = col.text_input(reporting.FIELD_ZH[f], value=str(start.get(iid, {}).get(f, "")),
                                              key=f"rep_{tag}_{iid}_{f}", label_visibility="collapsed",
-                                             disabled=locked, placeholder=FIELD_ZH[f])
+                                             disabled=locked, placeholder=reporting.FIELD_ZH[f])
             for p in by_row.get(iid, []):
                 st.markdown(f":{'red' if p.level == '错误' else 'orange'}[{text.md(p.level)}："
                             f"{text.md(p.column + ' ' if p.column else '')}{text.md(p.message)}]")
@@ -144,7 +109,7 @@ def check(directory, key: cycle.Key, got: dict, tag: str) -> None:
     """检查: the importer's checks on the cells, nothing written; the problems stay beside their rows."""
     try:
         plan = cycle.check(directory, reporting.actor(), key, cells_in=got)
-    except store.StoreError as e:
+    except (cycle.CycleError, forms.FormError) as e:
         st.error(text.md(e), icon=":material/block:")
         return
     st.session_state[reporting.PROBLEMS] = (tag, plan.problems)
@@ -179,22 +144,16 @@ def render_upload(form: forms.Form, key: cycle.Key, loaded: dict) -> None:
             reporting.step(lambda who, src: cycle.submit(directory, who, key, data=payload, file=up.name,
                                                          reason=reason, accept_warnings=accept, source=src),
                            f"已上报 {key.label(form, data.tree())}（文件 {up.name}），等待上级审核。", "upload")
-        kept = reporting.problems("upload")
-        if kept:
-            from minsheng.ingest.problems import as_frame
-
-            st.dataframe(as_frame(kept), hide_index=True, width="stretch", placeholder="—")
+        if reporting.problems("upload"):
+            st.dataframe(as_frame(reporting.problems("upload")), hide_index=True, width="stretch", placeholder="—")
 
 
-def render_status(form: forms.Form, key: cycle.Key, loaded: dict) -> None:
-    status = loaded["status"]
-    st.markdown(reporting.state_line(status, form))
-    last = status.last
-    if status.state == cycle.RETURNED and last:
-        st.error(text.md(f"退回原因：{last['reason']}（{last['actor']}）"), icon=":material/undo:")
-    if status.draft and status.state in (cycle.DRAFT, cycle.RETURNED, cycle.APPROVED):
-        saved = dt.datetime.fromisoformat(status.draft["saved_at"]).astimezone(cycle.CHINA)
-        st.caption(text.md(f"草稿保存于 {saved:%Y-%m-%d %H:%M}（{status.draft.get('saved_by', '')}）"))
+def render(form: forms.Form, key: cycle.Key, loaded: dict) -> None:
+    reporting.status_box(loaded["status"], form)
+    render_form(form, key, loaded)
+    render_upload(form, key, loaded)
+    st.markdown("**上报记录**")
+    reporting.show_history(loaded["status"], "rep_history")
 
 
 sc, T = frame.start()
@@ -206,9 +165,5 @@ picked = inputs(sc)
 if picked:
     form, key = picked
     loaded = load(form, key)
-    render_status(form, key, loaded)
-    render_form(form, key, loaded)
-    render_upload(form, key, loaded)
-    st.markdown("**上报记录**")
-    reporting.show_history(loaded["status"], "rep_history")
+    render(form, key, loaded)
 frame.footer(sc, [])

@@ -143,5 +143,6 @@ user = session.user()
 picked = inputs(sc, user)
 if picked:
     form, period, shown, codes = picked
-    render(sc, form, period, shown, load(form, period, codes))
+    table = load(form, period, codes)
+    render(sc, form, period, shown, table)
 frame.footer(sc, [])

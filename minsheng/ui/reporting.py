@@ -5,6 +5,7 @@ return, and the cached progress cells other pages count 已报 n/N from (minshen
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Callable
 
 import pandas as pd
@@ -16,6 +17,8 @@ from minsheng.selection import Selection
 from minsheng.ui import data, session
 from minsheng.ui.text import md
 
+FIELDS = ("value", "numerator", "denominator")  # a return's cells for one indicator
+FIELD_ZH = {"value": "数值", "numerator": "分子", "denominator": "分母"}
 SAID = "_cyc_said"        # (kind, message) for the next draw of the page
 PROBLEMS = "_cyc_problems"  # (tag, [Problem]) of the last check, drawn beside the cells
 
@@ -163,6 +166,51 @@ def state_line(status: cycle.Status, form: forms.Form) -> str:
     if last and last["event"] in ("approve", "return"):
         bits.append(f"{cycle.EVENT_ZH[last['event']]}：{md(last['actor'])}")
     return " · ".join(bits)
+
+
+def status_box(status: cycle.Status, form: forms.Form) -> None:
+    """The return's state, the reason it was sent back, and the draft kept, above its cells."""
+    st.markdown(state_line(status, form))
+    last = status.last
+    if status.state == cycle.RETURNED and last:
+        st.error(md(f"退回原因：{last['reason']}（{last['actor']}）"), icon=":material/undo:")
+    if status.draft and status.state in (cycle.DRAFT, cycle.RETURNED, cycle.APPROVED):
+        saved = dt.datetime.fromisoformat(status.draft["saved_at"]).astimezone(cycle.CHINA)
+        st.caption(md(f"草稿保存于 {saved:%Y-%m-%d %H:%M}（{status.draft.get('saved_by', '')}）"))
+
+
+# --- a return's cells ---------------------------------------------------------------------------------
+
+def plain(v) -> str:
+    """A figure as a clerk types it: no thousands separators, no trailing zeros."""
+    return "" if v is None or pd.isna(v) else f"{float(v):.6f}".rstrip("0").rstrip(".")
+
+
+def starting_cells(status: cycle.Status) -> dict:
+    """What the rows start from: the saved draft, else the last return sent (to correct a returned one), else
+    nothing."""
+    if status.draft:
+        return status.draft.get("cells", {})
+    if not status.values.empty:
+        return {r["indicator_id"]: {f: plain(r[f]) for f in FIELDS} for r in status.values.to_dict("records")}
+    return {}
+
+
+def tag_of(key: cycle.Key) -> str:
+    """A short name for a return's widgets: another return, other widgets (and their own values)."""
+    return hashlib.sha256(f"{key.form_id}|{key.region_code}|{key.period}".encode()).hexdigest()[:10]
+
+
+def by_row(sent: list[str], found: list[Problem]) -> tuple[dict, list]:
+    """A check's problems by indicator (row n + 2 of the return is sent[n], cycle.sent_indicators) and those
+    of no one row."""
+    rows, general = {}, []
+    for p in found:
+        if p.row is not None and 2 <= p.row < len(sent) + 2:
+            rows.setdefault(sent[p.row - 2], []).append(p)
+        else:
+            general.append(p)
+    return rows, general
 
 
 # --- progress, cached by data version and area ------------------------------------------------------
