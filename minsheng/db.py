@@ -105,7 +105,7 @@ def _create_schema(con: duckdb.DuckDBPyConnection, directory: Path, reading: sto
 
 def reset(directory: Path | None = None) -> None:
     """Close the process's connection to `directory`, so the next query opens a new one (a cold start)."""
-    directory = (directory or store.data_dir()).resolve()
+    directory = (directory or store.read_dir()).resolve()
     with _lock:
         engine = _engines.pop(directory, None)
     if engine is not None:
@@ -119,7 +119,7 @@ def cursor(directory: Path | None = None) -> duckdb.DuckDBPyConnection:
     each Streamlit session is a thread. The cursor keeps reading its version while later commits
     make new schemas beside it.
     """
-    directory = (directory or store.data_dir()).resolve()
+    directory = (directory or store.read_dir()).resolve()
     reading = store.reading(directory)
     with _lock:
         engine = _engines.get(directory)

@@ -12,6 +12,14 @@ LANGS = {"zh": "中文", "en": "English"}
 EN = {
     # navigation and frame
     "总览": "Overview", "趋势": "Trends", "地图": "Map", "目标": "Targets", "数据": "Data", "导入": "Import",
+    "含未审核数据": "incl. unreviewed returns", "　含未审核数据": "  Incl. unreviewed returns",
+    "把已上报、尚未审核通过的 {n} 份报表数据计入各页数字；页面、图片、汇报材料和导出文件都会标注“含未审核数据”，其来源标注“（未审核）”":
+        "Counts the {n} returns sent and not yet approved in every figure; pages, images, decks and files then say "
+        "“incl. unreviewed returns”, and their source ends in “（未审核）”",
+    "未能加入未审核数据：{error}": "Unreviewed returns could not be included: {error}",
+    "本页含未审核数据：已上报、尚未经上级审核通过的报表数据已计入各项数字，来源标注“（未审核）”。关闭侧栏“含未审核数据”即只看审核通过的数据。":
+        "This page includes unreviewed returns: figures sent and not yet approved by the level above are counted, "
+        "their source marked “（未审核）”. Turn off “incl. unreviewed returns” in the sidebar to see approved data only.",
     "报送进度": "Reporting progress", "数据填报": "Report figures", "数据审核": "Review returns",
     "民生指标看板": "Livelihood Indicators", "区域": "Region", "年度": "Year", "语言": "Language",
     "演示数据": "Demo data", "围绕公开报道数字生成，非官方统计": "generated around published figures; not official statistics",

@@ -39,7 +39,7 @@ def boundaries(level: str, directory: Path | None = None) -> dict | None:
     """The FeatureCollection for a level, or None when the deployment has no polygons for it."""
     if level not in LEVELS:
         raise ValueError(f"未知级别：{level}")
-    path = store.boundaries_dir(directory or store.data_dir()) / f"{level}.geojson"  # the current version's
+    path = store.boundaries_dir(directory or store.read_dir()) / f"{level}.geojson"  # the current version's
     if not path.exists():
         return None
     return _read(str(path), path.stat().st_mtime_ns)

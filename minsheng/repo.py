@@ -139,4 +139,4 @@ def targets(region_code: str, year: int, directory: Path | None = None, area: st
 
 
 def meta(directory: Path | None = None) -> dict:
-    return store.read_meta(directory or store.data_dir())
+    return store.read_meta(directory or store.read_dir())

@@ -22,6 +22,7 @@ from minsheng import fmt, i18n, safe_cells, vocab
 
 
 # a deck's title by page (the 目标 page's, which names its month, is written in deck_title)
+PENDING = "含未审核数据"  # what every output read with 未审核 figures says of itself
 NAME_ROOM = 40  # characters of a file name a place may take, so its period and 演示数据 fit beside it
 FILE_NAME_LIMIT = safe_cells.FILE_NAME_LIMIT
 DECK_TITLES = {"总览": "{region}民生指标概览（{period}）", "趋势": "{region}民生指标趋势（{period}）",
@@ -37,6 +38,7 @@ class Selection:
     year: int
     data_date: str | None = None
     demo: bool = False
+    pending: bool = False             # 未审核 figures read too (minsheng/pending.py): every output says so
     present: bool = False
     lang: str = "zh"
     area: str | None = None           # the user's area: every query is confined to it (None: no limit)
@@ -106,7 +108,7 @@ class Selection:
         """Place · the period the chart shows · what else the chart needs to say · the data date (left
         out where the image's footer carries it). The data date is named as such, after the period: a
         store dated 2026-10-31 showing July 2023 says both, and which is which."""
-        parts = [self.place(), self.when(), *(e for e in extra if e)]
+        parts = [self.place(), self.when(), *(e for e in extra if e), *([self.t(PENDING)] if self.pending else [])]
         date = self.t("数据日期 {date}", date=fmt.date_label(self.data_date, self.lang))
         return " · ".join(parts + ([date] if dated else []))
 
@@ -120,6 +122,8 @@ class Selection:
                ("时期", f"{self.start or dt.date(1900, 1, 1):%Y-%m} 至 {self.end or dt.date(2999, 12, 1):%Y-%m}")]
         if self.within:
             out.append(("限定区划", "、".join((names or {}).get(c, c) for c in self.within)))
+        if self.pending:
+            out.append(("数据范围", "含未审核数据：已上报、尚未审核通过的报表数据已计入，其来源标注“（未审核）”"))
         return out
 
     def deck_title(self, what: str = "") -> str:
@@ -133,8 +137,8 @@ class Selection:
         return self.t(pattern, region=self.region_name, period=self.when(), what=what, page=self.t(self.page))
 
     def deck_subtitle(self) -> str:
-        """The title slide's second line: the place and the period."""
-        return f"{self.place()} · {self.when()}"
+        """The title slide's second line: the place and the period (and 含未审核数据 where it applies)."""
+        return " · ".join([self.place(), self.when(), *([self.t(PENDING)] if self.pending else [])])
 
     def origin(self, source: str, period: str | None = None) -> str:
         """What every slide says about itself in its footer: region, period (`period` where the slide
@@ -143,7 +147,8 @@ class Selection:
         text = self.t("区域：{region}（{code}） · 时期：{period} · 来源：{source} · 数据日期：{date}",
                       region=self.region_name, code=self.region, period=period or self.when(), source=source or "—",
                       date=fmt.date_label(self.data_date, self.lang))
-        return text + (self.t(" · 演示数据，非官方统计") if self.demo else "")
+        return (text + (" · " + self.t(PENDING) if self.pending else "")
+                + (self.t(" · 演示数据，非官方统计") if self.demo else ""))
 
     def file_stem(self, what: str = "") -> str:
         """A download's file name without suffix: place_period_what[_演示数据] (株洲市_2023年_总览,
@@ -155,7 +160,8 @@ class Selection:
         # the name is cut at 80 characters: a long place or indicator name gives way, the period and
         # 演示数据 stay (cut as a whole, a long name pushed them out and July's file replaced August's)
         place = clean(self.with_(children=False).place().replace(" · ", "_"))[:NAME_ROOM]
-        when, tag = clean(self.when().replace("—", "-").replace(" · ", "_")), clean(self.t("演示数据")) if self.demo else ""
+        when = clean(self.when().replace("—", "-").replace(" · ", "_"))
+        tag = "_".join(clean(self.t(t)) for t, on in ((PENDING, self.pending), ("演示数据", self.demo)) if on)
         room = FILE_NAME_LIMIT - sum(len(p) + 1 for p in (place, when, tag) if p) - 1
         what = clean(what)[:max(room, 0)].rstrip("._")
         return safe_cells.file_name("_".join(p for p in (place, when, what, tag) if p))
@@ -175,6 +181,8 @@ class Selection:
             out["period"] = f"{self.start:%Y-%m}–{self.end:%Y-%m}"
         if self.as_of:
             out["month"] = self.as_of
+        if self.pending:
+            out["pending"] = True
         if self.view:
             out["view"] = self.view
         return out | extra

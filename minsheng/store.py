@@ -16,6 +16,8 @@
 #                                                  parent's (a copy where linking fails)
 #   .versions/lock                                 flock()ed by whoever commits, rolls back or prunes
 #   .versions/.tmp-*                               a commit in progress, or left by a crash; ignored
+#   .versions/.derived/<id>-<tag>/                 read-only views derived from a version (`derived`: the
+#                                                  未审核 figures merged in); no history, rebuilt at will
 #
 # A commit builds the complete new folder under a .tmp- name, fsyncs it, renames it to its id,
 # then switches CURRENT (files.atomic_write: temp, fsync, rename, fsync the folder). Until that rename the
@@ -38,6 +40,7 @@ import shutil
 import signal
 import threading
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +82,24 @@ class StoreConflict(StoreError):
 def data_dir() -> Path:
     """The data directory: `MINSHENG_DATA` if set, else the bundled demo data."""
     return Path(os.environ.get("MINSHENG_DATA") or ROOT / "data")
+
+
+# The store the readers of this context read (a page run that asked for 未审核 data reads a derived view,
+# `derived`); None: the data directory. Set per script run, never for writes: imports, the reporting cycle,
+# users and the audit log always go to `data_dir()`.
+_READ_FROM: ContextVar[Path | None] = ContextVar("minsheng_read_from", default=None)
+
+
+def read_dir() -> Path:
+    """Where readers (queries, the data version, boundaries, meta) read: the derived view this context set,
+    else the data directory."""
+    return _READ_FROM.get() or data_dir()
+
+
+def read_from(folder: Path | None):
+    """Read from `folder` (a derived view) in this context, or from the data directory (None); returns the
+    token for `_READ_FROM.reset`."""
+    return _READ_FROM.set(folder)
 
 
 def table_path(directory: Path, name: str) -> Path:
@@ -655,6 +676,49 @@ def commit(directory: Path, tables: dict[str, pd.DataFrame], *, action: str = "i
                          changed=changed, note=note, scope=scope)
         return _new_version(directory, parent, parent, {**_meta_in(_folder(directory, parent)), **(meta_update or {})},
                             record, tables=tables, rows=observations)
+
+
+DERIVED = ".derived"
+DERIVED_KEPT = 4  # views kept beside the one just built (a session still reading one keeps it until replaced)
+
+
+def derived(directory: Path, rows: pd.DataFrame, tag: str, meta_update: dict | None = None) -> Path:
+    """A read-only store that is the current version with `rows` merged into its observations (a delta and
+    the touched roll-ups, as a commit makes them), for readers only: nothing in the data directory's history
+    changes, and it can be deleted at any time. `tag` names what was merged (the same tag, the same view:
+    built once, then reused). Built under a temporary name and renamed, so a reader sees it whole or not at
+    all; StoreError when the data directory cannot be written."""
+    directory = Path(directory)
+    read = reading(directory)
+    base = _vroot(directory) / DERIVED
+    out = base / f"{read.id}-{tag}"
+    if (out / VERSIONS / "CURRENT").exists():
+        return out
+    with refusing_io("生成含未审核数据的视图"):
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = base / f".tmp-{out.name}-{os.getpid()}-{threading.get_ident()}"
+        folder = tmp / VERSIONS / read.id
+        try:
+            folder.mkdir(parents=True)
+            linked = _fill(directory, read.folder, folder, {}, {}, rows)
+            files.write_json(folder / "meta.json", {**_meta_in(read.folder), **(meta_update or {})})
+            known = {n: e["sha256"] for n, e in (integrity.read(read.folder) or {}).items() if n in linked}
+            integrity.record(folder, _files_of(directory, folder), known)
+            files.write_json(folder / "version.json", dict(id=read.id, parent=read.id, action="derived", note=tag,
+                                                           rows=row_counts(folder)))
+            (tmp / VERSIONS / "CURRENT").write_text(read.id + "\n", encoding="utf-8")
+            try:
+                os.rename(tmp, out)
+            except OSError:  # another session built the same view first: theirs is as good
+                if not (out / VERSIONS / "CURRENT").exists():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        views = sorted((p for p in base.iterdir() if not p.name.startswith(".tmp-") and p != out),
+                       key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in views[DERIVED_KEPT:]:
+            shutil.rmtree(old, ignore_errors=True)
+    return out
 
 
 def _geojson(features: list[dict]) -> str:

@@ -10,27 +10,65 @@ Deferred download callables run outside the session: pages capture what they nee
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from minsheng import export, regions as region_tree, repo, store
+from minsheng import export, pending, regions as region_tree, repo, store
 from minsheng.ingest import start
 from minsheng.selection import Selection
 from minsheng.ui import session
 
 _RUN_VERSION = "_ms_run_version"
+PENDING = "ms_pending"                 # the sidebar's 含未审核数据 toggle
+_PENDING_ON = "_ms_pending_on"         # this run reads the view with the pending returns
+_PENDING_PROBLEM = "_ms_pending_problem"
 
 
 def begin_run() -> None:
     """Read the data version for this script run (the router's first step): every cached call of
-    the run is keyed by it, and a commit in between shows at the next run, never half-way."""
-    st.session_state[_RUN_VERSION] = store.version(store.data_dir())
+    the run is keyed by it, and a commit in between shows at the next run, never half-way. With the
+    sidebar's 含未审核数据 on (as the last run left it), the run reads the view with the pending returns
+    merged in (minsheng/pending.py) — or, when it cannot be made, the approved data and says so."""
+    folder, st.session_state[_PENDING_PROBLEM] = None, None
+    if st.session_state.get(PENDING):
+        try:
+            folder = _pending_view(store.version(store.data_dir()))
+        except store.StoreError as e:
+            st.session_state[_PENDING_PROBLEM] = str(e)
+    store.read_from(folder)
+    st.session_state[_PENDING_ON] = folder is not None
+    st.session_state[_RUN_VERSION] = store.version(store.read_dir())
+
+
+@st.cache_resource(max_entries=4, show_spinner=False, validate=lambda folder: folder is None or folder.exists())
+def _pending_view(real_version: str) -> Path | None:
+    return pending.view(store.data_dir())
+
+
+def pending_on() -> bool:
+    """Whether this run reads 未审核 figures too (every page, image, deck and file then says so)."""
+    return bool(st.session_state.get(_PENDING_ON))
+
+
+def pending_problem() -> str | None:
+    return st.session_state.get(_PENDING_PROBLEM)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _pending_count(real_version: str, area: str | None) -> int:
+    return pending.count(store.data_dir(), area)
+
+
+def pending_count() -> int:
+    """Returns sent and not yet reviewed in the user's area (of the data as approved)."""
+    return _pending_count(store.version(store.data_dir()), area())
 
 
 def version() -> str:
     ver = st.session_state.get(_RUN_VERSION)
-    return ver if ver is not None else store.version(store.data_dir())
+    return ver if ver is not None else store.version(store.read_dir())
 
 
 def area() -> str | None:
@@ -65,7 +103,7 @@ def _meta(ver: str) -> dict:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _loaded(ver: str) -> dict[str, int]:
-    return start.loaded(store.data_dir())
+    return start.loaded(store.read_dir())
 
 
 def loaded() -> dict[str, int]:

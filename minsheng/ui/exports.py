@@ -7,6 +7,7 @@ with the page's selection (`Selection.audit`).
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from typing import Callable
 
@@ -30,10 +31,11 @@ def audited(build: Callable[[], bytes], **detail) -> Callable[[], bytes]:
     (`in_context`)."""
     name, src = session.actor()
     ctx = get_script_run_ctx(suppress_warning=True)
+    reads = contextvars.copy_context()  # the store this run reads (a 含未审核 view, store.read_from) goes along
     digest = session.cookie_digest()  # the browser whose click this is: its download link opens (web.note_export)
 
     def make() -> bytes:
-        payload = in_context(build, ctx)
+        payload = in_context(lambda: reads.copy().run(build), ctx)
         audit.record("export", name, {**detail, "bytes": len(payload)}, src)
         web.note_export(digest)
         return payload

@@ -115,6 +115,7 @@ def sidebar(page: pages.Page) -> Selection:
                               help=T("隐藏侧栏和工具栏，16:9 版式、大字号，截图即可作为汇报幻灯片（网址加 ?present=1 亦可）"))
         state.choice(st.segmented_control, T("语言"), list(i18n.LANGS), key="lang", default="zh",
                      format_func=i18n.LANGS.get)
+        _pending_toggle(T)
     if denied:
         shown, denied = md(tree.label(order[0])), md(denied[:20])  # the code is the URL's
         if data.area():
@@ -125,13 +126,27 @@ def sidebar(page: pages.Page) -> Selection:
     if bad_year:  # as a bad region does: a link to a year without data does not silently show another
         st.warning(T("没有 {asked} 年的数据，已改为显示 {shown}。", asked=md(bad_year[:10]), shown=T("{year}年", year=year)))
     sc = Selection(region=region, region_name=tree.label(region), region_level=tree.levels[region], year=int(year),
-                   data_date=meta.get("data_date"), demo=bool(meta.get("demo")), present=bool(present), lang=lang(),
+                   data_date=meta.get("data_date"), demo=bool(meta.get("demo")), pending=data.pending_on(),
+                   present=bool(present), lang=lang(),
                    area=data.area(), version=data.version(), page=page.title)
     st.session_state[_SCOPE] = sc
     st.html(f"<style>{NARROW_CSS}</style>")  # style only: Streamlit puts it out of the page's flow
     if sc.present:
         st.html(f"<style>{PRESENT_CSS}</style>")
     return sc
+
+
+def _pending_toggle(T) -> None:  # noqa: N803 (the run's translator)
+    """含未审核数据: offered while returns in the user's area await review (or while it is on). The run reads
+    them from the next run on (data.begin_run), so flipping it reruns the page at once."""
+    n = data.pending_count()
+    if not n and not st.session_state.get(data.PENDING):
+        return
+    st.toggle(T("含未审核数据"), key=data.PENDING,
+              help=T("把已上报、尚未审核通过的 {n} 份报表数据计入各页数字；页面、图片、汇报材料和导出文件都会标注"
+                     "“含未审核数据”，其来源标注“（未审核）”", n=n))
+    if data.pending_problem():
+        st.caption(md(T("未能加入未审核数据：{error}", error=data.pending_problem())))
 
 
 def first_run_sidebar(page: pages.Page) -> Selection:
@@ -239,11 +254,16 @@ def header(sc: Selection, period: str | None = None) -> None:
     period = period or T("{year}年", year=sc.year)
     st.title(title)
     if sc.present:
+        period += f" · {T('含未审核数据')}" if sc.pending else ""
         st.html(f"<div class='ms-slide-title'>{literal.html(title)}<span>{literal.html(sc.region_name)} · "
                 f"{literal.html(period)}</span></div>")
         return
     bits = [sc.region_name, period] + ([sc.dated()] if sc.data_date else [])  # a new store has no date yet
-    st.caption(md(" · ".join(bits)) + (f"　:orange-badge[{T('演示数据')}]" if sc.demo else ""))
+    st.caption(md(" · ".join(bits)) + (f"　:blue-badge[{T('含未审核数据')}]" if sc.pending else "")
+               + (f"　:orange-badge[{T('演示数据')}]" if sc.demo else ""))
+    if sc.pending:
+        st.warning(T("本页含未审核数据：已上报、尚未经上级审核通过的报表数据已计入各项数字，来源标注“（未审核）”。"
+                     "关闭侧栏“含未审核数据”即只看审核通过的数据。"), icon=":material/pending:")
 
 
 def controls():
@@ -254,7 +274,8 @@ def controls():
 def footer(sc: Selection, sources: list[str] | None = None) -> None:
     src = "；".join(fmt.sources(sources or [])) or "—"
     text = (T("区域：{region}（{code}）　来源：{sources}　数据日期：{date}", region=sc.region_name, code=sc.region,
-              sources=src, date=fmt.date_label(sc.data_date, sc.lang)) + (T("　演示数据，非官方统计") if sc.demo else ""))
+              sources=src, date=fmt.date_label(sc.data_date, sc.lang)) + (T("　含未审核数据") if sc.pending else "")
+            + (T("　演示数据，非官方统计") if sc.demo else ""))
     if sc.present:
         params = {k: v for k, v in state.url_dict().items() if k != "present"}
         exit_href = "?" + urlencode({**params, "present": "0"})
