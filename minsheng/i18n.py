@@ -20,7 +20,7 @@ EN = {
     "本页含未审核数据：已上报、尚未经上级审核通过的报表数据已计入各项数字，来源标注“（未审核）”。关闭侧栏“含未审核数据”即只看审核通过的数据。":
         "This page includes unreviewed returns: figures sent and not yet approved by the level above are counted, "
         "their source marked “（未审核）”. Turn off “incl. unreviewed returns” in the sidebar to see approved data only.",
-    "报送进度": "Reporting progress", "数据填报": "Report figures", "数据审核": "Review returns",
+    "报送进度": "Reporting progress", "查看报送进度": "See reporting progress", "数据填报": "Report figures", "数据审核": "Review returns",
     "民生指标看板": "Livelihood Indicators", "区域": "Region", "年度": "Year", "语言": "Language",
     "演示数据": "Demo data", "围绕公开报道数字生成，非官方统计": "generated around published figures; not official statistics",
     "可输入名称搜索；选择后各页面同步": "Type to search; applies to every page",

@@ -7,7 +7,7 @@ import streamlit as st
 
 from minsheng import fmt, metrics, slides, vocab
 from minsheng.selection import Selection
-from minsheng.ui import comparable, data, drill, exports, frame, paging, state, text
+from minsheng.ui import comparable, data, drill, exports, frame, paging, reporting, state, text
 
 STATUS_BADGE = {"已完成": "green", "超序时": "blue", "滞后": "orange", "严重滞后": "red"}
 DELTA_COLOR = {1: "normal", -1: "inverse", None: "off"}
@@ -145,6 +145,7 @@ def deck_parts(sel: Selection, cards: pd.DataFrame, domains: list[str]) -> list:
 
 
 sc, T = frame.start()
+reporting.coverage_line(sc)  # 报送进度's 已报 n/N of the returns due now, under the title
 indicators = data.indicators()
 with frame.controls():
     domains, like_for_like = inputs(indicators)

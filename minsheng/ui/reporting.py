@@ -14,8 +14,8 @@ import streamlit as st
 from minsheng import cycle, forms, lineage, progress, store
 from minsheng.ingest.problems import Problem
 from minsheng.selection import Selection
-from minsheng.ui import data, session
-from minsheng.ui.text import md
+from minsheng.ui import data, pages, session
+from minsheng.ui.text import T, md
 
 FIELDS = ("value", "numerator", "denominator")  # a return's cells for one indicator
 FIELD_ZH = {"value": "数值", "numerator": "分子", "denominator": "分母"}
@@ -226,6 +226,17 @@ def _cells(ver: str, area: str | None, form_id: str, first: dt.date, last: dt.da
 def cells(form: forms.Form, first: dt.date, last: dt.date, within: str | None) -> pd.DataFrame:
     """progress.cells for the periods of [first, last], under `within` (inside the user's area)."""
     return _cells(data.version(), data.area(), form.id, first, last, within, today())
+
+
+def coverage_line(sc: Selection) -> None:
+    """The returns due now under the page's region, 已报 n/N per 报表, with a link to 报送进度 (not on slides)."""
+    if sc.present:
+        return
+    got = coverage(sc)
+    if got:
+        c1, c2 = st.columns([5, 1], vertical_alignment="center")
+        c1.caption(T("报送进度") + "：" + "　".join(md(g) for g in got))
+        c2.page_link(pages.get("progress").script, label=T("查看报送进度"), icon=":material/checklist:")
 
 
 def coverage(sc: Selection) -> list[str]:
