@@ -295,7 +295,7 @@ EN.update({
 
 # 用户管理 (views/users.py)
 EN.update({
-    "用户管理": "Users", "用户、登录与审计日志": "Users, sign-ins and the audit log",
+    "用户管理": "Users", "没有符合条件的记录。": "No entries match.", "用户、登录与审计日志": "Users, sign-ins and the audit log",
     "用户": "User", "管理用户": "Manage a user", "审计日志": "Audit log", "选择用户": "User to manage",
     "无权限：用户管理仅限管理员。": "Not allowed: only administrators manage users.",
     "本机单用户模式没有用户，也无需登录。用命令行添加第一位管理员（python -m minsheng users add 用户名 "

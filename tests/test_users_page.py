@@ -184,6 +184,9 @@ def test_the_audit_filters_change_the_rows_as_the_log_says(users):
     assert len(log_rows(at)) == independent_count(action="sign-in") == 2  # viewer01's, and admin01's for the page
     at.selectbox(key="usr_log_action").set_value("intent").run()
     assert len(log_rows(at)) == independent_count(action="intent") and set(log_rows(at)["结果"]) == {"见其结果记录"}
+    at.selectbox(key="usr_log_action").set_value("approve").run()                # nothing approved yet
+    assert independent_count(action="approve") == 0 and "没有符合条件的记录。" in texts(at.caption)
+    assert not [d for d in at.dataframe if "事件" in d.value.columns]   # no empty grid (its word is English)
 
 
 def test_the_admin_cannot_disable_remove_or_demote_themselves(users):

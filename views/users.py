@@ -6,7 +6,7 @@ from collections import Counter
 import streamlit as st
 
 from minsheng import audit, auth, sessions
-from minsheng.ui import accounts, data, frame, session, text
+from minsheng.ui import accounts, data, frame, grids, session, text
 
 SAID = "_usr_said"      # what the last change did, for the draw after its rerun
 SECRET = "_usr_once"    # (name, one-time password) until that draw shows it; popped there, so shown once
@@ -146,7 +146,7 @@ def render(tabs, f: dict, d: dict, people: list) -> None:
     with tabs[2]:
         st.caption(T("共 {n} 条记录，按时间倒序显示最新的 {shown} 条。", n=len(d["log"]), shown=min(len(d["log"]), accounts.LOG_ROWS))
                    + (T("（只查了审计日志最近的 {k} 条；更早的见 audit.log 文件）", k=accounts.LOG_READ) if cut else ""))
-        st.dataframe(accounts.log_table(d["log"], tree, d["answered"]), placeholder="—", hide_index=True, width="stretch")
+        grids.show(accounts.log_table(d["log"], tree, d["answered"]), T("没有符合条件的记录。"))
 
 
 sc, T = frame.start(period=text.T("用户、登录与审计日志"))

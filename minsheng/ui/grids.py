@@ -169,3 +169,12 @@ def preview(changes: pd.DataFrame, kind: str, indicators: pd.DataFrame, names: d
         out[f"{header}（原）"] = [word(c, v, p) for v, p in zip(changes[f"{c}（原）"], places)]
         out[header] = [word(c, v, p) for v, p in zip(changes[c], places)]
     return out.reset_index(drop=True)
+
+
+def show(df: pd.DataFrame, empty: str, **kwargs) -> None:
+    """A read-only grid, or `empty` said in words when it has no rows (an empty grid draws Glide's own
+    English "empty")."""
+    if df.empty:
+        st.caption(empty)
+        return
+    st.dataframe(df, placeholder="—", hide_index=True, width="stretch", **kwargs)
