@@ -119,6 +119,7 @@ def render(sc, f: dict, loaded: dict) -> None:
                      height=min(560, 35 * (len(m) + 1) + 3))
     st.markdown(f"**{label}各级报送率**")
     st.dataframe(progress.levels(rates, data.tree(), sc.region, period), hide_index=True, width="stretch", key="prg_levels",
+                 placeholder="—",
                  column_config={c: st.column_config.NumberColumn(c, format="%.1f%%") for c in ("报送率", "及时率")})
     if rates["period"].nunique() > 1:
         st.plotly_chart(trend(sc, form, rates), key="prg_trend", config=charts.PLOTLY_CONFIG)

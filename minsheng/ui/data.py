@@ -22,6 +22,7 @@ from minsheng.ui import session
 
 _RUN_VERSION = "_ms_run_version"
 PENDING = "ms_pending"                 # the sidebar's 含未审核数据 toggle
+_REAL_VERSION = "_ms_real_version"     # the version of the data as approved, read once a run too
 _PENDING_ON = "_ms_pending_on"         # this run reads the view with the pending returns
 _PENDING_PROBLEM = "_ms_pending_problem"
 
@@ -32,14 +33,15 @@ def begin_run() -> None:
     sidebar's 含未审核数据 on (as the last run left it), the run reads the view with the pending returns
     merged in (minsheng/pending.py) — or, when it cannot be made, the approved data and says so."""
     folder, st.session_state[_PENDING_PROBLEM] = None, None
+    real = st.session_state[_REAL_VERSION] = store.version(store.data_dir())
     if st.session_state.get(PENDING):
         try:
-            folder = _pending_view(store.version(store.data_dir()))
+            folder = _pending_view(real)
         except store.StoreError as e:
             st.session_state[_PENDING_PROBLEM] = str(e)
     store.read_from(folder)
     st.session_state[_PENDING_ON] = folder is not None
-    st.session_state[_RUN_VERSION] = store.version(store.read_dir())
+    st.session_state[_RUN_VERSION] = store.version(folder) if folder is not None else real
 
 
 @st.cache_resource(max_entries=4, show_spinner=False, validate=lambda folder: folder is None or folder.exists())
@@ -63,7 +65,8 @@ def _pending_count(real_version: str, area: str | None) -> int:
 
 def pending_count() -> int:
     """Returns sent and not yet reviewed in the user's area (of the data as approved)."""
-    return _pending_count(store.version(store.data_dir()), area())
+    real = st.session_state.get(_REAL_VERSION) or store.version(store.data_dir())
+    return _pending_count(real, area())
 
 
 def version() -> str:
