@@ -29,6 +29,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,14 +71,16 @@ class Invalid(CycleError):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who takes a step: a signed-in user's name, role and area ("" or None: every region)."""
+    """Who takes a step: a signed-in user's name, role and area (None: every region — the server's operator,
+    or single-user mode; an empty or unknown area refuses every step, as it refuses imports)."""
     name: str
     role: auth.Role
     area: str | None = None
 
     @classmethod
     def of(cls, user: auth.User) -> Actor:
-        return cls(user.name, user.role, user.area or None)
+        # an account's empty area is no area, not the whole tree (scope.Area.refusal): fail closed
+        return cls(user.name, user.role, user.area if user.area is not None else "")
 
 
 @dataclass(frozen=True)
@@ -193,17 +196,23 @@ def _draft_path(directory: Path, key: Key) -> Path:
 
 
 def read_draft(directory: Path, key: Key) -> dict | None:
+    """The saved draft of `key`, or None — also for a file that is not a draft of ours (torn, edited by
+    hand, another key's, not a file): a draft is a convenience, never a reason to refuse a step."""
     path = _draft_path(directory, key)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), dict):
         return None
     same = (data.get("form_id"), data.get("region_code"), data.get("period")) == \
         (key.form_id, key.region_code, key.period.isoformat())
-    return data if same else None
+    return {**data, "cells": _clean_cells(data["cells"])} if same else None
 
 
 def _clean_cells(cells_in: dict) -> dict[str, dict[str, str]]:
+    if not isinstance(cells_in, dict):
+        raise CycleError("填报的数值应为“指标编码 → 数值”的对应表")
     out = {}
     for iid, c in cells_in.items():
         c = c if isinstance(c, dict) else {"value": c}
@@ -223,7 +232,13 @@ def _in_area(actor: Actor, code: str, tree: Tree) -> bool:
 
 
 def _context(directory: Path, key: Key) -> tuple[forms.Form, Tree]:
-    form = forms.get(directory, key.form_id)
+    try:
+        form = forms.get(directory, key.form_id)
+        if not isinstance(key.period, dt.date) or isinstance(key.period, dt.datetime):
+            raise forms.FormError(f"时期“{key.period}”应为日期（时期的第一天）")
+        form.period_of(key.period)
+    except forms.FormError as e:  # every refusal of the cycle is a CycleError, whoever calls it
+        raise CycleError(str(e)) from None
     tree = _tree(directory)
     if key.region_code not in tree:
         raise CycleError(f"区划代码 {key.region_code} 不在区划表中")
@@ -246,9 +261,16 @@ def _level_zh(level: str) -> str:
     return vocab.LEVELS.label(level)
 
 
+def _refuse_no_area(actor: Actor, tree: Tree) -> None:
+    refusal = scope.Area(tree, actor.area).refusal
+    if refusal:
+        raise CycleError(refusal.replace("不能导入或回退", "不能填报或审核"))
+
+
 def _may_report(actor: Actor, key: Key, form: forms.Form, tree: Tree) -> None:
     if not auth.can(actor.role, "submit"):
         raise CycleError(f"{auth.ROLE_ZH[auth.Role.parse(actor.role)]}角色不能填报；填报须由填报员或管理员进行")
+    _refuse_no_area(actor, tree)
     if not _in_area(actor, key.region_code, tree):
         raise CycleError(f"{tree.names.get(key.region_code, key.region_code)}不在您的管辖范围"
                          f"（{scope.Area(tree, actor.area).name}）内，不能为它填报")
@@ -262,9 +284,12 @@ def _may_review(actor: Actor, st: Status, tree: Tree, verb: str) -> None:
     if not auth.can(actor.role, "review"):
         raise CycleError(f"{auth.ROLE_ZH[auth.Role.parse(actor.role)]}角色不能审核；审核须由审核员或管理员进行")
     name = tree.names.get(key.region_code, key.region_code)
+    _refuse_no_area(actor, tree)
     if auth.Role.parse(actor.role) == auth.Role.admin:
         if not _in_area(actor, key.region_code, tree):
             raise CycleError(f"{name}不在您的管辖范围内，不能{verb}")
+    elif tree.parent.get(key.region_code) is None:  # a top region has no level above it: an admin reviews it
+        raise CycleError(f"{name}没有上一级区划，它的上报只能由管理员审核，不能{verb}")
     elif tree.parent.get(key.region_code) != actor.area:
         raise CycleError(f"{name}的上报由其上一级（{tree.names.get(tree.parent.get(key.region_code), '上级')}）审核，"
                          f"您的范围是{scope.Area(tree, actor.area).name}，不能{verb}")
@@ -279,7 +304,12 @@ def _may_review(actor: Actor, st: Status, tree: Tree, verb: str) -> None:
 
 
 def _reason(text) -> str:
-    value, msg = cells.text(REASON_LIMIT, lines=True)(str(text or ""))
+    """A reason as it is kept and shown: one line (line breaks and tabs folded into one space, so no reason
+    can start a line of its own in the command line's listing or a log), no hidden characters, at most
+    REASON_LIMIT characters. Markup and formula-leading text are kept as written: every output escapes or
+    neutralises them (ui/text.md, safe_cells)."""
+    folded = re.sub(r"[ \t]*[\r\n\t\u2028\u2029]+[ \t]*", " ", "" if text is None else str(text))
+    value, msg = cells.text(REASON_LIMIT)(folded)
     if msg:
         raise CycleError(f"原因：{msg}")
     if not value or not value.strip():
@@ -391,21 +421,18 @@ def submit(directory: Path, actor: Actor, key: Key, *, cells_in: dict | None = N
     approval the period is locked: a new 上报 needs `reason` and goes back to review. Returns the version."""
     form, tree = _context(directory, key)
     _may_report(actor, key, form, tree)
+    # a reason is optional unless the key is approved; a blank one is none, a bad one is refused before anything
+    why = _reason(reason) if reason is not None and str(reason).strip() else None
     detail = dict(form=key.form_id, region=key.region_code, period=key.period.isoformat(),
-                  **({"file": cells.file_label(file)} if file else {}))
+                  **({"file": cells.file_label(file)} if file else {}), **({"reason": why} if why else {}))
 
     def do() -> str:
         with store.lock(directory, lock_timeout):
             st = status(directory, key)
             if st.state == SUBMITTED:
                 raise CycleError("已上报，正在等待审核；如需修改请联系审核人退回")
-            why = None
-            if st.state == APPROVED:
-                if not (reason or "").strip():
-                    raise CycleError(f"{key.label(form, tree)}已通过审核并锁定：修改须填写原因，修改后重新审核")
-                why = _reason(reason)
-            elif reason:
-                why = _reason(reason)
+            if st.state == APPROVED and not why:
+                raise CycleError(f"{key.label(form, tree)}已通过审核并锁定：修改须填写原因，修改后重新审核")
             plan = check(directory, actor, key, cells_in=cells_in, data=data, file=file)
             if plan.errors:
                 raise Invalid(plan.errors)
