@@ -99,3 +99,180 @@ def test_a_blank_optional_reason_is_no_reason_and_a_given_one_is_audited(d):
     assert cycle.status(d, k).last["reason"] == "补录 漏报"
     line = [x for x in audit_lines() if x["action"] == "submit"][-1]
     assert line["detail"]["reason"] == "补录 漏报" and line["detail"]["ok"]
+
+
+# --- two reviewers at once, in two processes ----------------------------------------------------------
+
+def _race(steps):
+    """Run each step in its own forked process, released together; [(ok, message)] in step order."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    go, out = ctx.Barrier(len(steps)), ctx.Queue()
+
+    def run(i, step):
+        go.wait()
+        try:
+            step()
+            out.put((i, True, ""))
+        except cycle.CycleError as e:
+            out.put((i, False, str(e)))
+        except BaseException as e:  # noqa: BLE001 — reported to the test, which fails on it
+            out.put((i, None, f"{type(e).__name__}: {e}"))
+
+    procs = [ctx.Process(target=run, args=(i, s)) for i, s in enumerate(steps)]
+    for p in procs:
+        p.start()
+    got = dict((i, (ok, msg)) for i, ok, msg in (out.get(timeout=120) for _ in procs))
+    for p in procs:
+        p.join(30)
+    return [got[i] for i in range(len(steps))]
+
+
+@pytest.mark.parametrize("second", ["approve", "return"])
+def test_two_reviews_racing_one_wins_the_other_is_refused_cleanly(d, second):
+    k = key()
+    cycle.submit(d, REP, k, cells_in=GOOD, source="t")
+    other = cycle.Actor("甲县审核员二", auth.Role.reviewer, JIA)
+    steps = [lambda: cycle.approve(d, REV, k, source="t"),
+             (lambda: cycle.approve(d, other, k, source="t")) if second == "approve"
+             else (lambda: cycle.send_back(d, other, k, reason="请核实", source="t"))]
+    got = _race(steps)
+    assert sorted(ok for ok, _ in got) == [False, True], got
+    loser = next(msg for ok, msg in got if not ok)
+    assert "已经通过审核" in loser or "已退回" in loser
+    s = cycle.status(d, k)
+    assert len(s.events) == 2 and s.state in (cycle.APPROVED, cycle.RETURNED)  # one review event, never two
+    allrows = pd.concat([pd.read_parquet(store.table_path(store.resolve(d), "observations")),
+                         *([pd.read_parquet(store.resolve(d) / "observations.delta.parquet")]
+                           if (store.resolve(d) / "observations.delta.parquet").exists() else [])])
+    mine = allrows[(allrows.region_code == JIA1) & (pd.to_datetime(allrows.period).dt.date == APR)]
+    assert len(mine) == (2 if s.state == cycle.APPROVED else 0)  # cnt and stock once each, or nothing
+    outcomes = [x for x in audit_lines() if x["action"] in ("approve", "return")]
+    assert sorted(x["detail"]["ok"] for x in outcomes) == [False, True]
+
+
+# --- the command line: Chinese refusals, one line per value, an account's own area ---------------------
+
+@pytest.fixture
+def cli_env(d, tmp_path, monkeypatch):
+    from argon2 import PasswordHasher
+
+    monkeypatch.setenv("MINSHENG_DATA", str(d))
+    monkeypatch.setenv("MINSHENG_USERS", str(tmp_path / "users.json"))
+    monkeypatch.setattr(auth, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    auth.add_user("甲一填报员", "reporter", JIA1, "pw-long-enough-1")
+    auth.add_user("乙县审核员", "reviewer", YI, "pw-long-enough-3")
+    return d
+
+
+def _cli(argv, capsys):
+    from minsheng import cli
+
+    try:
+        code = cli.main(argv)
+    except SystemExit as e:  # argparse's refusals exit
+        code = e.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["approve", "--form", "mz_month"], "缺少必填参数：--region, --period"),
+    (["submissions", "--state", "bogus"], "参数 --state 的值 'bogus' 无效"),
+    (["progress", "--form", "mz_month", "--from", "2023-01", "--zzz"], "无法识别的参数：--zzz"),
+    (["import", "x.csv", "--factor", "abc"], "不是有效的数字"),
+    (["submit", "--form", "mz_month", "--region", JIA1, "--period", "2023-04", "/nowhere/填报.csv"],
+     "找不到该文件或目录（填报.csv）"),
+    (["progress", "--form", "mz_month", "--from", "2023-01", "--chase", "/nowhere/催报.xlsx"], "找不到该文件或目录（催报.xlsx）"),
+    (["progress", "--form", "mz_month", "--from", "2023-01", "--area", "garbage"], "不在区划表中"),
+    (["progress", "--form", "nope", "--from", "2023-01"], "没有编码为“nope”的报表"),
+    (["approve", "--form", "mz_month", "--region", JIA1, "--period", "2023年4月5日"], "未执行"),
+])
+def test_bad_arguments_are_refused_in_chinese_without_a_traceback(cli_env, capsys, argv, said):
+    code, out, err = _cli(argv, capsys)
+    assert code == 2 and said in err, err
+    assert "Traceback" not in err and "usage:" not in err and "Errno" not in err and "/nowhere" not in err
+
+
+def test_a_reason_with_line_breaks_cannot_forge_a_line_of_the_listing(cli_env, capsys):
+    k = key()
+    cycle.submit(cli_env, REP, k, cells_in=GOOD, source="t")
+    cycle.send_back(cli_env, REV, k, reason="偏低\n  9. 2023-05-03 管理员 通过", source="t")
+    code, out, _ = _cli(["submissions", "--form", "mz_month", "--region", JIA1, "--period", "2023-04"], capsys)
+    assert code == 0 and not any(line.lstrip().startswith("9.") for line in out.splitlines())
+    code, out, _ = _cli(["submissions"], capsys)
+    assert code == 0 and len(out.strip().splitlines()) == 2  # the header and one row
+
+
+def test_an_account_reads_only_its_own_area_on_the_command_line(cli_env, capsys):
+    cycle.submit(cli_env, REP, key(), cells_in=GOOD, source="t")
+    code, out, err = _cli(["progress", "--form", "mz_month", "--from", "2023-04", "--as", "乙县审核员", "--area", JIA],
+                          capsys)
+    assert code == 2 and "不在账号“乙县审核员”的管辖范围（乙县）内" in err
+    code, out, _ = _cli(["progress", "--form", "mz_month", "--from", "2023-04", "--as", "乙县审核员"], capsys)
+    assert code == 0 and "乙县" in out and "甲县" not in out
+    code, out, _ = _cli(["submissions", "--as", "乙县审核员"], capsys)
+    assert code == 0 and JIA1 not in out and "没有符合条件的报送记录" in out
+    code, _, err = _cli(["submissions", "--form", "mz_month", "--region", JIA1, "--period", "2023-04",
+                         "--as", "乙县审核员"], capsys)
+    assert code == 2 and "不在您的管辖范围内" in err
+    # a township's own reporter sees its own row (the area is at the form's level), not an error
+    code, out, err = _cli(["progress", "--form", "mz_month", "--from", "2023-04", "--as", "甲一填报员"], capsys)
+    assert code == 0 and "甲一镇  2023年4月  1     1" in out, out + err
+
+
+# --- 报送进度: areas, periods the form does not ask for, China's day boundaries ------------------------------
+
+def test_rates_count_only_the_area_and_nothing_outside_the_forms_periods(d):
+    from minsheng import forms, progress
+    from test_cycle import tables
+
+    form = forms.get(d, "mz_month")
+    everything = progress.cells(d, form, [APR])  # a table for the whole tree, given with a county's area
+    mine = progress.rates(everything, tables()["regions"], JIA)
+    assert mine["region_code"].tolist() == [JIA] and mine["expected"].tolist() == [2]
+    assert progress.coverage(d, form, dt.date(2022, 12, 1)) == (0, 0)  # before valid_from: nothing owed
+    assert progress.rates(progress.cells(d, form, [APR], area=JIA1), tables()["regions"], JIA1)[
+        ["region_code", "expected"]].values.tolist() == [[JIA1, 1]]
+    assert list(progress.rates(progress.cells(d, form, [], area=JIA), tables()["regions"], JIA).columns) == \
+        progress.RATES  # nothing expected: no division, the columns still there
+    with pytest.raises(cycle.CycleError, match="第一天"):
+        progress.cells(d, form, [dt.date(2023, 4, 15)])
+
+
+@pytest.mark.parametrize("sent, on_time", [
+    ("2023-02-05T23:59:59+08:00", True),    # the deadline day's last second in China
+    ("2023-02-05T16:30:00+00:00", False),   # still the 5th in UTC, already the 6th in China
+    ("2023-02-05T15:59:59+00:00", True),
+    ("2023-02-06T00:00:00", False),         # no offset: China time, never the server's zone
+    ("2023-02-05T23:00:00", True),
+])
+def test_on_time_is_decided_by_the_day_in_china(d, monkeypatch, sent, on_time):
+    from minsheng import forms, progress
+
+    jan = dt.date(2023, 1, 1)
+    monkeypatch.setattr(cycle, "clock", lambda: dt.datetime.fromisoformat(sent))
+    cycle.submit(d, REP, key(JIA1, jan), cells_in=GOOD, source="t", accept_warnings=True)
+    monkeypatch.setattr(cycle, "clock", lambda: dt.datetime(2023, 2, 7, 9, tzinfo=cycle.CHINA))
+    cycle.approve(d, REV, key(JIA1, jan), source="t")
+    form = forms.get(d, "mz_month")
+    row = progress.cells(d, form, [jan]).set_index("region_code").loc[JIA1]
+    assert (row["cell"] == progress.ON_TIME) == on_time and row["days_late"] == (0 if on_time else 1)
+
+
+def test_deadlines_at_month_ends_leap_years_quarters_and_years():
+    from minsheng import forms
+
+    def form(freq, day):
+        return forms.Form("f", "表", "township", freq, day, None, None, "", ("cnt",))
+
+    assert form("month", 5).deadline(dt.date(2024, 1, 1)) == dt.date(2024, 2, 5)
+    assert form("month", 28).deadline(dt.date(2024, 1, 1)) == dt.date(2024, 2, 28)
+    assert form("month", 1).deadline(dt.date(2024, 2, 1)) == dt.date(2024, 3, 1)   # after 29 February
+    assert form("month", 1).deadline(dt.date(2023, 2, 1)) == dt.date(2023, 3, 1)
+    assert form("month", 60).deadline(dt.date(2023, 12, 1)) == dt.date(2024, 2, 29)
+    assert form("quarter", 10).deadline(dt.date(2023, 10, 1)) == dt.date(2024, 1, 10)
+    assert form("year", 20).deadline(dt.date(2023, 1, 1)) == dt.date(2024, 1, 20)
+    assert form("quarter", 5).periods(dt.date(2023, 2, 1), dt.date(2023, 12, 31)) == \
+        [dt.date(2023, 4, 1), dt.date(2023, 7, 1), dt.date(2023, 10, 1)]
