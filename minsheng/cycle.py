@@ -45,7 +45,8 @@ clock = lambda: dt.datetime.now(CHINA)  # noqa: E731 — tests move it to a day 
 
 NONE, DRAFT, SUBMITTED, APPROVED, RETURNED = "none", "draft", "submitted", "approved", "returned"
 STATE_ZH = {NONE: "未报", DRAFT: "草稿", SUBMITTED: "已上报", APPROVED: "已通过", RETURNED: "已退回"}
-EVENT_ZH = {"submit": "上报", "approve": "通过", "return": "退回"}
+EVENT_ZH = {"submit": "上报", "approve": "通过", "return": "退回", "reopen": "导入修改，重新审核"}
+SENT = ("submit", "reopen")  # the events that send figures for review (a reopen sends what an import wrote)
 REASON_LIMIT = 200
 OBS = ("indicator_id", "region_code", "period", "value", "numerator", "denominator", "status", "source")
 EVENTS = {"form_id": "string", "region_code": "string", "period": "date32", "seq": "int64", "event": "string",
@@ -116,7 +117,9 @@ class Status:
 
     @property
     def submitted_by(self) -> str | None:
-        subs = self.events[self.events["event"] == "submit"]
+        """Who sent the figures under review: the reporter, or the admin whose import reopened the key
+        (who therefore cannot approve them either)."""
+        subs = self.events[self.events["event"].isin(SENT)]
         return None if subs.empty else subs.iloc[-1]["actor"]
 
     @property
@@ -163,7 +166,7 @@ def status(directory: Path, key: Key, folder: Path | None = None) -> Status:
     draft = read_draft(directory, key)
     st = state_of(ev, draft)
     values = pd.DataFrame(columns=list(RETURNS))
-    subs = ev[ev["event"] == "submit"]
+    subs = ev[ev["event"].isin(SENT)]
     if not subs.empty:
         rt = _of(returns(directory, folder), key)
         values = rt[rt["seq"] == int(subs.iloc[-1]["seq"])]
@@ -180,6 +183,7 @@ def states(directory: Path, folder: Path | None = None) -> pd.DataFrame:
     ev = ev.sort_values(["form_id", "region_code", "period", "seq"])
     keys = ["form_id", "region_code", "period"]
     last = ev.groupby(keys, sort=False).tail(1).set_index(keys)
+    # a reporter's 上报 only: an import's reopen is not the region's return, and must not make it late (progress.py)
     subs = ev[ev["event"] == "submit"].groupby(keys, sort=False).tail(1).set_index(keys)
     out = last[["state", "seq", "actor", "at", "reason"]].copy()
     out["submitted_at"] = subs["at"].reindex(out.index)
@@ -497,6 +501,109 @@ def send_back(directory: Path, actor: Actor, key: Key, *, reason: str, source: s
 
     return _audited("return", actor, source, dict(form=key.form_id, region=key.region_code,
                                                   period=key.period.isoformat(), reason=why), do)
+
+
+# --- approved periods locked against imports --------------------------------------------------------
+
+@dataclass(frozen=True)
+class Locked:
+    """An approved 报表 × region × period an import would change: its key, the form's name and a label."""
+    key: Key
+    form_name: str
+    label: str          # 甲一镇2023年4月“民政月报”
+    changed: int        # how many of its figures the import changes
+
+
+def locked(directory: Path, rows: pd.DataFrame) -> list[Locked]:
+    """The approved keys that observation `rows` (indicator_id, region_code, period, value, …) would change:
+    a row of an indicator of an approved form, for its region and period, whose value, numerator,
+    denominator or status differ from the data's (a row re-sending the same figures changes nothing and
+    locks nothing). Read against the current version; the import commit checks again under the lock."""
+    need = {"indicator_id", "region_code", "period"}
+    if rows is None or rows.empty or not need <= set(rows.columns):
+        return []
+    st = states(directory)
+    st = st[st["state"] == APPROVED]
+    if st.empty:
+        return []
+    catalogue = forms.load(directory)
+    keys = pd.DataFrame([dict(form_id=r.form_id, region_code=r.region_code, period=r.period, indicator_id=i)
+                         for r in st.itertuples(index=False) if r.form_id in catalogue
+                         for i in catalogue[r.form_id].indicators])
+    if keys.empty:
+        return []
+    mine = rows[[c for c in ("indicator_id", "region_code", "period", "value", "numerator", "denominator", "status")
+                 if c in rows.columns]].copy()
+    mine["period"] = pd.to_datetime(mine["period"]).dt.date
+    hit = mine.merge(keys, on=["indicator_id", "region_code", "period"])
+    if hit.empty:
+        return []
+    now = _current_rows(directory, hit)
+    hit = hit.merge(now, on=["indicator_id", "region_code", "period"], how="left", suffixes=("", "_now"))
+    differs = pd.Series(False, index=hit.index)
+    for c in ("value", "numerator", "denominator", "status"):
+        if c in hit and f"{c}_now" in hit:
+            a, b = hit[c], hit[f"{c}_now"]
+            same = (a.isna() & b.isna()) | (a.astype(str) == b.astype(str)) if c == "status" else \
+                (a.isna() & b.isna()) | ((pd.to_numeric(a) - pd.to_numeric(b)).abs() <= 1e-9).fillna(False)
+            differs |= ~same.astype(bool)
+    hit = hit[differs]
+    tree = _tree(directory)
+    out = []
+    for (fid, code, period), g in hit.groupby(["form_id", "region_code", "period"], sort=True):
+        key = Key(fid, code, period)
+        out.append(Locked(key, catalogue[fid].name, key.label(catalogue[fid], tree), len(g)))
+    return out
+
+
+def locked_message(found: list[Locked], limit: int = 5) -> str:
+    """What an import that changes approved figures is told (Chinese, at most `limit` keys named)."""
+    names = "、".join(x.label for x in found[:limit]) + (f"等 {len(found)} 份" if len(found) > limit else "")
+    return (f"本次导入会修改已审核通过并锁定的报表数据：{names}。修改须填写原因，提交后这些报表重新进入审核")
+
+
+def reopening(directory: Path, found: list[Locked], rows: pd.DataFrame, actor: str | None, reason) -> dict:
+    """The submissions and returns tables with a "reopen" event for each locked key an import changes: the
+    key goes back to 已上报 (pending review), with the reason and the importing admin as the sender, and
+    its figures as they will be after the import (the import's rows over the data's), so what the reviewer
+    approves is what the data then hold. For the import's own commit (changes.commit)."""
+    why = _reason(reason)
+    ev, rt = events(directory), returns(directory)
+    mine = rows.copy()
+    mine["period"] = pd.to_datetime(mine["period"]).dt.date
+    who = Actor(actor or "", auth.Role.admin)
+    new_ev, new_rt = [], []
+    for x in found:
+        form = forms.get(directory, x.key.form_id)
+        seq = int(_of(ev, x.key)["seq"].max()) + 1
+        wanted = pd.DataFrame({"indicator_id": list(form.indicators), "region_code": x.key.region_code,
+                               "period": x.key.period})
+        now = _current_rows(directory, wanted).set_index("indicator_id")
+        sent = mine.merge(wanted, on=["indicator_id", "region_code", "period"]).set_index("indicator_id")
+        for iid in form.indicators:
+            src = sent if iid in sent.index else now if iid in now.index else None
+            if src is None:
+                continue
+            r = src.loc[iid]
+            new_rt.append(dict(form_id=x.key.form_id, seq=seq, indicator_id=iid, region_code=x.key.region_code,
+                               period=x.key.period, **{c: r.get(c) for c in ("value", "numerator", "denominator",
+                                                                             "status", "source")}))
+        new_ev.append(_event(x.key, seq, "reopen", SUBMITTED, who, why, changed=x.changed))
+    return {"submissions": _append(ev, new_ev, EVENTS), "returns": _append(rt, new_rt, RETURNS)}
+
+
+def _current_rows(directory: Path, keys: pd.DataFrame) -> pd.DataFrame:
+    """The data's rows now (value, numerator, denominator, status, source) for the keys of `keys`."""
+    from minsheng import observations as obs
+
+    cols = ["indicator_id", "region_code", "period", "value", "numerator", "denominator", "status", "source"]
+    path = store.table_path(store.resolve(directory), "observations")
+    if not path.exists() or keys.empty:
+        return pd.DataFrame(columns=cols)
+    like = pipeline.table_like(directory, "observations")
+    found = obs.existing(path, pipeline.align(keys[["indicator_id", "region_code", "period"]].drop_duplicates(), like))
+    found["period"] = pd.to_datetime(found["period"]).dt.date
+    return found[cols]
 
 
 # --- comparing ------------------------------------------------------------------------------------

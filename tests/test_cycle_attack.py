@@ -276,3 +276,122 @@ def test_deadlines_at_month_ends_leap_years_quarters_and_years():
     assert form("year", 20).deadline(dt.date(2023, 1, 1)) == dt.date(2024, 1, 20)
     assert form("quarter", 5).periods(dt.date(2023, 2, 1), dt.date(2023, 12, 31)) == \
         [dt.date(2023, 4, 1), dt.date(2023, 7, 1), dt.date(2023, 10, 1)]
+
+
+# --- approved periods are locked against imports ----------------------------------------------------
+
+FIX = "指标编码,区划代码,时期,数值\ncnt,990101001000,2023-04,11\ncnt,990101002000,2023-04,5\n".encode()
+
+
+def _approved(d):
+    cycle.submit(d, REP, key(), cells_in=GOOD, source="t")
+    cycle.approve(d, REV, key(), source="t")
+
+
+def _plan(d, data=FIX, name="修正.csv"):
+    from minsheng.ingest import pipeline
+
+    plan = pipeline.prepare(data, name, d, kind="observations")
+    assert not plan.errors, [p.message for p in plan.errors]
+    return plan
+
+
+def test_an_import_changing_approved_figures_needs_a_reason_and_reopens_review(d):
+    from minsheng import changes
+
+    _approved(d)
+    plan = _plan(d)
+    assert [(x.key, x.form_name, x.label, x.changed) for x in plan.locked] == \
+        [(key(), "民政月报", "甲一镇2023年4月“民政月报”", 1)]  # 甲二镇 has no approved return: not locked
+    before = store.current(d)
+    for reason in (None, "", "   "):
+        with pytest.raises(cycle.CycleError, match="已审核通过并锁定的报表数据：甲一镇2023年4月“民政月报”。修改须填写原因"):
+            changes.commit(plan, actor="管理员", source="t", directory=d, accept_warnings=True, reason=reason)
+        assert store.current(d) == before and obs_value(d, "cnt", JIA1, APR)[0] == 8.0
+    with pytest.raises(cycle.CycleError, match="控制字符"):
+        changes.commit(plan, actor="管理员", source="t", directory=d, accept_warnings=True, reason="更正\x07")
+    assert store.current(d) == before
+
+    version = changes.commit(plan, actor="管理员", source="web", directory=d, accept_warnings=True,
+                             reason="更正笔误\n（见来函）")
+    s = cycle.status(d, key())
+    assert obs_value(d, "cnt", JIA1, APR)[0] == 11.0 and obs_value(d, "cnt", JIA2, APR)[0] == 5.0
+    assert s.state == cycle.SUBMITTED and s.state_zh == "已上报"
+    assert (s.last["event"], s.last["actor"], s.last["reason"]) == ("reopen", "管理员", "更正笔误 （见来函）")
+    # what is under review is what the data now hold: the import's figure, and the approved one it left alone
+    assert s.values.set_index("indicator_id")["value"].to_dict() == {"cnt": 11.0, "stock": 130.0}
+    assert store.history(d)[0]["id"] == version and set(store.history(d)[0]["changed"]) >= {"observations",
+                                                                                           "submissions"}
+    lines = audit_lines()
+    reopen = [x for x in lines if x["action"] == "reopen"]
+    want = {"form": "mz_month", "region": JIA1, "period": "2023-04-01", "reason": "更正笔误 （见来函）", "changed": 1,
+            "ok": True}
+    assert len(reopen) == 1 and {k: reopen[0]["detail"].get(k) for k in want} == want
+    assert reopen[0]["user"] == "管理员" and reopen[0]["source"] == "web"
+    done = [x for x in lines if x["action"] == "import" and x["detail"].get("ok")]
+    assert done[-1]["detail"]["reason"] == "更正笔误 （见来函）" and done[-1]["detail"]["reopened"] == 1
+    # the importing admin cannot approve their own change; the reviewer can, and the figure stays the import's
+    refused("不能审核通过本人上报的数据", lambda: cycle.approve(d, cycle.Actor("管理员", auth.Role.admin, None), key(),
+                                                          source="t"), d)
+    cycle.approve(d, REV, key(), source="t")
+    assert obs_value(d, "cnt", JIA1, APR) == (11.0, "sub:mz_month:990101001000:2023-04:3")
+    assert cycle.status(d, key()).state == cycle.APPROVED
+
+
+def test_rows_not_changing_approved_figures_need_no_reason(d):
+    from minsheng import changes
+
+    _approved(d)
+    same = _plan(d, "指标编码,区划代码,时期,数值\ncnt,990101001000,2023-04,8\ncnt,990101002000,2023-04,5\n".encode())
+    assert same.locked == []  # 甲一镇's figure re-sent unchanged; 甲二镇 not approved
+    changes.commit(same, actor="管理员", source="t", directory=d, accept_warnings=True)
+    assert cycle.status(d, key()).state == cycle.APPROVED and obs_value(d, "cnt", JIA2, APR)[0] == 5.0
+    other_month = _plan(d, "指标编码,区划代码,时期,数值\ncnt,990101001000,2023-03,7\n".encode())
+    assert other_month.locked == []
+
+
+def test_an_approval_after_the_preview_is_still_locked_at_commit(d):
+    from minsheng import changes
+
+    cycle.submit(d, REP, key(), cells_in=GOOD, source="t")
+    plan = _plan(d)
+    assert plan.locked == []  # pending review when previewed
+    cycle.approve(d, REV, key(), source="t")
+    with pytest.raises(cycle.CycleError, match="已审核通过并锁定"):
+        changes.commit(plan, actor="管理员", source="t", directory=d, accept_warnings=True)
+    assert obs_value(d, "cnt", JIA1, APR)[0] == 8.0 and [x.key for x in plan.locked] == [key()]
+
+
+def test_the_import_command_needs_reason_for_approved_figures(cli_env, capsys, tmp_path):
+    _approved(cli_env)
+    f = tmp_path / "修正.csv"
+    f.write_bytes(FIX)
+    code, out, err = _cli(["import", str(f), "--yes"], capsys)
+    assert code == 2 and "甲一镇2023年4月“民政月报”" in err and "--reason" in err
+    assert obs_value(cli_env, "cnt", JIA1, APR)[0] == 8.0
+    code, out, err = _cli(["import", str(f), "--yes", "--reason", "更正笔误"], capsys)
+    assert code == 0, err
+    assert obs_value(cli_env, "cnt", JIA1, APR)[0] == 11.0 and cycle.status(cli_env, key()).last["reason"] == "更正笔误"
+    code, out, _ = _cli(["submissions", "--form", "mz_month", "--region", JIA1, "--period", "2023-04"], capsys)
+    assert "导入修改，重新审核：更正笔误" in out and "已上报" in out
+
+
+@pytest.mark.parametrize("crash_at", store.CRASH_STEPS)
+def test_kill_during_a_reopening_import_leaves_data_and_review_together(d, crash_at):
+    import os
+
+    from minsheng import changes
+
+    _approved(d)
+    plan = _plan(d)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.environ["MINSHENG_CRASH_AT"] = crash_at
+            changes.commit(plan, actor="管理员", source="t", directory=d, accept_warnings=True, reason="更正")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    state, value = cycle.status(d, key()).state, obs_value(d, "cnt", JIA1, APR)[0]
+    assert (state, value) in ((cycle.APPROVED, 8.0), (cycle.SUBMITTED, 11.0))  # both or neither
+    assert crash_at != "switched" or state == cycle.SUBMITTED
