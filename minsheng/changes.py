@@ -9,6 +9,7 @@ what the store raised, so no path can commit without a record or fail without on
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
@@ -62,10 +63,18 @@ def init(directory: Path, *, actor: str | None, source: str) -> None:
 
 
 def commit(plan: pipeline.Plan, *, actor: str | None, source: str, accept_warnings: bool = False,
-           directory: Path | None = None) -> str:
+           directory: Path | None = None, reason: str | None = None) -> str:
     """Write an import's plan as a new data version (pipeline.commit), audited; the first import into a
-    blank directory creates the store there first."""
+    blank directory creates the store there first.
+
+    Approved returns are locked (cycle.locked): an import whose rows change an approved 报表 × region ×
+    period is refused (cycle.CycleError, nothing changed) unless `reason` says why; with one, the same
+    commit reopens each such key for review (a "reopen" event, audited per key) — checked again under the
+    commit lock, so an approval landing after the preview is not overwritten silently."""
+    from minsheng import cycle
+
     directory = directory or store.data_dir()
+    why = cycle._reason(reason) if reason is not None and str(reason).strip() else None
     if store.blank(directory) and not plan.errors and (accept_warnings or not plan.warnings):
         try:
             init(directory, actor=actor, source=source)
@@ -75,10 +84,29 @@ def commit(plan: pipeline.Plan, *, actor: str | None, source: str, accept_warnin
             if not store.exists(directory):  # else another import created it first: commit into that
                 raise
     detail = dict(kind=plan.kind, file=plan.file, sha256=plan.sha256, warnings=len(plan.warnings),
-                  **({"area": plan.area} if plan.area is not None else {}))
-    return _audited("import", actor, source, detail,
-                    lambda: pipeline.commit(plan, directory, accept_warnings=accept_warnings, user=actor),
-                    lambda version: {"rows": {k: int(v) for k, v in plan.counts.items()}})
+                  **({"area": plan.area} if plan.area is not None else {}), **({"reason": why} if why else {}))
+
+    def do() -> str:
+        refused = plan.errors or (plan.warnings and not accept_warnings)
+        if plan.kind != "observations" or refused or not store.exists(directory):  # pipeline says why
+            return pipeline.commit(plan, directory, accept_warnings=accept_warnings, user=actor)
+        with store.lock(directory):  # what is approved now, not at the preview; nothing lands in between
+            plan.locked = found = cycle.locked(directory, plan.rows)
+            if not found:
+                return pipeline.commit(plan, directory, accept_warnings=accept_warnings, user=actor)
+            if not why:
+                raise cycle.CycleError(cycle.locked_message(found) + "。未导入，数据未改变")
+            side = cycle.reopening(directory, found, plan.rows, actor, why)
+            with ExitStack() as reopened:  # one audit line per key: intent first, outcome with the commit's
+                for x in found:
+                    reopened.enter_context(audit.change("reopen", actor, dict(
+                        form=x.key.form_id, region=x.key.region_code, period=x.key.period.isoformat(), reason=why,
+                        changed=x.changed, file=plan.file), source))
+                return pipeline.commit(plan, directory, accept_warnings=accept_warnings, user=actor, side=side)
+
+    return _audited("import", actor, source, detail, do,
+                    lambda version: {"rows": {k: int(v) for k, v in plan.counts.items()},
+                                     **({"reopened": len(plan.locked)} if plan.locked else {})})
 
 
 def commit_boundaries(levels: dict[str, dict], *, file: str, sha256: str, size: int, actor: str | None, source: str,

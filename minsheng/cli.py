@@ -3,10 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 from minsheng import audit, fmt, store
+
+# argparse's own refusals, in Chinese: a clerk who mistypes a command reads what is wrong in their language
+_ARGPARSE_ZH = (
+    (re.compile(r"the following arguments are required: (.+)"), "缺少必填参数：{0}"),
+    (re.compile(r"unrecognized arguments: (.+)"), "无法识别的参数：{0}"),
+    (re.compile(r"argument (\S+): invalid choice: (.+?) \(choose from (.+)\)"), "参数 {0} 的值 {1} 无效，可选：{2}"),
+    (re.compile(r"argument (\S+): expected one argument"), "参数 {0} 后面须给出一个值"),
+    (re.compile(r"argument (\S+): expected at least one argument"), "参数 {0} 后面须至少给出一个值"),
+    (re.compile(r"argument (\S+): invalid (\w+) value: (.+)"), "参数 {0} 的值 {2} 不是有效的数字"),
+    (re.compile(r"argument (\S+): not allowed with argument (\S+)"), "参数 {0} 不能与 {1} 同时使用"),
+    (re.compile(r"one of the arguments (.+) is required"), "须给出以下参数之一：{0}"),
+    (re.compile(r"argument (\S+): ignored explicit argument (.+)"), "参数 {0} 不接受值 {1}"),
+    (re.compile(r"ambiguous option: (\S+) could match (.+)"), "参数 {0} 有歧义，可能是：{1}"),
+)
+
+
+class ChineseParser(argparse.ArgumentParser):
+    """An ArgumentParser whose refusals are Chinese (exit code 2, the usage line, no traceback); subcommands
+    inherit it (add_subparsers makes parsers of the parent's class)."""
+
+    def error(self, message: str):
+        for pattern, zh in _ARGPARSE_ZH:
+            if m := pattern.fullmatch(message):
+                message = zh.format(*m.groups())
+                break
+        usage = self.format_usage().strip().removeprefix("usage:").strip()
+        self.exit(2, f"用法：{usage}\n参数错误：{message}。可加 -h 查看说明\n")
 
 
 def _demo(args) -> int:
@@ -155,7 +183,7 @@ def _publish(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     from minsheng import export  # --encoding offers what the 数据 page offers (export.ENCODINGS)
 
-    parser = argparse.ArgumentParser(prog="python -m minsheng", description="民生指标看板命令行工具")
+    parser = ChineseParser(prog="python -m minsheng", description="民生指标看板命令行工具")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="重新生成内置演示数据")
     p.add_argument("--out", help="输出目录（默认 data/ 或 MINSHENG_DATA）")

@@ -29,6 +29,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +45,8 @@ clock = lambda: dt.datetime.now(CHINA)  # noqa: E731 — tests move it to a day 
 
 NONE, DRAFT, SUBMITTED, APPROVED, RETURNED = "none", "draft", "submitted", "approved", "returned"
 STATE_ZH = {NONE: "未报", DRAFT: "草稿", SUBMITTED: "已上报", APPROVED: "已通过", RETURNED: "已退回"}
-EVENT_ZH = {"submit": "上报", "approve": "通过", "return": "退回"}
+EVENT_ZH = {"submit": "上报", "approve": "通过", "return": "退回", "reopen": "导入修改，重新审核"}
+SENT = ("submit", "reopen")  # the events that send figures for review (a reopen sends what an import wrote)
 REASON_LIMIT = 200
 OBS = ("indicator_id", "region_code", "period", "value", "numerator", "denominator", "status", "source")
 EVENTS = {"form_id": "string", "region_code": "string", "period": "date32", "seq": "int64", "event": "string",
@@ -70,14 +72,16 @@ class Invalid(CycleError):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who takes a step: a signed-in user's name, role and area ("" or None: every region)."""
+    """Who takes a step: a signed-in user's name, role and area (None: every region — the server's operator,
+    or single-user mode; an empty or unknown area refuses every step, as it refuses imports)."""
     name: str
     role: auth.Role
     area: str | None = None
 
     @classmethod
     def of(cls, user: auth.User) -> Actor:
-        return cls(user.name, user.role, user.area or None)
+        # an account's empty area is no area, not the whole tree (scope.Area.refusal): fail closed
+        return cls(user.name, user.role, user.area if user.area is not None else "")
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,9 @@ class Status:
 
     @property
     def submitted_by(self) -> str | None:
-        subs = self.events[self.events["event"] == "submit"]
+        """Who sent the figures under review: the reporter, or the admin whose import reopened the key
+        (who therefore cannot approve them either)."""
+        subs = self.events[self.events["event"].isin(SENT)]
         return None if subs.empty else subs.iloc[-1]["actor"]
 
     @property
@@ -160,7 +166,7 @@ def status(directory: Path, key: Key, folder: Path | None = None) -> Status:
     draft = read_draft(directory, key)
     st = state_of(ev, draft)
     values = pd.DataFrame(columns=list(RETURNS))
-    subs = ev[ev["event"] == "submit"]
+    subs = ev[ev["event"].isin(SENT)]
     if not subs.empty:
         rt = _of(returns(directory, folder), key)
         values = rt[rt["seq"] == int(subs.iloc[-1]["seq"])]
@@ -177,6 +183,7 @@ def states(directory: Path, folder: Path | None = None) -> pd.DataFrame:
     ev = ev.sort_values(["form_id", "region_code", "period", "seq"])
     keys = ["form_id", "region_code", "period"]
     last = ev.groupby(keys, sort=False).tail(1).set_index(keys)
+    # a reporter's 上报 only: an import's reopen is not the region's return, and must not make it late (progress.py)
     subs = ev[ev["event"] == "submit"].groupby(keys, sort=False).tail(1).set_index(keys)
     out = last[["state", "seq", "actor", "at", "reason"]].copy()
     out["submitted_at"] = subs["at"].reindex(out.index)
@@ -193,17 +200,23 @@ def _draft_path(directory: Path, key: Key) -> Path:
 
 
 def read_draft(directory: Path, key: Key) -> dict | None:
+    """The saved draft of `key`, or None — also for a file that is not a draft of ours (torn, edited by
+    hand, another key's, not a file): a draft is a convenience, never a reason to refuse a step."""
     path = _draft_path(directory, key)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), dict):
         return None
     same = (data.get("form_id"), data.get("region_code"), data.get("period")) == \
         (key.form_id, key.region_code, key.period.isoformat())
-    return data if same else None
+    return {**data, "cells": _clean_cells(data["cells"])} if same else None
 
 
 def _clean_cells(cells_in: dict) -> dict[str, dict[str, str]]:
+    if not isinstance(cells_in, dict):
+        raise CycleError("填报的数值应为“指标编码 → 数值”的对应表")
     out = {}
     for iid, c in cells_in.items():
         c = c if isinstance(c, dict) else {"value": c}
@@ -223,7 +236,13 @@ def _in_area(actor: Actor, code: str, tree: Tree) -> bool:
 
 
 def _context(directory: Path, key: Key) -> tuple[forms.Form, Tree]:
-    form = forms.get(directory, key.form_id)
+    try:
+        form = forms.get(directory, key.form_id)
+        if not isinstance(key.period, dt.date) or isinstance(key.period, dt.datetime):
+            raise forms.FormError(f"时期“{key.period}”应为日期（时期的第一天）")
+        form.period_of(key.period)
+    except forms.FormError as e:  # every refusal of the cycle is a CycleError, whoever calls it
+        raise CycleError(str(e)) from None
     tree = _tree(directory)
     if key.region_code not in tree:
         raise CycleError(f"区划代码 {key.region_code} 不在区划表中")
@@ -246,9 +265,16 @@ def _level_zh(level: str) -> str:
     return vocab.LEVELS.label(level)
 
 
+def _refuse_no_area(actor: Actor, tree: Tree) -> None:
+    refusal = scope.Area(tree, actor.area).refusal
+    if refusal:
+        raise CycleError(refusal.replace("不能导入或回退", "不能填报或审核"))
+
+
 def _may_report(actor: Actor, key: Key, form: forms.Form, tree: Tree) -> None:
     if not auth.can(actor.role, "submit"):
         raise CycleError(f"{auth.ROLE_ZH[auth.Role.parse(actor.role)]}角色不能填报；填报须由填报员或管理员进行")
+    _refuse_no_area(actor, tree)
     if not _in_area(actor, key.region_code, tree):
         raise CycleError(f"{tree.names.get(key.region_code, key.region_code)}不在您的管辖范围"
                          f"（{scope.Area(tree, actor.area).name}）内，不能为它填报")
@@ -262,9 +288,12 @@ def _may_review(actor: Actor, st: Status, tree: Tree, verb: str) -> None:
     if not auth.can(actor.role, "review"):
         raise CycleError(f"{auth.ROLE_ZH[auth.Role.parse(actor.role)]}角色不能审核；审核须由审核员或管理员进行")
     name = tree.names.get(key.region_code, key.region_code)
+    _refuse_no_area(actor, tree)
     if auth.Role.parse(actor.role) == auth.Role.admin:
         if not _in_area(actor, key.region_code, tree):
             raise CycleError(f"{name}不在您的管辖范围内，不能{verb}")
+    elif tree.parent.get(key.region_code) is None:  # a top region has no level above it: an admin reviews it
+        raise CycleError(f"{name}没有上一级区划，它的上报只能由管理员审核，不能{verb}")
     elif tree.parent.get(key.region_code) != actor.area:
         raise CycleError(f"{name}的上报由其上一级（{tree.names.get(tree.parent.get(key.region_code), '上级')}）审核，"
                          f"您的范围是{scope.Area(tree, actor.area).name}，不能{verb}")
@@ -279,7 +308,12 @@ def _may_review(actor: Actor, st: Status, tree: Tree, verb: str) -> None:
 
 
 def _reason(text) -> str:
-    value, msg = cells.text(REASON_LIMIT, lines=True)(str(text or ""))
+    """A reason as it is kept and shown: one line (line breaks and tabs folded into one space, so no reason
+    can start a line of its own in the command line's listing or a log), no hidden characters, at most
+    REASON_LIMIT characters. Markup and formula-leading text are kept as written: every output escapes or
+    neutralises them (ui/text.md, safe_cells)."""
+    folded = re.sub(r"[ \t]*[\r\n\t\u2028\u2029]+[ \t]*", " ", "" if text is None else str(text))
+    value, msg = cells.text(REASON_LIMIT)(folded)
     if msg:
         raise CycleError(f"原因：{msg}")
     if not value or not value.strip():
@@ -397,21 +431,18 @@ def submit(directory: Path, actor: Actor, key: Key, *, cells_in: dict | None = N
     approval the period is locked: a new 上报 needs `reason` and goes back to review. Returns the version."""
     form, tree = _context(directory, key)
     _may_report(actor, key, form, tree)
+    # a reason is optional unless the key is approved; a blank one is none, a bad one is refused before anything
+    why = _reason(reason) if reason is not None and str(reason).strip() else None
     detail = dict(form=key.form_id, region=key.region_code, period=key.period.isoformat(),
-                  **({"file": cells.file_label(file)} if file else {}))
+                  **({"file": cells.file_label(file)} if file else {}), **({"reason": why} if why else {}))
 
     def do() -> str:
         with store.lock(directory, lock_timeout):
             st = status(directory, key)
             if st.state == SUBMITTED:
                 raise CycleError("已上报，正在等待审核；如需修改请联系审核人退回")
-            why = None
-            if st.state == APPROVED:
-                if not (reason or "").strip():
-                    raise CycleError(f"{key.label(form, tree)}已通过审核并锁定：修改须填写原因，修改后重新审核")
-                why = _reason(reason)
-            elif reason:
-                why = _reason(reason)
+            if st.state == APPROVED and not why:
+                raise CycleError(f"{key.label(form, tree)}已通过审核并锁定：修改须填写原因，修改后重新审核")
             plan = check(directory, actor, key, cells_in=cells_in, data=data, file=file)
             if plan.errors:
                 raise Invalid(plan.errors)
@@ -476,6 +507,109 @@ def send_back(directory: Path, actor: Actor, key: Key, *, reason: str, source: s
 
     return _audited("return", actor, source, dict(form=key.form_id, region=key.region_code,
                                                   period=key.period.isoformat(), reason=why), do)
+
+
+# --- approved periods locked against imports --------------------------------------------------------
+
+@dataclass(frozen=True)
+class Locked:
+    """An approved 报表 × region × period an import would change: its key, the form's name and a label."""
+    key: Key
+    form_name: str
+    label: str          # 甲一镇2023年4月“民政月报”
+    changed: int        # how many of its figures the import changes
+
+
+def locked(directory: Path, rows: pd.DataFrame) -> list[Locked]:
+    """The approved keys that observation `rows` (indicator_id, region_code, period, value, …) would change:
+    a row of an indicator of an approved form, for its region and period, whose value, numerator,
+    denominator or status differ from the data's (a row re-sending the same figures changes nothing and
+    locks nothing). Read against the current version; the import commit checks again under the lock."""
+    need = {"indicator_id", "region_code", "period"}
+    if rows is None or rows.empty or not need <= set(rows.columns):
+        return []
+    st = states(directory)
+    st = st[st["state"] == APPROVED]
+    if st.empty:
+        return []
+    catalogue = forms.load(directory)
+    keys = pd.DataFrame([dict(form_id=r.form_id, region_code=r.region_code, period=r.period, indicator_id=i)
+                         for r in st.itertuples(index=False) if r.form_id in catalogue
+                         for i in catalogue[r.form_id].indicators])
+    if keys.empty:
+        return []
+    mine = rows[[c for c in ("indicator_id", "region_code", "period", "value", "numerator", "denominator", "status")
+                 if c in rows.columns]].copy()
+    mine["period"] = pd.to_datetime(mine["period"]).dt.date
+    hit = mine.merge(keys, on=["indicator_id", "region_code", "period"])
+    if hit.empty:
+        return []
+    now = _current_rows(directory, hit)
+    hit = hit.merge(now, on=["indicator_id", "region_code", "period"], how="left", suffixes=("", "_now"))
+    differs = pd.Series(False, index=hit.index)
+    for c in ("value", "numerator", "denominator", "status"):
+        if c in hit and f"{c}_now" in hit:
+            a, b = hit[c], hit[f"{c}_now"]
+            same = (a.isna() & b.isna()) | (a.astype(str) == b.astype(str)) if c == "status" else \
+                (a.isna() & b.isna()) | ((pd.to_numeric(a) - pd.to_numeric(b)).abs() <= 1e-9).fillna(False)
+            differs |= ~same.astype(bool)
+    hit = hit[differs]
+    tree = _tree(directory)
+    out = []
+    for (fid, code, period), g in hit.groupby(["form_id", "region_code", "period"], sort=True):
+        key = Key(fid, code, period)
+        out.append(Locked(key, catalogue[fid].name, key.label(catalogue[fid], tree), len(g)))
+    return out
+
+
+def locked_message(found: list[Locked], limit: int = 5) -> str:
+    """What an import that changes approved figures is told (Chinese, at most `limit` keys named)."""
+    names = "、".join(x.label for x in found[:limit]) + (f"等 {len(found)} 份" if len(found) > limit else "")
+    return (f"本次导入会修改已审核通过并锁定的报表数据：{names}。修改须填写原因，提交后这些报表重新进入审核")
+
+
+def reopening(directory: Path, found: list[Locked], rows: pd.DataFrame, actor: str | None, reason) -> dict:
+    """The submissions and returns tables with a "reopen" event for each locked key an import changes: the
+    key goes back to 已上报 (pending review), with the reason and the importing admin as the sender, and
+    its figures as they will be after the import (the import's rows over the data's), so what the reviewer
+    approves is what the data then hold. For the import's own commit (changes.commit)."""
+    why = _reason(reason)
+    ev, rt = events(directory), returns(directory)
+    mine = rows.copy()
+    mine["period"] = pd.to_datetime(mine["period"]).dt.date
+    who = Actor(actor or "", auth.Role.admin)
+    new_ev, new_rt = [], []
+    for x in found:
+        form = forms.get(directory, x.key.form_id)
+        seq = int(_of(ev, x.key)["seq"].max()) + 1
+        wanted = pd.DataFrame({"indicator_id": list(form.indicators), "region_code": x.key.region_code,
+                               "period": x.key.period})
+        now = _current_rows(directory, wanted).set_index("indicator_id")
+        sent = mine.merge(wanted, on=["indicator_id", "region_code", "period"]).set_index("indicator_id")
+        for iid in form.indicators:
+            src = sent if iid in sent.index else now if iid in now.index else None
+            if src is None:
+                continue
+            r = src.loc[iid]
+            new_rt.append(dict(form_id=x.key.form_id, seq=seq, indicator_id=iid, region_code=x.key.region_code,
+                               period=x.key.period, **{c: r.get(c) for c in ("value", "numerator", "denominator",
+                                                                             "status", "source")}))
+        new_ev.append(_event(x.key, seq, "reopen", SUBMITTED, who, why, changed=x.changed))
+    return {"submissions": _append(ev, new_ev, EVENTS), "returns": _append(rt, new_rt, RETURNS)}
+
+
+def _current_rows(directory: Path, keys: pd.DataFrame) -> pd.DataFrame:
+    """The data's rows now (value, numerator, denominator, status, source) for the keys of `keys`."""
+    from minsheng import observations as obs
+
+    cols = ["indicator_id", "region_code", "period", "value", "numerator", "denominator", "status", "source"]
+    path = store.table_path(store.resolve(directory), "observations")
+    if not path.exists() or keys.empty:
+        return pd.DataFrame(columns=cols)
+    like = pipeline.table_like(directory, "observations")
+    found = obs.existing(path, pipeline.align(keys[["indicator_id", "region_code", "period"]].drop_duplicates(), like))
+    found["period"] = pd.to_datetime(found["period"]).dt.date
+    return found[cols]
 
 
 # --- comparing ------------------------------------------------------------------------------------

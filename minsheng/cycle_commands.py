@@ -8,12 +8,32 @@ operator, an admin over every region, named by the OS user.
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 
-from minsheng import audit, auth, cycle, fmt, forms, progress, store, vocab
-from minsheng.ingest import pipeline
+import pandas as pd
+
+from minsheng import audit, auth, cycle, files, fmt, forms, progress, store, vocab
+from minsheng.ingest import cells, pipeline, scope
 from minsheng.regions import Tree
+
+_OS_ZH = {errno.ENOENT: "找不到该文件或目录", errno.EACCES: "没有读写权限", errno.EPERM: "没有读写权限",
+          errno.EISDIR: "这是一个目录，不是文件", errno.ENOTDIR: "路径中有一段不是目录", errno.ENOSPC: "磁盘空间不足",
+          errno.EROFS: "文件系统只读"}
+
+
+def _shown(value) -> str:
+    """A stored value as one line of a terminal's table: empty for none, control characters (a line break
+    of a reason written before reasons were one line, a terminal escape) as U+XXXX."""
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return cells.shown(str(value))
+
+
+def _os_message(e: OSError) -> str:
+    name = Path(e.filename).name if getattr(e, "filename", None) else ""
+    return f"{_OS_ZH.get(e.errno, '文件读写失败')}" + (f"（{cells.shown(name)}）" if name else "")
 
 
 def _actor(args) -> cycle.Actor:
@@ -29,6 +49,25 @@ def _source(args) -> str:
     return "cli" if not getattr(args, "as_user", None) else f"cli:{audit.os_user()}"
 
 
+def _area(args, tree: Tree) -> str | None:
+    """The area a read command shows: --area, which must lie in the --as account's area; without --area the
+    account's own; None (everything) for the server's operator."""
+    actor = _actor(args) if getattr(args, "as_user", None) else None
+    asked = auth.normalise_area(args.area) or args.area if getattr(args, "area", None) else None
+    if actor is None:
+        if asked is not None and asked not in tree:
+            raise cycle.CycleError(f"区划代码“{cells.shown(str(asked))}”不在区划表中")
+        return asked
+    own = scope.Area(tree, actor.area)
+    if own.refusal:
+        raise cycle.CycleError(own.refusal.replace("不能导入或回退", "不能查看报送情况"))
+    if asked is None:
+        return actor.area
+    if not own.holds(asked):
+        raise cycle.CycleError(f"{cells.shown(str(asked))} 不在账号“{actor.name}”的管辖范围（{own.name}）内")
+    return asked
+
+
 def _key(args, directory: Path) -> tuple[cycle.Key, forms.Form]:
     form = forms.get(directory, args.form)
     return cycle.Key(form.id, args.region, form.period_of(args.period)), form
@@ -42,6 +81,8 @@ def _run(step) -> int:
             for p in e.problems:
                 print(f"{p.where()}：{p.message}", file=sys.stderr)
             print("未上报，数据未改变", file=sys.stderr)
+        elif isinstance(e, OSError):  # a file named on the command line: Chinese, and no server path
+            print(f"未执行：{_os_message(e)}", file=sys.stderr)
         else:
             print(f"未执行：{e}", file=sys.stderr)
         return 2
@@ -77,21 +118,27 @@ def _submissions(args) -> int:
         if args.state:
             st = st[st["state"] == args.state]
         tree = Tree(pipeline.table(directory, "regions"))
-        if args.area:
-            st = st[[args.area in tree.path(c) for c in st["region_code"]]]
+        area = _area(args, tree)
+        if area is not None:
+            st = st[[area in tree.path(c) for c in st["region_code"]]]
         rows = [("报表", "区划", "时期", "状态", "最后操作人", "时间", "原因")]
-        rows += [(r.form_id, f"{tree.names.get(r.region_code, r.region_code)}（{r.region_code}）",
-                  f"{r.period:%Y-%m}", cycle.STATE_ZH[r.state], r.actor, r.at, r.reason or "")
-                 for r in st.itertuples(index=False)]
+        rows += [(_shown(r.form_id), f"{_shown(tree.names.get(r.region_code, r.region_code))}（{r.region_code}）",
+                  f"{r.period:%Y-%m}", cycle.STATE_ZH.get(r.state, _shown(r.state)), _shown(r.actor), _shown(r.at),
+                  _shown(r.reason)) for r in st.itertuples(index=False)]
         return fmt.text_table(rows) if len(rows) > 1 else "没有符合条件的报送记录"
 
     def show() -> str:
         key, form = _key(args, directory)
+        tree = Tree(pipeline.table(directory, "regions"))
+        area = _area(args, tree)
+        if area is not None and not scope.Area(tree, area).holds(key.region_code):
+            raise cycle.CycleError(f"{_shown(tree.names.get(key.region_code, key.region_code))}不在您的管辖范围内")
         s = cycle.status(directory, key)
-        lines = [f"{key.label(form, Tree(pipeline.table(directory, 'regions')))}：{s.state_zh}"]
+        lines = [f"{_shown(key.label(form, tree))}：{s.state_zh}"]
         for e in s.events.itertuples(index=False):
-            lines.append(f"  {e.seq}. {e.at} {e.actor} {cycle.EVENT_ZH[e.event]}" + (f"：{e.reason}" if e.reason else "")
-                         + (f"（批次 {e.batch_id}）" if e.batch_id else ""))
+            why, batch = _shown(e.reason), _shown(e.batch_id)
+            lines.append(f"  {e.seq}. {_shown(e.at)} {_shown(e.actor)} {cycle.EVENT_ZH.get(e.event, _shown(e.event))}"
+                         + (f"：{why}" if why else "") + (f"（批次 {batch}）" if batch else ""))
         if s.state == cycle.SUBMITTED:
             diff = cycle.since_approval(directory, key)
             lines.append(f"  与现有数据相比有 {int(diff['changed'].sum())} 项变化")
@@ -144,21 +191,26 @@ def _progress(args) -> int:
         form = forms.get(directory, args.form)
         first = form.period_of(args.first)
         last = form.period_of(args.last) if args.last else first
-        area = None if not args.as_user and not args.area else (args.area or _actor(args).area)
-        table = progress.cells(directory, form, form.periods(first, last), area)
         regions = pipeline.table(directory, "regions")
         tree = Tree(regions)
+        area = _area(args, tree)  # an account sees its own area only, whatever --area says
+        table = progress.cells(directory, form, form.periods(first, last), area)
         r = progress.rates(table, regions, area)
         top = area or (tree.roots[0] if tree.roots else None)
         rows = [("区划", "时期", "应报", "已报", "按时", "待审核", "已退回", "未报", "报送率", "及时率")]
         for x in r[r["region_code"] == top].itertuples(index=False):
-            rows.append((tree.names.get(x.region_code, x.region_code), forms.period_label(x.period, form.frequency),
+            rows.append((_shown(tree.names.get(x.region_code, x.region_code)), forms.period_label(x.period, form.frequency),
                          x.expected, x.reported, x.on_time, x.pending, x.returned, x.missing,
                          f"{x.report_rate:.1f}%", f"{x.on_time_rate:.1f}%"))
-        out = fmt.text_table(rows)
+        out = fmt.text_table(rows) if len(rows) > 1 else "所选时期和区域内没有应报的报表（报表未启用，或区域内没有填报单位）"
         if args.chase:
             due = progress.chase(table, form, regions)
-            Path(args.chase).write_bytes(progress.chase_xlsx(due, form, tree.names.get(top, "全部区划")))
+            book = progress.chase_xlsx(due, form, tree.names.get(top, "全部区划"))
+            try:
+                files.atomic_write(Path(args.chase), lambda tmp: tmp.write_bytes(book))  # never half a workbook
+            except OSError as e:
+                e.filename = args.chase  # the file asked for, not the temporary one beside it
+                raise
             audit.record("export", _actor(args).name, dict(kind="催报", form=form.id, rows=len(due),
                                                            file=Path(args.chase).name), _source(args))
             out += f"\n催报清单 {len(due)} 条已写入 {Path(args.chase).name}"

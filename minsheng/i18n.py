@@ -340,7 +340,7 @@ EN.update({
     "时间": "Time", "对象": "Subject", "详情": "Details", "结果": "Outcome", "成功": "succeeded", "失败": "failed",
     "见其结果记录": "see its outcome", "未记录结果": "no outcome recorded",
     "登录失败": "sign-in failed", "登录结束": "signed out", "初始化数据目录": "data folder created", "回退": "rollback", "合并增量": "compaction",
-    "导出": "export", "用户变更": "users change", "保存草稿": "draft saved", "上报": "submitted", "审核通过": "approved", "退回": "returned", "操作意图（先于操作记录）": "intent (written before a change)",
+    "导出": "export", "用户变更": "users change", "保存草稿": "draft saved", "上报": "submitted", "审核通过": "approved", "退回": "returned", "导入修改已通过的报表（重新审核）": "approved return changed by an import (review reopened)", "操作意图（先于操作记录）": "intent (written before a change)",
     "设置密码": "set password", "恢复单用户模式": "back to single-user mode",
     "本人退出": "signed out", "被管理员结束": "ended by an administrator", "已过期": "expired", "密码错误": "wrong password",
     "用户名不存在": "unknown user name", "账户锁定中": "account locked", "失败过多，账户已锁定": "too many failures, locked",

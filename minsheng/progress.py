@@ -31,6 +31,8 @@ ON_TIME, LATE, PENDING, RETURNED, MISSING = "按时", "迟报", "待审核", "�
 CELLS = (ON_TIME, LATE, PENDING, RETURNED, MISSING)
 MARK = {ON_TIME: "✓ 按时", LATE: "迟报", PENDING: "待审核", RETURNED: "已退回", MISSING: "未报"}
 REPORTED = (ON_TIME, LATE, PENDING)
+RATES = ["region_code", "level", "period", "expected", "reported", "on_time", "pending", "returned", "missing", "late",
+         "report_rate", "on_time_rate"]
 
 
 def cells(directory: Path, form: forms.Form, periods: list[dt.date], area: str | None = None,
@@ -38,6 +40,11 @@ def cells(directory: Path, form: forms.Form, periods: list[dt.date], area: str |
     """One row per expected return: region_code, period, deadline, cell (one of CELLS), reported, on_time,
     submitted_at, days_late (past the deadline, today for one not reported), reason (of a return)."""
     today = today or cycle.clock().date()
+    try:
+        periods = [form.period_of(p) for p in periods]
+    except forms.FormError as e:
+        raise cycle.CycleError(str(e)) from None
+    periods = [p for p in periods if form.active(p)]  # before valid_from or after valid_to nothing is owed
     regions = pipeline.table(directory, "regions")
     owed = forms.expected(directory, form, periods, regions, within=area or None)
     st = cycle.states(directory)
@@ -46,8 +53,8 @@ def cells(directory: Path, form: forms.Form, periods: list[dt.date], area: str |
     for code, period, due in owed.itertuples(index=False):
         got = st.loc[(code, period)] if len(st) and (code, period) in st.index else None
         state = got["state"] if got is not None else cycle.NONE
-        sent = dt.datetime.fromisoformat(got["submitted_at"]) if got is not None and got["submitted_at"] else None
-        sent_day = sent.astimezone(cycle.CHINA).date() if sent else None
+        sent = _moment(got["submitted_at"]) if got is not None else None
+        sent_day = sent.astimezone(cycle.CHINA).date() if sent else None  # deadlines are days in China
         timely = sent_day is not None and sent_day <= due
         cell = {cycle.APPROVED: ON_TIME if timely else LATE, cycle.SUBMITTED: PENDING,
                 cycle.RETURNED: RETURNED}.get(state, MISSING)
@@ -61,6 +68,14 @@ def cells(directory: Path, form: forms.Form, periods: list[dt.date], area: str |
                                        "submitted_at", "days_late", "reason"])
 
 
+def _moment(text) -> dt.datetime | None:
+    """A stored time; one written without an offset is China time (never the server's zone)."""
+    if text is None or text is pd.NA or (isinstance(text, float) and pd.isna(text)) or not str(text):
+        return None
+    t = dt.datetime.fromisoformat(str(text))
+    return t if t.tzinfo else t.replace(tzinfo=cycle.CHINA)
+
+
 def rates(table: pd.DataFrame, regions: pd.DataFrame, area: str | None = None) -> pd.DataFrame:
     """Counts and rates per region (the area and every region in it above the form's level) and period:
     region_code, level, period, expected, reported, on_time, pending, returned, missing, late,
@@ -68,9 +83,11 @@ def rates(table: pd.DataFrame, regions: pd.DataFrame, area: str | None = None) -
     tree = Tree(regions)
     out = []
     if table.empty:
-        return pd.DataFrame(columns=["region_code", "level", "period", "expected", "reported", "on_time", "pending",
-                                     "returned", "missing", "late", "report_rate", "on_time_rate"])
-    ups = {c: tree.path(c)[:-1] for c in table["region_code"].unique()}
+        return pd.DataFrame(columns=RATES)
+    if area:  # only the area's own returns count, whatever table was passed in
+        table = table[[area in tree.path(c) for c in table["region_code"]]]
+    # a return counts for every region above it; an area at the form's level (a township's own reporter) has a row too
+    ups = {c: tree.path(c)[:-1] + ([c] if c == area else []) for c in table["region_code"].unique()}
     top = tree.path(area) if area else []
     keep_above = set(top[:-1])  # ancestors of the area are outside it: never counted
     long = []
@@ -87,7 +104,7 @@ def rates(table: pd.DataFrame, regions: pd.DataFrame, area: str | None = None) -
                         returned=int((g["cell"] == RETURNED).sum()), missing=int((g["cell"] == MISSING).sum()),
                         late=int((g["cell"] == LATE).sum()),
                         report_rate=100.0 * rep / n, on_time_rate=100.0 * ok / n))
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=RATES)  # the columns even when nothing is above the form's level
 
 
 def matrix(table: pd.DataFrame, form: forms.Form) -> pd.DataFrame:

@@ -113,3 +113,34 @@ def test_a_corrected_file_of_the_same_name_and_size_is_checked_again(data_copy):
     s = repo.series(["mz_dibao_urban_persons"], ["430204901000"], dt.date(2026, 11, 1), dt.date(2026, 11, 1),
                     data_copy)
     assert s["value"].tolist() == [121.0]
+
+
+def test_a_file_changing_approved_figures_asks_for_a_reason_and_reopens_review(data_copy, monkeypatch, tmp_path):
+    # the reporting cycle's lock (minsheng/cycle.py): 清水塘街道's November return approved, then this file
+    # changes its figure — the page names the return, asks for 修改原因, and the commit reopens review
+    import pandas as pd
+
+    from minsheng import auth, cycle, forms
+
+    monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
+    monkeypatch.setattr(cycle, "clock", lambda: dt.datetime(2026, 12, 3, 9, tzinfo=cycle.CHINA))
+    rows = forms._typed(pd.DataFrame([dict(form_id="dibao_month", form_name="低保月报", report_level="township",
+                                           frequency="month", deadline_day=5, valid_from=dt.date(2026, 1, 1),
+                                           valid_to=None, department="民政", indicator_id="mz_dibao_urban_persons",
+                                           position=0)]))
+    store.commit(data_copy, {"forms": rows}, action="import", kind="forms")
+    k = cycle.Key("dibao_month", "430204901000", dt.date(2026, 11, 1))
+    cycle.submit(data_copy, cycle.Actor("填报员", auth.Role.reporter, "430204901000"), k,
+                 cells_in={"mz_dibao_urban_persons": "100"}, source="t", accept_warnings=True)
+    cycle.approve(data_copy, cycle.Actor("审核员", auth.Role.reviewer, "430204000000"), k, source="t")
+    at = page()
+    at.file_uploader(key="imp_file").set_value(("石峰区11月.csv", GOOD, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("已审核通过并锁定" in w.value and "清水塘街道2026年11月“低保月报”" in w.value for w in at.warning)
+    assert at.button(key="imp_commit").disabled  # no reason yet
+    at.text_input(key="imp_reason").input("更正笔误").run()
+    assert not at.button(key="imp_commit").disabled
+    at.button(key="imp_commit").click().run()
+    assert any("已导入" in s.value for s in at.success), [e.value for e in at.error]
+    s = cycle.status(data_copy, k)
+    assert (s.state, s.last["event"], s.last["reason"]) == (cycle.SUBMITTED, "reopen", "更正笔误")

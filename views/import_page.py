@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from minsheng import changes, export, safe_cells, vocab
+from minsheng import changes, cycle, export, safe_cells, vocab
 from minsheng.ingest import pipeline, readers, start, template
 from minsheng.ingest.problems import as_frame
 from minsheng.ui import data, exports, frame, grids, outcome, session, text, versions
@@ -93,6 +93,16 @@ def render_templates(indicators: pd.DataFrame) -> None:
                                 mime=XLSX_MIME)
 
 
+def locked(plan: pipeline.Plan) -> str:
+    """Approved returns the file changes (the reporting cycle locks them): named, and a reason asked for."""
+    if not plan.locked:
+        return ""
+    st.warning(text.md(f"以下 {len(plan.locked)} 份报表已审核通过并锁定，本次导入会修改其数据；须填写修改原因，"
+                       "提交后这些报表重新进入审核：" + "、".join(x.label for x in plan.locked[:20])
+                       + ("等" if len(plan.locked) > 20 else "")), icon=":material/lock:")
+    return st.text_input("修改原因", key="imp_reason", max_chars=cycle.REASON_LIMIT, placeholder="必填：说明为何修改已通过的数据")
+
+
 def render(plan: pipeline.Plan) -> None:
     """The file's problems, or what it would change and the commit button."""
     errors, warnings = plan.errors, plan.warnings
@@ -114,9 +124,10 @@ def render(plan: pipeline.Plan) -> None:
         shown = grids.preview(plan.changes.head(500), plan.kind, data.indicators(), data.tree().labels)
         st.dataframe(shown, placeholder="—", hide_index=True, width="stretch", column_config=grids.column_config(shown))
     confirmed = not warnings or st.checkbox(f"我已核实上述 {len(warnings)} 个警告，仍要导入", key="imp_confirm")
-    if st.button("提交导入", type="primary", disabled=not confirmed or not (c.get("新增") or c.get("修改")),
-                 key="imp_commit", icon=":material/cloud_upload:"):
-        if outcome.attempt(lambda **who: changes.commit(plan, accept_warnings=confirmed, **who),
+    reason = locked(plan)
+    if st.button("提交导入", type="primary", disabled=not confirmed or not (c.get("新增") or c.get("修改"))
+                 or (bool(plan.locked) and not reason.strip()), key="imp_commit", icon=":material/cloud_upload:"):
+        if outcome.attempt(lambda **who: changes.commit(plan, accept_warnings=confirmed, reason=reason or None, **who),
                    "已导入，生成数据版本 {version}。各页面已使用新数据；如需撤销，可在下方“历史版本”中回退。",
                    "提交失败，数据未改变：{error}"):
             st.session_state.pop("_imp_plan", None)

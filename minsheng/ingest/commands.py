@@ -38,9 +38,16 @@ def _import(args) -> int:
         print(plan.changes.head(20).to_string(index=False))
         if len(plan.changes) > 20:
             print(f"……共 {len(plan.changes)} 行修改")
+    if plan.locked:  # approved returns (the reporting cycle): a change needs a reason and reopens review
+        print(f"以下 {len(plan.locked)} 份报表已审核通过并锁定，本次导入会修改其数据，提交后重新进入审核：", file=sys.stderr)
+        for x in plan.locked:
+            print(f"  {x.label}（{x.key.region_code}，{x.changed} 项）", file=sys.stderr)
     if args.dry_run:
         print("试运行（--dry-run）：未写入任何数据。")
         return 0
+    if plan.locked and not (args.reason or "").strip():
+        print("修改已审核通过的数据须用 --reason 说明原因；数据未改变。", file=sys.stderr)
+        return 2
     if plan.warnings and not args.yes:
         print(f"有 {len(plan.warnings)} 个警告。核实后加 --yes 确认导入；数据未改变。", file=sys.stderr)
         return 3
@@ -48,7 +55,8 @@ def _import(args) -> int:
         print("文件中的数据与现有数据完全相同，无需导入。")
         return 0
     return changes.for_command(
-        lambda: changes.commit(plan, actor=audit.os_user(), source="cli", accept_warnings=args.yes, directory=directory),
+        lambda: changes.commit(plan, actor=audit.os_user(), source="cli", accept_warnings=args.yes, directory=directory,
+                               reason=args.reason),
         done="已导入，新数据版本 {version}（可用 python -m minsheng rollback 撤销）", failed="导入失败：{error}；数据未改变。")
 
 
@@ -106,6 +114,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--factor", type=float, default=3.0, help="与上年同期相比变化超过该倍数时警告（默认 3）")
     p.add_argument("--dry-run", action="store_true", help="只校验和预览，不写入")
     p.add_argument("--yes", action="store_true", help="确认存在警告时仍然导入")
+    p.add_argument("--reason", help="修改已审核通过（锁定）的报表数据时须说明原因；这些报表随后重新进入审核")
     p.set_defaults(func=_import)
     p = sub.add_parser("template", help="生成填报模板（含说明、列名批注和下拉选项）")
     p.add_argument("kind", choices=list(vocab.FILES.codes))

@@ -32,6 +32,7 @@ class Plan:
     parent: str | None = None                   # the data version the preview was computed against
     scope: list[str] = field(default_factory=list)  # the smallest region holding every change (ingest/scope.py)
     area: str | None = None                     # the importer's area the rows were checked against
+    locked: list = field(default_factory=list)  # approved 报表 × region × period it changes (cycle.locked)
 
     @property
     def errors(self) -> list[Problem]:
@@ -263,6 +264,10 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
     if not plan.errors:
         progress(0.8, "与现有数据比对…")
         plan.merged, plan.counts, plan.changes = _preview(chosen, rows, directory)
+        if chosen == "observations":  # approved returns are locked: the preview names them (cycle.py)
+            from minsheng import cycle
+
+            plan.locked = cycle.locked(directory, rows)
     progress(1.0, "完成")
     return plan
 
@@ -279,8 +284,9 @@ def _cross_sheet_duplicates(rows: pd.DataFrame, kind: str, file: str) -> list[Pr
 
 
 def commit(plan: Plan, directory: Path | None = None, *, accept_warnings: bool = False, user: str | None = None,
-           lock_timeout: float = 30) -> str:
-    """Write the plan as a new data version; refuses while there are errors or unconfirmed warnings."""
+           lock_timeout: float = 30, side: dict | None = None) -> str:
+    """Write the plan as a new data version; refuses while there are errors or unconfirmed warnings.
+    `side`: store.SIDE tables written in the same commit (the reporting cycle's reopened reviews)."""
     directory = directory or store.data_dir()
     if plan.errors:
         raise ImportRejected(plan.errors)
@@ -288,7 +294,7 @@ def commit(plan: Plan, directory: Path | None = None, *, accept_warnings: bool =
         raise ImportRejected(plan.warnings)
     for attempt in range(5):
         try:
-            return _write(plan, directory, user, lock_timeout)
+            return _write(plan, directory, user, lock_timeout, side or {})
         except store.StoreConflict:
             if attempt == 4:
                 raise
@@ -322,7 +328,7 @@ def data_date_update(directory: Path, periods) -> dict:
     return {"data_date": month_end.isoformat()} if not data_date or month_end.isoformat() > data_date else {}
 
 
-def _write(plan: Plan, directory: Path, user: str | None, lock_timeout: float) -> str:
+def _write(plan: Plan, directory: Path, user: str | None, lock_timeout: float, side: dict) -> str:
     if not store.exists(directory):  # changes.commit creates the store first; a commit never half-makes one
         raise store.StoreError("数据目录尚未创建：请先运行 python -m minsheng init <目录>，或经“导入”页、命令行导入")
     table = plan.merged.drop(columns=[c for c in plan.merged.columns if c.startswith("_")])
@@ -332,6 +338,7 @@ def _write(plan: Plan, directory: Path, user: str | None, lock_timeout: float) -
     meta_update = data_date_update(directory, plan.rows["period"]) if plan.kind == "observations" else {}
     meta_update["last_import"] = dt.datetime.now().isoformat(timespec="seconds")
     tables, rows = ({}, table) if plan.kind == "observations" else ({plan.kind: table}, None)
+    tables = {**tables, **side}
     return store.commit(directory, tables, observations=rows, action="import", file_name=plan.file, file_sha256=plan.sha256,
                         kind=plan.kind, user=user, meta_update=meta_update, lock_timeout=lock_timeout,
                         expected_parent=plan.parent, scope=plan.scope,
