@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from minsheng import store
+from minsheng import cycle_demo, store
 from minsheng.catalog_demo import GENERATED, INDICATORS, QUYUAN_SOURCE, QUYUAN_TASKS_2023, TASKS
 from minsheng.regions_demo import CITY, COUNTIES, QUYUAN, county_code, hierarchy
 
@@ -414,5 +414,7 @@ def build(data_dir: Path, as_of: tuple[int, int] = DEFAULT_AS_OF) -> dict[str, i
     meta = {"title": "株洲市、岳阳市屈原管理区民生指标（演示数据）", "demo": True, "data_date": last_day.isoformat(),
             "source_note": "演示数据：围绕两份种子报道中的公开数字生成，非官方统计",
             "generated_by": "python -m minsheng demo"}
+    # the reporting cycle's 报表 and its history of returns (minsheng/cycle_demo.py), beside the tables
+    tables |= cycle_demo.history(tables["regions"], tables["observations"], as_of)
     store.write_tables(data_dir, tables, meta)
     return {k: len(v) for k, v in tables.items()}

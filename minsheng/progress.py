@@ -157,6 +157,16 @@ def chase_xlsx(due: pd.DataFrame, form: forms.Form, area_name: str) -> bytes:
     return export.to_xlsx(due, meta)
 
 
+def grid_xlsx(m: pd.DataFrame, what: str, area_name: str, form: forms.Form) -> bytes:
+    """The 报送进度 matrix as XLSX (export.to_xlsx: formula-leading text neutralised, a 说明 sheet)."""
+    from minsheng import export
+
+    meta = [("内容", what), ("区域", area_name), ("报送时限", f"{form.name}：{form.deadline_text}"),
+            ("单元格", "✓ 按时 / 迟报 / 待审核 / 已退回 / 未报；下级汇总为“已报 n/N”（待审核计入已报）"),
+            ("生成时间", cycle.clock().strftime("%Y-%m-%d %H:%M"))]
+    return export.to_xlsx(m, meta)
+
+
 def coverage(directory: Path, form: forms.Form, period: dt.date, area: str | None = None) -> tuple[int, int]:
     """已报 n / N for one form and period in an area: the figure other pages show."""
     t = cells(directory, form, [period], area)

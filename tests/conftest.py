@@ -120,3 +120,13 @@ def private_users_and_audit(tmp_path_factory):
 # The browser fixtures are defined once, here: a session fixture imported into two test modules
 # would be two fixtures, and a second Playwright started inside the first one's event loop fails.
 from browser_support import app_server, blank_server, browser, chromium_path  # noqa: E402,F401
+
+
+def own_forms(directory: Path, rows: pd.DataFrame) -> str:
+    """A copy of the demo data with the test's own 报表 and none of the demo's returns (minsheng/cycle_demo.py):
+    what the test counts is what it sent."""
+    from minsheng import cycle, fields, forms
+
+    empty = {name: fields.typed(pd.DataFrame(columns=list(schema)), schema)
+             for name, schema in (("submissions", cycle.EVENTS), ("returns", cycle.RETURNS))}
+    return store.commit(directory, {"forms": forms._typed(rows), **empty}, action="import", kind="forms")

@@ -17,6 +17,7 @@ import shutil
 import pandas as pd
 import pytest
 
+from conftest import own_forms
 from browser_support import APP_SCRIPT, ROOT, StreamlitServer, new_page, wait_idle
 from minsheng import auth, forms, store
 
@@ -42,7 +43,7 @@ def server(chromium_path, tmp_path_factory):
             mp.setenv(k, v)
         from argon2 import PasswordHasher
         mp.setattr(auth, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-        store.commit(data, {"forms": forms._typed(pd.DataFrame(rows))}, action="import", kind="forms")
+        own_forms(data, pd.DataFrame(rows))
         for name, role, area in (("qst_tb", "reporter", QST), ("xsl_tb", "reporter", XSL),
                                  ("sf_sh", "reviewer", SHIFENG), ("zz_ld", "viewer", CITY)):
             auth.add_user(name, role, area, PW)

@@ -12,7 +12,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from conftest import ROOT, app
+from conftest import ROOT, app, own_forms
 from minsheng import auth, cycle, forms, repo, store
 from minsheng.ui import pages
 from test_session import sign_in, texts
@@ -40,7 +40,7 @@ def form_rows() -> pd.DataFrame:
 def world(tmp_path, monkeypatch):
     d = tmp_path / "data"
     shutil.copytree(ROOT / "data", d, ignore=shutil.ignore_patterns("drafts"))
-    store.commit(d, {"forms": form_rows()}, action="import", kind="forms")
+    own_forms(d, form_rows())
     monkeypatch.setenv("MINSHENG_DATA", str(d))
     monkeypatch.setenv("MINSHENG_USERS", str(tmp_path / "users.json"))
     monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
@@ -173,3 +173,22 @@ def test_a_filter_changes_each_page(world):
     keys = [b.key for b in at.get("text_input") if b.key and b.key.endswith("_value")]
     assert len(keys) == 1 and "yb_proxy_services" in keys[0]
 
+
+
+def test_the_progress_workbook_is_the_matrix_and_keeps_names_as_text():
+    import io
+
+    import openpyxl
+
+    from minsheng import progress
+
+    form = forms.catalogue(form_rows())["t_mz_month"]
+    m = pd.DataFrame({"区划": ["=HYPERLINK(\"http://x\",\"点我\")", "石峰区"], "2026年10月": ["✓ 按时", "已报 3/8"]})
+    book = openpyxl.load_workbook(io.BytesIO(progress.grid_xlsx(m, "2026年逐期报送情况", "株洲市", form)))
+    sheet = book.worksheets[0]
+    rows = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert rows[0] == ["区划", "2026年10月"] and rows[2] == ["石峰区", "已报 3/8"]
+    cell = sheet.cell(row=2, column=1)
+    assert cell.data_type != "f" and not str(cell.value).startswith("=") and "HYPERLINK" in str(cell.value)
+    notes = [[c.value for c in r] for r in book.worksheets[1].iter_rows()]
+    assert ["报送时限", "测试民政月报：次月5日"] in notes

@@ -13,8 +13,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from conftest import ROOT, app
-from minsheng import auth, cycle, forms, pending, repo, store
+from conftest import ROOT, app, own_forms
+from minsheng import auth, cycle, cycle_demo, pending, repo, store
 from minsheng.selection import Selection
 from minsheng.ui import data
 
@@ -38,7 +38,7 @@ def world(tmp_path, monkeypatch):
     rows = [dict(form_id="t_mz", form_name="测试民政月报", report_level="township", frequency="month", deadline_day=5,
                  valid_from=dt.date(2026, 1, 1), valid_to=None, department="民政", indicator_id=i, position=n)
             for n, i in enumerate(MZ)]
-    store.commit(d, {"forms": forms._typed(pd.DataFrame(rows))}, action="import", kind="forms")
+    own_forms(d, pd.DataFrame(rows))
     monkeypatch.setenv("MINSHENG_DATA", str(d))
     monkeypatch.setattr(cycle, "clock", lambda: dt.datetime(2026, 12, 3, 10, 0, tzinfo=cycle.CHINA))
     for code, cells in SENT.items():
@@ -107,6 +107,15 @@ def test_the_toggle_reads_the_view_and_labels_the_page(world):
 def test_no_toggle_while_nothing_awaits_review(tmp_path, monkeypatch):
     d = tmp_path / "data"
     shutil.copytree(ROOT / "data", d)
+    own_forms(d, cycle_demo.forms_frame())                               # the demo's 报表, none of its returns
     monkeypatch.setenv("MINSHENG_DATA", str(d))
     at = app()
     assert not [t for t in at.toggle if t.key == data.PENDING]
+
+
+def test_the_demo_offers_its_pending_returns(demo_dir):
+    waiting = pending.count(demo_dir)
+    st = cycle.states(demo_dir)
+    assert waiting == int((st["state"] == cycle.SUBMITTED).sum()) > 0
+    at = app()
+    assert [t for t in at.toggle if t.key == data.PENDING]

@@ -117,6 +117,13 @@ def render(sc, f: dict, loaded: dict) -> None:
     if not m.empty:
         st.dataframe(styled(m), hide_index=True, width="stretch", key="prg_matrix", placeholder="—",
                      height=min(560, 35 * (len(m) + 1) + 3))
+        if exports.allowed():
+            what = f"{sc.year}年“{form.name}”逐期报送情况" if f["view"] == "periods" else f"{label}各报表报送情况"
+            st.download_button("下载报送情况（XLSX）", exports.audited(
+                lambda: progress.grid_xlsx(m, what, sc.region_name, form), format="xlsx", what="progress",
+                form=form.id, rows=len(m), region=sc.region), key="prg_grid_xlsx", on_click="ignore",
+                file_name=safe_cells.file_name(f"{sc.region_name}_{what}") + ".xlsx", mime=XLSX_MIME,
+                icon=":material/download:")
     st.markdown(f"**{label}各级报送率**")
     st.dataframe(progress.levels(rates, data.tree(), sc.region, period), hide_index=True, width="stretch", key="prg_levels",
                  placeholder="—",
@@ -135,7 +142,7 @@ def chase_button(sc, form: forms.Form, table: pd.DataFrame) -> None:
         return
     st.dataframe(due.head(200), hide_index=True, width="stretch", key="prg_chase", placeholder="—",
                  height=min(300, 35 * (min(len(due), 200) + 1) + 3))
-    if exports.allowed():
+    if session.can("export"):  # the caption for those who may not is above, once
         st.download_button("下载催报清单（XLSX）",
                            exports.audited(lambda: progress.chase_xlsx(due, form, sc.region_name), format="xlsx",
                                            what="chase", form=form.id, rows=len(due), region=sc.region),
