@@ -163,32 +163,6 @@ def parse_deadline(text) -> int:
     return day
 
 
-def validate(df: pd.DataFrame, indicators: pd.DataFrame) -> list[str]:
-    """What is wrong with a forms table against the indicator catalogue (Chinese, one line each)."""
-    problems = []
-    known = indicators.set_index("id")
-    for fid, rows in df.groupby("form_id", sort=True):
-        if not isinstance(fid, str) or not _ID.fullmatch(fid):
-            problems.append(f"报表编码“{fid}”只能用小写字母、数字和下划线，以字母开头，共 2–40 个字符")
-        for col in ("form_name", "report_level", "frequency", "deadline_day", "valid_from", "valid_to", "department"):
-            if rows[col].astype("string").nunique(dropna=False) > 1:
-                problems.append(f"报表 {fid} 的各行“{col}”不一致：同一报表只能有一个值")
-        r = rows.iloc[0]
-        if r["report_level"] not in vocab.LEVELS.codes:
-            problems.append(f"报表 {fid} 的填报级别“{r['report_level']}”无效")
-        if r["frequency"] not in vocab.FREQUENCIES.codes:
-            problems.append(f"报表 {fid} 的频度“{r['frequency']}”无效")
-        for iid in rows["indicator_id"]:
-            if iid not in known.index:
-                problems.append(f"报表 {fid} 含有未知指标“{iid}”")
-            elif known.loc[iid, "frequency"] != r["frequency"]:
-                problems.append(f"报表 {fid} 是{vocab.FREQUENCIES.label(r['frequency'])}报表，"
-                                f"指标 {iid} 的频度是{vocab.FREQUENCIES.label(known.loc[iid, 'frequency'])}")
-        if rows["indicator_id"].duplicated().any():
-            problems.append(f"报表 {fid} 中有重复的指标")
-    return problems
-
-
 def expected(directory: Path, form: Form, periods: list[dt.date], regions: pd.DataFrame | None = None,
              within: str | None = None) -> pd.DataFrame:
     """The returns owed: one row (region_code, period, deadline) per region at the form's level valid on

@@ -124,4 +124,5 @@ FILES = Vocabulary("导入类型", (
     Term("targets", "目标任务"),
     Term("regions", "区划"),
     Term("indicators", "指标目录"),
+    Term("forms", "报表"),
 ))

@@ -29,6 +29,9 @@ DEMO = ROOT / "data"  # read only: the catalogue the template's example rows are
 INDICATORS, REGIONS = repo.indicators(DEMO), repo.regions(DEMO)
 CATALOG = pipeline.catalog(DEMO)
 KINDS = list(contract.KINDS)
+FORMS = pd.DataFrame([dict(form_id="t_month", form_name="测试月报", report_level="township", frequency="month",
+                           deadline_day=5, valid_from=None, valid_to=None, department="民政", indicator_id=i,
+                           position=n) for n, i in enumerate(["cnt", "stock"])])
 # a demo region of each level, for rows that must agree with the code's structure
 CODE_AT = {"city": "430200000000", "county": "430204000000", "township": "430204901000", "village": "430204901001"}
 
@@ -154,7 +157,8 @@ def _other(column: pd.Series, v):
 # subtraction (numpy refuses it on booleans). Strict, so the fix has to remove the mark.
 @pytest.mark.parametrize("kind", KINDS)  # indicators: re-importing the catalogue once raised TypeError
 def test_the_preview_keys_and_compares_by_the_contract(kind):
-    spec, current = contract.KINDS[kind], fields.with_added(fixture_tables()[kind], kind)  # as the table reads
+    tables = {**fixture_tables(), "forms": FORMS}
+    spec, current = contract.KINDS[kind], fields.with_added(tables[kind], kind)  # as the table reads
     first = current.iloc[[0]].reset_index(drop=True)
     assert pipeline.preview(kind, first, current)[1] == {"新增": 0, "修改": 0, "未变": 1}
     for c in current.columns:
@@ -188,6 +192,11 @@ def test_every_word_a_drop_down_offers_is_read_by_the_validator(kind):
             code = col.choices.terms.parse(word)
             if col.name == "level":  # a region's level must fit its code, and its parent too: the one its code names
                 row["code"], row["parent_code"] = CODE_AT[code], None
+            if kind == "forms" and col.name == "frequency":  # a form's indicators are of its frequency
+                same = INDICATORS[INDICATORS["frequency"] == code]
+                if same.empty:
+                    continue
+                row["indicator_id"] = same.iloc[0]["id"]
             parsed = check(kind, row)
             assert errors(parsed) == [], (col.name, word, errors(parsed))
             assert parsed.rows.at[0, col.name] == code, (col.name, word)

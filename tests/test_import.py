@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import JIA, JIA1, ROOT, YI, fixture_tables
+from conftest import JIA, JIA1, ROOT, WITHOUT_RETURNS, YI, fixture_tables
 from minsheng import repo, store
 from minsheng.ingest import pipeline
 from minsheng.ingest.problems import ImportRejected
@@ -52,7 +52,7 @@ def fingerprint(directory: Path) -> dict[str, str]:
 
 
 def copy_data(dest: Path) -> Path:
-    shutil.copytree(ROOT / "data", dest, ignore=shutil.ignore_patterns(".versions"))
+    shutil.copytree(ROOT / "data", dest, ignore=WITHOUT_RETURNS)
     return dest
 
 

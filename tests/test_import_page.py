@@ -7,7 +7,7 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, WITHOUT_RETURNS
 from minsheng import repo, store
 
 GOOD = ("指标编码,区划代码,时期,数值\n"
@@ -20,7 +20,7 @@ BAD = ("指标编码,区划代码,时期,数值\n"
 @pytest.fixture
 def data_copy(tmp_path, monkeypatch):
     d = tmp_path / "data"
-    shutil.copytree(ROOT / "data", d)
+    shutil.copytree(ROOT / "data", d, ignore=WITHOUT_RETURNS)
     monkeypatch.setenv("MINSHENG_DATA", str(d))
     return d
 

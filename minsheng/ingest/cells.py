@@ -209,6 +209,19 @@ def day(what: str):
     return blank_is_none(parse)
 
 
+def deadline_day(text) -> tuple[int | None, str | None]:
+    """A 报表's 报送时限 (次月5日, 次季首月10日, 次年1月20日, 期末后45日, or a bare 5): days after the period's
+    last day (minsheng/forms.py says the rule once)."""
+    from minsheng import forms
+
+    if isinstance(text, (int, float)) and float(text).is_integer():
+        text = str(int(text))
+    try:
+        return forms.parse_deadline(shown(str(text))), None
+    except forms.FormError as e:
+        return None, str(e)
+
+
 @functools.cache
 def term(words: vocab.Vocabulary):
     """The parser of a closed vocabulary: the code a clerk meant, or a message with the offered words.

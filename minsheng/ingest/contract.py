@@ -231,6 +231,26 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
                note="页面、图表和幻灯片显示几位小数（0–6 的整数；导出文件保留原值）。留空按单位：人、户、个、座、元等 0 位，"
                     "% 1 位，‰、年、岁、万人 2 位，其他万、亿单位 1 位。如 平均受教育年限 10.64 年 填 2。"),
     ), carried=("seq",)),
+    # A 报表: one row per indicator it asks for, in the order the form lists them (minsheng/forms.py). A file
+    # gives each form it names whole: the form's rows in the data become the file's (an indicator left out
+    # is dropped from the form), other forms stay as they are.
+    Kind("forms", (
+        Column("form_id", ("报表编码", "报表代码"), required=True, key=True, width=14, fmt="@",
+               note="小写字母、数字和下划线，如 mz_month；一经使用不要更改。同一报表的每个指标各占一行，报表的各项写法须一致。"),
+        Column("form_name", ("报表名称",), required=True, width=16, **text(NAME), note="如“民政月报”。"),
+        Column("report_level", ("填报级别", "报送级别"), required=True, width=10, choices=LEVEL,
+               note="由哪一级填报：市、县、乡镇 或 村；每个该级区划每期交一份，由其上一级审核。"),
+        Column("frequency", ("报送频度", "频度"), required=True, width=8, choices=FREQUENCY, note="年度、季度 或 月度。"),
+        Column("deadline_day", ("报送时限", "截止时间"), required=True, width=12, parse=cells.deadline_day,
+               note="期末后几日内报送，如 次月5日、次季首月10日、次年1月20日，或直接写天数 5。"),
+        Column("valid_from", ("启用日期",), parse=cells.day("启用日期"), width=12, check="date",
+               note="选填：报表从哪天起要求报送，如 2026-07-01；留空为一直要求。"),
+        Column("valid_to", ("停用日期",), parse=cells.day("停用日期"), width=12, check="date",
+               note="选填：报表最后要求报送的一天；留空为仍在使用。"),
+        Column("department", ("主管部门", "部门"), width=10, **text(SHORT), note="如“民政”“医保”。"),
+        Column("indicator_id", ("指标编码", "指标代码"), required=True, key=True, width=26, choices=INDICATOR, fmt="@",
+               note="报表要求填报的指标，从下拉列表选择；须是已导入指标目录中的指标，频度与报表一致。"),
+    ), carried=("position",)),
 )}
 assert tuple(KINDS) == vocab.FILES.codes
 
@@ -249,6 +269,8 @@ def map_headers(header: list[str], kind: str) -> dict[str, int]:
 def guess_kind(header: list[str]) -> str:
     """The kind whose headers a file uses most; observations wins ties (the monthly returns)."""
     found = {k: map_headers(header, k) for k in KINDS}
+    if "form_id" in found["forms"]:  # before the catalogue: a 报表 names 报送频度 too
+        return "forms"
     if "target" in found["targets"]:
         return "targets"
     if "frequency" in found["indicators"] or "unit" in found["indicators"] and "kind" in found["indicators"]:
@@ -267,7 +289,7 @@ _READ_AS = {cells.parse_number: "float64", cells.parse_year: "int64", cells.pars
             cells.parse_deadline: "date32", cells.parse_yes_no: "bool"}
 _CHECKED_AS = {"decimal": "float64", "positive": "float64", "lon": "float64", "lat": "float64", "year": "int64",
                "date": "date32"}
-_NAMED = {"seq": "int64", "valid_from": "date32", "valid_to": "date32", "batch_id": "string", "decimals": "int64"}
+_NAMED = {"seq": "int64", "position": "int64", "deadline_day": "int64", "valid_from": "date32", "valid_to": "date32", "batch_id": "string", "decimals": "int64"}
 STAMPED = {"observations": ("batch_id",)}  # written by the import itself (the file's checksum), not by a clerk
 
 

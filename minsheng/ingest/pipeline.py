@@ -46,9 +46,10 @@ class Plan:
 def table(directory: Path, name: str) -> pd.DataFrame:
     """A table of the current version; before there is a store, the empty table a new one starts with.
     A table written before a field was added gets it, empty (minsheng/fields.py)."""
-    if not store.exists(directory):
+    path = store.table_path(store.resolve(directory), name) if store.exists(directory) else None
+    if path is None or (name in store.SIDE and not path.exists()):  # a store older than its side tables
         return contract.empty_table(name).to_pandas()
-    return fields.with_added(pd.read_parquet(store.table_path(store.resolve(directory), name)), name)
+    return fields.with_added(pd.read_parquet(path), name)
 
 
 def catalog(directory: Path) -> Catalog:
@@ -275,7 +276,33 @@ def prepare(data: bytes, file: str, directory: Path | None = None, *, kind: str 
 def _preview(kind: str, rows: pd.DataFrame, directory: Path):
     if kind == "observations":
         return preview_observations(rows, directory)
+    if kind == "forms":
+        return preview_forms(rows, table(directory, kind))
     return preview(kind, rows, table(directory, kind))
+
+
+def preview_forms(rows: pd.DataFrame, existing: pd.DataFrame):
+    """A 报表 file gives each form it names whole: its rows become the form's, in the file's order (position);
+    the form's indicators the file leaves out are dropped (counted as 修改 of the form, shown as 移除); forms
+    the file does not name stay as they are."""
+    merged, counts, changes = preview("forms", rows, existing)
+    order = rows.groupby("form_id", sort=False).cumcount()
+    at = dict(zip(zip(rows["form_id"], rows["indicator_id"]), order))
+    merged["position"] = [at.get(k, p) for k, p in zip(zip(merged["form_id"], merged["indicator_id"]),
+                                                         merged["position"])]
+    named = set(rows["form_id"])
+    gone = existing[existing["form_id"].isin(named)].merge(rows[["form_id", "indicator_id"]], how="left",
+                                                          on=["form_id", "indicator_id"], indicator=True)
+    gone = gone[gone["_merge"] == "left_only"].drop(columns="_merge")
+    if len(gone):
+        keep = ~merged.set_index(["form_id", "indicator_id"]).index.isin(
+            list(zip(gone["form_id"], gone["indicator_id"])))
+        merged = merged[keep].reset_index(drop=True)
+        counts = {**counts, "修改": counts.get("修改", 0) + len(gone)}
+        dropped = pd.DataFrame({"form_id": gone["form_id"], "indicator_id": gone["indicator_id"],
+                                "修改内容": "从报表中移除此指标"})
+        changes = dropped if changes is None or changes.empty else pd.concat([changes, dropped], ignore_index=True)
+    return merged, counts, changes
 
 
 def _cross_sheet_duplicates(rows: pd.DataFrame, kind: str, file: str) -> list[Problem]:

@@ -70,6 +70,10 @@ def _headers(sheets, kind: str) -> dict[str, dict[str, str]]:
             for s in sheets if s.header}
 
 
+# shared by the whole deployment, no region of their own: (what it is, what its file is called)
+CATALOGUES = {"indicators": ("指标目录", "指标"), "forms": ("报表目录", "报表")}
+
+
 def confine(kind: str, rows: pd.DataFrame, problems: list[Problem], area: Area, file: str, sheets
             ) -> tuple[pd.DataFrame, list[Problem]]:
     """The rows inside the area, and the problems with an error for each row outside it. Warnings
@@ -77,9 +81,10 @@ def confine(kind: str, rows: pd.DataFrame, problems: list[Problem], area: Area, 
     nothing of another area reaches the preview."""
     if area.city_wide:
         return rows, problems
-    if kind == "indicators":
+    if kind in CATALOGUES:
+        what, short = CATALOGUES[kind]
         return rows.iloc[0:0], [p for p in problems if p.level == ERROR] + [error(
-            file, f"指标目录由全市共用，只有全市管理员可以导入；您的管辖范围是{area.name}，不能导入指标文件")]
+            file, f"{what}由全市共用，只有全市管理员可以导入；您的管辖范围是{area.name}，不能导入{short}文件")]
     if rows.empty:
         return rows, problems
     headers = _headers(sheets, kind)
@@ -166,7 +171,7 @@ def common(paths) -> list[str]:
 def touched(kind: str, rows: pd.DataFrame, tree: Tree) -> list[str]:
     """The scope of an import of `rows`: the path of the smallest region holding every change. A
     region row changes its parent's subtree — the old parent's and the new one's."""
-    if kind == "indicators" or rows.empty:
+    if kind in CATALOGUES or rows.empty:
         return []
     if kind == "regions":
         parents = _parents(rows, tree)

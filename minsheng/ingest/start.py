@@ -16,15 +16,17 @@ from minsheng import store, vocab
 from minsheng.ingest import contract
 
 BOUNDARIES = "boundaries"
-ORDER = ("regions", "indicators", "observations", "targets", BOUNDARIES)
-NEEDS = {"observations": ("regions", "indicators"), "targets": ("regions", "indicators"), BOUNDARIES: ("regions",)}
+ORDER = ("regions", "indicators", "observations", "targets", "forms", BOUNDARIES)
+NEEDS = {"observations": ("regions", "indicators"), "targets": ("regions", "indicators"),
+         "forms": ("regions", "indicators"), BOUNDARIES: ("regions",)}
 SHOWN = ("regions", "indicators", "observations")  # until each has rows, the pages show the first-run page
 META = {"demo": False, "data_date": None, "title": "民生指标"}
 
 TITLES = {"regions": "区划代码表", "indicators": "指标目录", "observations": "指标数据", "targets": "目标任务",
-          BOUNDARIES: "边界（GeoJSON）"}
-UNITS = {"regions": "个区划", "indicators": "个指标", "observations": "行", "targets": "项任务", BOUNDARIES: "个级别"}
-OPTIONAL = ("targets", BOUNDARIES)
+          "forms": "报表", BOUNDARIES: "边界（GeoJSON）"}
+UNITS = {"regions": "个区划", "indicators": "个指标", "observations": "行", "targets": "项任务", "forms": "行（报表 × 指标）",
+         BOUNDARIES: "个级别"}
+OPTIONAL = ("targets", "forms", BOUNDARIES)
 # A signed-in admin imports inside an area, and a new store has no area yet (scope.Area fails closed):
 # the first region list is loaded where no area applies.
 FIRST_REGIONS_BY_AREA = ("尚未导入区划：账号按管辖范围导入，而新数据目录中还没有任何区划。首次的区划代码表请在服务器上用命令行导入"
@@ -34,6 +36,7 @@ WHAT = {
     "indicators": "指标目录：每个指标的编码、名称、单位、类型（计数、金额、比率、标准）和报送频度",
     "observations": "各地报送的指标数据：指标编码、区划代码、时期、数值（比率另填分子、分母）",
     "targets": "年度目标任务：指标、区划、年度、目标值、责任部门（可选，用于“目标”页）",
+    "forms": "报表：由哪一级、多久报送哪些指标、截止时间（可选，用于“数据填报”“数据审核”“报送进度”页）",
     BOUNDARIES: "行政区划边界（可选，用于“地图”页）：每级一个 GeoJSON 文件，要素的 properties.code 为区划代码",
 }
 

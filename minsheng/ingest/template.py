@@ -61,6 +61,10 @@ def _example(kind: str, indicators: pd.DataFrame, regions: pd.DataFrame) -> list
         return [iid, code, today.year, 1100, "市民政局", f"完成{name} 1100 {unit}", f"{today.year}-12-31"]
     if kind == "regions":
         return ["430204001000", "响石岭街道", "乡镇", "430204000000", 113.09, 27.87]
+    if kind == "forms":
+        ind = _pick(indicators, frequency="month", report_level="township")
+        iid = "mz_dibao_urban_persons" if ind is None else picked_indicator(ind["name_zh"], ind["id"])
+        return ["mz_month", "民政月报", "乡镇", "月度", "次月5日", f"{today.year}-01-01", None, "民政", iid]
     return ["mz_home_aging_mod", "困难老年人家庭适老化改造", "Age-friendly home adaptations", "户", "民政", "计数", "月度",
             "是", "乡镇", "是", "年初至当月累计完成户数", "民政统计月报", 0]
 

@@ -604,6 +604,49 @@ def _indicator_row(check: _Check, row: _Row) -> dict | None:
                 description=description or "", source=source or check.file, decimals=decimals[0])
 
 
+def _form_row(check: _Check, row: _Row) -> dict | None:
+    fid = _text(check, row, "form_id")
+    if fid and not re.fullmatch(r"[a-z][a-z0-9_]{1,39}", fid):
+        check.error(row, f"报表编码“{cells.shown(fid)}”只能用小写字母、数字和下划线，以字母开头，共 2–40 个字符", "form_id")
+    name = _text(check, row, "form_name")
+    level = _term(check, row, "report_level", codes=False)
+    freq = _term(check, row, "frequency", codes=False)
+    deadline = (_parsed(check, row, "deadline_day") or [None])[0] if row.get("deadline_day") is not None else \
+        _empty(check, row, "deadline_day")
+    start, end = _parsed(check, row, "valid_from", "valid_to") or (None, None)
+    if start and end and end < start:
+        check.error(row, f"停用日期 {end} 早于启用日期 {start}", "valid_to")
+    dept = _text(check, row, "department", required=False)
+    iid = _text(check, row, "indicator_id")
+    ind = iid and _indicator(check, row, iid)
+    if ind and freq and ind.frequency != freq:
+        check.error(row, f"指标“{cells.shown(ind.name_zh)}”是{vocab.FREQUENCIES.label(ind.frequency)}指标，"
+                         f"不能放进{vocab.FREQUENCIES.label(freq)}报表", "indicator_id")
+    if not check.clean(row):
+        return None
+    return dict(form_id=fid, form_name=name, report_level=level, frequency=freq, deadline_day=deadline,
+                valid_from=start, valid_to=end, department=dept or "", indicator_id=ind.id)
+
+
+FORM_WHOLE = ("form_name", "report_level", "frequency", "deadline_day", "valid_from", "valid_to", "department")
+
+
+def _forms_agree(check: _Check, df: pd.DataFrame) -> list[Problem]:
+    """Every row of one 报表 says the same of it (name, level, frequency, deadline, dates, department): a
+    differing row is named, against the form's first row."""
+    out = []
+    for fid, rows in df.groupby("form_id", sort=False):
+        first = rows.iloc[0]
+        for r in rows.iloc[1:].to_dict("records"):
+            for c in FORM_WHOLE:
+                a, b = first[c], r[c]
+                if not (a == b or (pd.isna(a) and pd.isna(b))):
+                    header = check.sheet.header[check.cols[c]] if c in check.cols else check.kind[c].header
+                    out.append(error(check.file, f"报表 {fid} 的“{header}”与第 {first['_row']} 行不一致：同一报表"
+                                     "的各行须写法相同", sheet=check.sheet.name, row=r["_row"], column=header))
+    return out
+
+
 @dataclass(frozen=True)
 class _Rules:
     row: Callable                    # (check, row) → the row in the data contract, or None after its problems
@@ -621,5 +664,7 @@ RULES = {
                       official.region_changes(check.file, df, check.cat.regions,
                                               {c: check.sheet.header[i] for c, i in check.cols.items()})),
     "indicators": _Rules(_indicator_row, "指标编码 {key} 与第 {row} 行重复", ("id",)),
+    "forms": _Rules(_form_row, "报表 {key} 中的指标与第 {row} 行重复：一个指标在一张报表中只列一次", ("indicator_id",),
+                    _forms_agree),
 }
 assert set(RULES) == set(contract.KINDS)
