@@ -200,11 +200,12 @@ def _named(m: pd.DataFrame, tree: Tree) -> pd.DataFrame:
 
 
 def grid(table: pd.DataFrame, form: forms.Form, tree: Tree, root: str) -> pd.DataFrame:
-    """The matrix the office chases from: a row per region directly below `root`, a column per period."""
+    """The matrix the office chases from: a row per region directly below `root`, a column per period, the
+    newest first (the one being chased stays in sight however many months the year has had)."""
     if table.empty:
         return pd.DataFrame()
     col = _column(table, tree, root)
-    labels = {p: forms.period_label(p, form.frequency) for p in sorted(table["period"].unique())}
+    labels = {p: forms.period_label(p, form.frequency) for p in sorted(table["period"].unique(), reverse=True)}
     m = col.pivot(index="row", columns="period", values="mark").rename(columns=labels)
     return _named(m.reindex(columns=list(labels.values())), tree)
 

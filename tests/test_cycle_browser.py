@@ -19,7 +19,7 @@ import pytest
 
 from conftest import own_forms
 from browser_support import APP_SCRIPT, ROOT, StreamlitServer, new_page, wait_idle
-from minsheng import auth, forms, store
+from minsheng import auth, cycle, forms, store
 
 pytestmark = pytest.mark.browser
 
@@ -34,8 +34,12 @@ def server(chromium_path, tmp_path_factory):
     d = tmp_path_factory.mktemp("cycle_browser")
     data = d / "data"
     shutil.copytree(ROOT / "data", data)
+    # asked from the month now due (the page's default period: the newest that has ended), so the matrix
+    # shows the loop's month and the one before it is not owed
+    this = dt.datetime.now(cycle.CHINA).date().replace(day=1)
+    due = (this - dt.timedelta(days=1)).replace(day=1)
     rows = [dict(form_id="mz_month", form_name="民政月报", report_level="township", frequency="month", deadline_day=5,
-                 valid_from=dt.date(2020, 1, 1), valid_to=None, department="民政", indicator_id=i, position=n)
+                 valid_from=due, valid_to=None, department="民政", indicator_id=i, position=n)
             for n, i in enumerate(MZ)]
     env = {"MINSHENG_USERS": str(d / "users.json"), "MINSHENG_AUDIT": str(d / "audit.log"), "MINSHENG_DATA": str(data)}
     with pytest.MonkeyPatch.context() as mp:

@@ -192,3 +192,24 @@ def test_the_progress_workbook_is_the_matrix_and_keeps_names_as_text():
     assert cell.data_type != "f" and not str(cell.value).startswith("=") and "HYPERLINK" in str(cell.value)
     notes = [[c.value for c in r] for r in book.worksheets[1].iter_rows()]
     assert ["报送时限", "测试民政月报：次月5日"] in notes
+
+
+def test_the_matrix_has_a_row_per_region_below_and_the_newest_period_first():
+    from minsheng import progress
+    from minsheng.regions import Tree
+
+    regions = pd.DataFrame([dict(code=c, name=n, level=lv, parent_code=p) for c, n, lv, p in (
+        ("C", "市", "city", None), ("A", "甲县", "county", "C"), ("B", "乙县", "county", "C"),
+        ("a1", "甲一镇", "township", "A"), ("a2", "甲二镇", "township", "A"), ("b1", "乙一镇", "township", "B"))])
+    tree = Tree(regions)
+    form = forms.catalogue(form_rows())["t_mz_month"]
+    sep, octo = dt.date(2026, 9, 1), dt.date(2026, 10, 1)
+    table = pd.DataFrame([dict(region_code=c, period=p, cell=cell, reported=cell in progress.REPORTED,
+                               on_time=cell == progress.ON_TIME) for c, p, cell in (
+        ("a1", sep, progress.ON_TIME), ("a2", sep, progress.MISSING), ("b1", sep, progress.LATE),
+        ("a1", octo, progress.ON_TIME), ("a2", octo, progress.PENDING), ("b1", octo, progress.RETURNED))])
+    city = progress.grid(table, form, tree, "C")
+    assert list(city.columns) == ["区划", "2026年10月", "2026年9月"]
+    assert city.values.tolist() == [["甲县", "✓ 已报 2/2", "已报 1/2"], ["乙县", "已报 0/1", "✓ 已报 1/1"]]
+    county = progress.grid(table[table["region_code"].isin(["a1", "a2"])], form, tree, "A")
+    assert county.values.tolist() == [["甲一镇", "✓ 按时", "✓ 按时"], ["甲二镇", "待审核", "未报"]]
