@@ -25,11 +25,13 @@ def load_sql(name: str) -> str:
 
 def engine() -> str:
     """The engine queries run on, from MINSHENG_ENGINE. With clickhouse, every query reads the version
-    last published there (python -m minsheng publish --engine clickhouse), not `directory`."""
+    last published there (python -m minsheng publish --engine clickhouse), not `directory` — except in a
+    run that reads a derived view (含未审核数据, store.derived): that view exists only here, so DuckDB
+    reads it."""
     name = (os.environ.get("MINSHENG_ENGINE") or "duckdb").strip().lower()
     if name not in ENGINES:
         raise ValueError(f"MINSHENG_ENGINE 应为 {' 或 '.join(ENGINES)}，而不是 {name!r}")
-    return name
+    return "duckdb" if store.reads_derived() else name
 
 
 def run(name: str, params: dict | None = None, directory: Path | None = None) -> pd.DataFrame:

@@ -96,6 +96,11 @@ def read_dir() -> Path:
     return _READ_FROM.get() or data_dir()
 
 
+def reads_derived() -> bool:
+    """Whether this context reads a derived view rather than the data directory."""
+    return _READ_FROM.get() is not None
+
+
 def read_from(folder: Path | None):
     """Read from `folder` (a derived view) in this context, or from the data directory (None); returns the
     token for `_READ_FROM.reset`."""

@@ -119,3 +119,16 @@ def test_the_demo_offers_its_pending_returns(demo_dir):
     assert waiting == int((st["state"] == cycle.SUBMITTED).sum()) > 0
     at = app()
     assert [t for t in at.toggle if t.key == data.PENDING]
+
+
+def test_a_run_reading_the_view_reads_it_with_duckdb_whatever_the_engine(world, monkeypatch):
+    monkeypatch.setenv("MINSHENG_ENGINE", "clickhouse")        # published data live there: the view does not
+    assert repo.engine() == "clickhouse"
+    token = store.read_from(pending.view(world))
+    try:
+        assert repo.engine() == "duckdb"
+        got = repo.series([URBAN], [SHIFENG], NOV, NOV)
+        assert got["value"].tolist() == [83 + 120]
+    finally:
+        store._READ_FROM.reset(token)
+    assert repo.engine() == "clickhouse"
