@@ -186,7 +186,13 @@ def states(directory: Path, folder: Path | None = None) -> pd.DataFrame:
     # a reporter's 上报 only: an import's reopen is not the region's return, and must not make it late (progress.py)
     subs = ev[ev["event"] == "submit"].groupby(keys, sort=False).tail(1).set_index(keys)
     out = last[["state", "seq", "actor", "at", "reason"]].copy()
-    out["submitted_at"] = subs["at"].reindex(out.index)
+    # when the return came in: its first 上报 since it was last sent back (a correction after an approval
+    # does not make a return that came in on time late; a return sent back and sent again is as late as
+    # the second sending)
+    back = ev[ev["event"] == "return"].groupby(keys)["seq"].max().rename("back")
+    since = ev[ev["event"] == "submit"].join(back, on=keys)
+    since = since[since["seq"] > since["back"].fillna(0)].groupby(keys, sort=False).head(1).set_index(keys)
+    out["submitted_at"] = since["at"].reindex(out.index).fillna(subs["at"].reindex(out.index))
     out["submitted_by"] = subs["actor"].reindex(out.index)
     out["approved_once"] = ev[ev["event"] == "approve"].groupby(keys).size().reindex(out.index).fillna(0) > 0
     return out.reset_index()
@@ -352,7 +358,7 @@ def check(directory: Path, actor: Actor, key: Key, *, cells_in: dict | None = No
     Its problems name the file, row and column; a row outside the form, region or period, or an indicator
     of the form missing, is one more problem. Nothing is written."""
     form, tree = _context(directory, key)
-    label = f"填报：{form.name}"
+    label = f"填报：{form.name}".replace("/", "／").replace("\\", "＼")  # a file label, never a path
     if data is None:
         data, file = return_csv(form, key, cells_in or {}, source or f"{tree.names[key.region_code]}填报"), label + ".csv"
     plan = pipeline.prepare(data, file or label, directory, kind="observations", area=actor.area)

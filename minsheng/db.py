@@ -112,6 +112,16 @@ def reset(directory: Path | None = None) -> None:
         engine.con.close()
 
 
+def forget_gone() -> None:
+    """Close the connections to directories that are gone (derived views replaced by newer ones, store.derived):
+    each holds its own memory and threads."""
+    with _lock:
+        gone = [d for d in _engines if not d.exists()]
+        engines = [_engines.pop(d) for d in gone]
+    for engine in engines:
+        engine.con.close()
+
+
 def cursor(directory: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A fresh cursor on the shared connection, bound to the version readers see now (store.reading).
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from minsheng import cycle, store
+from minsheng import cycle, db, store
 from minsheng.ingest import pipeline
 from minsheng.regions import Tree
 
@@ -57,4 +57,6 @@ def view(directory: Path) -> Path | None:
         return None
     tag = hashlib.sha256(pd.util.hash_pandas_object(got.astype(str), index=False).values.tobytes()).hexdigest()[:16]
     aligned = pipeline.align(got, pipeline.table_like(directory, "observations"))
-    return store.derived(directory, aligned, tag, pipeline.data_date_update(directory, got["period"]))
+    view = store.derived(directory, aligned, tag, pipeline.data_date_update(directory, got["period"]))
+    db.forget_gone()  # the views it replaced: their connections go too
+    return view

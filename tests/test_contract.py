@@ -192,8 +192,11 @@ def test_every_word_a_drop_down_offers_is_read_by_the_validator(kind):
             code = col.choices.terms.parse(word)
             if col.name == "level":  # a region's level must fit its code, and its parent too: the one its code names
                 row["code"], row["parent_code"] = CODE_AT[code], None
-            if kind == "forms" and col.name == "frequency":  # a form's indicators are of its frequency
-                same = INDICATORS[INDICATORS["frequency"] == code]
+            if kind == "forms" and col.name in ("frequency", "report_level"):  # its indicators: of its frequency,
+                same = INDICATORS[INDICATORS[col.name] == code]                   # sent at its level
+                other = {"frequency": ("report_level", "township"), "report_level": ("frequency", "month")}[col.name]
+                same = same[same[other[0]] == other[1]]       # and the example row's other one
+                row["deadline_day"] = "5"                      # days after the period: every frequency's
                 if same.empty:
                     continue
                 row["indicator_id"] = same.iloc[0]["id"]

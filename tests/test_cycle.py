@@ -402,3 +402,22 @@ def test_the_chase_list_neutralises_formula_leading_text(d, monkeypatch):
 
 def row_type(sheet, value):
     return next(c.data_type for row in sheet.iter_rows() for c in row if c.value == value)
+
+
+def test_a_correction_after_approval_keeps_the_return_on_time(d, monkeypatch):
+    key = cycle.Key("mz_month", JIA1, APR)                        # due 2023-05-05; the clock says 05-03
+    cycle.submit(d, REP, key, cells_in=GOOD, source="t")
+    cycle.approve(d, REV, key, source="t")
+    monkeypatch.setattr(cycle, "clock", lambda: dt.datetime(2023, 5, 20, 9, 0, tzinfo=cycle.CHINA))
+    cycle.submit(d, REP, key, cells_in={**GOOD, "cnt": "9"}, reason="更正笔误", source="t")
+    cycle.approve(d, REV, key, source="t")
+    [cell] = progress.cells(d, forms.get(d, "mz_month"), [APR], JIA1).to_dict("records")
+    assert (cell["cell"], cell["on_time"], cell["days_late"]) == ("按时", True, 0)   # it came in on 05-03
+    # sent back and sent again after the deadline: as late as the second sending
+    key2 = cycle.Key("mz_month", JIA2, APR)
+    cycle.submit(d, REP2, key2, cells_in=GOOD, source="t")
+    cycle.send_back(d, REV, key2, reason="请核实", source="t")
+    cycle.submit(d, REP2, key2, cells_in=GOOD, source="t")
+    cycle.approve(d, REV, key2, source="t")
+    [cell] = progress.cells(d, forms.get(d, "mz_month"), [APR], JIA2).to_dict("records")
+    assert (cell["cell"], cell["days_late"]) == ("迟报", 15)

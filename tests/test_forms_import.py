@@ -60,23 +60,27 @@ def test_every_bad_cell_is_named_and_nothing_changes(tmp_path):
                                 "mz_x,民政月报,乡镇,月度,下月初,,民政,mz_tekun_persons",
                                 "mz_y,民政月报,乡镇,月度,次月5日,,民政,mz_nope",
                                 "mz_z,民政月报,乡镇,月度,次月5日,,民政,mz_dibao_std_urban",
-                                "mz_w,民政月报,小组,月度,次月5日,,民政,mz_tekun_persons"), "坏报表.csv", d)
+                                "mz_w,民政月报,小组,月度,次月5日,,民政,mz_tekun_persons",
+                                "mz_v,民政月报,乡镇,月度,次月5日,,民政,mz_nursing_beds_new",
+                                "mz_u,民政月报,乡镇,月度,次年1月20日,,民政,mz_tekun_persons"), "坏报表.csv", d)
     where = {(p.row, p.column): p.message for p in plan.errors}
     assert "只能用小写字母" in where[(2, "报表编码")]
     assert "看不懂" in where[(3, "报送时限")]
     assert "mz_nope" in where[(4, "指标编码")]
     assert where[(5, "指标编码")] == "指标“城市低保标准”是年度指标，不能放进月度报表"
     assert (6, "填报级别") in where
+    assert where[(7, "指标编码")] == "指标“新增护理型床位”按县（市、区）报送，不能放进由乡镇（街道）填报的报表"   # no one could send it
+    assert where[(8, "报送时限")].startswith("报送时限“次年1月20日”是年度报表的写法，本报表是月度报表")
     assert all(p.file == "坏报表.csv" for p in plan.errors) and store.version(d) == before
 
 
 def test_the_rows_of_one_form_must_agree(tmp_path):
     d = copy(tmp_path)
     plan = pipeline.prepare(csv("mz_q,民政月报,乡镇,月度,次月5日,,民政,mz_dibao_urban_persons",
-                                "mz_q,民政月报,县,月度,次月5日,,民政,mz_tekun_persons",
+                                "mz_q,民政月报,乡镇,月度,次月5日,,医保,mz_tekun_persons",
                                 "mz_q,民政月报,乡镇,月度,次月5日,,民政,mz_tekun_persons"), "f.csv", d)
     found = [(p.row, p.column, p.message) for p in plan.errors]
-    assert (3, "填报级别", "报表 mz_q 的“填报级别”与第 2 行不一致：同一报表的各行须写法相同") in found
+    assert (3, "主管部门", "报表 mz_q 的“主管部门”与第 2 行不一致：同一报表的各行须写法相同") in found
     assert any(r == 4 and "重复" in m for r, _, m in found)
 
 

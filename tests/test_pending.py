@@ -132,3 +132,17 @@ def test_a_run_reading_the_view_reads_it_with_duckdb_whatever_the_engine(world, 
     finally:
         store._READ_FROM.reset(token)
     assert repo.engine() == "clickhouse"
+
+
+def test_a_replaced_view_takes_its_connection_with_it(world):
+    from minsheng import db
+
+    first = pending.view(world)
+    repo.series([URBAN], [QST], NOV, NOV, first)                         # a connection to the first view
+    assert first.resolve() in db._engines
+    for n in range(store.DERIVED_KEPT + 1):                               # newer returns: newer views
+        code = f"43020490{n + 3}000"
+        cycle.submit(world, cycle.Actor(f"tb_{code}", auth.Role.reporter, code), cycle.Key("t_mz", code, NOV),
+                     cells_in=SENT[QST], accept_warnings=True, source="test")
+        pending.view(world)
+    assert not first.exists() and first.resolve() not in db._engines

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import JIA, JIA1, JIA2, ROOT, YI, fixture_tables
+from conftest import JIA, JIA1, JIA2, ROOT, WITHOUT_RETURNS, YI, fixture_tables
 from minsheng import changes, db, files, integrity, repo, store
 from test_store import amt_2023, cli, commit_k, d, mark, square, variant  # noqa: F401  (d: the fixture)
 
@@ -292,7 +292,7 @@ def shared_tmp():
 def demo_with_versions(where: Path) -> Path:
     """A copy of the demo data with three versions, so that a rollback and a prune have work to do."""
     d = where / "data"
-    shutil.copytree(ROOT / "data", d, ignore=shutil.ignore_patterns(".versions"))
+    shutil.copytree(ROOT / "data", d, ignore=WITHOUT_RETURNS)  # the corpus import changes approved months
     obs = pd.read_parquet(d / "observations.parquet").head(1)
     for k in (1, 2, 3):
         store.commit(d, {}, observations=obs.assign(value=obs["value"] + k))

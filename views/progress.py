@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from minsheng import charts, forms, lineage, progress, safe_cells
+from minsheng import charts, forms, lineage, literal, progress, safe_cells
 from minsheng.ui import data, exports, frame, reporting, session, text
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -64,7 +64,7 @@ def trend(sc, form: forms.Form, rates: pd.DataFrame) -> go.Figure:
     for col, name, color in (("report_rate", "报送率", "#0072B2"), ("on_time_rate", "及时率", "#E69F00")):
         fig.add_trace(go.Scatter(x=x, y=r[col], name=name, mode="lines+markers", line=dict(color=color, width=3),
                                  hovertemplate="%{x}<br>" + name + " %{y:.1f}%<extra></extra>"))
-    fig.update_layout(title=dict(text=f"{sc.region_name}“{form.name}”报送率与及时率"), height=320,
+    fig.update_layout(title=dict(text=literal.plotly(f"{sc.region_name}“{form.name}”报送率与及时率")), height=320,
                       yaxis=dict(range=[0, 105], ticksuffix="%"), margin=dict(l=40, r=20, t=50, b=40),
                       legend=dict(orientation="h", y=-0.2), font=dict(family=charts.FONT))
     return fig
@@ -72,8 +72,9 @@ def trend(sc, form: forms.Form, rates: pd.DataFrame) -> go.Figure:
 
 def by_forms(sc, options: list[forms.Form], period: dt.date) -> pd.DataFrame:
     """For one period: rows the regions below, a column per 报表 reported in that period."""
-    tables = {f.name: reporting.cells(f, period, period, sc.region) for f in options
-              if f.active(period) and f.period_of(period) == period}
+    named = [f.name for f in options]  # two 报表 of one name: each column says its code too
+    tables = {f.name if named.count(f.name) == 1 else f"{f.name}（{f.id}）": reporting.cells(f, period, period, sc.region)
+              for f in options if period in f.periods(period, period)}
     return progress.by_forms(tables, data.tree(), sc.region)
 
 

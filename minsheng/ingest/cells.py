@@ -222,6 +222,23 @@ def deadline_day(text) -> tuple[int | None, str | None]:
         return None, str(e)
 
 
+_DEADLINE_OF = {"次月": "month", "次季首月": "quarter", "次季度首月": "quarter", "次年1月": "year", "次年一月": "year"}
+
+
+def deadline_mismatch(text, frequency: str) -> str | None:
+    """A 报送时限 written for another frequency (次年1月20日 on a monthly form): what is wrong, else None.
+    期末后N日 and a bare number fit every frequency."""
+    s = str(text).strip().replace(" ", "")
+    for prefix, meant in _DEADLINE_OF.items():
+        if s.startswith(prefix) and meant != frequency:
+            return (f"报送时限“{shown(s)}”是{vocab.FREQUENCIES.label(meant)}报表的写法，本报表是"
+                    f"{vocab.FREQUENCIES.label(frequency)}报表：请写 {_DEADLINE_EXAMPLE[frequency]} 或 期末后多少日")
+    return None
+
+
+_DEADLINE_EXAMPLE = {"month": "次月5日", "quarter": "次季首月10日", "year": "次年1月20日"}
+
+
 @functools.cache
 def term(words: vocab.Vocabulary):
     """The parser of a closed vocabulary: the code a clerk meant, or a message with the offered words.

@@ -269,13 +269,20 @@ def _observation(check: _Check, row: _Row) -> dict | None:
                 denominator=den, status=status, source=source or check.file)
 
 
+def _reported_at(ind, level: str) -> bool:
+    """Whether figures of `ind` are sent by regions of `level`: its reporting level (a standard may also be
+    set above it; everything else above is the roll-ups' sum)."""
+    report, order = ind.report_level, vocab.LEVELS.codes
+    return level == report or (ind.kind == "standard" and order.index(level) < order.index(report))
+
+
 def _reporting_region(check: _Check, row: _Row, ind) -> str | None:
     """The row's region, at the indicator's reporting level (a standard may also be set above it)."""
     code = _region(check, row)
     if code is None:
         return None
-    level, report, order = check.cat.by_code[code].level, ind.report_level, vocab.LEVELS.codes
-    if level != report and not (ind.kind == "standard" and order.index(level) < order.index(report)):
+    level, report = check.cat.by_code[code].level, ind.report_level
+    if not _reported_at(ind, level):
         return check.error(row, f"{check.cat.by_code[code].name}是{_grade(level)}，而指标“{ind.name_zh}”按"
                            f"{_grade(report)}报送（上级数值由系统汇总，不需填报）", "region_code", "region_name")
     return code
@@ -622,6 +629,11 @@ def _form_row(check: _Check, row: _Row) -> dict | None:
     if ind and freq and ind.frequency != freq:
         check.error(row, f"指标“{cells.shown(ind.name_zh)}”是{vocab.FREQUENCIES.label(ind.frequency)}指标，"
                          f"不能放进{vocab.FREQUENCIES.label(freq)}报表", "indicator_id")
+    elif ind and level and _reported_at(ind, level) is False:  # its returns would all be refused (_observation)
+        check.error(row, f"指标“{cells.shown(ind.name_zh)}”按{vocab.LEVELS.label(ind.report_level)}报送，"
+                         f"不能放进由{vocab.LEVELS.label(level)}填报的报表", "indicator_id")
+    if deadline is not None and freq and (wrong := cells.deadline_mismatch(row.get("deadline_day"), freq)):
+        check.error(row, wrong, "deadline_day")
     if not check.clean(row):
         return None
     return dict(form_id=fid, form_name=name, report_level=level, frequency=freq, deadline_day=deadline,

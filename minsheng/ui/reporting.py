@@ -70,9 +70,12 @@ def forms_here(within: str | None) -> list[forms.Form]:
 
 
 def periods(form: forms.Form, year: int) -> list[dt.date]:
-    """The form's periods of `year` that have begun, newest first."""
+    """The form's periods of `year` that have begun, newest first; in the running year also the last one of
+    the year before (in January, December's returns are the ones due)."""
     last = min(today(), dt.date(year, 12, 31))
-    return list(reversed(form.periods(dt.date(year, 1, 1), last))) if dt.date(year, 1, 1) <= last else []
+    first = dt.date(year - 1, 1, 1) if year == today().year else dt.date(year, 1, 1)
+    got = list(reversed(form.periods(first, last))) if first <= last else []
+    return [p for p in got if p.year == year] + [p for p in got if p.year < year][:1]
 
 
 def default_period(form: forms.Form, options: list[dt.date]) -> int:
@@ -248,7 +251,7 @@ def coverage(sc: Selection) -> list[str]:
     for form in forms_here(sc.region):
         if form.level == sc.region_level:
             continue
-        options = periods(form, today().year)
+        options = periods(form, today().year)  # the running year's, and the last of the year before
         if not options:
             continue
         period = options[default_period(form, options)]
