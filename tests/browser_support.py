@@ -167,6 +167,16 @@ class Requests:
         return sorted({u for u in self.urls if not is_local(u)})
 
 
+def sign_in_form(page, server, name: str, password: str) -> None:
+    """Sign in through the real /signin form and wait for the app's first page to be drawn."""
+    page.goto(f"{server.url}/signin")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/")
+    wait_idle(page)
+
+
 def wait_idle(page, timeout_ms: float = 60_000, settle_ms: int = 400) -> None:
     """Wait until the script run is over and stays over for `settle_ms` (a rerun may follow)."""
     deadline = time.monotonic() + timeout_ms / 1000

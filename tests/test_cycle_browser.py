@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from conftest import own_forms
-from browser_support import APP_SCRIPT, ROOT, StreamlitServer, new_page, wait_idle
+from browser_support import APP_SCRIPT, ROOT, StreamlitServer, new_page, sign_in_form, wait_idle
 from minsheng import auth, cycle, forms, store
 
 pytestmark = pytest.mark.browser
@@ -59,12 +59,7 @@ def server(chromium_path, tmp_path_factory):
 
 def sign_in(browser, server, name: str, path: str = ""):
     ctx, page, _ = new_page(browser, width=1400, height=1200)
-    page.goto(f"{server.url}/signin")
-    page.fill("#name", name)
-    page.fill("#password", PW)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
-    wait_idle(page)
+    sign_in_form(page, server, name, PW)
     if path:
         page.goto(f"{server.url}/{path}")
         wait_idle(page)

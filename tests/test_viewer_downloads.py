@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import APP_SCRIPT, ROOT, StreamlitServer, new_page, wait_idle
+from browser_support import APP_SCRIPT, ROOT, StreamlitServer, new_page, sign_in_form, wait_idle
 from test_session import deferred  # noqa: F401 (a fixture: download callables by file id)
 from minsheng import auth, charts, store, vocab
 from minsheng.ui import pages
@@ -137,12 +137,7 @@ def sign_in(browser, server, name: str):
     ctx, page, _ = new_page(browser, permissions=["clipboard-read", "clipboard-write"])
     media: list[str] = []
     page.on("request", lambda r: media.append(r.url) if "/media/" in r.url and "/static/" not in r.url else None)
-    page.goto(f"{server.url}/signin")
-    page.fill("#name", name)
-    page.fill("#password", PW)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
-    wait_idle(page)
+    sign_in_form(page, server, name, PW)
     assert name in page.locator('[data-testid="stSidebar"]').inner_text()
     return ctx, page, media
 

@@ -15,15 +15,11 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def inputs(sc) -> tuple[forms.Form, cycle.Key] | None:
     options = reporting.forms_here(sc.region)
-    if not options:
-        st.info(text.md(f"{sc.region_name}及其下级没有需要填报的报表。报表由管理员在“导入”页导入（数据类型“报表”）。"))
+    picked = reporting.pick(options, sc.year, "rep", [3, 2, 3], text.md(
+        f"{sc.region_name}及其下级没有需要填报的报表。报表由管理员在“导入”页导入（数据类型“报表”）。"))
+    if picked is None:
         return None
-    c1, c2, c3 = frame.controls().columns([3, 2, 3])
-    form = reporting.form_picker(options, "rep_form", c1)
-    with c2:
-        period = reporting.period_picker(form, sc.year, "rep_period")
-    if period is None:
-        return None
+    form, period, c3 = picked
     codes = reporting.regions_at(form, period, sc.region)
     if not codes:
         st.info(text.md(f"{sc.region_name}下没有{forms.period_label(period, form.frequency)}须报“{form.name}”的区划。"))

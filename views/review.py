@@ -24,15 +24,11 @@ def inputs(sc, user) -> tuple[forms.Form, object, str, list[str]] | None:
     tree = data.tree()
     levels = None if below is None else {tree.levels[c] for c in below}
     options = [f for f in reporting.forms_here(sc.region) if levels is None or f.level in levels]
-    if not options:
-        st.info(text.md(f"{scope_name(user)}没有需要本级审核的报表：审核员审核其直接下级报来的数据。"))
+    picked = reporting.pick(options, sc.year, "rev", [3, 2, 2], text.md(
+        f"{scope_name(user)}没有需要本级审核的报表：审核员审核其直接下级报来的数据。"))
+    if picked is None:
         return None
-    c1, c2, c3 = frame.controls().columns([3, 2, 2])
-    form = reporting.form_picker(options, "rev_form", c1)
-    with c2:
-        period = reporting.period_picker(form, sc.year, "rev_period")
-    if period is None:
-        return None
+    form, period, c3 = picked
     shown = c3.radio("显示", list(SHOWN), format_func=SHOWN.get, key="rev_shown", horizontal=True)
     codes = reporting.regions_at(form, period, None if below is not None else sc.region)
     if below is not None:

@@ -14,7 +14,7 @@ import streamlit as st
 from minsheng import cycle, forms, lineage, progress, store
 from minsheng.ingest.problems import Problem
 from minsheng.selection import Selection
-from minsheng.ui import data, pages, session
+from minsheng.ui import data, frame, pages, session
 from minsheng.ui.text import T, md
 
 FIELDS = ("value", "numerator", "denominator")  # a return's cells for one indicator
@@ -102,6 +102,20 @@ def form_picker(options: list[forms.Form], key: str, container=st) -> forms.Form
     by_id = {f.id: f for f in options}
     fid = container.selectbox("报表", ids, key=key, format_func=lambda i: f"{by_id[i].name}（{by_id[i].deadline_text}）")
     return by_id[fid]
+
+
+def pick(options: list[forms.Form], year: int, key: str, widths: list[int], none: str):
+    """The filter row of a return's page: 报表, 时期, and a last column for the page's own choice. Returns
+    (form, period, that column); None, said on the page, when there is no 报表 (`none`, markdown) or the form
+    has no period of `year` yet."""
+    if not options:
+        st.info(none)
+        return None
+    c1, c2, c3 = frame.controls().columns(widths)
+    form = form_picker(options, f"{key}_form", c1)
+    with c2:
+        period = period_picker(form, year, f"{key}_period")
+    return None if period is None else (form, period, c3)
 
 
 def step(run: Callable[[cycle.Actor, str], object], done: str, tag: str = "") -> bool:
