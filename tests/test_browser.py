@@ -65,6 +65,10 @@ DRAWN_JS = {
                       && !!document.querySelector('[data-testid="stDownloadButton"]')""",
     "import": """() => !!document.querySelector('[data-testid="stFileUploader"]')
                         && !!document.querySelector('[data-testid="stDataFrame"]')""",
+    "progress": """() => !!document.querySelector('[data-testid="stDataFrame"] canvas')
+                          && document.querySelectorAll('[data-testid="stMetric"]').length > 0""",
+    "report": """() => document.querySelectorAll('[data-testid="stForm"] input').length > 0""",
+    "review": """() => document.querySelectorAll('[data-testid="stMetric"]').length > 0""",
     # single-user mode (the test server's): the page says how to add the first user
     "users": """() => !!document.querySelector('[data-testid="stMain"] [data-testid="stAlert"]')""",
 }

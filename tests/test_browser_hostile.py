@@ -106,7 +106,7 @@ def test_hostile_text_stays_text_on_every_page(browser, hostile_server):
         ("trend", {"inds": ["rate", "std", "cnt"], "grain": "month"}), ("trend", {"inds": ["rate", "amt"], "lang": "en"}),
         ("map", {"ind": "rate"}), ("map", {"ind": "rate", "region": JIA}), ("map", {"ind": "amt", "lang": "en"}),
         ("goals", {}), ("explore", {"xinds": ["rate", "std", "amt"], "xlevel": "township", "from": "2022"}),
-        ("import", {}), ("users", {}),
+        ("import", {}), ("users", {}), ("progress", {}), ("progress", {"region": JIA}), ("report", {}), ("review", {}),
     ]
     assert {k for k, _ in visits} == set(paths), "every page of the registry is visited"
     found, missing = {}, []

@@ -320,7 +320,7 @@ def test_click_a_goals_bar_and_a_card_link_in_chromium(app_server, browser):
 
         page.goto(app_server.url + f"/?region={SHIFENG}&year=2023")
         wait_idle(page)
-        link = page.locator('[data-testid="stPageLink"] a').first
+        link = page.locator('[data-testid="stPageLink"] a[href*="inds="]').first  # a card's, not 报送进度's
         href = link.get_attribute("href")
         indicator = parse_qs(href.split("?", 1)[1])["inds"][0]
         page.screenshot(path=out / "overview_cards.png")

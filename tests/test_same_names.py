@@ -164,7 +164,7 @@ def test_in_a_real_browser_a_same_name_village_keeps_its_code(tmp_path, chromium
         assert picker.input_value().strip() == "红旗村（乙一镇）"
         assert "222 人" in page.locator(main).inner_text()
         for target in ("趋势", "数据", "总览"):
-            page.locator('[data-testid="stSidebarNavLink"]', has_text=target).click()
+            page.locator('[data-testid="stSidebarNavLink"]').get_by_text(target, exact=True).click()
             wait_idle(page)
             assert f"region={HONGQI_YI}" in page.url, (target, page.url)
             assert picker.input_value().strip() == "红旗村（乙一镇）", target

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import ROOT, app
-from minsheng import repo, store
+from minsheng import repo, store, vocab
 from minsheng.ui import pages
 
 CITY, JIA, YI, BING = "990100000000", "990101000000", "990102000000", "990103000000"
@@ -268,7 +268,9 @@ def test_a_served_fresh_store_shows_the_first_run_page_on_every_link(tmp_path, c
             body = page.locator('[data-testid="stMain"]').inner_text()
             assert "开始使用" in body and FIRST_RUN in body, (path, body[:400])
             assert "Traceback" not in body and "Error" not in body and str(data) not in body
-            assert page.locator('[data-testid="stDownloadButton"]').count() == 4
+            buttons = page.locator('[data-testid="stDownloadButton"]')
+            buttons.nth(len(vocab.FILES.codes) - 1).wait_for(timeout=30_000)  # drawn after the steps' table
+            assert buttons.count() == len(vocab.FILES.codes)
             assert page.url.endswith("/start")                  # every browsing page lands on the first-run page
         assert not requests.external()
         ctx.close()

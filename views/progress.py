@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from minsheng import charts, forms, lineage, literal, progress, safe_cells
-from minsheng.ui import data, exports, frame, reporting, session, text
+from minsheng.ui import data, exports, frame, paging, reporting, session, text
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 VIEWS = {"periods": "按时期", "forms": "按报表（一个时期）"}
@@ -99,39 +99,45 @@ def render(sc, f: dict, loaded: dict) -> None:
         period = f["period"]
     now = rates[(rates["region_code"] == sc.region) & (rates["period"] == period)]
     label = forms.period_label(period, form.frequency)
-    st.markdown(f"**{text.md(form.name)} · {label}** · 报送时限 {form.deadline_text}"
-                f"（截至 {form.deadline(period):%Y年%-m月%-d日}）")
-    if not now.empty:
-        r = now.iloc[0]
-        cols = st.container(key="ms_status").columns(6)
-        for col, (name, value) in zip(cols, (("应报", r["expected"]), ("已报", r["reported"]), ("按时", r["on_time"]),
-                                             ("待审核", r["pending"]), ("已退回", r["returned"]), ("未报", r["missing"]))):
-            col.metric(name, f"{int(value)}")
-        st.caption(text.md(f"报送率 {r['report_rate']:.1f}%（已报 ÷ 应报） · 及时率 {r['on_time_rate']:.1f}%（按时 ÷ 应报）"
-                           "。待审核计入已报；已退回、未报不计。"))
-    if f["view"] == "forms":
-        m = by_forms(sc, f["forms"], period)
-        st.markdown(f"**{label}各报表报送情况**")
-    else:
-        m = progress.grid(table, form, data.tree(), sc.region)
-        st.markdown(f"**{sc.year}年“{text.md(form.name)}”逐期报送情况**")
-    if not m.empty:
-        st.dataframe(styled(m), hide_index=True, width="stretch", key="prg_matrix", placeholder="—",
-                     height=min(560, 35 * (len(m) + 1) + 3))
-        if exports.allowed():
-            what = f"{sc.year}年“{form.name}”逐期报送情况" if f["view"] == "periods" else f"{label}各报表报送情况"
-            st.download_button("下载报送情况（XLSX）", exports.audited(
-                lambda: progress.grid_xlsx(m, what, sc.region_name, form), format="xlsx", what="progress",
-                form=form.id, rows=len(m), region=sc.region), key="prg_grid_xlsx", on_click="ignore",
-                file_name=safe_cells.file_name(f"{sc.region_name}_{what}") + ".xlsx", mime=XLSX_MIME,
-                icon=":material/download:")
-    st.markdown(f"**{label}各级报送率**")
-    st.dataframe(progress.levels(rates, data.tree(), sc.region, period), hide_index=True, width="stretch", key="prg_levels",
-                 placeholder="—",
-                 column_config={c: st.column_config.NumberColumn(c, format="%.1f%%") for c in ("报送率", "及时率")})
-    if rates["period"].nunique() > 1:
-        st.plotly_chart(trend(sc, form, rates), key="prg_trend", config=charts.PLOTLY_CONFIG)
-    chase_button(sc, form, table)
+
+    def counts() -> None:
+        st.markdown(f"**{text.md(form.name)} · {label}** · 报送时限 {form.deadline_text}"
+                    f"（截至 {form.deadline(period):%Y年%-m月%-d日}）")
+        if not now.empty:
+            r = now.iloc[0]
+            cols = st.container(key="ms_status").columns(6)
+            for col, (name, value) in zip(cols, (("应报", r["expected"]), ("已报", r["reported"]), ("按时", r["on_time"]),
+                                                 ("待审核", r["pending"]), ("已退回", r["returned"]), ("未报", r["missing"]))):
+                col.metric(name, f"{int(value)}")
+            st.caption(text.md(f"报送率 {r['report_rate']:.1f}%（已报 ÷ 应报） · 及时率 {r['on_time_rate']:.1f}%（按时 ÷ 应报）"
+                               "。待审核计入已报；已退回、未报不计。"))
+        if f["view"] == "forms":
+            m = by_forms(sc, f["forms"], period)
+            st.markdown(f"**{label}各报表报送情况**")
+        else:
+            m = progress.grid(table, form, data.tree(), sc.region)
+            st.markdown(f"**{sc.year}年“{text.md(form.name)}”逐期报送情况**")
+        if not m.empty:
+            st.dataframe(styled(m), hide_index=True, width="stretch", key="prg_matrix", placeholder="—",
+                         height=min(560, 35 * (len(m) + 1) + 3))
+            if exports.allowed():
+                what = f"{sc.year}年“{form.name}”逐期报送情况" if f["view"] == "periods" else f"{label}各报表报送情况"
+                st.download_button("下载报送情况（XLSX）", exports.audited(
+                    lambda: progress.grid_xlsx(m, what, sc.region_name, form), format="xlsx", what="progress",
+                    form=form.id, rows=len(m), region=sc.region), key="prg_grid_xlsx", on_click="ignore",
+                    file_name=safe_cells.file_name(f"{sc.region_name}_{what}") + ".xlsx", mime=XLSX_MIME,
+                    icon=":material/download:")
+
+    def levels() -> None:
+        st.markdown(f"**{label}各级报送率**")
+        st.dataframe(progress.levels(rates, data.tree(), sc.region, period), hide_index=True, width="stretch", key="prg_levels",
+                     placeholder="—",
+                     column_config={c: st.column_config.NumberColumn(c, format="%.1f%%") for c in ("报送率", "及时率")})
+        if rates["period"].nunique() > 1:
+            st.plotly_chart(trend(sc, form, rates), key="prg_trend", config=charts.PLOTLY_CONFIG)
+
+    for part in paging.show([counts, levels, lambda: chase_button(sc, form, table)]):  # a slide each
+        part()
 
 
 def chase_button(sc, form: forms.Form, table: pd.DataFrame) -> None:

@@ -222,7 +222,7 @@ NARROW_CSS = """
   :is([data-testid="stMain"], [data-testid="stSidebar"]) :is([role="group"]:has([role="combobox"]),
     [data-testid="stNumberInputContainer"], [data-testid="stTextInputRootElement"], summary) { min-height: 44px; }
   [data-testid="stMain"] [data-testid="stNumberInputContainer"] input { min-height: 42px; }
-  :is([data-testid="stMain"], [data-testid="stSidebar"]) [data-testid="stCheckbox"] label
+  :is([data-testid="stMain"], [data-testid="stSidebar"]) :is([data-testid="stCheckbox"], [data-testid="stRadio"] [role="radiogroup"]) label
     { min-height: 44px; display: flex; align-items: center; }
   [data-testid="stMain"] [data-testid="stSlider"] div:has(> div > input[type="range"]) {
     box-sizing: content-box; border: 16px solid transparent; background-clip: padding-box; }
