@@ -271,6 +271,8 @@ def test_no_streamlit_english_on_any_page_in_chromium(app_server, browser):
         # Plotly's modebar tooltips (drawn from ::after)
         page.goto(f"{app_server.url}/trend")
         wait_idle(page)
+        # Plotly draws its modebar after the script run is over: on a loaded machine, a while after
+        page.wait_for_selector(".modebar-btn[data-title]", state="attached", timeout=30_000)
         titles = page.eval_on_selector_all(".modebar-btn[data-title]", """els => els.map(e =>
             [e.getAttribute('data-title'), getComputedStyle(e, '::after').content])""")
         assert titles, "no modebar drawn"
