@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from contextlib import contextmanager
 
 import pandas as pd
 import pytest
@@ -66,6 +67,16 @@ def sign_in(browser, server, name: str, path: str = ""):
     return ctx, page
 
 
+@contextmanager
+def account(browser, server, name: str, path: str = ""):
+    """A signed-in page of its own for one step of the loop, closed after it."""
+    ctx, page = sign_in(browser, server, name, path)
+    try:
+        yield page
+    finally:
+        ctx.close()
+
+
 def main_text(page) -> str:
     """The main area's text, one line per line drawn (no blank ones)."""
     text = page.locator('[data-testid="stMain"]').inner_text().replace("\u2060", "")
@@ -116,8 +127,7 @@ def last_year(data, period: dt.date, region: str) -> list[str]:
 
 
 def test_the_whole_loop(browser, server):
-    ctx, page = sign_in(browser, server, "qst_tb", "report")
-    try:
+    with account(browser, server, "qst_tb", "report") as page:
         assert picked(page, "填报单位") == "清水塘街道" and picked(page, "报表").startswith("民政月报")
         assert "状态：未报" in main_text(page)
         period = due_period(page)
@@ -136,22 +146,16 @@ def test_the_whole_loop(browser, server):
         assert "状态：已上报" in main_text(page)
         assert value_box(page, 0).is_disabled()                           # locked while pending
         shot(page, "02-已上报")
-    finally:
-        ctx.close()
 
-    ctx, page = sign_in(browser, server, "sf_sh", "review")
-    try:
+    with account(browser, server, "sf_sh", "review") as page:
         assert picked(page, "审核的区划").startswith("清水塘街道") and "状态：已上报" in main_text(page)
         page.get_by_label("退回原因（必填，将告知填报人）").fill("农村低保对象与上月差异较大，请核实后重报")
         page.get_by_role("button", name="退回").click()
         wait_idle(page)
         assert state(server, QST, period) == cycle.RETURNED
         shot(page, "03-审核-退回")
-    finally:
-        ctx.close()
 
-    ctx, page = sign_in(browser, server, "qst_tb", "report")
-    try:
+    with account(browser, server, "qst_tb", "report") as page:
         text = main_text(page)
         assert "退回原因：农村低保对象与上月差异较大，请核实后重报" in text
         for _ in range(40):  # the form's boxes are drawn with their values; on a loaded machine, a moment later
@@ -162,28 +166,19 @@ def test_the_whole_loop(browser, server):
         shot(page, "04-填报-看到退回原因")
         press(page, "上报")
         assert state(server, QST, period) == cycle.SUBMITTED and "状态：已上报" in main_text(page)
-    finally:
-        ctx.close()
 
-    ctx, page = sign_in(browser, server, "xsl_tb", "report")             # another township: sent, never reviewed
-    try:
+    with account(browser, server, "xsl_tb", "report") as page:             # another township: sent, never reviewed
         fill(page, last_year(server.data, period, XSL))
         press(page, "上报")
         assert state(server, XSL, period) == cycle.SUBMITTED
-    finally:
-        ctx.close()
 
-    ctx, page = sign_in(browser, server, "sf_sh", "review")
-    try:
+    with account(browser, server, "sf_sh", "review") as page:
         page.get_by_role("button", name="审核通过").click()
         wait_idle(page)
         assert state(server, QST, period) == cycle.APPROVED
         shot(page, "05-审核-通过")
-    finally:
-        ctx.close()
 
-    ctx, page = sign_in(browser, server, "zz_ld", f"progress?region={SHIFENG}")
-    try:
+    with account(browser, server, "zz_ld", f"progress?region={SHIFENG}") as page:
         page.wait_for_selector('[data-testid="stDataFrame"]')
         text = main_text(page)
         assert "应报\n8" in text and "已报\n2" in text and "待审核\n1" in text, text   # 清水塘 ✓, 响石岭 待审核
@@ -201,5 +196,3 @@ def test_the_whole_loop(browser, server):
         text = main_text(page)
         assert "本页含未审核数据" in text and "含未审核数据" in text
         shot(page, "07-含未审核数据")
-    finally:
-        ctx.close()
