@@ -38,7 +38,7 @@ system-deps:
 # (calc) and renders each deck to PDF (impress); pdftoppm (poppler-utils) turns the PDF pages into the
 # PNGs kept under artifacts/decks/; nginx-light fronts two replicas in tests/test_replicas.py (`make run`
 # serves one process and needs no nginx).
-TEST_PACKAGES := libreoffice-calc-nogui libreoffice-impress-nogui poppler-utils nginx-light
+TEST_PACKAGES := libreoffice-calc-nogui libreoffice-impress-nogui libreoffice-writer-nogui poppler-utils nginx-light
 test-deps:
 	@dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1 || { echo "安装 $(TEST_PACKAGES) …"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ACTIONS = ("sign-in", "sign-in-failed", "sign-out", "init", "import", "rollback", "compact", "export", "users-change", "draft",
-           "submit", "approve", "return", "reopen", "intent")
+           "submit", "approve", "return", "reopen", "note", "brief", "alert", "send", "intent")
 # Keys whose values are never written, however deep in `detail` they sit: a caller passing a form's
 # fields through must not put a password into a file that is kept for years.
 _SECRET = re.compile(r"pass|secret|token|hash|credential", re.I)
