@@ -86,6 +86,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "export": frozenset({Role.analyst, Role.reviewer, Role.admin}),
     "submit": frozenset({Role.reporter, Role.admin}),
     "review": frozenset({Role.reviewer, Role.admin}),
+    "note": frozenset({Role.reporter, Role.reviewer, Role.admin}),  # 任务进展 of the tasks in the area (notes.py)
     "import": frozenset({Role.admin}),
     "rollback": frozenset({Role.admin}),
     "manage_users": frozenset({Role.admin}),

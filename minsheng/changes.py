@@ -200,7 +200,7 @@ def history(directory: Path | None = None, user_area: str | None = None) -> list
 
 ACTIONS = {"base": "初始数据", "import": "导入", "rollback": "回滚", "compact": "合并增量"}
 TABLES = {"regions": "区划", "indicators": "指标", "observations": "观测", "targets": "目标", "forms": "报表",
-          "submissions": "报送记录", "returns": "上报数据"}
+          "submissions": "报送记录", "returns": "上报数据", "task_notes": "任务进展"}
 
 
 def history_table(records: list[dict]) -> pd.DataFrame:

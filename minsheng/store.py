@@ -55,8 +55,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("regions", "indicators", "observations", "targets")
 # The reporting cycle's tables (minsheng/cycle.py): the 报表 catalogue, the submissions' event log and the
 # figures each submission sent. Versioned with the data, so a submission and the figures it approves land
-# in one commit; optional (a version from before the cycle has none: read as empty) and small, read whole.
-SIDE = ("forms", "submissions", "returns")
+# in one commit; and the tasks' monthly progress notes (minsheng/notes.py). Optional (a version from before
+# them has none: read as empty) and small, read whole.
+SIDE = ("forms", "submissions", "returns", "task_notes")
 BOUNDARY_LEVELS = ("city", "county", "township", "village")
 BASE = "base"
 VERSIONS = ".versions"

@@ -133,9 +133,9 @@ def test_unknown_user_costs_a_verify(env, monkeypatch):
 def test_roles():
     R = auth.Role
     # not an order: a reporter may submit and not export, a reviewer export and review but not submit
-    expected = {"viewer": {"browse"}, "analyst": {"browse", "export"}, "reporter": {"browse", "submit"},
-                "reviewer": {"browse", "export", "review"},
-                "admin": {"browse", "export", "import", "rollback", "manage_users", "submit", "review"}}
+    expected = {"viewer": {"browse"}, "analyst": {"browse", "export"}, "reporter": {"browse", "submit", "note"},
+                "reviewer": {"browse", "export", "review", "note"},
+                "admin": {"browse", "export", "import", "rollback", "manage_users", "submit", "review", "note"}}
     assert set(expected) == set(R.__members__)
     for role, allowed in expected.items():
         for action in auth.ACTIONS:
