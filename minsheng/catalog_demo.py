@@ -214,3 +214,14 @@ QUYUAN_TASKS_2023 = [
     ("gx_5g_stations", "科工局", "新建5G基站", 30.2),                    # 新建29座5G基站点,完成96%
     ("zw_xiangyiban_users", "行政审批服务局", "“湘易办”新增注册用户", 3.12),  # 新增注册人数2万人,完成率64.1%
 ]
+
+# 屈原管理区's progress notes of July 2023: the report's own words on the work behind three of its tasks.
+# 责任人 are posts of the bureaus, not people.
+QUYUAN_NOTES_2023_07 = [
+    # (indicator, 进展情况, 责任人)
+    ("yb_medical_aid", "已实现屈原人民医院职工普通门诊异地结算；实现省内参保人员43个门诊慢特病治疗费用在我区定点医疗机构"
+     "直接结算；4个乡镇（街道）、32个村（社区）医保经办服务事项直办或帮代办全覆盖", "区医保局待遇保障股负责人"),
+    ("wj_two_cancer_screening", "区妇联、区卫健局牵头印发“两癌”免费检查实施方案，提前完成全年目标任务",
+     "区妇联权益部负责人"),
+    ("zw_xiangyiban_users", "建立“湘易办”政务版管理员联系群，收集完成全区所有单位管理员信息", "区行政审批服务局办公室负责人"),
+]

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from minsheng import cycle_demo, store
-from minsheng.catalog_demo import GENERATED, INDICATORS, QUYUAN_SOURCE, QUYUAN_TASKS_2023, TASKS
+from minsheng import cycle_demo, fields, notes, store
+from minsheng.catalog_demo import (GENERATED, INDICATORS, QUYUAN_NOTES_2023_07, QUYUAN_SOURCE, QUYUAN_TASKS_2023,
+                                    TASKS)
 from minsheng.regions_demo import CITY, COUNTIES, QUYUAN, county_code, hierarchy
 
 FIRST_YEAR = 2018
@@ -385,6 +386,16 @@ def targets_frame(obs: pd.DataFrame, as_of: tuple[int, int]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def notes_frame() -> pd.DataFrame:
+    """屈原管理区's task notes of July 2023 (minsheng/notes.py), written by its bureaus' role accounts."""
+    tasks = {i: (dept, task) for i, dept, task, _ in QUYUAN_TASKS_2023}
+    rows = [dict(indicator_id=i, region_code=county_code(QUYUAN[0]), year=2023, period=dt.date(2023, 7, 1),
+                 department=tasks[i][0], task=tasks[i][1], progress=text, owner=owner, seq=n,
+                 actor=f"屈原管理区{tasks[i][0]}填报", at=f"2023-07-20T{9 + n:02d}:00:00+08:00")
+            for n, (i, text, owner) in enumerate(QUYUAN_NOTES_2023_07, 1)]
+    return fields.typed(pd.DataFrame(rows), notes.SCHEMA)
+
+
 def regions_frame(boundaries_dir: Path) -> pd.DataFrame:
     df = pd.DataFrame(hierarchy())
     points = {}
@@ -416,5 +427,6 @@ def build(data_dir: Path, as_of: tuple[int, int] = DEFAULT_AS_OF) -> dict[str, i
             "generated_by": "python -m minsheng demo"}
     # the reporting cycle's 报表 and its history of returns (minsheng/cycle_demo.py), beside the tables
     tables |= cycle_demo.history(tables["regions"], tables["observations"], as_of)
+    tables["task_notes"] = notes_frame()
     store.write_tables(data_dir, tables, meta)
     return {k: len(v) for k, v in tables.items()}
