@@ -350,3 +350,17 @@ EN.update({
     "版本": "version", "次数": "count", "错误": "error", "新增": "new", "修改": "changed", "未变": "unchanged",
 })
 EN["（只查了审计日志最近的 {k} 条；更早的见 audit.log 文件）"] = " (only the latest {k} lines of the audit log were read; older ones are in audit.log)"
+
+# 专报 and 任务进展 on 目标 (minsheng/ui/briefing.py)
+EN.update({
+    "工作专报": "brief", "生成专报（Word）": "Brief (Word)", "生成专报（PDF）": "Brief (PDF)",
+    "专报按{year}年{month}月的已审核数据和任务进展生成，只含您管辖范围内的区域；句式可在数据目录的 settings/brief.toml 中修改。":
+        "The brief is written from the approved data and task notes of {month}/{year}, for the regions of your area only; "
+        "its sentences can be changed in settings/brief.toml of the data directory.",
+    "本月任务进展（{n} 条）": "Task notes of the month ({n})",
+    "{month}月还没有填写任务进展。打开一项任务即可填写。": "No task notes for month {month} yet. Open a task to write one.",
+    "任务进展": "Progress note", "{month}月还没有填写进展。": "No note for month {month} yet.",
+    "责任人": "Responsible", "{who} 填写于 {at}": "by {who} at {at}", "历次进展（{n} 条）": "All notes ({n})",
+    "{month}月进展情况": "Progress in month {month}", "保存进展": "Save note", "已保存{month}月进展。": "Note for month {month} saved.",
+    "进展情况": "Progress", "填写人": "Written by", "填写时间": "Written at",
+})

@@ -7,7 +7,7 @@ import streamlit as st
 
 from minsheng import charts, fmt, i18n, images, metrics, slides
 from minsheng.selection import Selection
-from minsheng.ui import data, drill, exports, frame, grids, paging, state, tasks, text
+from minsheng.ui import briefing, data, drill, exports, frame, grids, paging, state, tasks, text
 
 ROWS_PER_SLIDE = 16  # task rows on a slide: with the title, the header row, the notes and the footer, 1080 px
 MATRIX_ROWS = 9  # subdivisions of the 区县 × 任务 matrix on a slide
@@ -66,6 +66,9 @@ def render(sel: Selection, g: pd.DataFrame, matrices: list) -> None:
         else:
             render_chart(sel, g, elapsed, fig, prov)
     exports.deck_button(sel, lambda: deck_parts(sel, g, table, elapsed, fig, prov), [prov.source], rows=len(table))
+    if not paging.presenting():  # the month's notes and the brief are for the desk, not the meeting room's screen
+        briefing.render_month(sel)
+        briefing.brief_buttons(sel)
 
 
 def render_chart(sel: Selection, g: pd.DataFrame, elapsed: float, fig, prov) -> None:
@@ -135,6 +138,7 @@ else:
     if task in set(g["indicator_id"]):
         i = g.index[g["indicator_id"] == task][0]
         tasks.render_task(sel, g.loc[i], tasks.goal_rows(g, sel.as_of).loc[i], m, indicators)
+        briefing.render_task(sel, g.loc[i])
     else:
         if task:  # a permalink to a task this region or these departments do not have
             st.warning(T("链接中的任务不在所选区域与部门的任务中，已显示全部任务。"))
