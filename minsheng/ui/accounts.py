@@ -17,7 +17,8 @@ LOG_READ = 50_000  # the newest lines of the audit log the page reads (its tail 
 ACTION_ZH = {"sign-in": "登录", "sign-in-failed": "登录失败", "sign-out": "登录结束", "init": "初始化数据目录",
              "import": "导入", "rollback": "回退", "compact": "合并增量", "export": "导出", "users-change": "用户变更",
              "draft": "保存草稿", "submit": "上报", "approve": "审核通过", "return": "退回",
-             "reopen": "导入修改已通过的报表（重新审核）",
+             "reopen": "导入修改已通过的报表（重新审核）", "note": "填写任务进展", "brief": "生成专报",
+             "alert": "预警", "send": "推送消息",
              "intent": "操作意图（先于操作记录）"}
 OPS = {"add": "添加用户", "remove": "删除用户", "password": "设置密码", "reset-single-user": "恢复单用户模式"}
 REASONS = {"signed-out": "本人退出", "revoked": "被管理员结束", "expired": "已过期", "password": "密码错误",
