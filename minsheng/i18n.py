@@ -363,4 +363,5 @@ EN.update({
     "责任人": "Responsible", "{who} 填写于 {at}": "by {who} at {at}", "历次进展（{n} 条）": "All notes ({n})",
     "{month}月进展情况": "Progress in month {month}", "保存进展": "Save note", "已保存{month}月进展。": "Note for month {month} saved.",
     "进展情况": "Progress", "填写人": "Written by", "填写时间": "Written at",
+    "填写任务进展": "task note written", "生成专报": "brief made", "预警": "alert", "推送消息": "message sent",
 })
