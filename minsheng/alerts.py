@@ -471,6 +471,13 @@ def outlier(d: _Data, cfg: Outlier) -> list[Alert]:
     return out
 
 
+def _inward(x: float, decimals: int, up: int) -> float:
+    """A bound rounded towards the inside of the range (up for the low one), so every figure written inside
+    the range as shown is inside it: 82.5 to 117.5 reads 83 to 117, not 82 (below 82.5, out) to 118."""
+    step = 10 ** decimals
+    return (math.ceil(round(x * step, 9)) if up > 0 else math.floor(round(x * step, 9))) / step
+
+
 def _outlier_alert(d: _Data, r, cfg: Outlier) -> Alert | None:
     dec = int(d.ind.loc[r.indicator_id, "decimals"])
     spread = max(MAD_SCALE * r.mad, cfg.floor_pct / 100 * abs(r.median), 10.0 ** -dec)
@@ -483,7 +490,8 @@ def _outlier_alert(d: _Data, r, cfg: Outlier) -> Alert | None:
     text = (f"{d.name(r.region_code)} {name}{fmt.period_label(r.period, freq)}为{d.amount(r.indicator_id, r.value)}，"
             f"{'高于' if side == 'high' else '低于'}往年同期的正常范围"
             f"（{r.first.year}—{r.last.year}年同期{int(r.n)}个数值的中位数{d.amount(r.indicator_id, r.median)}，"
-            f"正常范围{d.amount(r.indicator_id, low)}至{d.amount(r.indicator_id, high)}），请核实")
+            f"正常范围{d.amount(r.indicator_id, _inward(low, dec, 1))}至{d.amount(r.indicator_id, _inward(high, dec, -1))}）"
+            "，请核实")
     return Alert(rule="outlier", key=f"outlier:{r.region_code}:{r.indicator_id}:{r.period:%Y-%m}:{side}",
                  level="关注", region_code=r.region_code, title=f"{name} 数值{'偏高' if side == 'high' else '偏低'}",
                  text=text, indicator_id=r.indicator_id, period=r.period)
