@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from minsheng import fmt, forms, lineage, metrics, progress, repo, vocab
+from minsheng import fmt, forms, lineage, metrics, notes, progress, repo, vocab
 from minsheng.regions import Tree
 
 LEVELS = ("严重", "关注")  # worst first
@@ -370,13 +370,24 @@ def task_lag(d: _Data, cfg: TaskLag) -> list[Alert]:
     ids = sorted({i for t in targets.values() for i in t["indicator_id"]})
     actuals = repo.series(ids, codes, dt.date(year, 1, 1), dt.date(year, month, 1), d.directory, d.area)
     kinds, frequency = d.ind["kind"].to_dict(), d.ind["frequency"].to_dict()
+    owners = _owners(d, year, month)
     out = []
     for code, t in targets.items():
         t = t[t["indicator_id"].isin(d.ind.index) & (t["indicator_id"].map(kinds) != "rate")]
         g = metrics.goal_table(t, actuals[actuals["region_code"] == code], kinds, year, month, cfg.severe_gap / 100,
                                frequency)
-        out += [_lag_alert(d, code, r, year, month) for r in g.itertuples() if r.status in ("滞后", "严重滞后")]
+        out += [replace(_lag_alert(d, code, r, year, month), owner=owners.get((r.indicator_id, code)))
+                for r in g.itertuples() if r.status in ("滞后", "严重滞后")]
     return out
+
+
+def _owners(d: _Data, year: int, month: int) -> dict[tuple[str, str], str]:
+    """(indicator, region) → the 责任人 of the task's latest progress note up to `month` (notes.py), where it
+    names one: whom delivery tells first."""
+    n = notes.latest(notes.table(d.directory))
+    n = n[(n["year"] == year) & (n["period"] <= dt.date(year, month, 1))].sort_values(["period", "seq"])
+    n = n.drop_duplicates(["indicator_id", "region_code"], keep="last")
+    return {(i, r): o for i, r, o in zip(n["indicator_id"], n["region_code"], n["owner"]) if isinstance(o, str) and o}
 
 
 def _lag_alert(d: _Data, code: str, r, year: int, month: int) -> Alert:

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from conftest import CITY, JIA, JIA1, JIA2, YI, YI1, fixture_tables
-from minsheng import alerts, cli, cycle, fields, forms, store
+from minsheng import alerts, cli, cycle, fields, forms, notes, store
 
 TODAY = dt.date(2024, 8, 10)
 QUYUAN = "430671000000"
@@ -93,8 +93,16 @@ def _cycle() -> dict[str, pd.DataFrame]:
               ev(YI1, june, 2, "return", "returned", "2024-07-04T09:00:00+08:00"),  # sent back, not sent again
               ev(YI1, july, 1, "submit", "submitted", "2024-08-02T09:00:00+08:00"),
               ev(YI1, july, 2, "approve", "approved", "2024-08-03T09:00:00+08:00")]
+    def note(month, owner, seq):
+        return dict(indicator_id="task", region_code=JIA, year=2024, period=dt.date(2024, month, 1),
+                    department="人社局", task="开展技能培训", progress="推进中", owner=owner, seq=seq, actor="测试",
+                    at="2024-08-01T09:00:00+08:00")
+
+    # 甲县's task: June's note names 张三, July's 李四 (in force at July), August's 王五 is after the month judged
+    task_notes = [note(6, "张三", 1), note(7, "李四", 2), note(8, "王五", 3)]
     return dict(forms=form, submissions=fields.typed(pd.DataFrame(events), cycle.EVENTS),
-                returns=fields.typed(pd.DataFrame(columns=list(cycle.RETURNS)), cycle.RETURNS))
+                returns=fields.typed(pd.DataFrame(columns=list(cycle.RETURNS)), cycle.RETURNS),
+                task_notes=fields.typed(pd.DataFrame(task_notes), notes.SCHEMA))
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +136,9 @@ def test_task_exactly_at_the_severe_gap_is_lagging_and_beyond_it_severe(found):
     assert a.period == dt.date(2024, 7, 1) and a.indicator_id == "task"
     assert a.text.startswith(f"甲县 开展技能培训：完成520人，完成率{100 * jia:.1f}%，落后序时进度15.0个百分点（滞后）")
     assert f"每月还需完成{-(-(1200 - 520) // 5)}人" in a.text  # 680 over August–December: 136 a month
+    assert a.owner == "李四"  # the 责任人 of July's note, the latest up to the month judged
     b = lag[f"task_lag:{YI}:task:2024:严重滞后"]
-    assert b.level == "严重" and "完成519人" in b.text and f"完成率{100 * yi:.2f}"[:-1] in b.text
+    assert b.owner is None and b.level == "严重" and "完成519人" in b.text and f"完成率{100 * yi:.2f}"[:-1] in b.text
 
 
 def test_a_lower_severe_gap_escalates_with_a_new_key(data):
@@ -144,6 +153,7 @@ def test_the_data_date_at_today_never_runs_past_the_last_month_ended(data):
     assert alerts.data_date(data, dt.date(2024, 7, 20)) == dt.date(2024, 6, 30)
     lag = by_rule(alerts.evaluate(data, dt.date(2024, 7, 20)), "task_lag")
     assert set(lag) == {f"task_lag:{JIA}:task:2024:滞后", f"task_lag:{YI}:task:2024:滞后"}
+    assert lag[f"task_lag:{JIA}:task:2024:滞后"].owner == "张三"  # judged at June: June's note
     assert f"完成{round(520 * 6 / 7)}人，完成率{100 * round(520 * 6 / 7) / 1200:.1f}%" in lag[f"task_lag:{JIA}:task:2024:滞后"].text
 
 
