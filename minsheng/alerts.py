@@ -261,10 +261,12 @@ class _Data:
     cache: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        """Each region's validity, looked up per child by children_sum."""
         self.validity = {c: (f, t) for c, f, t in
                          zip(self.regions["code"], self.regions["valid_from"], self.regions["valid_to"])}
 
     def name(self, code: str) -> str:
+        """A region as alerts name it: its label, told apart from any namesake (Tree.label)."""
         return self.tree.label(code)
 
     def values(self, ids: tuple[str, ...], period: dt.date) -> pd.DataFrame:
@@ -290,11 +292,13 @@ def data_date(directory: Path, today: dt.date) -> dt.date:
 
 
 def _start(day: dt.date, frequency: str) -> dt.date:
+    """The first day of the period of `frequency` that holds `day`."""
     step = {"month": 1, "quarter": 3}.get(frequency, 12)
     return dt.date(day.year, (day.month - 1) // step * step + 1, 1)
 
 
 def _back(period: dt.date, frequency: str) -> dt.date:
+    """The period before `period` (a month, a quarter or a year back)."""
     step = {"month": 1, "quarter": 3}.get(frequency, 12)
     n = period.year * 12 + period.month - 1 - step
     return dt.date(n // 12, n % 12 + 1, 1)
@@ -344,6 +348,7 @@ def _by_period(d: _Data, kinds: tuple[str, ...]) -> dict[dt.date, tuple[str, ...
 
 
 def _years_back(period: dt.date, years: int) -> dt.date:
+    """The same period `years` earlier: what a like-for-like history compares with."""
     return dt.date(period.year - years, period.month, 1)
 
 
@@ -425,11 +430,13 @@ def return_missing(d: _Data, cfg: ReturnMissing) -> list[Alert]:
 
 
 def _months_before(day: dt.date, months: int) -> dt.date:
+    """A day `months` before `day` (on the 28th at most, so every month has it): the lookback's start."""
     n = day.year * 12 + day.month - 1 - months
     return dt.date(n // 12, n % 12 + 1, min(day.day, 28))
 
 
 def _missing_alert(d: _Data, form: forms.Form, r, cfg: ReturnMissing) -> Alert:
+    """One overdue return as the 催报 list says it: region, period, form, deadline and days late."""
     severe = r.days_late > cfg.severe_after_days
     what = "已退回，尚未重新上报" if r.cell == progress.RETURNED else "未报"
     period = forms.period_label(r.period, form.frequency)
@@ -442,17 +449,6 @@ def _missing_alert(d: _Data, form: forms.Form, r, cfg: ReturnMissing) -> Alert:
 
 
 # --- outlier ----------------------------------------------------------------------------------------
-
-def robust_range(history, k: float, floor: float) -> tuple[float, float, float] | None:
-    """(median, low, high): median ± k·1.4826·MAD, the scaled MAD at least `floor` (a history of identical
-    values has MAD 0, and then any change at all would be out of range)."""
-    s = pd.Series(history, dtype="float64").dropna()
-    if s.empty:
-        return None
-    med = float(s.median())
-    spread = max(MAD_SCALE * float((s - med).abs().median()), floor)
-    return med, med - k * spread, med + k * spread
-
 
 def outlier(d: _Data, cfg: Outlier) -> list[Alert]:
     """The latest value of each indicator (not standards: a policy level moves by decision) and region outside
@@ -490,6 +486,7 @@ def _inward(x: float, decimals: int, up: int) -> float:
 
 
 def _outlier_alert(d: _Data, r, cfg: Outlier) -> Alert | None:
+    """The alert for one value against its history's statistics (n, median, mad, first, last), or None."""
     dec = int(d.ind.loc[r.indicator_id, "decimals"])
     spread = max(MAD_SCALE * r.mad, cfg.floor_pct / 100 * abs(r.median), 10.0 ** -dec)
     low, high = max(r.median - cfg.k * spread, 0.0), r.median + cfg.k * spread  # these kinds are never negative
@@ -538,6 +535,7 @@ def _valid_kids(d: _Data, code: str, period: dt.date, frequency: str) -> list[st
 
 
 def _sum_alert(d: _Data, r, kids: list[str], total: float, cfg: ChildrenSum) -> Alert | None:
+    """The alert for an own figure against its children's total, or None within the tolerance."""
     dec = int(d.ind.loc[r.indicator_id, "decimals"])
     allowed = cfg.tolerance_pct / 100 * max(abs(r.value), abs(total)) + (len(kids) + 1) * 0.5 * 10.0 ** -dec
     diff = r.value - total
@@ -593,6 +591,7 @@ def _crosses(rule: Threshold, kind: str, value: float, base) -> str | None:
 
 
 def _threshold_alert(d: _Data, rule: Threshold, r, moved: str) -> Alert:
+    """One configured rule's finding, with the figure, what it crossed and the rule's name."""
     name = d.ind.loc[rule.indicator, "name_zh"]
     unit = d.ind.loc[rule.indicator, "unit"]
     freq = d.ind.loc[rule.indicator, "frequency"]

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from minsheng import alerts, auth, cycle, fmt, store
+from minsheng import alerts, auth, cycle, fmt, repo, store
 from minsheng.ingest import cells, pipeline
 from minsheng.regions import Tree
 
@@ -51,15 +51,17 @@ def _table(found: list[alerts.Alert], directory: Path) -> str:
 
 
 def _as_json(found: list[alerts.Alert]) -> str:
+    """The alerts as delivery and scripts read them: every field of Alert, the period as YYYY-MM-DD."""
     return json.dumps([dataclasses.asdict(a) | {"period": a.period.isoformat() if a.period else None}
                        for a in found], ensure_ascii=False, indent=1)
 
 
 def _alerts(args) -> int:
+    """`alerts`: print the findings (or check a settings file); 2 with a Chinese reason when refused."""
     directory = store.data_dir()
     try:
         if args.check_rules:
-            rules = alerts.check_rules_file(Path(args.check_rules), alerts.repo.indicators(directory)["id"].tolist())
+            rules = alerts.check_rules_file(Path(args.check_rules), repo.indicators(directory)["id"].tolist())
             print(f"预警规则文件 {Path(args.check_rules).name} 写法正确：自定义规则 {len(rules.thresholds)} 条")
             return 0
         found = alerts.evaluate(directory, _day(args.date), area=_area(args.area, directory))
@@ -71,6 +73,7 @@ def _alerts(args) -> int:
 
 
 def add_parsers(sub) -> None:
+    """Hook `alerts` into python -m minsheng (cli.main)."""
     p = sub.add_parser("alerts", help="预警：任务滞后、报表逾期未报、数值异常、上下级不符及自定义规则（只读）")
     p.add_argument("--area", help="只看该区划及其下级（区划代码）")
     p.add_argument("--date", help="按这一天判断（YYYY-MM-DD，默认今天，北京时间）")
