@@ -183,7 +183,7 @@ def _mail(ch: Channel, payload: dict, attachment: tuple[str, bytes] | None) -> R
             if ch.starttls:
                 s.starttls(context=ssl.create_default_context())
             if ch.username:
-                s.login(ch.username, password)
+                _login(s, ch.username, password)
             s.send_message(msg)
     except smtplib.SMTPAuthenticationError as e:
         return Result(False, f"邮件服务器拒绝登录（{e.smtp_code}）", permanent=True)
@@ -194,6 +194,18 @@ def _mail(ch: Channel, payload: dict, attachment: tuple[str, bytes] | None) -> R
     except (smtplib.SMTPException, OSError) as e:
         return Result(False, f"邮件发送失败：{type(e).__name__}: {e}")
     return Result(True)
+
+
+def _login(s: smtplib.SMTP, user: str, password: str) -> None:
+    """smtplib's login, or AUTH PLAIN in UTF-8 (RFC 4616) for a non-ASCII name or password, which smtplib cannot encode."""
+    if (user + password).isascii():
+        s.login(user, password)
+        return
+    s.ehlo_or_helo_if_needed()
+    token = base64.b64encode(b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")).decode("ascii")
+    code, resp = s.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, resp)
 
 
 def _smtp(ch: Channel) -> smtplib.SMTP:

@@ -176,7 +176,7 @@ def _queue_brief(con, ch, people, job, key: str, title: str, file: tuple[str, by
                 notify.enqueue(con, ch, c.email, "brief", job.region, dict(to=c.email, subject=title, body=body),
                                f"{key}:{ch.id}:{c.email}", now, attachment=(name, data))
         return
-    text = f"{title}（{name}）已生成，并已通过邮件发送给相关负责人；也可在民生指标看板生成查看。"
+    text = f"{title}（{name}）已生成，请查收邮件，或在民生指标看板查看。"
     if ch.type == "wecom":
         payload = notify.channels.wecom_body(f"### 专报\n{notify.channels.escape_markdown(text)}")
     elif ch.type == "dingtalk":
