@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 import sys
 
-from minsheng import notify, notify_config, store
+from minsheng import audit, auth, notify, notify_config, store
 
 
 def _now(args) -> dt.datetime:
@@ -21,7 +21,8 @@ def _now(args) -> dt.datetime:
 def _guarded(step) -> int:
     try:
         return step()
-    except (notify_config.ConfigError, notify.NotifyError, store.StoreError) as e:
+    except (notify_config.ConfigError, notify.NotifyError, store.StoreError, auth.AuthError, audit.AuditError,
+            OSError) as e:  # OSError: the audit log or the data directory cannot be written
         print(f"错误：{e}", file=sys.stderr)
         return 2
 
@@ -30,7 +31,7 @@ def _run(args) -> int:
     from minsheng import schedule
 
     def step() -> int:
-        report = schedule.run(store.data_dir(), _now(args), source="cli")
+        report = schedule.run(store.data_dir(), _now(args), make_brief=schedule.default_make_brief(), source="cli")
         print("\n".join(report.lines()))
         return 0 if report.ok else 1
 

@@ -52,6 +52,25 @@ def _default_evaluate() -> Evaluate | None:
     return getattr(alerts, "evaluate", None)
 
 
+def default_make_brief() -> MakeBrief | None:
+    """The 专报 writer (minsheng.brief.build, rendered for the brief's own region) where it exists, else None."""
+    import importlib.util
+
+    if importlib.util.find_spec("minsheng.brief") is None:
+        return None
+    from minsheng import brief  # an error inside it is raised, not taken for "not there"
+
+    build = getattr(brief, "build", None)
+    if build is None:
+        return None
+
+    def make(directory: Path, region: str, year: int, month: int) -> tuple[str, bytes]:
+        name = notify.places_of(directory).name(region)
+        return f"{name}_{year}年{month}月_专报.docx", build(directory, region, year, month, area=region)
+
+    return make
+
+
 def run(directory: Path, now: dt.datetime | None = None, *, evaluate: Evaluate | None = None,
         make_brief: MakeBrief | None = None, users: list[auth.User] | None = None, source: str = "schedule",
         lock_timeout: float = LOCK_TIMEOUT) -> Report:

@@ -521,3 +521,17 @@ def test_a_failing_rule_evaluation_closes_nothing_and_still_flushes(data, receiv
     r = schedule.run(data, T0 + dt.timedelta(minutes=2), evaluate=broken, users=USERS)
     assert not r.ok and any("预警评估失败" in n for n in r.notes) and r.flushed.sent == 1
     assert notify.status(data)["alerts"] == {"open": 1, "closed": 0}
+
+
+def test_the_commands_say_a_wrong_setting_in_chinese_and_exit_2(data):
+    configure(data, '[[channel]]\nid = "a"\ntype = "wecom"\nareas = ["990100"]\nkey = "k"\nurl = "http://x"\n')
+    env = {**os.environ, "MINSHENG_DATA": str(data)}
+    for cmd in (["schedule", "run", "--now", T0.isoformat()], ["outbox", "flush"]):
+        out = subprocess.run([sys.executable, "-m", "minsheng", *cmd], cwd=ROOT, capture_output=True, text=True,
+                             env=env, timeout=60)
+        assert out.returncode == 2 and "delivery.toml" in out.stderr and "二者只取其一" in out.stderr, out.stderr
+    assert not (data / "notify" / "notify.sqlite").exists() or notify.status(data)["runs"] == []
+    configure(data, channel("hook", "webhook", "http://127.0.0.1:9/hook") + contact("甲", "责任人", JIA))
+    out = subprocess.run([sys.executable, "-m", "minsheng", "schedule", "check"], cwd=ROOT, capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert out.returncode == 0 and "1 个渠道，1 位联系人" in out.stdout, out.stderr
