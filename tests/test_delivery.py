@@ -535,3 +535,27 @@ def test_the_commands_say_a_wrong_setting_in_chinese_and_exit_2(data):
     out = subprocess.run([sys.executable, "-m", "minsheng", "schedule", "check"], cwd=ROOT, capture_output=True,
                          text=True, env=env, timeout=60)
     assert out.returncode == 0 and "1 个渠道，1 位联系人" in out.stdout, out.stderr
+
+
+def test_the_scheduled_brief_is_the_real_one_for_its_region(tmp_path, smtp_server, monkeypatch):
+    """On the demo: 屈原管理区's July 2023 brief, by mail on 5 August, opens in python-docx with its figures."""
+    import shutil
+
+    import docx
+
+    ctl, box = smtp_server
+    d = tmp_path / "demo"
+    shutil.copytree(ROOT / "data", d, ignore=shutil.ignore_patterns("notify", "settings"))
+    monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
+    monkeypatch.setenv("MAIL_PW", "s3cret-密")
+    configure(d, f'[[channel]]\nid = "mail"\ntype = "smtp"\nhost = "127.0.0.1"\nport = {ctl.port}\ntimeout = 5\n'
+                 f'username = "bot@example.test"\npassword_env = "MAIL_PW"\nfrom = "bot@example.test"\n'
+                 f'areas = ["430600000000"]\n' + contact("区长", "分管领导", "430671000000", None, email="qz@example.test")
+                 + '[[brief]]\nregion = "430671000000"\nday_of_month = 5\nchannels = ["mail"]\n')
+    r = schedule.run(d, dt.datetime(2023, 8, 5, 9, 0, tzinfo=CST), evaluate=fixed([]), users=[],
+                     make_brief=schedule.default_make_brief())
+    assert r.ok and r.flushed.sent == 1, r.notes
+    (part,) = list(email.message_from_bytes(box.messages[0][1], policy=email.policy.default).iter_attachments())
+    assert part.get_filename().endswith(".docx") and "屈原管理区" in part.get_filename()
+    text = "\n".join(p.text for p in docx.Document(__import__("io").BytesIO(part.get_content())).paragraphs)
+    assert "453" in text and "53%" in text and "1123" in text  # the seed's 区人社局 sentence's figures
