@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=int, default=2, help="保留的已发布版本数（默认 2）")
     p.set_defaults(func=_publish)
     from bench.cli import add_parsers as bench_parsers  # the benchmark: an application beside the package
-    from minsheng import alerts_commands, auth_commands, brief_commands, cycle_commands, replicas, synth
+    from minsheng import alerts_commands, auth_commands, brief_commands, cycle_commands, notify_commands, replicas, synth
     from minsheng.ingest import commands
 
     commands.add_parsers(sub)  # import, template
@@ -237,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     cycle_commands.add_parsers(sub)  # forms, submissions, submit, approve, return, progress
     brief_commands.add_parsers(sub)  # brief, note, notes
     alerts_commands.add_parsers(sub)  # alerts: the 预警 rules' findings (a read)
+    notify_commands.add_parsers(sub)  # schedule run|status|check, outbox flush|retry
     args = parser.parse_args(argv)
     return args.func(args)
 

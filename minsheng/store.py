@@ -382,8 +382,9 @@ def write_tables(directory: Path, tables: dict[str, pd.DataFrame], meta: dict) -
 
 
 # Files a data directory may hold before it is a store: the audit log and the users file live in
-# it by default (audit.log_path, auth), and either may be written before the first import.
-_BEFORE_STORE = {"audit.log", "users.json", VERSIONS}
+# it by default (audit.log_path, auth), and either may be written before the first import; so may the
+# delivery settings and state (settings/delivery.toml, notify/: minsheng/notify.py).
+_BEFORE_STORE = {"audit.log", "users.json", VERSIONS, "settings", "notify"}
 
 
 def exists(directory: Path) -> bool:
