@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from minsheng.ui import chrome, data, frame, pages, session, signin, state, text
+from minsheng.ui import chrome, data, frame, inbox, pages, session, signin, state, text
 
 ASSETS = Path(__file__).parent / "assets"
 # A local icon: a material-symbol page icon makes the browser fetch the favicon from a font CDN.
@@ -21,8 +21,9 @@ data.begin_run()  # the data version this run reads, once
 # Sign-in first: refuses to serve without sign-in off loopback, shows the 未启用登录 banner in
 # single-user mode, or draws the sign-in form and returns None.
 user = signin.gate()
-routes = {p.key: st.Page(p.script, title=T(p.title), icon=p.icon, url_path=p.url or None, default=p is pages.DEFAULT)
-          for p in pages.PAGES}  # the registry, minsheng/ui/pages.py
+routes = {p.key: st.Page(p.script, title=T(p.title) + (inbox.badge() if p.key == "messages" else ""), icon=p.icon,
+                         url_path=p.url or None, default=p is pages.DEFAULT)
+          for p in pages.PAGES}  # the registry, minsheng/ui/pages.py; 消息中心 with its unread count
 if user is None:
     st.navigation(list(routes.values()), position="hidden")  # keeps a deep link (/trend?region=…) for after sign-in
     st.stop()

@@ -83,6 +83,7 @@ ROLE_ZH = {Role.viewer: "浏览", Role.analyst: "分析", Role.reporter: "填报
 _EVERYONE = frozenset(Role)
 ACTIONS: dict[str, frozenset[Role]] = {
     "browse": _EVERYONE,
+    "messages": _EVERYONE,  # 消息中心: one's own messages and the 预警 of one's area (not a page of data to present)
     "export": frozenset({Role.analyst, Role.reviewer, Role.admin}),
     "submit": frozenset({Role.reporter, Role.admin}),
     "review": frozenset({Role.reviewer, Role.admin}),

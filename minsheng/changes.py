@@ -46,13 +46,18 @@ def check_boundaries(payload: bytes, name: str, *, crs: str | None, code: str | 
     return levels, problems + scope.boundaries(levels, scope.Area(Tree(regions), user_area), name)
 
 
-def _audited(action: str, actor: str | None, source: str, detail: dict, do, done=lambda version: {}) -> str:
+def _audited(action: str, actor: str | None, source: str, detail: dict, do, done=lambda version: {},
+             directory: Path | None = None) -> str:
     try:
         with audit.change(action, actor, detail, source) as outcome:  # intent first, outcome after
             version = do()
             outcome.update(done(version), version=version)
     except audit.AuditError as e:  # the intent could not be written: nothing was changed
         raise store.StoreError(str(e)) from None
+    if directory is not None and version:  # 预警 are evaluated after every commit (minsheng/schedule.py)
+        from minsheng import schedule  # late: the rules and delivery are not needed to make a change
+
+        schedule.after_commit_in_background(directory, source)
     return version
 
 
@@ -106,7 +111,7 @@ def commit(plan: pipeline.Plan, *, actor: str | None, source: str, accept_warnin
 
     return _audited("import", actor, source, detail, do,
                     lambda version: {"rows": {k: int(v) for k, v in plan.counts.items()},
-                                     **({"reopened": len(plan.locked)} if plan.locked else {})})
+                                     **({"reopened": len(plan.locked)} if plan.locked else {})}, directory=directory)
 
 
 def commit_boundaries(levels: dict[str, dict], *, file: str, sha256: str, size: int, actor: str | None, source: str,
@@ -125,7 +130,8 @@ def commit_boundaries(levels: dict[str, dict], *, file: str, sha256: str, size: 
         codes = [f["properties"].get("code") for fc in levels.values() for f in fc["features"]]
         return store.commit_boundaries(directory, levels, file_name=file, file_sha256=sha256, user=actor,
                                        scope=scope.of_codes(codes, within.tree))
-    return _audited("import", actor, source, {**detail, **({"area": user_area} if user_area is not None else {})}, do)
+    return _audited("import", actor, source, {**detail, **({"area": user_area} if user_area is not None else {})}, do,
+                    directory=directory)
 
 
 def rollback(version_id: str, *, actor: str | None, source: str, user: str | None = None, lock_timeout: float = 30,
@@ -149,7 +155,7 @@ def rollback(version_id: str, *, actor: str | None, source: str, user: str | Non
             return store.rollback(directory, version_id, user=user or actor, lock_timeout=lock_timeout,
                                   scope=reach)
     more = {"area": user_area} if user_area is not None else {}
-    return _audited("rollback", actor, source, {"to": version_id, **detail, **more}, do)
+    return _audited("rollback", actor, source, {"to": version_id, **detail, **more}, do, directory=directory)
 
 
 def compact(*, actor: str | None, source: str, lock_timeout: float = 30, directory: Path | None = None) -> str | None:

@@ -402,10 +402,10 @@ def _append(df: pd.DataFrame, rows: list[dict], schema: dict) -> pd.DataFrame:
     return fields.typed(pd.concat([df, new], ignore_index=True) if len(df) else new, schema)
 
 
-def _audited(action: str, actor: Actor, source: str, detail: dict, do) -> str:
+def _audited(action: str, actor: Actor, source: str, detail: dict, do, directory: Path | None = None) -> str:
     from minsheng import changes
 
-    return changes._audited(action, actor.name, source, detail, do)
+    return changes._audited(action, actor.name, source, detail, do, directory=directory)
 
 
 def _scope(key: Key, tree: Tree) -> list[str]:
@@ -468,7 +468,7 @@ def submit(directory: Path, actor: Actor, key: Key, *, cells_in: dict | None = N
             _draft_path(directory, key).unlink(missing_ok=True)
             return version
 
-    return _audited("submit", actor, source, detail, do)
+    return _audited("submit", actor, source, detail, do, directory)
 
 
 def approve(directory: Path, actor: Actor, key: Key, *, source: str, lock_timeout: float = 30) -> str:
@@ -493,7 +493,7 @@ def approve(directory: Path, actor: Actor, key: Key, *, source: str, lock_timeou
                                 scope=_scope(key, tree))
 
     return _audited("approve", actor, source, dict(form=key.form_id, region=key.region_code,
-                                                   period=key.period.isoformat()), do)
+                                                   period=key.period.isoformat()), do, directory)
 
 
 def send_back(directory: Path, actor: Actor, key: Key, *, reason: str, source: str, lock_timeout: float = 30) -> str:
@@ -512,7 +512,7 @@ def send_back(directory: Path, actor: Actor, key: Key, *, reason: str, source: s
                                 scope=_scope(key, tree))
 
     return _audited("return", actor, source, dict(form=key.form_id, region=key.region_code,
-                                                  period=key.period.isoformat(), reason=why), do)
+                                                  period=key.period.isoformat(), reason=why), do, directory)
 
 
 # --- approved periods locked against imports --------------------------------------------------------

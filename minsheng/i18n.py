@@ -365,3 +365,20 @@ EN.update({
     "进展情况": "Progress", "填写人": "Written by", "填写时间": "Written at",
     "填写任务进展": "task note written", "生成专报": "brief made", "预警": "alert", "推送消息": "message sent",
 })
+
+# 消息中心 (views/messages.py, minsheng/ui/inbox.py)
+EN.update({
+    "消息中心": "Messages", "预警级别": "Alert level", "消息": "Messages", "未读": "Unread", "全部": "All",
+    "全部级别": "All levels", "严重": "Severe", "关注": "Watch", "当前预警": "Alerts now", "我的消息": "My messages",
+    "{region}当前没有预警。": "No alerts in {region} now.",
+    "{region}：严重 {a} 条，关注 {b} 条。规则见数据目录的 settings/alert_rules.toml。":
+        "{region}: {a} severe, {b} to watch. The rules are in settings/alert_rules.toml of the data directory.",
+    "级别": "Level", "预警": "Alert", "说明": "Detail",
+    "本机单用户模式没有个人消息；启用登录后，各账号在此收到推送给本人的预警和专报。":
+        "Single-user mode has no personal messages; with sign-in, each account receives its alerts and briefs here.",
+    "没有消息。": "No messages.", "全部标为已读（{n} 条）": "Mark all read ({n})", "标为已读": "Mark read",
+    "推送状态（失败 {n} 条）": "Delivery ({n} failed)",
+    "还没有推送记录。定时任务 python -m minsheng schedule run 运行后在此显示。":
+        "Nothing delivered yet. Shown here once python -m minsheng schedule run has run.",
+    "渠道": "Channel", "条数": "Count",
+})

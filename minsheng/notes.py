@@ -138,7 +138,7 @@ def save(directory: Path, actor: cycle.Actor, task: Task, *, progress: str, owne
 
     from minsheng import changes
 
-    return changes._audited("note", actor.name, source, detail, do)
+    return changes._audited("note", actor.name, source, detail, do, directory=directory)
 
 
 def may_write(actor: cycle.Actor | None, region_code: str, directory: Path) -> bool:

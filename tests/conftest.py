@@ -114,6 +114,8 @@ def private_users_and_audit(tmp_path_factory):
     mp.setenv("MINSHENG_USERS", str(d / "users.json"))
     mp.setenv("MINSHENG_AUDIT", str(d / "audit.log"))
     mp.delenv("MINSHENG_ALLOW_NO_LOGIN", raising=False)
+    # commits do not evaluate the 预警 rules in a thread of their own (tests/test_alerts_after_commit.py does)
+    mp.setenv("MINSHENG_NO_ALERT_HOOK", "1")
     yield d
     mp.undo()
 

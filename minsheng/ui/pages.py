@@ -36,6 +36,7 @@ PAGES = (
     Page("progress", "views/progress.py", "progress", "报送进度", ":material/checklist:"),
     Page("report", "views/report.py", "report", "数据填报", ":material/edit_note:", action="submit"),
     Page("review", "views/review.py", "review", "数据审核", ":material/fact_check:", action="review"),
+    Page("messages", "views/messages.py", "messages", "消息中心", ":material/notifications:", action="messages"),
     Page("import", "views/import_page.py", "import", "导入", ":material/upload_file:", action="import"),
     Page("users", "views/users.py", "users", "用户管理", ":material/manage_accounts:", action="manage_users"),
 )
