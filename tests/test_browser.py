@@ -69,6 +69,8 @@ DRAWN_JS = {
                           && document.querySelectorAll('[data-testid="stMetric"]').length > 0""",
     "report": """() => document.querySelectorAll('[data-testid="stForm"] input').length > 0""",
     "review": """() => document.querySelectorAll('[data-testid="stMetric"]').length > 0""",
+    # 消息中心: the standing alerts' table, or the line saying there are none
+    "messages": """() => [...document.querySelectorAll('h3')].some(h => h.innerText.includes('我的消息'))""",
     # single-user mode (the test server's): the page says how to add the first user
     "users": """() => !!document.querySelector('[data-testid="stMain"] [data-testid="stAlert"]')""",
 }

@@ -107,6 +107,7 @@ def test_hostile_text_stays_text_on_every_page(browser, hostile_server):
         ("map", {"ind": "rate"}), ("map", {"ind": "rate", "region": JIA}), ("map", {"ind": "amt", "lang": "en"}),
         ("goals", {}), ("explore", {"xinds": ["rate", "std", "amt"], "xlevel": "township", "from": "2022"}),
         ("import", {}), ("users", {}), ("progress", {}), ("progress", {"region": JIA}), ("report", {}), ("review", {}),
+        ("messages", {}),
     ]
     assert {k for k, _ in visits} == set(paths), "every page of the registry is visited"
     found, missing = {}, []
