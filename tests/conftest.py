@@ -138,3 +138,14 @@ def own_forms(directory: Path, rows: pd.DataFrame) -> str:
     empty = {name: fields.typed(pd.DataFrame(columns=list(schema)), schema)
              for name, schema in (("submissions", cycle.EVENTS), ("returns", cycle.RETURNS))}
     return store.commit(directory, {"forms": forms._typed(rows), **empty}, action="import", kind="forms")
+
+
+def demo_world(tmp_path: Path, monkeypatch) -> Path:
+    """A private copy of the bundled demo data as the app's data directory, with its own users file and audit
+    log (no versions, no drafts): a test may write into it."""
+    d = tmp_path / "data"
+    shutil.copytree(ROOT / "data", d, ignore=shutil.ignore_patterns("drafts", ".versions"))
+    monkeypatch.setenv("MINSHENG_DATA", str(d))
+    monkeypatch.setenv("MINSHENG_USERS", str(tmp_path / "users.json"))
+    monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
+    return d

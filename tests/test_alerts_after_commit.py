@@ -4,12 +4,11 @@ area into their 消息中心 without waiting for the schedule, and a second comm
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import threading
 
 import pytest
 
-from conftest import ROOT
+from conftest import demo_world
 from minsheng import alerts, auth, cycle, notes, notify, schedule
 
 SHIFENG, QUYUAN = "430204000000", "430671000000"
@@ -23,10 +22,7 @@ def settle() -> None:
 
 @pytest.fixture
 def world(tmp_path, monkeypatch):
-    d = tmp_path / "data"
-    shutil.copytree(ROOT / "data", d, ignore=shutil.ignore_patterns("drafts", ".versions"))
-    monkeypatch.setenv("MINSHENG_DATA", str(d))
-    monkeypatch.setenv("MINSHENG_USERS", str(tmp_path / "users.json"))
+    d = demo_world(tmp_path, monkeypatch)
     monkeypatch.delenv(schedule.HOOK_OFF, raising=False)
     auth.add_user("sf_sh", "reviewer", SHIFENG, "correct-horse-battery")
     return d

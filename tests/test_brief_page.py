@@ -4,12 +4,11 @@ page by those of its region who may, and not offered to those who may not; the b
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import pandas as pd
 import pytest
 
-from conftest import ROOT, app
+from conftest import app, demo_world
 from minsheng import auth, cycle, notes
 from minsheng.ui import pages
 from test_session import sign_in
@@ -29,11 +28,7 @@ def notes_label(at) -> str:
 
 @pytest.fixture
 def world(tmp_path, monkeypatch):
-    d = tmp_path / "data"
-    shutil.copytree(ROOT / "data", d, ignore=shutil.ignore_patterns("drafts", ".versions"))
-    monkeypatch.setenv("MINSHENG_DATA", str(d))
-    monkeypatch.setenv("MINSHENG_USERS", str(tmp_path / "users.json"))
-    monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
+    d = demo_world(tmp_path, monkeypatch)
     monkeypatch.setattr(cycle, "clock", lambda: dt.datetime(2026, 12, 3, 10, 0, tzinfo=cycle.CHINA))
     return d
 

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from contextlib import closing
 
 import pandas as pd
 import pytest
 
-from conftest import ROOT, app
+from conftest import app, demo_world
 from minsheng import auth, cycle, notify
 from minsheng.ui import pages
 from test_session import sign_in
@@ -26,11 +25,7 @@ def ok(at):
 
 @pytest.fixture
 def world(tmp_path, monkeypatch):
-    d = tmp_path / "data"
-    shutil.copytree(ROOT / "data", d, ignore=shutil.ignore_patterns("drafts", ".versions"))
-    monkeypatch.setenv("MINSHENG_DATA", str(d))
-    monkeypatch.setenv("MINSHENG_USERS", str(tmp_path / "users.json"))
-    monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
+    d = demo_world(tmp_path, monkeypatch)
     monkeypatch.setattr(cycle, "clock", lambda: dt.datetime(2026, 12, 20, 10, 0, tzinfo=cycle.CHINA))
     return d
 
