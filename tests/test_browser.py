@@ -462,6 +462,8 @@ def test_map_click_drills_down(browser, app_server):
 def test_presentation_mode_is_a_clean_slide(browser, app_server, name):
     """?present=1: no sidebar, no Streamlit toolbar or header, a title line and a footer with
     source, data date and 演示数据; the screenshot is kept as an artifact."""
+    from playwright.sync_api import expect
+
     ctx, page, _ = new_page(browser, width=1920, height=1080)
     try:
         sep = "&" if "?" in PAGES[name] else "?"
@@ -472,13 +474,12 @@ def test_presentation_mode_is_a_clean_slide(browser, app_server, name):
         for hidden in ('[data-testid="stSidebar"]', '[data-testid="stToolbar"]', '[data-testid="stHeader"]'):
             loc = page.locator(hidden)
             if loc.count():  # the style arrives with the run's elements: give a loaded machine a moment
-                from playwright.sync_api import expect
-
                 expect(loc.first).to_be_hidden(timeout=30_000)
         title = page.locator(".ms-slide-title")
-        assert title.is_visible() and TITLES[name] in title.inner_text() and "株洲市" in title.inner_text()
+        expect(title).to_be_visible(timeout=30_000)  # a loaded machine may still be sending the run's elements
+        assert TITLES[name] in title.inner_text() and "株洲市" in title.inner_text()
         foot = page.locator(".ms-slide-footer")
-        assert foot.is_visible()
+        expect(foot).to_be_visible(timeout=30_000)
         text = foot.inner_text()
         assert "来源" in text and "数据日期" in text and "演示数据" in text
         assert not problems_on(page), problems_on(page)
@@ -658,7 +659,7 @@ def test_sign_in_with_the_users_file(browser, signin_server):
         assert "analyst01" in sidebar and "分析" in sidebar
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         assert "数据" in nav and "导入" not in nav
-        assert page.get_by_role("button", name="下载 PNG").count() > 0
+        page.get_by_role("button", name="下载 PNG").first.wait_for(state="visible", timeout=30_000)
         assert not problems_on(page), problems_on(page)
         page.get_by_role("button", name="退出登录").click()
         page.wait_for_url("**/signin?**")                            # the sign-in page again
