@@ -255,6 +255,9 @@ def _context(directory: Path, key: Key) -> tuple[forms.Form, Tree]:
     if tree.levels.get(key.region_code) != form.level:
         raise CycleError(f"报表“{form.name}”由{_level_zh(form.level)}填报，{tree.names[key.region_code]}"
                          f"是{_level_zh(tree.levels[key.region_code])}")
+    if not form.owed_by(tree, key.region_code):
+        raise CycleError(f"报表“{form.name}”由{tree.names.get(form.issued_by, form.issued_by)}下发，"
+                         f"{tree.names[key.region_code]}不在其范围内，不需填报")
     if key.period != form.period_of(key.period) or not form.active(key.period):
         raise CycleError(f"报表“{form.name}”在{forms.period_label(key.period, form.frequency)}不需填报")
     regions = pipeline.table(directory, "regions")

@@ -97,11 +97,14 @@ def _forms(args) -> int:
         if not found:
             return "尚未定义报表"
         names = pipeline.table(directory, "indicators").set_index("id")["name_zh"]
-        rows = [("编码", "名称", "填报级别", "频度", "截止", "启用", "停用", "指标")]
+        tree = Tree(pipeline.table(directory, "regions"))
+        rows = [("编码", "名称", "填报级别", "下发单位", "频度", "截止", "启用", "停用", "指标")]
         for f in found.values():
             if args.form and f.id != args.form:
                 continue
-            rows.append((f.id, f.name, vocab.LEVELS.label(f.level), vocab.FREQUENCIES.label(f.frequency),
+            rows.append((f.id, f.name, vocab.LEVELS.label(f.level),
+                         tree.names.get(f.issued_by, f.issued_by) if f.issued_by else "全部",
+                         vocab.FREQUENCIES.label(f.frequency),
                          f.deadline_text, str(f.valid_from or "—"), str(f.valid_to or "—"),
                          "、".join(names.get(i, i) for i in f.indicators)))
         return fmt.text_table(rows)

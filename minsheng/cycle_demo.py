@@ -1,7 +1,7 @@
 """The demo's reporting cycle: two 报表 and a history of returns, so 报送进度, 数据填报 and 数据审核 have
 something to show on the bundled data.
 
-- 民政月报 (every township, monthly, 次月5日): 城市低保对象, 农村低保对象, 特困供养人员, 低收入人口监测人数.
+- 民政月报 (株洲市's townships, monthly, 次月5日): 城市低保对象, 农村低保对象, 特困供养人员, 低收入人口监测人数.
 - 医保月报 (every county, monthly, 次月10日): 医疗救助, 异地就医直接结算率.
 
 From July to the demo's last month every return was sent and approved, most on time, some a few days late,
@@ -24,10 +24,10 @@ import pandas as pd
 from minsheng import cycle, fields, forms, lineage
 
 FIRST = (2026, 7)  # the cycle's first month in the demo
-FORMS = (
-    ("mz_month", "民政月报", "township", 5, "民政",
+FORMS = (  # the 民政月报 is 株洲市民政局's: 屈原管理区's townships (岳阳市) do not send it
+    ("mz_month", "民政月报", "township", 5, "民政", "430200000000",
      ("mz_dibao_urban_persons", "mz_dibao_rural_persons", "mz_tekun_persons", "mz_low_income_monitored")),
-    ("yb_month", "医保月报", "county", 10, "医保", ("yb_medical_aid", "yb_remote_settle_rate")),
+    ("yb_month", "医保月报", "county", 10, "医保", None, ("yb_medical_aid", "yb_remote_settle_rate")),
 )
 REASONS = ("城市低保对象较上月变化过大，请核实是否录入有误后重报",
            "特困供养人员与民政系统台账不一致，请核对后重报",
@@ -36,8 +36,9 @@ REASONS = ("城市低保对象较上月变化过大，请核实是否录入有�
 
 def forms_frame() -> pd.DataFrame:
     rows = [dict(form_id=fid, form_name=name, report_level=level, frequency="month", deadline_day=day,
-                 valid_from=dt.date(*FIRST, 1), valid_to=None, department=dept, indicator_id=iid, position=n)
-            for fid, name, level, day, dept, ids in FORMS for n, iid in enumerate(ids)]
+                 valid_from=dt.date(*FIRST, 1), valid_to=None, department=dept, issued_by=issuer, indicator_id=iid,
+                 position=n)
+            for fid, name, level, day, dept, issuer, ids in FORMS for n, iid in enumerate(ids)]
     return forms._typed(pd.DataFrame(rows))
 
 

@@ -5,13 +5,15 @@ deadline: 民政月报 (乡镇, monthly, 次月5日) holds 城市低保对象, �
 table of the store (`forms`, store.SIDE), one row per form and indicator:
 
     form_id, form_name, report_level, frequency, deadline_day, valid_from, valid_to, department,
-    indicator_id, position
+    issued_by, indicator_id, position
 
 `deadline_day` is days after the period's last day: 5 is 次月5日 for a monthly form, 次季首月5日 for a
 quarterly one, 次年1月5日 for a yearly one. A form is expected from every region at its level that is
 valid on the period's last day (lineage.py, the rule the roll-ups use), in each period from
-`valid_from` to `valid_to` (empty: open). Those are the expected returns (应报); `cycle.py` says
-which have come in, and `progress.py` counts them.
+`valid_from` to `valid_to` (empty: open). `issued_by` is the region that sends the form down (下发单位,
+a city's 民政局 for its 民政月报): only the regions under it owe it; empty, every region at the level does —
+one data directory may hold two cities, and a form of 株洲 is not 岳阳's. Those are the expected returns
+(应报); `cycle.py` says which have come in, and `progress.py` counts them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from minsheng import fields, lineage, store, vocab
 
 COLUMNS = {"form_id": "string", "form_name": "string", "report_level": "string", "frequency": "string",
            "deadline_day": "int64", "valid_from": "date32", "valid_to": "date32", "department": "string",
-           "indicator_id": "string", "position": "int64"}
+           "issued_by": "string", "indicator_id": "string", "position": "int64"}
 _ID = re.compile(r"[a-z][a-z0-9_]{1,39}")
 MAX_DEADLINE_DAY = 60
 
@@ -47,6 +49,12 @@ class Form:
     valid_to: dt.date | None
     department: str
     indicators: tuple[str, ...]
+    issued_by: str | None = None  # the region whose regions at `level` owe it; None: every one
+
+    def owed_by(self, tree, code: str) -> bool:
+        """Whether region `code` of `tree` (regions.Tree) is one of those this form asks: at its level,
+        under the region that issued it. Validity on a period is the caller's (lineage.valid_on)."""
+        return tree.levels.get(code) == self.level and (self.issued_by is None or self.issued_by in tree.path(code))
 
     @property
     def deadline_text(self) -> str:
@@ -130,7 +138,7 @@ def catalogue(df: pd.DataFrame) -> dict[str, Form]:
         out[fid] = Form(id=fid, name=r["form_name"], level=r["report_level"], frequency=r["frequency"],
                         deadline_day=int(r["deadline_day"]), valid_from=_day(r["valid_from"]),
                         valid_to=_day(r["valid_to"]), department=r["department"] or "",
-                        indicators=tuple(rows["indicator_id"]))
+                        indicators=tuple(rows["indicator_id"]), issued_by=r.get("issued_by") or None)
     return out
 
 
@@ -165,16 +173,17 @@ def parse_deadline(text) -> int:
 
 def expected(directory: Path, form: Form, periods: list[dt.date], regions: pd.DataFrame | None = None,
              within: str | None = None) -> pd.DataFrame:
-    """The returns owed: one row (region_code, period, deadline) per region at the form's level valid on
-    the period's last day, under `within` (a region code; None: everywhere)."""
+    """The returns owed: one row (region_code, period, deadline) per region the form asks (at its level,
+    under its issuer) valid on the period's last day, under `within` (a region code; None: everywhere)."""
     from minsheng.ingest import pipeline
     from minsheng.regions import Tree
 
     regions = pipeline.table(directory, "regions") if regions is None else regions
     at_level = regions[regions["level"] == form.level]
-    if within is not None:
+    if within is not None or form.issued_by is not None:
         tree = Tree(regions)
-        at_level = at_level[[within in tree.path(c) for c in at_level["code"]]]
+        at_level = at_level[[form.owed_by(tree, c) and (within is None or within in tree.path(c))
+                             for c in at_level["code"]]]
     rows = []
     for period in periods:
         end = lineage.period_end(period, form.frequency)

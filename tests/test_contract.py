@@ -30,8 +30,8 @@ INDICATORS, REGIONS = repo.indicators(DEMO), repo.regions(DEMO)
 CATALOG = pipeline.catalog(DEMO)
 KINDS = list(contract.KINDS)
 FORMS = pd.DataFrame([dict(form_id="t_month", form_name="测试月报", report_level="township", frequency="month",
-                           deadline_day=5, valid_from=None, valid_to=None, department="民政", indicator_id=i,
-                           position=n) for n, i in enumerate(["cnt", "stock"])])
+                           deadline_day=5, valid_from=None, valid_to=None, department="民政", issued_by=None,
+                           indicator_id=i, position=n) for n, i in enumerate(["cnt", "stock"])])
 # a demo region of each level, for rows that must agree with the code's structure
 CODE_AT = {"city": "430200000000", "county": "430204000000", "township": "430204901000", "village": "430204901001"}
 

@@ -206,6 +206,22 @@ def test_a_county_admin_reviews_only_in_the_county(d):
     refused("不在您的管辖范围", lambda: cycle.approve(d, jia_admin, k, source="t"), d)
 
 
+def test_a_form_issued_by_a_county_is_owed_and_sent_only_below_it(d):
+    """下发单位: 甲县's 民政月报 asks 甲一镇 and 甲二镇, not 乙县's towns — in the returns owed, the 报送进度 and
+    the submit itself; the form as it was (no issuer) asked every town."""
+    every = {c for c, _, _ in forms.expected(d, forms.get(d, "mz_month"), [APR]).itertuples(index=False)}
+    assert every == {JIA1, JIA2, YI1, YI3}  # 乙二镇 was retired in February
+    store.commit(d, {"forms": form_rows().assign(issued_by=JIA)}, action="import", kind="forms")
+    form = forms.get(d, "mz_month")
+    assert form.issued_by == JIA
+    owed = forms.expected(d, form, [APR])
+    assert set(owed["region_code"]) == {JIA1, JIA2}
+    assert set(progress.cells(d, form, [APR])["region_code"]) == {JIA1, JIA2}
+    refused("由甲县下发，乙一镇不在其范围内", lambda: cycle.submit(d, ADMIN, key(YI1), cells_in=GOOD, source="t"), d)
+    cycle.submit(d, REP, key(JIA1), cells_in=GOOD, source="t")
+    assert cycle.status(d, key(JIA1)).state == cycle.SUBMITTED
+
+
 def test_an_uploaded_template_goes_through_the_same_checks(d):
     k = key()
     good = "指标编码,区划代码,时期,数值\ncnt,990101001000,2023-04,8\nstock,990101001000,2023-04,130\n".encode("utf-8")

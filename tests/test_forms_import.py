@@ -6,12 +6,14 @@ What each form should be after an import is written out here by hand."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import shutil
 import subprocess
 import sys
 
 import openpyxl
+import pandas as pd
 
 from conftest import ROOT, WITHOUT_RETURNS
 from minsheng import changes, forms, store
@@ -74,6 +76,37 @@ def test_every_bad_cell_is_named_and_nothing_changes(tmp_path):
     assert all(p.file == "坏报表.csv" for p in plan.errors) and store.version(d) == before
 
 
+def test_the_issuing_region_is_read_by_name_or_code_and_must_sit_above_the_form(tmp_path, monkeypatch):
+    """下发单位: 株洲市 by name or 430200000000 by code; a township cannot issue a township form, an unknown name
+    is named; the demo's own 民政月报 is 株洲市's, so 屈原管理区's townships owe nothing."""
+    monkeypatch.setenv("MINSHENG_AUDIT", str(tmp_path / "audit.log"))
+    d = copy(tmp_path)
+    regions = pd.read_parquet(d / "regions.parquet")
+    towns = regions[regions["level"] == "township"]
+    zhuzhou = {c for c in towns["code"] if c.startswith("4302")}     # 株洲市's codes: 4302…
+    owed = forms.expected(d, forms.load(d)["mz_month"], [dt.date(2026, 10, 1)])
+    assert set(owed["region_code"]) == zhuzhou and len(zhuzhou) < len(towns)
+    head = "报表编码,报表名称,填报级别,报送频度,报送时限,主管部门,下发单位,指标编码\n"
+    rows = ["mz_a,民政月报,乡镇,月度,次月5日,民政,株洲市,mz_tekun_persons",
+            "mz_b,民政月报,乡镇,月度,次月5日,民政,430671000000,mz_tekun_persons",
+            "mz_c,民政月报,乡镇,月度,次月5日,民政,清水塘街道,mz_tekun_persons",
+            "mz_d,民政月报,乡镇,月度,次月5日,民政,株州市,mz_tekun_persons",
+            "mz_e,民政月报,乡镇,月度,次月5日,民政,,mz_tekun_persons"]
+    plan = pipeline.prepare((head + "\n".join(rows) + "\n").encode("utf-8-sig"), "下发.csv", d)
+    where = {(p.row, p.column): p.message for p in plan.errors}
+    assert set(where) == {(4, "下发单位"), (5, "下发单位")}
+    assert where[(4, "下发单位")] == ("下发单位“清水塘街道”是乡镇（街道），须高于填报级别（乡镇（街道））："
+                                     "它下面的乡镇（街道）填报这张报表")
+    assert where[(5, "下发单位")].startswith("下发单位：找不到名为“株州市”的区划") and "株洲市" in where[(5, "下发单位")]
+    plan = pipeline.prepare((head + "\n".join(rows[:2] + rows[4:]) + "\n").encode("utf-8-sig"), "下发.csv", d)
+    assert not plan.errors, [str(p) for p in plan.errors]
+    changes.commit(plan, directory=d, actor="管理员", source="test")
+    got = forms.load(d)
+    assert (got["mz_a"].issued_by, got["mz_b"].issued_by, got["mz_e"].issued_by) == ("430200000000", "430671000000", None)
+    quyuan = {c for c in towns["code"] if c.startswith("430671")}
+    assert set(forms.expected(d, got["mz_b"], [dt.date(2026, 10, 1)])["region_code"]) == quyuan
+
+
 def test_the_rows_of_one_form_must_agree(tmp_path):
     d = copy(tmp_path)
     plan = pipeline.prepare(csv("mz_q,民政月报,乡镇,月度,次月5日,,民政,mz_dibao_urban_persons",
@@ -91,9 +124,10 @@ def test_the_filled_template_imports_and_is_recognised(tmp_path, monkeypatch):
     wb = openpyxl.load_workbook(io.BytesIO(template.template_bytes("forms", ind, reg)))
     ws = wb["数据"]
     picks = {i: f"{n}（{i}）" for i, n in zip(ind["id"], ind["name_zh"])}  # what its drop-down offers
-    for r in (["cl_month", "残联月报", "县", "月度", "次月10日", "2026-01-01", None, "残联", picks["cl_child_rehab"]],
+    for r in (["cl_month", "残联月报", "县", "月度", "次月10日", "2026-01-01", None, "残联", picks["cl_child_rehab"],
+               "株洲市"],
               ["cl_month", "残联月报", "县", "月度", "次月10日", "2026-01-01", None, "残联",
-               picks["cl_barrier_free_mod"]]):
+               picks["cl_barrier_free_mod"], "株洲市"]):
         ws.append(r)
     buf = io.BytesIO()
     wb.save(buf)
@@ -103,8 +137,8 @@ def test_the_filled_template_imports_and_is_recognised(tmp_path, monkeypatch):
     assert plan.kind == "forms" and not plan.problems, [str(p) for p in plan.problems]
     changes.commit(plan, directory=d, actor="管理员", source="test")
     f = forms.load(d)["cl_month"]
-    assert (f.level, f.frequency, f.deadline_day, f.indicators) == ("county", "month", 10,
-                                                                   ("cl_child_rehab", "cl_barrier_free_mod"))
+    assert (f.level, f.frequency, f.deadline_day, f.indicators, f.issued_by) == (
+        "county", "month", 10, ("cl_child_rehab", "cl_barrier_free_mod"), "430200000000")
 
 
 def test_a_county_admin_cannot_import_forms(tmp_path):

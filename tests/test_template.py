@@ -17,7 +17,8 @@ HEADERS = {
     "targets": ["指标编码", "区划代码", "年度", "目标值", "部门", "任务", "截止日期"],
     "regions": ["区划代码", "名称", "级别", "上级代码", "经度", "纬度", "启用日期", "停用日期", "承继区划代码"],
     "indicators": ["指标编码", "指标名称", "英文名称", "单位", "领域", "类型", "频度", "累计", "报送级别", "越大越好", "说明", "来源", "小数位数"],
-    "forms": ["报表编码", "报表名称", "填报级别", "报送频度", "报送时限", "启用日期", "停用日期", "主管部门", "指标编码"],
+    "forms": ["报表编码", "报表名称", "填报级别", "报送频度", "报送时限", "启用日期", "停用日期", "主管部门", "指标编码",
+              "下发单位"],
 }
 IDS, CODES = list(TABLES["indicators"]["id"]), list(TABLES["regions"]["code"])
 # a return picks an indicator by its name, the code after it; the catalogue is keyed by bare codes

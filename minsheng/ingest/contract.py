@@ -250,6 +250,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         Column("department", ("主管部门", "部门"), width=10, **text(SHORT), note="如“民政”“医保”。"),
         Column("indicator_id", ("指标编码", "指标代码"), required=True, key=True, width=26, choices=INDICATOR, fmt="@",
                note="报表要求填报的指标，从下拉列表选择；须是已导入指标目录中的指标，频度与报表一致。"),
+        Column("issued_by", ("下发单位", "下发区划", "适用区划"), width=16, fmt="@", **text(NAME),
+               note="选填：由哪个区划下发，填区划代码或名称，如 430200000000 或 株洲市；只有它下面该级的区划填报，"
+                    "须高于填报级别。留空为全部该级区划都填报。"),
     ), carried=("position",)),
 )}
 assert tuple(KINDS) == vocab.FILES.codes

@@ -624,6 +624,7 @@ def _form_row(check: _Check, row: _Row) -> dict | None:
     if start and end and end < start:
         check.error(row, f"停用日期 {end} 早于启用日期 {start}", "valid_to")
     dept = _text(check, row, "department", required=False)
+    issuer = _issuer(check, row, level)
     iid = _text(check, row, "indicator_id")
     ind = iid and _indicator(check, row, iid)
     if ind and freq and ind.frequency != freq:
@@ -637,10 +638,27 @@ def _form_row(check: _Check, row: _Row) -> dict | None:
     if not check.clean(row):
         return None
     return dict(form_id=fid, form_name=name, report_level=level, frequency=freq, deadline_day=deadline,
-                valid_from=start, valid_to=end, department=dept or "", indicator_id=ind.id)
+                valid_from=start, valid_to=end, department=dept or "", issued_by=issuer, indicator_id=ind.id)
 
 
-FORM_WHOLE = ("form_name", "report_level", "frequency", "deadline_day", "valid_from", "valid_to", "department")
+def _issuer(check: _Check, row: _Row, level: str | None) -> str | None:
+    """下发单位: a region, by code or by name, above the form's level (its regions at that level report)."""
+    given = _text(check, row, "issued_by", required=False)
+    if not given:
+        return None
+    code, msg = check.cat.resolve_region(*((given, None) if given.isdigit() else (None, given)), None)
+    if msg:
+        return check.error(row, f"下发单位：{msg}", "issued_by")
+    levels = vocab.LEVELS.codes
+    mine = check.cat.by_code[code].level
+    if level in levels and mine in levels and levels.index(mine) >= levels.index(level):
+        return check.error(row, f"下发单位“{check.cat.by_code[code].name}”是{vocab.LEVELS.label(mine)}，须高于填报级别"
+                                f"（{vocab.LEVELS.label(level)}）：它下面的{vocab.LEVELS.label(level)}填报这张报表", "issued_by")
+    return code
+
+
+FORM_WHOLE = ("form_name", "report_level", "frequency", "deadline_day", "valid_from", "valid_to", "department",
+              "issued_by")
 
 
 def _forms_agree(check: _Check, df: pd.DataFrame) -> list[Problem]:

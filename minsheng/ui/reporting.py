@@ -58,15 +58,17 @@ def regions_at(form: forms.Form, period: dt.date, within: str | None) -> list[st
     end = lineage.period_end(period, form.frequency)
     valid = {c for c, vf, vt in zip(regions["code"], regions.get("valid_from", [None] * len(regions)),
                                     regions.get("valid_to", [None] * len(regions))) if lineage.valid_on(vf, vt, end)}
-    return [c for c in tree.order if tree.levels.get(c) == form.level and c in valid
-            and (within is None or within in tree.path(c))]
+    return [c for c in tree.order if c in valid and form.owed_by(tree, c) and (within is None or within in tree.path(c))]
 
 
 def forms_here(within: str | None) -> list[forms.Form]:
     """The 报表 some region under `within` (in the user's area) reports."""
     tree = data.tree()
     levels = {tree.levels[c] for c in tree.order if within is None or within in tree.path(c)}
-    return [f for f in catalogue().values() if f.level in levels]
+
+    def meets(issuer: str | None) -> bool:  # the issuer's range and `within`'s overlap: one holds the other
+        return issuer is None or within is None or issuer in tree.path(within) or within in tree.path(issuer)
+    return [f for f in catalogue().values() if f.level in levels and meets(f.issued_by)]
 
 
 def periods(form: forms.Form, year: int) -> list[dt.date]:
