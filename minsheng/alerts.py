@@ -6,7 +6,7 @@ bureau's settings (<data>/settings/alert_rules.toml, the default shipped in mins
 
   task_lag        a task of the data date's year 滞后 / 严重滞后 (metrics.goal_table, as the 目标 page judges it)
   return_missing  a 报表 return not reported when its deadline has passed (progress.cells: 未报 / 已退回)
-  outlier         the latest value outside median ± k·1.4826·MAD of the same period of earlier years
+  outlier         the latest 同比 outside median ± k·1.4826·MAD of the same period's 同比 in earlier years
   children_sum    a region's own value (count/amount) that disagrees with the sum of its children's
   rule:<id>       a configured threshold on an indicator at a region level
 
@@ -26,6 +26,7 @@ import tomllib
 from dataclasses import dataclass, field, fields as dc_fields, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from minsheng import fmt, forms, lineage, metrics, notes, progress, repo, vocab
@@ -451,31 +452,87 @@ def _missing_alert(d: _Data, form: forms.Form, r, cfg: ReturnMissing) -> Alert:
 # --- outlier ----------------------------------------------------------------------------------------
 
 def outlier(d: _Data, cfg: Outlier) -> list[Alert]:
-    """The latest value of each indicator (not standards: a policy level moves by decision) and region outside
-    the robust range of the same period in earlier years: the same month (a year-to-date figure against the
-    same month's year-to-date), quarter or year; a rate as a rate. Needs `min_years` earlier values."""
+    """The latest value of each indicator (not standards: a policy level moves by decision) and region whose
+    同比 — its change from the same period a year before, in % for a quantity and in points for a rate
+    (metrics.change) — lies outside the robust range of that period's 同比 in earlier years: the same month (a
+    year-to-date figure against the same month's year-to-date), quarter or year. A figure that grows steadily
+    grows by about as much every year and is not flagged for being above every earlier year; one typed ten
+    times too large, or with a digit missing, is. Needs last year's figure and `min_years` earlier 同比."""
     out = []
+    keys = ["indicator_id", "region_code"]
     for period, ids in _by_period(d, ("count", "amount", "rate")).items():
         since = min(d.first[i] for i in ids)
-        years = [_years_back(period, y) for y in range(1, cfg.max_years + 1) if _years_back(period, y) >= since]
-        past = [_usable(d.values(ids, p)) for p in years]
-        if not past:
+        years = [p for p in (_years_back(period, y) for y in range(cfg.max_years + 1, -1, -1)) if p >= since]
+        if len(years) < 2:
             continue
-        keys = ["indicator_id", "region_code"]
-        past = pd.concat(past, ignore_index=True)[[*keys, "period", "value"]]
-        past["value"] = past["value"].astype(float)
-        by = past.groupby(keys)["value"]
-        stats = pd.DataFrame({"n": by.size(), "median": by.median()})
-        dev = (past["value"] - past.set_index(keys).index.map(stats["median"])).abs()
-        stats["mad"] = dev.groupby([past["indicator_id"], past["region_code"]]).median()
-        stats["first"] = past.groupby(keys)["period"].min()
-        stats["last"] = past.groupby(keys)["period"].max()
-        now = _usable(d.values(ids, period)).join(stats, on=keys, how="inner")
-        for r in now[now["n"] >= cfg.min_years].itertuples(index=False):
-            alert = _outlier_alert(d, r, cfg)
+        got = pd.concat([_usable(d.values(ids, p)) for p in years], ignore_index=True)
+        if got.empty:
+            continue
+        wide = got.pivot_table(index=keys, columns="period", values="value", aggfunc="first")
+        wide = wide.reindex(columns=years).astype(float)
+        v = wide.to_numpy()
+        rate = wide.index.get_level_values(0).map(d.ind["kind"]).to_numpy() == "rate"
+        prev, cur = v[:, :-1], v[:, 1:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            change = np.where(rate[:, None], cur - prev, np.where(prev != 0, 100 * (cur - prev) / np.abs(prev), np.nan))
+        hist, now = change[:, :-1], change[:, -1]
+        n = np.sum(~np.isnan(hist), axis=1)
+        judged = (n >= cfg.min_years) & ~np.isnan(now)
+        if not judged.any():
+            continue
+        hist, now, rate, n = hist[judged], now[judged], rate[judged], n[judged]
+        med = np.nanmedian(hist, axis=1)
+        mad = np.nanmedian(np.abs(hist - med[:, None]), axis=1)
+        seen = ~np.isnan(hist)
+        first = np.argmax(seen, axis=1) + 1           # column of `years` whose 同比 is the earliest one used
+        last = hist.shape[1] - np.argmax(seen[:, ::-1], axis=1)
+        base, value = v[judged, -2], v[judged, -1]
+        for i, (iid, code) in enumerate(wide.index[judged]):
+            alert = _outlier_alert(d, cfg, _Judged(iid, code, period, value[i], base[i], now[i], med[i], mad[i],
+                                                   int(n[i]), years[first[i]].year, years[last[i]].year, bool(rate[i])))
             if alert:
                 out.append(alert)
+    return _folded(d, out)
+
+
+def _folded(d: _Data, found: list[Alert]) -> list[Alert]:
+    """Alerts of regions whose parent has the same one (indicator, period, side) told once, at the parent, with
+    how many regions below it are alike: a whole city's figure moving with every county is one thing to check,
+    not a dozen. A parent outside the area evaluated is not there, so its regions keep their own."""
+    side = {(a.indicator_id, a.region_code, a.period): a.key.rsplit(":", 1)[1] for a in found}
+    alike: dict[tuple, int] = {}
+    kept = []
+    for a in found:
+        up = d.tree.parent.get(a.region_code)
+        if up is not None and side.get((a.indicator_id, up, a.period)) == side[(a.indicator_id, a.region_code, a.period)]:
+            alike[(a.indicator_id, up, a.period)] = alike.get((a.indicator_id, up, a.period), 0) + 1
+        else:
+            kept.append(a)
+    out = []
+    for a in kept:
+        n = alike.get((a.indicator_id, a.region_code, a.period))
+        if n:
+            word = "偏高" if a.key.endswith(":high") else "偏低"
+            a = replace(a, text=a.text.removesuffix("，请核实") + f"；其下{n}个区划同样{word}，不再逐一提示，请核实")
+        out.append(a)
     return out
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """One latest figure against its history: last year's figure, its 同比 and the earlier 同比's statistics."""
+    indicator_id: str
+    region_code: str
+    period: dt.date
+    value: float
+    base: float       # the same period a year before
+    change: float     # the 同比: % (quantities) or points (rates)
+    median: float     # of the earlier 同比
+    mad: float
+    n: int
+    first: int        # the years of the earlier 同比 (each against the year before it)
+    last: int
+    rate: bool
 
 
 def _inward(x: float, decimals: int, up: int) -> float:
@@ -485,21 +542,32 @@ def _inward(x: float, decimals: int, up: int) -> float:
     return (math.ceil(round(x * step, 9)) if up > 0 else math.floor(round(x * step, 9))) / step
 
 
-def _outlier_alert(d: _Data, r, cfg: Outlier) -> Alert | None:
-    """The alert for one value against its history's statistics (n, median, mad, first, last), or None."""
+def _outlier_alert(d: _Data, cfg: Outlier, r: _Judged) -> Alert | None:
+    """The alert for one figure whose 同比 is outside the earlier 同比's median ± k × the robust spread, or None.
+    The spread is 1.4826 × MAD, at least `floor_pct` (% for a quantity; % of last year's level, in points, for
+    a rate) and at least one unit of the shown precision; the range is told as figures, from last year's."""
     dec = int(d.ind.loc[r.indicator_id, "decimals"])
-    spread = max(MAD_SCALE * r.mad, cfg.floor_pct / 100 * abs(r.median), 10.0 ** -dec)
-    low, high = max(r.median - cfg.k * spread, 0.0), r.median + cfg.k * spread  # these kinds are never negative
-    if low <= r.value <= high:
+    unit = 10.0 ** -dec if r.rate else (100 * 10.0 ** -dec / abs(r.base) if r.base else 0.0)
+    floor = cfg.floor_pct / 100 * abs(r.base) if r.rate else cfg.floor_pct
+    spread = max(MAD_SCALE * r.mad, floor, unit)
+    lo_c, hi_c = r.median - cfg.k * spread, r.median + cfg.k * spread
+    if lo_c <= r.change <= hi_c:
         return None
-    side = "high" if r.value > high else "low"
+
+    def figure(c: float) -> float:  # the figure a 同比 of c gives from last year's; these kinds are never negative
+        return max(r.base + c if r.rate else r.base * (1 + c / 100), 0.0)
+
+    side = "high" if r.change > hi_c else "low"
     freq = d.ind.loc[r.indicator_id, "frequency"]
     name = d.ind.loc[r.indicator_id, "name_zh"]
+    moved = metrics.Change(r.change, "个百分点" if r.rate else "%").signed().replace(" ", "")
+    usual = metrics.Change(r.median, "个百分点" if r.rate else "%").signed().replace(" ", "")
     text = (f"{d.name(r.region_code)} {name}{fmt.period_label(r.period, freq)}为{d.amount(r.indicator_id, r.value)}，"
-            f"{'高于' if side == 'high' else '低于'}往年同期的正常范围"
-            f"（{r.first.year}—{r.last.year}年同期{int(r.n)}个数值的中位数{d.amount(r.indicator_id, r.median)}，"
-            f"正常范围{d.amount(r.indicator_id, _inward(low, dec, 1))}至{d.amount(r.indicator_id, _inward(high, dec, -1))}）"
-            "，请核实")
+            f"同比{moved}（上年同期{d.amount(r.indicator_id, r.base)}），"
+            f"{'高于' if side == 'high' else '低于'}按往年同比推算的正常范围"
+            f"（{r.first}—{r.last}年{r.n}个同比的中位数{usual}，"
+            f"正常范围{d.amount(r.indicator_id, _inward(figure(lo_c), dec, 1))}至"
+            f"{d.amount(r.indicator_id, _inward(figure(hi_c), dec, -1))}），请核实")
     return Alert(rule="outlier", key=f"outlier:{r.region_code}:{r.indicator_id}:{r.period:%Y-%m}:{side}",
                  level="关注", region_code=r.region_code, title=f"{name} 数值{'偏高' if side == 'high' else '偏低'}",
                  text=text, indicator_id=r.indicator_id, period=r.period)

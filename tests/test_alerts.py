@@ -4,8 +4,9 @@ every expected figure worked out here by hand; the area limit; the settings file
 The fixture (tests/conftest.py's regions: 测试市 → 甲县 (甲一镇, 甲二镇), 乙县 (乙一镇)), data up to July 2024:
   task   year-to-date count, reported by counties: 甲县 exactly 15.0 points behind 序时进度 (滞后, not 严重),
          乙县 15.1 behind (严重滞后); 甲县's second task ahead of 序时进度
-  stock  month-end count by townships, July of 2019–2024: 甲一镇 jumps (outlier), 甲二镇 the same five years
-         running and then +2 (MAD 0: no alert), 乙一镇 only two earlier years (too few to judge)
+  stock  month-end count by townships, July of 2019–2024: 甲一镇 jumps (outlier, told with 甲县's), 甲二镇 the
+         same five years running and then +2 (同比 0 four times: within the 5 % floor), 乙一镇 only two earlier
+         years (one 同比: too few to judge)
   ytd    year-to-date count: July's figure in line with earlier Julys, far above every other month's
   std    a standard that jumps 70 %: a policy level, never an outlier
   amt    a yearly amount (2023) with own figures at county and city level beside the townships': 甲县 within
@@ -182,37 +183,83 @@ def test_no_return_is_missing_on_its_deadline_day(data):
 
 # --- outlier ---------------------------------------------------------------------------------------
 
-def test_a_jump_outside_the_robust_range_fires_and_a_flat_history_does_not(found):
+def yoy(values: list[float]) -> pd.Series:
+    """同比 in % of a run of one figure a year, worked out here: 100 · (this − last) / last."""
+    v = pd.Series(values, dtype=float)
+    return (100 * (v - v.shift()) / v.shift()).dropna().reset_index(drop=True)
+
+
+def robust_range(changes: pd.Series, base: float) -> tuple[float, float]:
+    """The figures a 同比 within median ± 3.5 · max(1.4826 · MAD, 5 %, one unit) gives from last year's."""
+    med = changes.median()
+    spread = max(1.4826 * (changes - med).abs().median(), 5.0, 100 / base)
+    return base * (1 + (med - 3.5 * spread) / 100), base * (1 + (med + 3.5 * spread) / 100)
+
+
+def test_a_jump_in_the_yoy_change_fires_once_at_the_top_and_a_flat_history_does_not(data, found):
     out = by_rule(found, "outlier")
-    hist = pd.Series([100, 102, 98, 101, 99], dtype=float)
-    med = hist.median()
-    spread = max(1.4826 * (hist - med).abs().median(), 0.05 * med, 1)  # 1.48 < the 5 % floor: 5
-    assert (med - 3.5 * spread, med + 3.5 * spread) == (82.5, 117.5)
-    a = out[f"outlier:{JIA1}:stock:2024-07:high"]
-    assert a.level == "关注" and a.period == dt.date(2024, 7, 1)
-    assert a.text == ("甲一镇 月末人数2024年7月为150人，高于往年同期的正常范围（2019—2023年同期5个数值的中位数100人，"
-                      "正常范围83人至117人），请核实")  # the bounds rounded inwards
-    # 甲县 (a complete roll-up of its towns: 150,152,148,151,149 → 202) is out of line too
-    county = pd.Series([150, 152, 148, 151, 149], dtype=float)
-    assert 202 > county.median() + 3.5 * max(1.4826 * (county - county.median()).abs().median(), 0.05 * county.median())
-    assert f"outlier:{JIA}:stock:2024-07:high" in out
+    # 甲县 (a complete roll-up of its towns: 150,152,148,151,149 → 202)
+    county = yoy([150, 152, 148, 151, 149, 202])
+    low, high = robust_range(county[:-1], 149)
+    assert (round(low, 2), round(high, 2)) == (122.93, 175.08)
+    a = out[f"outlier:{JIA}:stock:2024-07:high"]
+    assert a.level == "关注" and a.period == dt.date(2024, 7, 1) and 202 > high
+    assert a.text == ("甲县 月末人数2024年7月为202人，同比+35.6%（上年同期149人），高于按往年同比推算的正常范围"
+                      "（2020—2023年4个同比的中位数+0.0%，正常范围123人至175人）；其下1个区划同样偏高，不再逐一提示，"
+                      "请核实")  # the bounds rounded inwards
+    # 甲一镇 jumps the same way: told with 甲县, and on its own where 甲县 is not in the area evaluated
+    assert f"outlier:{JIA1}:stock:2024-07:high" not in out
+    own = by_rule(alerts.evaluate(data, TODAY, area=JIA1), "outlier")
+    town = yoy([100, 102, 98, 101, 99, 150])
+    low, high = robust_range(town[:-1], 99)
+    assert (round(low, 2), round(high, 2)) == (81.68, 116.33) and 150 > high
+    assert own[f"outlier:{JIA1}:stock:2024-07:high"].text == (
+        "甲一镇 月末人数2024年7月为150人，同比+51.5%（上年同期99人），高于按往年同比推算的正常范围"
+        "（2020—2023年4个同比的中位数+0.0%，正常范围82人至116人），请核实")
     regions = {a.region_code for a in out.values() if a.indicator_id == "stock"}
-    assert regions == {JIA1, JIA}  # 甲二镇: MAD 0, 52 within 50 ± 3.5·2.5; 乙一镇, 乙县, the city: < 3 years
+    assert regions == {JIA}  # 甲二镇: 同比 0 four years, then +4 % within ±17.5 %; 乙一镇, 乙县, the city: < 3 同比
+
+
+def test_a_steady_growth_is_not_an_outlier_but_a_break_in_it_is(tmp_path):
+    """A figure growing 20 % a year is above every earlier year and is not flagged; a year of −10 % in the same
+    run is, though as a level it lies well inside the earlier years' range (what a rule on levels would miss)."""
+    from conftest import fixture_tables
+
+    grow = [1000 * 1.2 ** i for i in range(6)]                        # 2019–2024: 1000 … 2488
+    levels = pd.Series(grow[:-1])
+    med, mad = levels.median(), (levels - levels.median()).abs().median()
+    assert abs(grow[-2] * 0.9 - med) < 3.5 * 1.4826 * mad              # 1866 against 1440 ± 1494: in line as a level
+    t = fixture_tables()
+    for name, run in (("steady", grow), ("broken", grow[:-1] + [grow[-2] * 0.9])):
+        d = tmp_path / name
+        obs = pd.DataFrame([_obs("stock", JIA1, dt.date(2019 + i, 7, 1), round(v)) for i, v in enumerate(run)])
+        store.write_tables(d, dict(regions=t["regions"], indicators=_indicators(), observations=obs, targets=_targets()),
+                           {"title": "预警测试", "demo": False, "data_date": "2024-07-31"})
+        out = by_rule(alerts.evaluate(d, TODAY, area=JIA1), "outlier")
+        assert bool(out) == (name == "broken"), (name, out)
+        if out:
+            changes = yoy([round(v) for v in run])
+            assert changes.iloc[-1] < robust_range(changes[:-1], round(run[-2]))[0]
+            assert list(out) == [f"outlier:{JIA1}:stock:2024-07:low"]
 
 
 def test_year_to_date_figures_compare_with_the_same_month_and_standards_are_skipped(found):
     ids = {a.indicator_id for a in found if a.rule == "outlier"}
-    # July 2024's 720 against earlier Julys 700–715 is in line; against all months (100…715) it would not be
-    julys = pd.Series([700 + 5 * i for i in range(4)], dtype=float)
-    assert abs(720 - julys.median()) < 3.5 * max(1.4826 * (julys - julys.median()).abs().median(), 0.05 * julys.median())
-    assert "ytd" not in ids and "std" not in ids  # 900 against 500–530 would be far out: a policy level, skipped
+    # July 2024's 720 against earlier Julys 700–715 grows as they did; against all months (100…715) it would not
+    julys = yoy([700 + 5 * i for i in range(5)])
+    low, high = robust_range(julys[:-1], 715)
+    assert low < 720 < high
+    assert "ytd" not in ids and "std" not in ids  # 900 against 500–530 (+70 %) would be far out: a policy level
 
 
 def test_fewer_than_min_years_is_silent_and_min_years_is_a_setting(data):
-    rules = alerts.Rules(outlier=alerts.Outlier(min_years=2))
-    out = by_rule(alerts.evaluate(data, TODAY, rules=rules), "outlier")
-    # 乙一镇 with two earlier Julys (900, 905): median 902.5, MAD 2.5 → floor 45.125 → 1100 > 902.5 + 157.9
+    rules = alerts.Rules(outlier=alerts.Outlier(min_years=1))
+    out = by_rule(alerts.evaluate(data, TODAY, area=YI1, rules=rules), "outlier")
+    # 乙一镇 with two earlier Julys (900, 905): one 同比 (+0.56 %), floor 5 % → 1100 (+21.5 %) > 905 · 1.18
+    low, high = robust_range(yoy([900, 905]), 905)
+    assert 1100 > high
     assert f"outlier:{YI1}:stock:2024-07:high" in out
+    assert not by_rule(alerts.evaluate(data, TODAY, area=YI1), "outlier")  # the default: three 同比
 
 
 # --- children_sum ----------------------------------------------------------------------------------
