@@ -6,7 +6,7 @@ bureau's settings (<data>/settings/alert_rules.toml, the default shipped in mins
 
   task_lag        a task of the data date's year 滞后 / 严重滞后 (metrics.goal_table, as the 目标 page judges it)
   return_missing  a 报表 return not reported when its deadline has passed (progress.cells: 未报 / 已退回)
-  outlier         the latest 同比 outside median ± k·1.4826·MAD of the same period's 同比 in earlier years
+  outlier         the latest 同比 (or value) outside median ± k·1.4826·MAD of the same period's in earlier years
   children_sum    a region's own value (count/amount) that disagrees with the sum of its children's
   rule:<id>       a configured threshold on an indicator at a region level
 
@@ -82,7 +82,8 @@ class Outlier:
     k: float = 3.5
     min_years: int = 3
     max_years: int = 10
-    floor_pct: float = 5.0  # the scaled MAD is at least this % of the median (history all alike: MAD 0)
+    floor_pct: float = 5.0  # the scaled MAD is at least this % (history all alike: MAD 0)
+    basis: str = "yoy"      # "yoy": the 同比 against earlier years' 同比; "level": the value against earlier values
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,8 @@ SECTION_ZH = {"task_lag": "任务滞后", "return_missing": "报表未报", "out
 LIMITS = {"severe_gap": (0.1, 100), "severe_after_days": (0, 366), "lookback_months": (1, 120), "k": (0.5, 50),
           "min_years": (2, 50), "max_years": (2, 100), "floor_pct": (0, 100), "tolerance_pct": (0, 100)}
 _RULE_ID = re.compile(r"[a-z0-9_]{1,40}")
-_TYPE_ZH = {bool: "true 或 false", int: "整数", float: "数字"}
+_TYPE_ZH = {bool: "true 或 false", int: "整数", float: "数字", str: "文字（加引号）"}
+CHOICES = {"basis": ("yoy", "level")}
 
 
 def _label(path: Path) -> str:
@@ -131,7 +133,13 @@ def _label(path: Path) -> str:
 
 
 def _typed(value, kind: type, where: str, file: str, rule: str | None, key: str):
-    """`value` as `kind` (bool, int or float), or RulesError: TOML's true is no number, 1.5 no whole number."""
+    """`value` as `kind` (bool, int, float or str), or RulesError: TOML's true is no number, 1.5 no whole
+    number; a text one of its CHOICES."""
+    if kind is str:
+        if not isinstance(value, str) or value not in CHOICES.get(key, (value,)):
+            raise RulesError(f"{where}：{key} 应为 {' 或 '.join(map(repr, CHOICES.get(key, ())))}，而不是 {value!r}",
+                             file, rule, key)
+        return value
     ok = isinstance(value, bool) if kind is bool else (
         isinstance(value, int) and not isinstance(value, bool) if kind is int else
         isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
@@ -452,12 +460,19 @@ def _missing_alert(d: _Data, form: forms.Form, r, cfg: ReturnMissing) -> Alert:
 # --- outlier ----------------------------------------------------------------------------------------
 
 def outlier(d: _Data, cfg: Outlier) -> list[Alert]:
-    """The latest value of each indicator (not standards: a policy level moves by decision) and region whose
-    同比 — its change from the same period a year before, in % for a quantity and in points for a rate
-    (metrics.change) — lies outside the robust range of that period's 同比 in earlier years: the same month (a
-    year-to-date figure against the same month's year-to-date), quarter or year. A figure that grows steadily
-    grows by about as much every year and is not flagged for being above every earlier year; one typed ten
-    times too large, or with a digit missing, is. Needs last year's figure and `min_years` earlier 同比."""
+    """The latest value of each indicator (not standards: a policy level moves by decision) and region out of
+    line with the same period in earlier years — the same month (a year-to-date figure against the same
+    month's year-to-date), quarter or year: by its 同比 (basis "yoy", the default) or by its level ("level");
+    a parent and its children alike told once, at the parent (_folded)."""
+    return _folded(d, (_by_yoy if cfg.basis == "yoy" else _by_level)(d, cfg))
+
+
+def _by_yoy(d: _Data, cfg: Outlier) -> list[Alert]:
+    """basis "yoy": the latest figure whose 同比 — its change from the same period a year before, in % for a
+    quantity, in points for a rate (metrics.change) — lies outside the robust range of that period's 同比 in
+    earlier years. A figure that grows steadily grows by about as much every year and is not flagged for
+    being above every earlier year; a break in its growth is, even inside the earlier years' range. Needs last
+    year's figure and `min_years` earlier 同比."""
     out = []
     keys = ["indicator_id", "region_code"]
     for period, ids in _by_period(d, ("count", "amount", "rate")).items():
@@ -488,11 +503,38 @@ def outlier(d: _Data, cfg: Outlier) -> list[Alert]:
         last = hist.shape[1] - np.argmax(seen[:, ::-1], axis=1)
         base, value = v[judged, -2], v[judged, -1]
         for i, (iid, code) in enumerate(wide.index[judged]):
-            alert = _outlier_alert(d, cfg, _Judged(iid, code, period, value[i], base[i], now[i], med[i], mad[i],
+            alert = _yoy_alert(d, cfg, _Judged(iid, code, period, value[i], base[i], now[i], med[i], mad[i],
                                                    int(n[i]), years[first[i]].year, years[last[i]].year, bool(rate[i])))
             if alert:
                 out.append(alert)
-    return _folded(d, out)
+    return out
+
+
+def _by_level(d: _Data, cfg: Outlier) -> list[Alert]:
+    """basis "level": the latest value outside the robust range of the same period's values in earlier years
+    (a rate as a rate). Needs `min_years` earlier values."""
+    out = []
+    for period, ids in _by_period(d, ("count", "amount", "rate")).items():
+        since = min(d.first[i] for i in ids)
+        years = [_years_back(period, y) for y in range(1, cfg.max_years + 1) if _years_back(period, y) >= since]
+        past = [_usable(d.values(ids, p)) for p in years]
+        if not past:
+            continue
+        keys = ["indicator_id", "region_code"]
+        past = pd.concat(past, ignore_index=True)[[*keys, "period", "value"]]
+        past["value"] = past["value"].astype(float)
+        by = past.groupby(keys)["value"]
+        stats = pd.DataFrame({"n": by.size(), "median": by.median()})
+        dev = (past["value"] - past.set_index(keys).index.map(stats["median"])).abs()
+        stats["mad"] = dev.groupby([past["indicator_id"], past["region_code"]]).median()
+        stats["first"] = past.groupby(keys)["period"].min()
+        stats["last"] = past.groupby(keys)["period"].max()
+        now = _usable(d.values(ids, period)).join(stats, on=keys, how="inner")
+        for r in now[now["n"] >= cfg.min_years].itertuples(index=False):
+            alert = _level_alert(d, r, cfg)
+            if alert:
+                out.append(alert)
+    return out
 
 
 def _folded(d: _Data, found: list[Alert]) -> list[Alert]:
@@ -518,6 +560,38 @@ def _folded(d: _Data, found: list[Alert]) -> list[Alert]:
     return out
 
 
+def _inward(x: float, decimals: int, up: int) -> float:
+    """A bound rounded towards the inside of the range (up for the low one), so every figure written inside
+    the range as shown is inside it: 82.5 to 117.5 reads 83 to 117, not 82 (below 82.5, out) to 118."""
+    step = 10 ** decimals
+    return (math.ceil(round(x * step, 9)) if up > 0 else math.floor(round(x * step, 9))) / step
+
+
+def _level_alert(d: _Data, r, cfg: Outlier) -> Alert | None:
+    """The alert for one value against its history's statistics (n, median, mad, first, last), or None."""
+    dec = int(d.ind.loc[r.indicator_id, "decimals"])
+    spread = max(MAD_SCALE * r.mad, cfg.floor_pct / 100 * abs(r.median), 10.0 ** -dec)
+    low, high = max(r.median - cfg.k * spread, 0.0), r.median + cfg.k * spread  # these kinds are never negative
+    if low <= r.value <= high:
+        return None
+    side = "high" if r.value > high else "low"
+    freq = d.ind.loc[r.indicator_id, "frequency"]
+    name = d.ind.loc[r.indicator_id, "name_zh"]
+    text = (f"{d.name(r.region_code)} {name}{fmt.period_label(r.period, freq)}为{d.amount(r.indicator_id, r.value)}，"
+            f"{'高于' if side == 'high' else '低于'}往年同期的正常范围"
+            f"（{r.first.year}—{r.last.year}年同期{int(r.n)}个数值的中位数{d.amount(r.indicator_id, r.median)}，"
+            f"正常范围{d.amount(r.indicator_id, _inward(low, dec, 1))}至{d.amount(r.indicator_id, _inward(high, dec, -1))}）"
+            "，请核实")
+    return _outlier(r.region_code, r.indicator_id, r.period, side, name, text)
+
+
+def _outlier(region: str, indicator: str, period: dt.date, side: str, name: str, text: str) -> Alert:
+    """A 数值异常 alert: its key names the side (high, low), never the figure."""
+    return Alert(rule="outlier", key=f"outlier:{region}:{indicator}:{period:%Y-%m}:{side}", level="关注",
+                 region_code=region, title=f"{name} 数值{'偏高' if side == 'high' else '偏低'}", text=text,
+                 indicator_id=indicator, period=period)
+
+
 @dataclass(frozen=True)
 class _Judged:
     """One latest figure against its history: last year's figure, its 同比 and the earlier 同比's statistics."""
@@ -535,14 +609,7 @@ class _Judged:
     rate: bool
 
 
-def _inward(x: float, decimals: int, up: int) -> float:
-    """A bound rounded towards the inside of the range (up for the low one), so every figure written inside
-    the range as shown is inside it: 82.5 to 117.5 reads 83 to 117, not 82 (below 82.5, out) to 118."""
-    step = 10 ** decimals
-    return (math.ceil(round(x * step, 9)) if up > 0 else math.floor(round(x * step, 9))) / step
-
-
-def _outlier_alert(d: _Data, cfg: Outlier, r: _Judged) -> Alert | None:
+def _yoy_alert(d: _Data, cfg: Outlier, r: _Judged) -> Alert | None:
     """The alert for one figure whose 同比 is outside the earlier 同比's median ± k × the robust spread, or None.
     The spread is 1.4826 × MAD, at least `floor_pct` (% for a quantity; % of last year's level, in points, for
     a rate) and at least one unit of the shown precision; the range is told as figures, from last year's."""
@@ -568,9 +635,7 @@ def _outlier_alert(d: _Data, cfg: Outlier, r: _Judged) -> Alert | None:
             f"（{r.first}—{r.last}年{r.n}个同比的中位数{usual}，"
             f"正常范围{d.amount(r.indicator_id, _inward(figure(lo_c), dec, 1))}至"
             f"{d.amount(r.indicator_id, _inward(figure(hi_c), dec, -1))}），请核实")
-    return Alert(rule="outlier", key=f"outlier:{r.region_code}:{r.indicator_id}:{r.period:%Y-%m}:{side}",
-                 level="关注", region_code=r.region_code, title=f"{name} 数值{'偏高' if side == 'high' else '偏低'}",
-                 text=text, indicator_id=r.indicator_id, period=r.period)
+    return _outlier(r.region_code, r.indicator_id, r.period, side, name, text)
 
 
 # --- children_sum -----------------------------------------------------------------------------------

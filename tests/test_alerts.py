@@ -253,13 +253,32 @@ def test_year_to_date_figures_compare_with_the_same_month_and_standards_are_skip
 
 
 def test_fewer_than_min_years_is_silent_and_min_years_is_a_setting(data):
-    rules = alerts.Rules(outlier=alerts.Outlier(min_years=1))
-    out = by_rule(alerts.evaluate(data, TODAY, area=YI1, rules=rules), "outlier")
-    # 乙一镇 with two earlier Julys (900, 905): one 同比 (+0.56 %), floor 5 % → 1100 (+21.5 %) > 905 · 1.18
-    low, high = robust_range(yoy([900, 905]), 905)
-    assert 1100 > high
-    assert f"outlier:{YI1}:stock:2024-07:high" in out
-    assert not by_rule(alerts.evaluate(data, TODAY, area=YI1), "outlier")  # the default: three 同比
+    # 乙一镇: two earlier Julys (900, 905), one 同比 — silent by default (three 同比 needed)
+    assert not by_rule(alerts.evaluate(data, TODAY, area=YI1), "outlier")
+    # 甲一镇 has four (2020–2023); asking for five makes it silent too
+    assert f"outlier:{JIA1}:stock:2024-07:high" in by_rule(alerts.evaluate(data, TODAY, area=JIA1), "outlier")
+    rules = alerts.Rules(outlier=alerts.Outlier(min_years=5))
+    assert not by_rule(alerts.evaluate(data, TODAY, area=JIA1, rules=rules), "outlier")
+
+
+def test_the_level_basis_judges_the_value_against_earlier_values(data):
+    """basis = "level": 甲一镇's 150 against the earlier Julys 100, 102, 98, 101, 99 themselves."""
+    rules = alerts.Rules(outlier=alerts.Outlier(basis="level"))
+    hist = pd.Series([100, 102, 98, 101, 99], dtype=float)
+    med = hist.median()
+    spread = max(1.4826 * (hist - med).abs().median(), 0.05 * med, 1)  # 1.48 < the 5 % floor: 5
+    assert (med - 3.5 * spread, med + 3.5 * spread) == (82.5, 117.5)
+    own = by_rule(alerts.evaluate(data, TODAY, area=JIA1, rules=rules), "outlier")
+    assert own[f"outlier:{JIA1}:stock:2024-07:high"].text == (
+        "甲一镇 月末人数2024年7月为150人，高于往年同期的正常范围（2019—2023年同期5个数值的中位数100人，"
+        "正常范围83人至117人），请核实")  # the bounds rounded inwards
+    # 乙一镇 with two earlier values is judged once min_years allows it: 1100 > 902.5 + 3.5 · 45.125
+    rules = alerts.Rules(outlier=alerts.Outlier(basis="level", min_years=2))
+    assert f"outlier:{YI1}:stock:2024-07:high" in by_rule(alerts.evaluate(data, TODAY, area=YI1, rules=rules), "outlier")
+    # and seen from the city, 甲一镇 is told with 甲县 (150,152,148,151,149 → 202: out of line too)
+    folded = by_rule(alerts.evaluate(data, TODAY, rules=alerts.Rules(outlier=alerts.Outlier(basis="level"))), "outlier")
+    assert {a.region_code for a in folded.values() if a.indicator_id == "stock"} == {JIA}
+    assert folded[f"outlier:{JIA}:stock:2024-07:high"].text.endswith("；其下1个区划同样偏高，不再逐一提示，请核实")
 
 
 # --- children_sum ----------------------------------------------------------------------------------
@@ -338,6 +357,8 @@ def test_no_settings_folder_means_the_built_in_defaults(data, tmp_path):
     ("[outlier]\nkk = 3\n", ["[outlier]", "kk"]),
     ("[warn]\nx = 1\n", ["[warn]"]),
     ("[outlier]\nk = \"3\"\n", ["[outlier]", "k", "数字"]),
+    ("[outlier]\nbasis = \"median\"\n", ["[outlier]", "basis", "'yoy' 或 'level'", "median"]),
+    ("[outlier]\nbasis = 1\n", ["[outlier]", "basis", "'yoy' 或 'level'"]),
     ("[task_lag]\nenabled = 1\n", ["[task_lag]", "enabled", "true 或 false"]),
     ("[children_sum]\ntolerance_pct = -1\n", ["tolerance_pct", "0 到 100"]),
     ('[[rule]]\nid = "a"\nindicator = "stock"\nlevel = "township"\nop = "<"\nthreshold = 1\n'
