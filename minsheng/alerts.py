@@ -462,9 +462,8 @@ def _missing_alert(d: _Data, form: forms.Form, r, cfg: ReturnMissing) -> Alert:
 def outlier(d: _Data, cfg: Outlier) -> list[Alert]:
     """The latest value of each indicator (not standards: a policy level moves by decision) and region out of
     line with the same period in earlier years — the same month (a year-to-date figure against the same
-    month's year-to-date), quarter or year: by its 同比 (basis "yoy", the default) or by its level ("level");
-    a parent and its children alike told once, at the parent (_folded)."""
-    return _folded(d, (_by_yoy if cfg.basis == "yoy" else _by_level)(d, cfg))
+    month's year-to-date), quarter or year: by its 同比 (basis "yoy", the default) or by its level ("level")."""
+    return (_by_yoy if cfg.basis == "yoy" else _by_level)(d, cfg)
 
 
 def _by_yoy(d: _Data, cfg: Outlier) -> list[Alert]:
@@ -540,7 +539,8 @@ def _by_level(d: _Data, cfg: Outlier) -> list[Alert]:
 def _folded(d: _Data, found: list[Alert]) -> list[Alert]:
     """Alerts of regions whose parent has the same one (indicator, period, side) told once, at the parent, with
     how many regions below it are alike: a whole city's figure moving with every county is one thing to check,
-    not a dozen. A parent outside the area evaluated is not there, so its regions keep their own."""
+    not a dozen (evaluate(fold=True)). A parent outside the area evaluated is not there, so its regions keep
+    their own."""
     side = {(a.indicator_id, a.region_code, a.period): a.key.rsplit(":", 1)[1] for a in found}
     alike: dict[tuple, int] = {}
     kept = []
@@ -741,9 +741,15 @@ def _threshold_alert(d: _Data, rule: Threshold, r, moved: str) -> Alert:
 
 # --- all of them ----------------------------------------------------------------------------------
 
-def evaluate(directory: Path, today: dt.date, *, area: str | None = None, rules: Rules | None = None) -> list[Alert]:
+def evaluate(directory: Path, today: dt.date, *, area: str | None = None, rules: Rules | None = None,
+             fold: bool = False) -> list[Alert]:
     """Every rule on the current data version, limited to `area` (a 12-digit code; one not in the data gives
-    nothing), worst first, then by region and key — the same list for the same data and day."""
+    nothing), worst first, then by region and key — the same list for the same data and day.
+
+    `fold`: a 数值异常 that a region's parent has too (same indicator, period and side) is told at the parent
+    only, which names how many regions below it are alike — for one reader of the whole area (消息中心's
+    list, the command's table). Delivery reads them unfolded: a county's reviewer, whose area does not hold the
+    city, must still be told of the county's own."""
     rules = load_rules(directory) if rules is None else rules
     d = _context(Path(directory), today, area)
     if d is None:
@@ -762,5 +768,7 @@ def evaluate(directory: Path, today: dt.date, *, area: str | None = None, rules:
             out += threshold(d, rule)
     if area is not None:  # every rule reads within the area already; this is the last word, not the first
         out = [a for a in out if area in d.tree.path(a.region_code)]
+    if fold:
+        out = [a for a in out if a.rule != "outlier"] + _folded(d, [a for a in out if a.rule == "outlier"])
     unique = {a.key: a for a in out}
     return sorted(unique.values(), key=lambda a: (LEVELS.index(a.level), a.region_code, a.key))

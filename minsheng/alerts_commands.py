@@ -64,7 +64,7 @@ def _alerts(args) -> int:
             rules = alerts.check_rules_file(Path(args.check_rules), repo.indicators(directory)["id"].tolist())
             print(f"预警规则文件 {Path(args.check_rules).name} 写法正确：自定义规则 {len(rules.thresholds)} 条")
             return 0
-        found = alerts.evaluate(directory, _day(args.date), area=_area(args.area, directory))
+        found = alerts.evaluate(directory, _day(args.date), area=_area(args.area, directory), fold=not args.json)
     except (alerts.RulesError, store.StoreError) as e:
         print(f"未执行：{e}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ PAGE = 50  # messages drawn at once
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _standing(ver: str, region: str, day) -> pd.DataFrame:
-    found = alerts.evaluate(store.data_dir(), day, area=region)
+    found = alerts.evaluate(store.data_dir(), day, area=region, fold=True)  # one reader: a city's alike told once
     return pd.DataFrame([dataclasses.asdict(a) for a in found],
                         columns=[f.name for f in dataclasses.fields(alerts.Alert)])
 
