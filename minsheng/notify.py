@@ -281,13 +281,14 @@ def _nearest(found: list[Contact], places: Places) -> list[Contact]:
 
 
 def contacts_for(cfg: Config, places: Places, notice: Notice) -> list[Contact]:
-    """Who is told of `notice` at its step: the named owner, else by duty, department and area."""
+    """Who is told of `notice` at its step: the named owner whose area holds the region, else by duty,
+    department and area."""
     a = notice.alert
     if notice.step == 0 and a.owner:
-        named = [c for c in cfg.contacts if c.name == a.owner]
-        inside = [c for c in named if places.holds(c.area, a.region_code)]
-        if inside or named:
-            return inside or named
+        # a 责任人 is free text of the task's region: a namesake whose area does not hold the region is not told
+        inside = [c for c in cfg.contacts if c.name == a.owner and places.holds(c.area, a.region_code)]
+        if inside:
+            return inside
     duty = DUTIES[notice.step]
     same_dept = (lambda c: c.department in (None, a.department)) if notice.step == 2 else \
         (lambda c: c.department == a.department)

@@ -1,0 +1,52 @@
+"""Attacks on issue 17's delivery, 消息中心 and notes: what a reviewer limited to one county must not be told of,
+and what must never reach a log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from conftest import demo_world
+from minsheng import auth, channels, cycle, notes, notify, notify_config, schedule
+
+CST = dt.timezone(dt.timedelta(hours=8))
+QUYUAN, HETANG = "430671000000", "430202000000"
+
+
+def _configure(d: Path, text: str) -> None:
+    (d / "settings").mkdir(parents=True, exist_ok=True)
+    (d / "settings" / "delivery.toml").write_text(text, encoding="utf-8")
+
+
+def test_a_note_naming_another_countys_contact_does_not_tell_that_county(tmp_path, monkeypatch):
+    """A 责任人 is free text written by the task's region. A contact of that name elsewhere (a namesake: 张伟
+    of 荷塘区) must not receive 屈原管理区's alert in their 消息中心 or their county's group: the area limits reads."""
+    d = demo_world(tmp_path, monkeypatch)
+    monkeypatch.setattr(cycle, "clock", lambda: dt.datetime(2023, 8, 10, 9, 0, tzinfo=cycle.CHINA))
+    writer = cycle.Actor("quyuan_rep", auth.Role.reporter, QUYUAN)
+    notes.save(d, writer, notes.Task("cl_child_rehab", QUYUAN, 2023, 7), progress="按计划推进", owner="张伟",
+               source="test")
+    _configure(d, f'[[channel]]\nid = "hetang"\ntype = "webhook"\nurl = "http://127.0.0.1:9/hook"\n'
+                  f'areas = ["{HETANG}"]\n\n'
+                  f'[[contact]]\nname = "张伟"\nduty = "责任人"\narea = "{HETANG}"\ndepartment = "残联"\n'
+                  f'account = "hetang_rev"\n')
+    users = [auth.User("hetang_rev", auth.Role.reviewer, HETANG)]
+    now = dt.datetime(2023, 8, 10, 8, 0, tzinfo=CST)
+    schedule.run(d, now, users=users, make_brief=None)
+    told = notify.inbox(d, "hetang_rev")
+    assert not [m for m in told if "屈原" in m.title + m.body], [m.title for m in told]
+    con = notify.connect(d)
+    try:
+        rows = con.execute("select channel, recipient, payload from outbox").fetchall()
+    finally:
+        con.close()
+    assert not [r for r in rows if r["channel"] == "hetang" and "屈原" in r["payload"]]
+
+
+def test_a_malformed_robot_url_does_not_put_its_key_in_the_outbox_or_audit():
+    """http.client names the path and query of a URL it refuses; with the key in `url`, scrub must hide it."""
+    cfg = notify_config.parse(b'[[channel]]\nid = "wx"\ntype = "wecom"\n'
+                              b'url = "http://127.0.0.1:9/cgi-bin/webhook/send?key=SECRET-KEY 1"\nareas = ["430200"]\n',
+                              Path("delivery.toml"))
+    result = channels.send(cfg.channels[0], channels.wecom_body("x"))
+    assert not result.ok and "SECRET" not in (result.error or ""), result.error
