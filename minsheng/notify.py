@@ -579,19 +579,39 @@ def retry(directory: Path, ids: list[int] | None, now: dt.datetime) -> int:
         con.close()
 
 
-def status(directory: Path) -> dict:
-    """The outbox per channel and state, the failed rows, the open alerts and the last runs (`schedule status`)."""
+def status(directory: Path, within=None) -> dict:
+    """The outbox per channel and state, the failed rows, the open alerts and the last runs (`schedule status`).
+
+    `within`: a predicate on a region code — only the rows of regions it holds (an admin limited to an area
+    reads only that area's deliveries; the alert runs, counted over every region, are left out). None: all."""
     con = _reader(directory)
     if con is None:
         return dict(counts=[], failed=[], pending=[], alerts=dict(open=0, closed=0), runs=[])
+    if within is None:
+        def mine(code) -> bool:
+            return True
+    else:
+        def mine(code) -> bool:
+            return code is not None and bool(within(code))
     with closing(con):
-        counts = [dict(r) for r in con.execute("select channel, status, count(*) as n from outbox group by channel, status "
-                                               "order by channel, status")]
-        failed = [dict(r) for r in con.execute("select id, channel, recipient, kind, attempts, last_error, last_attempt_at "
-                                               "from outbox where status = 'failed' order by id desc limit 50")]
-        pending = [dict(r) for r in con.execute("select id, channel, recipient, attempts, next_attempt_at, last_error "
-                                                "from outbox where status = 'pending' order by next_attempt_at limit 20")]
-        open_, closed = con.execute("select count(*) filter (where closed_at is null), count(*) filter (where closed_at "
-                                    "is not null) from alerts_seen").fetchone()
-        runs = [dict(r) for r in con.execute("select job, done_at, note from runs order by done_at desc limit 20")]
-    return dict(counts=counts, failed=failed, pending=pending, alerts=dict(open=open_, closed=closed), runs=runs)
+        counts: dict[tuple[str, str], int] = {}
+        for r in con.execute("select channel, status, region_code, count(*) as n from outbox "
+                             "group by channel, status, region_code order by channel, status"):
+            if mine(r["region_code"]):
+                counts[(r["channel"], r["status"])] = counts.get((r["channel"], r["status"]), 0) + r["n"]
+        counts_ = [dict(channel=c, status=s, n=n) for (c, s), n in sorted(counts.items())]
+        failed = [{k: r[k] for k in ("id", "channel", "recipient", "kind", "attempts", "last_error", "last_attempt_at")}
+                  for r in con.execute("select id, channel, recipient, kind, attempts, last_error, last_attempt_at, "
+                                       "region_code from outbox where status = 'failed' order by id desc")
+                  if mine(r["region_code"])][:50]
+        pending = [{k: r[k] for k in ("id", "channel", "recipient", "attempts", "next_attempt_at", "last_error")}
+                   for r in con.execute("select id, channel, recipient, attempts, next_attempt_at, last_error, region_code "
+                                        "from outbox where status = 'pending' order by next_attempt_at")
+                   if mine(r["region_code"])][:20]
+        open_ = closed = 0
+        for r in con.execute("select region_code, closed_at from alerts_seen"):
+            if mine(r["region_code"]):
+                open_, closed = open_ + (r["closed_at"] is None), closed + (r["closed_at"] is not None)
+        runs = [dict(r) for r in con.execute("select job, done_at, note from runs order by done_at desc")
+                if within is None or (r["job"].startswith("brief:") and mine(r["job"].split(":")[1]))][:20]
+    return dict(counts=counts_, failed=failed, pending=pending, alerts=dict(open=open_, closed=closed), runs=runs)

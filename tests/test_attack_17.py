@@ -50,3 +50,30 @@ def test_a_malformed_robot_url_does_not_put_its_key_in_the_outbox_or_audit():
                               Path("delivery.toml"))
     result = channels.send(cfg.channels[0], channels.wecom_body("x"))
     assert not result.ok and "SECRET" not in (result.error or ""), result.error
+
+
+def test_an_admin_limited_to_a_county_reads_only_its_deliveries_in_the_message_centre(tmp_path, monkeypatch):
+    """推送状态 lists recipients (names, e-mail addresses) and errors: an admin of 石峰区 must not read 荷塘区's."""
+    from contextlib import closing
+
+    from conftest import app
+    from minsheng.ui import pages
+    from test_session import sign_in
+
+    d = demo_world(tmp_path, monkeypatch)
+    shifeng = "430204000000"
+    auth.add_user("sf_admin", "admin", shifeng, "correct-horse-battery")
+    ch = notify_config.Channel(id="mail", type="smtp", areas=(HETANG,), host="127.0.0.1", sender="bot@example.test")
+    now = dt.datetime(2026, 12, 20, 8, 0, tzinfo=CST)
+    with closing(notify.connect(d)) as con, notify.transaction(con):
+        notify.enqueue(con, ch, "hetang-leader@example.test", "alert", HETANG, {"to": "x", "subject": "s", "body": "b"},
+                       "k-hetang", now)
+        con.execute("update outbox set status = 'failed', last_error = '荷塘区的错误'")
+        con.execute("insert into runs (job, done_at, note) values ('brief:430202000000:2026-11', 'x', '荷塘区专报.docx')")
+    at = sign_in(app(), "sf_admin", "correct-horse-battery")
+    at.switch_page(pages.get("messages").script).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = " ".join(df.value.to_csv() for df in at.dataframe)
+    assert "hetang-leader" not in shown and "荷塘区" not in shown, shown
+    # the whole store's admin still reads every delivery
+    assert notify.status(d)["failed"][0]["recipient"] == "hetang-leader@example.test"

@@ -94,8 +94,11 @@ def render_messages(found: list[notify.Message]) -> None:
 
 
 def render_delivery() -> None:
-    """For admins: what the outbox holds and what failed (schedule status)."""
-    s = notify.status(store.data_dir())
+    """For admins: what the outbox holds and what failed (schedule status) — of their area's regions only, unless
+    their area is the whole store's (as 用户管理 shows its audit lines)."""
+    me, tree = session.user(), data.tree()
+    whole = session.is_local() or (me is not None and data.top_areas() == {me.area})
+    s = notify.status(store.data_dir(), None if whole else tree.__contains__)
     with st.expander(T("推送状态（失败 {n} 条）", n=len(s["failed"])), expanded=bool(s["failed"])):
         if not s["counts"]:
             st.caption(T("还没有推送记录。定时任务 python -m minsheng schedule run 运行后在此显示。"))
