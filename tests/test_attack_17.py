@@ -77,3 +77,21 @@ def test_an_admin_limited_to_a_county_reads_only_its_deliveries_in_the_message_c
     assert "hetang-leader" not in shown and "荷塘区" not in shown, shown
     # the whole store's admin still reads every delivery
     assert notify.status(d)["failed"][0]["recipient"] == "hetang-leader@example.test"
+
+
+def test_a_county_reporter_is_offered_the_form_its_city_issued(tmp_path, monkeypatch):
+    """民政月报 is issued by 株洲市 and owed by 石峰区's townships (报表未报 alerts say so). A reporter whose area is
+    石峰区 reads a tree that stops at 石峰区: under it the townships did not lie under 株洲市, and the form vanished
+    from 数据填报 — the returns the 预警 ask for could not be sent."""
+    from conftest import app
+    from minsheng.ui import pages
+    from test_session import sign_in
+
+    demo_world(tmp_path, monkeypatch)
+    monkeypatch.setattr(cycle, "clock", lambda: dt.datetime(2026, 12, 20, 10, 0, tzinfo=cycle.CHINA))
+    auth.add_user("sf_rep", "reporter", "430204000000", "correct-horse-battery")
+    at = sign_in(app(), "sf_rep", "correct-horse-battery")
+    at.switch_page(pages.get("report").script).run()
+    assert not at.exception, [e.value for e in at.exception]
+    offered = [o for s in at.selectbox if s.label == "报表" for o in s.options]
+    assert any(o.startswith("民政月报") for o in offered), offered
