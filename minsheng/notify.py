@@ -148,25 +148,40 @@ def _reader(directory: Path) -> sqlite3.Connection | None:
     return connect(directory) if db_path(directory).exists() else None
 
 
-def inbox(directory: Path, user: str, *, unread_only: bool = False, limit: int = 100) -> list[Message]:
-    """The account's messages, newest first."""
+# a message's region: its alert's (alerts_seen, by the key before the tag's "#"), or a brief's (brief:<code>:<month>)
+_REGION = ("coalesce((select a.region_code from alerts_seen a where a.key = substr(m.key, 1, instr(m.key, '#') - 1)), "
+           "case when m.key like 'brief:%' then substr(m.key, 7, 12) end)")
+
+
+def _yours(rows, within) -> list:
+    """The rows whose region `within` holds: a message about a region the account's area no longer holds (its
+    area changed, or a removed account's name was given again) is not read. A message whose region is not
+    known (none made by delivery) is kept."""
+    return [r for r in rows if within is None or r["region"] is None or within(r["region"])]
+
+
+def inbox(directory: Path, user: str, *, unread_only: bool = False, limit: int = 100, within=None) -> list[Message]:
+    """The account's messages, newest first; `within` (a predicate on a region code, the reader's area) leaves out
+    those about regions outside it."""
     con = _reader(directory)
     if con is None:
         return []
     with closing(con):
-        rows = con.execute("select id, created, title, body, kind, key, read_at from messages where account = ? "
-                           "and (? = 0 or read_at is null) order by created desc, id desc limit ?",
-                           (user, int(unread_only), int(limit))).fetchall()
-    return [Message(**dict(r)) for r in rows]
+        rows = con.execute(f"select id, created, title, body, kind, key, read_at, {_REGION} as region from messages m "
+                           "where account = ? and (? = 0 or read_at is null) order by created desc, id desc",
+                           (user, int(unread_only))).fetchall()
+    return [Message(**{k: r[k] for k in r.keys() if k != "region"}) for r in _yours(rows, within)[:int(limit)]]
 
 
-def unread_count(directory: Path, user: str) -> int:
-    """How many of the account's messages are unread (the badge on the 消息中心 link)."""
+def unread_count(directory: Path, user: str, *, within=None) -> int:
+    """How many of the account's messages are unread (the badge on the 消息中心 link), within `within` as `inbox`."""
     con = _reader(directory)
     if con is None:
         return 0
     with closing(con):
-        return con.execute("select count(*) from messages where account = ? and read_at is null", (user,)).fetchone()[0]
+        rows = con.execute(f"select {_REGION} as region from messages m where account = ? and read_at is null",
+                           (user,)).fetchall()
+    return len(_yours(rows, within))
 
 
 def mark_read(directory: Path, user: str, ids, *, now: dt.datetime | None = None) -> int:

@@ -95,3 +95,24 @@ def test_a_county_reporter_is_offered_the_form_its_city_issued(tmp_path, monkeyp
     assert not at.exception, [e.value for e in at.exception]
     offered = [o for s in at.selectbox if s.label == "报表" for o in s.options]
     assert any(o.startswith("民政月报") for o in offered), offered
+
+
+def test_an_account_moved_to_another_county_no_longer_reads_the_old_countys_messages(tmp_path, monkeypatch):
+    """An area limits reads as it is now: a reviewer moved from 荷塘区 to 石峰区 (or a removed account's name given
+    to someone else) must not go on reading 荷塘区's alerts in 消息中心."""
+    from conftest import app
+    from minsheng.ui import pages
+    from test_session import sign_in
+
+    d = demo_world(tmp_path, monkeypatch)
+    pw = "correct-horse-battery"
+    auth.add_user("mover", "reviewer", HETANG, pw)
+    schedule.run(d, dt.datetime(2023, 8, 10, 8, 0, tzinfo=CST), make_brief=None)
+    assert any("荷塘区" in m.title for m in notify.inbox(d, "mover"))  # told while 荷塘区 was theirs
+    auth.set_area("mover", "430204000000")
+    at = sign_in(app(), "mover", pw)
+    at.switch_page(pages.get("messages").script).run()
+    at.radio(key="msg_show").set_value("all").run()
+    assert not at.exception, [e.value for e in at.exception]
+    read = [m.value for m in at.markdown] + [t.value for t in at.text]
+    assert not [v for v in read if "荷塘区" in v or "仙庾镇" in v], read

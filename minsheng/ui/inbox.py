@@ -53,14 +53,15 @@ def _account() -> str | None:
 
 def messages(unread_only: bool) -> list[notify.Message]:
     who = _account()
-    return [] if who is None else notify.inbox(store.data_dir(), who, unread_only=unread_only, limit=PAGE)
+    return [] if who is None else notify.inbox(store.data_dir(), who, unread_only=unread_only, limit=PAGE,
+                                               within=data.tree().__contains__)  # the account's area as it is now
 
 
 def badge() -> str:
     """The unread count after the menu's 消息中心 (nothing before sign-in, in single-user mode, or with none)."""
     who = _account()
     try:
-        n = 0 if who is None else notify.unread_count(store.data_dir(), who)
+        n = 0 if who is None else notify.unread_count(store.data_dir(), who, within=data.tree().__contains__)
     except Exception:  # noqa: BLE001 — a menu title never stops a page: the page itself says what is wrong
         n = 0
     return f"（{n}）" if n else ""
