@@ -148,25 +148,40 @@ def _reader(directory: Path) -> sqlite3.Connection | None:
     return connect(directory) if db_path(directory).exists() else None
 
 
-def inbox(directory: Path, user: str, *, unread_only: bool = False, limit: int = 100) -> list[Message]:
-    """The account's messages, newest first."""
+# a message's region: its alert's (alerts_seen, by the key before the tag's "#"), or a brief's (brief:<code>:<month>)
+_REGION = ("coalesce((select a.region_code from alerts_seen a where a.key = substr(m.key, 1, instr(m.key, '#') - 1)), "
+           "case when m.key like 'brief:%' then substr(m.key, 7, 12) end)")
+
+
+def _yours(rows, within) -> list:
+    """The rows whose region `within` holds: a message about a region the account's area no longer holds (its
+    area changed, or a removed account's name was given again) is not read. A message whose region is not
+    known (none made by delivery) is kept."""
+    return [r for r in rows if within is None or r["region"] is None or within(r["region"])]
+
+
+def inbox(directory: Path, user: str, *, unread_only: bool = False, limit: int = 100, within=None) -> list[Message]:
+    """The account's messages, newest first; `within` (a predicate on a region code, the reader's area) leaves out
+    those about regions outside it."""
     con = _reader(directory)
     if con is None:
         return []
     with closing(con):
-        rows = con.execute("select id, created, title, body, kind, key, read_at from messages where account = ? "
-                           "and (? = 0 or read_at is null) order by created desc, id desc limit ?",
-                           (user, int(unread_only), int(limit))).fetchall()
-    return [Message(**dict(r)) for r in rows]
+        rows = con.execute(f"select id, created, title, body, kind, key, read_at, {_REGION} as region from messages m "
+                           "where account = ? and (? = 0 or read_at is null) order by created desc, id desc",
+                           (user, int(unread_only))).fetchall()
+    return [Message(**{k: r[k] for k in r.keys() if k != "region"}) for r in _yours(rows, within)[:int(limit)]]
 
 
-def unread_count(directory: Path, user: str) -> int:
-    """How many of the account's messages are unread (the badge on the 消息中心 link)."""
+def unread_count(directory: Path, user: str, *, within=None) -> int:
+    """How many of the account's messages are unread (the badge on the 消息中心 link), within `within` as `inbox`."""
     con = _reader(directory)
     if con is None:
         return 0
     with closing(con):
-        return con.execute("select count(*) from messages where account = ? and read_at is null", (user,)).fetchone()[0]
+        rows = con.execute(f"select {_REGION} as region from messages m where account = ? and read_at is null",
+                           (user,)).fetchall()
+    return len(_yours(rows, within))
 
 
 def mark_read(directory: Path, user: str, ids, *, now: dt.datetime | None = None) -> int:
@@ -281,13 +296,14 @@ def _nearest(found: list[Contact], places: Places) -> list[Contact]:
 
 
 def contacts_for(cfg: Config, places: Places, notice: Notice) -> list[Contact]:
-    """Who is told of `notice` at its step: the named owner, else by duty, department and area."""
+    """Who is told of `notice` at its step: the named owner whose area holds the region, else by duty,
+    department and area."""
     a = notice.alert
     if notice.step == 0 and a.owner:
-        named = [c for c in cfg.contacts if c.name == a.owner]
-        inside = [c for c in named if places.holds(c.area, a.region_code)]
-        if inside or named:
-            return inside or named
+        # a 责任人 is free text of the task's region: a namesake whose area does not hold the region is not told
+        inside = [c for c in cfg.contacts if c.name == a.owner and places.holds(c.area, a.region_code)]
+        if inside:
+            return inside
     duty = DUTIES[notice.step]
     same_dept = (lambda c: c.department in (None, a.department)) if notice.step == 2 else \
         (lambda c: c.department == a.department)
@@ -578,19 +594,39 @@ def retry(directory: Path, ids: list[int] | None, now: dt.datetime) -> int:
         con.close()
 
 
-def status(directory: Path) -> dict:
-    """The outbox per channel and state, the failed rows, the open alerts and the last runs (`schedule status`)."""
+def status(directory: Path, within=None) -> dict:
+    """The outbox per channel and state, the failed rows, the open alerts and the last runs (`schedule status`).
+
+    `within`: a predicate on a region code — only the rows of regions it holds (an admin limited to an area
+    reads only that area's deliveries; the alert runs, counted over every region, are left out). None: all."""
     con = _reader(directory)
     if con is None:
         return dict(counts=[], failed=[], pending=[], alerts=dict(open=0, closed=0), runs=[])
+    if within is None:
+        def mine(code) -> bool:
+            return True
+    else:
+        def mine(code) -> bool:
+            return code is not None and bool(within(code))
     with closing(con):
-        counts = [dict(r) for r in con.execute("select channel, status, count(*) as n from outbox group by channel, status "
-                                               "order by channel, status")]
-        failed = [dict(r) for r in con.execute("select id, channel, recipient, kind, attempts, last_error, last_attempt_at "
-                                               "from outbox where status = 'failed' order by id desc limit 50")]
-        pending = [dict(r) for r in con.execute("select id, channel, recipient, attempts, next_attempt_at, last_error "
-                                                "from outbox where status = 'pending' order by next_attempt_at limit 20")]
-        open_, closed = con.execute("select count(*) filter (where closed_at is null), count(*) filter (where closed_at "
-                                    "is not null) from alerts_seen").fetchone()
-        runs = [dict(r) for r in con.execute("select job, done_at, note from runs order by done_at desc limit 20")]
-    return dict(counts=counts, failed=failed, pending=pending, alerts=dict(open=open_, closed=closed), runs=runs)
+        counts: dict[tuple[str, str], int] = {}
+        for r in con.execute("select channel, status, region_code, count(*) as n from outbox "
+                             "group by channel, status, region_code order by channel, status"):
+            if mine(r["region_code"]):
+                counts[(r["channel"], r["status"])] = counts.get((r["channel"], r["status"]), 0) + r["n"]
+        counts_ = [dict(channel=c, status=s, n=n) for (c, s), n in sorted(counts.items())]
+        failed = [{k: r[k] for k in ("id", "channel", "recipient", "kind", "attempts", "last_error", "last_attempt_at")}
+                  for r in con.execute("select id, channel, recipient, kind, attempts, last_error, last_attempt_at, "
+                                       "region_code from outbox where status = 'failed' order by id desc")
+                  if mine(r["region_code"])][:50]
+        pending = [{k: r[k] for k in ("id", "channel", "recipient", "attempts", "next_attempt_at", "last_error")}
+                   for r in con.execute("select id, channel, recipient, attempts, next_attempt_at, last_error, region_code "
+                                        "from outbox where status = 'pending' order by next_attempt_at")
+                   if mine(r["region_code"])][:20]
+        open_ = closed = 0
+        for r in con.execute("select region_code, closed_at from alerts_seen"):
+            if mine(r["region_code"]):
+                open_, closed = open_ + (r["closed_at"] is None), closed + (r["closed_at"] is not None)
+        runs = [dict(r) for r in con.execute("select job, done_at, note from runs order by done_at desc")
+                if within is None or (r["job"].startswith("brief:") and mine(r["job"].split(":")[1]))][:20]
+    return dict(counts=counts_, failed=failed, pending=pending, alerts=dict(open=open_, closed=closed), runs=runs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,8 +60,15 @@ class Channel:
         return os.environ.get(self.password_env) if self.password_env else None
 
     def secrets(self) -> list[str]:
-        """Values that must never appear in a log line or an error kept in the outbox."""
-        return [s for s in (self.key, self.secret, self.password(), self.url) if s]
+        """Values that must never appear in a log line or an error kept in the outbox: with a full `url`, also
+        its path and query and each query value (http.client names only the path and query of a URL it refuses)."""
+        parts = []
+        if self.url:
+            u = urllib.parse.urlsplit(self.url)
+            parts = [u.path + ("?" + u.query if u.query else ""), u.query,
+                     *(v for _, v in urllib.parse.parse_qsl(u.query, keep_blank_values=True))]
+        parts = [p for p in parts if len(p) >= 8]  # not "v=1": a short part would blot out "HTTP 401"
+        return [s for s in (self.key, self.secret, self.password(), self.url, *parts) if s]
 
 
 @dataclass(frozen=True)

@@ -53,14 +53,15 @@ def _account() -> str | None:
 
 def messages(unread_only: bool) -> list[notify.Message]:
     who = _account()
-    return [] if who is None else notify.inbox(store.data_dir(), who, unread_only=unread_only, limit=PAGE)
+    return [] if who is None else notify.inbox(store.data_dir(), who, unread_only=unread_only, limit=PAGE,
+                                               within=data.tree().__contains__)  # the account's area as it is now
 
 
 def badge() -> str:
     """The unread count after the menu's 消息中心 (nothing before sign-in, in single-user mode, or with none)."""
     who = _account()
     try:
-        n = 0 if who is None else notify.unread_count(store.data_dir(), who)
+        n = 0 if who is None else notify.unread_count(store.data_dir(), who, within=data.tree().__contains__)
     except Exception:  # noqa: BLE001 — a menu title never stops a page: the page itself says what is wrong
         n = 0
     return f"（{n}）" if n else ""
@@ -94,8 +95,11 @@ def render_messages(found: list[notify.Message]) -> None:
 
 
 def render_delivery() -> None:
-    """For admins: what the outbox holds and what failed (schedule status)."""
-    s = notify.status(store.data_dir())
+    """For admins: what the outbox holds and what failed (schedule status) — of their area's regions only, unless
+    their area is the whole store's (as 用户管理 shows its audit lines)."""
+    me, tree = session.user(), data.tree()
+    whole = session.is_local() or (me is not None and data.top_areas() == {me.area})
+    s = notify.status(store.data_dir(), None if whole else tree.__contains__)
     with st.expander(T("推送状态（失败 {n} 条）", n=len(s["failed"])), expanded=bool(s["failed"])):
         if not s["counts"]:
             st.caption(T("还没有推送记录。定时任务 python -m minsheng schedule run 运行后在此显示。"))

@@ -58,16 +58,24 @@ def regions_at(form: forms.Form, period: dt.date, within: str | None) -> list[st
     end = lineage.period_end(period, form.frequency)
     valid = {c for c, vf, vt in zip(regions["code"], regions.get("valid_from", [None] * len(regions)),
                                     regions.get("valid_to", [None] * len(regions))) if lineage.valid_on(vf, vt, end)}
-    return [c for c in tree.order if c in valid and form.owed_by(tree, c) and (within is None or within in tree.path(c))]
+    whole = _whole_tree()
+    return [c for c in tree.order if c in valid and form.owed_by(whole, c) and (within is None or within in tree.path(c))]
+
+
+def _whole_tree():
+    """The tree of the whole region table, for where a region lies under a form's 下发单位 only: the area's own tree
+    stops at the area, so a county's townships would not lie under the city that issued their form."""
+    return data._tree(data.version(), None)
 
 
 def forms_here(within: str | None) -> list[forms.Form]:
     """The 报表 some region under `within` (in the user's area) reports."""
     tree = data.tree()
     levels = {tree.levels[c] for c in tree.order if within is None or within in tree.path(c)}
+    whole = _whole_tree()
 
     def meets(issuer: str | None) -> bool:  # the issuer's range and `within`'s overlap: one holds the other
-        return issuer is None or within is None or issuer in tree.path(within) or within in tree.path(issuer)
+        return issuer is None or within is None or issuer in whole.path(within) or within in whole.path(issuer)
     return [f for f in catalogue().values() if f.level in levels and meets(f.issued_by)]
 
 
