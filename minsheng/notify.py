@@ -149,8 +149,10 @@ def _reader(directory: Path) -> sqlite3.Connection | None:
 
 
 # a message's region: its alert's (alerts_seen, by the key before the tag's "#"), or a brief's (brief:<code>:<month>)
-_REGION = ("coalesce((select a.region_code from alerts_seen a where a.key = substr(m.key, 1, instr(m.key, '#') - 1)), "
-           "case when m.key like 'brief:%' then substr(m.key, 7, 12) end)")
+_INBOX = ("select id, created, title, body, kind, key, read_at, "
+          "coalesce((select a.region_code from alerts_seen a where a.key = substr(m.key, 1, instr(m.key, '#') - 1)), "
+          "case when m.key like 'brief:%' then substr(m.key, 7, 12) end) as region from messages m "
+          "where account = ? and (? = 0 or read_at is null) order by created desc, id desc")
 
 
 def _yours(rows, within) -> list:
@@ -167,9 +169,7 @@ def inbox(directory: Path, user: str, *, unread_only: bool = False, limit: int =
     if con is None:
         return []
     with closing(con):
-        rows = con.execute(f"select id, created, title, body, kind, key, read_at, {_REGION} as region from messages m "
-                           "where account = ? and (? = 0 or read_at is null) order by created desc, id desc",
-                           (user, int(unread_only))).fetchall()
+        rows = con.execute(_INBOX, (user, int(unread_only))).fetchall()
     return [Message(**{k: r[k] for k in r.keys() if k != "region"}) for r in _yours(rows, within)[:int(limit)]]
 
 
@@ -179,8 +179,7 @@ def unread_count(directory: Path, user: str, *, within=None) -> int:
     if con is None:
         return 0
     with closing(con):
-        rows = con.execute(f"select {_REGION} as region from messages m where account = ? and read_at is null",
-                           (user,)).fetchall()
+        rows = con.execute(_INBOX, (user, 1)).fetchall()  # the unread ones, each with its region
     return len(_yours(rows, within))
 
 
